@@ -1,7 +1,55 @@
 //! hybridsim: a deterministic discrete-event simulator for hybrid AI infrastructure.
 //!
-//! The crate is laid out the way a study flows: [`kernel`] (time, events, random streams) runs a
-//! model built from a scenario; [`metrics`] records what happened; [`report`] writes it out.
+//! The crate is laid out the way a study flows: [`scenario`] reads and checks a RON file into a
+//! [`scenario::Scenario`]; [`world`] builds the model of the estate ([`infra`]) and runs it on
+//! the [`kernel`] (integer time, typed events, named random streams); [`metrics`] records what
+//! happened; [`report`] writes it out.
+//!
+//! ```no_run
+//! let scenario = hybridsim::scenario::load("scenarios/quickstart.ron".as_ref())?;
+//! let outcome = hybridsim::world::simulate(&scenario, scenario.spec.seed)?;
+//! println!("total cost: {:.2} USD", outcome.summary.cost.total_usd);
+//! # Ok::<(), hybridsim::Error>(())
+//! ```
+pub mod infra;
 pub mod kernel;
 pub mod metrics;
 pub mod report;
+pub mod scenario;
+pub mod world;
+
+/// Process exit codes of the `hybridsim` command.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// An `expect` assertion failed.
+    pub const EXPECTATION_FAILED: u8 = 1;
+    /// Invalid input: scenario, trace or arguments.
+    pub const INVALID_INPUT: u8 = 2;
+    /// An internal error (a bug): please report it.
+    pub const INTERNAL: u8 = 3;
+}
+
+/// Anything that can stop a study.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The scenario file is unreadable or invalid.
+    #[error(transparent)]
+    Scenario(#[from] scenario::ScenarioError),
+    /// Results could not be written.
+    #[error(transparent)]
+    Output(#[from] report::OutputError),
+    /// The simulation itself failed.
+    #[error(transparent)]
+    Run(#[from] world::RunError),
+}
+
+impl Error {
+    /// The exit code this error maps to.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Scenario(_) | Error::Output(_) => exit::INVALID_INPUT,
+            Error::Run(_) => exit::INTERNAL,
+        }
+    }
+}

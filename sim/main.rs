@@ -1,1 +1,124 @@
-fn main(){}
+//! The `hybridsim` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use hybridsim::report::{RunInfo, write_run};
+use hybridsim::scenario::{self, Scenario};
+use hybridsim::{exit, world};
+
+/// The scenario `run` uses when none is given; compiled in so the binary works from any folder.
+const QUICKSTART: &str = include_str!("../scenarios/quickstart.ron");
+const QUICKSTART_PATH: &str = "scenarios/quickstart.ron";
+
+#[derive(Parser)]
+#[command(
+    name = "hybridsim",
+    version,
+    about = "Deterministic simulator for hybrid AI infrastructure: latency, cost and recovery time under what-if scenarios",
+    long_about = None,
+    after_help = "Examples:\n  hybridsim run                              # the bundled quickstart → outputs/quickstart/\n  hybridsim run scenarios/quickstart.ron --seed 7 --out /tmp/qs\n  hybridsim validate my-estate.ron\n\nExit codes: 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a scenario and write its results (summary.json, run.json) to a folder.
+    Run {
+        /// Scenario file (RON). Without one, the bundled quickstart runs.
+        scenario: Option<PathBuf>,
+        /// Master seed of the random streams; overrides the scenario's `seed`.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output folder; default `outputs/<scenario name>/`. Replaced atomically.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check a scenario file and print a summary of its estate, or its errors.
+    Validate {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match std::panic::catch_unwind(|| dispatch(cli)) {
+        Ok(Ok(())) => ExitCode::from(exit::OK),
+        Ok(Err(error)) => {
+            let code = error
+                .downcast_ref::<hybridsim::Error>()
+                .map_or(exit::INTERNAL, |e| e.exit_code());
+            eprintln!("{error:#}");
+            ExitCode::from(code)
+        }
+        Err(_) => {
+            eprintln!(
+                "internal error: hybridsim panicked; this is a bug, please report it with the scenario"
+            );
+            ExitCode::from(exit::INTERNAL)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            out,
+            quiet,
+        } => run(scenario.as_deref(), seed, out, quiet),
+        Command::Validate { scenario } => validate(&scenario),
+    }
+}
+
+fn load(path: Option<&Path>) -> Result<Scenario, hybridsim::Error> {
+    Ok(match path {
+        Some(path) => scenario::load(path)?,
+        None => scenario::load_str(QUICKSTART, Path::new(QUICKSTART_PATH))?,
+    })
+}
+
+fn run(path: Option<&Path>, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> anyhow::Result<()> {
+    let scenario = load(path)?;
+    let seed = seed.unwrap_or(scenario.spec.seed);
+    let started = Instant::now();
+    let outcome = world::simulate(&scenario, seed).map_err(hybridsim::Error::from)?;
+    let wall = started.elapsed().as_secs_f64();
+    let info = RunInfo {
+        hybridsim_version: env!("CARGO_PKG_VERSION"),
+        scenario_path: scenario.path.display().to_string(),
+        wall_clock_s: wall,
+        events_per_wall_second: outcome.summary.kernel.events_processed as f64 / wall.max(1e-9),
+    };
+    let target = out.unwrap_or_else(|| Path::new("outputs").join(&scenario.spec.name));
+    let written = write_run(&target, &outcome, &info)
+        .map_err(hybridsim::Error::from)
+        .with_context(|| format!("writing results of {}", scenario.spec.name))?;
+    if !quiet {
+        let s = &outcome.summary;
+        println!(
+            "{}: simulated {} (seed {seed}) in {wall:.3} s wall, {} events",
+            s.scenario, scenario.spec.horizon, s.kernel.events_processed
+        );
+        println!("  total cost {:.2} USD", s.cost.total_usd);
+        println!("  results in {}/", written.display());
+    }
+    Ok(())
+}
+
+fn validate(path: &Path) -> anyhow::Result<()> {
+    let scenario = load(Some(path))?;
+    print!("{}", hybridsim::infra::describe(&scenario));
+    Ok(())
+}

@@ -34,5 +34,5 @@ mod time;
 
 pub use queue::{EventId, EventQueue};
 pub use rng::{RNG_ALGORITHM, RngStreams, StreamRng, stream_seed};
-pub use run::{Context, KernelError, KernelStats, Model, RunLimits, StopReason, Simulation};
+pub use run::{Context, KernelError, KernelStats, Model, RunLimits, Simulation, StopReason};
 pub use time::{ACCEPTED_DURATION_UNITS, SimDuration, SimTime, TimeError};

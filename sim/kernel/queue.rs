@@ -87,11 +87,17 @@ impl<E> EventQueue<E> {
         self.next_seq += 1;
         let slot = match self.free_slots.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = Slot { seq, event: Some(event) };
+                self.slots[slot as usize] = Slot {
+                    seq,
+                    event: Some(event),
+                };
                 slot
             }
             None => {
-                self.slots.push(Slot { seq, event: Some(event) });
+                self.slots.push(Slot {
+                    seq,
+                    event: Some(event),
+                });
                 // More than 4 billion simultaneously pending events cannot fit in memory anyway.
                 u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 pending events")
             }

@@ -86,7 +86,10 @@ pub struct RunLimits {
 impl RunLimits {
     /// Run until `horizon` with no event budget.
     pub fn until(horizon: SimTime) -> Self {
-        RunLimits { horizon, event_budget: u64::MAX }
+        RunLimits {
+            horizon,
+            event_budget: u64::MAX,
+        }
     }
 
     /// The same limits with an event budget.
@@ -131,12 +134,21 @@ pub struct Simulation<M: Model> {
 impl<M: Model> Simulation<M> {
     /// A simulation of `model` at time zero with no pending events.
     pub fn new(model: M) -> Self {
-        Simulation { model, queue: EventQueue::new(), now: SimTime::ZERO, events_processed: 0 }
+        Simulation {
+            model,
+            queue: EventQueue::new(),
+            now: SimTime::ZERO,
+            events_processed: 0,
+        }
     }
 
     /// Schedules an initial (or external) event at `at`, which must not be in the past.
     pub fn schedule(&mut self, at: SimTime, event: M::Event) -> Result<EventId, KernelError> {
-        Context { now: self.now, queue: &mut self.queue }.schedule_at(at, event)
+        Context {
+            now: self.now,
+            queue: &mut self.queue,
+        }
+        .schedule_at(at, event)
     }
 
     /// Delivers events until the queue drains, the horizon is passed or the budget is spent.
@@ -163,7 +175,10 @@ impl<M: Model> Simulation<M> {
             budget_left -= 1;
             self.now = time;
             self.events_processed += 1;
-            let mut ctx = Context { now: time, queue: &mut self.queue };
+            let mut ctx = Context {
+                now: time,
+                queue: &mut self.queue,
+            };
             self.model.handle(&mut ctx, event)?;
         }
     }
@@ -222,7 +237,9 @@ mod tests {
     fn horizon_stops_the_run_and_sets_the_clock() {
         let mut sim = Simulation::new(Ticker { seen: vec![] });
         sim.schedule(SimTime::ZERO, ()).unwrap();
-        let horizon = SimTime::ZERO.checked_add(SimDuration::from_millis(4_500)).unwrap();
+        let horizon = SimTime::ZERO
+            .checked_add(SimDuration::from_millis(4_500))
+            .unwrap();
         assert_eq!(sim.run(RunLimits::until(horizon)), Ok(StopReason::Horizon));
         assert_eq!(sim.model().seen.len(), 5, "ticks at 0,1,2,3,4 s");
         assert_eq!(sim.now(), horizon);

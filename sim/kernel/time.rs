@@ -23,7 +23,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Nanoseconds per unit, largest first; the formatter relies on this order.
-const UNITS: [(&str, u64); 8] = [
+const UNITS: [(&str, u64); 9] = [
+    ("y", 365 * 86_400 * NANOS_PER_SEC),
     ("w", 7 * 86_400 * NANOS_PER_SEC),
     ("d", 86_400 * NANOS_PER_SEC),
     ("h", 3_600 * NANOS_PER_SEC),
@@ -37,7 +38,7 @@ const UNITS: [(&str, u64); 8] = [
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
 /// The units accepted by the duration parser, as shown in error messages.
-pub const ACCEPTED_DURATION_UNITS: &str = "ns, us (or µs), ms, s, m (or min), h, d, w";
+pub const ACCEPTED_DURATION_UNITS: &str = "ns, us (or µs), ms, s, m (or min), h, d, w, y (365 d)";
 
 /// Errors from time arithmetic and duration parsing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,7 +50,9 @@ pub enum TimeError {
     #[error("time underflow: cannot go before the start of the run")]
     Underflow,
     /// The text is not a duration.
-    #[error("cannot read \"{text}\" as a duration: {problem}; write a number with a unit such as \"250ms\", \"90s\", \"2h\" or \"1h 30m\" (units: {ACCEPTED_DURATION_UNITS})")]
+    #[error(
+        "cannot read \"{text}\" as a duration: {problem}; write a number with a unit such as \"250ms\", \"90s\", \"2h\" or \"1h 30m\" (units: {ACCEPTED_DURATION_UNITS})"
+    )]
     Parse {
         /// The text that was given.
         text: String,
@@ -123,15 +126,24 @@ impl SimDuration {
     }
     /// `self + other`, or [`TimeError::Overflow`].
     pub fn checked_add(self, other: SimDuration) -> Result<SimDuration, TimeError> {
-        self.0.checked_add(other.0).map(SimDuration).ok_or(TimeError::Overflow)
+        self.0
+            .checked_add(other.0)
+            .map(SimDuration)
+            .ok_or(TimeError::Overflow)
     }
     /// `self - other`, or [`TimeError::Underflow`].
     pub fn checked_sub(self, other: SimDuration) -> Result<SimDuration, TimeError> {
-        self.0.checked_sub(other.0).map(SimDuration).ok_or(TimeError::Underflow)
+        self.0
+            .checked_sub(other.0)
+            .map(SimDuration)
+            .ok_or(TimeError::Underflow)
     }
     /// `self × factor`, or [`TimeError::Overflow`].
     pub fn checked_mul(self, factor: u64) -> Result<SimDuration, TimeError> {
-        self.0.checked_mul(factor).map(SimDuration).ok_or(TimeError::Overflow)
+        self.0
+            .checked_mul(factor)
+            .map(SimDuration)
+            .ok_or(TimeError::Overflow)
     }
     /// `self + other`, clamped at [`SimDuration::MAX`].
     pub const fn saturating_add(self, other: SimDuration) -> SimDuration {
@@ -171,7 +183,10 @@ impl SimTime {
     }
     /// The span from `earlier` to `self`, or [`TimeError::Underflow`] if `earlier` is later.
     pub fn checked_since(self, earlier: SimTime) -> Result<SimDuration, TimeError> {
-        self.0.checked_sub(earlier.0).map(SimDuration).ok_or(TimeError::Underflow)
+        self.0
+            .checked_sub(earlier.0)
+            .map(SimDuration)
+            .ok_or(TimeError::Underflow)
     }
     /// The span from `earlier` to `self`, or zero if `earlier` is later.
     pub const fn saturating_since(self, earlier: SimTime) -> SimDuration {
@@ -219,7 +234,10 @@ impl FromStr for SimDuration {
 }
 
 fn parse_error(text: &str, problem: impl Into<String>) -> TimeError {
-    TimeError::Parse { text: text.to_string(), problem: problem.into() }
+    TimeError::Parse {
+        text: text.to_string(),
+        problem: problem.into(),
+    }
 }
 
 fn unit_nanos(unit: &str) -> Option<u64> {
@@ -240,12 +258,17 @@ fn parse_duration(text: &str) -> Result<SimDuration, TimeError> {
     }
     let mut total = SimDuration::ZERO;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if number_len == 0 {
             return Err(parse_error(text, format!("expected a number at \"{rest}\"")));
         }
         let (number, after) = rest.split_at(number_len);
-        let unit_len = after.find(|c: char| c.is_ascii_digit() || c.is_whitespace()).unwrap_or(after.len());
+        let after = after.trim_start();
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c.is_whitespace())
+            .unwrap_or(after.len());
         let (unit, after) = after.split_at(unit_len);
         if unit.is_empty() {
             return Err(parse_error(text, format!("the number {number} has no unit")));
@@ -326,7 +349,9 @@ mod tests {
             (".25s", 250_000_000),
             ("1.0000000005s", 1_000_000_000),
             ("7µs", 7_000),
+            ("2 h", 7_200 * NANOS_PER_SEC),
             ("1w", 604_800 * NANOS_PER_SEC),
+            ("4y", 4 * 365 * 86_400 * NANOS_PER_SEC),
         ];
         for (text, nanos) in cases {
             assert_eq!(text.parse::<SimDuration>(), Ok(SimDuration(nanos)), "{text}");
@@ -345,13 +370,31 @@ mod tests {
 
     #[test]
     fn overflow_is_reported_not_wrapped() {
-        assert!("600y".parse::<SimDuration>().unwrap_err().to_string().contains("unknown unit"));
-        assert_eq!("40000w".parse::<SimDuration>(), Err(TimeError::Overflow));
-        assert_eq!("99999999999999999999999s".parse::<SimDuration>(), Err(TimeError::Overflow));
-        assert_eq!(SimTime::MAX.checked_add(SimDuration::from_nanos(1)), Err(TimeError::Overflow));
-        assert_eq!(SimDuration::MAX.checked_add(SimDuration::from_nanos(1)), Err(TimeError::Overflow));
+        assert!(
+            "5 fortnights"
+                .parse::<SimDuration>()
+                .unwrap_err()
+                .to_string()
+                .contains("unknown unit")
+        );
+        assert_eq!("600y".parse::<SimDuration>(), Err(TimeError::Overflow));
+        assert_eq!(
+            "99999999999999999999999s".parse::<SimDuration>(),
+            Err(TimeError::Overflow)
+        );
+        assert_eq!(
+            SimTime::MAX.checked_add(SimDuration::from_nanos(1)),
+            Err(TimeError::Overflow)
+        );
+        assert_eq!(
+            SimDuration::MAX.checked_add(SimDuration::from_nanos(1)),
+            Err(TimeError::Overflow)
+        );
         assert_eq!(SimDuration::MAX.checked_mul(2), Err(TimeError::Overflow));
-        assert_eq!(SimTime::ZERO.checked_since(SimTime::from_nanos(1)), Err(TimeError::Underflow));
+        assert_eq!(
+            SimTime::ZERO.checked_since(SimTime::from_nanos(1)),
+            Err(TimeError::Underflow)
+        );
     }
 
     #[test]

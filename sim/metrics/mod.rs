@@ -1,4 +1,5 @@
-//! Run results: the [`Summary`] written as `summary.json`.
+//! What a run measured: the cost ledger and the [`Summary`] written as `summary.json`.
+pub mod ledger;
 mod summary;
 
-pub use summary::{SCHEMA_VERSION, Summary};
+pub use summary::{CostSummary, EstateSummary, SCHEMA_VERSION, Summary};

@@ -1,4 +1,33 @@
-//! Everything written to the output folder.
+//! Everything written to the output folder: `summary.json` (deterministic) and `run.json`
+//! (wall-clock facts about this execution), written atomically.
 mod output;
 
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
 pub use output::{OutputDir, OutputError};
+
+use crate::world::RunOutcome;
+
+/// Facts about one execution that are not part of the simulated result: they differ between
+/// two runs of the same scenario and seed, so they are kept out of `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// Version of hybridsim that ran.
+    pub hybridsim_version: &'static str,
+    /// The scenario file.
+    pub scenario_path: String,
+    /// Wall-clock seconds spent simulating.
+    pub wall_clock_s: f64,
+    /// Events delivered per wall-clock second.
+    pub events_per_wall_second: f64,
+}
+
+/// Writes a run's results into `target`, replacing it atomically. Returns the folder.
+pub fn write_run(target: &Path, outcome: &RunOutcome, info: &RunInfo) -> Result<PathBuf, OutputError> {
+    let out = OutputDir::create(target)?;
+    out.write_json("summary.json", &outcome.summary)?;
+    out.write_json("run.json", info)?;
+    out.commit()
+}

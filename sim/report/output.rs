@@ -22,7 +22,10 @@ pub struct OutputError {
 }
 
 fn at(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError { path: path.to_path_buf(), source }
+    move |source| OutputError {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A staging folder that becomes `target` on [`OutputDir::commit`].
@@ -37,15 +40,25 @@ impl OutputDir {
     /// Starts writing a new version of `target`. The previous contents of `target`, if any, stay
     /// untouched until the commit.
     pub fn create(target: &Path) -> Result<Self, OutputError> {
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(at(parent))?;
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(at(&staging))?;
         }
         fs::create_dir(&staging).map_err(at(&staging))?;
-        Ok(OutputDir { target: target.to_path_buf(), staging, committed: false })
+        Ok(OutputDir {
+            target: target.to_path_buf(),
+            staging,
+            committed: false,
+        })
     }
 
     /// The folder the results will have after the commit.
@@ -108,17 +121,27 @@ mod tests {
             out.write_bytes("a.txt", b"1").unwrap();
             assert!(!target.exists());
         }
-        assert_eq!(fs::read_dir(root.path()).unwrap().count(), 0, "staging folder removed");
+        assert_eq!(
+            fs::read_dir(root.path()).unwrap().count(),
+            0,
+            "staging folder removed"
+        );
 
         let out = OutputDir::create(&target).unwrap();
         out.write_json("b.json", &serde_json::json!({"x": 1})).unwrap();
         out.commit().unwrap();
-        assert_eq!(fs::read_to_string(target.join("b.json")).unwrap(), "{\n  \"x\": 1\n}\n");
+        assert_eq!(
+            fs::read_to_string(target.join("b.json")).unwrap(),
+            "{\n  \"x\": 1\n}\n"
+        );
 
         let out = OutputDir::create(&target).unwrap();
         out.write_bytes("c.txt", b"2").unwrap();
         out.commit().unwrap();
-        assert!(!target.join("b.json").exists(), "a new run replaces the old folder whole");
+        assert!(
+            !target.join("b.json").exists(),
+            "a new run replaces the old folder whole"
+        );
         assert_eq!(fs::read_dir(root.path()).unwrap().count(), 1);
     }
 }

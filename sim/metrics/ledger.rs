@@ -1,0 +1,152 @@
+//! The cost ledger: every dollar spent in a run is one entry, and every cost figure is a sum
+//! over entries. Running totals by category, tier, site and workload class are kept as entries
+//! are added, so reports never re-scan the ledger.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::infra::ids::{PoolId, SiteId};
+use crate::infra::pool::Tier;
+use crate::kernel::SimTime;
+use crate::scenario::schema::WorkloadClass;
+
+/// What money was spent on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostCategory {
+    /// GPUs held by a workload.
+    Compute,
+    /// Reserved or owned GPUs that nobody used.
+    IdleReserved,
+    /// Data leaving a site.
+    Egress,
+    /// Data at rest.
+    Storage,
+    /// Per-GB charges of links (dedicated interconnect, transit).
+    Interconnect,
+}
+
+impl CostCategory {
+    /// Every category, in a fixed order.
+    pub const ALL: [CostCategory; 5] = [
+        CostCategory::Compute,
+        CostCategory::IdleReserved,
+        CostCategory::Egress,
+        CostCategory::Storage,
+        CostCategory::Interconnect,
+    ];
+
+    /// The name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostCategory::Compute => "compute",
+            CostCategory::IdleReserved => "idle_reserved",
+            CostCategory::Egress => "egress",
+            CostCategory::Storage => "storage",
+            CostCategory::Interconnect => "interconnect",
+        }
+    }
+}
+
+/// Which workload a cost belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Payer {
+    /// The workload's class.
+    pub class: WorkloadClass,
+    /// The workload's index in the run's workload registry.
+    pub workload: u32,
+}
+
+/// One charge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    /// Start of the period charged.
+    pub start: SimTime,
+    /// End of the period charged (equal to `start` for one-off charges such as a transfer).
+    pub end: SimTime,
+    /// Site charged, if any.
+    pub site: Option<SiteId>,
+    /// Pool charged, if any.
+    pub pool: Option<PoolId>,
+    /// Tier charged, if any.
+    pub tier: Option<Tier>,
+    /// Workload that caused it, if any (idle capacity has none).
+    pub payer: Option<Payer>,
+    /// What it is for.
+    pub category: CostCategory,
+    /// How much was bought: GPU-hours for compute, GB for data.
+    pub quantity: f64,
+    /// Amount in USD.
+    pub usd: f64,
+}
+
+/// All charges of a run, with running totals.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    entries: Vec<LedgerEntry>,
+    total: f64,
+    by_category: BTreeMap<CostCategory, f64>,
+    by_tier: BTreeMap<Tier, f64>,
+    by_site: BTreeMap<SiteId, f64>,
+    by_class: BTreeMap<WorkloadClass, f64>,
+}
+
+impl Ledger {
+    /// Records a charge. Zero charges are dropped; they would only bloat `cost.csv`.
+    pub fn record(&mut self, entry: LedgerEntry) {
+        if entry.usd == 0.0 {
+            return;
+        }
+        self.total += entry.usd;
+        *self.by_category.entry(entry.category).or_default() += entry.usd;
+        if let Some(tier) = entry.tier {
+            *self.by_tier.entry(tier).or_default() += entry.usd;
+        }
+        if let Some(site) = entry.site {
+            *self.by_site.entry(site).or_default() += entry.usd;
+        }
+        if let Some(payer) = entry.payer {
+            *self.by_class.entry(payer.class).or_default() += entry.usd;
+        }
+        self.entries.push(entry);
+    }
+
+    /// Every charge, in the order recorded.
+    pub fn entries(&self) -> &[LedgerEntry] {
+        &self.entries
+    }
+
+    /// Total USD.
+    pub fn total(&self) -> f64 {
+        self.total
+    }
+
+    /// USD per category (every category present, zero if unused).
+    pub fn by_category(&self) -> BTreeMap<CostCategory, f64> {
+        CostCategory::ALL
+            .into_iter()
+            .map(|c| (c, self.by_category.get(&c).copied().unwrap_or(0.0)))
+            .collect()
+    }
+
+    /// USD per tier (compute and idle charges).
+    pub fn by_tier(&self) -> &BTreeMap<Tier, f64> {
+        &self.by_tier
+    }
+
+    /// USD per site.
+    pub fn by_site(&self) -> &BTreeMap<SiteId, f64> {
+        &self.by_site
+    }
+
+    /// USD per workload class.
+    pub fn by_class(&self) -> &BTreeMap<WorkloadClass, f64> {
+        &self.by_class
+    }
+
+    /// Recomputes the total from the entries; equal to [`Ledger::total`] up to rounding.
+    pub fn recomputed_total(&self) -> f64 {
+        self.entries.iter().map(|e| e.usd).sum()
+    }
+}

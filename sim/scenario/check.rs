@@ -1,0 +1,391 @@
+//! The checks that turn a parsed file into a valid scenario: every name resolves, every value
+//! is possible, every size is bounded. All problems are collected, not just the first.
+
+use std::collections::BTreeMap;
+
+use super::diagnostic::{Diagnostics, closest};
+use super::schema::{DatasetSpec, LinkSpec, PoolSpec, ScenarioSpec};
+use crate::kernel::SimDuration;
+
+/// Most sites a scenario may have (routes are kept for every pair of sites).
+pub const MAX_SITES: usize = 1_000;
+/// Most pools, links or datasets a scenario may have.
+pub const MAX_ITEMS: usize = 20_000;
+/// Most GPUs in one tier of one pool.
+pub const MAX_GPUS_PER_TIER: u64 = 1_000_000;
+/// Longest simulated horizon: ten years.
+pub const MAX_HORIZON: SimDuration = SimDuration::from_hours(10 * 8_760);
+/// Most metric windows a run may cut its horizon into (memory is proportional to it).
+pub const MAX_WINDOWS: u64 = 1_000_000;
+
+/// Names declared in a scenario, by kind, for resolving references.
+struct Names<'s> {
+    kind: &'static str,
+    list: &'static str,
+    index: BTreeMap<&'s str, usize>,
+}
+
+impl<'s> Names<'s> {
+    fn collect(kind: &'static str, list: &'static str, names: impl Iterator<Item = &'s str>) -> Self {
+        Names {
+            kind,
+            list,
+            index: names.enumerate().map(|(i, n)| (n, i)).collect(),
+        }
+    }
+
+    /// Reports `name` at `path` if it is not declared.
+    fn resolve(&self, diags: &mut Diagnostics, path: &str, name: &str) -> Option<usize> {
+        if let Some(&i) = self.index.get(name) {
+            return Some(i);
+        }
+        let help = match closest(name, self.index.keys().copied()) {
+            Some(near) => format!(
+                "did you mean \"{near}\"? Declared {}s are listed under `{}`",
+                self.kind, self.list
+            ),
+            None if self.index.is_empty() => format!("declare it under `{}` first", self.list),
+            None => format!("declared {}s: {}", self.kind, self.listing()),
+        };
+        diags.at_path(path, format!("unknown {} \"{name}\"", self.kind), Some(help));
+        None
+    }
+
+    fn listing(&self) -> String {
+        let mut names: Vec<&str> = self.index.keys().copied().take(12).collect();
+        if self.index.len() > names.len() {
+            names.push("…");
+        }
+        names.join(", ")
+    }
+}
+
+/// Reports names that occur twice in one list.
+fn unique<'s>(diags: &mut Diagnostics, list: &str, kind: &str, names: impl Iterator<Item = &'s str>) {
+    let mut seen = BTreeMap::new();
+    for (i, name) in names.enumerate() {
+        if name.trim().is_empty() {
+            diags.at_path(
+                &format!("{list}[{i}].name"),
+                format!("a {kind} needs a name"),
+                None,
+            );
+        } else if let Some(first) = seen.insert(name, i) {
+            diags.at_path(
+                &format!("{list}[{i}].name"),
+                format!("{kind} name \"{name}\" is used twice"),
+                Some(format!("{list}[{first}] has the same name; names must be unique")),
+            );
+        }
+    }
+}
+
+fn bounded_count(diags: &mut Diagnostics, list: &str, count: usize, max: usize) {
+    if count > max {
+        diags.at_path(
+            list,
+            format!("{count} entries in `{list}` is more than this tool accepts ({max})"),
+            Some("split the study or aggregate entries".into()),
+        );
+    }
+}
+
+/// Checks a parsed scenario; every problem is added to `diags`.
+pub fn check(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+    check_header(spec, diags);
+    unique(
+        diags,
+        "accelerators",
+        "accelerator",
+        spec.accelerators.iter().map(|a| a.name.as_str()),
+    );
+    unique(diags, "sites", "site", spec.sites.iter().map(|s| s.name.as_str()));
+    unique(
+        diags,
+        "datasets",
+        "dataset",
+        spec.datasets.iter().map(|d| d.name.as_str()),
+    );
+    bounded_count(diags, "sites", spec.sites.len(), MAX_SITES);
+    bounded_count(diags, "pools", spec.pools.len(), MAX_ITEMS);
+    bounded_count(diags, "links", spec.links.len(), MAX_ITEMS);
+    bounded_count(diags, "datasets", spec.datasets.len(), MAX_ITEMS);
+
+    let sites = Names::collect("site", "sites", spec.sites.iter().map(|s| s.name.as_str()));
+    let accelerators = Names::collect(
+        "accelerator",
+        "accelerators",
+        spec.accelerators.iter().map(|a| a.name.as_str()),
+    );
+    check_accelerators(spec, diags);
+    for (i, site) in spec.sites.iter().enumerate() {
+        if site.jurisdiction.trim().is_empty() {
+            diags.at_path(
+                &format!("sites[{i}].jurisdiction"),
+                "empty jurisdiction",
+                Some("write it broad to narrow, e.g. \"eu/de\" or \"us/va\"".into()),
+            );
+        }
+    }
+    let mut pool_names = Vec::new();
+    for (i, pool) in spec.pools.iter().enumerate() {
+        sites.resolve(diags, &format!("pools[{i}].site"), &pool.site);
+        accelerators.resolve(diags, &format!("pools[{i}].accelerator"), &pool.accelerator);
+        check_pool(diags, i, pool);
+        pool_names.push(pool_name(pool));
+    }
+    unique_names(diags, "pools", "pool", &pool_names);
+    let mut link_names = Vec::new();
+    for (i, link) in spec.links.iter().enumerate() {
+        check_link(diags, &sites, i, link);
+        link_names.push(link_name(link));
+    }
+    unique_names(diags, "links", "link", &link_names);
+    for (i, dataset) in spec.datasets.iter().enumerate() {
+        check_dataset(spec, diags, &sites, i, dataset);
+    }
+}
+
+fn unique_names(diags: &mut Diagnostics, list: &str, kind: &str, names: &[String]) {
+    unique(diags, list, kind, names.iter().map(String::as_str));
+}
+
+/// The pool's name: given, or "<site>/<accelerator>".
+pub fn pool_name(pool: &PoolSpec) -> String {
+    pool.name
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}", pool.site, pool.accelerator))
+}
+
+/// The link's name: given, or "<a>--<b>".
+pub fn link_name(link: &LinkSpec) -> String {
+    link.name
+        .clone()
+        .unwrap_or_else(|| format!("{}--{}", link.a, link.b))
+}
+
+fn check_header(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+    if spec.name.trim().is_empty() {
+        diags.at_path(
+            "name",
+            "the scenario needs a name",
+            Some("it names the output folder".into()),
+        );
+    } else if !spec
+        .name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        diags.at_path(
+            "name",
+            format!("scenario name \"{}\" cannot name a folder", spec.name),
+            Some("use letters, digits, '-', '_' and '.'".into()),
+        );
+    }
+    if spec.horizon.is_zero() {
+        diags.at_path(
+            "horizon",
+            "the horizon is zero",
+            Some("give the simulated time to cover, e.g. \"2h\"".into()),
+        );
+    } else if spec.horizon > MAX_HORIZON {
+        diags.at_path(
+            "horizon",
+            format!(
+                "a horizon of {} is longer than this tool accepts ({MAX_HORIZON})",
+                spec.horizon
+            ),
+            None,
+        );
+    }
+    let window = spec.metrics.window;
+    if window.is_zero() {
+        diags.at_path(
+            "metrics.window",
+            "the metrics window is zero",
+            Some("e.g. \"1m\"".into()),
+        );
+    } else if spec.horizon.as_nanos() / window.as_nanos() > MAX_WINDOWS {
+        diags.at_path(
+            "metrics.window",
+            format!(
+                "a {window} window cuts the {} horizon into more than {MAX_WINDOWS} windows",
+                spec.horizon
+            ),
+            Some("use a wider window".into()),
+        );
+    }
+    if spec.metrics.warmup >= spec.horizon && !spec.horizon.is_zero() {
+        diags.at_path(
+            "metrics.warmup",
+            "the warm-up covers the whole horizon",
+            Some("shorten it".into()),
+        );
+    }
+}
+
+fn check_accelerators(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+    for (i, accelerator) in spec.accelerators.iter().enumerate() {
+        if accelerator.memory.bytes() == 0 {
+            diags.at_path(
+                &format!("accelerators[{i}].memory"),
+                "accelerator memory is zero",
+                None,
+            );
+        }
+        for (class, factor) in &accelerator.speed {
+            if !(factor.is_finite() && *factor > 0.0) {
+                diags.at_path(
+                    &format!("accelerators[{i}].speed.{}", class.as_str()),
+                    format!("speed factor {factor} is not a positive number"),
+                    Some("1.0 means as fast as the reference accelerator; 2.0 twice as fast".into()),
+                );
+            }
+        }
+    }
+}
+
+fn check_pool(diags: &mut Diagnostics, i: usize, pool: &PoolSpec) {
+    let at = |field: &str| format!("pools[{i}].{field}");
+    let tiers = [
+        ("reserved.count", pool.reserved.as_ref().map(|t| t.count)),
+        ("owned.count", pool.owned.as_ref().map(|t| t.count)),
+        ("on_demand.limit", pool.on_demand.as_ref().map(|t| t.limit)),
+        ("spot.limit", pool.spot.as_ref().map(|t| t.limit)),
+    ];
+    if tiers.iter().all(|(_, count)| count.is_none()) {
+        diags.at_path(
+            &format!("pools[{i}]"),
+            format!("pool \"{}\" has no capacity tier", pool_name(pool)),
+            Some("give it at least one of reserved, owned, on_demand, spot".into()),
+        );
+    }
+    for (field, count) in tiers {
+        if let Some(count) = count.filter(|&c| c > MAX_GPUS_PER_TIER) {
+            diags.at_path(
+                &at(field),
+                format!("{count} GPUs in one tier is more than this tool accepts ({MAX_GPUS_PER_TIER})"),
+                Some("check for a typo; split very large fleets into several pools".into()),
+            );
+        }
+    }
+    if let Some(size) = pool.size {
+        let fixed: u64 = tiers[..2].iter().filter_map(|(_, c)| *c).sum();
+        if fixed > size {
+            diags.at_path(
+                &at("size"),
+                format!("the pool holds {size} GPUs but {fixed} are reserved or owned"),
+                Some("raise `size` or lower the reserved/owned counts".into()),
+            );
+        }
+        for (field, count) in &tiers[2..] {
+            if let Some(count) = count.filter(|&c| c > size) {
+                diags.at_path(
+                    &at(field),
+                    format!("limit {count} exceeds the pool's size of {size}"),
+                    None,
+                );
+            }
+        }
+    }
+    if let Some(owned) = &pool.owned {
+        if owned.lifetime.is_zero() {
+            diags.at_path(
+                &at("owned.lifetime"),
+                "depreciation lifetime is zero",
+                Some("give the depreciation period, e.g. \"4y\"".into()),
+            );
+        }
+        if !(1.0..=3.0).contains(&owned.pue) {
+            diags.at_path(
+                &at("owned.pue"),
+                format!("PUE {} is outside 1.0–3.0", owned.pue),
+                Some("typical facilities run at 1.2–1.5".into()),
+            );
+        }
+    }
+}
+
+fn check_link(diags: &mut Diagnostics, sites: &Names<'_>, i: usize, link: &LinkSpec) {
+    let a = sites.resolve(diags, &format!("links[{i}].a"), &link.a);
+    let b = sites.resolve(diags, &format!("links[{i}].b"), &link.b);
+    if a.is_some() && a == b {
+        diags.at_path(
+            &format!("links[{i}].b"),
+            format!("link from \"{}\" to itself", link.a),
+            Some("a link joins two different sites".into()),
+        );
+    }
+    if !(link.loss.is_finite() && (0.0..1.0).contains(&link.loss)) {
+        diags.at_path(
+            &format!("links[{i}].loss"),
+            format!("loss {} is not a probability below 1", link.loss),
+            Some("write e.g. 0.001 for 0.1% packet loss".into()),
+        );
+    }
+}
+
+fn check_dataset(
+    spec: &ScenarioSpec,
+    diags: &mut Diagnostics,
+    sites: &Names<'_>,
+    i: usize,
+    dataset: &DatasetSpec,
+) {
+    let Some(home) = sites.resolve(diags, &format!("datasets[{i}].home"), &dataset.home) else {
+        return;
+    };
+    for (j, allowed) in dataset.residency.iter().enumerate() {
+        if !spec
+            .sites
+            .iter()
+            .any(|s| in_jurisdiction(&s.jurisdiction, allowed))
+        {
+            diags.at_path(
+                &format!("datasets[{i}].residency[{j}]"),
+                format!("no site is in jurisdiction \"{allowed}\""),
+                Some("residency entries are jurisdiction prefixes such as \"eu\" or \"eu/de\"".into()),
+            );
+        }
+    }
+    let home_site = &spec.sites[home];
+    if !dataset.residency.is_empty()
+        && !dataset
+            .residency
+            .iter()
+            .any(|allowed| in_jurisdiction(&home_site.jurisdiction, allowed))
+    {
+        diags.at_path(
+            &format!("datasets[{i}].home"),
+            format!(
+                "dataset \"{}\" lives at \"{}\" ({}), outside its residency {:?}",
+                dataset.name, home_site.name, home_site.jurisdiction, dataset.residency
+            ),
+            Some("move its home to a site inside the allowed jurisdictions".into()),
+        );
+    }
+}
+
+/// Whether a site in `jurisdiction` (e.g. "eu/de") lies within `allowed` (e.g. "eu").
+pub fn in_jurisdiction(jurisdiction: &str, allowed: &str) -> bool {
+    let allowed = allowed.trim_end_matches('/');
+    jurisdiction == allowed
+        || jurisdiction
+            .strip_prefix(allowed)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_jurisdiction;
+
+    #[test]
+    fn jurisdictions_match_by_path_prefix() {
+        assert!(in_jurisdiction("eu/de", "eu"));
+        assert!(in_jurisdiction("eu/de", "eu/de"));
+        assert!(in_jurisdiction("eu", "eu/"));
+        assert!(!in_jurisdiction("eu/de", "eu/fr"));
+        assert!(!in_jurisdiction("europe", "eu"));
+        assert!(!in_jurisdiction("eu", "eu/de"));
+    }
+}

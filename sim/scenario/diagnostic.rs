@@ -1,0 +1,182 @@
+//! Errors in scenario files, reported the way a compiler does: file, line, column, the line
+//! itself with the bad value underlined, what is wrong and how to fix it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::locate::{Location, locate, location_of};
+
+/// One problem in a scenario file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    /// What is wrong.
+    pub message: String,
+    /// Where, in the file.
+    pub location: Location,
+    /// The path of the value in the scenario (`links[2].a`), when known.
+    pub path: Option<String>,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+/// All problems found in one file, with the text needed to show them.
+#[derive(Debug, Clone)]
+pub struct Diagnostics {
+    file: PathBuf,
+    source: String,
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// An empty list for `file` whose text is `source`.
+    pub fn new(file: &Path, source: &str) -> Self {
+        Diagnostics {
+            file: file.to_path_buf(),
+            source: source.to_string(),
+            items: Vec::new(),
+        }
+    }
+
+    /// Records a problem with the value at `path` (e.g. `pools[3].reserved.count`).
+    pub fn at_path(&mut self, path: &str, message: impl Into<String>, help: Option<String>) {
+        let location = locate(&self.source, path);
+        self.items.push(Diagnostic {
+            message: message.into(),
+            location,
+            path: Some(path.to_string()),
+            help,
+        });
+    }
+
+    /// Records a problem at a 1-based line and column (from the parser).
+    pub fn at_position(&mut self, line: usize, col: usize, message: impl Into<String>, help: Option<String>) {
+        let location = self
+            .offset_of(line, col)
+            .map_or(Location { line, col, len: 1 }, |offset| {
+                let mut loc = location_of(&self.source, offset);
+                loc.len = 1;
+                loc
+            });
+        self.items.push(Diagnostic {
+            message: message.into(),
+            location,
+            path: None,
+            help,
+        });
+    }
+
+    fn offset_of(&self, line: usize, col: usize) -> Option<usize> {
+        let line_start = if line <= 1 {
+            0
+        } else {
+            self.source
+                .match_indices('\n')
+                .nth(line - 2)
+                .map(|(i, _)| i + 1)?
+        };
+        let rest = &self.source[line_start..];
+        Some(
+            line_start
+                + rest
+                    .char_indices()
+                    .nth(col.saturating_sub(1))
+                    .map_or(rest.len(), |(i, _)| i),
+        )
+    }
+
+    /// Whether any problem was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The problems, in the order found.
+    pub fn items(&self) -> &[Diagnostic] {
+        &self.items
+    }
+
+    /// The file they are in.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    fn render(&self, f: &mut fmt::Formatter<'_>, item: &Diagnostic) -> fmt::Result {
+        let Location { line, col, len } = item.location;
+        writeln!(f, "error: {}", item.message)?;
+        write!(f, "  --> {}:{line}:{col}", self.file.display())?;
+        match &item.path {
+            Some(path) => writeln!(f, " (at {path})")?,
+            None => writeln!(f)?,
+        }
+        if let Some(text) = self.source.lines().nth(line.saturating_sub(1)) {
+            let gutter = " ".repeat(line.to_string().len());
+            writeln!(f, "{gutter} |")?;
+            writeln!(f, "{line} | {text}")?;
+            writeln!(
+                f,
+                "{gutter} | {}{}",
+                " ".repeat(col.saturating_sub(1)),
+                "^".repeat(len.max(1))
+            )?;
+        }
+        if let Some(help) = &item.help {
+            writeln!(f, "  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for item in &self.items {
+            self.render(f, item)?;
+            writeln!(f)?;
+        }
+        let count = self.items.len();
+        write!(
+            f,
+            "{count} error{} in {}",
+            if count == 1 { "" } else { "s" },
+            self.file.display()
+        )
+    }
+}
+
+/// The existing name closest to `wanted`, if one is close enough to be a likely typo.
+pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|name| (strsim::damerau_levenshtein(wanted, name), name))
+        .filter(|(distance, name)| *distance <= (name.len().max(wanted.len()) / 2).max(2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_file_line_column_underline_and_help() {
+        let src = "(\n  sites: [(name: \"fra-1\")],\n)\n";
+        let mut diags = Diagnostics::new(Path::new("x.ron"), src);
+        diags.at_path(
+            "sites[0].name",
+            "unknown site \"fra-1\"",
+            Some("did you mean \"fra-2\"?".into()),
+        );
+        let text = diags.to_string();
+        assert!(text.contains("--> x.ron:2:18 (at sites[0].name)"), "{text}");
+        assert!(text.contains("2 |   sites: [(name: \"fra-1\")],"), "{text}");
+        assert!(text.contains("  |                  ^^^^^^^\n"), "{text}");
+        assert!(text.contains("= help: did you mean \"fra-2\"?"), "{text}");
+        assert!(text.ends_with("1 error in x.ron"), "{text}");
+    }
+
+    #[test]
+    fn suggests_only_close_names() {
+        let names = ["fra-2", "aws-us-east-1", "edge-munich"];
+        assert_eq!(closest("fra-1", names), Some("fra-2"));
+        assert_eq!(closest("aws-us-east1", names), Some("aws-us-east-1"));
+        assert_eq!(closest("tokyo", names), None);
+    }
+}

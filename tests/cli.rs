@@ -1,0 +1,107 @@
+//! The command line as a user meets it: exit codes, output folders, determinism, and error
+//! messages that name file, line, column and the fix.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn hybridsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hybridsim"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn run_into(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", "--quiet", "--out", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    hybridsim(&args)
+}
+
+#[test]
+fn run_without_arguments_writes_summary_and_run_json() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("qs");
+    let result = run_into(&out, &[]);
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["schema_version"], 1);
+    assert_eq!(summary["scenario"], "quickstart");
+    assert_eq!(summary["seed"], 42);
+    assert_eq!(summary["horizon_s"], 86_400.0);
+    assert!(
+        summary["kernel"]["events_processed"].as_u64().unwrap() >= 24,
+        "hourly billing ran"
+    );
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert!(run["wall_clock_s"].as_f64().unwrap() >= 0.0);
+    assert!(
+        summary.get("wall_clock_s").is_none(),
+        "wall clock stays out of summary.json"
+    );
+}
+
+#[test]
+fn the_same_seed_gives_identical_summary_bytes() {
+    let root = tempfile::tempdir().unwrap();
+    let [a, b, c] = ["a", "b", "c"].map(|n| root.path().join(n));
+    for (dir, seed) in [(&a, "5"), (&b, "5"), (&c, "6")] {
+        let result = run_into(dir, &["scenarios/quickstart.ron", "--seed", seed]);
+        assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    }
+    let read = |dir: &PathBuf| std::fs::read(dir.join("summary.json")).unwrap();
+    assert_eq!(read(&a), read(&b));
+    assert_ne!(read(&a), read(&c));
+}
+
+#[test]
+fn a_rerun_replaces_the_output_folder_whole() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("qs");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("stale.txt"), "old").unwrap();
+    assert_eq!(run_into(&out, &[]).status.code(), Some(0));
+    assert!(!out.join("stale.txt").exists());
+    assert!(out.join("summary.json").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no staging folder left behind");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(hybridsim(&["run", "--seed", "minus-one"]).status.code(), Some(2));
+    assert_eq!(hybridsim(&["frobnicate"]).status.code(), Some(2));
+    let help = hybridsim(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(text(&help.stdout).contains("Exit codes"));
+}
+
+#[test]
+fn a_missing_scenario_file_exits_2_and_names_it() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("never");
+    let result = run_into(&out, &["no/such/file.ron"]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(text(&result.stderr).contains("no/such/file.ron"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn validate_prints_the_estate() {
+    let result = hybridsim(&["validate", "scenarios/quickstart.ron"]);
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let stdout = text(&result.stdout);
+    for expected in [
+        "quickstart — valid",
+        "onprem-fra",
+        "GPUs per tier: reserved 48, owned 104",
+        "customer-support-logs",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+}

@@ -1,0 +1,188 @@
+//! Every class of scenario error: exit code 2, a message naming file, line and column, what is
+//! wrong and how to fix it, and no output folder.
+
+use std::process::Command;
+
+/// A valid base scenario; each case replaces one snippet of it.
+const BASE: &str = r#"#![enable(implicit_some)]
+(
+    name: "errors",
+    horizon: "2h",
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [
+        (name: "fra-2", kind: on_prem, jurisdiction: "eu/de"),
+        (name: "cloud-us", kind: cloud, jurisdiction: "us/va"),
+    ],
+    pools: [
+        (site: "fra-2", accelerator: "H100", size: 16, reserved: (count: 8, price: "2.5 USD/h")),
+    ],
+    links: [
+        (a: "fra-2", b: "cloud-us", bandwidth: "10Gbps", latency: "40ms"),
+    ],
+    datasets: [(name: "logs", size: "2TB", home: "fra-2", residency: ["eu"])],
+)
+"#;
+
+struct Case {
+    name: &'static str,
+    replace: &'static str,
+    with: &'static str,
+    /// Expected `line:col` of the error.
+    at: &'static str,
+    /// Fragments the message must contain (the problem and the fix).
+    says: &'static [&'static str],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "unknown site with a suggestion",
+        replace: r#"(a: "fra-2", b: "cloud-us""#,
+        with: r#"(a: "fra-1", b: "cloud-us""#,
+        at: "14:13",
+        says: &["unknown site \"fra-1\"", "did you mean \"fra-2\"?"],
+    },
+    Case {
+        name: "unknown accelerator",
+        replace: r#"accelerator: "H100", size"#,
+        with: r#"accelerator: "B200", size"#,
+        at: "11:38",
+        says: &["unknown accelerator \"B200\"", "H100"],
+    },
+    Case {
+        name: "negative bandwidth",
+        replace: r#""10Gbps""#,
+        with: r#""-10Gbps""#,
+        at: "14:",
+        says: &["negative", "Gbps"],
+    },
+    Case {
+        name: "zero bandwidth",
+        replace: r#""10Gbps""#,
+        with: r#""0Gbps""#,
+        at: "14:",
+        says: &["positive", "Gbps"],
+    },
+    Case {
+        name: "unknown bandwidth unit",
+        replace: r#""10Gbps""#,
+        with: r#""10 parsecs""#,
+        at: "14:",
+        says: &["parsecs", "Mbps"],
+    },
+    Case {
+        name: "more reserved GPUs than the pool's size",
+        replace: "count: 8,",
+        with: "count: 24,",
+        at: "11:52",
+        says: &["holds 16 GPUs but 24 are reserved or owned", "raise `size`"],
+    },
+    Case {
+        name: "link to itself",
+        replace: r#"b: "cloud-us""#,
+        with: r#"b: "fra-2""#,
+        at: "14:25",
+        says: &["link from \"fra-2\" to itself", "two different sites"],
+    },
+    Case {
+        name: "zero horizon",
+        replace: r#"horizon: "2h""#,
+        with: r#"horizon: "0s""#,
+        at: "4:14",
+        says: &["the horizon is zero", "e.g. \"2h\""],
+    },
+    Case {
+        name: "a typo of 10^18 GPUs",
+        replace: "count: 8,",
+        with: "count: 1000000000000000000,",
+        at: "11:",
+        says: &["more than this tool accepts", "typo"],
+    },
+    Case {
+        name: "unknown field",
+        replace: "latency:",
+        with: "latncy:",
+        at: "14:",
+        says: &["latncy", "latency"],
+    },
+    Case {
+        name: "missing comma",
+        replace: r#"horizon: "2h","#,
+        with: r#"horizon: "2h""#,
+        at: "5:",
+        says: &["comma"],
+    },
+    Case {
+        name: "dataset home outside its residency",
+        replace: r#"home: "fra-2""#,
+        with: r#"home: "cloud-us""#,
+        at: "16:",
+        says: &["outside its residency", "move its home"],
+    },
+    Case {
+        name: "duplicate name",
+        replace: r#"(name: "cloud-us", kind"#,
+        with: r#"(name: "fra-2", kind"#,
+        at: "8:",
+        says: &["used twice", "unique"],
+    },
+];
+
+#[test]
+fn the_base_scenario_is_valid() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("base.ron");
+    std::fs::write(&file, BASE).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hybridsim"))
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_error_class_is_reported_at_its_place_with_a_fix_and_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for case in CASES {
+        assert!(BASE.contains(case.replace), "{}: snippet not in base", case.name);
+        let file = root.path().join("bad.ron");
+        std::fs::write(&file, BASE.replacen(case.replace, case.with, 1)).unwrap();
+        let out_dir = root.path().join("out");
+        let output = Command::new(env!("CARGO_BIN_EXE_hybridsim"))
+            .args(["run", "--quiet", "--out"])
+            .arg(&out_dir)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let location = format!("bad.ron:{}", case.at);
+        let mut problems = Vec::new();
+        if output.status.code() != Some(2) {
+            problems.push(format!("exit code {:?}", output.status.code()));
+        }
+        if !stderr.contains(&location) {
+            problems.push(format!("no {location}"));
+        }
+        for fragment in case.says {
+            if !stderr.contains(fragment) {
+                problems.push(format!("no {fragment:?}"));
+            }
+        }
+        if stderr.contains("panicked") {
+            problems.push("panicked".into());
+        }
+        if out_dir.exists() || std::fs::read_dir(root.path()).unwrap().count() != 1 {
+            problems.push("something was written".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}\n{stderr}", case.name, problems.join(", ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
