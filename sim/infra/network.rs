@@ -274,6 +274,9 @@ impl RouteTable {
     }
 }
 
+/// Dijkstra's heap key: latency, hops, site (the site only makes pops deterministic).
+type HeapKey = (SimDuration, u32, SiteId);
+
 /// A shortest-path tree from one source: per site its latency, hop count, survival probability
 /// `∏(1 − pᵢ)` and the last hop of its path.
 struct Tree {
@@ -365,13 +368,14 @@ impl<T: Copy> Network<T> {
         Some(self.route_along(from, hops))
     }
 
-    /// The lowest-latency route that visits only sites for which `allowed` is true (both ends
-    /// included), computed on demand with the same tie-break as [`Network::route`].
+    /// The lowest-latency route that visits only sites that are up and for which `allowed` is
+    /// true (both ends included), computed on demand with the same tie-break as [`Network::route`].
     pub fn route_where(&self, from: SiteId, to: SiteId, allowed: impl Fn(SiteId) -> bool) -> Option<Route> {
         if to.index() >= self.site_up.len() {
             return None;
         }
-        let tree = self.shortest_tree(from, &|site| self.site_is_up(site) && allowed(site));
+        let costs = self.link_costs();
+        let tree = self.shortest_tree(from, &costs, &|site| self.site_is_up(site) && allowed(site));
         tree.latency[to.index()]?;
         let hops = self.hops_back(&tree.last_hop, from, to)?;
         Some(self.route_along(from, hops))
@@ -642,12 +646,13 @@ impl<T: Copy> Network<T> {
 
     fn all_pairs(&self) -> RouteTable {
         let sites = self.site_up.len();
+        let costs = self.link_costs();
         let mut table = RouteTable {
             sites,
             ..RouteTable::default()
         };
         for source in 0..sites {
-            let tree = self.shortest_tree(SiteId(source as u32), &|site| self.site_is_up(site));
+            let tree = self.shortest_tree(SiteId(source as u32), &costs, &|site| self.site_is_up(site));
             table.latency.extend(tree.latency);
             table.survival.extend(tree.survival);
             table.last_hop.extend(tree.last_hop);
@@ -655,9 +660,24 @@ impl<T: Copy> Network<T> {
         table
     }
 
-    /// Dijkstra by one-way latency from `source` over usable links between allowed sites. Ties:
-    /// fewer hops, then the lexicographically smaller sequence of link ids.
-    fn shortest_tree(&self, source: SiteId, allowed: &dyn Fn(SiteId) -> bool) -> Tree {
+    /// Per link, its current latency and survival probability `1 − loss`; `None` when down.
+    fn link_costs(&self) -> Vec<Option<(SimDuration, f64)>> {
+        (0..self.links.len())
+            .map(|index| {
+                let link = self.effective(LinkId(index as u32));
+                link.up.then_some((link.latency, 1.0 - link.loss))
+            })
+            .collect()
+    }
+
+    /// Dijkstra by one-way latency from `source` over links that are up between allowed sites.
+    /// Ties: fewer hops, then the lexicographically smaller sequence of link ids.
+    fn shortest_tree(
+        &self,
+        source: SiteId,
+        costs: &[Option<(SimDuration, f64)>],
+        allowed: &dyn Fn(SiteId) -> bool,
+    ) -> Tree {
         let sites = self.site_up.len();
         let mut tree = Tree {
             latency: vec![None; sites],
@@ -676,15 +696,16 @@ impl<T: Copy> Network<T> {
                 continue;
             }
             for &link in &self.adjacency[site.index()] {
+                let Some(cost) = costs[link.index()] else { continue };
                 let hop = Hop {
                     link,
                     forward: self.links[link.index()].a == site,
                 };
                 let next = self.hop_ends(hop).1;
-                if !self.link_usable(link) || settled[next.index()] || !allowed(next) {
+                if settled[next.index()] || !allowed(next) {
                     continue;
                 }
-                if let Some(key) = self.relax(&mut tree, source, hop) {
+                if let Some(key) = self.relax(&mut tree, hop, cost) {
                     heap.push(Reverse(key));
                 }
             }
@@ -692,23 +713,18 @@ impl<T: Copy> Network<T> {
         tree
     }
 
-    /// Relaxes `hop` (from a settled site): if the path through it beats the best known path to
-    /// its end, records it in `tree` and returns the heap key of the end.
-    fn relax(&self, tree: &mut Tree, source: SiteId, hop: Hop) -> Option<(SimDuration, u32, SiteId)> {
+    /// Relaxes `hop` out of a settled site: if the path through it beats the best known path to
+    /// its end, records it in `tree` and returns the end's heap key.
+    fn relax(&self, tree: &mut Tree, hop: Hop, (delay, survival): (SimDuration, f64)) -> Option<HeapKey> {
         let (site, next) = self.hop_ends(hop);
-        let link = self.effective(hop.link);
-        let latency = tree.latency[site.index()]?.saturating_add(link.latency);
+        let latency = tree.latency[site.index()]?.saturating_add(delay);
         let hops = tree.hops[site.index()] + 1;
         let better = match tree.latency[next.index()] {
             None => true,
             Some(known) => match (latency, hops).cmp(&(known, tree.hops[next.index()])) {
                 Ordering::Less => true,
                 Ordering::Greater => false,
-                Ordering::Equal => {
-                    let mut candidate = self.link_ids(&tree.last_hop, source, site);
-                    candidate.push(hop.link);
-                    candidate < self.link_ids(&tree.last_hop, source, next)
-                }
+                Ordering::Equal => self.smaller_link_ids(&tree.last_hop, hop, next),
             },
         };
         if !better {
@@ -716,14 +732,30 @@ impl<T: Copy> Network<T> {
         }
         tree.latency[next.index()] = Some(latency);
         tree.hops[next.index()] = hops;
-        tree.survival[next.index()] = tree.survival[site.index()] * (1.0 - link.loss);
+        tree.survival[next.index()] = tree.survival[site.index()] * survival;
         tree.last_hop[next.index()] = Some(hop);
         Some((latency, hops, next))
     }
 
-    fn link_ids(&self, last_hop: &[Option<Hop>], source: SiteId, target: SiteId) -> Vec<LinkId> {
-        let hops = self.hops_back(last_hop, source, target).unwrap_or_default();
-        hops.into_iter().map(|hop| hop.link).collect()
+    /// Whether the tree path to `hop`'s start followed by `hop` has a lexicographically smaller
+    /// sequence of link ids than the tree path to `next`, which has the same number of hops.
+    /// Walks both paths back in step; the last difference seen is the one nearest the source.
+    fn smaller_link_ids(&self, last_hop: &[Option<Hop>], hop: Hop, next: SiteId) -> bool {
+        let Some(known) = last_hop[next.index()] else {
+            return true;
+        };
+        let mut verdict = hop.link.cmp(&known.link);
+        let (mut ours, mut theirs) = (self.hop_ends(hop).0, self.hop_ends(known).0);
+        while ours != theirs {
+            let (Some(a), Some(b)) = (last_hop[ours.index()], last_hop[theirs.index()]) else {
+                break;
+            };
+            if a.link != b.link {
+                verdict = a.link.cmp(&b.link);
+            }
+            (ours, theirs) = (self.hop_ends(a).0, self.hop_ends(b).0);
+        }
+        verdict == Ordering::Less
     }
 
     /// The hops from `source` to `target` in a shortest-path tree, in travel order.
@@ -1252,6 +1284,61 @@ mod tests {
         );
     }
 
+    /// Every simple path from `site` to `to` over links that are up, as (latency, hops, link ids).
+    fn all_paths(
+        net: &Network<u32>,
+        site: SiteId,
+        to: SiteId,
+        seen: &mut Vec<SiteId>,
+    ) -> Vec<(u64, usize, Vec<u32>)> {
+        if site == to {
+            return vec![(0, 0, vec![])];
+        }
+        seen.push(site);
+        let mut paths = Vec::new();
+        for (index, spec) in net.links.iter().enumerate() {
+            let next = if spec.a == site {
+                spec.b
+            } else if spec.b == site {
+                spec.a
+            } else {
+                continue;
+            };
+            if !net.link_up(LinkId(index as u32)) || seen.contains(&next) {
+                continue;
+            }
+            for (latency, hops, mut ids) in all_paths(net, next, to, seen) {
+                ids.insert(0, index as u32);
+                paths.push((latency + spec.latency.as_nanos(), hops + 1, ids));
+            }
+        }
+        seen.pop();
+        paths
+    }
+
+    proptest! {
+        #[test]
+        fn routes_match_a_brute_force_search(
+            ends in prop::collection::vec((0..5u32, 0..5u32, 1..4u64, any::<bool>()), 1..9)
+        ) {
+            let links = ends.iter().map(|&(a, b, ms, _)| link(a, b, 1.0, ms, 0.0)).collect();
+            let mut net = Network::<u32>::new(5, links);
+            for (index, &(_, _, _, up)) in ends.iter().enumerate() {
+                if !up {
+                    net.set_link_condition(SimTime::ZERO, LinkId(index as u32), down()).unwrap();
+                }
+            }
+            for (from, to) in (0..5).flat_map(|a| (0..5).map(move |b| (SiteId(a), SiteId(b)))) {
+                let best = all_paths(&net, from, to, &mut Vec::new()).into_iter().min();
+                let found = net.route(from, to).map(|route| {
+                    let ids = route.hops.iter().map(|hop| hop.link.0).collect::<Vec<_>>();
+                    (route.one_way_latency.as_nanos(), route.hops.len(), ids)
+                });
+                prop_assert_eq!(found, best);
+            }
+        }
+    }
+
     #[test]
     fn a_flow_stalls_while_its_only_link_is_down_and_then_finishes() {
         // 1 Gbps = 125 MB/s; 1 GB. 0–2 s: 250 MB moved. Down 2–5 s. 750 MB / 125 MB/s = 6 s → 11 s.
@@ -1326,6 +1413,20 @@ mod tests {
             4.0 * 7_124_800.0,
             max_relative = 1e-12
         );
+        assert_relative_eq!(net.route_loss(SiteId(0), SiteId(1)).unwrap(), 0.01);
+        // Added loss combines as independent loss: 1 − 0.99 × 0.99 = 0.0199.
+        let lossier = LinkCondition {
+            added_loss: 0.01,
+            ..LinkCondition::NORMAL
+        };
+        net.set_link_condition(SimTime::ZERO, LinkId(0), lossier).unwrap();
+        assert_relative_eq!(
+            net.effective_link(LinkId(0)).unwrap().loss,
+            0.0199,
+            max_relative = 1e-12
+        );
+        let expected = 7_124_800.0 * (0.01f64 / 0.0199).sqrt();
+        assert_relative_eq!(net.flow_rate_bps(one).unwrap(), expected, max_relative = 1e-12);
     }
 
     #[test]
