@@ -11,11 +11,14 @@
 //! println!("total cost: {:.2} USD", outcome.summary.cost.total_usd);
 //! # Ok::<(), hybridsim::Error>(())
 //! ```
+pub mod experiment;
 pub mod infra;
 pub mod kernel;
 pub mod metrics;
+pub mod policy;
 pub mod report;
 pub mod scenario;
+pub mod workload;
 pub mod world;
 
 /// Process exit codes of the `hybridsim` command.

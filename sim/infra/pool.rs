@@ -1,14 +1,14 @@
 //! GPU pools and their capacity tiers: how many GPUs each tier can give, how many it gives now,
 //! and what a GPU-hour in it costs.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ids::{AcceleratorId, PoolId, SiteId};
 use crate::kernel::{SimDuration, SimTime};
 use crate::scenario::schema::{OwnedTierSpec, PoolSpec};
 
 /// A capacity tier of a pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// Committed cloud capacity, billed every hour whether used or not.
@@ -232,10 +232,7 @@ mod tests {
     use super::*;
 
     fn spec(text: &str) -> PoolSpec {
-        ron::Options::default()
-            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-            .from_str(text)
-            .unwrap()
+        crate::scenario::ron_options().from_str(text).unwrap()
     }
 
     fn pool(text: &str) -> Pool {

@@ -4,54 +4,63 @@
 //! the same instant come out in the order they were scheduled (FIFO). That tie-break is what
 //! makes a run reproducible: it never depends on heap internals or memory addresses.
 //!
-//! Payloads live in a slot arena beside the heap; the heap holds only `(time, seq, slot)`.
-//! Cancelling empties the slot and the stale heap entry is skipped when it surfaces. Slots are
-//! recycled through a free list, so a simulation in steady state allocates nothing per event.
+//! Events live inline in a binary heap, so scheduling and delivering one is a heap push and a
+//! heap pop and nothing else: in steady state nothing is allocated per event. Most events are
+//! never cancelled; those that may be are scheduled with [`EventQueue::schedule_cancellable`],
+//! which records their sequence number in a small set of live handles. Cancelling removes the
+//! handle and the event is dropped when it surfaces.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
 
 use super::time::SimTime;
 
-/// A handle to a scheduled event, used to cancel it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EventId {
-    slot: u32,
-    seq: u64,
-}
+/// A handle to a cancellable scheduled event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(u64);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct HeapEntry {
+/// The top bit of a sequence number marks a cancellable event.
+const CANCELLABLE: u64 = 1 << 63;
+
+#[derive(Debug)]
+struct Entry<E> {
     time: SimTime,
     seq: u64,
-    slot: u32,
+    event: E,
 }
 
-impl Ord for HeapEntry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap: reverse so the earliest (time, seq) is on top.
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+impl<E> Entry<E> {
+    fn key(&self) -> (SimTime, u64) {
+        (self.time, self.seq & !CANCELLABLE)
     }
 }
 
-impl PartialOrd for HeapEntry {
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl<E> Eq for Entry<E> {}
+
+impl<E> Ord for Entry<E> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // BinaryHeap is a max-heap: reverse so the earliest (time, seq) is on top.
+        other.key().cmp(&self.key())
+    }
+}
+
+impl<E> PartialOrd for Entry<E> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-#[derive(Debug)]
-struct Slot<E> {
-    seq: u64,
-    event: Option<E>,
-}
-
 /// A priority queue of events of type `E`, earliest `(time, sequence)` first.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<HeapEntry>,
-    slots: Vec<Slot<E>>,
-    free_slots: Vec<u32>,
+    heap: BinaryHeap<Entry<E>>,
+    live_cancellable: BTreeSet<u64>,
     next_seq: u64,
     pending: usize,
     peak_pending: usize,
@@ -73,75 +82,73 @@ impl<E> EventQueue<E> {
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(capacity),
-            slots: Vec::with_capacity(capacity),
-            free_slots: Vec::with_capacity(capacity),
+            live_cancellable: BTreeSet::new(),
             next_seq: 0,
             pending: 0,
             peak_pending: 0,
         }
     }
 
-    /// Schedules `event` at `time`; returns a handle that can cancel it.
-    pub fn schedule(&mut self, time: SimTime, event: E) -> EventId {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = Slot {
-                    seq,
-                    event: Some(event),
-                };
-                slot
-            }
-            None => {
-                self.slots.push(Slot {
-                    seq,
-                    event: Some(event),
-                });
-                // More than 4 billion simultaneously pending events cannot fit in memory anyway.
-                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 pending events")
-            }
-        };
-        self.heap.push(HeapEntry { time, seq, slot });
+    fn push(&mut self, time: SimTime, seq: u64, event: E) {
+        self.heap.push(Entry { time, seq, event });
         self.pending += 1;
         self.peak_pending = self.peak_pending.max(self.pending);
-        EventId { slot, seq }
     }
 
-    /// Cancels a pending event. Returns the event if it was still pending, `None` if it had
-    /// already been delivered or cancelled.
-    pub fn cancel(&mut self, id: EventId) -> Option<E> {
-        let slot = self.slots.get_mut(id.slot as usize)?;
-        if slot.seq != id.seq {
-            return None;
+    fn next_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Schedules `event` at `time`.
+    pub fn schedule(&mut self, time: SimTime, event: E) {
+        let seq = self.next_seq();
+        self.push(time, seq, event);
+    }
+
+    /// Schedules `event` at `time` and returns a handle that can cancel it.
+    pub fn schedule_cancellable(&mut self, time: SimTime, event: E) -> EventId {
+        let seq = self.next_seq();
+        self.live_cancellable.insert(seq);
+        self.push(time, seq | CANCELLABLE, event);
+        EventId(seq)
+    }
+
+    /// Cancels a pending event. Returns whether it was still pending (not yet delivered or
+    /// cancelled).
+    pub fn cancel(&mut self, id: EventId) -> bool {
+        let was_pending = self.live_cancellable.remove(&id.0);
+        if was_pending {
+            self.pending -= 1;
         }
-        let event = slot.event.take()?;
-        self.pending -= 1;
-        Some(event)
+        was_pending
+    }
+
+    /// Whether the entry on top of the heap was cancelled.
+    fn is_cancelled(&self, entry: &Entry<E>) -> bool {
+        entry.seq & CANCELLABLE != 0 && !self.live_cancellable.contains(&(entry.seq & !CANCELLABLE))
     }
 
     /// Removes and returns the earliest pending event.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         while let Some(entry) = self.heap.pop() {
-            let slot = &mut self.slots[entry.slot as usize];
-            let event = slot.event.take();
-            self.free_slots.push(entry.slot);
-            if let Some(event) = event {
-                self.pending -= 1;
-                return Some((entry.time, event));
+            if entry.seq & CANCELLABLE != 0 && !self.live_cancellable.remove(&(entry.seq & !CANCELLABLE)) {
+                continue;
             }
+            self.pending -= 1;
+            return Some((entry.time, entry.event));
         }
         None
     }
 
     /// The time of the earliest pending event, discarding cancelled entries on top.
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        while let Some(entry) = self.heap.peek().copied() {
-            if self.slots[entry.slot as usize].event.is_some() {
+        while let Some(entry) = self.heap.peek() {
+            if !self.is_cancelled(entry) {
                 return Some(entry.time);
             }
             self.heap.pop();
-            self.free_slots.push(entry.slot);
         }
         None
     }
@@ -198,22 +205,27 @@ mod tests {
     #[test]
     fn cancellation_removes_exactly_that_event() {
         let mut queue = EventQueue::new();
-        let a = queue.schedule(SimTime::from_nanos(1), 'a');
-        let b = queue.schedule(SimTime::from_nanos(2), 'b');
-        let c = queue.schedule(SimTime::from_nanos(3), 'c');
-        assert_eq!(queue.cancel(b), Some('b'));
-        assert_eq!(queue.cancel(b), None, "double cancel");
-        assert_eq!(queue.len(), 2);
+        let a = queue.schedule_cancellable(SimTime::from_nanos(1), 'a');
+        let b = queue.schedule_cancellable(SimTime::from_nanos(2), 'b');
+        let c = queue.schedule_cancellable(SimTime::from_nanos(3), 'c');
+        queue.schedule(SimTime::from_nanos(3), 'x');
+        assert!(queue.cancel(b));
+        assert!(!queue.cancel(b), "double cancel");
+        assert_eq!(queue.len(), 3);
         assert_eq!(queue.pop(), Some((SimTime::from_nanos(1), 'a')));
-        assert_eq!(queue.cancel(a), None, "already delivered");
-        // The slot of `a` or `b` is reused; the old handles must not cancel the new event.
-        let d = queue.schedule(SimTime::from_nanos(4), 'd');
-        assert_eq!(queue.cancel(a), None);
-        assert_eq!(queue.cancel(b), None);
+        assert!(!queue.cancel(a), "already delivered");
+        let d = queue.schedule_cancellable(SimTime::from_nanos(4), 'd');
+        assert!(!queue.cancel(a));
         assert_eq!(queue.peek_time(), Some(SimTime::from_nanos(3)));
-        assert_eq!(queue.cancel(c), Some('c'));
+        assert!(queue.cancel(c));
+        assert_eq!(
+            queue.peek_time(),
+            Some(SimTime::from_nanos(3)),
+            "x, not the cancelled c"
+        );
+        assert_eq!(queue.pop(), Some((SimTime::from_nanos(3), 'x')));
         assert_eq!(queue.pop(), Some((SimTime::from_nanos(4), 'd')));
-        assert_eq!(queue.cancel(d), None);
+        assert!(!queue.cancel(d));
         assert!(queue.is_empty());
         assert_eq!(queue.pop(), None);
     }

@@ -50,21 +50,34 @@ impl<E> Context<'_, E> {
     }
 
     /// Schedules `event` at the absolute time `at`, which must not be in the past.
-    pub fn schedule_at(&mut self, at: SimTime, event: E) -> Result<EventId, KernelError> {
-        if at < self.now {
-            return Err(KernelError::ScheduledInPast { at, now: self.now });
-        }
-        Ok(self.queue.schedule(at, event))
+    pub fn schedule_at(&mut self, at: SimTime, event: E) -> Result<(), KernelError> {
+        self.check_not_past(at)?;
+        self.queue.schedule(at, event);
+        Ok(())
     }
 
     /// Schedules `event` after `delay`; overflow of the clock is an error.
-    pub fn schedule_in(&mut self, delay: SimDuration, event: E) -> Result<EventId, KernelError> {
+    pub fn schedule_in(&mut self, delay: SimDuration, event: E) -> Result<(), KernelError> {
         let at = self.now.checked_add(delay)?;
-        Ok(self.queue.schedule(at, event))
+        self.queue.schedule(at, event);
+        Ok(())
     }
 
-    /// Cancels a pending event; returns it if it had not been delivered yet.
-    pub fn cancel(&mut self, id: EventId) -> Option<E> {
+    /// Schedules `event` at `at` (not in the past) and returns a handle that can cancel it.
+    pub fn schedule_cancellable(&mut self, at: SimTime, event: E) -> Result<EventId, KernelError> {
+        self.check_not_past(at)?;
+        Ok(self.queue.schedule_cancellable(at, event))
+    }
+
+    fn check_not_past(&self, at: SimTime) -> Result<(), KernelError> {
+        if at < self.now {
+            return Err(KernelError::ScheduledInPast { at, now: self.now });
+        }
+        Ok(())
+    }
+
+    /// Cancels a pending event; returns whether it had not been delivered yet.
+    pub fn cancel(&mut self, id: EventId) -> bool {
         self.queue.cancel(id)
     }
 
@@ -143,7 +156,7 @@ impl<M: Model> Simulation<M> {
     }
 
     /// Schedules an initial (or external) event at `at`, which must not be in the past.
-    pub fn schedule(&mut self, at: SimTime, event: M::Event) -> Result<EventId, KernelError> {
+    pub fn schedule(&mut self, at: SimTime, event: M::Event) -> Result<(), KernelError> {
         Context {
             now: self.now,
             queue: &mut self.queue,

@@ -90,6 +90,7 @@ pub struct Ledger {
     by_tier: BTreeMap<Tier, f64>,
     by_site: BTreeMap<SiteId, f64>,
     by_class: BTreeMap<WorkloadClass, f64>,
+    by_payer: BTreeMap<Payer, f64>,
 }
 
 impl Ledger {
@@ -108,6 +109,7 @@ impl Ledger {
         }
         if let Some(payer) = entry.payer {
             *self.by_class.entry(payer.class).or_default() += entry.usd;
+            *self.by_payer.entry(payer).or_default() += entry.usd;
         }
         self.entries.push(entry);
     }
@@ -143,6 +145,11 @@ impl Ledger {
     /// USD per workload class.
     pub fn by_class(&self) -> &BTreeMap<WorkloadClass, f64> {
         &self.by_class
+    }
+
+    /// USD charged to one workload.
+    pub fn of_payer(&self, payer: Payer) -> f64 {
+        self.by_payer.get(&payer).copied().unwrap_or(0.0)
     }
 
     /// Recomputes the total from the entries; equal to [`Ledger::total`] up to rounding.

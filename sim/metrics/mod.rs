@@ -1,5 +1,12 @@
-//! What a run measured: the cost ledger and the [`Summary`] written as `summary.json`.
+//! What a run measured: the cost ledger, latency histograms, per-service request records,
+//! streaming statistics, and the [`Summary`] written as `summary.json`.
+pub mod histogram;
 pub mod ledger;
+pub mod service;
+pub mod stats;
 mod summary;
 
-pub use summary::{CostSummary, EstateSummary, SCHEMA_VERSION, Summary};
+pub use summary::{
+    CostSummary, EstateSummary, LatencySummary, RequestCounts, SCHEMA_VERSION, ServiceSummary, SloSummary,
+    Summary,
+};

@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::histogram::LatencyHistogram;
+use super::service::{FailReason, ServiceMetrics};
 use crate::infra::estate::Estate;
 use crate::infra::pool::Tier;
-use crate::kernel::{KernelStats, StopReason};
+use crate::kernel::{KernelStats, SimDuration, StopReason};
 
 /// Version of the `summary.json` layout. Bumped whenever a key is renamed or removed or its
 /// meaning changes; adding keys does not bump it.
@@ -38,6 +40,8 @@ pub struct Summary {
     pub estate: EstateSummary,
     /// What the run cost.
     pub cost: CostSummary,
+    /// Inference services by name.
+    pub services: BTreeMap<String, ServiceSummary>,
 }
 
 /// The size of the estate.
@@ -106,5 +110,156 @@ impl CostSummary {
                 .collect(),
             by_class: ledger.by_class().iter().map(|(c, v)| (c.as_str(), *v)).collect(),
         }
+    }
+}
+
+/// Latency statistics in milliseconds (null when nothing was recorded).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LatencySummary {
+    /// Mean.
+    pub mean: Option<f64>,
+    /// Median.
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// 99.9th percentile.
+    pub p999: Option<f64>,
+}
+
+impl LatencySummary {
+    /// Reads a histogram of nanoseconds.
+    pub fn of(histogram: &LatencyHistogram) -> Self {
+        let ms = |q: f64| histogram.quantile(q).map(|ns| ns as f64 / 1e6);
+        LatencySummary {
+            mean: histogram.mean().map(|ns| ns / 1e6),
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p95: ms(0.95),
+            p99: ms(0.99),
+            p999: ms(0.999),
+        }
+    }
+}
+
+/// How a service's requests ended.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RequestCounts {
+    /// Arrived.
+    pub arrived: u64,
+    /// Served by the service.
+    pub served: u64,
+    /// Answered by the fallback.
+    pub degraded: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Still waiting or in service at the end.
+    pub in_flight: u64,
+}
+
+/// The service's latency objective and how well it held.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SloSummary {
+    /// The bound in ms.
+    pub target_ms: f64,
+    /// The percentile it applies to, e.g. 99.0.
+    pub percentile: f64,
+    /// Share of requests (after warm-up) that ended within the bound; failures count as misses.
+    pub attainment: Option<f64>,
+    /// The measured latency at the SLO's percentile, in ms.
+    pub measured_ms: Option<f64>,
+    /// Share of metric windows with requests in which the SLO held.
+    pub windows_met: Option<f64>,
+}
+
+/// The figures of one inference service.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServiceSummary {
+    /// How requests ended.
+    pub requests: RequestCounts,
+    /// Failed requests by reason.
+    pub failed_by_reason: BTreeMap<&'static str, u64>,
+    /// Latency components: e2e, ttft, queue, network, service.
+    pub latency_ms: BTreeMap<&'static str, LatencySummary>,
+    /// End-to-end latency per origin site.
+    pub latency_ms_by_origin: BTreeMap<String, LatencySummary>,
+    /// The SLO, if the service has one.
+    pub slo: Option<SloSummary>,
+    /// What the service's GPUs cost.
+    pub cost_usd: f64,
+    /// Cost per thousand requests served or degraded.
+    pub cost_per_1k_requests_usd: Option<f64>,
+    /// Mean share of ready slots that were busy, over all deployments.
+    pub utilization: Option<f64>,
+}
+
+impl ServiceSummary {
+    /// Summarizes a service's metrics; `origins` names its demand streams' origins in order.
+    pub fn of(
+        metrics: &ServiceMetrics,
+        origins: &[String],
+        slo: Option<(f64, SimDuration)>,
+        cost_usd: f64,
+        utilization: Option<f64>,
+    ) -> Self {
+        let answered = metrics.served + metrics.degraded;
+        ServiceSummary {
+            requests: RequestCounts {
+                arrived: metrics.arrived,
+                served: metrics.served,
+                degraded: metrics.degraded,
+                failed: metrics.failed_total(),
+                in_flight: metrics.in_flight(),
+            },
+            failed_by_reason: FailReason::ALL
+                .iter()
+                .map(|r| (r.as_str(), metrics.failed[*r as usize]))
+                .collect(),
+            latency_ms: [
+                ("e2e", &metrics.end_to_end),
+                ("ttft", &metrics.first_token),
+                ("queue", &metrics.queue),
+                ("network", &metrics.network),
+                ("service", &metrics.service),
+            ]
+            .into_iter()
+            .map(|(k, h)| (k, LatencySummary::of(h)))
+            .collect(),
+            latency_ms_by_origin: origins
+                .iter()
+                .zip(&metrics.per_origin)
+                .map(|(name, h)| (name.clone(), LatencySummary::of(h)))
+                .collect(),
+            slo: slo.map(|(percentile, bound)| slo_summary(metrics, percentile, bound)),
+            cost_usd,
+            cost_per_1k_requests_usd: (answered > 0).then(|| cost_usd / answered as f64 * 1_000.0),
+            utilization,
+        }
+    }
+}
+
+fn slo_summary(metrics: &ServiceMetrics, percentile: f64, bound: SimDuration) -> SloSummary {
+    let share = percentile / 100.0;
+    let windows: Vec<bool> = metrics
+        .windows
+        .iter()
+        .filter(|w| w.served + w.degraded + w.failed > 0)
+        .map(|w| {
+            let ended = (w.served + w.degraded + w.failed) as f64;
+            let within = w.end_to_end.fraction_at_most(bound.as_nanos()) * (w.served + w.degraded) as f64;
+            within / ended >= share
+        })
+        .collect();
+    SloSummary {
+        target_ms: bound.as_nanos() as f64 / 1e6,
+        percentile,
+        attainment: (metrics.ended_after_warmup > 0)
+            .then(|| metrics.within_slo as f64 / metrics.ended_after_warmup as f64),
+        measured_ms: metrics.end_to_end.quantile(share).map(|ns| ns as f64 / 1e6),
+        windows_met: (!windows.is_empty())
+            .then(|| windows.iter().filter(|&&met| met).count() as f64 / windows.len() as f64),
     }
 }

@@ -144,6 +144,7 @@ pub fn check(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     for (i, dataset) in spec.datasets.iter().enumerate() {
         check_dataset(spec, diags, &sites, i, dataset);
     }
+    check_services(spec, diags);
 }
 
 fn unique_names(diags: &mut Diagnostics, list: &str, kind: &str, names: &[String]) {
@@ -373,6 +374,174 @@ pub fn in_jurisdiction(jurisdiction: &str, allowed: &str) -> bool {
         || jurisdiction
             .strip_prefix(allowed)
             .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Most requests a service may keep waiting at one site.
+pub const MAX_QUEUE_LIMIT: u32 = 10_000_000;
+/// Most replicas of one service in one pool.
+pub const MAX_REPLICAS: u32 = 100_000;
+
+/// Checks the inference services: names resolve, models fit their GPUs, replicas fit their
+/// pools, demand streams and fallbacks make sense.
+pub fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+    use crate::workload::service::FallbackSpec;
+    unique(
+        diags,
+        "services",
+        "service",
+        spec.services.iter().map(|s| s.name.as_str()),
+    );
+    let sites = Names::collect("site", "sites", spec.sites.iter().map(|s| s.name.as_str()));
+    let pool_names: Vec<String> = spec.pools.iter().map(pool_name).collect();
+    let pools = Names::collect("pool", "pools", pool_names.iter().map(String::as_str));
+    let services = Names::collect(
+        "service",
+        "services",
+        spec.services.iter().map(|s| s.name.as_str()),
+    );
+    // GPUs asked of each (pool, tier) by initial replicas, to compare with capacity.
+    let mut demanded: BTreeMap<(usize, crate::infra::pool::Tier), u64> = BTreeMap::new();
+    for (i, service) in spec.services.iter().enumerate() {
+        let at = |field: &str| format!("services[{i}].{field}");
+        let model = &service.model;
+        if model.gpus_per_replica == 0 || model.slots_per_replica == 0 {
+            diags.at_path(
+                &at("model"),
+                "a replica needs at least one GPU and one slot",
+                None,
+            );
+        }
+        if service.queue_limit > MAX_QUEUE_LIMIT {
+            diags.at_path(
+                &at("queue_limit"),
+                format!("queue limit above {MAX_QUEUE_LIMIT}"),
+                None,
+            );
+        }
+        if let Err(error) = crate::workload::service::ServiceTime::new(&service.service_time) {
+            diags.at_path(&at("service_time"), error.to_string(), None);
+        }
+        for (r, replicas) in service.replicas.iter().enumerate() {
+            let Some(p) = pools.resolve(diags, &at(&format!("replicas[{r}].pool")), &replicas.pool) else {
+                continue;
+            };
+            if replicas.count > MAX_REPLICAS {
+                diags.at_path(
+                    &at(&format!("replicas[{r}].count")),
+                    format!("more than {MAX_REPLICAS} replicas"),
+                    None,
+                );
+                continue;
+            }
+            check_model_fits(
+                spec,
+                diags,
+                &at(&format!("replicas[{r}].pool")),
+                &spec.pools[p],
+                model,
+            );
+            *demanded.entry((p, replicas.tier)).or_default() +=
+                u64::from(replicas.count) * u64::from(model.gpus_per_replica);
+        }
+        for (d, demand) in service.demand.iter().enumerate() {
+            sites.resolve(diags, &at(&format!("demand[{d}].origin")), &demand.origin);
+        }
+        match &service.fallback {
+            Some(FallbackSpec::Service { name }) => {
+                let path = at("fallback.name");
+                if services.resolve(diags, &path, name).is_some() && name == &service.name {
+                    diags.at_path(&path, "a service cannot be its own fallback", None);
+                }
+            }
+            Some(FallbackSpec::EdgeCache { hit_ratio, .. }) if !(0.0..=1.0).contains(hit_ratio) => {
+                diags.at_path(
+                    &at("fallback.hit_ratio"),
+                    format!("hit ratio {hit_ratio} is not between 0 and 1"),
+                    None,
+                );
+            }
+            _ => {}
+        }
+        if let Some(scale) = &service.autoscaling {
+            if !(scale.target_utilization > 0.0 && scale.target_utilization <= 1.0) {
+                diags.at_path(
+                    &at("autoscaling.target_utilization"),
+                    "target utilization must be in (0, 1]",
+                    None,
+                );
+            }
+            if scale.min > scale.max || scale.max > MAX_REPLICAS {
+                diags.at_path(
+                    &at("autoscaling.max"),
+                    format!("need min ≤ max ≤ {MAX_REPLICAS}"),
+                    None,
+                );
+            }
+            if scale.interval.is_zero() {
+                diags.at_path(
+                    &at("autoscaling.interval"),
+                    "the evaluation interval is zero",
+                    None,
+                );
+            }
+        }
+        if let Some(slo) = &service.slo {
+            if !(slo.percentile > 0.0 && slo.percentile < 100.0) {
+                diags.at_path(
+                    &at("slo.percentile"),
+                    "the percentile must be between 0 and 100, e.g. 99.0",
+                    None,
+                );
+            }
+        }
+    }
+    for ((p, tier), gpus) in demanded {
+        let capacity = tier_capacity(&spec.pools[p], tier);
+        if gpus > capacity {
+            diags.at_path(
+                &format!("pools[{p}]"),
+                format!(
+                    "initial replicas need {gpus} {} GPUs of pool \"{}\", which has {capacity}",
+                    tier.as_str(),
+                    pool_name(&spec.pools[p])
+                ),
+                Some("add capacity to the tier or place fewer replicas there".into()),
+            );
+        }
+    }
+}
+
+fn tier_capacity(pool: &PoolSpec, tier: crate::infra::pool::Tier) -> u64 {
+    use crate::infra::pool::Tier;
+    match tier {
+        Tier::Reserved => pool.reserved.as_ref().map_or(0, |t| t.count),
+        Tier::Owned => pool.owned.as_ref().map_or(0, |t| t.count),
+        Tier::OnDemand => pool.on_demand.as_ref().map_or(0, |t| t.limit),
+        Tier::Spot => pool.spot.as_ref().map_or(0, |t| t.limit),
+    }
+}
+
+fn check_model_fits(
+    spec: &ScenarioSpec,
+    diags: &mut Diagnostics,
+    path: &str,
+    pool: &PoolSpec,
+    model: &crate::workload::service::ModelSpec,
+) {
+    let Some(accelerator) = spec.accelerators.iter().find(|a| a.name == pool.accelerator) else {
+        return;
+    };
+    let available = u128::from(accelerator.memory.bytes()) * u128::from(model.gpus_per_replica);
+    if u128::from(model.memory.bytes()) > available {
+        diags.at_path(
+            path,
+            format!(
+                "the model needs {} but {} × {} has {}",
+                model.memory, model.gpus_per_replica, accelerator.name, accelerator.memory
+            ),
+            Some("raise gpus_per_replica or place it on an accelerator with more memory".into()),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::units::{Bandwidth, DataPrice, DataSize, EnergyPrice, HourlyPrice, Money, Power};
 use crate::kernel::SimDuration;
+use crate::workload::service::ServiceSpec;
 
 /// A whole study: the estate, what runs on it, what goes wrong, and how it is judged.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -44,6 +45,9 @@ pub struct ScenarioSpec {
     /// Datasets with a home site and residency rules.
     #[serde(default)]
     pub datasets: Vec<DatasetSpec>,
+    /// Inference services: models, replicas, demand, SLOs.
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
 }
 
 /// Time windows for metrics.

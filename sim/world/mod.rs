@@ -2,9 +2,16 @@
 //! kernel. This is where events are dispatched to the subsystem that owns them; the subsystems
 //! themselves live in `infra`, `workload`, `incident` and `policy`.
 
+mod serving;
+
+pub use serving::{Deployment, ServiceState, Serving, ServingError};
+
 use crate::infra::estate::{BILLING_PERIOD, Estate};
-use crate::kernel::{Context, EventId, KernelError, Model, RNG_ALGORITHM, RunLimits, SimTime, Simulation};
-use crate::metrics::{CostSummary, EstateSummary, SCHEMA_VERSION, Summary};
+use crate::kernel::{
+    Context, EventId, KernelError, Model, RNG_ALGORITHM, RngStreams, RunLimits, SimTime, Simulation,
+};
+use crate::metrics::{CostSummary, EstateSummary, SCHEMA_VERSION, ServiceSummary, Summary};
+use crate::policy::DecisionLog;
 use crate::scenario::Scenario;
 
 /// Everything that can happen in a run.
@@ -12,8 +19,48 @@ use crate::scenario::Scenario;
 pub enum Event {
     /// Reserved and owned GPUs are billed for the hour that ends now.
     BillingTick,
+    /// The run starts: first arrivals and autoscaler ticks are scheduled.
+    Start,
     /// The earliest bulk transfer finishes now.
     TransfersDue,
+    /// A request of a service arrives from one of its demand streams.
+    Arrival {
+        /// Service index.
+        service: u32,
+        /// Demand index within the service.
+        demand: u32,
+    },
+    /// A request reaches the site that will serve it.
+    ReachSite {
+        /// Request slot.
+        request: u32,
+    },
+    /// A request finishes service.
+    ServiceDone {
+        /// Request slot.
+        request: u32,
+    },
+    /// The oldest waiting request of a deployment reaches its deadline.
+    QueueTimeout {
+        /// Service index.
+        service: u32,
+        /// Deployment index within the service.
+        deployment: u32,
+    },
+    /// A new replica finished its cold start.
+    ReplicaReady {
+        /// Service index.
+        service: u32,
+        /// Deployment index within the service.
+        deployment: u32,
+        /// Replica index within the deployment.
+        replica: u32,
+    },
+    /// A service's autoscaler evaluates.
+    Autoscale {
+        /// Service index.
+        service: u32,
+    },
 }
 
 /// Failures of a run that are not the user's input: bugs or resource limits.
@@ -22,6 +69,9 @@ pub enum RunError {
     /// The kernel refused an operation.
     #[error("simulation kernel: {0}")]
     Kernel(#[from] KernelError),
+    /// The services could not be built.
+    #[error(transparent)]
+    Serving(#[from] ServingError),
     /// An end-of-run invariant does not hold.
     #[error("invariant violated at the end of the run: {0}")]
     Invariant(String),
@@ -31,16 +81,24 @@ pub enum RunError {
 pub struct World {
     /// The estate and its ledger.
     pub estate: Estate,
+    /// Inference services and their requests.
+    pub serving: Serving,
+    /// Every decision taken.
+    pub decisions: DecisionLog,
     transfers_due: Option<EventId>,
 }
 
 impl World {
-    /// Builds the model of a checked scenario.
-    pub fn build(scenario: &Scenario) -> Self {
-        World {
-            estate: Estate::build(scenario),
+    /// Builds the model of a checked scenario with master seed `seed`.
+    pub fn build(scenario: &Scenario, seed: u64) -> Result<Self, RunError> {
+        let mut estate = Estate::build(scenario);
+        let serving = Serving::build(scenario, &mut estate, &RngStreams::new(seed))?;
+        Ok(World {
+            estate,
+            serving,
+            decisions: DecisionLog::default(),
             transfers_due: None,
-        }
+        })
     }
 
     /// Keeps exactly one pending event at the next transfer completion.
@@ -49,7 +107,7 @@ impl World {
             ctx.cancel(id);
         }
         if let Some(at) = self.estate.network.next_completion() {
-            self.transfers_due = Some(ctx.schedule_at(at.max(ctx.now()), Event::TransfersDue)?);
+            self.transfers_due = Some(ctx.schedule_cancellable(at.max(ctx.now()), Event::TransfersDue)?);
         }
         Ok(())
     }
@@ -79,7 +137,40 @@ impl Model for World {
                 self.estate.bill_until(ctx.now());
                 ctx.schedule_in(BILLING_PERIOD, Event::BillingTick)?;
             }
+            Event::Start => self.serving.start(ctx)?,
             Event::TransfersDue => self.finish_transfers(ctx)?,
+            Event::Arrival { service, demand } => {
+                self.serving
+                    .arrival(ctx, &mut self.estate, &mut self.decisions, service, demand)?
+            }
+            Event::ReachSite { request } => {
+                self.serving
+                    .reach_site(ctx, &mut self.estate, &mut self.decisions, request)?
+            }
+            Event::ServiceDone { request } => {
+                self.serving
+                    .service_done(ctx, &mut self.estate, &mut self.decisions, request)?
+            }
+            Event::QueueTimeout { service, deployment } => {
+                self.serving
+                    .queue_timeout(ctx, &mut self.estate, &mut self.decisions, service, deployment)?
+            }
+            Event::ReplicaReady {
+                service,
+                deployment,
+                replica,
+            } => self.serving.replica_ready(
+                ctx,
+                &mut self.estate,
+                &mut self.decisions,
+                service,
+                deployment,
+                replica,
+            )?,
+            Event::Autoscale { service } => {
+                self.serving
+                    .autoscale(ctx, &mut self.estate, &mut self.decisions, service)?
+            }
         }
         Ok(())
     }
@@ -98,10 +189,13 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> 
     let horizon = SimTime::ZERO
         .checked_add(scenario.spec.horizon)
         .map_err(KernelError::from)?;
-    let mut sim = Simulation::new(World::build(scenario));
+    let mut sim = Simulation::new(World::build(scenario, seed)?);
     sim.schedule(SimTime::ZERO.saturating_add(BILLING_PERIOD), Event::BillingTick)?;
+    sim.schedule(SimTime::ZERO, Event::Start)?;
     let stop = sim.run(RunLimits::until(horizon))?;
-    sim.model_mut().estate.bill_until(horizon);
+    let world = sim.model_mut();
+    world.serving.release_all(horizon, &mut world.estate);
+    world.estate.bill_until(horizon);
     let stats = sim.stats();
     let end = sim.now();
     let world = sim.into_model();
@@ -117,6 +211,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> 
         kernel: stats,
         estate: EstateSummary::of(&world.estate),
         cost: CostSummary::of(&world.estate),
+        services: service_summaries(&world),
     };
     Ok(RunOutcome { summary, world })
 }
@@ -129,6 +224,14 @@ fn check_invariants(world: &World) -> Result<(), RunError> {
             "the ledger does not add up: running total {} vs sum of entries {recomputed}",
             ledger.total()
         )));
+    }
+    for service in &world.serving.services {
+        if !service.metrics.conserved() {
+            return Err(RunError::Invariant(format!(
+                "service {} ended more requests than arrived",
+                service.name
+            )));
+        }
     }
     for pool in &world.estate.pools {
         for (tier, state) in pool.tiers() {
@@ -144,4 +247,24 @@ fn check_invariants(world: &World) -> Result<(), RunError> {
         }
     }
     Ok(())
+}
+
+/// The summaries of every service of a finished run, by name.
+fn service_summaries(world: &World) -> std::collections::BTreeMap<String, ServiceSummary> {
+    world
+        .serving
+        .services
+        .iter()
+        .map(|service| {
+            let origins = world.serving.origin_names(service, &world.estate);
+            let cost = world.estate.ledger.of_payer(service.payer);
+            let (busy, ready) = service.deployments.iter().fold((0u128, 0u128), |(b, r), d| {
+                let (db, dr) = d.slot_time();
+                (b + db, r + dr)
+            });
+            let utilization = (ready > 0).then(|| busy as f64 / ready as f64);
+            let summary = ServiceSummary::of(&service.metrics, &origins, service.slo, cost, utilization);
+            (service.name.clone(), summary)
+        })
+        .collect()
 }

@@ -1,0 +1,224 @@
+//! What happened to the requests of one inference service: how they ended, how long they took
+//! (streaming histograms, overall, per origin and per time window) and how well the SLO held.
+//! Memory is bounded by windows × histogram buckets, never by the number of requests.
+
+use serde::Serialize;
+
+use super::histogram::LatencyHistogram;
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailReason {
+    /// Not finished within the service's timeout.
+    Timeout,
+    /// The site's queue was full.
+    QueueFull,
+    /// No site could serve it (none deployed, none allowed by residency, none reachable).
+    NoEligibleSite,
+}
+
+impl FailReason {
+    /// Every reason, in a fixed order.
+    pub const ALL: [FailReason; 3] = [
+        FailReason::Timeout,
+        FailReason::QueueFull,
+        FailReason::NoEligibleSite,
+    ];
+
+    /// The name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::Timeout => "timeout",
+            FailReason::QueueFull => "queue_full",
+            FailReason::NoEligibleSite => "no_eligible_site",
+        }
+    }
+}
+
+/// The latency parts of one finished request, in ns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LatencyParts {
+    /// Arrival at the origin to the last byte of the response back at the origin.
+    pub end_to_end: u64,
+    /// Arrival at the origin to the first token back at the origin.
+    pub first_token: u64,
+    /// Waiting for a slot.
+    pub queue: u64,
+    /// Network round trip plus loss penalty.
+    pub network: u64,
+    /// Holding a slot.
+    pub service: u64,
+}
+
+/// Figures of one time window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WindowStats {
+    /// Requests that arrived in the window.
+    pub arrived: u64,
+    /// Requests that ended served in the window.
+    pub served: u64,
+    /// Requests that ended degraded in the window.
+    pub degraded: u64,
+    /// Requests that ended failed in the window.
+    pub failed: u64,
+    /// End-to-end latency of requests that ended served or degraded in the window.
+    pub end_to_end: LatencyHistogram,
+    /// Queueing delay of requests served in the window (the batches of batch-means estimates).
+    pub queue: LatencyHistogram,
+}
+
+/// The streaming record of one service.
+#[derive(Debug, Clone)]
+pub struct ServiceMetrics {
+    window_ns: u64,
+    warmup_ns: u64,
+    /// Requests that arrived.
+    pub arrived: u64,
+    /// Requests served by this service.
+    pub served: u64,
+    /// Requests answered by a fallback.
+    pub degraded: u64,
+    /// Failed requests by reason, indexed like [`FailReason::ALL`].
+    pub failed: [u64; 3],
+    /// End-to-end latency (after warm-up), served and degraded.
+    pub end_to_end: LatencyHistogram,
+    /// Time to first token (after warm-up), served only.
+    pub first_token: LatencyHistogram,
+    /// Queueing delay (after warm-up), served only.
+    pub queue: LatencyHistogram,
+    /// Network time (after warm-up), served only.
+    pub network: LatencyHistogram,
+    /// Service time (after warm-up), served only.
+    pub service: LatencyHistogram,
+    /// End-to-end latency per origin (after warm-up), indexed like the service's demand list.
+    pub per_origin: Vec<LatencyHistogram>,
+    /// Per-window figures, indexed by window number.
+    pub windows: Vec<WindowStats>,
+    /// Requests after warm-up that ended within the SLO bound (failures never do).
+    pub within_slo: u64,
+    /// Requests after warm-up that ended (served, degraded or failed).
+    pub ended_after_warmup: u64,
+    slo_bound_ns: u64,
+    current_window_end: u64,
+}
+
+impl ServiceMetrics {
+    /// An empty record with `origins` origins, windows of `window_ns`, a warm-up and an SLO bound.
+    pub fn new(origins: usize, window_ns: u64, warmup_ns: u64, slo_bound_ns: u64) -> Self {
+        ServiceMetrics {
+            window_ns: window_ns.max(1),
+            warmup_ns,
+            arrived: 0,
+            served: 0,
+            degraded: 0,
+            failed: [0; 3],
+            end_to_end: LatencyHistogram::new(),
+            first_token: LatencyHistogram::new(),
+            queue: LatencyHistogram::new(),
+            network: LatencyHistogram::new(),
+            service: LatencyHistogram::new(),
+            per_origin: vec![LatencyHistogram::new(); origins],
+            windows: Vec::new(),
+            within_slo: 0,
+            ended_after_warmup: 0,
+            slo_bound_ns,
+            current_window_end: 0,
+        }
+    }
+
+    fn window(&mut self, now_ns: u64) -> &mut WindowStats {
+        // Time only moves forward, so the current window is almost always the last one; the
+        // division is needed only when a new window starts.
+        let index = if now_ns < self.current_window_end && now_ns + self.window_ns >= self.current_window_end
+        {
+            self.windows.len() - 1
+        } else {
+            self.open_window(now_ns)
+        };
+        &mut self.windows[index]
+    }
+
+    #[cold]
+    fn open_window(&mut self, now_ns: u64) -> usize {
+        let index = (now_ns / self.window_ns) as usize;
+        if index >= self.windows.len() {
+            self.windows.resize_with(index + 1, WindowStats::default);
+        }
+        if index + 1 == self.windows.len() {
+            self.current_window_end = (index as u64 + 1).saturating_mul(self.window_ns);
+        }
+        index
+    }
+
+    /// A request arrived at `now_ns`.
+    pub fn arrival(&mut self, now_ns: u64) {
+        self.arrived += 1;
+        self.window(now_ns).arrived += 1;
+    }
+
+    /// A request that arrived at `arrived_ns` from demand `origin` (none for a fallback request)
+    /// ended served at `now_ns`.
+    pub fn served(&mut self, now_ns: u64, arrived_ns: u64, origin: Option<u32>, parts: &LatencyParts) {
+        self.served += 1;
+        let window = self.window(now_ns);
+        window.served += 1;
+        window.end_to_end.record(parts.end_to_end);
+        window.queue.record(parts.queue);
+        if arrived_ns >= self.warmup_ns {
+            self.end_to_end.record(parts.end_to_end);
+            self.first_token.record(parts.first_token);
+            self.queue.record(parts.queue);
+            self.network.record(parts.network);
+            self.service.record(parts.service);
+            if let Some(histogram) = origin.and_then(|o| self.per_origin.get_mut(o as usize)) {
+                histogram.record(parts.end_to_end);
+            }
+            self.count_slo(parts.end_to_end <= self.slo_bound_ns);
+        }
+    }
+
+    /// A request ended degraded (answered by a fallback) with end-to-end latency `latency_ns`.
+    pub fn degraded(&mut self, now_ns: u64, arrived_ns: u64, origin: Option<u32>, latency_ns: u64) {
+        self.degraded += 1;
+        let window = self.window(now_ns);
+        window.degraded += 1;
+        window.end_to_end.record(latency_ns);
+        if arrived_ns >= self.warmup_ns {
+            self.end_to_end.record(latency_ns);
+            if let Some(histogram) = origin.and_then(|o| self.per_origin.get_mut(o as usize)) {
+                histogram.record(latency_ns);
+            }
+            self.count_slo(latency_ns <= self.slo_bound_ns);
+        }
+    }
+
+    /// A request ended failed.
+    pub fn failed(&mut self, now_ns: u64, arrived_ns: u64, reason: FailReason) {
+        self.failed[reason as usize] += 1;
+        self.window(now_ns).failed += 1;
+        if arrived_ns >= self.warmup_ns {
+            self.count_slo(false);
+        }
+    }
+
+    fn count_slo(&mut self, within: bool) {
+        self.ended_after_warmup += 1;
+        self.within_slo += u64::from(within);
+    }
+
+    /// All failed requests.
+    pub fn failed_total(&self) -> u64 {
+        self.failed.iter().sum()
+    }
+
+    /// Requests that arrived and have not ended.
+    pub fn in_flight(&self) -> u64 {
+        self.arrived - self.served - self.degraded - self.failed_total()
+    }
+
+    /// Whether arrived = served + degraded + failed + in flight holds (no request ended twice).
+    pub fn conserved(&self) -> bool {
+        self.served + self.degraded + self.failed_total() <= self.arrived
+    }
+}

@@ -1,0 +1,75 @@
+//! The decision log: every placement, scaling and degradation decision, and every change of a
+//! routing choice (not every request), with time, subject, choice and a one-line reason.
+
+use crate::kernel::SimTime;
+
+/// What kind of decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DecisionKind {
+    /// A service's requests from an origin now go to a different site.
+    RouteChange,
+    /// Replicas were added or removed.
+    Scale,
+    /// Requests were sent to a fallback.
+    Degrade,
+    /// A policy's answer was not eligible and was replaced.
+    Rejected,
+}
+
+impl DecisionKind {
+    /// The name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::RouteChange => "route_change",
+            DecisionKind::Scale => "scale",
+            DecisionKind::Degrade => "degrade",
+            DecisionKind::Rejected => "rejected",
+        }
+    }
+}
+
+/// One decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// When.
+    pub time: SimTime,
+    /// What kind.
+    pub kind: DecisionKind,
+    /// What it is about ("chat from edge-munich").
+    pub subject: String,
+    /// What was chosen.
+    pub choice: String,
+    /// Why, in one line.
+    pub reason: String,
+}
+
+/// All decisions of a run, in time order.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionLog {
+    entries: Vec<Decision>,
+}
+
+impl DecisionLog {
+    /// Records a decision.
+    pub fn record(
+        &mut self,
+        time: SimTime,
+        kind: DecisionKind,
+        subject: String,
+        choice: String,
+        reason: String,
+    ) {
+        self.entries.push(Decision {
+            time,
+            kind,
+            subject,
+            choice,
+            reason,
+        });
+    }
+
+    /// The decisions so far.
+    pub fn entries(&self) -> &[Decision] {
+        &self.entries
+    }
+}

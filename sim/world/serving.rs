@@ -1,0 +1,1134 @@
+//! Serving inference requests: arrival at an origin, routing through the policy, queueing for a
+//! slot at the chosen deployment, service, and the response — or a fallback, or a failure. Also
+//! replica cold starts and autoscaling.
+//!
+//! Every request ends exactly once: served, degraded (answered by the fallback) or failed with a
+//! reason. A request times out if it is still waiting for a slot `timeout` after it arrived; a
+//! request already in service finishes (late). Requests live in a slab of reusable slots and
+//! queues hold slot numbers, so the steady state allocates nothing per request.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rand::Rng;
+
+use super::Event;
+use crate::infra::estate::{AllocationId, Estate};
+use crate::infra::ids::{PoolId, SiteId};
+use crate::infra::pool::Tier;
+use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
+use crate::metrics::ledger::Payer;
+use crate::metrics::service::{FailReason, LatencyParts, ServiceMetrics};
+use crate::policy::{DecisionKind, DecisionLog, Policy, RouteCandidate, RouteRequest, lowest_latency};
+use crate::scenario::schema::WorkloadClass;
+use crate::scenario::{Scenario, in_jurisdiction};
+use crate::workload::arrivals::{Arrival, ArrivalProcess};
+use crate::workload::service::{AutoscaleSpec, FallbackSpec, ServiceSpec, ServiceTime};
+use crate::workload::trace::Trace;
+
+/// Minimum TCP retransmission timeout: the delay a lost packet adds to a request.
+const MIN_RETRANSMIT_TIMEOUT_NS: u64 = 200_000_000;
+
+/// Why the serving model could not be built (a scenario the checks let through by mistake, or
+/// a trace that cannot be read).
+#[derive(Debug, thiserror::Error)]
+pub enum ServingError {
+    /// A trace could not be loaded.
+    #[error(transparent)]
+    Trace(#[from] crate::workload::trace::TraceError),
+    /// An arrival process is invalid.
+    #[error("service {service}, demand from {origin}: {problem}")]
+    Arrivals {
+        /// The service.
+        service: String,
+        /// The origin.
+        origin: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Initial replicas do not fit.
+    #[error("service {service}: cannot place its initial replicas: {problem}")]
+    Placement {
+        /// The service.
+        service: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// A replica of a service.
+#[derive(Debug, Clone)]
+struct Replica {
+    allocation: AllocationId,
+    ready: bool,
+}
+
+/// A service's replicas in one pool, and the queue in front of them.
+#[derive(Debug)]
+pub struct Deployment {
+    /// The site.
+    pub site: SiteId,
+    /// The pool the replicas' GPUs come from.
+    pub pool: PoolId,
+    /// The tier of the initial replicas.
+    pub tier: Tier,
+    speed: f64,
+    replicas: Vec<Replica>,
+    slots_ready: u32,
+    busy: u32,
+    queue: VecDeque<u32>,
+    timeout_watch: bool,
+    busy_slot_ns: u128,
+    ready_slot_ns: u128,
+    last_change: SimTime,
+    last_scale: SimTime,
+    scaled_busy_slot_ns: u128,
+    scaled_ready_slot_ns: u128,
+}
+
+impl Deployment {
+    /// Advances the time integrals of busy and ready slots to `now`.
+    fn integrate(&mut self, now: SimTime) {
+        let span = u128::from(now.saturating_since(self.last_change).as_nanos());
+        self.busy_slot_ns += span * u128::from(self.busy);
+        self.ready_slot_ns += span * u128::from(self.slots_ready);
+        self.last_change = now;
+    }
+
+    /// Ready replicas.
+    pub fn ready_replicas(&self) -> usize {
+        self.replicas.iter().filter(|r| r.ready).count()
+    }
+
+    /// Busy and ready slot-nanoseconds so far (as of the last change).
+    pub fn slot_time(&self) -> (u128, u128) {
+        (self.busy_slot_ns, self.ready_slot_ns)
+    }
+}
+
+/// A request stream from one origin.
+#[derive(Debug)]
+struct Demand {
+    origin: SiteId,
+    process: ArrivalProcess,
+    rng: StreamRng,
+    next: Option<Arrival>,
+    residency: Vec<String>,
+    eligible: Vec<u32>,
+    context_tokens: u32,
+    generated_tokens: u32,
+    last_choice: Option<u32>,
+}
+
+enum Fallback {
+    Service(u32),
+    EdgeCache { hit_ratio: f64, latency_ns: u64 },
+}
+
+/// One inference service at run time.
+pub struct ServiceState {
+    /// Its name.
+    pub name: String,
+    /// What happened to its requests.
+    pub metrics: ServiceMetrics,
+    /// Its deployments.
+    pub deployments: Vec<Deployment>,
+    /// Who pays for its GPUs.
+    pub payer: Payer,
+    /// The SLO percentile (e.g. 99.0) and bound, if any.
+    pub slo: Option<(f64, SimDuration)>,
+    time: ServiceTime,
+    time_rng: StreamRng,
+    demands: Vec<Demand>,
+    fallback: Option<Fallback>,
+    fallback_rng: StreamRng,
+    timeout_ns: u64,
+    queue_limit: u32,
+    gpus_per_replica: u32,
+    slots_per_replica: u32,
+    model_bytes: u64,
+    autoscale: Option<AutoscaleSpec>,
+    last_degrade_logged: Option<SimTime>,
+}
+
+/// Where a request's outcome is counted besides its own service: the primary it stands in for.
+#[derive(Debug, Clone, Copy)]
+struct Primary {
+    service: u32,
+    origin_index: u32,
+    arrived: SimTime,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    service: u32,
+    deployment: u32,
+    origin_index: Option<u32>,
+    arrived: SimTime,
+    reached: SimTime,
+    started: SimTime,
+    first_token_ns: u64,
+    one_way_ns: u64,
+    network_ns: u64,
+    context: u32,
+    generated: u32,
+    primary: Option<Primary>,
+}
+
+/// All services of a run.
+pub struct Serving {
+    /// The services, in scenario order.
+    pub services: Vec<ServiceState>,
+    requests: Vec<Request>,
+    free_requests: Vec<u32>,
+    candidates: Vec<RouteCandidate>,
+    candidate_deployments: Vec<u32>,
+    policy: Box<dyn Policy>,
+    network_rng: StreamRng,
+    window: SimDuration,
+}
+
+/// Stream names: one per stochastic source, so sources never disturb each other.
+fn stream_name(kind: &str, service: &str, detail: &str) -> String {
+    format!("{kind}/{service}/{detail}")
+}
+
+impl Serving {
+    /// Builds the services of `scenario`, placing their initial replicas in `estate`.
+    pub fn build(
+        scenario: &Scenario,
+        estate: &mut Estate,
+        streams: &RngStreams,
+    ) -> Result<Self, ServingError> {
+        let spec = &scenario.spec;
+        let mut services = Vec::with_capacity(spec.services.len());
+        for (index, service) in spec.services.iter().enumerate() {
+            services.push(build_service(scenario, estate, streams, index, service)?);
+        }
+        for (index, service) in spec.services.iter().enumerate() {
+            services[index].fallback = service.fallback.as_ref().map(|f| match f {
+                FallbackSpec::Service { name } => Fallback::Service(
+                    spec.services
+                        .iter()
+                        .position(|s| &s.name == name)
+                        .unwrap_or(index) as u32,
+                ),
+                FallbackSpec::EdgeCache { hit_ratio, latency } => Fallback::EdgeCache {
+                    hit_ratio: *hit_ratio,
+                    latency_ns: latency.as_nanos(),
+                },
+            });
+        }
+        Ok(Serving {
+            services,
+            requests: Vec::new(),
+            free_requests: Vec::new(),
+            candidates: Vec::new(),
+            candidate_deployments: Vec::new(),
+            policy: Box::new(crate::policy::LowestLatency),
+            network_rng: streams.stream("network/loss"),
+            window: spec.metrics.window,
+        })
+    }
+
+    /// Schedules every stream's first arrival and every autoscaler's first evaluation.
+    pub fn start(&mut self, ctx: &mut Context<'_, Event>) -> Result<(), KernelError> {
+        for (s, service) in self.services.iter_mut().enumerate() {
+            for (d, demand) in service.demands.iter_mut().enumerate() {
+                demand.next = demand.process.next(ctx.now(), &mut demand.rng);
+                if let Some(next) = demand.next {
+                    ctx.schedule_at(
+                        next.at,
+                        Event::Arrival {
+                            service: s as u32,
+                            demand: d as u32,
+                        },
+                    )?;
+                }
+            }
+            if let Some(scale) = &service.autoscale {
+                ctx.schedule_in(scale.interval, Event::Autoscale { service: s as u32 })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A request of `service` arrives from demand `demand`.
+    pub fn arrival(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        service: u32,
+        demand: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let state = &mut self.services[service as usize];
+        let stream = &mut state.demands[demand as usize];
+        let Some(arrival) = stream.next.take() else {
+            return Ok(());
+        };
+        stream.next = stream.process.next(now, &mut stream.rng);
+        if let Some(next) = stream.next {
+            ctx.schedule_at(next.at.max(now), Event::Arrival { service, demand })?;
+        }
+        let context = if arrival.context_tokens > 0 {
+            arrival.context_tokens
+        } else {
+            stream.context_tokens
+        };
+        let generated = if arrival.generated_tokens > 0 {
+            arrival.generated_tokens
+        } else {
+            stream.generated_tokens
+        };
+        state.metrics.arrival(now.as_nanos());
+        let request = Request {
+            service,
+            deployment: 0,
+            origin_index: Some(demand),
+            arrived: now,
+            reached: now,
+            started: now,
+            first_token_ns: 0,
+            one_way_ns: 0,
+            network_ns: 0,
+            context,
+            generated,
+            primary: None,
+        };
+        self.submit(ctx, estate, log, request)
+    }
+
+    /// Routes a request and sends it on its way to the chosen deployment.
+    fn submit(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        mut request: Request,
+    ) -> Result<(), KernelError> {
+        let origin = self.origin_of(&request);
+        self.fill_candidates(estate, &request, origin);
+        if self.candidates.is_empty() {
+            return self.fail(ctx, estate, log, request, FailReason::NoEligibleSite);
+        }
+        let route_request = RouteRequest {
+            service: request.service,
+            origin,
+            now: ctx.now(),
+        };
+        // With one eligible candidate there is nothing to choose.
+        let mut choice = if self.candidates.len() == 1 {
+            0
+        } else {
+            self.policy.route(&route_request, &self.candidates)
+        };
+        if choice >= self.candidates.len() {
+            log.record(
+                ctx.now(),
+                DecisionKind::Rejected,
+                format!("route {}", self.services[request.service as usize].name),
+                format!("candidate {choice}"),
+                format!(
+                    "policy {} chose outside the {} eligible sites; lowest latency used",
+                    self.policy.name(),
+                    self.candidates.len()
+                ),
+            );
+            choice = lowest_latency(&self.candidates);
+        }
+        let chosen = self.candidates[choice];
+        request.deployment = self.candidate_deployments[choice];
+        self.note_route_change(ctx.now(), estate, log, &request, &chosen);
+        request.one_way_ns = chosen.round_trip_ns / 2;
+        request.network_ns = chosen.round_trip_ns + self.loss_penalty(estate, origin, chosen);
+        let id = self.store(request);
+        if request.one_way_ns == 0 {
+            self.reach_site(ctx, estate, log, id)
+        } else {
+            ctx.schedule_in(
+                SimDuration::from_nanos(request.one_way_ns),
+                Event::ReachSite { request: id },
+            )?;
+            Ok(())
+        }
+    }
+
+    fn origin_of(&self, request: &Request) -> SiteId {
+        let (service, index) = match request.primary {
+            Some(p) => (p.service, p.origin_index),
+            None => (request.service, request.origin_index.unwrap_or(0)),
+        };
+        self.services[service as usize].demands[index as usize].origin
+    }
+
+    /// Refills the candidate buffers with the deployments that may serve `request` now.
+    fn fill_candidates(&mut self, estate: &Estate, request: &Request, origin: SiteId) {
+        self.candidates.clear();
+        self.candidate_deployments.clear();
+        let fallback_eligible;
+        let eligible: &[u32] = match request.primary {
+            None => {
+                &self.services[request.service as usize].demands[request.origin_index.unwrap_or(0) as usize]
+                    .eligible
+            }
+            Some(primary) => {
+                let residency =
+                    &self.services[primary.service as usize].demands[primary.origin_index as usize].residency;
+                fallback_eligible = eligible_deployments(
+                    estate,
+                    &self.services[request.service as usize].deployments,
+                    residency,
+                );
+                &fallback_eligible
+            }
+        };
+        let service = &self.services[request.service as usize];
+        let mean_ns = service.time.mean_ns(request.context, request.generated);
+        for &d in eligible {
+            let deployment = &service.deployments[d as usize];
+            if !estate.sites[deployment.site.index()].up || deployment.slots_ready == 0 {
+                continue;
+            }
+            let Some(rtt) = estate.network.rtt(origin, deployment.site) else {
+                continue;
+            };
+            self.candidates.push(RouteCandidate {
+                site: deployment.site,
+                round_trip_ns: rtt.as_nanos(),
+                queued: deployment.queue.len() as u32,
+                free_slots: deployment.slots_ready.saturating_sub(deployment.busy),
+                slots: deployment.slots_ready,
+                mean_service_ns: mean_ns / deployment.speed,
+                usd_per_gpu_hour: estate.pools[deployment.pool.index()]
+                    .tier(deployment.tier)
+                    .map_or(0.0, |t| t.price_per_gpu_hour),
+            });
+            self.candidate_deployments.push(d);
+        }
+    }
+
+    /// A lost packet costs a retransmission timeout; drawn per request on the route's loss.
+    fn loss_penalty(&mut self, estate: &Estate, origin: SiteId, chosen: RouteCandidate) -> u64 {
+        let loss = estate.network.route_loss(origin, chosen.site).unwrap_or(0.0);
+        if loss > 0.0 && self.network_rng.random::<f64>() < loss {
+            MIN_RETRANSMIT_TIMEOUT_NS.max(chosen.round_trip_ns)
+        } else {
+            0
+        }
+    }
+
+    /// Logs when the site serving an origin's requests changes (not every request).
+    fn note_route_change(
+        &mut self,
+        now: SimTime,
+        estate: &Estate,
+        log: &mut DecisionLog,
+        request: &Request,
+        chosen: &RouteCandidate,
+    ) {
+        let (Some(index), None) = (request.origin_index, request.primary) else {
+            return;
+        };
+        let service = &mut self.services[request.service as usize];
+        let demand = &mut service.demands[index as usize];
+        if demand.last_choice == Some(request.deployment) {
+            return;
+        }
+        let previous = demand.last_choice.replace(request.deployment);
+        let site_name = |site: SiteId| estate.sites[site.index()].name.as_str();
+        let alternatives: Vec<String> = self
+            .candidates
+            .iter()
+            .filter(|c| c.site != chosen.site)
+            .take(3)
+            .map(|c| format!("{} {:.1} ms", site_name(c.site), c.expected_latency_ns() / 1e6))
+            .collect();
+        let was = previous.map_or("none".to_string(), |d| {
+            site_name(service.deployments[d as usize].site).to_string()
+        });
+        log.record(
+            now,
+            DecisionKind::RouteChange,
+            format!("{} from {}", service.name, site_name(demand.origin)),
+            site_name(chosen.site).to_string(),
+            format!(
+                "{}: expected {:.1} ms (was {was}); alternatives: {}",
+                self.policy.name(),
+                chosen.expected_latency_ns() / 1e6,
+                if alternatives.is_empty() {
+                    "none".to_string()
+                } else {
+                    alternatives.join(", ")
+                }
+            ),
+        );
+    }
+
+    fn store(&mut self, request: Request) -> u32 {
+        match self.free_requests.pop() {
+            Some(id) => {
+                self.requests[id as usize] = request;
+                id
+            }
+            None => {
+                self.requests.push(request);
+                (self.requests.len() - 1) as u32
+            }
+        }
+    }
+
+    /// A request reaches its deployment: it starts, waits, or is refused.
+    pub fn reach_site(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        id: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let request = &mut self.requests[id as usize];
+        request.reached = now;
+        let (s, d) = (request.service as usize, request.deployment as usize);
+        let service = &mut self.services[s];
+        let limit = service.queue_limit as usize;
+        let deadline_ns = request.arrived.as_nanos().saturating_add(service.timeout_ns);
+        let deployment = &mut service.deployments[d];
+        if deployment.busy < deployment.slots_ready {
+            return self.start_service(ctx, id);
+        }
+        if deployment.queue.len() >= limit {
+            let request = self.release(id);
+            return self.fail(ctx, estate, log, request, FailReason::QueueFull);
+        }
+        deployment.queue.push_back(id);
+        if !deployment.timeout_watch {
+            let at = SimTime::from_nanos(deadline_ns.max(now.as_nanos()));
+            ctx.schedule_at(
+                at,
+                Event::QueueTimeout {
+                    service: s as u32,
+                    deployment: d as u32,
+                },
+            )?;
+            deployment.timeout_watch = true;
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, id: u32) -> Request {
+        self.free_requests.push(id);
+        self.requests[id as usize]
+    }
+
+    fn start_service(&mut self, ctx: &mut Context<'_, Event>, id: u32) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let request = &mut self.requests[id as usize];
+        let service = &mut self.services[request.service as usize];
+        let deployment = &mut service.deployments[request.deployment as usize];
+        deployment.integrate(now);
+        deployment.busy += 1;
+        let (first_token, total) = service.time.draw(
+            &mut service.time_rng,
+            request.context,
+            request.generated,
+            deployment.speed,
+        );
+        request.started = now;
+        request.first_token_ns = first_token;
+        ctx.schedule_in(SimDuration::from_nanos(total), Event::ServiceDone { request: id })?;
+        Ok(())
+    }
+
+    /// A request finishes service: record it, then give the slot to the next waiting request.
+    pub fn service_done(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        id: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let request = self.release(id);
+        let service = &mut self.services[request.service as usize];
+        let deployment = &mut service.deployments[request.deployment as usize];
+        deployment.integrate(now);
+        deployment.busy -= 1;
+        let waited = request.started.saturating_since(request.reached).as_nanos();
+        let served = now.saturating_since(request.started).as_nanos();
+        let back = request.network_ns - request.one_way_ns;
+        let parts = LatencyParts {
+            end_to_end: now.saturating_since(request.arrived).as_nanos() + back,
+            first_token: request.started.saturating_since(request.arrived).as_nanos()
+                + request.first_token_ns
+                + back,
+            queue: waited,
+            network: request.network_ns,
+            service: served,
+        };
+        service.metrics.served(
+            now.as_nanos(),
+            request.arrived.as_nanos(),
+            request.origin_index,
+            &parts,
+        );
+        if let Some(primary) = request.primary {
+            let latency = now.saturating_since(primary.arrived).as_nanos() + back;
+            self.services[primary.service as usize].metrics.degraded(
+                now.as_nanos(),
+                primary.arrived.as_nanos(),
+                Some(primary.origin_index),
+                latency,
+            );
+        }
+        self.next_from_queue(ctx, estate, log, request.service, request.deployment)
+    }
+
+    /// Starts waiting requests while slots are free, expiring those past their deadline.
+    fn next_from_queue(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        service: u32,
+        deployment: u32,
+    ) -> Result<(), KernelError> {
+        loop {
+            let state = &mut self.services[service as usize];
+            let timeout_ns = state.timeout_ns;
+            let d = &mut state.deployments[deployment as usize];
+            if d.busy >= d.slots_ready {
+                return Ok(());
+            }
+            let Some(id) = d.queue.pop_front() else {
+                return Ok(());
+            };
+            let deadline = self.requests[id as usize]
+                .arrived
+                .as_nanos()
+                .saturating_add(timeout_ns);
+            if deadline <= ctx.now().as_nanos() {
+                let request = self.release(id);
+                self.fail(ctx, estate, log, request, FailReason::Timeout)?;
+            } else {
+                self.start_service(ctx, id)?;
+            }
+        }
+    }
+
+    /// The oldest waiting requests of a deployment may have passed their deadline.
+    pub fn queue_timeout(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        service: u32,
+        deployment: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now().as_nanos();
+        let timeout_ns = self.services[service as usize].timeout_ns;
+        self.services[service as usize].deployments[deployment as usize].timeout_watch = false;
+        loop {
+            let d = &mut self.services[service as usize].deployments[deployment as usize];
+            let Some(&front) = d.queue.front() else {
+                return Ok(());
+            };
+            let deadline = self.requests[front as usize]
+                .arrived
+                .as_nanos()
+                .saturating_add(timeout_ns);
+            if deadline > now {
+                let event = Event::QueueTimeout { service, deployment };
+                ctx.schedule_at(SimTime::from_nanos(deadline), event)?;
+                d.timeout_watch = true;
+                return Ok(());
+            }
+            d.queue.pop_front();
+            let request = self.release(front);
+            self.fail(ctx, estate, log, request, FailReason::Timeout)?;
+        }
+    }
+
+    /// A request cannot be served: try the fallback, or count the failure.
+    fn fail(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        request: Request,
+        reason: FailReason,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let service = &mut self.services[request.service as usize];
+        if let Some(primary) = request.primary {
+            // The fallback failed too: both services count it.
+            service
+                .metrics
+                .failed(now.as_nanos(), request.arrived.as_nanos(), reason);
+            let primary_metrics = &mut self.services[primary.service as usize].metrics;
+            primary_metrics.failed(now.as_nanos(), primary.arrived.as_nanos(), reason);
+            return Ok(());
+        }
+        let Some(index) = request.origin_index else {
+            service
+                .metrics
+                .failed(now.as_nanos(), request.arrived.as_nanos(), reason);
+            return Ok(());
+        };
+        match service.fallback {
+            None => service
+                .metrics
+                .failed(now.as_nanos(), request.arrived.as_nanos(), reason),
+            Some(Fallback::EdgeCache {
+                hit_ratio,
+                latency_ns,
+            }) => {
+                if service.fallback_rng.random::<f64>() < hit_ratio {
+                    let latency = now.saturating_since(request.arrived).as_nanos() + latency_ns;
+                    service.metrics.degraded(
+                        now.as_nanos(),
+                        request.arrived.as_nanos(),
+                        Some(index),
+                        latency,
+                    );
+                    self.note_degrade(now, log, request.service, reason, "edge cache");
+                } else {
+                    service
+                        .metrics
+                        .failed(now.as_nanos(), request.arrived.as_nanos(), reason);
+                }
+            }
+            Some(Fallback::Service(target)) => {
+                let primary = Primary {
+                    service: request.service,
+                    origin_index: index,
+                    arrived: request.arrived,
+                };
+                let target_name = self.services[target as usize].name.clone();
+                self.note_degrade(now, log, request.service, reason, &target_name);
+                self.services[target as usize].metrics.arrival(now.as_nanos());
+                let fallback = Request {
+                    service: target,
+                    origin_index: None,
+                    arrived: now,
+                    primary: Some(primary),
+                    ..request
+                };
+                return self.submit(ctx, estate, log, fallback);
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs the start of a spell of degradation (at most once per metrics window).
+    fn note_degrade(
+        &mut self,
+        now: SimTime,
+        log: &mut DecisionLog,
+        service: u32,
+        reason: FailReason,
+        to: &str,
+    ) {
+        let state = &mut self.services[service as usize];
+        let quiet_since = state
+            .last_degrade_logged
+            .is_none_or(|t| now.saturating_since(t) > self.window);
+        if quiet_since {
+            log.record(
+                now,
+                DecisionKind::Degrade,
+                state.name.clone(),
+                to.to_string(),
+                format!(
+                    "primary cannot serve ({}); answering from the fallback",
+                    reason.as_str()
+                ),
+            );
+        }
+        state.last_degrade_logged = Some(now);
+    }
+
+    /// Evaluates the autoscaler of `service` at every deployment.
+    pub fn autoscale(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        service: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let Some(scale) = self.services[service as usize].autoscale.clone() else {
+            return Ok(());
+        };
+        for d in 0..self.services[service as usize].deployments.len() {
+            self.scale_deployment(ctx, estate, log, service, d as u32, &scale)?;
+        }
+        ctx.schedule_at(now.saturating_add(scale.interval), Event::Autoscale { service })?;
+        Ok(())
+    }
+
+    fn scale_deployment(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        service: u32,
+        deployment: u32,
+        scale: &AutoscaleSpec,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let state = &mut self.services[service as usize];
+        let slots_per_replica = state.slots_per_replica;
+        let d = &mut state.deployments[deployment as usize];
+        d.integrate(now);
+        let busy = d.busy_slot_ns - d.scaled_busy_slot_ns;
+        let ready = d.ready_slot_ns - d.scaled_ready_slot_ns;
+        d.scaled_busy_slot_ns = d.busy_slot_ns;
+        d.scaled_ready_slot_ns = d.ready_slot_ns;
+        let waiting = d.queue.len() as f64 / f64::from(slots_per_replica);
+        let utilization = if ready > 0 {
+            busy as f64 / ready as f64
+        } else {
+            1.0
+        };
+        let current = d.replicas.len() as u32;
+        let ready_replicas = d.ready_replicas() as f64;
+        let wanted = ((ready_replicas * utilization + waiting) / scale.target_utilization).ceil() as u32;
+        let desired = wanted.clamp(scale.min, scale.max);
+        let cooled = now.saturating_since(d.last_scale) >= scale.cooldown || d.last_scale == SimTime::ZERO;
+        if desired == current || !cooled {
+            return Ok(());
+        }
+        let site = estate.sites[d.site.index()].name.clone();
+        let subject = format!("{} at {site}", state.name);
+        let reason = format!(
+            "utilization {:.0}% vs target {:.0}%, {} waiting",
+            utilization * 100.0,
+            scale.target_utilization * 100.0,
+            d.queue.len()
+        );
+        if desired > current {
+            self.add_replicas(
+                ctx,
+                estate,
+                log,
+                service,
+                deployment,
+                desired - current,
+                scale,
+                subject,
+                reason,
+            )
+        } else {
+            self.remove_replicas(
+                now,
+                estate,
+                log,
+                service,
+                deployment,
+                current - desired,
+                subject,
+                reason,
+            );
+            Ok(())
+        }
+    }
+}
+
+impl Serving {
+    #[allow(clippy::too_many_arguments)]
+    fn add_replicas(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        service: u32,
+        deployment: u32,
+        count: u32,
+        scale: &AutoscaleSpec,
+        subject: String,
+        reason: String,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let state = &mut self.services[service as usize];
+        let cold_start = cold_start(state.model_bytes, scale);
+        let d = &mut state.deployments[deployment as usize];
+        let mut added = 0;
+        let mut refusal = None;
+        for _ in 0..count {
+            match estate.allocate(now, d.pool, scale.tier, state.gpus_per_replica, state.payer) {
+                Ok(allocation) => {
+                    d.replicas.push(Replica {
+                        allocation,
+                        ready: false,
+                    });
+                    let replica = (d.replicas.len() - 1) as u32;
+                    ctx.schedule_in(
+                        cold_start,
+                        Event::ReplicaReady {
+                            service,
+                            deployment,
+                            replica,
+                        },
+                    )?;
+                    added += 1;
+                }
+                Err(error) => {
+                    refusal = Some(error.to_string());
+                    break;
+                }
+            }
+        }
+        d.last_scale = now;
+        let choice = format!(
+            "+{added} replica(s) from {} (ready in {cold_start})",
+            scale.tier.as_str()
+        );
+        let reason = match refusal {
+            Some(why) => format!("{reason}; wanted +{count}, capacity refused: {why}"),
+            None => reason,
+        };
+        log.record(now, DecisionKind::Scale, subject, choice, reason);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn remove_replicas(
+        &mut self,
+        now: SimTime,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        service: u32,
+        deployment: u32,
+        count: u32,
+        subject: String,
+        reason: String,
+    ) {
+        let state = &mut self.services[service as usize];
+        let slots = state.slots_per_replica;
+        let d = &mut state.deployments[deployment as usize];
+        d.integrate(now);
+        let mut removed = 0;
+        // Only idle capacity goes, newest replica first; requests in service are never cut off.
+        while removed < count && d.replicas.len() > 1 {
+            let Some(last) = d.replicas.last() else { break };
+            if last.ready && d.slots_ready - d.busy < slots {
+                break;
+            }
+            if last.ready {
+                d.slots_ready -= slots;
+            }
+            if let Some(replica) = d.replicas.pop() {
+                estate.release(now, replica.allocation);
+            }
+            removed += 1;
+        }
+        if removed > 0 {
+            d.last_scale = now;
+            log.record(
+                now,
+                DecisionKind::Scale,
+                subject,
+                format!("-{removed} replica(s)"),
+                reason,
+            );
+        }
+    }
+
+    /// A replica finished its cold start and takes requests.
+    pub fn replica_ready(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        service: u32,
+        deployment: u32,
+        replica: u32,
+    ) -> Result<(), KernelError> {
+        let state = &mut self.services[service as usize];
+        let slots = state.slots_per_replica;
+        let d = &mut state.deployments[deployment as usize];
+        let Some(r) = d.replicas.get_mut(replica as usize).filter(|r| !r.ready) else {
+            return Ok(());
+        };
+        r.ready = true;
+        d.integrate(ctx.now());
+        d.slots_ready += slots;
+        self.next_from_queue(ctx, estate, log, service, deployment)
+    }
+
+    /// Releases every replica's GPUs at the end of the run so their time is billed.
+    pub fn release_all(&mut self, now: SimTime, estate: &mut Estate) {
+        for service in &mut self.services {
+            for d in &mut service.deployments {
+                d.integrate(now);
+                for replica in d.replicas.drain(..) {
+                    estate.release(now, replica.allocation);
+                }
+            }
+        }
+    }
+
+    /// The origin site names of a service's demand streams, in order.
+    pub fn origin_names(&self, service: &ServiceState, estate: &Estate) -> Vec<String> {
+        service
+            .demands
+            .iter()
+            .map(|d| estate.sites[d.origin.index()].name.clone())
+            .collect()
+    }
+}
+
+/// Time for a new replica to load the model and start.
+fn cold_start(model_bytes: u64, scale: &AutoscaleSpec) -> SimDuration {
+    let load = model_bytes as f64 / scale.load_bandwidth.bytes_per_sec();
+    SimDuration::from_secs_f64(load)
+        .unwrap_or(SimDuration::MAX)
+        .saturating_add(scale.start_overhead)
+}
+
+/// The deployments whose site lies within `residency` (all of them when it is empty).
+fn eligible_deployments(estate: &Estate, deployments: &[Deployment], residency: &[String]) -> Vec<u32> {
+    deployments
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            let jurisdiction = &estate.sites[d.site.index()].jurisdiction;
+            residency.is_empty() || residency.iter().any(|a| in_jurisdiction(jurisdiction, a))
+        })
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+fn build_service(
+    scenario: &Scenario,
+    estate: &mut Estate,
+    streams: &RngStreams,
+    index: usize,
+    spec: &ServiceSpec,
+) -> Result<ServiceState, ServingError> {
+    let placement = |problem: String| ServingError::Placement {
+        service: spec.name.clone(),
+        problem,
+    };
+    let payer = Payer {
+        class: WorkloadClass::Inference,
+        workload: index as u32,
+    };
+    let mut deployments: Vec<Deployment> = Vec::new();
+    for replicas in &spec.replicas {
+        let pool = estate
+            .pools
+            .iter()
+            .position(|p| p.name == replicas.pool)
+            .map(|p| PoolId(p as u32))
+            .ok_or_else(|| placement(format!("no pool {}", replicas.pool)))?;
+        let at = match deployments.iter().position(|d| d.pool == pool) {
+            Some(at) => at,
+            None => {
+                deployments.push(new_deployment(estate, pool, replicas.tier));
+                deployments.len() - 1
+            }
+        };
+        for _ in 0..replicas.count {
+            let allocation = estate
+                .allocate(
+                    SimTime::ZERO,
+                    pool,
+                    replicas.tier,
+                    spec.model.gpus_per_replica,
+                    payer,
+                )
+                .map_err(|e| placement(e.to_string()))?;
+            deployments[at].replicas.push(Replica {
+                allocation,
+                ready: true,
+            });
+            deployments[at].slots_ready += spec.model.slots_per_replica;
+        }
+    }
+    let mut demands = Vec::with_capacity(spec.demand.len());
+    for (d, demand) in spec.demand.iter().enumerate() {
+        let arrivals_error = |problem: String| ServingError::Arrivals {
+            service: spec.name.clone(),
+            origin: demand.origin.clone(),
+            problem,
+        };
+        let trace = match &demand.arrivals {
+            crate::workload::arrivals::ArrivalSpec::Trace(trace) => {
+                Some(Arc::new(Trace::load(&scenario.resolve_path(&trace.path), trace)?))
+            }
+            _ => None,
+        };
+        let process =
+            ArrivalProcess::new(&demand.arrivals, trace).map_err(|e| arrivals_error(e.to_string()))?;
+        let origin = estate
+            .sites
+            .iter()
+            .position(|s| s.name == demand.origin)
+            .unwrap_or(0);
+        demands.push(Demand {
+            origin: SiteId(origin as u32),
+            process,
+            rng: streams.stream(&stream_name(
+                "arrivals",
+                &spec.name,
+                &format!("{d}:{}", demand.origin),
+            )),
+            next: None,
+            eligible: eligible_deployments(estate, &deployments, &demand.residency),
+            residency: demand.residency.clone(),
+            context_tokens: demand.context_tokens,
+            generated_tokens: demand.generated_tokens,
+            last_choice: None,
+        });
+    }
+    let metrics_spec = &scenario.spec.metrics;
+    let slo = spec.slo.as_ref().map(|s| (s.percentile, s.latency));
+    Ok(ServiceState {
+        name: spec.name.clone(),
+        metrics: ServiceMetrics::new(
+            demands.len(),
+            metrics_spec.window.as_nanos(),
+            metrics_spec.warmup.as_nanos(),
+            slo.map_or(u64::MAX, |(_, bound)| bound.as_nanos()),
+        ),
+        deployments,
+        payer,
+        slo,
+        time: ServiceTime::new(&spec.service_time).map_err(|e| placement(e.to_string()))?,
+        time_rng: streams.stream(&stream_name("service_time", &spec.name, "")),
+        demands,
+        fallback: None,
+        fallback_rng: streams.stream(&stream_name("fallback", &spec.name, "")),
+        timeout_ns: spec.timeout.as_nanos(),
+        queue_limit: spec.queue_limit,
+        gpus_per_replica: spec.model.gpus_per_replica,
+        slots_per_replica: spec.model.slots_per_replica,
+        model_bytes: spec.model.memory.bytes(),
+        autoscale: spec.autoscaling.clone(),
+        last_degrade_logged: None,
+    })
+}
+
+fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
+    let p = &estate.pools[pool.index()];
+    Deployment {
+        site: p.site,
+        pool,
+        tier,
+        speed: estate.accelerators[p.accelerator.index()].speed(WorkloadClass::Inference),
+        replicas: Vec::new(),
+        slots_ready: 0,
+        busy: 0,
+        queue: VecDeque::new(),
+        timeout_watch: false,
+        busy_slot_ns: 0,
+        ready_slot_ns: 0,
+        last_change: SimTime::ZERO,
+        last_scale: SimTime::ZERO,
+        scaled_busy_slot_ns: 0,
+        scaled_ready_slot_ns: 0,
+    }
+}
