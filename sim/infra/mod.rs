@@ -78,6 +78,33 @@ pub fn describe(scenario: &Scenario) -> String {
             name, link.bandwidth, link.latency, link.loss
         );
     }
+    let _ = writeln!(out, "\nservices ({}):", spec.services.len());
+    for service in &spec.services {
+        let replicas: Vec<String> = service
+            .replicas
+            .iter()
+            .map(|r| format!("{}×{} {}", r.count, r.pool, r.tier.as_str()))
+            .collect();
+        let origins: Vec<&str> = service.demand.iter().map(|d| d.origin.as_str()).collect();
+        let slo = service.slo.as_ref().map_or("no SLO".to_string(), |s| {
+            format!("p{} ≤ {}", s.percentile, s.latency)
+        });
+        let _ = writeln!(
+            out,
+            "  {:<24} replicas {}; demand from {}; {slo}",
+            service.name,
+            if replicas.is_empty() {
+                "none".to_string()
+            } else {
+                replicas.join(", ")
+            },
+            if origins.is_empty() {
+                "nowhere".to_string()
+            } else {
+                origins.join(", ")
+            },
+        );
+    }
     let _ = writeln!(out, "\ndatasets ({}):", estate.datasets.len());
     for data in &estate.datasets {
         let residency = if data.residency.is_empty() {

@@ -59,7 +59,8 @@ pub enum ArrivalSpec {
         states: Vec<MmppState>,
     },
     /// Replay of a trace file (path relative to the scenario file), e.g.
-    /// `trace((path: "../data/AzureLLMInferenceTrace_conv.csv", repeat: true))`.
+    /// `trace((path: "../data/AzureLLMInferenceTrace_conv.csv", repeat: true))`; with RON's
+    /// `unwrap_variant_newtypes` extension, `trace(path: …, repeat: true)`.
     Trace(TraceSpec),
 }
 
@@ -153,6 +154,10 @@ impl Arrival {
 ///
 /// The caller asks for one arrival at a time, as each arrives: `next(now)` with `now` the time
 /// of the arrival just handled (or the start). Arrivals come in time order, never before `now`.
+/// The process starts at the first call: an MMPP enters its first state and a trace's replay
+/// clock starts there; a diurnal profile is fixed to the run's clock. Keep at most one arrival
+/// pending: only the last one handed out can be withdrawn by
+/// [`set_rate_factor`](Self::set_rate_factor).
 #[derive(Debug, Clone)]
 pub struct ArrivalProcess {
     source: Source,
@@ -171,8 +176,9 @@ enum Source {
 }
 
 impl ArrivalProcess {
-    /// Builds the process `spec` describes. `trace` is the loaded trace for an
-    /// [`ArrivalSpec::Trace`] (see [`Trace::load`]) and is ignored for the other kinds.
+    /// Builds the process `spec` describes. `trace` is the trace of an [`ArrivalSpec::Trace`],
+    /// loaded by [`Trace::load`] with the same [`TraceSpec`] (which applied `time_scale` and
+    /// `start_offset`; `repeat` is applied here); it is ignored for the other kinds.
     pub fn new(spec: &ArrivalSpec, trace: Option<Arc<Trace>>) -> Result<Self, ArrivalError> {
         let source = match spec {
             ArrivalSpec::Poisson { rate } => Source::Poisson(Poisson::new(rate.per_sec())),

@@ -681,9 +681,7 @@ impl<'a> RowReader<'a> {
             .clock
             .instant(text)
             .map_err(|(problem, fix)| self.bad_value(line, &self.columns.time, problem, fix))?;
-        if let Some((previous, previous_line)) = self.previous
-            && instant < previous
-        {
+        if let Some((_, previous_line)) = self.previous.filter(|&(previous, _)| instant < previous) {
             return Err(TraceError::Unsorted {
                 path: self.path.to_path_buf(),
                 line,
@@ -920,15 +918,15 @@ mod tests {
         file
     }
 
-    fn load_text(text: &str, spec: &TraceSpec) -> Result<Trace, (String, TraceError)> {
+    /// Loads `text` as a trace file; an error gives the file's path and the message.
+    fn load_text(text: &str, spec: &TraceSpec) -> Result<Trace, (String, String)> {
         let file = file(text);
-        Trace::load(file.path(), spec).map_err(|e| (file.path().display().to_string(), e))
+        Trace::load(file.path(), spec).map_err(|e| (file.path().display().to_string(), e.to_string()))
     }
 
     /// The error message for `text` read as `spec`, checked to start with the file and line.
     fn message(text: &str, spec: &TraceSpec, line: u64) -> String {
-        let (path, error) = load_text(text, spec).expect_err("the trace should be refused");
-        let message = error.to_string();
+        let (path, message) = load_text(text, spec).expect_err("the trace should be refused");
         assert!(
             message.starts_with(&format!("trace {path}, line {line}")),
             "{message}"
@@ -985,6 +983,8 @@ mod tests {
             ),
             "{got}"
         );
+        // A byte-order mark before the header is ignored.
+        assert!(load_text(&format!("\u{feff}{HEADER}{ROW}"), &azure()).is_ok());
         // Equal times are in order.
         assert_eq!(
             load_text(&format!("{HEADER}{ROW}{ROW}"), &azure())
@@ -1054,29 +1054,19 @@ mod tests {
 
     #[test]
     fn row_limit_is_enforced() {
-        let file = file(&format!("{HEADER}{ROW}{ROW}{ROW}"));
-        let reader = |limit| {
-            let mut rows = RowReader::new(
-                file.path(),
-                &azure(),
-                Columns::find(
-                    file.path(),
-                    &TraceFormat::AzureLlm,
-                    &csv::StringRecord::from(vec!["TIMESTAMP", "ContextTokens", "GeneratedTokens"]),
-                )
-                .unwrap(),
-            );
-            rows.max_rows = limit;
-            rows
-        };
+        let path = Path::new("x.csv");
+        let header = csv::StringRecord::from(vec![AZURE_TIME, AZURE_CONTEXT, AZURE_GENERATED]);
+        let columns = Columns::find(path, &TraceFormat::AzureLlm, &header).unwrap();
+        let mut rows = RowReader::new(path, &azure(), columns);
+        rows.max_rows = 2;
         let record = csv::StringRecord::from(vec!["2023-11-16 18:17:03.9799600", "1", "1"]);
-        let mut rows = reader(2);
         rows.add(&record).unwrap();
         rows.add(&record).unwrap();
         let got = rows.add(&record).unwrap_err().to_string();
-        assert!(
-            got.contains("more than 2 requests, the most a trace may hold"),
-            "{got}"
+        assert_eq!(
+            got,
+            "trace x.csv, line 4: more than 2 requests, the most a trace may hold; cut the file to the part \
+             the study needs"
         );
     }
 
