@@ -83,16 +83,19 @@ pub struct ServiceMetrics {
     pub failed: [u64; 3],
     /// End-to-end latency (after warm-up), served and degraded.
     pub end_to_end: LatencyHistogram,
-    /// Time to first token (after warm-up), served only.
-    pub first_token: LatencyHistogram,
+    /// Time to first token (after warm-up), served only; kept only when it differs from the
+    /// end-to-end latency (see [`ServiceMetrics::first_token`]).
+    first_token: LatencyHistogram,
+    tracks_first_token: bool,
     /// Queueing delay (after warm-up), served only.
     pub queue: LatencyHistogram,
     /// Network time (after warm-up), served only.
     pub network: LatencyHistogram,
     /// Service time (after warm-up), served only.
     pub service: LatencyHistogram,
-    /// End-to-end latency per origin (after warm-up), indexed like the service's demand list.
-    pub per_origin: Vec<LatencyHistogram>,
+    /// End-to-end latency per origin (after warm-up), indexed like the service's demand list;
+    /// kept only with two or more origins (see [`ServiceMetrics::origin`]).
+    per_origin: Vec<LatencyHistogram>,
     /// Per-window figures, indexed by window number.
     pub windows: Vec<WindowStats>,
     /// Requests after warm-up that ended within the SLO bound (failures never do).
@@ -105,7 +108,15 @@ pub struct ServiceMetrics {
 
 impl ServiceMetrics {
     /// An empty record with `origins` origins, windows of `window_ns`, a warm-up and an SLO bound.
-    pub fn new(origins: usize, window_ns: u64, warmup_ns: u64, slo_bound_ns: u64) -> Self {
+    /// `tracks_first_token` says whether the first token can come before the end (LLM services);
+    /// otherwise the two latencies are the same and only one histogram is kept.
+    pub fn new(
+        origins: usize,
+        window_ns: u64,
+        warmup_ns: u64,
+        slo_bound_ns: u64,
+        tracks_first_token: bool,
+    ) -> Self {
         ServiceMetrics {
             window_ns: window_ns.max(1),
             warmup_ns,
@@ -115,10 +126,16 @@ impl ServiceMetrics {
             failed: [0; 3],
             end_to_end: LatencyHistogram::new(),
             first_token: LatencyHistogram::new(),
+            tracks_first_token,
             queue: LatencyHistogram::new(),
             network: LatencyHistogram::new(),
             service: LatencyHistogram::new(),
-            per_origin: vec![LatencyHistogram::new(); origins],
+            // With one origin its histogram would equal the overall one: keep only that.
+            per_origin: if origins > 1 {
+                vec![LatencyHistogram::new(); origins]
+            } else {
+                Vec::new()
+            },
             windows: Vec::new(),
             within_slo: 0,
             ended_after_warmup: 0,
@@ -167,7 +184,9 @@ impl ServiceMetrics {
         window.queue.record(parts.queue);
         if arrived_ns >= self.warmup_ns {
             self.end_to_end.record(parts.end_to_end);
-            self.first_token.record(parts.first_token);
+            if self.tracks_first_token {
+                self.first_token.record(parts.first_token);
+            }
             self.queue.record(parts.queue);
             self.network.record(parts.network);
             self.service.record(parts.service);
@@ -205,6 +224,20 @@ impl ServiceMetrics {
     fn count_slo(&mut self, within: bool) {
         self.ended_after_warmup += 1;
         self.within_slo += u64::from(within);
+    }
+
+    /// Time to first token (after warm-up) of served requests.
+    pub fn first_token(&self) -> &LatencyHistogram {
+        if self.tracks_first_token {
+            &self.first_token
+        } else {
+            &self.end_to_end
+        }
+    }
+
+    /// End-to-end latency (after warm-up) of requests from demand stream `origin`.
+    pub fn origin(&self, origin: usize) -> &LatencyHistogram {
+        self.per_origin.get(origin).unwrap_or(&self.end_to_end)
     }
 
     /// All failed requests.

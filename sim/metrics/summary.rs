@@ -220,7 +220,7 @@ impl ServiceSummary {
                 .collect(),
             latency_ms: [
                 ("e2e", &metrics.end_to_end),
-                ("ttft", &metrics.first_token),
+                ("ttft", metrics.first_token()),
                 ("queue", &metrics.queue),
                 ("network", &metrics.network),
                 ("service", &metrics.service),
@@ -230,8 +230,8 @@ impl ServiceSummary {
             .collect(),
             latency_ms_by_origin: origins
                 .iter()
-                .zip(&metrics.per_origin)
-                .map(|(name, h)| (name.clone(), LatencySummary::of(h)))
+                .enumerate()
+                .map(|(i, name)| (name.clone(), LatencySummary::of(metrics.origin(i))))
                 .collect(),
             slo: slo.map(|(percentile, bound)| slo_summary(metrics, percentile, bound)),
             cost_usd,

@@ -23,7 +23,7 @@ use crate::policy::{DecisionKind, DecisionLog, Policy, RouteCandidate, RouteRequ
 use crate::scenario::schema::WorkloadClass;
 use crate::scenario::{Scenario, in_jurisdiction};
 use crate::workload::arrivals::{Arrival, ArrivalProcess};
-use crate::workload::service::{AutoscaleSpec, FallbackSpec, ServiceSpec, ServiceTime};
+use crate::workload::service::{AutoscaleSpec, FallbackSpec, ServiceSpec, ServiceTime, ServiceTimeSpec};
 use crate::workload::trace::Trace;
 
 /// Minimum TCP retransmission timeout: the delay a lost packet adds to a request.
@@ -1093,6 +1093,7 @@ fn build_service(
             metrics_spec.window.as_nanos(),
             metrics_spec.warmup.as_nanos(),
             slo.map_or(u64::MAX, |(_, bound)| bound.as_nanos()),
+            matches!(spec.service_time, ServiceTimeSpec::Llm { .. }),
         ),
         deployments,
         payer,
