@@ -52,6 +52,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Scenario(_) | Error::Output(_) => exit::INVALID_INPUT,
+            Error::Run(error) if error.is_input_error() => exit::INVALID_INPUT,
             Error::Run(_) => exit::INTERNAL,
         }
     }

@@ -186,3 +186,35 @@ fn every_error_class_is_reported_at_its_place_with_a_fix_and_writes_nothing() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn a_bad_trace_row_is_an_input_error_naming_file_line_and_column() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("t.csv"), "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,4808,10\n2023-11-16 18:17:04.0319600,abc,8\n").unwrap();
+    let scenario = BASE.replacen(
+        "datasets:",
+        r#"services: [(name: "s", model: (memory: "1GB"), service_time: deterministic(time: "1s"),
+            replicas: [(pool: "fra-2/H100", tier: reserved)],
+            demand: [(origin: "fra-2", arrivals: trace(path: "t.csv"))])],
+    datasets:"#,
+        1,
+    );
+    let file = root.path().join("traced.ron");
+    std::fs::write(&file, scenario).unwrap();
+    for command in ["validate", "run"] {
+        let out_dir = root.path().join("out");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hybridsim"));
+        cmd.arg(command).arg(&file);
+        if command == "run" {
+            cmd.arg("--out").arg(&out_dir);
+        }
+        let output = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("t.csv") && stderr.contains("line 3") && stderr.contains("ContextTokens"),
+            "{stderr}"
+        );
+        assert!(!out_dir.exists());
+    }
+}

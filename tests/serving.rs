@@ -169,6 +169,18 @@ fn the_autoscaler_adds_a_replica_that_serves_after_its_cold_start() {
         "{:?}",
         scale[0]
     );
+    let replicas = service(&outcome, "s").replicas;
+    assert_eq!((replicas.min, replicas.max, replicas.last), (1, 2, 2));
+    let usage = &outcome.world.serving.services[0].usage;
+    assert_eq!(
+        usage[1].replicas_ready, 1,
+        "the window [60 s, 120 s) closes just before the replica is ready at 120 s"
+    );
+    assert_eq!(
+        usage[2].utilization,
+        Some(1.0),
+        "both replicas busy throughout [120, 180)"
+    );
     let windows = &outcome.world.serving.services[0].metrics.windows;
     assert_eq!(windows[1].served, 60, "one replica in [60 s, 120 s)");
     assert_eq!(

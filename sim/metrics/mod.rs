@@ -7,6 +7,6 @@ pub mod stats;
 mod summary;
 
 pub use summary::{
-    CostSummary, EstateSummary, LatencySummary, RequestCounts, SCHEMA_VERSION, ServiceSummary, SloSummary,
-    Summary,
+    CostSummary, EstateSummary, LatencySummary, ReplicaSummary, RequestCounts, SCHEMA_VERSION,
+    ServiceSummary, SloSummary, Summary,
 };

@@ -194,6 +194,41 @@ pub struct ServiceSummary {
     pub cost_per_1k_requests_usd: Option<f64>,
     /// Mean share of ready slots that were busy, over all deployments.
     pub utilization: Option<f64>,
+    /// Replicas held at the ends of the metrics windows.
+    pub replicas: ReplicaSummary,
+}
+
+/// How many replicas a service held over the run, read at the end of each metrics window.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+pub struct ReplicaSummary {
+    /// Fewest.
+    pub min: u32,
+    /// Most.
+    pub max: u32,
+    /// At the end of the last full window.
+    pub last: u32,
+}
+
+impl ReplicaSummary {
+    /// Summarizes per-window replica counts (zeros when there was no full window).
+    pub fn of(counts: impl Iterator<Item = u32>) -> Self {
+        counts
+            .fold(None, |acc: Option<ReplicaSummary>, n| {
+                Some(match acc {
+                    None => ReplicaSummary {
+                        min: n,
+                        max: n,
+                        last: n,
+                    },
+                    Some(r) => ReplicaSummary {
+                        min: r.min.min(n),
+                        max: r.max.max(n),
+                        last: n,
+                    },
+                })
+            })
+            .unwrap_or_default()
+    }
 }
 
 impl ServiceSummary {
@@ -237,6 +272,7 @@ impl ServiceSummary {
             cost_usd,
             cost_per_1k_requests_usd: (answered > 0).then(|| cost_usd / answered as f64 * 1_000.0),
             utilization,
+            replicas: ReplicaSummary::default(),
         }
     }
 }

@@ -8,9 +8,10 @@ pub use serving::{Deployment, ServiceState, Serving, ServingError};
 
 use crate::infra::estate::{BILLING_PERIOD, Estate};
 use crate::kernel::{
-    Context, EventId, KernelError, Model, RNG_ALGORITHM, RngStreams, RunLimits, SimTime, Simulation,
+    Context, EventId, KernelError, Model, RNG_ALGORITHM, RngStreams, RunLimits, SimDuration, SimTime,
+    Simulation,
 };
-use crate::metrics::{CostSummary, EstateSummary, SCHEMA_VERSION, ServiceSummary, Summary};
+use crate::metrics::{CostSummary, EstateSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary};
 use crate::policy::DecisionLog;
 use crate::scenario::Scenario;
 
@@ -21,6 +22,8 @@ pub enum Event {
     BillingTick,
     /// The run starts: first arrivals and autoscaler ticks are scheduled.
     Start,
+    /// A metrics window ends: replicas and utilization over it are recorded.
+    WindowEnd,
     /// The earliest bulk transfer finishes now.
     TransfersDue,
     /// A request of a service arrives from one of its demand streams.
@@ -77,6 +80,17 @@ pub enum RunError {
     Invariant(String),
 }
 
+impl RunError {
+    /// Whether the failure is in the user's input (a trace file, an arrival process) rather
+    /// than in the simulator.
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            RunError::Serving(ServingError::Trace(_) | ServingError::Arrivals { .. })
+        )
+    }
+}
+
 /// The model of a run.
 pub struct World {
     /// The estate and its ledger.
@@ -85,6 +99,7 @@ pub struct World {
     pub serving: Serving,
     /// Every decision taken.
     pub decisions: DecisionLog,
+    window: SimDuration,
     transfers_due: Option<EventId>,
 }
 
@@ -97,6 +112,7 @@ impl World {
             estate,
             serving,
             decisions: DecisionLog::default(),
+            window: scenario.spec.metrics.window,
             transfers_due: None,
         })
     }
@@ -138,6 +154,10 @@ impl Model for World {
                 ctx.schedule_in(BILLING_PERIOD, Event::BillingTick)?;
             }
             Event::Start => self.serving.start(ctx)?,
+            Event::WindowEnd => {
+                self.serving.close_window(ctx.now());
+                ctx.schedule_in(self.window, Event::WindowEnd)?;
+            }
             Event::TransfersDue => self.finish_transfers(ctx)?,
             Event::Arrival { service, demand } => {
                 self.serving
@@ -192,6 +212,10 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> 
     let mut sim = Simulation::new(World::build(scenario, seed)?);
     sim.schedule(SimTime::ZERO.saturating_add(BILLING_PERIOD), Event::BillingTick)?;
     sim.schedule(SimTime::ZERO, Event::Start)?;
+    sim.schedule(
+        SimTime::ZERO.saturating_add(scenario.spec.metrics.window),
+        Event::WindowEnd,
+    )?;
     let stop = sim.run(RunLimits::until(horizon))?;
     let world = sim.model_mut();
     world.serving.release_all(horizon, &mut world.estate);
@@ -263,7 +287,8 @@ fn service_summaries(world: &World) -> std::collections::BTreeMap<String, Servic
                 (b + db, r + dr)
             });
             let utilization = (ready > 0).then(|| busy as f64 / ready as f64);
-            let summary = ServiceSummary::of(&service.metrics, &origins, service.slo, cost, utilization);
+            let mut summary = ServiceSummary::of(&service.metrics, &origins, service.slo, cost, utilization);
+            summary.replicas = ReplicaSummary::of(service.usage.iter().map(|u| u.replicas_held));
             (service.name.clone(), summary)
         })
         .collect()

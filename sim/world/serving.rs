@@ -137,6 +137,9 @@ pub struct ServiceState {
     pub payer: Payer,
     /// The SLO percentile (e.g. 99.0) and bound, if any.
     pub slo: Option<(f64, SimDuration)>,
+    /// Replicas and utilization per metrics window.
+    pub usage: Vec<WindowUsage>,
+    usage_marks: Vec<(u128, u128)>,
     time: ServiceTime,
     time_rng: StreamRng,
     demands: Vec<Demand>,
@@ -149,6 +152,17 @@ pub struct ServiceState {
     model_bytes: u64,
     autoscale: Option<AutoscaleSpec>,
     last_degrade_logged: Option<SimTime>,
+}
+
+/// Replicas and slot use of a service over one metrics window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowUsage {
+    /// Replicas ready to serve at the end of the window, over all sites.
+    pub replicas_ready: u32,
+    /// Replicas held (ready or starting) at the end of the window.
+    pub replicas_held: u32,
+    /// Share of ready slots that were busy during the window, if any were ready.
+    pub utilization: Option<f64>,
 }
 
 /// Where a request's outcome is counted besides its own service: the primary it stands in for.
@@ -970,6 +984,28 @@ impl Serving {
         }
     }
 
+    /// Closes a metrics window at `now`: records each service's replicas and slot use over it.
+    pub fn close_window(&mut self, now: SimTime) {
+        for service in &mut self.services {
+            service.usage_marks.resize(service.deployments.len(), (0, 0));
+            let (mut busy, mut ready, mut replicas_ready, mut replicas_held) = (0u128, 0u128, 0, 0);
+            for (d, mark) in service.deployments.iter_mut().zip(&mut service.usage_marks) {
+                d.integrate(now);
+                busy += d.busy_slot_ns - mark.0;
+                ready += d.ready_slot_ns - mark.1;
+                *mark = (d.busy_slot_ns, d.ready_slot_ns);
+                replicas_ready += d.ready_replicas() as u32;
+                replicas_held += d.replicas.len() as u32;
+            }
+            let utilization = (ready > 0).then(|| busy as f64 / ready as f64);
+            service.usage.push(WindowUsage {
+                replicas_ready,
+                replicas_held,
+                utilization,
+            });
+        }
+    }
+
     /// The origin site names of a service's demand streams, in order.
     pub fn origin_names(&self, service: &ServiceState, estate: &Estate) -> Vec<String> {
         service
@@ -1110,6 +1146,8 @@ fn build_service(
         model_bytes: spec.model.memory.bytes(),
         autoscale: spec.autoscaling.clone(),
         last_degrade_logged: None,
+        usage: Vec::new(),
+        usage_marks: Vec::new(),
     })
 }
 
