@@ -56,7 +56,7 @@ pub enum Event {
         service: u32,
         /// Deployment index within the service.
         deployment: u32,
-        /// Replica index within the deployment.
+        /// Replica id within the deployment.
         replica: u32,
     },
     /// A service's autoscaler evaluates.

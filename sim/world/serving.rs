@@ -56,9 +56,11 @@ pub enum ServingError {
     },
 }
 
-/// A replica of a service.
+/// A replica of a service. Its id is unique within the deployment and never reused, so a
+/// cold-start completion cannot be mistaken for a later replica's.
 #[derive(Debug, Clone)]
 struct Replica {
+    id: u32,
     allocation: AllocationId,
     ready: bool,
 }
@@ -74,6 +76,7 @@ pub struct Deployment {
     pub tier: Tier,
     speed: f64,
     replicas: Vec<Replica>,
+    next_replica_id: u32,
     slots_ready: u32,
     busy: u32,
     queue: VecDeque<u32>,
@@ -93,6 +96,18 @@ impl Deployment {
         self.busy_slot_ns += span * u128::from(self.busy);
         self.ready_slot_ns += span * u128::from(self.slots_ready);
         self.last_change = now;
+    }
+
+    /// Adds a replica holding `allocation`; returns its id.
+    fn add_replica(&mut self, allocation: AllocationId, ready: bool) -> u32 {
+        let id = self.next_replica_id;
+        self.next_replica_id += 1;
+        self.replicas.push(Replica {
+            id,
+            allocation,
+            ready,
+        });
+        id
     }
 
     /// Ready replicas.
@@ -873,11 +888,7 @@ impl Serving {
         for _ in 0..count {
             match estate.allocate(now, d.pool, scale.tier, state.gpus_per_replica, state.payer) {
                 Ok(allocation) => {
-                    d.replicas.push(Replica {
-                        allocation,
-                        ready: false,
-                    });
-                    let replica = (d.replicas.len() - 1) as u32;
+                    let replica = d.add_replica(allocation, false);
                     ctx.schedule_in(
                         cold_start,
                         Event::ReplicaReady {
@@ -963,7 +974,8 @@ impl Serving {
         let state = &mut self.services[service as usize];
         let slots = state.slots_per_replica;
         let d = &mut state.deployments[deployment as usize];
-        let Some(r) = d.replicas.get_mut(replica as usize).filter(|r| !r.ready) else {
+        // The replica may have been removed while it was starting.
+        let Some(r) = d.replicas.iter_mut().find(|r| r.id == replica && !r.ready) else {
             return Ok(());
         };
         r.ready = true;
@@ -1077,10 +1089,7 @@ fn build_service(
                     payer,
                 )
                 .map_err(|e| placement(e.to_string()))?;
-            deployments[at].replicas.push(Replica {
-                allocation,
-                ready: true,
-            });
+            deployments[at].add_replica(allocation, true);
             deployments[at].slots_ready += spec.model.slots_per_replica;
         }
     }
@@ -1159,6 +1168,7 @@ fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
         tier,
         speed: estate.accelerators[p.accelerator.index()].speed(WorkloadClass::Inference),
         replicas: Vec::new(),
+        next_replica_id: 0,
         slots_ready: 0,
         busy: 0,
         queue: VecDeque::new(),
