@@ -218,3 +218,51 @@ fn a_bad_trace_row_is_an_input_error_naming_file_line_and_column() {
         assert!(!out_dir.exists());
     }
 }
+
+#[test]
+fn service_errors_are_diagnosed_before_the_run() {
+    let service = r#"services: [(name: "s", model: (memory: "1GB", slots_per_replica: 4),
+            service_time: deterministic(time: "1s"), timeout: "30s",
+            replicas: [(pool: "fra-2/H100", tier: reserved, count: 2)],
+            demand: [(origin: "fra-2", arrivals: poisson(rate: "1/s"), residency: ["eu"])])],
+    datasets:"#;
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "slots_per_replica: 4",
+            "slots_per_replica: 4294967295",
+            "concurrent requests per replica",
+        ),
+        (
+            "count: 2)]",
+            "count: 9)]",
+            "initial replicas need 9 reserved GPUs",
+        ),
+        (r#"timeout: "30s""#, r#"timeout: "0s""#, "zero timeout"),
+        (
+            r#"residency: ["eu"]"#,
+            r#"residency: ["us"]"#,
+            "every request would fail",
+        ),
+        (r#"memory: "1GB""#, r#"memory: "200GB""#, "the model needs 200GB"),
+        (
+            "count: 2)]",
+            "count: 2)], autoscaling: (max: 3, load_bandwidth: \"10Gbps\", target_utilization: 0.7)",
+            "no on_demand capacity",
+        ),
+        (
+            r#"origin: "fra-2""#,
+            r#"origin: "fra-3""#,
+            "unknown site \"fra-3\"",
+        ),
+    ];
+    let base = BASE.replacen("datasets:", service, 1);
+    hybridsim::scenario::load_str(&base, "s.ron".as_ref()).expect("the base with a service is valid");
+    for (from, to, says) in cases {
+        assert!(base.contains(from), "{from}");
+        let text = base.replacen(from, to, 1);
+        let error = hybridsim::scenario::load_str(&text, "s.ron".as_ref())
+            .expect_err(to)
+            .to_string();
+        assert!(error.contains(says) && error.contains("s.ron:"), "{to}: {error}");
+    }
+}

@@ -378,8 +378,11 @@ pub fn in_jurisdiction(jurisdiction: &str, allowed: &str) -> bool {
 
 /// Most requests a service may keep waiting at one site.
 pub const MAX_QUEUE_LIMIT: u32 = 10_000_000;
-/// Most replicas of one service in one pool.
+/// Most replicas of one service (initial plus autoscaled).
 pub const MAX_REPLICAS: u32 = 100_000;
+/// Most concurrent requests one replica serves. With [`MAX_REPLICAS`] this keeps a service's
+/// slot count within `u32`.
+pub const MAX_SLOTS_PER_REPLICA: u32 = 10_000;
 
 /// Checks the inference services: names resolve, models fit their GPUs, replicas fit their
 /// pools, demand streams and fallbacks make sense.
@@ -411,6 +414,36 @@ pub fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                 None,
             );
         }
+        if model.slots_per_replica > MAX_SLOTS_PER_REPLICA {
+            diags.at_path(
+                &at("model.slots_per_replica"),
+                format!("more than {MAX_SLOTS_PER_REPLICA} concurrent requests per replica"),
+                Some("a slot is one request in service; model batching with fewer, faster slots".into()),
+            );
+        }
+        let initial: u64 = service.replicas.iter().map(|r| u64::from(r.count)).sum();
+        let scaled = service
+            .autoscaling
+            .as_ref()
+            .map_or(0, |a| u64::from(a.max) * service.replicas.len() as u64);
+        if initial + scaled > u64::from(MAX_REPLICAS) {
+            diags.at_path(
+                &at("replicas"),
+                format!(
+                    "up to {} replicas is more than this tool accepts ({MAX_REPLICAS})",
+                    initial + scaled
+                ),
+                Some("check the counts and autoscaling.max for a typo".into()),
+            );
+        }
+        if service.timeout.is_zero() {
+            diags.at_path(
+                &at("timeout"),
+                "a zero timeout fails every request that has to wait",
+                Some("e.g. \"30s\"".into()),
+            );
+        }
+        check_demand_residency(spec, diags, i, service);
         if service.queue_limit > MAX_QUEUE_LIMIT {
             diags.at_path(
                 &at("queue_limit"),
@@ -484,6 +517,20 @@ pub fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                     None,
                 );
             }
+            for replicas in &service.replicas {
+                let pool = spec.pools.iter().find(|p| pool_name(p) == replicas.pool);
+                if let Some(pool) = pool.filter(|p| tier_capacity(p, scale.tier) == 0) {
+                    diags.at_path(
+                        &at("autoscaling.tier"),
+                        format!(
+                            "pool \"{}\" has no {} capacity to scale into",
+                            pool_name(pool),
+                            scale.tier.as_str()
+                        ),
+                        Some("give the pool that tier or choose a tier it has".into()),
+                    );
+                }
+            }
         }
         if let Some(slo) = &service.slo {
             if !(slo.percentile > 0.0 && slo.percentile < 100.0) {
@@ -506,6 +553,49 @@ pub fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                     pool_name(&spec.pools[p])
                 ),
                 Some("add capacity to the tier or place fewer replicas there".into()),
+            );
+        }
+    }
+}
+
+/// Demand whose residency no replica site satisfies can only fail (or fall back): say so.
+fn check_demand_residency(
+    spec: &ScenarioSpec,
+    diags: &mut Diagnostics,
+    i: usize,
+    service: &crate::workload::service::ServiceSpec,
+) {
+    if service.fallback.is_some() || service.replicas.is_empty() {
+        return;
+    }
+    let replica_sites: Vec<&str> = service
+        .replicas
+        .iter()
+        .filter_map(|r| {
+            spec.pools
+                .iter()
+                .find(|p| pool_name(p) == r.pool)
+                .map(|p| p.site.as_str())
+        })
+        .collect();
+    for (d, demand) in service.demand.iter().enumerate() {
+        let served_somewhere = demand.residency.is_empty()
+            || replica_sites.iter().any(|site| {
+                spec.sites.iter().find(|s| s.name == *site).is_some_and(|s| {
+                    demand
+                        .residency
+                        .iter()
+                        .any(|a| in_jurisdiction(&s.jurisdiction, a))
+                })
+            });
+        if !served_somewhere {
+            diags.at_path(
+                &format!("services[{i}].demand[{d}].residency"),
+                format!(
+                    "no replica of \"{}\" is in {:?}: every request would fail",
+                    service.name, demand.residency
+                ),
+                Some("place replicas inside the allowed jurisdictions or add a fallback".into()),
             );
         }
     }

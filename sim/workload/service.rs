@@ -233,7 +233,12 @@ pub enum ServiceTime {
         mean: f64,
     },
     /// Equally likely samples.
-    Empirical(Vec<f64>),
+    Empirical {
+        /// The samples.
+        values: Vec<f64>,
+        /// Their mean.
+        mean: f64,
+    },
     /// LLM coefficients.
     Llm {
         /// Per context token.
@@ -283,7 +288,11 @@ impl ServiceTime {
             ServiceTimeSpec::Empirical { values } if values.is_empty() => {
                 return Err(invalid("an empirical service time needs at least one value"));
             }
-            ServiceTimeSpec::Empirical { values } => ServiceTime::Empirical(values.iter().map(ns).collect()),
+            ServiceTimeSpec::Empirical { values } => {
+                let values: Vec<f64> = values.iter().map(ns).collect();
+                let mean = values.iter().sum::<f64>() / values.len() as f64;
+                ServiceTime::Empirical { values, mean }
+            }
             ServiceTimeSpec::Llm {
                 prefill_per_token,
                 decode_per_token,
@@ -309,7 +318,7 @@ impl ServiceTime {
                 let t = dist.sample(rng);
                 (t, t)
             }
-            ServiceTime::Empirical(values) => {
+            ServiceTime::Empirical { values, .. } => {
                 let t = values[rng.random_range(0..values.len())];
                 (t, t)
             }
@@ -329,9 +338,10 @@ impl ServiceTime {
     /// Mean service time in ns for requests of the given size on the reference accelerator.
     pub fn mean_ns(&self, context: u32, generated: u32) -> f64 {
         match self {
-            ServiceTime::Exponential { mean, .. } | ServiceTime::Lognormal { mean, .. } => *mean,
+            ServiceTime::Exponential { mean, .. }
+            | ServiceTime::Lognormal { mean, .. }
+            | ServiceTime::Empirical { mean, .. } => *mean,
             ServiceTime::Deterministic(t) => *t,
-            ServiceTime::Empirical(values) => values.iter().sum::<f64>() / values.len() as f64,
             ServiceTime::Llm {
                 prefill,
                 decode,

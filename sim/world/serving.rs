@@ -4,7 +4,10 @@
 //!
 //! Every request ends exactly once: served, degraded (answered by the fallback) or failed with a
 //! reason. A request times out if it is still waiting for a slot `timeout` after it arrived; a
-//! request already in service finishes (late). Requests live in a slab of reusable slots and
+//! request already in service finishes (late). Deadlines are watched at the front of each queue
+//! and checked whenever a request leaves it; a request queued behind one with a later deadline
+//! (origins at different distances reach a site out of deadline order) expires when it reaches
+//! the front, late by at most the spread of the origins' one-way delays. Requests live in a slab of reusable slots and
 //! queues hold slot numbers, so the steady state allocates nothing per request.
 
 use std::collections::VecDeque;
@@ -80,7 +83,8 @@ pub struct Deployment {
     slots_ready: u32,
     busy: u32,
     queue: VecDeque<u32>,
-    timeout_watch: bool,
+    /// When the pending queue-timeout event fires, if one is pending.
+    timeout_watch: Option<SimTime>,
     busy_slot_ns: u128,
     ready_slot_ns: u128,
     last_change: SimTime,
@@ -276,7 +280,7 @@ impl Serving {
                 }
             }
             if let Some(scale) = &service.autoscale {
-                ctx.schedule_in(scale.interval, Event::Autoscale { service: s as u32 })?;
+                schedule_after(ctx, scale.interval, Event::Autoscale { service: s as u32 })?;
             }
         }
         Ok(())
@@ -376,7 +380,8 @@ impl Serving {
         if request.one_way_ns == 0 {
             self.reach_site(ctx, estate, log, id)
         } else {
-            ctx.schedule_in(
+            schedule_after(
+                ctx,
                 SimDuration::from_nanos(request.one_way_ns),
                 Event::ReachSite { request: id },
             )?;
@@ -532,8 +537,11 @@ impl Serving {
             return self.fail(ctx, estate, log, request, FailReason::QueueFull);
         }
         deployment.queue.push_back(id);
-        if !deployment.timeout_watch {
-            let at = SimTime::from_nanos(deadline_ns.max(now.as_nanos()));
+        // One watch event per deployment, at the earliest deadline known to be waiting. Origins
+        // at different distances reach the site out of deadline order, so a newcomer may need an
+        // earlier watch than the one pending; the later one then finds nothing due and re-arms.
+        let at = SimTime::from_nanos(deadline_ns.max(now.as_nanos()));
+        if deployment.timeout_watch.is_none_or(|watch| at < watch) {
             ctx.schedule_at(
                 at,
                 Event::QueueTimeout {
@@ -541,7 +549,7 @@ impl Serving {
                     deployment: d as u32,
                 },
             )?;
-            deployment.timeout_watch = true;
+            deployment.timeout_watch = Some(at);
         }
         Ok(())
     }
@@ -566,7 +574,11 @@ impl Serving {
         );
         request.started = now;
         request.first_token_ns = first_token;
-        ctx.schedule_in(SimDuration::from_nanos(total), Event::ServiceDone { request: id })?;
+        schedule_after(
+            ctx,
+            SimDuration::from_nanos(total),
+            Event::ServiceDone { request: id },
+        )?;
         Ok(())
     }
 
@@ -657,7 +669,11 @@ impl Serving {
     ) -> Result<(), KernelError> {
         let now = ctx.now().as_nanos();
         let timeout_ns = self.services[service as usize].timeout_ns;
-        self.services[service as usize].deployments[deployment as usize].timeout_watch = false;
+        let watch = &mut self.services[service as usize].deployments[deployment as usize].timeout_watch;
+        if *watch != Some(ctx.now()) {
+            return Ok(()); // superseded by an earlier watch, which re-armed for what remains
+        }
+        *watch = None;
         loop {
             let d = &mut self.services[service as usize].deployments[deployment as usize];
             let Some(&front) = d.queue.front() else {
@@ -668,9 +684,9 @@ impl Serving {
                 .as_nanos()
                 .saturating_add(timeout_ns);
             if deadline > now {
-                let event = Event::QueueTimeout { service, deployment };
-                ctx.schedule_at(SimTime::from_nanos(deadline), event)?;
-                d.timeout_watch = true;
+                let at = SimTime::from_nanos(deadline);
+                ctx.schedule_at(at, Event::QueueTimeout { service, deployment })?;
+                d.timeout_watch = Some(at);
                 return Ok(());
             }
             d.queue.pop_front();
@@ -786,14 +802,13 @@ impl Serving {
         log: &mut DecisionLog,
         service: u32,
     ) -> Result<(), KernelError> {
-        let now = ctx.now();
         let Some(scale) = self.services[service as usize].autoscale.clone() else {
             return Ok(());
         };
         for d in 0..self.services[service as usize].deployments.len() {
             self.scale_deployment(ctx, estate, log, service, d as u32, &scale)?;
         }
-        ctx.schedule_at(now.saturating_add(scale.interval), Event::Autoscale { service })?;
+        schedule_after(ctx, scale.interval, Event::Autoscale { service })?;
         Ok(())
     }
 
@@ -889,7 +904,8 @@ impl Serving {
             match estate.allocate(now, d.pool, scale.tier, state.gpus_per_replica, state.payer) {
                 Ok(allocation) => {
                     let replica = d.add_replica(allocation, false);
-                    ctx.schedule_in(
+                    schedule_after(
+                        ctx,
                         cold_start,
                         Event::ReplicaReady {
                             service,
@@ -1026,6 +1042,13 @@ impl Serving {
             .map(|d| estate.sites[d.origin.index()].name.clone())
             .collect()
     }
+}
+
+/// Schedules `event` after `delay`, which comes from the user's figures (service times, cold
+/// starts) and may be absurdly long: past the end of the clock it is parked at the end of time,
+/// beyond any horizon, so the run goes on and the request simply never finishes.
+fn schedule_after(ctx: &mut Context<'_, Event>, delay: SimDuration, event: Event) -> Result<(), KernelError> {
+    ctx.schedule_at(ctx.now().saturating_add(delay), event)
 }
 
 /// Time for a new replica to load the model and start.
@@ -1172,7 +1195,7 @@ fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
         slots_ready: 0,
         busy: 0,
         queue: VecDeque::new(),
-        timeout_watch: false,
+        timeout_watch: None,
         busy_slot_ns: 0,
         ready_slot_ns: 0,
         last_change: SimTime::ZERO,
