@@ -30,7 +30,7 @@
 mod queue;
 mod rng;
 mod run;
-mod time;
+pub(crate) mod time;
 
 pub use queue::{EventId, EventQueue};
 pub use rng::{RNG_ALGORITHM, RngStreams, StreamRng, stream_seed};

@@ -277,7 +277,7 @@ fn parse_duration(text: &str) -> Result<SimDuration, TimeError> {
             unit_nanos(unit).ok_or_else(|| parse_error(text, format!("unknown unit \"{unit}\"")))?;
         let term = scale_decimal(number, per_unit).map_err(|problem| match problem {
             DecimalProblem::Overflow => TimeError::Overflow,
-            DecimalProblem::Malformed(p) => parse_error(text, p),
+            DecimalProblem::Malformed => parse_error(text, format!("\"{number}\" is not a number")),
         })?;
         total = total.checked_add(SimDuration(term))?;
         rest = after.trim_start();
@@ -285,34 +285,40 @@ fn parse_duration(text: &str) -> Result<SimDuration, TimeError> {
     Ok(total)
 }
 
-enum DecimalProblem {
+/// Why a decimal number could not be scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DecimalProblem {
+    /// The result does not fit in `u64`.
     Overflow,
-    Malformed(String),
+    /// The text is not a non-negative decimal number.
+    Malformed,
 }
 
-/// `number × scale` for a decimal `number` such as `"1.25"`, exactly, rounding below 1 ns down.
-fn scale_decimal(number: &str, scale: u64) -> Result<u64, DecimalProblem> {
+/// `number × scale` for a non-negative decimal `number` such as `"1.25"` or `".5"`, exactly with
+/// integer arithmetic; digits below one unit of the result are dropped.
+pub(crate) fn scale_decimal(number: &str, scale: u64) -> Result<u64, DecimalProblem> {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
-        return Err(DecimalProblem::Malformed(format!("\"{number}\" is not a number")));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
+        return Err(DecimalProblem::Malformed);
     }
     let whole: u64 = if whole.is_empty() {
         0
     } else {
         whole.parse().map_err(|_| DecimalProblem::Overflow)?
     };
-    let mut nanos = whole.checked_mul(scale).ok_or(DecimalProblem::Overflow)?;
+    let mut scaled = whole.checked_mul(scale).ok_or(DecimalProblem::Overflow)?;
     let mut place = scale;
     for digit in fraction.bytes() {
         place /= 10;
         if place == 0 {
             break;
         }
-        nanos = nanos
+        scaled = scaled
             .checked_add(u64::from(digit - b'0') * place)
             .ok_or(DecimalProblem::Overflow)?;
     }
-    Ok(nanos)
+    Ok(scaled)
 }
 
 impl Serialize for SimDuration {

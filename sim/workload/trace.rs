@@ -533,30 +533,11 @@ fn parse_timestamp(text: &str) -> Option<i128> {
 /// `text × per_unit` for a non-negative decimal `text` such as `"12.25"`, exactly; digits below
 /// one nanosecond are dropped.
 fn parse_decimal_nanos(text: &str, per_unit: u64) -> Result<u64, &'static str> {
-    const NOT_A_NUMBER: &str = "is not a non-negative decimal number";
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
-        return Err(NOT_A_NUMBER);
-    }
-    const TOO_LARGE: &str = "is too large: times must stay within about 584 years";
-    let whole: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| TOO_LARGE)?
-    };
-    let mut nanos = whole.checked_mul(per_unit).ok_or(TOO_LARGE)?;
-    let mut place = per_unit;
-    for digit in fraction.bytes() {
-        place /= 10;
-        if place == 0 {
-            break;
-        }
-        nanos = nanos
-            .checked_add(u64::from(digit - b'0') * place)
-            .ok_or(TOO_LARGE)?;
-    }
-    Ok(nanos)
+    use crate::kernel::time::{DecimalProblem, scale_decimal};
+    scale_decimal(text, per_unit).map_err(|problem| match problem {
+        DecimalProblem::Malformed => "is not a non-negative decimal number",
+        DecimalProblem::Overflow => "is too large: times must stay within about 584 years",
+    })
 }
 
 fn parse_tokens(text: &str) -> Result<u32, String> {
