@@ -10,8 +10,8 @@
 //!   (1 000, 100 000, 1 000 000) prefilled at times drawn from Exp with mean 1 ms; each delivered
 //!   event schedules one more at `now + Exp(mean 1 ms)`, so the queue length stays exactly `N`.
 //! - **`hold/binary_heap/N`** — the baseline: the same hold loop (same stream, same draws, pop
-//!   then push) on a bare `BinaryHeap<Reverse<(u64, u64)>>` of `(time, sequence)`, with no event
-//!   payload, no cancellation bookkeeping and no model dispatch. Kernel figures are best read as a ratio to it.
+//!   then push) on a bare `BinaryHeap<Reverse<(u64, u64)>>` of `(time, sequence)`: no run loop,
+//!   no cancellation bookkeeping, no model dispatch. Kernel figures are best read as a ratio to it.
 //! - **`phold/lps=L/p_remote=P`** — Fujimoto's PHOLD: `L` logical processes (64, 1024), each
 //!   starting with [`PHOLD_POPULATION`] events. Handling an event at LP `i` sends one new event,
 //!   with probability `P` (0.1, 0.5, 0.9) to a uniformly chosen other LP and otherwise to `i`

@@ -8,8 +8,8 @@
 //!
 //! The test builds a "hold" simulation with 10 000 pending events (each delivered event schedules
 //! its successor an Exp(mean 1 ms) delay later through the real run loop), runs 100 000 events
-//! so the binary heap, the slot arena and its free list reach their steady size, then runs
-//! 1 000 000 more events with counting on and asserts that not a single allocation happened.
+//! so the event queue's storage reaches its steady size, then runs 1 000 000 more events with
+//! counting on and asserts that not a single allocation happened.
 //!
 //! The same test then checks the instrument itself: the model is switched to allocate one small
 //! `Vec` per event, and 1 000 events must then count at least 1 000 allocations. So a counter that

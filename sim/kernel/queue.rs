@@ -11,7 +11,7 @@
 //! handle and the event is dropped when it surfaces.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BinaryHeap, HashSet};
 
 use super::time::SimTime;
 
@@ -60,7 +60,10 @@ impl<E> PartialOrd for Entry<E> {
 #[derive(Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
-    live_cancellable: BTreeSet<u64>,
+    /// Sequence numbers of cancellable events still pending. Only ever queried for membership,
+    /// never iterated, so its order cannot reach the run; a hash set reuses its storage where a
+    /// B-tree would allocate nodes in steady state.
+    live_cancellable: HashSet<u64>,
     next_seq: u64,
     pending: usize,
     peak_pending: usize,
@@ -82,7 +85,7 @@ impl<E> EventQueue<E> {
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(capacity),
-            live_cancellable: BTreeSet::new(),
+            live_cancellable: HashSet::new(),
             next_seq: 0,
             pending: 0,
             peak_pending: 0,
