@@ -151,14 +151,14 @@ fn unique_names(diags: &mut Diagnostics, list: &str, kind: &str, names: &[String
     unique(diags, list, kind, names.iter().map(String::as_str));
 }
 
-/// The pool's name: given, or "<site>/<accelerator>".
+/// The pool's name: given, or `"<site>/<accelerator>"`.
 pub fn pool_name(pool: &PoolSpec) -> String {
     pool.name
         .clone()
         .unwrap_or_else(|| format!("{}/{}", pool.site, pool.accelerator))
 }
 
-/// The link's name: given, or "<a>--<b>".
+/// The link's name: given, or `"<a>--<b>"`.
 pub fn link_name(link: &LinkSpec) -> String {
     link.name
         .clone()

@@ -176,7 +176,7 @@ pub struct SiteSpec {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolSpec {
-    /// Unique name; defaults to "<site>/<accelerator>".
+    /// Unique name; defaults to `"<site>/<accelerator>"`.
     #[serde(default)]
     pub name: Option<String>,
     /// The site the pool is at.
@@ -264,7 +264,7 @@ fn default_spot_notice() -> SimDuration {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
-    /// Unique name; defaults to "<a>--<b>".
+    /// Unique name; defaults to `"<a>--<b>"`.
     #[serde(default)]
     pub name: Option<String>,
     /// One end.

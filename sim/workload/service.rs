@@ -118,7 +118,7 @@ pub enum ServiceTimeSpec {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicaSpec {
-    /// The pool's name ("<site>/<accelerator>" unless named).
+    /// The pool's name (`"<site>/<accelerator>"` unless named).
     pub pool: String,
     /// The capacity tier the GPUs come from.
     pub tier: Tier,

@@ -1,10 +1,10 @@
 //! The assembled model of one run: the estate and everything that happens to it, driven by the
 //! kernel. This is where events are dispatched to the subsystem that owns them; the subsystems
-//! themselves live in `infra`, `workload`, `incident` and `policy`.
+//! themselves live in `infra`, `workload`, `policy` and `metrics`.
 
 mod serving;
 
-pub use serving::{Deployment, ServiceState, Serving, ServingError};
+pub use serving::{Deployment, ServiceState, Serving, ServingError, WindowUsage};
 
 use crate::infra::estate::{BILLING_PERIOD, Estate};
 use crate::kernel::{
