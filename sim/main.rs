@@ -111,6 +111,24 @@ fn run(path: Option<&Path>, seed: Option<u64>, out: Option<PathBuf>, quiet: bool
             "{}: simulated {} (seed {seed}) in {wall:.3} s wall, {} events",
             s.scenario, scenario.spec.horizon, s.kernel.events_processed
         );
+        for (name, service) in &s.services {
+            let r = &service.requests;
+            let p99 = service.latency_ms["e2e"]
+                .p99
+                .map_or("-".to_string(), |ms| format!("{:.0} ms", ms));
+            let slo = service.slo.as_ref().and_then(|slo| {
+                slo.attainment
+                    .map(|a| format!(", {:.2}% within {:.0} ms", a * 100.0, slo.target_ms))
+            });
+            println!(
+                "  {name}: {} arrived, {} served, {} degraded, {} failed; p99 {p99}{}",
+                r.arrived,
+                r.served,
+                r.degraded,
+                r.failed,
+                slo.unwrap_or_default()
+            );
+        }
         println!("  total cost {:.2} USD", s.cost.total_usd);
         println!("  results in {}/", written.display());
     }
