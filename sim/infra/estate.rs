@@ -16,7 +16,7 @@ use crate::infra::pool::{AllocError, Pool, Tier};
 use crate::kernel::{SimDuration, SimTime};
 use crate::metrics::ledger::{CostCategory, Ledger, LedgerEntry, Payer};
 use crate::scenario::schema::{SiteKind, WorkloadClass};
-use crate::scenario::{Scenario, in_jurisdiction, link_name, pool_name};
+use crate::scenario::{Scenario, link_name, pool_name, within_residency};
 
 const NANOS_PER_HOUR: f64 = 3.6e12;
 
@@ -360,11 +360,10 @@ impl Estate {
 
     /// Whether `dataset` may be held at `site` under its residency rules.
     pub fn may_hold(&self, dataset: DatasetId, site: SiteId) -> bool {
-        let residency = &self.datasets[dataset.index()].residency;
-        residency.is_empty()
-            || residency
-                .iter()
-                .any(|a| in_jurisdiction(&self.sites[site.index()].jurisdiction, a))
+        within_residency(
+            &self.sites[site.index()].jurisdiction,
+            &self.datasets[dataset.index()].residency,
+        )
     }
 
     /// The route `dataset` would take to `to`, through allowed jurisdictions only.

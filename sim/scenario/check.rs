@@ -350,12 +350,7 @@ fn check_dataset(
         }
     }
     let home_site = &spec.sites[home];
-    if !dataset.residency.is_empty()
-        && !dataset
-            .residency
-            .iter()
-            .any(|allowed| in_jurisdiction(&home_site.jurisdiction, allowed))
-    {
+    if !within_residency(&home_site.jurisdiction, &dataset.residency) {
         diags.at_path(
             &format!("datasets[{i}].home"),
             format!(
@@ -365,6 +360,15 @@ fn check_dataset(
             Some("move its home to a site inside the allowed jurisdictions".into()),
         );
     }
+}
+
+/// Whether a site in `jurisdiction` may hold what `residency` restricts: an empty list allows
+/// anywhere, otherwise the jurisdiction must lie within one of the listed prefixes.
+pub fn within_residency(jurisdiction: &str, residency: &[String]) -> bool {
+    residency.is_empty()
+        || residency
+            .iter()
+            .any(|allowed| in_jurisdiction(jurisdiction, allowed))
 }
 
 /// Whether a site in `jurisdiction` (e.g. "eu/de") lies within `allowed` (e.g. "eu").
@@ -581,12 +585,10 @@ fn check_demand_residency(
     for (d, demand) in service.demand.iter().enumerate() {
         let served_somewhere = demand.residency.is_empty()
             || replica_sites.iter().any(|site| {
-                spec.sites.iter().find(|s| s.name == *site).is_some_and(|s| {
-                    demand
-                        .residency
-                        .iter()
-                        .any(|a| in_jurisdiction(&s.jurisdiction, a))
-                })
+                spec.sites
+                    .iter()
+                    .find(|s| s.name == *site)
+                    .is_some_and(|s| within_residency(&s.jurisdiction, &demand.residency))
             });
         if !served_somewhere {
             diags.at_path(

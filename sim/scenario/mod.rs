@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 pub use check::{
     MAX_GPUS_PER_TIER, MAX_HORIZON, MAX_ITEMS, MAX_SITES, MAX_WINDOWS, in_jurisdiction, link_name, pool_name,
+    within_residency,
 };
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use locate::Location;

@@ -24,7 +24,7 @@ use crate::metrics::ledger::Payer;
 use crate::metrics::service::{FailReason, LatencyParts, ServiceMetrics};
 use crate::policy::{DecisionKind, DecisionLog, Policy, RouteCandidate, RouteRequest, lowest_latency};
 use crate::scenario::schema::WorkloadClass;
-use crate::scenario::{Scenario, in_jurisdiction};
+use crate::scenario::{Scenario, within_residency};
 use crate::workload::arrivals::{Arrival, ArrivalProcess};
 use crate::workload::service::{AutoscaleSpec, FallbackSpec, ServiceSpec, ServiceTime, ServiceTimeSpec};
 use crate::workload::trace::Trace;
@@ -1064,10 +1064,7 @@ fn eligible_deployments(estate: &Estate, deployments: &[Deployment], residency: 
     deployments
         .iter()
         .enumerate()
-        .filter(|(_, d)| {
-            let jurisdiction = &estate.sites[d.site.index()].jurisdiction;
-            residency.is_empty() || residency.iter().any(|a| in_jurisdiction(jurisdiction, a))
-        })
+        .filter(|(_, d)| within_residency(&estate.sites[d.site.index()].jurisdiction, residency))
         .map(|(i, _)| i as u32)
         .collect()
 }
