@@ -12,6 +12,7 @@
 //! # Ok::<(), hybridsim::Error>(())
 //! ```
 pub mod experiment;
+pub mod incident;
 pub mod infra;
 pub mod kernel;
 pub mod metrics;

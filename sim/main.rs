@@ -129,6 +129,15 @@ fn run(path: Option<&Path>, seed: Option<u64>, out: Option<PathBuf>, quiet: bool
                 slo.unwrap_or_default()
             );
         }
+        for (class, jobs) in &s.jobs {
+            let goodput = jobs
+                .goodput
+                .map_or("-".to_string(), |g| format!("{:.1}%", g * 100.0));
+            println!(
+                "  {class} jobs: {} submitted, {} completed, {} failed, {} waiting; {} interruptions; goodput {goodput}",
+                jobs.submitted, jobs.completed, jobs.failed, jobs.waiting_at_end, jobs.interrupted
+            );
+        }
         println!("  total cost {:.2} USD", s.cost.total_usd);
         println!("  results in {}/", written.display());
     }

@@ -134,6 +134,7 @@ fn transfers_pay_sender_egress_and_link_price_per_gb() {
         tag: TransferTag {
             payer: Some(PAYER),
             dataset: Some(DatasetId(0)),
+            purpose: Default::default(),
         },
     };
     estate.network.start_flow(SimTime::ZERO, spec).unwrap();

@@ -266,3 +266,71 @@ fn service_errors_are_diagnosed_before_the_run() {
         assert!(error.contains(says) && error.contains("s.ron:"), "{to}: {error}");
     }
 }
+
+#[test]
+fn job_and_incident_errors_are_diagnosed_before_the_run() {
+    let jobs = r#"jobs: [(name: "ft", class: fine_tuning, gpus: 8, work: 100, dataset: "logs",
+             checkpoint: (interval: "1h", write: "2m", replicate_to: "cloud-us", size: "1TB")),
+           (name: "stream", class: batch_inference,
+             arrivals: poisson(rate: "2/h", gpus: [(1, 0.5), (2, 0.5)], duration: exponential(mean: "1h")))],
+    incidents: [(name: "boom", start: "1h", kind: gpu_failure(pool: "fra-2/H100", job: "ft"))],
+    datasets:"#;
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "class: fine_tuning",
+            "class: inference",
+            "a job cannot be of class inference",
+        ),
+        ("gpus: 8, work: 100,", "work: 100,", "a job needs `gpus`"),
+        ("work: 100,", "work: -5,", "work -5 is not between 0"),
+        (
+            r#"dataset: "logs""#,
+            r#"dataset: "log""#,
+            "unknown dataset \"log\"",
+        ),
+        (r#"write: "2m", "#, "", "say how long a checkpoint write takes"),
+        (
+            r#", size: "1TB""#,
+            "",
+            "replicating a checkpoint needs its `size`",
+        ),
+        (
+            r#"replicate_to: "cloud-us""#,
+            r#"replicate_to: "cloud-eu""#,
+            "unknown site \"cloud-eu\"",
+        ),
+        (
+            r#"rate: "2/h""#,
+            r#"rate: "2000/s""#,
+            "more than this tool accepts",
+        ),
+        ("(2, 0.5)]", "(0, 0.5)]", "a job of 0 GPUs cannot run"),
+        (
+            r#"mean: "1h""#,
+            r#"mean: "0s""#,
+            "a job duration must be positive",
+        ),
+        (r#"job: "ft""#, r#"job: "fx""#, "unknown job \"fx\""),
+        (
+            r#"pool: "fra-2/H100""#,
+            r#"pool: "fra-2/A100""#,
+            "unknown pool \"fra-2/A100\"",
+        ),
+        ("gpu_failure(", "spot_preemption(", "has no spot tier"),
+        (
+            "work: 100,",
+            "work: 100, tiers: [spot],",
+            "not preemptible cannot run on spot",
+        ),
+    ];
+    let base = BASE.replacen("datasets:", jobs, 1);
+    hybridsim::scenario::load_str(&base, "j.ron".as_ref()).expect("the base with jobs is valid");
+    for (from, to, says) in cases {
+        assert!(base.contains(from), "{from}");
+        let text = base.replacen(from, to, 1);
+        let error = hybridsim::scenario::load_str(&text, "j.ron".as_ref())
+            .expect_err(to)
+            .to_string();
+        assert!(error.contains(says) && error.contains("j.ron:"), "{to}: {error}");
+    }
+}

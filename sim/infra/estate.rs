@@ -78,6 +78,30 @@ pub struct TransferTag {
     pub payer: Option<Payer>,
     /// The dataset moved, if it is one.
     pub dataset: Option<DatasetId>,
+    /// What the transfer is for, so its completion reaches the workload waiting for it.
+    pub purpose: TransferPurpose,
+}
+
+/// What a bulk transfer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransferPurpose {
+    /// Nothing waits for it.
+    #[default]
+    Other,
+    /// A job waits for it (dataset staging or a checkpoint fetch) before it can start.
+    JobStaging {
+        /// The job.
+        job: u32,
+        /// The job's placement it belongs to; a transfer of an earlier placement is stale.
+        placement: u32,
+    },
+    /// A copy of a job's checkpoint to its replica site.
+    CheckpointReplica {
+        /// The job.
+        job: u32,
+        /// Reference progress the checkpoint holds, in ns.
+        progress_ns: u64,
+    },
 }
 
 /// A handle to GPUs held by a workload.
@@ -300,6 +324,39 @@ impl Estate {
         bill_holder(&mut self.ledger, &mut self.pools, &mut allocation, now);
         self.pools[allocation.pool.index()].release(allocation.tier, allocation.gpus);
         Some(allocation)
+    }
+
+    /// Who holds the `index`-th GPU in use in `tier` of `pool`, counting holders in allocation
+    /// order; `None` when fewer GPUs are in use.
+    pub fn holder_of_gpu(&self, pool: PoolId, tier: Tier, index: u32) -> Option<(AllocationId, Payer)> {
+        let mut passed = 0u32;
+        for (i, (generation, slot)) in self.allocations.iter().enumerate() {
+            let Some(a) = slot.as_ref().filter(|a| a.pool == pool && a.tier == tier) else {
+                continue;
+            };
+            passed += a.gpus;
+            if index < passed {
+                let id = AllocationId {
+                    index: i as u32,
+                    generation: *generation,
+                };
+                return Some((id, a.payer));
+            }
+        }
+        None
+    }
+
+    /// Adds `delta` GPUs to (or, negative, takes them from) the allocatable capacity of a tier,
+    /// never below what is in use or below zero. Returns the change made.
+    pub fn change_capacity(&mut self, pool: PoolId, tier: Tier, delta: i64) -> i64 {
+        let Some(state) = self.pools[pool.index()].tier_mut(tier) else {
+            return 0;
+        };
+        let floor = i64::from(state.in_use);
+        let before = i64::from(state.capacity);
+        let after = (before + delta).max(floor).min(i64::from(u32::MAX));
+        state.capacity = after as u32;
+        after - before
     }
 
     /// Bills every holder and every idle fixed GPU up to `now`.

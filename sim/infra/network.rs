@@ -199,6 +199,8 @@ pub struct CancelledFlow<T> {
     pub bytes_moved: f64,
     /// When the flow started.
     pub started: SimTime,
+    /// The route it was on when cancelled.
+    pub route: Route,
 }
 
 /// Why the network refused a request.
@@ -463,6 +465,7 @@ impl<T: Copy> Network<T> {
             bytes: flow.bytes,
             bytes_moved: (flow.bytes as f64 - flow.remaining).max(0.0),
             started: flow.started,
+            route: flow.route,
         })
     }
 

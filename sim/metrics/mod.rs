@@ -1,6 +1,7 @@
 //! What a run measured: the cost ledger, latency histograms, per-service request records,
 //! streaming statistics, and the [`Summary`] written as `summary.json`.
 pub mod histogram;
+pub mod job;
 pub mod ledger;
 pub mod service;
 pub mod stats;

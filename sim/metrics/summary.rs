@@ -42,6 +42,8 @@ pub struct Summary {
     pub cost: CostSummary,
     /// Inference services by name.
     pub services: BTreeMap<String, ServiceSummary>,
+    /// Jobs by class (classes with submitted jobs only).
+    pub jobs: BTreeMap<&'static str, super::job::JobClassSummary>,
 }
 
 /// The size of the estate.

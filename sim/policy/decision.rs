@@ -14,6 +14,16 @@ pub enum DecisionKind {
     Degrade,
     /// A policy's answer was not eligible and was replaced.
     Rejected,
+    /// A job was given GPUs.
+    Place,
+    /// A job was left waiting.
+    Defer,
+    /// A job was interrupted.
+    Interrupt,
+    /// A job restarts from a checkpoint (or from zero).
+    Restore,
+    /// A job ended failed.
+    Fail,
 }
 
 impl DecisionKind {
@@ -24,6 +34,11 @@ impl DecisionKind {
             DecisionKind::Scale => "scale",
             DecisionKind::Degrade => "degrade",
             DecisionKind::Rejected => "rejected",
+            DecisionKind::Place => "place",
+            DecisionKind::Defer => "defer",
+            DecisionKind::Interrupt => "interrupt",
+            DecisionKind::Restore => "restore",
+            DecisionKind::Fail => "fail",
         }
     }
 }

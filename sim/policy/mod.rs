@@ -5,6 +5,9 @@
 //! read-only description of each. An answer outside the list is rejected, logged, and replaced by
 //! the default choice, and the run goes on.
 //!
+//! Jobs are placed through [`Policy::place`]: the engine lists every (pool, tier) that can take
+//! the gang now, and the policy picks one, or says to wait or to reject the job.
+//!
 //! Routing is the hot path — every request is routed — so [`Policy::route`] gets a slice of
 //! candidates the engine refills in a reused buffer, and must not allocate.
 
@@ -12,8 +15,10 @@ mod decision;
 
 pub use decision::{Decision, DecisionKind, DecisionLog};
 
-use crate::infra::ids::SiteId;
+use crate::infra::ids::{PoolId, SiteId};
+use crate::infra::pool::Tier;
 use crate::kernel::SimTime;
+use crate::scenario::schema::WorkloadClass;
 
 /// A site that could serve a request, as the policy sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,6 +74,83 @@ pub trait Policy {
 
     /// Chooses the index of the candidate that serves `request`. `candidates` is never empty.
     fn route(&mut self, request: &RouteRequest, candidates: &[RouteCandidate]) -> usize;
+
+    /// Chooses where `request`'s gang runs among `candidates` (never empty), or to wait or
+    /// reject it. The default takes the job's preferred tier first and, within it, the lowest
+    /// price per effective GPU-hour ([`preferred_then_cheapest`]).
+    fn place(&mut self, request: &PlaceRequest<'_>, candidates: &[PlacementCandidate]) -> Placement {
+        let _ = request;
+        Placement::Place(preferred_then_cheapest(candidates))
+    }
+}
+
+/// A job asking for GPUs, as the policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlaceRequest<'a> {
+    /// The job's name.
+    pub job: &'a str,
+    /// Its class.
+    pub class: WorkloadClass,
+    /// GPUs in its gang.
+    pub gpus: u32,
+    /// Its priority.
+    pub priority: i32,
+    /// Reference GPU-hours of work left.
+    pub remaining_gpu_hours: f64,
+    /// When.
+    pub now: SimTime,
+}
+
+/// A (pool, tier) that can take a job's gang now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlacementCandidate {
+    /// The pool.
+    pub pool: PoolId,
+    /// Its site.
+    pub site: SiteId,
+    /// The tier.
+    pub tier: Tier,
+    /// The tier's position in the job's preference list (0 = most preferred).
+    pub preference: u32,
+    /// GPUs free in the tier now.
+    pub free: u32,
+    /// Current price per GPU-hour.
+    pub usd_per_gpu_hour: f64,
+    /// The accelerator's speed for the job's class (1.0 = reference).
+    pub speed: f64,
+    /// Bytes to move before the job can start there (dataset, checkpoint).
+    pub staging_bytes: u64,
+}
+
+impl PlacementCandidate {
+    /// Price per GPU-hour of reference work: the price divided by the speed.
+    pub fn usd_per_effective_gpu_hour(&self) -> f64 {
+        self.usd_per_gpu_hour / self.speed.max(f64::MIN_POSITIVE)
+    }
+}
+
+/// A policy's answer to a placement request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Run on the candidate at this index.
+    Place(usize),
+    /// Leave the job waiting; it is asked again when capacity changes.
+    Wait,
+    /// Give up on the job: it ends failed.
+    Reject,
+}
+
+/// The index of the candidate in the job's most preferred tier with the lowest price per
+/// effective GPU-hour, then the least data to move; ties go to the earlier candidate.
+pub fn preferred_then_cheapest(candidates: &[PlacementCandidate]) -> usize {
+    let key = |c: &PlacementCandidate| (c.preference, c.usd_per_effective_gpu_hour(), c.staging_bytes);
+    let mut best = 0;
+    for (i, c) in candidates.iter().enumerate().skip(1) {
+        if key(c).partial_cmp(&key(&candidates[best])) == Some(std::cmp::Ordering::Less) {
+            best = i;
+        }
+    }
+    best
 }
 
 /// Routes each request to the candidate with the lowest expected latency (network round trip

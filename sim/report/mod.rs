@@ -1,11 +1,13 @@
-//! Everything written to the output folder: `summary.json` (deterministic) and `run.json`
-//! (wall-clock facts about this execution), written atomically.
+//! Everything written to the output folder: `summary.json` and `jobs.csv` (deterministic) and
+//! `run.json` (wall-clock facts about this execution), written atomically.
+mod jobs_csv;
 mod output;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use jobs_csv::{JOBS_CSV_HEADER, jobs_csv};
 pub use output::{OutputDir, OutputError};
 
 use crate::world::RunOutcome;
@@ -28,6 +30,11 @@ pub struct RunInfo {
 pub fn write_run(target: &Path, outcome: &RunOutcome, info: &RunInfo) -> Result<PathBuf, OutputError> {
     let out = OutputDir::create(target)?;
     out.write_json("summary.json", &outcome.summary)?;
+    let jobs = jobs_csv(&outcome.world, outcome.horizon).map_err(|e| OutputError {
+        path: target.join("jobs.csv"),
+        source: std::io::Error::other(e),
+    })?;
+    out.write_bytes("jobs.csv", &jobs)?;
     out.write_json("run.json", info)?;
     out.commit()
 }

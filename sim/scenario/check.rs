@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::diagnostic::{Diagnostics, closest};
-use super::schema::{DatasetSpec, LinkSpec, PoolSpec, ScenarioSpec};
+use super::schema::{DatasetSpec, LinkSpec, PoolSpec, ScenarioSpec, WorkloadClass};
 use crate::kernel::SimDuration;
 
 /// Most sites a scenario may have (routes are kept for every pair of sites).
@@ -145,6 +145,8 @@ pub fn check(spec: &ScenarioSpec, diags: &mut Diagnostics) {
         check_dataset(spec, diags, &sites, i, dataset);
     }
     check_services(spec, diags);
+    check_jobs(spec, diags);
+    check_incidents(spec, diags);
 }
 
 fn unique_names(diags: &mut Diagnostics, list: &str, kind: &str, names: &[String]) {
@@ -248,6 +250,13 @@ fn check_accelerators(spec: &ScenarioSpec, diags: &mut Diagnostics) {
 
 fn check_pool(diags: &mut Diagnostics, i: usize, pool: &PoolSpec) {
     let at = |field: &str| format!("pools[{i}].{field}");
+    if pool.failures.is_some_and(|f| f.gpu_mtbf.is_zero()) {
+        diags.at_path(
+            &at("failures.gpu_mtbf"),
+            "a GPU's mean time between failures must be positive",
+            Some("e.g. \"50000h\" (Llama 3: 16,384 GPUs, one interruption per 3.1 h)".into()),
+        );
+    }
     let tiers = [
         ("reserved.count", pool.reserved.as_ref().map(|t| t.count)),
         ("owned.count", pool.owned.as_ref().map(|t| t.count)),
@@ -633,6 +642,239 @@ fn check_model_fits(
             ),
             Some("raise gpus_per_replica or place it on an accelerator with more memory".into()),
         );
+    }
+}
+
+/// Most jobs a Poisson source may be expected to create over the horizon.
+pub const MAX_EXPECTED_JOBS: f64 = 1_000_000.0;
+/// Most reference GPU-hours of work one job may have (a 100,000-GPU job running ten years).
+pub const MAX_JOB_WORK_GPU_HOURS: f64 = 1e10;
+
+/// Checks the jobs and job sources.
+pub fn check_jobs(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+    use crate::workload::job::JobArrivals;
+    unique(diags, "jobs", "job", spec.jobs.iter().map(|j| j.name.as_str()));
+    bounded_count(diags, "jobs", spec.jobs.len(), MAX_ITEMS);
+    let accelerators = Names::collect(
+        "accelerator",
+        "accelerators",
+        spec.accelerators.iter().map(|a| a.name.as_str()),
+    );
+    let sites = Names::collect("site", "sites", spec.sites.iter().map(|s| s.name.as_str()));
+    let datasets = Names::collect(
+        "dataset",
+        "datasets",
+        spec.datasets.iter().map(|d| d.name.as_str()),
+    );
+    for (i, job) in spec.jobs.iter().enumerate() {
+        let at = |field: &str| format!("jobs[{i}].{field}");
+        if job.class == WorkloadClass::Inference {
+            diags.at_path(
+                &at("class"),
+                "a job cannot be of class inference",
+                Some("online inference is a service (under `services`); jobs are training, fine_tuning, batch_inference, embedding or evaluation".into()),
+            );
+        }
+        match &job.arrivals {
+            None => check_single_job(diags, i, job.gpus, job.work),
+            Some(arrivals) => {
+                for (field, given) in [("gpus", job.gpus.is_some()), ("work", job.work.is_some())] {
+                    if given {
+                        diags.at_path(
+                            &at(field),
+                            format!("`{field}` is set but the jobs come from `arrivals`"),
+                            Some("a source gives each job's size itself; remove the field".into()),
+                        );
+                    }
+                }
+                if let JobArrivals::Poisson {
+                    rate,
+                    gpus,
+                    duration,
+                    count,
+                } = arrivals
+                {
+                    check_poisson_jobs(spec, diags, i, rate.per_sec(), gpus, duration, *count);
+                }
+            }
+        }
+        for (a, name) in job.accelerators.iter().enumerate() {
+            accelerators.resolve(diags, &at(&format!("accelerators[{a}]")), name);
+        }
+        if let Some(dataset) = &job.dataset {
+            datasets.resolve(diags, &at("dataset"), dataset);
+        }
+        check_job_tiers(diags, i, job);
+        if let Some(checkpoint) = &job.checkpoint {
+            check_checkpoint(diags, &sites, i, checkpoint);
+        }
+    }
+}
+
+fn check_single_job(diags: &mut Diagnostics, i: usize, gpus: Option<u32>, work: Option<f64>) {
+    let at = |field: &str| format!("jobs[{i}].{field}");
+    match gpus {
+        None => diags.at_path(
+            &format!("jobs[{i}]"),
+            "a job needs `gpus` (or `arrivals` for a source of jobs)",
+            Some("e.g. gpus: 8".into()),
+        ),
+        Some(0) => diags.at_path(&at("gpus"), "a job needs at least one GPU", None),
+        Some(g) if u64::from(g) > MAX_GPUS_PER_TIER => diags.at_path(
+            &at("gpus"),
+            format!("{g} GPUs is more than any tier may hold ({MAX_GPUS_PER_TIER})"),
+            None,
+        ),
+        Some(_) => {}
+    }
+    match work {
+        None => diags.at_path(
+            &format!("jobs[{i}]"),
+            "a job needs `work` in reference GPU-hours",
+            Some("e.g. work: 1000 for 1000 GPU-hours on the reference accelerator".into()),
+        ),
+        Some(w) if !(w.is_finite() && w > 0.0 && w <= MAX_JOB_WORK_GPU_HOURS) => diags.at_path(
+            &at("work"),
+            format!("work {w} is not between 0 and {MAX_JOB_WORK_GPU_HOURS:e} GPU-hours"),
+            Some("work is reference GPU-hours: runtime on the reference accelerator × GPUs".into()),
+        ),
+        Some(_) => {}
+    }
+}
+
+fn check_poisson_jobs(
+    spec: &ScenarioSpec,
+    diags: &mut Diagnostics,
+    i: usize,
+    rate_per_sec: f64,
+    gpus: &[(u32, f64)],
+    duration: &crate::workload::job::DurationDist,
+    count: Option<u64>,
+) {
+    let at = |field: &str| format!("jobs[{i}].arrivals.{field}");
+    if rate_per_sec.is_nan() || rate_per_sec <= 0.0 {
+        diags.at_path(&at("rate"), "the arrival rate must be positive", None);
+    }
+    let weights_ok = gpus.iter().all(|(_, w)| w.is_finite() && *w >= 0.0);
+    if gpus.is_empty() || !weights_ok || gpus.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+        diags.at_path(
+            &at("gpus"),
+            "GPU counts need non-negative weights that sum to more than zero",
+            Some("e.g. gpus: [(8, 0.7), (16, 0.3)]".into()),
+        );
+    }
+    if let Some((g, _)) = gpus
+        .iter()
+        .find(|(g, _)| *g == 0 || u64::from(*g) > MAX_GPUS_PER_TIER)
+    {
+        diags.at_path(&at("gpus"), format!("a job of {g} GPUs cannot run"), None);
+    }
+    if let Some(problem) = duration.problem() {
+        diags.at_path(&at("duration"), problem, None);
+    }
+    let expected = rate_per_sec * spec.horizon.as_secs_f64();
+    let bounded = count.is_some_and(|c| c as f64 <= MAX_EXPECTED_JOBS);
+    if !bounded && expected > MAX_EXPECTED_JOBS {
+        diags.at_path(
+            &at("rate"),
+            format!("about {expected:.0} jobs over the horizon, more than this tool accepts ({MAX_EXPECTED_JOBS:.0})"),
+            Some("lower the rate, shorten the horizon or set `count`".into()),
+        );
+    }
+}
+
+fn check_job_tiers(diags: &mut Diagnostics, i: usize, job: &crate::workload::job::JobSpec) {
+    use crate::infra::pool::Tier;
+    for (t, tier) in job.tiers.iter().enumerate() {
+        if job.tiers[..t].contains(tier) {
+            diags.at_path(
+                &format!("jobs[{i}].tiers[{t}]"),
+                format!("tier {} is listed twice", tier.as_str()),
+                None,
+            );
+        }
+        if *tier == Tier::Spot && !job.preemptible && job.arrivals.is_none() {
+            diags.at_path(
+                &format!("jobs[{i}].tiers[{t}]"),
+                "a job that is not preemptible cannot run on spot capacity",
+                Some("set `preemptible: true` or remove spot".into()),
+            );
+        }
+    }
+}
+
+fn check_checkpoint(
+    diags: &mut Diagnostics,
+    sites: &Names<'_>,
+    i: usize,
+    checkpoint: &crate::workload::job::CheckpointSpec,
+) {
+    let at = |field: &str| format!("jobs[{i}].checkpoint.{field}");
+    if checkpoint.interval.is_zero() {
+        diags.at_path(
+            &at("interval"),
+            "a checkpoint interval must be positive",
+            Some("e.g. \"1h\"".into()),
+        );
+    }
+    let by_size = checkpoint.size.is_some() && checkpoint.write_bandwidth.is_some();
+    if checkpoint.write.is_some() == by_size
+        || (checkpoint.write_bandwidth.is_some() && checkpoint.size.is_none())
+    {
+        diags.at_path(
+            &format!("jobs[{i}].checkpoint"),
+            "say how long a checkpoint write takes: either `write` or `size` with `write_bandwidth`",
+            Some("e.g. write: \"2m\", or size: \"2TB\", write_bandwidth: \"100Gbps\"".into()),
+        );
+    }
+    if let Some(site) = &checkpoint.replicate_to {
+        sites.resolve(diags, &at("replicate_to"), site);
+        if checkpoint.size.is_none() {
+            diags.at_path(
+                &at("replicate_to"),
+                "replicating a checkpoint needs its `size`",
+                Some("add e.g. size: \"2TB\"".into()),
+            );
+        }
+    }
+}
+
+/// Checks the scripted incidents.
+pub fn check_incidents(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+    use crate::incident::IncidentKind;
+    unique(
+        diags,
+        "incidents",
+        "incident",
+        spec.incidents.iter().map(|i| i.name.as_str()),
+    );
+    bounded_count(diags, "incidents", spec.incidents.len(), MAX_ITEMS);
+    let pool_names: Vec<String> = spec.pools.iter().map(pool_name).collect();
+    let pools = Names::collect("pool", "pools", pool_names.iter().map(String::as_str));
+    let jobs = Names::collect(
+        "job",
+        "jobs",
+        spec.jobs
+            .iter()
+            .filter(|j| j.arrivals.is_none())
+            .map(|j| j.name.as_str()),
+    );
+    for (i, incident) in spec.incidents.iter().enumerate() {
+        let (IncidentKind::GpuFailure { pool, job } | IncidentKind::SpotPreemption { pool, job }) =
+            &incident.kind;
+        let p = pools.resolve(diags, &format!("incidents[{i}].kind.pool"), pool);
+        if let Some(job) = job {
+            jobs.resolve(diags, &format!("incidents[{i}].kind.job"), job);
+        }
+        if let (Some(p), IncidentKind::SpotPreemption { .. }) = (p, &incident.kind) {
+            if spec.pools[p].spot.is_none() {
+                diags.at_path(
+                    &format!("incidents[{i}].kind.pool"),
+                    format!("pool \"{pool}\" has no spot tier to preempt"),
+                    None,
+                );
+            }
+        }
     }
 }
 

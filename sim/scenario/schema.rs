@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::units::{Bandwidth, DataPrice, DataSize, EnergyPrice, HourlyPrice, Money, Power};
+use crate::incident::{FailureSpec, IncidentSpec};
 use crate::kernel::SimDuration;
+use crate::workload::job::JobSpec;
 use crate::workload::service::ServiceSpec;
 
 /// A whole study: the estate, what runs on it, what goes wrong, and how it is judged.
@@ -48,6 +50,12 @@ pub struct ScenarioSpec {
     /// Inference services: models, replicas, demand, SLOs.
     #[serde(default)]
     pub services: Vec<ServiceSpec>,
+    /// Training, fine-tuning and batch jobs, one by one or from sources.
+    #[serde(default)]
+    pub jobs: Vec<JobSpec>,
+    /// Scripted events: failures at given times.
+    #[serde(default)]
+    pub incidents: Vec<IncidentSpec>,
 }
 
 /// Time windows for metrics.
@@ -198,6 +206,9 @@ pub struct PoolSpec {
     /// Opportunistic capacity at a variable price, preempted with notice.
     #[serde(default)]
     pub spot: Option<SpotTierSpec>,
+    /// Random GPU failures, each GPU independently.
+    #[serde(default)]
+    pub failures: Option<FailureSpec>,
 }
 
 /// Reserved (committed) capacity.

@@ -53,7 +53,7 @@ pub struct TraceSpec {
     pub start_offset: SimDuration,
 }
 
-fn one() -> f64 {
+pub(crate) fn one() -> f64 {
     1.0
 }
 
@@ -156,17 +156,17 @@ pub enum TraceError {
         /// Its size.
         bytes: u64,
     },
-    /// The file holds more than [`MAX_TRACE_ROWS`] requests.
+    /// The file holds more data rows than its reader allows ([`MAX_TRACE_ROWS`] for requests).
     #[error(
-        "trace {}, line {line}: more than {limit} requests, the most a trace may hold; cut the file to the part the study needs",
+        "trace {}, line {line}: more than {limit} rows, the most a trace may hold; cut the file to the part the study needs",
         .path.display()
     )]
     TooManyRows {
         /// The trace file.
         path: PathBuf,
-        /// The line of the first request over the limit.
+        /// The line of the first row over the limit.
         line: u64,
-        /// The limit, [`MAX_TRACE_ROWS`].
+        /// The limit.
         limit: u64,
     },
     /// The file is not well-formed CSV at a line (field count, text encoding, a read failure).
@@ -272,9 +272,11 @@ impl Trace {
     /// applied at replay.
     pub fn load(path: &Path, spec: &TraceSpec) -> Result<Trace, TraceError> {
         check_time_scale(path, spec.time_scale)?;
-        let file = open_bounded(path)?;
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
-        let header = reader.headers().map_err(|e| csv_error(path, e, 1))?.clone();
+        let empty_fix = format!(
+            "write a header line{} and one row per request",
+            header_hint(&spec.format)
+        );
+        let (mut reader, header) = open_csv(path, &empty_fix)?;
         let columns = Columns::find(path, &spec.format, &header)?;
         let mut rows = RowReader::new(path, spec, columns);
         let mut record = csv::StringRecord::new();
@@ -329,7 +331,8 @@ impl Trace {
     }
 }
 
-fn check_time_scale(path: &Path, scale: f64) -> Result<(), TraceError> {
+/// Refuses a `time_scale` that is not a positive finite number.
+pub(crate) fn check_time_scale(path: &Path, scale: f64) -> Result<(), TraceError> {
     if scale.is_finite() && scale > 0.0 {
         return Ok(());
     }
@@ -340,7 +343,8 @@ fn check_time_scale(path: &Path, scale: f64) -> Result<(), TraceError> {
     })
 }
 
-fn open_bounded(path: &Path) -> Result<File, TraceError> {
+/// Opens `path` for reading, refusing a file over [`MAX_TRACE_BYTES`].
+pub(crate) fn open_bounded(path: &Path) -> Result<File, TraceError> {
     let open_error = |source| TraceError::Open {
         path: path.to_path_buf(),
         source,
@@ -355,7 +359,28 @@ fn open_bounded(path: &Path) -> Result<File, TraceError> {
     File::open(path).map_err(open_error)
 }
 
-fn csv_error(path: &Path, error: csv::Error, line: u64) -> TraceError {
+/// Opens `path` as CSV with a header (fields trimmed) and reads the header; an empty file is
+/// refused with `empty_fix` as the advice.
+pub(crate) fn open_csv(
+    path: &Path,
+    empty_fix: &str,
+) -> Result<(csv::Reader<File>, csv::StringRecord), TraceError> {
+    let file = open_bounded(path)?;
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
+    let header = reader.headers().map_err(|e| csv_error(path, e, 1))?.clone();
+    if header.iter().all(str::is_empty) {
+        return Err(TraceError::Empty {
+            path: path.to_path_buf(),
+            line: 1,
+            problem: "the file is empty".into(),
+            fix: empty_fix.into(),
+        });
+    }
+    Ok((reader, header))
+}
+
+/// The [`TraceError::Malformed`] for a CSV read failure, at the error's line or else `line`.
+pub(crate) fn csv_error(path: &Path, error: csv::Error, line: u64) -> TraceError {
     let line = error.position().map_or(line, csv::Position::line);
     let (problem, fix) = match error.kind() {
         csv::ErrorKind::UnequalLengths {
@@ -392,10 +417,20 @@ struct Columns {
     clock: Clock,
 }
 
+/// A column found in a header: its position and its name.
 #[derive(Debug)]
-struct Column {
-    index: usize,
-    name: String,
+pub(crate) struct Column {
+    /// The 0-based position in a row.
+    pub(crate) index: usize,
+    /// The name, as in the header.
+    pub(crate) name: String,
+}
+
+impl Column {
+    /// The field of this column in `record`; empty if the row is short.
+    pub(crate) fn get<'r>(&self, record: &'r csv::StringRecord) -> &'r str {
+        record.get(self.index).unwrap_or_default()
+    }
 }
 
 const AZURE_TIME: &str = "TIMESTAMP";
@@ -404,17 +439,6 @@ const AZURE_GENERATED: &str = "GeneratedTokens";
 
 impl Columns {
     fn find(path: &Path, format: &TraceFormat, header: &csv::StringRecord) -> Result<Columns, TraceError> {
-        if header.iter().all(str::is_empty) {
-            return Err(TraceError::Empty {
-                path: path.to_path_buf(),
-                line: 1,
-                problem: "the file is empty".into(),
-                fix: format!(
-                    "write a header line{} and one row per request",
-                    header_hint(format)
-                ),
-            });
-        }
         let column = |name: &str| find_column(path, format, header, name);
         let optional = |name: &Option<String>| name.as_deref().map(column).transpose();
         Ok(match format {
@@ -452,28 +476,39 @@ fn find_column(
     header: &csv::StringRecord,
     name: &str,
 ) -> Result<Column, TraceError> {
-    if let Some(index) = header.iter().position(|h| h == name) {
-        return Ok(Column {
-            index,
-            name: name.to_string(),
-        });
-    }
-    let fix = match format {
+    header_column(path, header, name, || match format {
         TraceFormat::AzureLlm => "the Azure LLM format needs the columns TIMESTAMP, ContextTokens and \
             GeneratedTokens; rename the header's columns, or describe the file with \
             format: csv(time_column: …)"
             .to_string(),
-        TraceFormat::Csv { .. } => {
-            "set the format's column names to names in this header (they are case-sensitive)".to_string()
-        }
-    };
-    Err(TraceError::MissingColumn {
-        path: path.to_path_buf(),
-        line: 1,
-        column: name.to_string(),
-        header: header.iter().collect::<Vec<_>>().join(","),
-        fix,
+        TraceFormat::Csv { .. } => CSV_COLUMN_FIX.to_string(),
     })
+}
+
+/// The fix for a missing column of a generic CSV format.
+pub(crate) const CSV_COLUMN_FIX: &str =
+    "set the format's column names to names in this header (they are case-sensitive)";
+
+/// The column `name` of `header`, or a [`TraceError::MissingColumn`] advising `fix()`.
+pub(crate) fn header_column(
+    path: &Path,
+    header: &csv::StringRecord,
+    name: &str,
+    fix: impl FnOnce() -> String,
+) -> Result<Column, TraceError> {
+    match header.iter().position(|h| h == name) {
+        Some(index) => Ok(Column {
+            index,
+            name: name.to_string(),
+        }),
+        None => Err(TraceError::MissingColumn {
+            path: path.to_path_buf(),
+            line: 1,
+            column: name.to_string(),
+            header: header.iter().collect::<Vec<_>>().join(","),
+            fix: fix(),
+        }),
+    }
 }
 
 /// How the time column is read into an instant in nanoseconds.
@@ -500,19 +535,23 @@ impl Clock {
                     "write the date and time as YYYY-MM-DD HH:MM:SS.fffffff (UTC), or remove the row".into(),
                 )
             }),
-            Clock::Numeric(unit) => parse_decimal_nanos(text, unit.nanos())
-                .map(i128::from)
-                .map_err(|problem| {
-                    (
-                        format!("\"{text}\" {problem}"),
-                        format!(
-                            "write a non-negative decimal number of {} such as \"1500\" or \"12.25\", or remove the row",
-                            unit.as_str()
-                        ),
-                    )
-                }),
+            Clock::Numeric(unit) => numeric_time(text, unit).map(i128::from),
         }
     }
+}
+
+/// The relative time `text` in `unit`, read exactly into nanoseconds, or what is wrong with it
+/// and how to fix it.
+pub(crate) fn numeric_time(text: &str, unit: TimeUnit) -> Result<u64, (String, String)> {
+    parse_decimal_nanos(text, unit.nanos()).map_err(|problem| {
+        (
+            format!("\"{text}\" {problem}"),
+            format!(
+                "write a non-negative decimal number of {} such as \"1500\" or \"12.25\", or remove the row",
+                unit.as_str()
+            ),
+        )
+    })
 }
 
 fn parse_timestamp(text: &str) -> Option<i128> {
@@ -540,22 +579,23 @@ fn parse_decimal_nanos(text: &str, per_unit: u64) -> Result<u64, &'static str> {
     })
 }
 
-fn parse_tokens(text: &str) -> Result<u32, String> {
+/// A whole number of `what` (e.g. "tokens"), or what is wrong with `text`.
+pub(crate) fn parse_count(text: &str, what: &str) -> Result<u32, String> {
     if text.is_empty() {
-        return Err("the number of tokens is missing".into());
+        return Err(format!("the number of {what} is missing"));
     }
     text.parse::<u32>().map_err(|_| {
         if text.bytes().all(|b| b.is_ascii_digit()) {
-            format!("{text} tokens is more than the most allowed, {}", u32::MAX)
+            format!("{text} {what} is more than the most allowed, {}", u32::MAX)
         } else {
-            format!("\"{text}\" is not a whole number of tokens")
+            format!("\"{text}\" is not a whole number of {what}")
         }
     })
 }
 
 /// `round(n × scale)` computed exactly (halves round up), or `None` if it exceeds `u64`.
 /// `scale` must be positive and finite.
-fn scale_nanos(n: u64, scale: f64) -> Option<u64> {
+pub(crate) fn scale_nanos(n: u64, scale: f64) -> Option<u64> {
     if scale == 1.0 {
         return Some(n);
     }
@@ -638,7 +678,7 @@ impl<'a> RowReader<'a> {
                 limit: self.max_rows,
             });
         }
-        let time_text = record.get(self.columns.time.index).unwrap_or_default();
+        let time_text = self.columns.time.get(record);
         let raw = self.raw_offset(line, time_text)?;
         let context = self.tokens(record, &self.columns.context, line)?;
         let generated = self.tokens(record, &self.columns.generated, line)?;
@@ -686,8 +726,8 @@ impl<'a> RowReader<'a> {
         let Some(column) = column else {
             return Ok(0);
         };
-        let text = record.get(column.index).unwrap_or_default();
-        parse_tokens(text)
+        let text = column.get(record);
+        parse_count(text, "tokens")
             .map_err(|problem| self.bad_value(line, column, problem, "fix or remove the row".into()))
     }
 
@@ -1046,7 +1086,7 @@ mod tests {
         let got = rows.add(&record).unwrap_err().to_string();
         assert_eq!(
             got,
-            "trace x.csv, line 4: more than 2 requests, the most a trace may hold; cut the file to the part \
+            "trace x.csv, line 4: more than 2 rows, the most a trace may hold; cut the file to the part \
              the study needs"
         );
     }

@@ -2,15 +2,21 @@
 //! kernel. This is where events are dispatched to the subsystem that owns them; the subsystems
 //! themselves live in `infra`, `workload`, `policy` and `metrics`.
 
+mod incidents;
+mod jobs;
 mod serving;
 
+pub use incidents::{FailureCounts, Incidents};
+pub use jobs::{Holding, JobState, Jobs, JobsError, MAX_JOBS, Phase, RETRY_INTERVAL, TRANSFER_STREAMS};
 pub use serving::{Deployment, ServiceState, Serving, ServingError, WindowUsage};
 
-use crate::infra::estate::{BILLING_PERIOD, Estate};
+use crate::infra::estate::{BILLING_PERIOD, Estate, TransferPurpose};
+use crate::infra::pool::Tier;
 use crate::kernel::{
     Context, EventId, KernelError, Model, RNG_ALGORITHM, RngStreams, RunLimits, SimDuration, SimTime,
-    Simulation,
+    Simulation, StopReason,
 };
+use crate::metrics::job::JobClassSummary;
 use crate::metrics::{CostSummary, EstateSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary};
 use crate::policy::DecisionLog;
 use crate::scenario::Scenario;
@@ -64,6 +70,49 @@ pub enum Event {
         /// Service index.
         service: u32,
     },
+    /// A job is submitted.
+    JobSubmit {
+        /// Job index.
+        job: u32,
+    },
+    /// A job source's next job arrives.
+    JobSource {
+        /// Source index.
+        source: u32,
+    },
+    /// A job's restore, compute segment or checkpoint write ends.
+    JobTimer {
+        /// Job index.
+        job: u32,
+        /// Which of the job's timers; earlier ones are void.
+        timer: u32,
+    },
+    /// A job's preemption notice runs out.
+    JobEviction {
+        /// Job index.
+        job: u32,
+        /// The placement the notice was given to.
+        placement: u32,
+    },
+    /// Waiting jobs are offered GPUs again.
+    JobRetry,
+    /// A GPU of a pool fails (the pool's failure process).
+    GpuFailure {
+        /// Pool index.
+        pool: u32,
+    },
+    /// A failed GPU is back in service.
+    GpuRepaired {
+        /// Pool index.
+        pool: u32,
+        /// Its tier.
+        tier: Tier,
+    },
+    /// A scripted incident starts.
+    Incident {
+        /// Incident index.
+        index: u32,
+    },
 }
 
 /// Failures of a run that are not the user's input: bugs or resource limits.
@@ -75,6 +124,9 @@ pub enum RunError {
     /// The services could not be built.
     #[error(transparent)]
     Serving(#[from] ServingError),
+    /// The jobs could not be built or run.
+    #[error(transparent)]
+    Jobs(#[from] JobsError),
     /// An end-of-run invariant does not hold.
     #[error("invariant violated at the end of the run: {0}")]
     Invariant(String),
@@ -86,7 +138,7 @@ impl RunError {
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
-            RunError::Serving(ServingError::Trace(_) | ServingError::Arrivals { .. })
+            RunError::Serving(ServingError::Trace(_) | ServingError::Arrivals { .. }) | RunError::Jobs(_)
         )
     }
 }
@@ -97,6 +149,10 @@ pub struct World {
     pub estate: Estate,
     /// Inference services and their requests.
     pub serving: Serving,
+    /// Training, fine-tuning and batch jobs.
+    pub jobs: Jobs,
+    /// Scripted incidents and failure processes.
+    pub incidents: Incidents,
     /// Every decision taken.
     pub decisions: DecisionLog,
     window: SimDuration,
@@ -107,10 +163,15 @@ impl World {
     /// Builds the model of a checked scenario with master seed `seed`.
     pub fn build(scenario: &Scenario, seed: u64) -> Result<Self, RunError> {
         let mut estate = Estate::build(scenario);
-        let serving = Serving::build(scenario, &mut estate, &RngStreams::new(seed))?;
+        let streams = RngStreams::new(seed);
+        let serving = Serving::build(scenario, &mut estate, &streams)?;
+        let jobs = Jobs::build(scenario, &estate, &streams)?;
+        let incidents = Incidents::build(scenario, &estate, &streams);
         Ok(World {
             estate,
             serving,
+            jobs,
+            incidents,
             decisions: DecisionLog::default(),
             window: scenario.spec.metrics.window,
             transfers_due: None,
@@ -138,8 +199,37 @@ impl World {
                 done.bytes as f64,
                 done.tag.payer,
             );
+            match done.tag.purpose {
+                TransferPurpose::Other => {}
+                TransferPurpose::JobStaging { job, placement } => {
+                    self.jobs
+                        .staging_flow_done(ctx, &mut self.estate, job, placement, done.id)?
+                }
+                TransferPurpose::CheckpointReplica { job, progress_ns } => {
+                    self.jobs.replica_done(job, done.to, progress_ns)
+                }
+            }
         }
         self.reschedule_transfers(ctx)
+    }
+
+    /// Handles the events of jobs and incidents, which may start or stop transfers.
+    fn handle_job_event(&mut self, ctx: &mut Context<'_, Event>, event: Event) -> Result<(), RunError> {
+        let (estate, log, jobs) = (&mut self.estate, &mut self.decisions, &mut self.jobs);
+        match event {
+            Event::JobSubmit { job } => jobs.submit(ctx, estate, log, job)?,
+            Event::JobSource { source } => jobs.source_arrival(ctx, estate, log, source)?,
+            Event::JobTimer { job, timer } => jobs.timer(ctx, estate, log, job, timer)?,
+            Event::JobEviction { job, placement } => jobs.eviction(ctx, estate, log, job, placement)?,
+            Event::JobRetry => jobs.retry(ctx, estate, log)?,
+            Event::GpuFailure { pool } => self.incidents.random_failure(ctx, estate, jobs, log, pool)?,
+            Event::GpuRepaired { pool, tier } => {
+                self.incidents.repaired(ctx, estate, jobs, log, pool, tier)?
+            }
+            Event::Incident { index } => self.incidents.scripted(ctx, estate, jobs, log, index)?,
+            _ => return Ok(()),
+        }
+        Ok(self.reschedule_transfers(ctx)?)
     }
 }
 
@@ -153,7 +243,11 @@ impl Model for World {
                 self.estate.bill_until(ctx.now());
                 ctx.schedule_in(BILLING_PERIOD, Event::BillingTick)?;
             }
-            Event::Start => self.serving.start(ctx)?,
+            Event::Start => {
+                self.serving.start(ctx)?;
+                self.jobs.start(ctx)?;
+                self.incidents.start(ctx)?;
+            }
             Event::WindowEnd => {
                 self.serving.close_window(ctx.now());
                 ctx.schedule_in(self.window, Event::WindowEnd)?;
@@ -191,6 +285,14 @@ impl Model for World {
                 self.serving
                     .autoscale(ctx, &mut self.estate, &mut self.decisions, service)?
             }
+            Event::JobSubmit { .. }
+            | Event::JobSource { .. }
+            | Event::JobTimer { .. }
+            | Event::JobEviction { .. }
+            | Event::JobRetry
+            | Event::GpuFailure { .. }
+            | Event::GpuRepaired { .. }
+            | Event::Incident { .. } => self.handle_job_event(ctx, event)?,
         }
         Ok(())
     }
@@ -202,10 +304,21 @@ pub struct RunOutcome {
     pub summary: Summary,
     /// The model as it was at the end (ledger, estate state).
     pub world: World,
+    /// The end of the simulated period.
+    pub horizon: SimTime,
 }
 
 /// Simulates `scenario` with master seed `seed`.
 pub fn simulate(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
+    let (mut sim, horizon) = prepare(scenario, seed)?;
+    let stop = sim.run(RunLimits::until(horizon))?;
+    conclude(scenario, seed, sim, stop)
+}
+
+/// Builds the model of a run and schedules its first events; returns it with the horizon.
+/// [`simulate`] is `prepare`, one `run` to the horizon, then [`conclude`]; driving the
+/// simulation in steps between the two lets a caller watch the model as it goes.
+pub fn prepare(scenario: &Scenario, seed: u64) -> Result<(Simulation<World>, SimTime), RunError> {
     let horizon = SimTime::ZERO
         .checked_add(scenario.spec.horizon)
         .map_err(KernelError::from)?;
@@ -216,9 +329,21 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> 
         SimTime::ZERO.saturating_add(scenario.spec.metrics.window),
         Event::WindowEnd,
     )?;
-    let stop = sim.run(RunLimits::until(horizon))?;
+    Ok((sim, horizon))
+}
+
+/// Ends a run that stopped for `stop`: releases every GPU still held at the horizon, bills up
+/// to it, checks the end-of-run invariants and summarises.
+pub fn conclude(
+    scenario: &Scenario,
+    seed: u64,
+    mut sim: Simulation<World>,
+    stop: StopReason,
+) -> Result<RunOutcome, RunError> {
+    let horizon = SimTime::ZERO.saturating_add(scenario.spec.horizon);
     let world = sim.model_mut();
     world.serving.release_all(horizon, &mut world.estate);
+    world.jobs.release_all(horizon, &mut world.estate);
     world.estate.bill_until(horizon);
     let stats = sim.stats();
     let end = sim.now();
@@ -236,8 +361,15 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> 
         estate: EstateSummary::of(&world.estate),
         cost: CostSummary::of(&world.estate),
         services: service_summaries(&world),
+        jobs: JobClassSummary::by_class(world.jobs.views(horizon), |class| {
+            world.estate.ledger.by_class().get(&class).copied().unwrap_or(0.0)
+        }),
     };
-    Ok(RunOutcome { summary, world })
+    Ok(RunOutcome {
+        summary,
+        world,
+        horizon,
+    })
 }
 
 fn check_invariants(world: &World) -> Result<(), RunError> {

@@ -1,0 +1,91 @@
+//! `jobs.csv`: one row per job — what it was, where it ran, how it ended, and where its GPU
+//! time and money went. Empty cells mean "does not apply" (a job that never started has no
+//! start time).
+
+use crate::metrics::ledger::Payer;
+use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
+use crate::world::World;
+
+/// The header of `jobs.csv`.
+pub const JOBS_CSV_HEADER: [&str; 26] = [
+    "name",
+    "class",
+    "gpus",
+    "work_gpu_h",
+    "submit_s",
+    "first_start_s",
+    "end_s",
+    "outcome",
+    "pool",
+    "tier",
+    "wait_s",
+    "placements",
+    "interruptions",
+    "interrupted_failure",
+    "interrupted_spot_preemption",
+    "interrupted_capacity_loss",
+    "interrupted_site_outage",
+    "interrupted_migration",
+    "checkpoints",
+    "held_gpu_h",
+    "useful_gpu_h",
+    "lost_gpu_h",
+    "checkpoint_gpu_h",
+    "cost_usd",
+    "deadline_missed",
+    "note",
+];
+
+fn cell<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(String::new, |v| v.to_string())
+}
+
+fn hours(gpu_ns: u128) -> String {
+    (gpu_ns as f64 / NANOS_PER_HOUR).to_string()
+}
+
+/// The bytes of `jobs.csv` for the jobs of `world` at the end of a run at `end`.
+pub fn jobs_csv(world: &World, end: crate::kernel::SimTime) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(JOBS_CSV_HEADER)?;
+    for (j, job) in world.jobs.jobs.iter().enumerate() {
+        let r = &job.record;
+        let placed = job.last_placement;
+        let payer = Payer {
+            class: job.def.class,
+            workload: j as u32,
+        };
+        let mut row = vec![
+            job.def.name.clone(),
+            job.def.class.as_str().to_string(),
+            job.def.gpus.to_string(),
+            job.def.work_gpu_hours().to_string(),
+            cell(r.submitted.map(|t| t.as_secs_f64())),
+            cell(r.first_start.map(|t| t.as_secs_f64())),
+            cell(r.ended.map(|t| t.as_secs_f64())),
+            job.outcome().as_str().to_string(),
+            cell(placed.map(|(pool, _)| world.estate.pools[pool.index()].name.clone())),
+            cell(placed.map(|(_, tier)| tier.as_str())),
+            cell(r.initial_wait_ns().map(|ns| ns as f64 / 1e9)),
+            r.placements.to_string(),
+            r.interrupted().to_string(),
+        ];
+        row.extend(
+            InterruptCause::ALL
+                .iter()
+                .map(|&c| r.interruptions[c as usize].to_string()),
+        );
+        row.extend([
+            r.checkpoints.to_string(),
+            hours(r.held_gpu_ns),
+            hours(r.useful_gpu_ns),
+            hours(r.lost_gpu_ns),
+            hours(r.checkpoint_gpu_ns),
+            world.estate.ledger.of_payer(payer).to_string(),
+            cell(job.def.deadline.map(|_| job.deadline_missed(end))),
+            r.note.clone(),
+        ]);
+        writer.write_record(&row)?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}

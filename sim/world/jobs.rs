@@ -1,0 +1,1278 @@
+//! Running jobs: submission, placement through the policy, data staging, restore, compute
+//! segments and checkpoints, interruptions and restarts, completion.
+//!
+//! A job's life:
+//!
+//! ```text
+//! submitted → waiting → placed (GPUs held, billed from here) → staging (dataset, checkpoint)
+//!   → restoring (after an interruption) → running ⇄ checkpointing → … → completed
+//!   ↘ interrupted (failure, preemption, capacity loss, outage, migration): work since the last
+//!     durable checkpoint is lost, the GPUs are released, the job waits again
+//! ```
+//!
+//! Compute runs in segments of the checkpoint interval; each ends with a checkpoint write
+//! during which nothing is computed, and the work is durable once the write ends. The last
+//! segment ends with a final write too (the trained model is saved). Jobs without a checkpoint
+//! policy run in one segment and lose everything when interrupted.
+//!
+//! Waiting jobs are offered GPUs whenever capacity may have changed (a job released GPUs, a GPU
+//! came back from repair, a job arrived) and at least once a minute while any job waits, in
+//! order of priority, then of how long they have waited. A job that fits is placed even if one
+//! ahead of it does not (first fit, no reservations), so a large gang can wait behind a stream
+//! of small ones.
+
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
+
+use crate::infra::estate::{AllocationId, Estate, TransferPurpose, TransferTag};
+use crate::infra::ids::{DatasetId, PoolId, SiteId};
+use crate::infra::network::{FlowId, FlowSpec};
+use crate::infra::pool::Tier;
+use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
+use crate::metrics::job::{JobOutcome, JobRecord, JobView};
+use crate::metrics::ledger::Payer;
+use crate::policy::{DecisionKind, DecisionLog, PlaceRequest, Placement, PlacementCandidate, Policy};
+use crate::scenario::Scenario;
+use crate::scenario::schema::WorkloadClass;
+use crate::workload::job::{
+    CheckpointUnavailable, Checkpointing, DurationDist, InterruptCause, JobArrivals, JobDef, JobSpec,
+    default_tiers, draw_poisson_job, work_ns,
+};
+use crate::workload::job_trace::JobTrace;
+use crate::workload::trace::TraceError;
+
+use super::Event;
+
+/// Parallel TCP streams of a staging or replication transfer (bulk tools open several).
+pub const TRANSFER_STREAMS: u32 = 8;
+/// How often waiting jobs are offered GPUs when nothing else prompts it.
+pub const RETRY_INTERVAL: SimDuration = SimDuration::from_secs(60);
+/// Most jobs one run may create (memory grows with every job: it keeps a row for `jobs.csv`).
+pub const MAX_JOBS: usize = 1_000_000;
+
+/// Why the jobs of a scenario cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum JobsError {
+    /// A job trace cannot be read.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// More jobs than a run may hold.
+    #[error(
+        "job source {source_name} would create more than {MAX_JOBS} jobs in this run; set `count` (Poisson), `limit` (trace) or shorten the horizon"
+    )]
+    TooMany {
+        /// The source's name.
+        source_name: String,
+    },
+}
+
+/// Where a job's life stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not submitted yet.
+    Pending,
+    /// Waiting for GPUs.
+    Waiting,
+    /// Holding GPUs, moving its dataset or checkpoint to its site.
+    Staging,
+    /// Holding GPUs, restarting from its checkpoint.
+    Restoring,
+    /// Computing.
+    Running,
+    /// Writing a checkpoint.
+    Checkpointing,
+    /// All work done.
+    Completed,
+    /// Gave up or was rejected.
+    Failed,
+}
+
+/// GPUs a job holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Holding {
+    /// The allocation.
+    pub allocation: AllocationId,
+    /// The pool.
+    pub pool: PoolId,
+    /// The tier.
+    pub tier: Tier,
+    /// The pool's site.
+    pub site: SiteId,
+    /// The accelerator's speed for the job's class.
+    pub speed: f64,
+    /// When the GPUs were taken.
+    pub since: SimTime,
+}
+
+/// One job at run time.
+#[derive(Debug, Clone)]
+pub struct JobState {
+    /// What it is.
+    pub def: JobDef,
+    /// Where its life stands.
+    pub phase: Phase,
+    /// What happened to it.
+    pub record: JobRecord,
+    /// Reference work made durable, in ns.
+    pub progress_ns: u64,
+    /// The GPUs it holds.
+    pub holding: Option<Holding>,
+    /// Checkpoint copies: site and the progress the copy holds.
+    pub copies: Vec<(SiteId, u64)>,
+    /// The last pool and tier it ran on, for reports.
+    pub last_placement: Option<(PoolId, Tier)>,
+    timer: u32,
+    placement: u32,
+    phase_since: SimTime,
+    segment_ns: u64,
+    at_risk_ns: u64,
+    replicating: bool,
+    flows: Vec<FlowId>,
+    needs_restore: bool,
+    leaving: Option<InterruptCause>,
+    evicting: Option<InterruptCause>,
+    waiting_since: SimTime,
+    deferred: bool,
+}
+
+impl JobState {
+    fn new(def: JobDef) -> Self {
+        JobState {
+            def,
+            phase: Phase::Pending,
+            record: JobRecord::default(),
+            progress_ns: 0,
+            holding: None,
+            copies: Vec::new(),
+            last_placement: None,
+            timer: 0,
+            placement: 0,
+            phase_since: SimTime::ZERO,
+            segment_ns: 0,
+            at_risk_ns: 0,
+            replicating: false,
+            flows: Vec::new(),
+            needs_restore: false,
+            leaving: None,
+            evicting: None,
+            waiting_since: SimTime::ZERO,
+            deferred: false,
+        }
+    }
+
+    /// Where the job stands, for reports.
+    pub fn outcome(&self) -> JobOutcome {
+        match self.phase {
+            Phase::Pending => JobOutcome::NotSubmitted,
+            Phase::Waiting => JobOutcome::Waiting,
+            Phase::Completed => JobOutcome::Completed,
+            Phase::Failed => JobOutcome::Failed,
+            _ => JobOutcome::Running,
+        }
+    }
+
+    /// Whether the deadline passed before the job completed, as of `now`.
+    pub fn deadline_missed(&self, now: SimTime) -> bool {
+        let Some(deadline) = self.def.deadline else {
+            return false;
+        };
+        match (self.phase, self.record.ended) {
+            (Phase::Completed, Some(ended)) => ended > deadline,
+            _ => now > deadline,
+        }
+    }
+
+    fn payer(&self, index: u32) -> Payer {
+        Payer {
+            class: self.def.class,
+            workload: index,
+        }
+    }
+
+    fn gpus(&self) -> u128 {
+        u128::from(self.def.gpus)
+    }
+}
+
+enum SourceKind {
+    Poisson {
+        rate_per_sec: f64,
+        gpus: Vec<(u32, f64)>,
+        duration: DurationDist,
+        remaining: Option<u64>,
+        rng: StreamRng,
+    },
+    Trace {
+        trace: JobTrace,
+        next: usize,
+    },
+}
+
+struct Source {
+    name: String,
+    template: JobDef,
+    kind: SourceKind,
+    made: u64,
+}
+
+/// Every job of a run and the sources that create them.
+pub struct Jobs {
+    /// Jobs in order of creation; a job's index is its workload id in the ledger.
+    pub jobs: Vec<JobState>,
+    sources: Vec<Source>,
+    waiting: Vec<u32>,
+    staged: BTreeSet<(DatasetId, SiteId)>,
+    retry_pending: bool,
+    policy: Box<dyn Policy>,
+}
+
+/// A site or dataset name to its id; the scenario checks resolved every name.
+fn find(names: impl Iterator<Item = String>, wanted: &str) -> Option<u32> {
+    names.into_iter().position(|n| n == wanted).map(|i| i as u32)
+}
+
+fn template(spec: &JobSpec, estate: &Estate) -> JobDef {
+    let accelerators = spec
+        .accelerators
+        .iter()
+        .filter_map(|a| find(estate.accelerators.iter().map(|x| x.name.clone()), a))
+        .map(crate::infra::ids::AcceleratorId)
+        .collect();
+    let checkpoint = spec.checkpoint.as_ref().map(|c| {
+        let replica = c
+            .replicate_to
+            .as_deref()
+            .and_then(|s| find(estate.sites.iter().map(|x| x.name.clone()), s))
+            .map(SiteId);
+        Checkpointing::new(c, replica)
+    });
+    let submit = SimTime::ZERO.saturating_add(spec.submit);
+    JobDef {
+        name: spec.name.clone(),
+        class: spec.class,
+        gpus: spec.gpus.unwrap_or(1),
+        accelerators,
+        work_ns: work_ns(spec.work.unwrap_or(0.0), spec.gpus.unwrap_or(1)),
+        submit,
+        priority: spec.priority,
+        preemptible: spec.preemptible,
+        deadline: spec.deadline.map(|d| submit.saturating_add(d)),
+        dataset: spec
+            .dataset
+            .as_deref()
+            .and_then(|d| find(estate.datasets.iter().map(|x| x.name.clone()), d))
+            .map(DatasetId),
+        checkpoint,
+        tiers: if spec.tiers.is_empty() {
+            default_tiers(spec.preemptible)
+        } else {
+            spec.tiers.clone()
+        },
+        max_interruptions: spec.max_interruptions,
+    }
+}
+
+impl Jobs {
+    /// Builds the jobs and job sources of a checked scenario.
+    pub fn build(scenario: &Scenario, estate: &Estate, streams: &RngStreams) -> Result<Self, JobsError> {
+        let mut jobs = Vec::new();
+        let mut sources = Vec::new();
+        for spec in &scenario.spec.jobs {
+            let template = template(spec, estate);
+            let kind = match &spec.arrivals {
+                None => {
+                    jobs.push(JobState::new(template));
+                    continue;
+                }
+                Some(JobArrivals::Poisson {
+                    rate,
+                    gpus,
+                    duration,
+                    count,
+                }) => SourceKind::Poisson {
+                    rate_per_sec: rate.per_sec(),
+                    gpus: gpus.clone(),
+                    duration: *duration,
+                    remaining: *count,
+                    rng: streams.stream(&format!("jobs/{}", spec.name)),
+                },
+                Some(JobArrivals::Trace(trace)) => {
+                    let trace = JobTrace::load(&scenario.resolve_path(&trace.path), trace)?;
+                    if trace.jobs().len() > MAX_JOBS {
+                        return Err(JobsError::TooMany {
+                            source_name: spec.name.clone(),
+                        });
+                    }
+                    SourceKind::Trace { trace, next: 0 }
+                }
+            };
+            sources.push(Source {
+                name: spec.name.clone(),
+                template,
+                kind,
+                made: 0,
+            });
+        }
+        Ok(Jobs {
+            jobs,
+            sources,
+            waiting: Vec::new(),
+            staged: BTreeSet::new(),
+            retry_pending: false,
+            policy: Box::new(crate::policy::LowestLatency),
+        })
+    }
+
+    /// Schedules every job's submission and every source's first arrival.
+    pub fn start(&mut self, ctx: &mut Context<'_, Event>) -> Result<(), KernelError> {
+        for (j, job) in self.jobs.iter().enumerate() {
+            ctx.schedule_at(job.def.submit.max(ctx.now()), Event::JobSubmit { job: j as u32 })?;
+        }
+        for s in 0..self.sources.len() {
+            self.schedule_source(ctx, s, self.sources[s].template.submit)?;
+        }
+        Ok(())
+    }
+
+    fn schedule_source(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        s: usize,
+        from: SimTime,
+    ) -> Result<(), KernelError> {
+        let source = &mut self.sources[s];
+        let at = match &mut source.kind {
+            SourceKind::Poisson {
+                remaining: Some(0), ..
+            } => return Ok(()),
+            SourceKind::Poisson {
+                rate_per_sec,
+                gpus,
+                duration,
+                rng,
+                ..
+            } => {
+                // Draws for the next job are made now so the stream is consumed in one order.
+                let (gap, size, runtime) = draw_poisson_job(rng, *rate_per_sec, gpus, duration);
+                source.template.gpus = size;
+                source.template.work_ns = runtime;
+                from.saturating_add(SimDuration::from_nanos(gap))
+            }
+            SourceKind::Trace { trace, next } => match trace.jobs().get(*next) {
+                Some(job) => source
+                    .template
+                    .submit
+                    .saturating_add(SimDuration::from_nanos(job.submit_ns)),
+                None => return Ok(()),
+            },
+        };
+        ctx.schedule_at(at.max(ctx.now()), Event::JobSource { source: s as u32 })
+    }
+
+    /// A source's next job arrives now.
+    pub fn source_arrival(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        source: u32,
+    ) -> Result<(), super::RunError> {
+        let s = source as usize;
+        if self.jobs.len() >= MAX_JOBS {
+            return Err(JobsError::TooMany {
+                source_name: self.sources[s].name.clone(),
+            }
+            .into());
+        }
+        let now = ctx.now();
+        let src = &mut self.sources[s];
+        src.made += 1;
+        let mut def = src.template.clone();
+        def.name = format!("{}-{}", src.name, src.made);
+        def.submit = now;
+        def.deadline = src
+            .template
+            .deadline
+            .map(|d| now.saturating_add(d.saturating_since(src.template.submit)));
+        match &mut src.kind {
+            SourceKind::Poisson { remaining, .. } => {
+                if let Some(left) = remaining {
+                    *left -= 1;
+                }
+            }
+            SourceKind::Trace { trace, next } => {
+                if let Some(row) = trace.jobs().get(*next) {
+                    def.gpus = row.gpus.max(1);
+                    def.work_ns = row.duration_ns.max(1);
+                    def.priority = row.priority;
+                    def.preemptible = row.preemptible;
+                    if !row.name.is_empty() {
+                        def.name = format!("{}-{}", src.name, row.name);
+                    }
+                    if def.accelerators.is_empty() {
+                        def.accelerators = row
+                            .accelerators
+                            .iter()
+                            .filter_map(|a| find(estate.accelerators.iter().map(|x| x.name.clone()), a))
+                            .map(crate::infra::ids::AcceleratorId)
+                            .collect();
+                    }
+                    if !src.template.tiers.contains(&Tier::Spot) && def.preemptible {
+                        def.tiers.push(Tier::Spot);
+                    }
+                }
+                *next += 1;
+            }
+        }
+        self.jobs.push(JobState::new(def));
+        self.schedule_source(ctx, s, now)?;
+        self.submit(ctx, estate, log, (self.jobs.len() - 1) as u32)?;
+        Ok(())
+    }
+
+    /// Job `job` is submitted now.
+    pub fn submit(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        job: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let state = &mut self.jobs[job as usize];
+        state.record.submitted = Some(now);
+        state.phase = Phase::Waiting;
+        state.waiting_since = now;
+        self.waiting.push(job);
+        self.place_waiting(ctx, estate, log)
+    }
+
+    /// Offers GPUs to every waiting job, in order of priority and then of waiting time.
+    pub fn place_waiting(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+    ) -> Result<(), KernelError> {
+        if self.waiting.is_empty() {
+            return Ok(());
+        }
+        let jobs = &self.jobs;
+        self.waiting.sort_by_key(|&j| {
+            (
+                Reverse(jobs[j as usize].def.priority),
+                jobs[j as usize].waiting_since,
+                j,
+            )
+        });
+        for j in std::mem::take(&mut self.waiting) {
+            if !self.try_place(ctx, estate, log, j)? {
+                self.waiting.push(j);
+            }
+        }
+        if !self.waiting.is_empty() && !self.retry_pending {
+            self.retry_pending = true;
+            ctx.schedule_in(RETRY_INTERVAL, Event::JobRetry)?;
+        }
+        Ok(())
+    }
+
+    /// The periodic offer to waiting jobs.
+    pub fn retry(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+    ) -> Result<(), KernelError> {
+        self.retry_pending = false;
+        self.place_waiting(ctx, estate, log)
+    }
+
+    /// The best checkpoint copy `job` can restart from at `site`: at a site that is up and
+    /// reachable, the most progress, then the copy at `site` itself.
+    fn reachable_copy(&self, estate: &Estate, job: usize, site: SiteId) -> Option<(SiteId, u64)> {
+        self.jobs[job]
+            .copies
+            .iter()
+            .copied()
+            .filter(|&(at, _)| {
+                estate.sites[at.index()].up && (at == site || estate.network.route(at, site).is_some())
+            })
+            .max_by_key(|&(at, progress)| (progress, at == site, Reverse(at)))
+    }
+
+    /// Where the job's data and checkpoint must come from to run at `site`, and how many bytes
+    /// that is; `None` when it cannot run there.
+    fn staging_at(&self, estate: &Estate, job: usize, site: SiteId) -> Option<(u64, Option<(SiteId, u64)>)> {
+        let state = &self.jobs[job];
+        let mut bytes = 0;
+        if let Some(dataset) = state.def.dataset {
+            let data = &estate.datasets[dataset.index()];
+            if !estate.may_hold(dataset, site) {
+                return None;
+            }
+            if data.home != site && !self.staged.contains(&(dataset, site)) {
+                estate.dataset_route(dataset, site).ok()?;
+                bytes += data.size_bytes;
+            }
+        }
+        let mut source = None;
+        if state.needs_restore && state.progress_ns > 0 {
+            match self.reachable_copy(estate, job, site) {
+                Some(copy) => {
+                    if copy.0 != site {
+                        bytes += state.def.checkpoint.map_or(0, |c| c.size_bytes);
+                    }
+                    source = Some(copy);
+                }
+                None if self.unavailable_choice(job) == CheckpointUnavailable::Restart => {}
+                None => return None,
+            }
+        }
+        Some((bytes, source))
+    }
+
+    fn unavailable_choice(&self, job: usize) -> CheckpointUnavailable {
+        self.jobs[job]
+            .def
+            .checkpoint
+            .map_or(CheckpointUnavailable::Restart, |c| c.if_unavailable)
+    }
+
+    /// Every (pool, tier) that can take the job now, with the checkpoint copy to restore from.
+    fn candidates(&self, estate: &Estate, job: usize) -> Vec<(PlacementCandidate, Option<(SiteId, u64)>)> {
+        let def = &self.jobs[job].def;
+        let mut out = Vec::new();
+        for (rank, &tier) in def.tiers.iter().enumerate() {
+            if tier == Tier::Spot && !def.preemptible {
+                continue;
+            }
+            for pool in &estate.pools {
+                let Some(state) = pool.tier(tier) else { continue };
+                if state.free() < def.gpus
+                    || !estate.sites[pool.site.index()].up
+                    || !(def.accelerators.is_empty() || def.accelerators.contains(&pool.accelerator))
+                {
+                    continue;
+                }
+                let Some((staging_bytes, copy)) = self.staging_at(estate, job, pool.site) else {
+                    continue;
+                };
+                let candidate = PlacementCandidate {
+                    pool: pool.id,
+                    site: pool.site,
+                    tier,
+                    preference: rank as u32,
+                    free: state.free(),
+                    usd_per_gpu_hour: state.price_per_gpu_hour,
+                    speed: estate.accelerators[pool.accelerator.index()].speed(def.class),
+                    staging_bytes,
+                };
+                out.push((candidate, copy));
+            }
+        }
+        out
+    }
+
+    /// Why a job with no candidates waits.
+    fn why_waiting(&self, estate: &Estate, job: usize) -> String {
+        let state = &self.jobs[job];
+        let def = &state.def;
+        let fits = |pool: &crate::infra::pool::Pool, tier: Tier| {
+            pool.tier(tier).is_some_and(|t| t.capacity >= def.gpus)
+                && (def.accelerators.is_empty() || def.accelerators.contains(&pool.accelerator))
+                && (tier != Tier::Spot || def.preemptible)
+        };
+        let sized: Vec<&crate::infra::pool::Pool> = estate
+            .pools
+            .iter()
+            .filter(|p| def.tiers.iter().any(|&t| fits(p, t)))
+            .collect();
+        if sized.is_empty() {
+            let tiers: Vec<&str> = def.tiers.iter().map(|t| t.as_str()).collect();
+            return format!(
+                "no pool has {} GPUs it accepts in tiers {}",
+                def.gpus,
+                tiers.join("/")
+            );
+        }
+        if let Some(dataset) = def.dataset {
+            if !sized.iter().any(|p| estate.may_hold(dataset, p.site)) {
+                let data = &estate.datasets[dataset.index()];
+                return format!(
+                    "dataset {} may only be in {}; no pool large enough is there",
+                    data.name,
+                    data.residency.join(", ")
+                );
+            }
+        }
+        if state.needs_restore
+            && state.progress_ns > 0
+            && !sized
+                .iter()
+                .any(|p| self.reachable_copy(estate, job, p.site).is_some())
+        {
+            return "its checkpoint is only at sites that are down or unreachable; waiting for one".into();
+        }
+        format!("waiting for {} free GPUs", def.gpus)
+    }
+
+    /// Offers GPUs to one waiting job. Returns whether it left the queue (placed or failed).
+    fn try_place(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        job: u32,
+    ) -> Result<bool, KernelError> {
+        let j = job as usize;
+        let now = ctx.now();
+        let candidates = self.candidates(estate, j);
+        if candidates.is_empty() {
+            if !self.jobs[j].deferred {
+                let reason = self.why_waiting(estate, j);
+                self.jobs[j].deferred = true;
+                self.jobs[j].record.note.clone_from(&reason);
+                log.record(
+                    now,
+                    DecisionKind::Defer,
+                    self.jobs[j].def.name.clone(),
+                    "wait".into(),
+                    reason,
+                );
+            }
+            return Ok(false);
+        }
+        let offered: Vec<PlacementCandidate> = candidates.iter().map(|c| c.0).collect();
+        let def = &self.jobs[j].def;
+        let request = PlaceRequest {
+            job: &def.name,
+            class: def.class,
+            gpus: def.gpus,
+            priority: def.priority,
+            remaining_gpu_hours: def.work_ns.saturating_sub(self.jobs[j].progress_ns) as f64
+                * f64::from(def.gpus)
+                / crate::workload::job::NANOS_PER_HOUR,
+            now,
+        };
+        let choice = match self.policy.place(&request, &offered) {
+            Placement::Place(i) if i < offered.len() => i,
+            Placement::Place(i) => {
+                let fallback = crate::policy::preferred_then_cheapest(&offered);
+                log.record(
+                    now,
+                    DecisionKind::Rejected,
+                    def.name.clone(),
+                    format!("candidate {i}"),
+                    format!(
+                        "policy {} chose outside the {} eligible placements; the default was used",
+                        self.policy.name(),
+                        offered.len()
+                    ),
+                );
+                fallback
+            }
+            Placement::Wait => return Ok(false),
+            Placement::Reject => {
+                let name = def.name.clone();
+                self.end_failed(
+                    now,
+                    job,
+                    format!("rejected by policy {}", self.policy.name()),
+                    log,
+                );
+                log.record(
+                    now,
+                    DecisionKind::Fail,
+                    name,
+                    "reject".into(),
+                    "the policy rejected the job".into(),
+                );
+                return Ok(true);
+            }
+        };
+        let (candidate, copy) = candidates[choice];
+        self.place(ctx, estate, log, job, candidate, copy, offered.len())?;
+        Ok(true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn place(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        job: u32,
+        candidate: PlacementCandidate,
+        copy: Option<(SiteId, u64)>,
+        eligible: usize,
+    ) -> Result<(), KernelError> {
+        let j = job as usize;
+        let now = ctx.now();
+        let payer = self.jobs[j].payer(job);
+        let gpus = self.jobs[j].def.gpus;
+        // The candidate was eligible a moment ago in the same event, so this cannot fail; if it
+        // did, the job simply keeps waiting.
+        let Ok(allocation) = estate.allocate(now, candidate.pool, candidate.tier, gpus, payer) else {
+            return Ok(());
+        };
+        let pool_name = estate.pools[candidate.pool.index()].name.clone();
+        let state = &mut self.jobs[j];
+        state.placement += 1;
+        state.deferred = false;
+        state.record.placements += 1;
+        state.record.first_start.get_or_insert(now);
+        state.holding = Some(Holding {
+            allocation,
+            pool: candidate.pool,
+            tier: candidate.tier,
+            site: candidate.site,
+            speed: candidate.speed,
+            since: now,
+        });
+        state.last_placement = Some((candidate.pool, candidate.tier));
+        state.phase = Phase::Staging;
+        state.phase_since = now;
+        let staging = if candidate.staging_bytes > 0 {
+            format!("; {:.1} GB to stage", candidate.staging_bytes as f64 / 1e9)
+        } else {
+            String::new()
+        };
+        log.record(
+            now,
+            DecisionKind::Place,
+            state.def.name.clone(),
+            format!("{pool_name}/{}", candidate.tier.as_str()),
+            format!(
+                "{} GPUs; {eligible} eligible placements; {:.2} USD per effective GPU-hour{staging}",
+                gpus,
+                candidate.usd_per_effective_gpu_hour()
+            ),
+        );
+        if state.needs_restore {
+            let (choice, reason) = match copy {
+                Some((at, progress)) => {
+                    state.progress_ns = progress;
+                    (
+                        format!("checkpoint at {}", estate.sites[at.index()].name),
+                        format!(
+                            "{:.1}% of the work is saved there",
+                            progress as f64 / state.def.work_ns as f64 * 100.0
+                        ),
+                    )
+                }
+                None if state.progress_ns > 0 => {
+                    state.progress_ns = 0;
+                    (
+                        "from zero".into(),
+                        "no checkpoint copy is reachable; the job restarts from zero".into(),
+                    )
+                }
+                None => ("from zero".into(), "no checkpoint had been written".into()),
+            };
+            log.record(now, DecisionKind::Restore, state.def.name.clone(), choice, reason);
+        }
+        self.start_staging(ctx, estate, job, candidate.site, copy)
+    }
+
+    fn start_staging(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        job: u32,
+        site: SiteId,
+        copy: Option<(SiteId, u64)>,
+    ) -> Result<(), KernelError> {
+        let j = job as usize;
+        let now = ctx.now();
+        let state = &self.jobs[j];
+        let tag = TransferTag {
+            payer: Some(state.payer(job)),
+            dataset: None,
+            purpose: TransferPurpose::JobStaging {
+                job,
+                placement: state.placement,
+            },
+        };
+        let mut transfers = Vec::new();
+        if let Some(dataset) = state.def.dataset {
+            let data = &estate.datasets[dataset.index()];
+            if data.home != site && !self.staged.contains(&(dataset, site)) {
+                if let Ok(route) = estate.dataset_route(dataset, site) {
+                    transfers.push(FlowSpec {
+                        from: data.home,
+                        to: site,
+                        bytes: data.size_bytes,
+                        streams: TRANSFER_STREAMS,
+                        route: Some(route),
+                        tag: TransferTag {
+                            dataset: Some(dataset),
+                            ..tag
+                        },
+                    });
+                }
+            }
+        }
+        if let (Some((at, _)), Some(checkpoint)) = (copy, state.def.checkpoint) {
+            if at != site && checkpoint.size_bytes > 0 {
+                transfers.push(FlowSpec {
+                    from: at,
+                    to: site,
+                    bytes: checkpoint.size_bytes,
+                    streams: TRANSFER_STREAMS,
+                    route: None,
+                    tag,
+                });
+            }
+        }
+        for spec in transfers {
+            match estate.network.start_flow(now, spec) {
+                Ok(id) => self.jobs[j].flows.push(id),
+                // The route was usable when the candidate was listed; a refusal means the data
+                // cannot move, so the job gives the GPUs back and waits.
+                Err(_) => {
+                    self.cancel_flows(now, estate, job);
+                    self.release(now, estate, job);
+                    self.jobs[j].phase = Phase::Waiting;
+                    self.jobs[j].waiting_since = now;
+                    self.waiting.push(job);
+                    return Ok(());
+                }
+            }
+        }
+        if self.jobs[j].flows.is_empty() {
+            self.staged_done(ctx, estate, job)?;
+        }
+        Ok(())
+    }
+
+    /// A staging transfer of `job`'s `placement` finished.
+    pub fn staging_flow_done(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        job: u32,
+        placement: u32,
+        flow: FlowId,
+    ) -> Result<(), KernelError> {
+        let state = &mut self.jobs[job as usize];
+        if state.placement != placement || state.phase != Phase::Staging {
+            return Ok(());
+        }
+        state.flows.retain(|&f| f != flow);
+        if state.flows.is_empty() {
+            self.staged_done(ctx, estate, job)?;
+        }
+        Ok(())
+    }
+
+    fn staged_done(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &Estate,
+        job: u32,
+    ) -> Result<(), KernelError> {
+        let j = job as usize;
+        let state = &mut self.jobs[j];
+        let Some(holding) = state.holding else {
+            return Ok(());
+        };
+        if let Some(dataset) = state.def.dataset {
+            if estate.datasets[dataset.index()].home != holding.site {
+                self.staged.insert((dataset, holding.site));
+            }
+        }
+        let restore = state.def.checkpoint.map_or(0, |c| c.restore_ns);
+        if state.needs_restore && restore > 0 {
+            state.phase = Phase::Restoring;
+            state.phase_since = ctx.now();
+            self.set_timer(ctx, job, restore)
+        } else {
+            state.needs_restore = false;
+            self.start_segment(ctx, job)
+        }
+    }
+
+    fn set_timer(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        job: u32,
+        delay_ns: u64,
+    ) -> Result<(), KernelError> {
+        let state = &mut self.jobs[job as usize];
+        state.timer = state.timer.wrapping_add(1);
+        ctx.schedule_in(
+            SimDuration::from_nanos(delay_ns),
+            Event::JobTimer {
+                job,
+                timer: state.timer,
+            },
+        )
+    }
+
+    fn start_segment(&mut self, ctx: &mut Context<'_, Event>, job: u32) -> Result<(), KernelError> {
+        let state = &mut self.jobs[job as usize];
+        let Some(holding) = state.holding else {
+            return Ok(());
+        };
+        state.needs_restore = false;
+        let remaining = state.def.work_ns.saturating_sub(state.progress_ns);
+        let (segment, wall) = match state.def.checkpoint {
+            Some(c) if (c.interval_ns as f64 * holding.speed) < remaining as f64 => (
+                (c.interval_ns as f64 * holding.speed).round().max(1.0) as u64,
+                c.interval_ns,
+            ),
+            _ => (remaining, (remaining as f64 / holding.speed).ceil() as u64),
+        };
+        state.segment_ns = segment;
+        state.phase = Phase::Running;
+        state.phase_since = ctx.now();
+        self.set_timer(ctx, job, wall)
+    }
+
+    /// A job's timer fires: the end of a restore, a compute segment or a checkpoint write.
+    pub fn timer(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        job: u32,
+        timer: u32,
+    ) -> Result<(), KernelError> {
+        let state = &self.jobs[job as usize];
+        if state.timer != timer {
+            return Ok(());
+        }
+        match state.phase {
+            Phase::Restoring => self.start_segment(ctx, job),
+            Phase::Running => self.segment_done(ctx, estate, log, job),
+            Phase::Checkpointing => self.checkpoint_done(ctx, estate, log, job),
+            _ => Ok(()),
+        }
+    }
+
+    fn segment_done(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        job: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let state = &mut self.jobs[job as usize];
+        state.at_risk_ns += now.saturating_since(state.phase_since).as_nanos();
+        match state.def.checkpoint {
+            Some(c) => {
+                state.phase = Phase::Checkpointing;
+                state.phase_since = now;
+                self.set_timer(ctx, job, c.write_ns)
+            }
+            None => {
+                state.progress_ns += state.segment_ns;
+                state.record.useful_gpu_ns += state.gpus() * u128::from(state.at_risk_ns);
+                state.at_risk_ns = 0;
+                self.complete(ctx, estate, log, job)
+            }
+        }
+    }
+
+    fn checkpoint_done(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        job: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let state = &mut self.jobs[job as usize];
+        let Some(holding) = state.holding else {
+            return Ok(());
+        };
+        state.record.checkpoint_gpu_ns +=
+            state.gpus() * u128::from(now.saturating_since(state.phase_since).as_nanos());
+        state.record.useful_gpu_ns += state.gpus() * u128::from(state.at_risk_ns);
+        state.record.checkpoints += 1;
+        state.at_risk_ns = 0;
+        state.phase_since = now;
+        state.progress_ns = (state.progress_ns + state.segment_ns).min(state.def.work_ns);
+        state.segment_ns = 0;
+        let progress = state.progress_ns;
+        match state.copies.iter_mut().find(|(at, _)| *at == holding.site) {
+            Some(copy) => copy.1 = progress,
+            None => state.copies.push((holding.site, progress)),
+        }
+        self.replicate(now, estate, job, holding.site);
+        let state = &mut self.jobs[job as usize];
+        if progress >= state.def.work_ns {
+            return self.complete(ctx, estate, log, job);
+        }
+        if let Some(cause) = state.leaving.take() {
+            return self.interrupt(ctx, estate, log, job, cause);
+        }
+        self.start_segment(ctx, job)
+    }
+
+    fn replicate(&mut self, now: SimTime, estate: &mut Estate, job: u32, from: SiteId) {
+        let state = &mut self.jobs[job as usize];
+        let Some(checkpoint) = state.def.checkpoint else {
+            return;
+        };
+        let Some(to) = checkpoint.replicate_to.filter(|&to| to != from) else {
+            return;
+        };
+        if state.replicating || checkpoint.size_bytes == 0 {
+            return;
+        }
+        let spec = FlowSpec {
+            from,
+            to,
+            bytes: checkpoint.size_bytes,
+            streams: TRANSFER_STREAMS,
+            route: None,
+            tag: TransferTag {
+                payer: Some(state.payer(job)),
+                dataset: None,
+                purpose: TransferPurpose::CheckpointReplica {
+                    job,
+                    progress_ns: state.progress_ns,
+                },
+            },
+        };
+        // No route now (a link or the replica site is down): this checkpoint stays unreplicated;
+        // the next one tries again.
+        state.replicating = estate.network.start_flow(now, spec).is_ok();
+    }
+
+    /// A checkpoint copy reached `site`.
+    pub fn replica_done(&mut self, job: u32, site: SiteId, progress_ns: u64) {
+        let state = &mut self.jobs[job as usize];
+        state.replicating = false;
+        match state.copies.iter_mut().find(|(at, _)| *at == site) {
+            Some(copy) => copy.1 = copy.1.max(progress_ns),
+            None => state.copies.push((site, progress_ns)),
+        }
+    }
+
+    fn complete(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        job: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        self.release(now, estate, job);
+        let state = &mut self.jobs[job as usize];
+        state.phase = Phase::Completed;
+        state.record.ended = Some(now);
+        state.timer = state.timer.wrapping_add(1);
+        self.place_waiting(ctx, estate, log)
+    }
+
+    fn end_failed(&mut self, now: SimTime, job: u32, why: String, _log: &mut DecisionLog) {
+        let state = &mut self.jobs[job as usize];
+        state.phase = Phase::Failed;
+        state.record.ended = Some(now);
+        state.record.note = why;
+        state.timer = state.timer.wrapping_add(1);
+    }
+
+    /// Gives the job's GPUs back, accounting the time held.
+    fn release(&mut self, now: SimTime, estate: &mut Estate, job: u32) {
+        let state = &mut self.jobs[job as usize];
+        if let Some(holding) = state.holding.take() {
+            estate.release(now, holding.allocation);
+            state.record.held_gpu_ns +=
+                state.gpus() * u128::from(now.saturating_since(holding.since).as_nanos());
+        }
+    }
+
+    fn cancel_flows(&mut self, now: SimTime, estate: &mut Estate, job: u32) {
+        for flow in std::mem::take(&mut self.jobs[job as usize].flows) {
+            if let Some(cancelled) = estate.network.cancel_flow(now, flow) {
+                estate.bill_transfer(
+                    cancelled.started,
+                    now,
+                    &cancelled.route,
+                    cancelled.bytes_moved,
+                    cancelled.tag.payer,
+                );
+            }
+        }
+    }
+
+    /// Stops `job` now for `cause`: work since its last durable checkpoint is lost, its GPUs
+    /// are released, and it waits to be placed again (or fails after too many interruptions).
+    pub fn interrupt(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        job: u32,
+        cause: InterruptCause,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let state = &mut self.jobs[job as usize];
+        let Some(holding) = state.holding else {
+            return Ok(());
+        };
+        let in_phase = now.saturating_since(state.phase_since).as_nanos();
+        match state.phase {
+            Phase::Running => state.at_risk_ns += in_phase,
+            Phase::Checkpointing => state.record.checkpoint_gpu_ns += state.gpus() * u128::from(in_phase),
+            _ => {}
+        }
+        let lost_ns = state.at_risk_ns;
+        state.record.lost_gpu_ns += state.gpus() * u128::from(lost_ns);
+        state.at_risk_ns = 0;
+        state.segment_ns = 0;
+        state.leaving = None;
+        state.evicting = None;
+        state.record.interruptions[cause as usize] += 1;
+        state.needs_restore = true;
+        self.cancel_flows(now, estate, job);
+        self.release(now, estate, job);
+        let state = &mut self.jobs[job as usize];
+        let pool = estate.pools[holding.pool.index()].name.clone();
+        log.record(
+            now,
+            DecisionKind::Interrupt,
+            state.def.name.clone(),
+            cause.as_str().into(),
+            format!(
+                "on {pool}/{}; {:.1} GPU-hours of compute since the last checkpoint lost",
+                holding.tier.as_str(),
+                state.gpus() as f64 * lost_ns as f64 / crate::workload::job::NANOS_PER_HOUR
+            ),
+        );
+        let gave_up = state
+            .def
+            .max_interruptions
+            .is_some_and(|max| state.record.interrupted() > max);
+        if gave_up {
+            let name = state.def.name.clone();
+            let why = format!("gave up after {} interruptions", state.record.interrupted());
+            self.end_failed(now, job, why.clone(), log);
+            log.record(now, DecisionKind::Fail, name, "give up".into(), why);
+        } else {
+            state.phase = Phase::Waiting;
+            state.timer = state.timer.wrapping_add(1);
+            state.waiting_since = now;
+            self.waiting.push(job);
+        }
+        self.place_waiting(ctx, estate, log)
+    }
+
+    /// Warns `job` that it loses its GPUs in `notice`. With time to write a checkpoint it cuts
+    /// its segment short and checkpoints, then leaves without losing work; otherwise it keeps
+    /// going until the notice runs out and is interrupted then.
+    pub fn preempt(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        job: u32,
+        notice: SimDuration,
+        cause: InterruptCause,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let state = &mut self.jobs[job as usize];
+        let Some(holding) = state.holding else {
+            return Ok(());
+        };
+        let write_ns = state.def.checkpoint.map(|c| c.write_ns);
+        match (state.phase, write_ns) {
+            (Phase::Running, Some(write)) if write <= notice.as_nanos() => {
+                let elapsed = now.saturating_since(state.phase_since).as_nanos();
+                state.at_risk_ns += elapsed;
+                state.segment_ns = ((elapsed as f64 * holding.speed) as u64).min(state.segment_ns);
+                state.phase = Phase::Checkpointing;
+                state.phase_since = now;
+                state.leaving = Some(cause);
+                self.set_timer(ctx, job, write)
+            }
+            (Phase::Checkpointing, Some(write))
+                if now.saturating_since(state.phase_since).as_nanos() + notice.as_nanos() >= write =>
+            {
+                state.leaving = Some(cause);
+                Ok(())
+            }
+            _ => {
+                state.evicting = Some(cause);
+                ctx.schedule_in(
+                    notice,
+                    Event::JobEviction {
+                        job,
+                        placement: state.placement,
+                    },
+                )
+            }
+        }
+    }
+
+    /// A preemption notice ran out.
+    pub fn eviction(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        job: u32,
+        placement: u32,
+    ) -> Result<(), KernelError> {
+        let state = &self.jobs[job as usize];
+        match state.evicting {
+            Some(cause) if state.placement == placement && state.holding.is_some() => {
+                self.interrupt(ctx, estate, log, job, cause)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The job (by name) holding GPUs of `pool`, if any.
+    pub fn holder_in_pool(&self, name: &str, pool: PoolId) -> Option<u32> {
+        self.jobs
+            .iter()
+            .position(|j| j.def.name == name && j.holding.is_some_and(|h| h.pool == pool))
+            .map(|j| j as u32)
+    }
+
+    /// Jobs holding GPUs of `tier` in `pool`, lowest priority first.
+    pub fn holders(&self, pool: PoolId, tier: Tier) -> Vec<u32> {
+        let mut holders: Vec<u32> = (0..self.jobs.len() as u32)
+            .filter(|&j| {
+                self.jobs[j as usize]
+                    .holding
+                    .is_some_and(|h| h.pool == pool && h.tier == tier)
+            })
+            .collect();
+        holders.sort_by_key(|&j| (self.jobs[j as usize].def.priority, j));
+        holders
+    }
+
+    /// Releases every job's GPUs at the end of the run so their time is billed and accounted;
+    /// compute in progress stays unaccounted as useful or lost (it is in `other`).
+    pub fn release_all(&mut self, now: SimTime, estate: &mut Estate) {
+        for job in 0..self.jobs.len() as u32 {
+            let state = &mut self.jobs[job as usize];
+            if state.holding.is_some() && state.phase == Phase::Checkpointing {
+                let in_phase = now.saturating_since(state.phase_since).as_nanos();
+                state.record.checkpoint_gpu_ns += state.gpus() * u128::from(in_phase);
+            }
+            self.cancel_flows(now, estate, job);
+            self.release(now, estate, job);
+        }
+    }
+
+    /// Each job's state for the summary, as of `now` (the end of the run).
+    pub fn views(&self, now: SimTime) -> impl Iterator<Item = JobView<'_>> {
+        self.jobs.iter().map(move |j| JobView {
+            class: j.def.class,
+            outcome: j.outcome(),
+            deadline_missed: j.deadline_missed(now),
+            record: &j.record,
+        })
+    }
+
+    /// Whether any job of `class` exists.
+    pub fn has_class(&self, class: WorkloadClass) -> bool {
+        self.jobs.iter().any(|j| j.def.class == class)
+    }
+}
