@@ -138,6 +138,19 @@ fn run(path: Option<&Path>, seed: Option<u64>, out: Option<PathBuf>, quiet: bool
                 jobs.submitted, jobs.completed, jobs.failed, jobs.waiting_at_end, jobs.interrupted
             );
         }
+        for incident in &s.incidents {
+            let figure = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{:.0} s", v));
+            println!(
+                "  incident {} ({}): detected {}, recovered {}, backlog drained {}; {} requests failed, {} jobs interrupted",
+                incident.name,
+                incident.kind,
+                figure(incident.time_to_detect_s),
+                figure(incident.time_to_recover_s),
+                figure(incident.backlog_drain_s),
+                incident.requests_failed,
+                incident.jobs_interrupted
+            );
+        }
         println!("  total cost {:.2} USD", s.cost.total_usd);
         println!("  results in {}/", written.display());
     }

@@ -73,6 +73,7 @@ fn staging_checkpoints_failure_and_restore_follow_the_hand_computed_timeline() {
         log,
         [
             (0.0, DecisionKind::Place),
+            (9800.0, DecisionKind::Incident),
             (9800.0, DecisionKind::Interrupt),
             (9800.0, DecisionKind::Place),
             (9800.0, DecisionKind::Restore),
@@ -337,10 +338,17 @@ fn an_alibaba_pod_trace_replays_its_own_submissions_sizes_and_durations() {
     let text = r#"#![enable(implicit_some)]
 (
     name: "alibaba", horizon: "160d", seed: 1, metrics: (window: "1d"),
-    accelerators: [(name: "V100M16", memory: "16GB"), (name: "V100M32", memory: "32GB")],
+    accelerators: [(name: "V100M16", memory: "16GB"), (name: "V100M32", memory: "32GB"), (name: "T4", memory: "16GB"),
+                   (name: "P100", memory: "16GB"), (name: "A10", memory: "24GB"), (name: "G2", memory: "32GB"),
+                   (name: "G3", memory: "32GB")],
     sites: [(name: "dc", kind: on_prem, jurisdiction: "cn")],
     pools: [(site: "dc", accelerator: "V100M16", reserved: (count: 64, price: "0.79 USD/h")),
-            (site: "dc", accelerator: "V100M32", reserved: (count: 64, price: "0.79 USD/h"))],
+            (site: "dc", accelerator: "V100M32", reserved: (count: 64, price: "0.79 USD/h")),
+            (site: "dc", accelerator: "T4", reserved: (count: 64, price: "0.35 USD/h")),
+            (site: "dc", accelerator: "P100", reserved: (count: 64, price: "0.5 USD/h")),
+            (site: "dc", accelerator: "A10", reserved: (count: 64, price: "0.6 USD/h")),
+            (site: "dc", accelerator: "G2", reserved: (count: 64, price: "1 USD/h")),
+            (site: "dc", accelerator: "G3", reserved: (count: 64, price: "1 USD/h"))],
     jobs: [(name: "pod", class: batch_inference,
             arrivals: trace(path: "tests/fixtures/alibaba_pods_sample.csv"))],
 )"#;
@@ -375,4 +383,33 @@ fn an_alibaba_pod_trace_replays_its_own_submissions_sizes_and_durations() {
         assert_eq!(ran.as_nanos(), row.duration_ns, "{}", row.name);
         assert!(job.def.name.ends_with(&row.name));
     }
+    // Without G3 GPUs, the job that accepts only G3 cannot be replayed faithfully: it fails at
+    // submission and says why; the others run as before.
+    let without_g3 = text
+        .replace(
+            r#",
+            (site: "dc", accelerator: "G3", reserved: (count: 64, price: "1 USD/h"))"#,
+            "",
+        )
+        .replace(
+            r#",
+                   (name: "G3", memory: "32GB")"#,
+            "",
+        );
+    assert!(!without_g3.contains("G3\""));
+    let outcome = run(&without_g3);
+    let failed: Vec<_> = outcome
+        .world
+        .jobs
+        .jobs
+        .iter()
+        .filter(|j| j.phase == Phase::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].def.name.ends_with("openb-pod-8046"),
+        "{}",
+        failed[0].def.name
+    );
+    assert!(failed[0].record.note.contains("G3"), "{}", failed[0].record.note);
 }

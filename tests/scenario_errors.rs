@@ -270,7 +270,7 @@ fn service_errors_are_diagnosed_before_the_run() {
 #[test]
 fn job_and_incident_errors_are_diagnosed_before_the_run() {
     let jobs = r#"jobs: [(name: "ft", class: fine_tuning, gpus: 8, work: 100, dataset: "logs",
-             checkpoint: (interval: "1h", write: "2m", replicate_to: "cloud-us", size: "1TB")),
+             checkpoint: (interval: "1h", write: "2m", replicate_to: "fra-2", size: "1TB")),
            (name: "stream", class: batch_inference,
              arrivals: poisson(rate: "2/h", gpus: [(1, 0.5), (2, 0.5)], duration: exponential(mean: "1h")))],
     incidents: [(name: "boom", start: "1h", kind: gpu_failure(pool: "fra-2/H100", job: "ft"))],
@@ -295,9 +295,14 @@ fn job_and_incident_errors_are_diagnosed_before_the_run() {
             "replicating a checkpoint needs its `size`",
         ),
         (
+            r#"replicate_to: "fra-2""#,
+            r#"replicate_to: "fra-3""#,
+            "unknown site \"fra-3\"",
+        ),
+        (
+            r#"replicate_to: "fra-2""#,
             r#"replicate_to: "cloud-us""#,
-            r#"replicate_to: "cloud-eu""#,
-            "unknown site \"cloud-eu\"",
+            "may only be in eu",
         ),
         (
             r#"rate: "2/h""#,

@@ -347,14 +347,15 @@ impl Estate {
     }
 
     /// Adds `delta` GPUs to (or, negative, takes them from) the allocatable capacity of a tier,
-    /// never below what is in use or below zero. Returns the change made.
+    /// never below zero. Returns the change made. Capacity may drop below what is in use: the
+    /// caller then takes GPUs back from holders until it fits (nothing new is allocated
+    /// meanwhile, as no GPU is free).
     pub fn change_capacity(&mut self, pool: PoolId, tier: Tier, delta: i64) -> i64 {
         let Some(state) = self.pools[pool.index()].tier_mut(tier) else {
             return 0;
         };
-        let floor = i64::from(state.in_use);
         let before = i64::from(state.capacity);
-        let after = (before + delta).max(floor).min(i64::from(u32::MAX));
+        let after = (before + delta).clamp(0, i64::from(u32::MAX));
         state.capacity = after as u32;
         after - before
     }

@@ -406,6 +406,13 @@ impl<T: Copy> Network<T> {
         (link.index() < self.links.len()).then(|| self.effective(link))
     }
 
+    /// Whether `link` has `site` at one of its ends.
+    pub fn touches(&self, link: LinkId, site: SiteId) -> bool {
+        self.links
+            .get(link.index())
+            .is_some_and(|l| l.a == site || l.b == site)
+    }
+
     /// Starts a transfer at `now`. A transfer of 0 bytes or from a site to itself finishes at
     /// `now` (collect it with [`Network::take_completed`]). Fails when a site or link is unknown,
     /// when a given route does not connect the sites, or when no usable route exists.

@@ -14,9 +14,27 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::infra::ids::SiteId;
 use crate::kernel::SimTime;
 use crate::scenario::schema::WorkloadClass;
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
+
+/// One interruption of a job, kept for recovery figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interruption {
+    /// The job.
+    pub job: u32,
+    /// When.
+    pub at: SimTime,
+    /// Why.
+    pub cause: InterruptCause,
+    /// Where it was running.
+    pub site: SiteId,
+    /// GPU-ns of compute lost.
+    pub lost_gpu_ns: u128,
+    /// When and where it computed again, if it did.
+    pub resumed: Option<(SimTime, SiteId)>,
+}
 
 /// Where a job's life stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -3,6 +3,7 @@
 pub mod histogram;
 pub mod job;
 pub mod ledger;
+pub mod recovery;
 pub mod service;
 pub mod stats;
 mod summary;

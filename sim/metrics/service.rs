@@ -16,14 +16,17 @@ pub enum FailReason {
     QueueFull,
     /// No site could serve it (none deployed, none allowed by residency, none reachable).
     NoEligibleSite,
+    /// The replica serving it was lost (site outage, GPU failure, capacity taken back).
+    ReplicaLost,
 }
 
 impl FailReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [FailReason; 3] = [
+    pub const ALL: [FailReason; 4] = [
         FailReason::Timeout,
         FailReason::QueueFull,
         FailReason::NoEligibleSite,
+        FailReason::ReplicaLost,
     ];
 
     /// The name used in outputs.
@@ -32,6 +35,7 @@ impl FailReason {
             FailReason::Timeout => "timeout",
             FailReason::QueueFull => "queue_full",
             FailReason::NoEligibleSite => "no_eligible_site",
+            FailReason::ReplicaLost => "replica_lost",
         }
     }
 }
@@ -68,6 +72,19 @@ pub struct WindowStats {
     pub queue: LatencyHistogram,
 }
 
+impl WindowStats {
+    /// Whether at least `percentile` % of the requests that ended in the window ended within
+    /// `bound` (failures never do); `None` when none ended.
+    pub fn meets_slo(&self, percentile: f64, bound: crate::kernel::SimDuration) -> Option<bool> {
+        let answered = self.served + self.degraded;
+        let ended = answered + self.failed;
+        (ended > 0).then(|| {
+            let within = self.end_to_end.fraction_at_most(bound.as_nanos()) * answered as f64;
+            within / ended as f64 >= percentile / 100.0
+        })
+    }
+}
+
 /// The streaming record of one service.
 #[derive(Debug, Clone)]
 pub struct ServiceMetrics {
@@ -80,7 +97,7 @@ pub struct ServiceMetrics {
     /// Requests answered by a fallback.
     pub degraded: u64,
     /// Failed requests by reason, indexed like [`FailReason::ALL`].
-    pub failed: [u64; 3],
+    pub failed: [u64; FailReason::ALL.len()],
     /// End-to-end latency (after warm-up), served and degraded.
     pub end_to_end: LatencyHistogram,
     /// Time to first token (after warm-up), served only; kept only when it differs from the
@@ -123,7 +140,7 @@ impl ServiceMetrics {
             arrived: 0,
             served: 0,
             degraded: 0,
-            failed: [0; 3],
+            failed: [0; FailReason::ALL.len()],
             end_to_end: LatencyHistogram::new(),
             first_token: LatencyHistogram::new(),
             tracks_first_token,

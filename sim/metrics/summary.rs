@@ -44,6 +44,8 @@ pub struct Summary {
     pub services: BTreeMap<String, ServiceSummary>,
     /// Jobs by class (classes with submitted jobs only).
     pub jobs: BTreeMap<&'static str, super::job::JobClassSummary>,
+    /// Recovery figures of each scripted incident, in scenario order.
+    pub incidents: Vec<super::recovery::IncidentSummary>,
 }
 
 /// The size of the estate.
@@ -284,12 +286,7 @@ fn slo_summary(metrics: &ServiceMetrics, percentile: f64, bound: SimDuration) ->
     let windows: Vec<bool> = metrics
         .windows
         .iter()
-        .filter(|w| w.served + w.degraded + w.failed > 0)
-        .map(|w| {
-            let ended = (w.served + w.degraded + w.failed) as f64;
-            let within = w.end_to_end.fraction_at_most(bound.as_nanos()) * (w.served + w.degraded) as f64;
-            within / ended >= share
-        })
+        .filter_map(|w| w.meets_slo(percentile, bound))
         .collect();
     SloSummary {
         target_ms: bound.as_nanos() as f64 / 1e6,

@@ -24,6 +24,8 @@ pub enum DecisionKind {
     Restore,
     /// A job ended failed.
     Fail,
+    /// A scripted incident started or ended.
+    Incident,
 }
 
 impl DecisionKind {
@@ -39,6 +41,7 @@ impl DecisionKind {
             DecisionKind::Interrupt => "interrupt",
             DecisionKind::Restore => "restore",
             DecisionKind::Fail => "fail",
+            DecisionKind::Incident => "incident",
         }
     }
 }

@@ -1,14 +1,14 @@
-//! Everything written to the output folder: `summary.json` and `jobs.csv` (deterministic) and
-//! `run.json` (wall-clock facts about this execution), written atomically.
-mod jobs_csv;
+//! Everything written to the output folder: `summary.json`, `jobs.csv` and `incidents.csv`
+//! (deterministic) and `run.json` (wall-clock facts about this execution), written atomically.
 mod output;
+mod tables;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use jobs_csv::{JOBS_CSV_HEADER, jobs_csv};
 pub use output::{OutputDir, OutputError};
+pub use tables::{INCIDENTS_CSV_HEADER, JOBS_CSV_HEADER, incidents_csv, jobs_csv};
 
 use crate::world::RunOutcome;
 
@@ -30,11 +30,20 @@ pub struct RunInfo {
 pub fn write_run(target: &Path, outcome: &RunOutcome, info: &RunInfo) -> Result<PathBuf, OutputError> {
     let out = OutputDir::create(target)?;
     out.write_json("summary.json", &outcome.summary)?;
-    let jobs = jobs_csv(&outcome.world, outcome.horizon).map_err(|e| OutputError {
-        path: target.join("jobs.csv"),
-        source: std::io::Error::other(e),
-    })?;
-    out.write_bytes("jobs.csv", &jobs)?;
+    let table = |name: &str, bytes: Result<Vec<u8>, csv::Error>| {
+        bytes.map_err(|e| OutputError {
+            path: target.join(name),
+            source: std::io::Error::other(e),
+        })
+    };
+    out.write_bytes(
+        "jobs.csv",
+        &table("jobs.csv", jobs_csv(&outcome.world, outcome.horizon))?,
+    )?;
+    out.write_bytes(
+        "incidents.csv",
+        &table("incidents.csv", incidents_csv(&outcome.summary.incidents))?,
+    )?;
     out.write_json("run.json", info)?;
     out.commit()
 }

@@ -131,7 +131,7 @@ pub fn check(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     for (i, pool) in spec.pools.iter().enumerate() {
         sites.resolve(diags, &format!("pools[{i}].site"), &pool.site);
         accelerators.resolve(diags, &format!("pools[{i}].accelerator"), &pool.accelerator);
-        check_pool(diags, i, pool);
+        check_pool(diags, i, pool, spec.horizon);
         pool_names.push(pool_name(pool));
     }
     unique_names(diags, "pools", "pool", &pool_names);
@@ -248,14 +248,93 @@ fn check_accelerators(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     }
 }
 
-fn check_pool(diags: &mut Diagnostics, i: usize, pool: &PoolSpec) {
-    let at = |field: &str| format!("pools[{i}].{field}");
-    if pool.failures.is_some_and(|f| f.gpu_mtbf.is_zero()) {
+/// Most GPU failures a pool may be expected to have over the horizon.
+pub const MAX_EXPECTED_FAILURES: f64 = 100_000_000.0;
+
+fn check_failures(
+    diags: &mut Diagnostics,
+    i: usize,
+    pool: &PoolSpec,
+    failures: &crate::incident::FailureSpec,
+    horizon: SimDuration,
+) {
+    let at = |field: &str| format!("pools[{i}].failures.{field}");
+    if failures.gpu_mtbf.is_zero() {
         diags.at_path(
-            &at("failures.gpu_mtbf"),
+            &at("gpu_mtbf"),
             "a GPU's mean time between failures must be positive",
             Some("e.g. \"50000h\" (Llama 3: 16,384 GPUs, one interruption per 3.1 h)".into()),
         );
+        return;
+    }
+    let gpus: u64 = [
+        pool.reserved.as_ref().map(|t| t.count),
+        pool.owned.as_ref().map(|t| t.count),
+        pool.on_demand.as_ref().map(|t| t.limit),
+        pool.spot.as_ref().map(|t| t.limit),
+    ]
+    .into_iter()
+    .flatten()
+    .sum();
+    let expected = gpus as f64 * horizon.as_secs_f64() / failures.gpu_mtbf.as_secs_f64();
+    if expected > MAX_EXPECTED_FAILURES {
+        diags.at_path(
+            &at("gpu_mtbf"),
+            format!("about {expected:.0} GPU failures over the horizon, more than this tool simulates ({MAX_EXPECTED_FAILURES:.0})"),
+            Some("check the unit (\"50000h\", not \"50000s\") or shorten the horizon".into()),
+        );
+    }
+    if let Some(shape) = failures
+        .shape
+        .filter(|k| !(k.is_finite() && (0.1..=20.0).contains(k)))
+    {
+        diags.at_path(
+            &at("shape"),
+            format!("Weibull shape {shape} is outside 0.1–20"),
+            None,
+        );
+    }
+}
+
+fn check_spot_market(
+    diags: &mut Diagnostics,
+    i: usize,
+    spot: &super::schema::SpotTierSpec,
+    horizon: SimDuration,
+) {
+    use crate::incident::spot::SpotPreemptionSpec;
+    let at = |field: &str| format!("pools[{i}].spot.{field}");
+    if let Some(preemption) = &spot.preemption {
+        if let Some(problem) = preemption.problem() {
+            diags.at_path(&at("preemption"), problem, None);
+        }
+        if let SpotPreemptionSpec::Rate(rate) = preemption {
+            let expected = rate.per_sec() * spot.limit as f64 * horizon.as_secs_f64();
+            if rate.per_sec().is_nan() || rate.per_sec() <= 0.0 || expected > MAX_EXPECTED_FAILURES {
+                diags.at_path(
+                    &at("preemption"),
+                    format!("a reclaim rate of {rate} per GPU is not positive or gives about {expected:.0} reclaims over the horizon (at most {MAX_EXPECTED_FAILURES:.0})"),
+                    Some("e.g. rate(\"0.5/day\")".into()),
+                );
+            }
+        }
+    }
+    if let Some(problem) = spot
+        .price_process
+        .as_ref()
+        .and_then(crate::incident::price::PriceProcess::problem)
+    {
+        diags.at_path(&at("price_process"), problem, None);
+    }
+}
+
+fn check_pool(diags: &mut Diagnostics, i: usize, pool: &PoolSpec, horizon: SimDuration) {
+    let at = |field: &str| format!("pools[{i}].{field}");
+    if let Some(failures) = pool.failures {
+        check_failures(diags, i, pool, &failures, horizon);
+    }
+    if let Some(spot) = &pool.spot {
+        check_spot_market(diags, i, spot, horizon);
     }
     let tiers = [
         ("reserved.count", pool.reserved.as_ref().map(|t| t.count)),
@@ -707,7 +786,42 @@ pub fn check_jobs(spec: &ScenarioSpec, diags: &mut Diagnostics) {
         check_job_tiers(diags, i, job);
         if let Some(checkpoint) = &job.checkpoint {
             check_checkpoint(diags, &sites, i, checkpoint);
+            check_replica_residency(spec, diags, i, job);
         }
+    }
+}
+
+/// A checkpoint holds a model trained on the job's dataset: its replica site must be one the
+/// dataset may be in.
+fn check_replica_residency(
+    spec: &ScenarioSpec,
+    diags: &mut Diagnostics,
+    i: usize,
+    job: &crate::workload::job::JobSpec,
+) {
+    let (Some(dataset), Some(replica)) = (
+        job.dataset
+            .as_ref()
+            .and_then(|d| spec.datasets.iter().find(|x| &x.name == d)),
+        job.checkpoint.as_ref().and_then(|c| c.replicate_to.as_ref()),
+    ) else {
+        return;
+    };
+    let Some(site) = spec.sites.iter().find(|s| &s.name == replica) else {
+        return;
+    };
+    if !within_residency(&site.jurisdiction, &dataset.residency) {
+        diags.at_path(
+            &format!("jobs[{i}].checkpoint.replicate_to"),
+            format!(
+                "checkpoints of a model trained on dataset \"{}\" may only be in {}; {} is in {}",
+                dataset.name,
+                dataset.residency.join(", "),
+                site.name,
+                site.jurisdiction
+            ),
+            Some("replicate to a site within the dataset's residency".into()),
+        );
     }
 }
 
@@ -850,31 +964,214 @@ pub fn check_incidents(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     );
     bounded_count(diags, "incidents", spec.incidents.len(), MAX_ITEMS);
     let pool_names: Vec<String> = spec.pools.iter().map(pool_name).collect();
-    let pools = Names::collect("pool", "pools", pool_names.iter().map(String::as_str));
-    let jobs = Names::collect(
-        "job",
-        "jobs",
-        spec.jobs
-            .iter()
-            .filter(|j| j.arrivals.is_none())
-            .map(|j| j.name.as_str()),
-    );
+    let link_names: Vec<String> = spec.links.iter().map(link_name).collect();
+    let names = IncidentNames {
+        pools: Names::collect("pool", "pools", pool_names.iter().map(String::as_str)),
+        sites: Names::collect("site", "sites", spec.sites.iter().map(|s| s.name.as_str())),
+        links: Names::collect("link", "links", link_names.iter().map(String::as_str)),
+        services: Names::collect(
+            "service",
+            "services",
+            spec.services.iter().map(|s| s.name.as_str()),
+        ),
+        jobs: Names::collect(
+            "job",
+            "jobs",
+            spec.jobs
+                .iter()
+                .filter(|j| j.arrivals.is_none())
+                .map(|j| j.name.as_str()),
+        ),
+    };
     for (i, incident) in spec.incidents.iter().enumerate() {
-        let (IncidentKind::GpuFailure { pool, job } | IncidentKind::SpotPreemption { pool, job }) =
-            &incident.kind;
-        let p = pools.resolve(diags, &format!("incidents[{i}].kind.pool"), pool);
-        if let Some(job) = job {
-            jobs.resolve(diags, &format!("incidents[{i}].kind.job"), job);
+        let at = |field: &str| format!("incidents[{i}].{field}");
+        match incident.duration {
+            Some(_) if incident.kind.is_instant() => diags.at_path(
+                &at("duration"),
+                format!(
+                    "a {} happens at an instant and has no duration",
+                    incident.kind.as_str()
+                ),
+                Some("remove `duration`".into()),
+            ),
+            Some(d) if d.is_zero() => diags.at_path(
+                &at("duration"),
+                "a zero duration does nothing",
+                Some("leave `duration` out for an incident that lasts until the end of the run".into()),
+            ),
+            _ => {}
         }
-        if let (Some(p), IncidentKind::SpotPreemption { .. }) = (p, &incident.kind) {
-            if spec.pools[p].spot.is_none() {
-                diags.at_path(
-                    &format!("incidents[{i}].kind.pool"),
-                    format!("pool \"{pool}\" has no spot tier to preempt"),
+        match &incident.kind {
+            IncidentKind::SiteOutage { site } => {
+                names.sites.resolve(diags, &at("kind.site"), site);
+            }
+            IncidentKind::CapacityShock { pool, tier, to } => {
+                check_capacity_shock(spec, diags, &names, i, pool, *tier, *to)
+            }
+            IncidentKind::PriceShock {
+                tier,
+                factor,
+                pool,
+                site,
+                site_kind,
+            } => {
+                if !(factor.is_finite() && *factor > 0.0) {
+                    diags.at_path(
+                        &at("kind.factor"),
+                        format!("price factor {factor} must be positive"),
+                        None,
+                    );
+                }
+                let p = pool
+                    .as_ref()
+                    .and_then(|p| names.pools.resolve(diags, &at("kind.pool"), p));
+                let st = site
+                    .as_ref()
+                    .and_then(|s| names.sites.resolve(diags, &at("kind.site"), s));
+                let matches = spec.pools.iter().enumerate().any(|(index, candidate)| {
+                    tier_capacity(candidate, *tier) > 0
+                        && p.is_none_or(|p| p == index)
+                        && st.is_none_or(|s| spec.sites[s].name == candidate.site)
+                        && site_kind.is_none_or(|k| {
+                            spec.sites.iter().any(|x| x.name == candidate.site && x.kind == k)
+                        })
+                });
+                if !matches && (pool.is_none() || p.is_some()) && (site.is_none() || st.is_some()) {
+                    diags.at_path(
+                        &at("kind.tier"),
+                        format!("no pool matching the shock has a {} tier", tier.as_str()),
+                        None,
+                    );
+                }
+            }
+            IncidentKind::LinkDegradation {
+                link,
+                bandwidth_factor,
+                loss,
+                ..
+            } => {
+                names.links.resolve(diags, &at("kind.link"), link);
+                if !(bandwidth_factor.is_finite() && *bandwidth_factor > 0.0) {
+                    diags.at_path(
+                        &at("kind.bandwidth_factor"),
+                        format!("bandwidth factor {bandwidth_factor} must be positive"),
+                        Some("use link_down to cut a link".into()),
+                    );
+                }
+                if !(loss.is_finite() && (0.0..1.0).contains(loss)) {
+                    diags.at_path(
+                        &at("kind.loss"),
+                        format!("loss {loss} is not a probability below 1"),
+                        None,
+                    );
+                }
+            }
+            IncidentKind::LinkDown { link, site } => match (link, site) {
+                (Some(link), None) => {
+                    names.links.resolve(diags, &at("kind.link"), link);
+                }
+                (None, Some(site)) => {
+                    names.sites.resolve(diags, &at("kind.site"), site);
+                }
+                _ => diags.at_path(
+                    &at("kind"),
+                    "link_down needs exactly one of `link` (one link) or `site` (every link of a site)",
                     None,
-                );
+                ),
+            },
+            IncidentKind::DemandSurge {
+                service,
+                origin,
+                factor,
+            } => {
+                let s = names.services.resolve(diags, &at("kind.service"), service);
+                if !(factor.is_finite() && *factor >= 0.0) {
+                    diags.at_path(
+                        &at("kind.factor"),
+                        format!("demand factor {factor} must be 0 or more"),
+                        None,
+                    );
+                }
+                if let (Some(s), Some(origin)) = (s, origin) {
+                    if !spec.services[s].demand.iter().any(|d| &d.origin == origin) {
+                        diags.at_path(
+                            &at("kind.origin"),
+                            format!("service \"{service}\" has no demand from \"{origin}\""),
+                            Some("name one of its demand origins, or leave `origin` out for all".into()),
+                        );
+                    }
+                }
+            }
+            IncidentKind::GpuFailure { pool, job } | IncidentKind::SpotPreemption { pool, job } => {
+                let p = names.pools.resolve(diags, &at("kind.pool"), pool);
+                if let Some(job) = job {
+                    names.jobs.resolve(diags, &at("kind.job"), job);
+                }
+                if let (Some(p), IncidentKind::SpotPreemption { .. }) = (p, &incident.kind) {
+                    if spec.pools[p].spot.is_none() {
+                        diags.at_path(
+                            &at("kind.pool"),
+                            format!("pool \"{pool}\" has no spot tier to preempt"),
+                            None,
+                        );
+                    }
+                }
             }
         }
+    }
+}
+
+struct IncidentNames<'s> {
+    pools: Names<'s>,
+    sites: Names<'s>,
+    links: Names<'s>,
+    services: Names<'s>,
+    jobs: Names<'s>,
+}
+
+fn check_capacity_shock(
+    spec: &ScenarioSpec,
+    diags: &mut Diagnostics,
+    names: &IncidentNames<'_>,
+    i: usize,
+    pool: &str,
+    tier: crate::infra::pool::Tier,
+    to: crate::incident::CapacityTarget,
+) {
+    use crate::incident::CapacityTarget;
+    let Some(p) = names
+        .pools
+        .resolve(diags, &format!("incidents[{i}].kind.pool"), pool)
+    else {
+        return;
+    };
+    let capacity = tier_capacity(&spec.pools[p], tier);
+    let has_tier = match tier {
+        crate::infra::pool::Tier::Reserved => spec.pools[p].reserved.is_some(),
+        crate::infra::pool::Tier::Owned => spec.pools[p].owned.is_some(),
+        crate::infra::pool::Tier::OnDemand => spec.pools[p].on_demand.is_some(),
+        crate::infra::pool::Tier::Spot => spec.pools[p].spot.is_some(),
+    };
+    if !has_tier {
+        diags.at_path(
+            &format!("incidents[{i}].kind.tier"),
+            format!("pool \"{pool}\" has no {} tier", tier.as_str()),
+            None,
+        );
+    }
+    match to {
+        CapacityTarget::Fraction(share) if !(share.is_finite() && (0.0..=1.0).contains(&share)) => diags
+            .at_path(
+                &format!("incidents[{i}].kind.to"),
+                format!("fraction {share} is not between 0 and 1"),
+                Some("e.g. fraction(0.3) keeps 30% of the capacity".into()),
+            ),
+        CapacityTarget::Count(count) if count > capacity => diags.at_path(
+            &format!("incidents[{i}].kind.to"),
+            format!("a shock to {count} GPUs would not shrink a tier of {capacity}"),
+            None,
+        ),
+        _ => {}
     }
 }
 

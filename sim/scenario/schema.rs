@@ -68,6 +68,14 @@ pub struct MetricsSpec {
     /// Time at the start excluded from whole-run figures.
     #[serde(default)]
     pub warmup: SimDuration,
+    /// Consecutive windows in which every affected SLO holds that count as recovered from an
+    /// incident.
+    #[serde(default = "default_recovery_windows")]
+    pub recovery_windows: u32,
+}
+
+fn default_recovery_windows() -> u32 {
+    3
 }
 
 fn default_window() -> SimDuration {
@@ -79,6 +87,7 @@ impl Default for MetricsSpec {
         MetricsSpec {
             window: default_window(),
             warmup: SimDuration::ZERO,
+            recovery_windows: default_recovery_windows(),
         }
     }
 }
@@ -265,6 +274,12 @@ pub struct SpotTierSpec {
     /// Warning given before a preemption.
     #[serde(default = "default_spot_notice")]
     pub notice: SimDuration,
+    /// How the tier loses capacity: a reclaim rate per GPU, or an availability trace.
+    #[serde(default)]
+    pub preemption: Option<crate::incident::spot::SpotPreemptionSpec>,
+    /// How its price moves: a random walk or a price trace.
+    #[serde(default)]
+    pub price_process: Option<crate::incident::price::PriceProcessSpec>,
 }
 
 fn default_spot_notice() -> SimDuration {

@@ -329,8 +329,9 @@ decimal_units! {
     /// How often something happens, in events per second, e.g. `"900/s"`, `"12/h"`.
     Rate { "rate", e.g. "900/s" }
     /// Units accepted for a [`Rate`].
-    ACCEPTED_RATE_UNITS = "/ms, /s, /min, /h, /d";
-    &[("/s", (0, 1.0)), ("/ms", (3, 1.0)), ("/min", (0, 60.0)), ("/h", (0, 3600.0)), ("/d", (0, 86400.0))];
+    ACCEPTED_RATE_UNITS = "/ms, /s, /min, /h, /d (or /day)";
+    &[("/s", (0, 1.0)), ("/ms", (3, 1.0)), ("/min", (0, 60.0)), ("/h", (0, 3600.0)), ("/d", (0, 86400.0)),
+      ("/day", (0, 86400.0))];
     /// Events per second.
     per_sec
 
@@ -441,7 +442,7 @@ mod tests {
         ]);
         check(Rate::per_sec, &[
             ("900/s", 900.0, "900/s"), ("5/ms", 5000.0, "5/ms"), ("3000/min", 50.0, "50/s"),
-            ("12/h", 12.0 / 3600.0, "12/h"), ("1/d", 1.0 / 86400.0, "1/d"),
+            ("12/h", 12.0 / 3600.0, "12/h"), ("1/d", 1.0 / 86400.0, "1/d"), ("0.5/day", 0.5 / 86400.0, "0.5/d"),
         ]);
         check(Power::kilowatts, &[("1.2kW", 1.2, "1.2kW"), ("700W", 0.7, "700W"), ("10MW", 1e4, "10MW")]);
         check(EnergyPrice::usd_per_kwh, &[

@@ -92,7 +92,9 @@ pub struct CheckpointSpec {
     /// Time to write one checkpoint; or give `size` and `write_bandwidth`.
     #[serde(default)]
     pub write: Option<SimDuration>,
-    /// Size of one checkpoint (needed to replicate it or fetch it from another site).
+    /// Size of one checkpoint: a replica or a restart at another site moves this many bytes
+    /// over the network (needed for `replicate_to`; without it a restart elsewhere fetches the
+    /// checkpoint instantly).
     #[serde(default)]
     pub size: Option<DataSize>,
     /// Speed of writing a checkpoint to storage at the job's site.

@@ -212,6 +212,21 @@ pub enum TraceError {
         /// How to fix it.
         fix: String,
     },
+    /// An element of a JSON trace's list cannot be used (e.g. a spot availability trace's `data`).
+    #[error(
+        "trace {}: element {index} of the list (counting from 0) {problem}; {fix}",
+        .path.display()
+    )]
+    BadElement {
+        /// The trace file.
+        path: PathBuf,
+        /// The element's 0-based position in the list.
+        index: u64,
+        /// What is wrong with it, e.g. "is -1, a negative number".
+        problem: String,
+        /// How to fix it.
+        fix: String,
+    },
     /// A row's time is earlier than the row before it.
     #[error(
         "trace {}, line {line}, column {column}: {time} is earlier than {previous_time} on line {previous_line}; the rows must be in time order: sort the file by {column}",

@@ -1,19 +1,39 @@
-//! Applying incidents to the running model: scripted incidents at their start times and the
-//! random GPU failures of pools. What an incident *is* lives in `crate::incident`; this is where
-//! it meets the estate and the jobs.
+//! Applying incidents to the running model: scripted incidents at their start (and their
+//! reversal at their end) and the random GPU failures of pools. What an incident *is* lives in
+//! `crate::incident`; this is where it meets the estate, the jobs and the services.
 
-use crate::incident::{FailureProcess, IncidentKind, IncidentSpec};
+use rand::Rng;
+use rand_distr::{Distribution, Exp};
+
+use crate::incident::price::PriceProcess;
+use crate::incident::spot::{AvailabilityTrace, SpotPreemptionSpec};
+use crate::incident::{CapacityTarget, FailureProcess, IncidentKind, IncidentSpec};
 use crate::infra::estate::Estate;
-use crate::infra::ids::PoolId;
+use crate::infra::ids::{LinkId, PoolId, SiteId};
+use crate::infra::network::LinkCondition;
 use crate::infra::pool::Tier;
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
-use crate::policy::DecisionLog;
+use crate::policy::{DecisionKind, DecisionLog};
 use crate::scenario::Scenario;
 use crate::scenario::schema::WorkloadClass;
 use crate::workload::job::InterruptCause;
+use crate::workload::trace::TraceError;
 
 use super::Event;
 use super::jobs::Jobs;
+use super::serving::Serving;
+
+/// The parts of the model an incident acts on.
+pub struct Parts<'a> {
+    /// The estate.
+    pub estate: &'a mut Estate,
+    /// The jobs.
+    pub jobs: &'a mut Jobs,
+    /// The services.
+    pub serving: &'a mut Serving,
+    /// The decision log.
+    pub log: &'a mut DecisionLog,
+}
 
 struct PoolFailures {
     process: FailureProcess,
@@ -28,27 +48,129 @@ struct PoolFailures {
 pub struct FailureCounts {
     /// Failures of GPUs held by jobs.
     pub on_jobs: u64,
+    /// Failures of GPUs held by inference replicas.
+    pub on_replicas: u64,
     /// Failures of idle owned or reserved GPUs (they go to repair).
     pub idle: u64,
-    /// Failures of GPUs held by inference replicas, which this model does not interrupt.
-    pub on_replicas: u64,
+    /// Failures that hit a GPU already in repair, or an idle cloud GPU (no effect).
+    pub void: u64,
 }
 
-/// The incidents of a run.
+impl FailureCounts {
+    /// Failures that took effect.
+    pub fn effective(&self) -> u64 {
+        self.on_jobs + self.on_replicas + self.idle
+    }
+}
+
+/// How to undo an incident at its end.
+#[derive(Debug, Clone, PartialEq)]
+enum Undo {
+    Nothing,
+    Site(SiteId),
+    Capacity {
+        pool: PoolId,
+        tier: Tier,
+        removed: i64,
+    },
+    Price {
+        targets: Vec<(PoolId, Tier)>,
+        factor: f64,
+    },
+    Links(Vec<LinkId>),
+    Surge {
+        service: u32,
+        origin: Option<SiteId>,
+    },
+}
+
+struct Scripted {
+    spec: IncidentSpec,
+    rng: StreamRng,
+    undo: Undo,
+}
+
+/// How a pool's spot tier loses capacity and changes price.
+struct SpotMarket {
+    limit: u32,
+    reclaims: Option<(Exp<f64>, u64)>,
+    availability: Option<AvailabilityTrace>,
+    price: Option<PriceProcess>,
+    /// The price the pending `SpotPrice` event brings.
+    next_price: Option<f64>,
+    rng: StreamRng,
+}
+
+/// The incidents of a run and the state they changed.
 pub struct Incidents {
-    scripted: Vec<(IncidentSpec, StreamRng)>,
+    scripted: Vec<Scripted>,
     failures: Vec<Option<PoolFailures>>,
-    /// What failures hit.
-    pub counts: FailureCounts,
+    /// What failures hit, per pool.
+    pub counts: Vec<FailureCounts>,
+    /// Price multipliers in force per pool and tier (products of active price shocks).
+    price_factors: Vec<[f64; 4]>,
+    spot: Vec<Option<SpotMarket>>,
+}
+
+/// The spot market of a pool from its spec, if it has a spot tier with anything that moves.
+fn spot_market(
+    scenario: &Scenario,
+    spec: &crate::scenario::schema::PoolSpec,
+    pool: &crate::infra::pool::Pool,
+    streams: &RngStreams,
+) -> Result<Option<SpotMarket>, TraceError> {
+    let Some(spot) = &spec.spot else {
+        return Ok(None);
+    };
+    if spot.preemption.is_none() && spot.price_process.is_none() {
+        return Ok(None);
+    }
+    let (reclaims, availability) = match &spot.preemption {
+        Some(SpotPreemptionSpec::Rate(rate)) => {
+            let gpus = spot.limit;
+            let reclaims = Exp::new(rate.per_sec() * gpus as f64)
+                .ok()
+                .filter(|_| gpus > 0)
+                .map(|gap| (gap, gpus));
+            (reclaims, None)
+        }
+        Some(SpotPreemptionSpec::Availability(trace)) => (
+            None,
+            Some(AvailabilityTrace::load(
+                &scenario.resolve_path(&trace.path),
+                trace,
+            )?),
+        ),
+        None => (None, None),
+    };
+    let price = match &spot.price_process {
+        Some(process) => Some(PriceProcess::new(process, spot.price.usd_per_hour(), |p| {
+            scenario.resolve_path(p)
+        })?),
+        None => None,
+    };
+    Ok(Some(SpotMarket {
+        limit: u32::try_from(spot.limit).unwrap_or(u32::MAX),
+        next_price: price.as_ref().map(PriceProcess::initial_price),
+        reclaims,
+        availability,
+        price,
+        rng: streams.stream(&format!("spot/{}", pool.name)),
+    }))
 }
 
 fn pool_id(estate: &Estate, name: &str) -> Option<PoolId> {
     estate.pools.iter().find(|p| p.name == name).map(|p| p.id)
 }
 
+fn site_id(estate: &Estate, name: &str) -> Option<SiteId> {
+    estate.sites.iter().find(|s| s.name == name).map(|s| s.id)
+}
+
 impl Incidents {
-    /// Builds the incidents and failure processes of a checked scenario.
-    pub fn build(scenario: &Scenario, estate: &Estate, streams: &RngStreams) -> Self {
+    /// Builds the incidents, failure processes and spot markets of a checked scenario; reads
+    /// their trace files.
+    pub fn build(scenario: &Scenario, estate: &Estate, streams: &RngStreams) -> Result<Self, TraceError> {
         let failures = scenario
             .spec
             .pools
@@ -58,9 +180,10 @@ impl Incidents {
                 let failures = spec.failures?;
                 let nominal = Tier::ALL.map(|t| pool.tier(t).map_or(0, |s| s.capacity));
                 let total = nominal.iter().map(|&n| u64::from(n)).sum();
+                let mut rng = streams.stream(&format!("failures/{}", pool.name));
                 Some(PoolFailures {
-                    process: FailureProcess::new(&failures, total)?,
-                    rng: streams.stream(&format!("failures/{}", pool.name)),
+                    process: FailureProcess::new(&failures, total, &mut rng)?,
+                    rng,
                     repair: failures.repair,
                     nominal,
                 })
@@ -70,64 +193,245 @@ impl Incidents {
             .spec
             .incidents
             .iter()
-            .map(|i| (i.clone(), streams.stream(&format!("incident/{}", i.name))))
+            .map(|i| Scripted {
+                spec: i.clone(),
+                rng: streams.stream(&format!("incident/{}", i.name)),
+                undo: Undo::Nothing,
+            })
             .collect();
-        Incidents {
+        let spot = scenario
+            .spec
+            .pools
+            .iter()
+            .zip(&estate.pools)
+            .map(|(spec, pool)| spot_market(scenario, spec, pool, streams))
+            .collect::<Result<_, _>>()?;
+        Ok(Incidents {
             scripted,
             failures,
-            counts: FailureCounts::default(),
-        }
+            counts: vec![FailureCounts::default(); estate.pools.len()],
+            price_factors: vec![[1.0; 4]; estate.pools.len()],
+            spot,
+        })
     }
 
-    /// Schedules each scripted incident and each pool's first failure.
+    /// The scripted incidents, in scenario order.
+    pub fn specs(&self) -> impl Iterator<Item = &IncidentSpec> {
+        self.scripted.iter().map(|s| &s.spec)
+    }
+
+    /// Schedules each scripted incident's start and end and each pool's first failure.
     pub fn start(&mut self, ctx: &mut Context<'_, Event>) -> Result<(), KernelError> {
-        for (index, (spec, _)) in self.scripted.iter().enumerate() {
-            let at = SimTime::ZERO.saturating_add(spec.start);
-            ctx.schedule_at(at.max(ctx.now()), Event::Incident { index: index as u32 })?;
+        for (index, scripted) in self.scripted.iter().enumerate() {
+            let index = index as u32;
+            let at = SimTime::ZERO.saturating_add(scripted.spec.start);
+            ctx.schedule_at(at.max(ctx.now()), Event::Incident { index })?;
+            if let Some(end) = scripted.spec.end().filter(|_| !scripted.spec.kind.is_instant()) {
+                let end = SimTime::ZERO.saturating_add(end);
+                ctx.schedule_at(end.max(ctx.now()), Event::IncidentEnd { index })?;
+            }
         }
         for pool in 0..self.failures.len() {
             self.schedule_failure(ctx, pool)?;
+            self.schedule_reclaim(ctx, pool)?;
+            let pool_id = pool as u32;
+            if let Some(market) = &self.spot[pool] {
+                if market.availability.is_some() {
+                    ctx.schedule_at(ctx.now(), Event::SpotAvailability { pool: pool_id })?;
+                }
+                if market.price.is_some() {
+                    ctx.schedule_at(ctx.now(), Event::SpotPrice { pool: pool_id })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn schedule_reclaim(&mut self, ctx: &mut Context<'_, Event>, pool: usize) -> Result<(), KernelError> {
+        if let Some(SpotMarket {
+            reclaims: Some((gap, gpus)),
+            rng,
+            ..
+        }) = &mut self.spot[pool]
+        {
+            let after = SimDuration::from_nanos((gap.sample(rng) * 1e9).round().min(1e18) as u64);
+            let gpu = u32::try_from(rng.random_range(0..*gpus)).unwrap_or(u32::MAX);
+            ctx.schedule_at(
+                ctx.now().saturating_add(after),
+                Event::SpotReclaim {
+                    pool: pool as u32,
+                    gpu,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The spot tier's reclaim process fires on GPU `gpu` of its limit: its holder, if any, is
+    /// preempted with the pool's notice (an inference replica is lost at once).
+    pub fn spot_reclaim(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        parts: &mut Parts<'_>,
+        pool: u32,
+        gpu: u32,
+    ) -> Result<(), KernelError> {
+        let id = PoolId(pool);
+        let in_use = parts.estate.pools[id.index()]
+            .tier(Tier::Spot)
+            .map_or(0, |s| s.in_use);
+        if gpu < in_use {
+            if let Some((allocation, payer)) = parts.estate.holder_of_gpu(id, Tier::Spot, gpu) {
+                self.preempt_holder(ctx, parts, id, allocation, payer)?;
+            }
+        }
+        self.schedule_reclaim(ctx, pool as usize)
+    }
+
+    fn preempt_holder(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        parts: &mut Parts<'_>,
+        pool: PoolId,
+        allocation: crate::infra::estate::AllocationId,
+        payer: crate::metrics::ledger::Payer,
+    ) -> Result<(), KernelError> {
+        if payer.class == WorkloadClass::Inference {
+            parts
+                .serving
+                .replica_failed(ctx, parts.estate, parts.log, allocation)?;
+            return Ok(());
+        }
+        let notice = parts.estate.pools[pool.index()].spot_notice;
+        parts
+            .jobs
+            .preempt(ctx, payer.workload, notice, InterruptCause::SpotPreemption)
+    }
+
+    /// The spot availability trace of a pool changes now: the tier's capacity follows it, and
+    /// holders above it are preempted with the pool's notice, lowest priority first (capacity
+    /// is below what is held until their notice runs out).
+    pub fn spot_availability(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        parts: &mut Parts<'_>,
+        pool: u32,
+    ) -> Result<(), KernelError> {
+        let id = PoolId(pool);
+        let Some((trace, limit)) = self.spot[pool as usize]
+            .as_ref()
+            .and_then(|m| m.availability.as_ref().map(|t| (t, m.limit)))
+        else {
+            return Ok(());
+        };
+        let now = ctx.now().since_start();
+        let available = trace.gpus_at(now).min(limit);
+        let next = trace.next_change(now);
+        let Some((capacity, in_use)) = parts.estate.pools[id.index()]
+            .tier(Tier::Spot)
+            .map(|s| (s.capacity, s.in_use))
+        else {
+            return Ok(());
+        };
+        parts
+            .estate
+            .change_capacity(id, Tier::Spot, i64::from(available) - i64::from(capacity));
+        let mut over = in_use.saturating_sub(available);
+        for job in parts.jobs.holders(id, Tier::Spot) {
+            if over == 0 {
+                break;
+            }
+            over = over.saturating_sub(parts.jobs.jobs[job as usize].def.gpus);
+            let notice = parts.estate.pools[id.index()].spot_notice;
+            parts
+                .jobs
+                .preempt(ctx, job, notice, InterruptCause::SpotPreemption)?;
+        }
+        if over > 0 {
+            parts
+                .serving
+                .shed_replicas(ctx, parts.estate, parts.log, id, Tier::Spot, over)?;
+        }
+        if let Some((at, _)) = next {
+            ctx.schedule_at(SimTime::ZERO.saturating_add(at), Event::SpotAvailability { pool })?;
+        }
+        parts.jobs.place_waiting(ctx, parts.estate, parts.log)
+    }
+
+    /// A pool's spot price moves now (at the start: to its first price).
+    pub fn spot_price(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        parts: &mut Parts<'_>,
+        pool: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let Some(SpotMarket {
+            price: Some(process),
+            next_price,
+            rng,
+            ..
+        }) = &mut self.spot[pool as usize]
+        else {
+            return Ok(());
+        };
+        let price = next_price.take();
+        if let Some((at, upcoming)) = process.next(now, rng) {
+            *next_price = Some(upcoming);
+            ctx.schedule_at(at, Event::SpotPrice { pool })?;
+        }
+        if let Some(price) = price {
+            self.set_market_price(now, parts.estate, PoolId(pool), Tier::Spot, price);
         }
         Ok(())
     }
 
     fn schedule_failure(&mut self, ctx: &mut Context<'_, Event>, pool: usize) -> Result<(), KernelError> {
         if let Some(f) = &mut self.failures[pool] {
-            let gap = f.process.next_gap(&mut f.rng);
-            ctx.schedule_in(gap, Event::GpuFailure { pool: pool as u32 })?;
+            if let Some((at, gpu)) = f.process.next_failure(ctx.now(), &mut f.rng) {
+                let gpu = u32::try_from(gpu).unwrap_or(u32::MAX);
+                ctx.schedule_at(
+                    at,
+                    Event::GpuFailure {
+                        pool: pool as u32,
+                        gpu,
+                    },
+                )?;
+            }
         }
         Ok(())
     }
 
-    /// A pool's failure process fires: a GPU drawn uniformly fails.
+    /// A pool's failure process fires: GPU `gpu` of the pool fails.
     pub fn random_failure(
         &mut self,
         ctx: &mut Context<'_, Event>,
-        estate: &mut Estate,
-        jobs: &mut Jobs,
-        log: &mut DecisionLog,
+        parts: &mut Parts<'_>,
         pool: u32,
+        gpu: u32,
     ) -> Result<(), KernelError> {
-        let Some(f) = &mut self.failures[pool as usize] else {
-            return Ok(());
-        };
-        let victim = f.process.victim(&mut f.rng);
-        self.fail_gpu_at(ctx, estate, jobs, log, PoolId(pool), victim)?;
+        self.fail_gpu_at(ctx, parts, PoolId(pool), u64::from(gpu))?;
+        if let Some(f) = &mut self.failures[pool as usize] {
+            let back = ctx.now().saturating_add(f.repair);
+            f.process.renew(u64::from(gpu), back, &mut f.rng);
+        }
         self.schedule_failure(ctx, pool as usize)
     }
 
     /// The `victim`-th GPU of the pool fails (counting tiers in order, each over the GPUs it
-    /// had at the start; in-use GPUs first, then idle ones, then those in repair).
+    /// had at the start; in each, GPUs in use first, then idle ones, then those in repair).
     fn fail_gpu_at(
         &mut self,
         ctx: &mut Context<'_, Event>,
-        estate: &mut Estate,
-        jobs: &mut Jobs,
-        log: &mut DecisionLog,
+        parts: &mut Parts<'_>,
         pool: PoolId,
         victim: u64,
     ) -> Result<(), KernelError> {
-        let nominal = self.nominal(estate, pool);
+        let nominal = self.nominal(parts.estate, pool);
+        let renewal = matches!(
+            self.failures[pool.index()].as_ref().map(|f| &f.process),
+            Some(FailureProcess::Weibull { .. })
+        );
         let mut index = victim;
         for (tier, count) in Tier::ALL.into_iter().zip(nominal) {
             let count = u64::from(count);
@@ -135,30 +439,57 @@ impl Incidents {
                 index -= count;
                 continue;
             }
-            let Some(state) = estate.pools[pool.index()].tier(tier) else {
-                return Ok(());
+            let Some(state) = parts.estate.pools[pool.index()].tier(tier) else {
+                break;
             };
             let (in_use, capacity) = (u64::from(state.in_use), u64::from(state.capacity));
+            // Renewal processes already spend the repair time in their clocks; their positions
+            // map onto the GPUs in service.
+            if renewal && capacity > 0 {
+                index %= capacity;
+            }
             if index < in_use {
-                return match estate.holder_of_gpu(pool, tier, index as u32) {
-                    Some((_, payer)) if payer.class != WorkloadClass::Inference => {
-                        self.counts.on_jobs += 1;
-                        jobs.interrupt(ctx, estate, log, payer.workload, InterruptCause::Failure)?;
-                        self.send_to_repair(ctx, estate, jobs, log, pool, tier)
-                    }
-                    _ => {
-                        self.counts.on_replicas += 1;
-                        Ok(())
-                    }
-                };
+                return self.fail_held_gpu(ctx, parts, pool, tier, index as u32);
             }
             if index < capacity && tier.is_fixed() {
-                self.counts.idle += 1;
-                return self.send_to_repair(ctx, estate, jobs, log, pool, tier);
+                self.counts[pool.index()].idle += 1;
+                return self.start_repair(ctx, parts.estate, pool, tier);
             }
-            return Ok(());
+            break;
         }
+        self.counts[pool.index()].void += 1;
         Ok(())
+    }
+
+    fn fail_held_gpu(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        parts: &mut Parts<'_>,
+        pool: PoolId,
+        tier: Tier,
+        index: u32,
+    ) -> Result<(), KernelError> {
+        let Some((allocation, payer)) = parts.estate.holder_of_gpu(pool, tier, index) else {
+            return Ok(());
+        };
+        // The GPU leaves service before its holder restarts, so the restart cannot take it.
+        self.start_repair(ctx, parts.estate, pool, tier)?;
+        if payer.class == WorkloadClass::Inference {
+            self.counts[pool.index()].on_replicas += 1;
+            parts
+                .serving
+                .replica_failed(ctx, parts.estate, parts.log, allocation)?;
+            Ok(())
+        } else {
+            self.counts[pool.index()].on_jobs += 1;
+            parts.jobs.interrupt(
+                ctx,
+                parts.estate,
+                parts.log,
+                payer.workload,
+                InterruptCause::Failure,
+            )
+        }
     }
 
     fn nominal(&self, estate: &Estate, pool: PoolId) -> [u32; 4] {
@@ -168,14 +499,12 @@ impl Incidents {
         }
     }
 
-    /// Takes a failed owned or reserved GPU out of service for the pool's repair time; cloud
-    /// on-demand and spot GPUs are swapped by the provider.
-    fn send_to_repair(
+    /// Takes a failed owned or reserved GPU out of service for the pool's repair time (cloud
+    /// on-demand and spot GPUs are swapped by the provider at once).
+    fn start_repair(
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        jobs: &mut Jobs,
-        log: &mut DecisionLog,
         pool: PoolId,
         tier: Tier,
     ) -> Result<(), KernelError> {
@@ -183,76 +512,315 @@ impl Incidents {
             .as_ref()
             .map_or(SimDuration::ZERO, |f| f.repair);
         if tier.is_fixed() && !repair.is_zero() && estate.change_capacity(pool, tier, -1) == -1 {
-            ctx.schedule_in(repair, Event::GpuRepaired { pool: pool.0, tier })?;
-            return Ok(());
+            ctx.schedule_at(
+                ctx.now().saturating_add(repair),
+                Event::GpuRepaired { pool: pool.0, tier },
+            )?;
         }
-        // Nothing left the pool: waiting jobs may take the GPUs the failed job released.
-        jobs.place_waiting(ctx, estate, log)
+        Ok(())
     }
 
     /// A GPU comes back from repair.
     pub fn repaired(
         &mut self,
         ctx: &mut Context<'_, Event>,
-        estate: &mut Estate,
-        jobs: &mut Jobs,
-        log: &mut DecisionLog,
+        parts: &mut Parts<'_>,
         pool: u32,
         tier: Tier,
     ) -> Result<(), KernelError> {
-        estate.change_capacity(PoolId(pool), tier, 1);
-        jobs.place_waiting(ctx, estate, log)
+        parts.estate.change_capacity(PoolId(pool), tier, 1);
+        parts.jobs.place_waiting(ctx, parts.estate, parts.log)
     }
 
     /// Scripted incident `index` starts.
-    pub fn scripted(
+    pub fn begin(
         &mut self,
         ctx: &mut Context<'_, Event>,
-        estate: &mut Estate,
-        jobs: &mut Jobs,
-        log: &mut DecisionLog,
+        parts: &mut Parts<'_>,
         index: u32,
     ) -> Result<(), KernelError> {
-        let kind = self.scripted[index as usize].0.kind.clone();
-        match kind {
-            IncidentKind::GpuFailure { pool, job } => {
-                let Some(pool) = pool_id(estate, &pool) else {
-                    return Ok(());
-                };
-                match job.as_deref().and_then(|name| jobs.holder_in_pool(name, pool)) {
-                    Some(j) => {
-                        let tier = jobs.jobs[j as usize].holding.map_or(Tier::OnDemand, |h| h.tier);
-                        self.counts.on_jobs += 1;
-                        jobs.interrupt(ctx, estate, log, j, InterruptCause::Failure)?;
-                        self.send_to_repair(ctx, estate, jobs, log, pool, tier)
-                    }
-                    None => {
-                        let total: u64 = self.nominal(estate, pool).iter().map(|&n| u64::from(n)).sum();
-                        if total == 0 {
-                            return Ok(());
-                        }
-                        let rng = &mut self.scripted[index as usize].1;
-                        let victim = rand::Rng::random_range(rng, 0..total);
-                        self.fail_gpu_at(ctx, estate, jobs, log, pool, victim)
-                    }
+        let kind = self.scripted[index as usize].spec.kind.clone();
+        let name = self.scripted[index as usize].spec.name.clone();
+        parts.log.record(
+            ctx.now(),
+            DecisionKind::Incident,
+            name,
+            kind.as_str().into(),
+            "incident starts".into(),
+        );
+        let undo = match kind {
+            IncidentKind::SiteOutage { site } => match site_id(parts.estate, &site) {
+                Some(site) => {
+                    set_site(ctx, parts, site, false)?;
+                    Undo::Site(site)
                 }
+                None => Undo::Nothing,
+            },
+            IncidentKind::CapacityShock { pool, tier, to } => match pool_id(parts.estate, &pool) {
+                Some(pool) => self.shrink(ctx, parts, pool, tier, to)?,
+                None => Undo::Nothing,
+            },
+            IncidentKind::PriceShock {
+                tier,
+                factor,
+                pool,
+                site,
+                site_kind,
+            } => {
+                let targets: Vec<(PoolId, Tier)> = parts
+                    .estate
+                    .pools
+                    .iter()
+                    .filter(|p| p.tier(tier).is_some())
+                    .filter(|p| pool.as_deref().is_none_or(|name| p.name == name))
+                    .filter(|p| {
+                        site.as_deref()
+                            .is_none_or(|name| parts.estate.sites[p.site.index()].name == name)
+                    })
+                    .filter(|p| site_kind.is_none_or(|kind| parts.estate.sites[p.site.index()].kind == kind))
+                    .map(|p| (p.id, tier))
+                    .collect();
+                self.scale_prices(ctx.now(), parts.estate, &targets, factor);
+                Undo::Price { targets, factor }
+            }
+            IncidentKind::LinkDegradation {
+                link,
+                bandwidth_factor,
+                added_latency,
+                loss,
+            } => {
+                let condition = LinkCondition {
+                    up: true,
+                    bandwidth_factor,
+                    added_latency,
+                    added_loss: loss,
+                };
+                let links = self.links(parts.estate, Some(&link), None);
+                set_links(ctx.now(), parts.estate, &links, condition);
+                Undo::Links(links)
+            }
+            IncidentKind::LinkDown { link, site } => {
+                let links = self.links(parts.estate, link.as_deref(), site.as_deref());
+                let down = LinkCondition {
+                    up: false,
+                    ..LinkCondition::NORMAL
+                };
+                set_links(ctx.now(), parts.estate, &links, down);
+                Undo::Links(links)
+            }
+            IncidentKind::DemandSurge {
+                service,
+                origin,
+                factor,
+            } => {
+                let origin = origin.as_deref().and_then(|o| site_id(parts.estate, o));
+                match parts.serving.services.iter().position(|s| s.name == service) {
+                    Some(service) => {
+                        let service = service as u32;
+                        parts.serving.set_demand_factor(ctx, service, origin, factor)?;
+                        Undo::Surge { service, origin }
+                    }
+                    None => Undo::Nothing,
+                }
+            }
+            IncidentKind::GpuFailure { pool, job } => {
+                if let Some(pool) = pool_id(parts.estate, &pool) {
+                    self.scripted_gpu_failure(ctx, parts, index, pool, job.as_deref())?;
+                }
+                Undo::Nothing
             }
             IncidentKind::SpotPreemption { pool, job } => {
-                let Some(pool) = pool_id(estate, &pool) else {
-                    return Ok(());
-                };
-                let notice = estate.pools[pool.index()].spot_notice;
-                let holders = jobs.holders(pool, Tier::Spot);
-                for j in holders {
-                    if job
-                        .as_deref()
-                        .is_none_or(|name| jobs.jobs[j as usize].def.name == name)
-                    {
-                        jobs.preempt(ctx, j, notice, InterruptCause::SpotPreemption)?;
+                if let Some(pool) = pool_id(parts.estate, &pool) {
+                    let notice = parts.estate.pools[pool.index()].spot_notice;
+                    let targets = match job.as_deref() {
+                        Some(name) => parts.jobs.holder_in_pool(name, pool).into_iter().collect(),
+                        None => parts.jobs.holders(pool, Tier::Spot),
+                    };
+                    for j in targets {
+                        if parts.jobs.jobs[j as usize]
+                            .holding
+                            .is_some_and(|h| h.tier == Tier::Spot)
+                        {
+                            parts
+                                .jobs
+                                .preempt(ctx, j, notice, InterruptCause::SpotPreemption)?;
+                        }
                     }
                 }
-                Ok(())
+                Undo::Nothing
             }
+        };
+        self.scripted[index as usize].undo = undo;
+        Ok(())
+    }
+
+    /// Scripted incident `index` ends: what it changed goes back.
+    pub fn end(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        parts: &mut Parts<'_>,
+        index: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let undo = std::mem::replace(&mut self.scripted[index as usize].undo, Undo::Nothing);
+        match undo {
+            Undo::Nothing => {}
+            Undo::Site(site) => set_site(ctx, parts, site, true)?,
+            Undo::Capacity { pool, tier, removed } => {
+                parts.estate.change_capacity(pool, tier, removed);
+            }
+            Undo::Price { targets, factor } => self.scale_prices(now, parts.estate, &targets, 1.0 / factor),
+            Undo::Links(links) => set_links(now, parts.estate, &links, LinkCondition::NORMAL),
+            Undo::Surge { service, origin } => parts.serving.set_demand_factor(ctx, service, origin, 1.0)?,
         }
+        parts.log.record(
+            now,
+            DecisionKind::Incident,
+            self.scripted[index as usize].spec.name.clone(),
+            self.scripted[index as usize].spec.kind.as_str().into(),
+            "incident ends; what it changed is restored".into(),
+        );
+        parts.jobs.place_waiting(ctx, parts.estate, parts.log)
+    }
+
+    /// Shrinks a tier to its target, interrupting holders above it; returns how to undo it.
+    fn shrink(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        parts: &mut Parts<'_>,
+        pool: PoolId,
+        tier: Tier,
+        to: CapacityTarget,
+    ) -> Result<Undo, KernelError> {
+        let Some(state) = parts.estate.pools[pool.index()].tier(tier) else {
+            return Ok(Undo::Nothing);
+        };
+        let capacity = u64::from(state.capacity);
+        let target = match to {
+            CapacityTarget::Count(count) => count.min(capacity),
+            CapacityTarget::Fraction(share) => {
+                ((capacity as f64 * share.clamp(0.0, 1.0)).floor() as u64).min(capacity)
+            }
+        };
+        // Capacity goes first, so holders that are interrupted cannot take it back.
+        let removed = -parts
+            .estate
+            .change_capacity(pool, tier, target as i64 - capacity as i64);
+        let over = |estate: &Estate| {
+            estate.pools[pool.index()]
+                .tier(tier)
+                .map_or(0, |s| s.in_use.saturating_sub(s.capacity))
+        };
+        for job in parts.jobs.holders(pool, tier) {
+            if over(parts.estate) == 0 {
+                break;
+            }
+            parts
+                .jobs
+                .interrupt(ctx, parts.estate, parts.log, job, InterruptCause::CapacityLoss)?;
+        }
+        let excess = over(parts.estate);
+        if excess > 0 {
+            parts
+                .serving
+                .shed_replicas(ctx, parts.estate, parts.log, pool, tier, excess)?;
+        }
+        Ok(Undo::Capacity { pool, tier, removed })
+    }
+
+    fn scale_prices(&mut self, now: SimTime, estate: &mut Estate, targets: &[(PoolId, Tier)], factor: f64) {
+        for &(pool, tier) in targets {
+            let factors = &mut self.price_factors[pool.index()];
+            let Some(state) = estate.pools[pool.index()].tier(tier) else {
+                continue;
+            };
+            let market = state.price_per_gpu_hour / factors[tier as usize];
+            factors[tier as usize] *= factor;
+            estate.set_price(now, pool, tier, market * factors[tier as usize]);
+        }
+    }
+
+    /// Sets the market price of a tier (a price process), keeping the shocks in force on top.
+    pub fn set_market_price(
+        &mut self,
+        now: SimTime,
+        estate: &mut Estate,
+        pool: PoolId,
+        tier: Tier,
+        usd_per_gpu_hour: f64,
+    ) {
+        let factor = self.price_factors[pool.index()][tier as usize];
+        estate.set_price(now, pool, tier, usd_per_gpu_hour * factor);
+    }
+
+    fn links(&self, estate: &Estate, link: Option<&str>, site: Option<&str>) -> Vec<LinkId> {
+        let site = site.and_then(|s| site_id(estate, s));
+        (0..estate.link_names.len() as u32)
+            .map(LinkId)
+            .filter(|&l| {
+                link.is_some_and(|name| estate.link_names[l.index()] == name)
+                    || site.is_some_and(|s| estate.network.touches(l, s))
+            })
+            .collect()
+    }
+
+    fn scripted_gpu_failure(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        parts: &mut Parts<'_>,
+        index: u32,
+        pool: PoolId,
+        job: Option<&str>,
+    ) -> Result<(), KernelError> {
+        if let Some(j) = job.and_then(|name| parts.jobs.holder_in_pool(name, pool)) {
+            let tier = parts.jobs.jobs[j as usize]
+                .holding
+                .map_or(Tier::OnDemand, |h| h.tier);
+            self.counts[pool.index()].on_jobs += 1;
+            self.start_repair(ctx, parts.estate, pool, tier)?;
+            return parts
+                .jobs
+                .interrupt(ctx, parts.estate, parts.log, j, InterruptCause::Failure);
+        }
+        let total: u64 = self
+            .nominal(parts.estate, pool)
+            .iter()
+            .map(|&n| u64::from(n))
+            .sum();
+        if total == 0 {
+            return Ok(());
+        }
+        let victim = rand::Rng::random_range(&mut self.scripted[index as usize].rng, 0..total);
+        self.fail_gpu_at(ctx, parts, pool, victim)
+    }
+}
+
+/// Takes a site down (or brings it back): its network links, its jobs and its replicas.
+fn set_site(
+    ctx: &mut Context<'_, Event>,
+    parts: &mut Parts<'_>,
+    site: SiteId,
+    up: bool,
+) -> Result<(), KernelError> {
+    let now = ctx.now();
+    parts.estate.sites[site.index()].up = up;
+    // The site id comes from the estate itself, so the network knows it.
+    let _ = parts.estate.network.set_site_up(now, site, up);
+    if up {
+        parts.serving.site_up(ctx, parts.estate, parts.log, site)?;
+        return parts.jobs.place_waiting(ctx, parts.estate, parts.log);
+    }
+    for job in parts.jobs.holders_at(site) {
+        parts
+            .jobs
+            .interrupt(ctx, parts.estate, parts.log, job, InterruptCause::SiteOutage)?;
+    }
+    parts.serving.site_down(ctx, parts.estate, parts.log, site)
+}
+
+fn set_links(now: SimTime, estate: &mut Estate, links: &[LinkId], condition: LinkCondition) {
+    for &link in links {
+        // Link ids come from the estate's own list.
+        let _ = estate.network.set_link_condition(now, link, condition);
     }
 }

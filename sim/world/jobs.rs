@@ -26,14 +26,13 @@ use std::collections::BTreeSet;
 
 use crate::infra::estate::{AllocationId, Estate, TransferPurpose, TransferTag};
 use crate::infra::ids::{DatasetId, PoolId, SiteId};
-use crate::infra::network::{FlowId, FlowSpec};
+use crate::infra::network::{FlowId, FlowSpec, Route};
 use crate::infra::pool::Tier;
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
-use crate::metrics::job::{JobOutcome, JobRecord, JobView};
+use crate::metrics::job::{Interruption, JobOutcome, JobRecord, JobView};
 use crate::metrics::ledger::Payer;
 use crate::policy::{DecisionKind, DecisionLog, PlaceRequest, Placement, PlacementCandidate, Policy};
 use crate::scenario::Scenario;
-use crate::scenario::schema::WorkloadClass;
 use crate::workload::job::{
     CheckpointUnavailable, Checkpointing, DurationDist, InterruptCause, JobArrivals, JobDef, JobSpec,
     default_tiers, draw_poisson_job, work_ns,
@@ -126,13 +125,14 @@ pub struct JobState {
     phase_since: SimTime,
     segment_ns: u64,
     at_risk_ns: u64,
-    replicating: bool,
+    replica_flow: Option<FlowId>,
     flows: Vec<FlowId>,
     needs_restore: bool,
     leaving: Option<InterruptCause>,
     evicting: Option<InterruptCause>,
     waiting_since: SimTime,
     deferred: bool,
+    open_interruption: Option<usize>,
 }
 
 impl JobState {
@@ -150,13 +150,14 @@ impl JobState {
             phase_since: SimTime::ZERO,
             segment_ns: 0,
             at_risk_ns: 0,
-            replicating: false,
+            replica_flow: None,
             flows: Vec::new(),
             needs_restore: false,
             leaving: None,
             evicting: None,
             waiting_since: SimTime::ZERO,
             deferred: false,
+            open_interruption: None,
         }
     }
 
@@ -211,6 +212,8 @@ enum SourceKind {
 struct Source {
     name: String,
     template: JobDef,
+    /// Whether the scenario lists the tiers (otherwise preemptible trace rows may use spot).
+    explicit_tiers: bool,
     kind: SourceKind,
     made: u64,
 }
@@ -219,11 +222,37 @@ struct Source {
 pub struct Jobs {
     /// Jobs in order of creation; a job's index is its workload id in the ledger.
     pub jobs: Vec<JobState>,
+    /// Every interruption, in time order.
+    pub interruptions: Vec<Interruption>,
+    /// Jobs written one by one in the scenario come first; source jobs follow.
+    singles: usize,
     sources: Vec<Source>,
     waiting: Vec<u32>,
     staged: BTreeSet<(DatasetId, SiteId)>,
     retry_pending: bool,
     policy: Box<dyn Policy>,
+}
+
+/// Stops a transfer, billing the bytes it moved.
+fn cancel_and_bill(now: SimTime, estate: &mut Estate, flow: FlowId) {
+    if let Some(cancelled) = estate.network.cancel_flow(now, flow) {
+        estate.bill_transfer(
+            cancelled.started,
+            now,
+            &cancelled.route,
+            cancelled.bytes_moved,
+            cancelled.tag.payer,
+        );
+    }
+}
+
+/// The route a checkpoint may take: through sites the job's dataset may be in (a model trained
+/// on restricted data is restricted too), or the lowest-latency route.
+fn checkpoint_route(estate: &Estate, dataset: Option<DatasetId>, from: SiteId, to: SiteId) -> Option<Route> {
+    match dataset {
+        Some(d) => estate.network.route_where(from, to, |s| estate.may_hold(d, s)),
+        None => estate.network.route(from, to),
+    }
 }
 
 /// A site or dataset name to its id; the scenario checks resolved every name.
@@ -309,12 +338,15 @@ impl Jobs {
             sources.push(Source {
                 name: spec.name.clone(),
                 template,
+                explicit_tiers: !spec.tiers.is_empty(),
                 kind,
                 made: 0,
             });
         }
         Ok(Jobs {
+            singles: jobs.len(),
             jobs,
+            interruptions: Vec::new(),
             sources,
             waiting: Vec::new(),
             staged: BTreeSet::new(),
@@ -388,6 +420,7 @@ impl Jobs {
         let src = &mut self.sources[s];
         src.made += 1;
         let mut def = src.template.clone();
+        let mut unknown_accelerators = None;
         def.name = format!("{}-{}", src.name, src.made);
         def.submit = now;
         def.deadline = src
@@ -404,20 +437,24 @@ impl Jobs {
                 if let Some(row) = trace.jobs().get(*next) {
                     def.gpus = row.gpus.max(1);
                     def.work_ns = row.duration_ns.max(1);
-                    def.priority = row.priority;
-                    def.preemptible = row.preemptible;
+                    // The trace's priorities are relative to the source's.
+                    def.priority = src.template.priority.saturating_add(row.priority);
+                    def.preemptible = src.template.preemptible || row.preemptible;
                     if !row.name.is_empty() {
                         def.name = format!("{}-{}", src.name, row.name);
                     }
-                    if def.accelerators.is_empty() {
+                    if def.accelerators.is_empty() && !row.accelerators.is_empty() {
                         def.accelerators = row
                             .accelerators
                             .iter()
                             .filter_map(|a| find(estate.accelerators.iter().map(|x| x.name.clone()), a))
                             .map(crate::infra::ids::AcceleratorId)
                             .collect();
+                        if def.accelerators.is_empty() {
+                            unknown_accelerators = Some(row.accelerators.join("|"));
+                        }
                     }
-                    if !src.template.tiers.contains(&Tier::Spot) && def.preemptible {
+                    if !src.explicit_tiers && def.preemptible && !def.tiers.contains(&Tier::Spot) {
                         def.tiers.push(Tier::Spot);
                     }
                 }
@@ -426,7 +463,18 @@ impl Jobs {
         }
         self.jobs.push(JobState::new(def));
         self.schedule_source(ctx, s, now)?;
-        self.submit(ctx, estate, log, (self.jobs.len() - 1) as u32)?;
+        let job = (self.jobs.len() - 1) as u32;
+        match unknown_accelerators {
+            // Running it elsewhere would replay a different workload than the trace's.
+            Some(wanted) => {
+                self.jobs[job as usize].record.submitted = Some(now);
+                let why = format!("accepts only accelerators {wanted}, which the estate does not have");
+                let name = self.jobs[job as usize].def.name.clone();
+                self.end_failed(now, job, why.clone(), log);
+                log.record(now, DecisionKind::Fail, name, "reject".into(), why);
+            }
+            None => self.submit(ctx, estate, log, job)?,
+        }
         Ok(())
     }
 
@@ -491,12 +539,14 @@ impl Jobs {
     /// The best checkpoint copy `job` can restart from at `site`: at a site that is up and
     /// reachable, the most progress, then the copy at `site` itself.
     fn reachable_copy(&self, estate: &Estate, job: usize, site: SiteId) -> Option<(SiteId, u64)> {
+        let dataset = self.jobs[job].def.dataset;
         self.jobs[job]
             .copies
             .iter()
             .copied()
             .filter(|&(at, _)| {
-                estate.sites[at.index()].up && (at == site || estate.network.route(at, site).is_some())
+                estate.sites[at.index()].up
+                    && (at == site || checkpoint_route(estate, dataset, at, site).is_some())
             })
             .max_by_key(|&(at, progress)| (progress, at == site, Reverse(at)))
     }
@@ -692,8 +742,7 @@ impl Jobs {
             }
         };
         let (candidate, copy) = candidates[choice];
-        self.place(ctx, estate, log, job, candidate, copy, offered.len())?;
-        Ok(true)
+        self.place(ctx, estate, log, job, candidate, copy, offered.len())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -706,7 +755,7 @@ impl Jobs {
         candidate: PlacementCandidate,
         copy: Option<(SiteId, u64)>,
         eligible: usize,
-    ) -> Result<(), KernelError> {
+    ) -> Result<bool, KernelError> {
         let j = job as usize;
         let now = ctx.now();
         let payer = self.jobs[j].payer(job);
@@ -714,12 +763,13 @@ impl Jobs {
         // The candidate was eligible a moment ago in the same event, so this cannot fail; if it
         // did, the job simply keeps waiting.
         let Ok(allocation) = estate.allocate(now, candidate.pool, candidate.tier, gpus, payer) else {
-            return Ok(());
+            return Ok(false);
         };
         let pool_name = estate.pools[candidate.pool.index()].name.clone();
         let state = &mut self.jobs[j];
         state.placement += 1;
         state.deferred = false;
+        state.record.note.clear();
         state.record.placements += 1;
         state.record.first_start.get_or_insert(now);
         state.holding = Some(Holding {
@@ -772,7 +822,8 @@ impl Jobs {
             };
             log.record(now, DecisionKind::Restore, state.def.name.clone(), choice, reason);
         }
-        self.start_staging(ctx, estate, job, candidate.site, copy)
+        self.start_staging(ctx, estate, job, candidate.site, copy)?;
+        Ok(true)
     }
 
     fn start_staging(
@@ -820,7 +871,7 @@ impl Jobs {
                     to: site,
                     bytes: checkpoint.size_bytes,
                     streams: TRANSFER_STREAMS,
-                    route: None,
+                    route: checkpoint_route(estate, state.def.dataset, at, site),
                     tag,
                 });
             }
@@ -901,8 +952,10 @@ impl Jobs {
     ) -> Result<(), KernelError> {
         let state = &mut self.jobs[job as usize];
         state.timer = state.timer.wrapping_add(1);
-        ctx.schedule_in(
-            SimDuration::from_nanos(delay_ns),
+        // A very slow accelerator or write can put the end past the end of time: it then never
+        // comes, and the run goes on.
+        ctx.schedule_at(
+            ctx.now().saturating_add(SimDuration::from_nanos(delay_ns)),
             Event::JobTimer {
                 job,
                 timer: state.timer,
@@ -915,6 +968,9 @@ impl Jobs {
         let Some(holding) = state.holding else {
             return Ok(());
         };
+        if let Some(i) = state.open_interruption.take() {
+            self.interruptions[i].resumed = Some((ctx.now(), holding.site));
+        }
         state.needs_restore = false;
         let remaining = state.def.work_ns.saturating_sub(state.progress_ns);
         let (segment, wall) = match state.def.checkpoint {
@@ -1020,15 +1076,18 @@ impl Jobs {
         let Some(to) = checkpoint.replicate_to.filter(|&to| to != from) else {
             return;
         };
-        if state.replicating || checkpoint.size_bytes == 0 {
+        if state.replica_flow.is_some() || checkpoint.size_bytes == 0 {
             return;
         }
+        let Some(route) = checkpoint_route(estate, state.def.dataset, from, to) else {
+            return;
+        };
         let spec = FlowSpec {
             from,
             to,
             bytes: checkpoint.size_bytes,
             streams: TRANSFER_STREAMS,
-            route: None,
+            route: Some(route),
             tag: TransferTag {
                 payer: Some(state.payer(job)),
                 dataset: None,
@@ -1040,13 +1099,13 @@ impl Jobs {
         };
         // No route now (a link or the replica site is down): this checkpoint stays unreplicated;
         // the next one tries again.
-        state.replicating = estate.network.start_flow(now, spec).is_ok();
+        state.replica_flow = estate.network.start_flow(now, spec).ok();
     }
 
     /// A checkpoint copy reached `site`.
     pub fn replica_done(&mut self, job: u32, site: SiteId, progress_ns: u64) {
         let state = &mut self.jobs[job as usize];
-        state.replicating = false;
+        state.replica_flow = None;
         match state.copies.iter_mut().find(|(at, _)| *at == site) {
             Some(copy) => copy.1 = copy.1.max(progress_ns),
             None => state.copies.push((site, progress_ns)),
@@ -1089,15 +1148,7 @@ impl Jobs {
 
     fn cancel_flows(&mut self, now: SimTime, estate: &mut Estate, job: u32) {
         for flow in std::mem::take(&mut self.jobs[job as usize].flows) {
-            if let Some(cancelled) = estate.network.cancel_flow(now, flow) {
-                estate.bill_transfer(
-                    cancelled.started,
-                    now,
-                    &cancelled.route,
-                    cancelled.bytes_moved,
-                    cancelled.tag.payer,
-                );
-            }
+            cancel_and_bill(now, estate, flow);
         }
     }
 
@@ -1130,6 +1181,16 @@ impl Jobs {
         state.evicting = None;
         state.record.interruptions[cause as usize] += 1;
         state.needs_restore = true;
+        state.open_interruption = Some(self.interruptions.len());
+        let lost_gpu_ns = state.gpus() * u128::from(lost_ns);
+        self.interruptions.push(Interruption {
+            job,
+            at: now,
+            cause,
+            site: holding.site,
+            lost_gpu_ns,
+            resumed: None,
+        });
         self.cancel_flows(now, estate, job);
         self.release(now, estate, job);
         let state = &mut self.jobs[job as usize];
@@ -1148,7 +1209,7 @@ impl Jobs {
         let gave_up = state
             .def
             .max_interruptions
-            .is_some_and(|max| state.record.interrupted() > max);
+            .is_some_and(|max| state.record.interrupted() >= max);
         if gave_up {
             let name = state.def.name.clone();
             let why = format!("gave up after {} interruptions", state.record.interrupted());
@@ -1197,8 +1258,14 @@ impl Jobs {
             }
             _ => {
                 state.evicting = Some(cause);
-                ctx.schedule_in(
-                    notice,
+                // Staging or restoring, nothing is at risk: the job gives the GPUs back at once
+                // rather than start work it could not save.
+                let delay = match state.phase {
+                    Phase::Staging | Phase::Restoring => SimDuration::ZERO,
+                    _ => notice,
+                };
+                ctx.schedule_at(
+                    now.saturating_add(delay),
                     Event::JobEviction {
                         job,
                         placement: state.placement,
@@ -1226,9 +1293,10 @@ impl Jobs {
         }
     }
 
-    /// The job (by name) holding GPUs of `pool`, if any.
+    /// The job written one by one in the scenario as `name`, if it holds GPUs of `pool`.
+    /// (Source jobs are not searched: their generated names may repeat a single job's.)
     pub fn holder_in_pool(&self, name: &str, pool: PoolId) -> Option<u32> {
-        self.jobs
+        self.jobs[..self.singles]
             .iter()
             .position(|j| j.def.name == name && j.holding.is_some_and(|h| h.pool == pool))
             .map(|j| j as u32)
@@ -1257,6 +1325,9 @@ impl Jobs {
                 state.record.checkpoint_gpu_ns += state.gpus() * u128::from(in_phase);
             }
             self.cancel_flows(now, estate, job);
+            if let Some(flow) = self.jobs[job as usize].replica_flow.take() {
+                cancel_and_bill(now, estate, flow);
+            }
             self.release(now, estate, job);
         }
     }
@@ -1271,8 +1342,15 @@ impl Jobs {
         })
     }
 
-    /// Whether any job of `class` exists.
-    pub fn has_class(&self, class: WorkloadClass) -> bool {
-        self.jobs.iter().any(|j| j.def.class == class)
+    /// Jobs waiting for GPUs now.
+    pub fn waiting_count(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Jobs holding GPUs at `site`, in job order.
+    pub fn holders_at(&self, site: SiteId) -> Vec<u32> {
+        (0..self.jobs.len() as u32)
+            .filter(|&j| self.jobs[j as usize].holding.is_some_and(|h| h.site == site))
+            .collect()
     }
 }

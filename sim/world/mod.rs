@@ -4,11 +4,12 @@
 
 mod incidents;
 mod jobs;
+mod recovery;
 mod serving;
 
-pub use incidents::{FailureCounts, Incidents};
+pub use incidents::{FailureCounts, Incidents, Parts};
 pub use jobs::{Holding, JobState, Jobs, JobsError, MAX_JOBS, Phase, RETRY_INTERVAL, TRANSFER_STREAMS};
-pub use serving::{Deployment, ServiceState, Serving, ServingError, WindowUsage};
+pub use serving::{Deployment, LostReplica, ServiceState, Serving, ServingError, WindowUsage};
 
 use crate::infra::estate::{BILLING_PERIOD, Estate, TransferPurpose};
 use crate::infra::pool::Tier;
@@ -38,16 +39,23 @@ pub enum Event {
         service: u32,
         /// Demand index within the service.
         demand: u32,
+        /// The stream's epoch when it was scheduled; an arrival of an earlier epoch was
+        /// withdrawn by a rate change and is ignored.
+        epoch: u32,
     },
     /// A request reaches the site that will serve it.
     ReachSite {
         /// Request slot.
         request: u32,
+        /// The slot's generation; an event of an earlier one is stale and ignored.
+        generation: u32,
     },
     /// A request finishes service.
     ServiceDone {
         /// Request slot.
         request: u32,
+        /// The slot's generation; an event of an earlier one is stale and ignored.
+        generation: u32,
     },
     /// The oldest waiting request of a deployment reaches its deadline.
     QueueTimeout {
@@ -100,6 +108,8 @@ pub enum Event {
     GpuFailure {
         /// Pool index.
         pool: u32,
+        /// Which of the pool's GPUs.
+        gpu: u32,
     },
     /// A failed GPU is back in service.
     GpuRepaired {
@@ -112,6 +122,28 @@ pub enum Event {
     Incident {
         /// Incident index.
         index: u32,
+    },
+    /// A scripted incident ends.
+    IncidentEnd {
+        /// Incident index.
+        index: u32,
+    },
+    /// The provider reclaims a spot GPU of a pool (the tier's preemption rate).
+    SpotReclaim {
+        /// Pool index.
+        pool: u32,
+        /// Which of the tier's GPUs.
+        gpu: u32,
+    },
+    /// A pool's spot availability trace changes.
+    SpotAvailability {
+        /// Pool index.
+        pool: u32,
+    },
+    /// A pool's spot price process moves.
+    SpotPrice {
+        /// Pool index.
+        pool: u32,
     },
 }
 
@@ -127,6 +159,9 @@ pub enum RunError {
     /// The jobs could not be built or run.
     #[error(transparent)]
     Jobs(#[from] JobsError),
+    /// A spot availability or price trace cannot be read.
+    #[error(transparent)]
+    Incidents(#[from] crate::workload::trace::TraceError),
     /// An end-of-run invariant does not hold.
     #[error("invariant violated at the end of the run: {0}")]
     Invariant(String),
@@ -138,7 +173,9 @@ impl RunError {
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
-            RunError::Serving(ServingError::Trace(_) | ServingError::Arrivals { .. }) | RunError::Jobs(_)
+            RunError::Serving(ServingError::Trace(_) | ServingError::Arrivals { .. })
+                | RunError::Jobs(_)
+                | RunError::Incidents(_)
         )
     }
 }
@@ -153,6 +190,8 @@ pub struct World {
     pub jobs: Jobs,
     /// Scripted incidents and failure processes.
     pub incidents: Incidents,
+    /// Requests queued plus jobs waiting, at the end of each metrics window.
+    pub backlog: Vec<u64>,
     /// Every decision taken.
     pub decisions: DecisionLog,
     window: SimDuration,
@@ -166,12 +205,13 @@ impl World {
         let streams = RngStreams::new(seed);
         let serving = Serving::build(scenario, &mut estate, &streams)?;
         let jobs = Jobs::build(scenario, &estate, &streams)?;
-        let incidents = Incidents::build(scenario, &estate, &streams);
+        let incidents = Incidents::build(scenario, &estate, &streams)?;
         Ok(World {
             estate,
             serving,
             jobs,
             incidents,
+            backlog: Vec::new(),
             decisions: DecisionLog::default(),
             window: scenario.spec.metrics.window,
             transfers_due: None,
@@ -215,18 +255,26 @@ impl World {
 
     /// Handles the events of jobs and incidents, which may start or stop transfers.
     fn handle_job_event(&mut self, ctx: &mut Context<'_, Event>, event: Event) -> Result<(), RunError> {
-        let (estate, log, jobs) = (&mut self.estate, &mut self.decisions, &mut self.jobs);
+        let mut parts = Parts {
+            estate: &mut self.estate,
+            jobs: &mut self.jobs,
+            serving: &mut self.serving,
+            log: &mut self.decisions,
+        };
+        let (estate, log) = (&mut *parts.estate, &mut *parts.log);
         match event {
-            Event::JobSubmit { job } => jobs.submit(ctx, estate, log, job)?,
-            Event::JobSource { source } => jobs.source_arrival(ctx, estate, log, source)?,
-            Event::JobTimer { job, timer } => jobs.timer(ctx, estate, log, job, timer)?,
-            Event::JobEviction { job, placement } => jobs.eviction(ctx, estate, log, job, placement)?,
-            Event::JobRetry => jobs.retry(ctx, estate, log)?,
-            Event::GpuFailure { pool } => self.incidents.random_failure(ctx, estate, jobs, log, pool)?,
-            Event::GpuRepaired { pool, tier } => {
-                self.incidents.repaired(ctx, estate, jobs, log, pool, tier)?
-            }
-            Event::Incident { index } => self.incidents.scripted(ctx, estate, jobs, log, index)?,
+            Event::JobSubmit { job } => parts.jobs.submit(ctx, estate, log, job)?,
+            Event::JobSource { source } => parts.jobs.source_arrival(ctx, estate, log, source)?,
+            Event::JobTimer { job, timer } => parts.jobs.timer(ctx, estate, log, job, timer)?,
+            Event::JobEviction { job, placement } => parts.jobs.eviction(ctx, estate, log, job, placement)?,
+            Event::JobRetry => parts.jobs.retry(ctx, estate, log)?,
+            Event::GpuFailure { pool, gpu } => self.incidents.random_failure(ctx, &mut parts, pool, gpu)?,
+            Event::GpuRepaired { pool, tier } => self.incidents.repaired(ctx, &mut parts, pool, tier)?,
+            Event::Incident { index } => self.incidents.begin(ctx, &mut parts, index)?,
+            Event::IncidentEnd { index } => self.incidents.end(ctx, &mut parts, index)?,
+            Event::SpotReclaim { pool, gpu } => self.incidents.spot_reclaim(ctx, &mut parts, pool, gpu)?,
+            Event::SpotAvailability { pool } => self.incidents.spot_availability(ctx, &mut parts, pool)?,
+            Event::SpotPrice { pool } => self.incidents.spot_price(ctx, &mut parts, pool)?,
             _ => return Ok(()),
         }
         Ok(self.reschedule_transfers(ctx)?)
@@ -250,20 +298,27 @@ impl Model for World {
             }
             Event::WindowEnd => {
                 self.serving.close_window(ctx.now());
+                let queued: u64 = (0..self.serving.services.len() as u32)
+                    .map(|s| self.serving.queued(s))
+                    .sum();
+                self.backlog.push(queued + self.jobs.waiting_count() as u64);
                 ctx.schedule_in(self.window, Event::WindowEnd)?;
             }
             Event::TransfersDue => self.finish_transfers(ctx)?,
-            Event::Arrival { service, demand } => {
+            Event::Arrival {
+                service,
+                demand,
+                epoch,
+            } => self
+                .serving
+                .arrival(ctx, &mut self.estate, &mut self.decisions, service, demand, epoch)?,
+            Event::ReachSite { request, generation } => {
                 self.serving
-                    .arrival(ctx, &mut self.estate, &mut self.decisions, service, demand)?
+                    .reach_site(ctx, &mut self.estate, &mut self.decisions, request, generation)?
             }
-            Event::ReachSite { request } => {
+            Event::ServiceDone { request, generation } => {
                 self.serving
-                    .reach_site(ctx, &mut self.estate, &mut self.decisions, request)?
-            }
-            Event::ServiceDone { request } => {
-                self.serving
-                    .service_done(ctx, &mut self.estate, &mut self.decisions, request)?
+                    .service_done(ctx, &mut self.estate, &mut self.decisions, request, generation)?
             }
             Event::QueueTimeout { service, deployment } => {
                 self.serving
@@ -292,7 +347,11 @@ impl Model for World {
             | Event::JobRetry
             | Event::GpuFailure { .. }
             | Event::GpuRepaired { .. }
-            | Event::Incident { .. } => self.handle_job_event(ctx, event)?,
+            | Event::Incident { .. }
+            | Event::IncidentEnd { .. }
+            | Event::SpotReclaim { .. }
+            | Event::SpotAvailability { .. }
+            | Event::SpotPrice { .. } => self.handle_job_event(ctx, event)?,
         }
         Ok(())
     }
@@ -364,6 +423,7 @@ pub fn conclude(
         jobs: JobClassSummary::by_class(world.jobs.views(horizon), |class| {
             world.estate.ledger.by_class().get(&class).copied().unwrap_or(0.0)
         }),
+        incidents: recovery::incident_summaries(&world, scenario, horizon),
     };
     Ok(RunOutcome {
         summary,

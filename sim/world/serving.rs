@@ -1,15 +1,20 @@
 //! Serving inference requests: arrival at an origin, routing through the policy, queueing for a
 //! slot at the chosen deployment, service, and the response — or a fallback, or a failure. Also
-//! replica cold starts and autoscaling.
+//! replica cold starts and autoscaling, and what incidents do to replicas and requests (site
+//! outages, replica losses, capacity shocks, demand surges).
 //!
 //! Every request ends exactly once: served, degraded (answered by the fallback) or failed with a
 //! reason. A request times out if it is still waiting for a slot `timeout` after it arrived; a
 //! request already in service finishes (late). Deadlines are watched at the front of each queue
 //! and checked whenever a request leaves it; a request queued behind one with a later deadline
 //! (origins at different distances reach a site out of deadline order) expires when it reaches
-//! the front, late by at most the spread of the origins' one-way delays. Requests live in a slab of reusable slots and
-//! queues hold slot numbers, so the steady state allocates nothing per request.
+//! the front, late by at most the spread of the origins' one-way delays. Requests live in a slab
+//! of reusable slots and queues hold slot numbers, so the steady state allocates nothing per
+//! request. Each slot has a generation, bumped when its request ends, and events name the
+//! generation they were scheduled for: a request that ended early (its replica was lost) leaves
+//! a stale event behind that is ignored even once the slot is reused.
 
+use std::cmp::Reverse;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -77,6 +82,8 @@ pub struct Deployment {
     pub pool: PoolId,
     /// The tier of the initial replicas.
     pub tier: Tier,
+    /// Replicas per tier at the start of the run, restarted when the site comes back.
+    initial: Vec<(Tier, u32)>,
     speed: f64,
     replicas: Vec<Replica>,
     next_replica_id: u32,
@@ -119,6 +126,16 @@ impl Deployment {
         self.replicas.iter().filter(|r| r.ready).count()
     }
 
+    /// Replicas held, ready or starting.
+    pub fn held_replicas(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// Busy and ready slots now.
+    pub fn slots(&self) -> (u32, u32) {
+        (self.busy, self.slots_ready)
+    }
+
     /// Busy and ready slot-nanoseconds so far (as of the last change).
     pub fn slot_time(&self) -> (u128, u128) {
         (self.busy_slot_ns, self.ready_slot_ns)
@@ -137,6 +154,8 @@ struct Demand {
     context_tokens: u32,
     generated_tokens: u32,
     last_choice: Option<u32>,
+    /// Bumped whenever an arrival is scheduled; only the arrival of the current epoch is live.
+    epoch: u32,
 }
 
 enum Fallback {
@@ -192,8 +211,23 @@ struct Primary {
     arrived: SimTime,
 }
 
+/// Where a request is; outages look requests up by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The slot is free.
+    Free,
+    /// On its way to its deployment (a `ReachSite` is pending).
+    Travelling,
+    /// Waiting in its deployment's queue.
+    Queued,
+    /// Holding a slot (a `ServiceDone` is pending).
+    InService,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Request {
+    generation: u32,
+    stage: Stage,
     service: u32,
     deployment: u32,
     origin_index: Option<u32>,
@@ -268,16 +302,7 @@ impl Serving {
     pub fn start(&mut self, ctx: &mut Context<'_, Event>) -> Result<(), KernelError> {
         for (s, service) in self.services.iter_mut().enumerate() {
             for (d, demand) in service.demands.iter_mut().enumerate() {
-                demand.next = demand.process.next(ctx.now(), &mut demand.rng);
-                if let Some(next) = demand.next {
-                    ctx.schedule_at(
-                        next.at,
-                        Event::Arrival {
-                            service: s as u32,
-                            demand: d as u32,
-                        },
-                    )?;
-                }
+                schedule_next(ctx, s as u32, d as u32, demand)?;
             }
             if let Some(scale) = &service.autoscale {
                 schedule_after(ctx, scale.interval, Event::Autoscale { service: s as u32 })?;
@@ -286,7 +311,8 @@ impl Serving {
         Ok(())
     }
 
-    /// A request of `service` arrives from demand `demand`.
+    /// A request of `service` arrives from demand `demand` (unless a rate change of a later
+    /// `epoch` withdrew it).
     pub fn arrival(
         &mut self,
         ctx: &mut Context<'_, Event>,
@@ -294,17 +320,18 @@ impl Serving {
         log: &mut DecisionLog,
         service: u32,
         demand: u32,
+        epoch: u32,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
         let state = &mut self.services[service as usize];
         let stream = &mut state.demands[demand as usize];
+        if stream.epoch != epoch {
+            return Ok(());
+        }
         let Some(arrival) = stream.next.take() else {
             return Ok(());
         };
-        stream.next = stream.process.next(now, &mut stream.rng);
-        if let Some(next) = stream.next {
-            ctx.schedule_at(next.at.max(now), Event::Arrival { service, demand })?;
-        }
+        schedule_next(ctx, service, demand, stream)?;
         let context = if arrival.context_tokens > 0 {
             arrival.context_tokens
         } else {
@@ -317,6 +344,8 @@ impl Serving {
         };
         state.metrics.arrival(now.as_nanos());
         let request = Request {
+            generation: 0,
+            stage: Stage::Free,
             service,
             deployment: 0,
             origin_index: Some(demand),
@@ -376,14 +405,17 @@ impl Serving {
         self.note_route_change(ctx.now(), estate, log, &request, &chosen);
         request.one_way_ns = chosen.round_trip_ns / 2;
         request.network_ns = chosen.round_trip_ns + self.loss_penalty(estate, origin, chosen);
-        let id = self.store(request);
+        let (id, generation) = self.store(request);
         if request.one_way_ns == 0 {
-            self.reach_site(ctx, estate, log, id)
+            self.enter(ctx, estate, log, id)
         } else {
             schedule_after(
                 ctx,
                 SimDuration::from_nanos(request.one_way_ns),
-                Event::ReachSite { request: id },
+                Event::ReachSite {
+                    request: id,
+                    generation,
+                },
             )?;
             Ok(())
         }
@@ -500,21 +532,48 @@ impl Serving {
         );
     }
 
-    fn store(&mut self, request: Request) -> u32 {
+    /// Puts a travelling request in a slot; returns the slot and its generation.
+    fn store(&mut self, mut request: Request) -> (u32, u32) {
+        request.stage = Stage::Travelling;
         match self.free_requests.pop() {
             Some(id) => {
-                self.requests[id as usize] = request;
-                id
+                let slot = &mut self.requests[id as usize];
+                request.generation = slot.generation;
+                *slot = request;
+                (id, request.generation)
             }
             None => {
+                request.generation = 0;
                 self.requests.push(request);
-                (self.requests.len() - 1) as u32
+                ((self.requests.len() - 1) as u32, 0)
             }
         }
     }
 
-    /// A request reaches its deployment: it starts, waits, or is refused.
+    /// Whether slot `id` still holds, at `stage`, the request an event of `generation` was for.
+    fn live(&self, id: u32, generation: u32, stage: Stage) -> bool {
+        self.requests
+            .get(id as usize)
+            .is_some_and(|r| r.generation == generation && r.stage == stage)
+    }
+
+    /// A request reaches its deployment (unless it ended or was sent elsewhere meanwhile).
     pub fn reach_site(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        id: u32,
+        generation: u32,
+    ) -> Result<(), KernelError> {
+        if !self.live(id, generation, Stage::Travelling) {
+            return Ok(());
+        }
+        self.enter(ctx, estate, log, id)
+    }
+
+    /// A request at its deployment starts, waits, or is refused.
+    fn enter(
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
@@ -537,6 +596,7 @@ impl Serving {
             return self.fail(ctx, estate, log, request, FailReason::QueueFull);
         }
         deployment.queue.push_back(id);
+        request.stage = Stage::Queued;
         // One watch event per deployment, at the earliest deadline known to be waiting. Origins
         // at different distances reach the site out of deadline order, so a newcomer may need an
         // earlier watch than the one pending; the later one then finds nothing due and re-arms.
@@ -554,9 +614,14 @@ impl Serving {
         Ok(())
     }
 
+    /// Frees a request's slot, voiding the events still pending for it; returns the request.
     fn release(&mut self, id: u32) -> Request {
         self.free_requests.push(id);
-        self.requests[id as usize]
+        let slot = &mut self.requests[id as usize];
+        let request = *slot;
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.stage = Stage::Free;
+        request
     }
 
     fn start_service(&mut self, ctx: &mut Context<'_, Event>, id: u32) -> Result<(), KernelError> {
@@ -574,22 +639,32 @@ impl Serving {
         );
         request.started = now;
         request.first_token_ns = first_token;
+        request.stage = Stage::InService;
+        let generation = request.generation;
         schedule_after(
             ctx,
             SimDuration::from_nanos(total),
-            Event::ServiceDone { request: id },
+            Event::ServiceDone {
+                request: id,
+                generation,
+            },
         )?;
         Ok(())
     }
 
-    /// A request finishes service: record it, then give the slot to the next waiting request.
+    /// A request finishes service (unless its replica was lost meanwhile): record it, then give
+    /// the slot to the next waiting request.
     pub fn service_done(
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
         log: &mut DecisionLog,
         id: u32,
+        generation: u32,
     ) -> Result<(), KernelError> {
+        if !self.live(id, generation, Stage::InService) {
+            return Ok(());
+        }
         let now = ctx.now();
         let request = self.release(id);
         let service = &mut self.services[request.service as usize];
@@ -825,6 +900,9 @@ impl Serving {
         let state = &mut self.services[service as usize];
         let slots_per_replica = state.slots_per_replica;
         let d = &mut state.deployments[deployment as usize];
+        if !estate.sites[d.site.index()].up {
+            return Ok(()); // nothing to scale until the site is back
+        }
         d.integrate(now);
         let busy = d.busy_slot_ns - d.scaled_busy_slot_ns;
         let ready = d.ready_slot_ns - d.scaled_ready_slot_ns;
@@ -844,14 +922,13 @@ impl Serving {
         if desired == current || !cooled {
             return Ok(());
         }
-        let site = estate.sites[d.site.index()].name.clone();
-        let subject = format!("{} at {site}", state.name);
         let reason = format!(
             "utilization {:.0}% vs target {:.0}%, {} waiting",
             utilization * 100.0,
             scale.target_utilization * 100.0,
             d.queue.len()
         );
+        let subject = subject(estate, state, deployment);
         if desired > current {
             self.add_replicas(
                 ctx,
@@ -895,43 +972,73 @@ impl Serving {
         reason: String,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
+        let cold_start = cold_start(self.services[service as usize].model_bytes, scale);
+        let started = self.start_replicas(
+            ctx,
+            estate,
+            (service, deployment),
+            scale.tier,
+            count,
+            Some(cold_start),
+        )?;
+        self.services[service as usize].deployments[deployment as usize].last_scale = now;
+        log.record(
+            now,
+            DecisionKind::Scale,
+            subject,
+            started.choice(),
+            started.reason(&reason),
+        );
+        Ok(())
+    }
+
+    /// Starts up to `count` replicas of deployment `at` in `tier`, each ready after `cold_start`
+    /// (at once if `None`), until the tier refuses.
+    fn start_replicas(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        (service, deployment): (u32, u32),
+        tier: Tier,
+        count: u32,
+        cold_start: Option<SimDuration>,
+    ) -> Result<Started, KernelError> {
+        let now = ctx.now();
         let state = &mut self.services[service as usize];
-        let cold_start = cold_start(state.model_bytes, scale);
         let d = &mut state.deployments[deployment as usize];
-        let mut added = 0;
-        let mut refusal = None;
-        for _ in 0..count {
-            match estate.allocate(now, d.pool, scale.tier, state.gpus_per_replica, state.payer) {
-                Ok(allocation) => {
-                    let replica = d.add_replica(allocation, false);
-                    schedule_after(
-                        ctx,
-                        cold_start,
-                        Event::ReplicaReady {
-                            service,
-                            deployment,
-                            replica,
-                        },
-                    )?;
-                    added += 1;
-                }
+        let mut started = Started {
+            tier,
+            wanted: count,
+            added: 0,
+            cold_start,
+            refusal: None,
+        };
+        while started.added < count {
+            let allocation = match estate.allocate(now, d.pool, tier, state.gpus_per_replica, state.payer) {
+                Ok(allocation) => allocation,
                 Err(error) => {
-                    refusal = Some(error.to_string());
+                    started.refusal = Some(error.to_string());
                     break;
                 }
+            };
+            let replica = d.add_replica(allocation, cold_start.is_none());
+            match cold_start {
+                None => {
+                    d.integrate(now);
+                    d.slots_ready += state.slots_per_replica;
+                }
+                Some(delay) => {
+                    let ready = Event::ReplicaReady {
+                        service,
+                        deployment,
+                        replica,
+                    };
+                    schedule_after(ctx, delay, ready)?;
+                }
             }
+            started.added += 1;
         }
-        d.last_scale = now;
-        let choice = format!(
-            "+{added} replica(s) from {} (ready in {cold_start})",
-            scale.tier.as_str()
-        );
-        let reason = match refusal {
-            Some(why) => format!("{reason}; wanted +{count}, capacity refused: {why}"),
-            None => reason,
-        };
-        log.record(now, DecisionKind::Scale, subject, choice, reason);
-        Ok(())
+        Ok(started)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -946,27 +1053,22 @@ impl Serving {
         subject: String,
         reason: String,
     ) {
-        let state = &mut self.services[service as usize];
-        let slots = state.slots_per_replica;
-        let d = &mut state.deployments[deployment as usize];
-        d.integrate(now);
+        let slots = self.services[service as usize].slots_per_replica;
         let mut removed = 0;
         // Only idle capacity goes, newest replica first; requests in service are never cut off.
-        while removed < count && d.replicas.len() > 1 {
-            let Some(last) = d.replicas.last() else { break };
+        while removed < count {
+            let d = &self.services[service as usize].deployments[deployment as usize];
+            let (Some(last), true) = (d.replicas.last(), d.replicas.len() > 1) else {
+                break;
+            };
             if last.ready && d.slots_ready - d.busy < slots {
                 break;
             }
-            if last.ready {
-                d.slots_ready -= slots;
-            }
-            if let Some(replica) = d.replicas.pop() {
-                estate.release(now, replica.allocation);
-            }
+            self.drop_replica(now, estate, (service, deployment), d.replicas.len() - 1);
             removed += 1;
         }
         if removed > 0 {
-            d.last_scale = now;
+            self.services[service as usize].deployments[deployment as usize].last_scale = now;
             log.record(
                 now,
                 DecisionKind::Scale,
@@ -1044,11 +1146,428 @@ impl Serving {
     }
 }
 
+/// A replica taken out by [`Serving::stop_replica`]: where its replacement would go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LostReplica {
+    /// Service index.
+    pub service: u32,
+    /// Deployment index within the service.
+    pub deployment: u32,
+    /// The tier its GPUs came from.
+    pub tier: Tier,
+    /// The GPUs it gave back.
+    pub gpus: u32,
+}
+
+/// What a start of replicas achieved, for the decision log.
+struct Started {
+    tier: Tier,
+    wanted: u32,
+    added: u32,
+    cold_start: Option<SimDuration>,
+    refusal: Option<String>,
+}
+
+impl Started {
+    fn choice(&self) -> String {
+        let ready = self
+            .cold_start
+            .map_or("at once".to_string(), |d| format!("in {d}"));
+        format!(
+            "+{} replica(s) from {} (ready {ready})",
+            self.added,
+            self.tier.as_str()
+        )
+    }
+
+    /// `why`, followed by the tier's refusal if it refused.
+    fn reason(&self, why: &str) -> String {
+        match &self.refusal {
+            Some(refusal) => format!("{why}; wanted +{}, capacity refused: {refusal}", self.wanted),
+            None => why.to_string(),
+        }
+    }
+}
+
+/// What incidents do to services: outages, lost replicas, capacity shocks and demand surges.
+///
+/// A request in service on a replica that is lost fails as [`FailReason::ReplicaLost`] (the
+/// fallback applies as for any failure). Requests waiting for or travelling to a deployment
+/// left without any replica, ready or starting, go back to their origin and are routed again,
+/// keeping their arrival time.
+impl Serving {
+    /// The site goes down: every replica of every deployment there is lost (its GPUs given
+    /// back), requests in service there fail, requests queued there or on their way there are
+    /// routed again from their origin. Call it after marking the site down in the estate and the
+    /// network, so the new routes avoid it.
+    pub fn site_down(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        site: SiteId,
+    ) -> Result<(), KernelError> {
+        let hit = self.deployments_at(site);
+        for &(s, d) in &hit {
+            while let Some(last) = self.services[s as usize].deployments[d as usize]
+                .replicas
+                .len()
+                .checked_sub(1)
+            {
+                self.drop_replica(ctx.now(), estate, (s, d), last);
+            }
+        }
+        self.evacuate(ctx, estate, log, &hit)?;
+        for &at in &hit {
+            self.cut_excess(ctx, estate, log, at)?;
+        }
+        Ok(())
+    }
+
+    /// The site is back: each deployment there starts again the replicas it had at the start of
+    /// the run (those it lacks), in their tiers, each ready after the autoscaler's cold start
+    /// (at once without an autoscaler); what the tiers refuse is logged. Call it after marking
+    /// the site up in the estate (GPUs of a site that is down are refused) and the network.
+    pub fn site_up(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        site: SiteId,
+    ) -> Result<(), KernelError> {
+        for (s, d) in self.deployments_at(site) {
+            let state = &self.services[s as usize];
+            let subject = subject(estate, state, d);
+            let deployment = &state.deployments[d as usize];
+            let held = |tier: Tier| {
+                let in_tier = |r: &&Replica| estate.allocation(r.allocation).is_some_and(|a| a.tier == tier);
+                deployment.replicas.iter().filter(in_tier).count() as u32
+            };
+            let missing: Vec<(Tier, u32)> = deployment
+                .initial
+                .iter()
+                .map(|&(tier, count)| (tier, count.saturating_sub(held(tier))))
+                .filter(|&(_, count)| count > 0)
+                .collect();
+            let cold_start = state.replica_start();
+            for (tier, count) in missing {
+                let started = self.start_replicas(ctx, estate, (s, d), tier, count, cold_start)?;
+                let reason = started.reason("site back up: the initial replicas restart");
+                log.record(
+                    ctx.now(),
+                    DecisionKind::Scale,
+                    subject.clone(),
+                    started.choice(),
+                    reason,
+                );
+            }
+            self.settle(ctx, estate, log, (s, d))?;
+        }
+        Ok(())
+    }
+
+    /// A GPU of the replica holding `allocation` failed: [`stop_replica`](Self::stop_replica)
+    /// then [`replace_replica`](Self::replace_replica). Returns false if no replica holds it.
+    pub fn replica_failed(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        allocation: AllocationId,
+    ) -> Result<bool, KernelError> {
+        let Some(lost) = self.stop_replica(ctx, estate, log, allocation)? else {
+            return Ok(false);
+        };
+        self.replace_replica(ctx, estate, log, lost)?;
+        Ok(true)
+    }
+
+    /// Stops the replica holding `allocation` and gives its GPUs back; if its deployment is left
+    /// with fewer ready slots than requests in service, the most recently started fail. Returns
+    /// where it was, or `None` if no replica holds `allocation`. Between this and
+    /// [`replace_replica`](Self::replace_replica) the caller may take the failed GPU out of the
+    /// pool (repair), so that the replacement cannot take it.
+    pub fn stop_replica(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        allocation: AllocationId,
+    ) -> Result<Option<LostReplica>, KernelError> {
+        let Some((service, deployment, index)) = self.find_replica(allocation) else {
+            return Ok(None);
+        };
+        let initial_tier = self.services[service as usize].deployments[deployment as usize].tier;
+        let tier = estate.allocation(allocation).map_or(initial_tier, |a| a.tier);
+        let gpus = self.drop_replica(ctx.now(), estate, (service, deployment), index);
+        self.cut_excess(ctx, estate, log, (service, deployment))?;
+        Ok(Some(LostReplica {
+            service,
+            deployment,
+            tier,
+            gpus,
+        }))
+    }
+
+    /// Starts a replacement for a lost replica in its pool and tier, ready after the cold start
+    /// (at once without an autoscaler), if the tier has room; logs a Scale decision either way.
+    pub fn replace_replica(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        lost: LostReplica,
+    ) -> Result<(), KernelError> {
+        let at = (lost.service, lost.deployment);
+        let state = &self.services[lost.service as usize];
+        let (subject, cold_start) = (subject(estate, state, lost.deployment), state.replica_start());
+        let started = self.start_replicas(ctx, estate, at, lost.tier, 1, cold_start)?;
+        let reason = started.reason("a replica was lost; replacing it");
+        log.record(ctx.now(), DecisionKind::Scale, subject, started.choice(), reason);
+        self.settle(ctx, estate, log, at)
+    }
+
+    /// A capacity shock: gives back replicas holding GPUs of `tier` in `pool`, newest first,
+    /// until `gpus` GPUs are freed or none are left (requests in service on them fail). Starts
+    /// no replacement. Returns the GPUs freed, which may exceed `gpus` by part of a replica.
+    pub fn shed_replicas(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        pool: PoolId,
+        tier: Tier,
+        gpus: u32,
+    ) -> Result<u32, KernelError> {
+        let mut held = Vec::new();
+        for (s, state) in self.services.iter().enumerate() {
+            let in_pool = state
+                .deployments
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.pool == pool);
+            for (d, deployment) in in_pool {
+                for r in &deployment.replicas {
+                    if let Some(a) = estate.allocation(r.allocation).filter(|a| a.tier == tier) {
+                        held.push((a.since, s as u32, d as u32, r.id, r.allocation));
+                    }
+                }
+            }
+        }
+        held.sort_unstable_by_key(|&(since, s, d, id, _)| Reverse((since, s, d, id)));
+        let (mut freed, mut hit) = (0, Vec::new());
+        for (_, s, d, _, allocation) in held {
+            if freed >= gpus {
+                break;
+            }
+            let replicas = &self.services[s as usize].deployments[d as usize].replicas;
+            if let Some(index) = replicas.iter().position(|r| r.allocation == allocation) {
+                freed += self.drop_replica(ctx.now(), estate, (s, d), index);
+            }
+            if !hit.contains(&(s, d)) {
+                hit.push((s, d));
+            }
+        }
+        hit.sort_unstable();
+        for at in hit {
+            self.cut_excess(ctx, estate, log, at)?;
+            self.settle(ctx, estate, log, at)?;
+        }
+        Ok(freed)
+    }
+
+    /// A demand surge: from now on the arrival rate of `service`'s demand from `origin` (every
+    /// origin if `None`) is `factor` times the spec's (1 ends the surge). An arrival already
+    /// drawn under the old rate is withdrawn and the next one drawn from now. A factor the
+    /// arrival process refuses (negative, not finite, or a rate beyond `f64`; the scenario
+    /// checks refuse the first two) leaves the stream as it is.
+    pub fn set_demand_factor(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        service: u32,
+        origin: Option<SiteId>,
+        factor: f64,
+    ) -> Result<(), KernelError> {
+        let state = &mut self.services[service as usize];
+        for (index, demand) in state.demands.iter_mut().enumerate() {
+            if origin.is_some_and(|o| o != demand.origin) {
+                continue;
+            }
+            let Ok(withdrawn) = demand.process.set_rate_factor(ctx.now(), factor) else {
+                continue;
+            };
+            // A paused stream (factor 0) has nothing pending and resumes here too.
+            if withdrawn || demand.next.is_none() {
+                schedule_next(ctx, service, index as u32, demand)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Requests of `service` waiting in its queues now.
+    pub fn queued(&self, service: u32) -> u64 {
+        let deployments = &self.services[service as usize].deployments;
+        deployments.iter().map(|d| d.queue.len() as u64).sum()
+    }
+
+    /// The deployments at `site`, as (service, deployment).
+    fn deployments_at(&self, site: SiteId) -> Vec<(u32, u32)> {
+        let mut found = Vec::new();
+        for (s, state) in self.services.iter().enumerate() {
+            for (d, deployment) in state.deployments.iter().enumerate() {
+                if deployment.site == site {
+                    found.push((s as u32, d as u32));
+                }
+            }
+        }
+        found
+    }
+
+    /// The service, deployment and position of the replica holding `allocation`.
+    fn find_replica(&self, allocation: AllocationId) -> Option<(u32, u32, usize)> {
+        self.services.iter().enumerate().find_map(|(s, state)| {
+            state.deployments.iter().enumerate().find_map(|(d, deployment)| {
+                let index = deployment
+                    .replicas
+                    .iter()
+                    .position(|r| r.allocation == allocation)?;
+                Some((s as u32, d as u32, index))
+            })
+        })
+    }
+
+    /// Takes replica `index` out of deployment `at` and gives its GPUs back; returns how many.
+    fn drop_replica(&mut self, now: SimTime, estate: &mut Estate, (s, d): (u32, u32), index: usize) -> u32 {
+        let state = &mut self.services[s as usize];
+        let deployment = &mut state.deployments[d as usize];
+        deployment.integrate(now);
+        let replica = deployment.replicas.remove(index);
+        if replica.ready {
+            deployment.slots_ready -= state.slots_per_replica;
+        }
+        estate.release(now, replica.allocation).map_or(0, |a| a.gpus)
+    }
+
+    /// Fails, as [`FailReason::ReplicaLost`], the most recently started requests of deployment
+    /// `at` while it has fewer ready slots than requests in service.
+    fn cut_excess(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        at: (u32, u32),
+    ) -> Result<(), KernelError> {
+        let deployment = &mut self.services[at.0 as usize].deployments[at.1 as usize];
+        let excess = deployment.busy.saturating_sub(deployment.slots_ready);
+        if excess == 0 {
+            return Ok(());
+        }
+        deployment.integrate(ctx.now());
+        deployment.busy -= excess;
+        let mut serving = self.slots_where(Stage::InService, &[at]);
+        serving.sort_unstable_by_key(|&id| Reverse((self.requests[id as usize].started, id)));
+        let lost: Vec<Request> = serving
+            .into_iter()
+            .take(excess as usize)
+            .map(|id| self.release(id))
+            .collect();
+        for request in lost {
+            self.fail(ctx, estate, log, request, FailReason::ReplicaLost)?;
+        }
+        Ok(())
+    }
+
+    /// After deployment `at` lost or gained replicas: with none left, ready or starting, its
+    /// waiting and travelling requests go elsewhere; otherwise free slots take waiting ones.
+    fn settle(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        at: (u32, u32),
+    ) -> Result<(), KernelError> {
+        if self.services[at.0 as usize].deployments[at.1 as usize]
+            .replicas
+            .is_empty()
+        {
+            self.evacuate(ctx, estate, log, &[at])
+        } else {
+            self.next_from_queue(ctx, estate, log, at.0, at.1)
+        }
+    }
+
+    /// Sends the requests waiting at or travelling to the deployments `targets` back to their
+    /// origin to be routed again, in order of arrival, keeping their arrival times.
+    fn evacuate(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        log: &mut DecisionLog,
+        targets: &[(u32, u32)],
+    ) -> Result<(), KernelError> {
+        let mut moved = Vec::new();
+        for &(s, d) in targets {
+            moved.extend(self.services[s as usize].deployments[d as usize].queue.drain(..));
+        }
+        moved.extend(self.slots_where(Stage::Travelling, targets));
+        moved.sort_by_key(|&id| self.requests[id as usize].arrived);
+        let requests: Vec<Request> = moved.into_iter().map(|id| self.release(id)).collect();
+        for request in requests {
+            self.submit(ctx, estate, log, request)?;
+        }
+        Ok(())
+    }
+
+    /// The slots of the requests at `stage` at any of the deployments `targets`, in slot order.
+    fn slots_where(&self, stage: Stage, targets: &[(u32, u32)]) -> Vec<u32> {
+        let at = |r: &Request| r.stage == stage && targets.contains(&(r.service, r.deployment));
+        (0..self.requests.len() as u32)
+            .filter(|&id| at(&self.requests[id as usize]))
+            .collect()
+    }
+}
+
+impl ServiceState {
+    /// How long a new replica takes to start: the autoscaler's cold start, or `None` (ready at
+    /// once) without an autoscaler.
+    fn replica_start(&self) -> Option<SimDuration> {
+        let scale = self.autoscale.as_ref()?;
+        Some(cold_start(self.model_bytes, scale))
+    }
+}
+
 /// Schedules `event` after `delay`, which comes from the user's figures (service times, cold
 /// starts) and may be absurdly long: past the end of the clock it is parked at the end of time,
 /// beyond any horizon, so the run goes on and the request simply never finishes.
 fn schedule_after(ctx: &mut Context<'_, Event>, delay: SimDuration, event: Event) -> Result<(), KernelError> {
     ctx.schedule_at(ctx.now().saturating_add(delay), event)
+}
+
+/// "service at site", the subject of scaling decisions.
+fn subject(estate: &Estate, service: &ServiceState, deployment: u32) -> String {
+    let site = service.deployments[deployment as usize].site;
+    format!("{} at {}", service.name, estate.sites[site.index()].name)
+}
+
+/// Draws a demand stream's next arrival from now and schedules it under a new epoch, so an
+/// arrival scheduled before is void.
+fn schedule_next(
+    ctx: &mut Context<'_, Event>,
+    service: u32,
+    index: u32,
+    demand: &mut Demand,
+) -> Result<(), KernelError> {
+    demand.epoch = demand.epoch.wrapping_add(1);
+    demand.next = demand.process.next(ctx.now(), &mut demand.rng);
+    let Some(next) = demand.next else {
+        return Ok(());
+    };
+    let arrival = Event::Arrival {
+        service,
+        demand: index,
+        epoch: demand.epoch,
+    };
+    ctx.schedule_at(next.at.max(ctx.now()), arrival)
 }
 
 /// Time for a new replica to load the model and start.
@@ -1112,6 +1631,11 @@ fn build_service(
             deployments[at].add_replica(allocation, true);
             deployments[at].slots_ready += spec.model.slots_per_replica;
         }
+        let initial = &mut deployments[at].initial;
+        match initial.iter_mut().find(|(tier, _)| *tier == replicas.tier) {
+            Some((_, count)) => *count += replicas.count,
+            None => initial.push((replicas.tier, replicas.count)),
+        }
     }
     let mut demands = Vec::with_capacity(spec.demand.len());
     for (d, demand) in spec.demand.iter().enumerate() {
@@ -1147,6 +1671,7 @@ fn build_service(
             context_tokens: demand.context_tokens,
             generated_tokens: demand.generated_tokens,
             last_choice: None,
+            epoch: 0,
         });
     }
     let metrics_spec = &scenario.spec.metrics;
@@ -1186,6 +1711,7 @@ fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
         site: p.site,
         pool,
         tier,
+        initial: Vec::new(),
         speed: estate.accelerators[p.accelerator.index()].speed(WorkloadClass::Inference),
         replicas: Vec::new(),
         next_replica_id: 0,

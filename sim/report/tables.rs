@@ -1,8 +1,11 @@
-//! `jobs.csv`: one row per job — what it was, where it ran, how it ended, and where its GPU
-//! time and money went. Empty cells mean "does not apply" (a job that never started has no
-//! start time).
+//! The CSV tables of a run. Empty cells mean "does not apply" or "could not be measured".
+//! - `jobs.csv`: one row per job — what it was, where it ran, how it ended, and where its GPU
+//!   time and money went;
+//! - `incidents.csv`: one row per scripted incident with its recovery figures (defined in
+//!   `metrics::recovery`).
 
 use crate::metrics::ledger::Payer;
+use crate::metrics::recovery::IncidentSummary;
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
 use crate::world::World;
 
@@ -86,6 +89,56 @@ pub fn jobs_csv(world: &World, end: crate::kernel::SimTime) -> Result<Vec<u8>, c
             r.note.clone(),
         ]);
         writer.write_record(&row)?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// The header of `incidents.csv`.
+pub const INCIDENTS_CSV_HEADER: [&str; 15] = [
+    "name",
+    "kind",
+    "start_s",
+    "end_s",
+    "time_to_detect_s",
+    "time_to_recover_s",
+    "backlog_drain_s",
+    "requests_failed",
+    "requests_degraded",
+    "jobs_interrupted",
+    "jobs_failed_over",
+    "gpu_hours_lost",
+    "cost_during_usd",
+    "affected_services",
+    "notes",
+];
+
+/// The bytes of `incidents.csv`.
+pub fn incidents_csv(incidents: &[IncidentSummary]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(INCIDENTS_CSV_HEADER)?;
+    for i in incidents {
+        let notes: Vec<String> = i
+            .notes
+            .iter()
+            .map(|(figure, why)| format!("{figure}: {why}"))
+            .collect();
+        writer.write_record([
+            i.name.clone(),
+            i.kind.to_string(),
+            i.start_s.to_string(),
+            cell(i.end_s),
+            cell(i.time_to_detect_s),
+            cell(i.time_to_recover_s),
+            cell(i.backlog_drain_s),
+            i.requests_failed.to_string(),
+            i.requests_degraded.to_string(),
+            i.jobs_interrupted.to_string(),
+            i.jobs_failed_over.to_string(),
+            i.gpu_hours_lost.to_string(),
+            i.cost_during_usd.to_string(),
+            i.affected_services.join(";"),
+            notes.join("; "),
+        ])?;
     }
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }

@@ -1,0 +1,330 @@
+//! Incidents on small hand-computed cases: each kind applied and reverted (what stops, what
+//! moves, what bills), recovery times with known answers, and failure processes against their
+//! configured rates.
+
+use approx::assert_relative_eq;
+use hybridsim::kernel::{SimDuration as SimDurationExt, SimTime};
+use hybridsim::metrics::ledger::CostCategory;
+use hybridsim::scenario::load_str;
+use hybridsim::world::{Phase, RunOutcome, simulate};
+
+fn run(text: &str) -> RunOutcome {
+    let scenario = load_str(text, "incidents.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    simulate(&scenario, scenario.spec.seed).unwrap()
+}
+
+fn secs(t: Option<hybridsim::kernel::SimTime>) -> f64 {
+    t.map_or(f64::NAN, |t| t.as_secs_f64())
+}
+
+/// Two sites; `body` adds pools, jobs and incidents.
+fn estate(horizon: &str, body: &str) -> String {
+    format!(
+        r#"#![enable(implicit_some)]
+(
+    name: "incidents", horizon: "{horizon}", seed: 3, metrics: (window: "5m"),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "fra", kind: cloud, jurisdiction: "eu/de", egress_price: "0.01 USD/GB"),
+            (name: "ams", kind: cloud, jurisdiction: "eu/nl")],
+    links: [(a: "fra", b: "ams", bandwidth: "10Gbps", latency: "10ms")],
+    {body}
+)"#
+    )
+}
+
+#[test]
+fn a_site_outage_interrupts_its_jobs_which_wait_for_it_and_recovery_is_exact() {
+    // 8 GPUs at fra only. The job (4 h on 8 GPUs, checkpoint every hour, 1 min writes, 5 min
+    // restores) is cut at 1h30m, 29 min after its first checkpoint became durable at 61 min.
+    // fra is down 2 h; the job comes back at 3h30m, restores to 3h35m and computes again: time
+    // to recover 2h05m. No GPU-hour is billed while the site is down.
+    let outcome = run(&estate(
+        "12h",
+        r#"pools: [(site: "fra", accelerator: "H100", on_demand: (limit: 8, price: "1 USD/h"))],
+    jobs: [(name: "train", class: training, gpus: 8, work: 32,
+            checkpoint: (interval: "1h", write: "1m", restore: "5m"))],
+    incidents: [(name: "fra down", start: "90m", duration: "2h", kind: site_outage(site: "fra"))],"#,
+    ));
+    let job = &outcome.world.jobs.jobs[0];
+    assert_eq!(job.phase, Phase::Completed);
+    assert_eq!(job.record.interruptions.iter().sum::<u32>(), 1);
+    assert_eq!(job.record.lost_gpu_ns, 8 * 29 * 60 * 1_000_000_000);
+    // Remaining 3 h of work (one hour was durable) + 4 writes... 3 writes after the restart.
+    assert_eq!(secs(job.record.ended), (3.5 * 3600.0) + 300.0 + 3.0 * 3660.0);
+    let incident = &outcome.summary.incidents[0];
+    assert_eq!(incident.kind, "site_outage");
+    assert_eq!(incident.jobs_interrupted, 1);
+    assert_eq!(incident.jobs_failed_over, 0);
+    assert_eq!(incident.time_to_recover_s, Some(2.0 * 3600.0 + 300.0));
+    assert_relative_eq!(incident.gpu_hours_lost, 8.0 * 29.0 / 60.0, max_relative = 1e-12);
+    let billed_while_down: f64 = outcome
+        .world
+        .estate
+        .ledger
+        .entries()
+        .iter()
+        .filter(|e| e.category == CostCategory::Compute)
+        .map(|e| {
+            let (from, to) = (
+                e.start.as_secs_f64().max(5400.0),
+                e.end.as_secs_f64().min(12_600.0),
+            );
+            (to - from).max(0.0)
+        })
+        .sum();
+    assert_eq!(billed_while_down, 0.0);
+}
+
+#[test]
+fn with_a_replicated_checkpoint_the_job_fails_over_to_the_other_site() {
+    // Same job; each checkpoint (100 GB) is copied to ams over 10 Gbps (80 s). At 1h30m fra goes
+    // down for good; the copy of the 1 h checkpoint is at ams, so the job restarts there at
+    // once: it fetches nothing (the copy is local to ams), restores 5 min and computes again.
+    let outcome = run(&estate(
+        "12h",
+        r#"pools: [(site: "fra", accelerator: "H100", on_demand: (limit: 8, price: "1 USD/h")),
+            (site: "ams", accelerator: "H100", on_demand: (limit: 8, price: "2 USD/h"))],
+    jobs: [(name: "train", class: training, gpus: 8, work: 32,
+            checkpoint: (interval: "1h", write: "1m", restore: "5m", size: "100GB", replicate_to: "ams"))],
+    incidents: [(name: "fra lost", start: "90m", kind: site_outage(site: "fra"))],"#,
+    ));
+    let job = &outcome.world.jobs.jobs[0];
+    assert_eq!(job.phase, Phase::Completed);
+    let (pool, _) = job.last_placement.unwrap();
+    assert_eq!(outcome.world.estate.pools[pool.index()].name, "ams/H100");
+    let incident = &outcome.summary.incidents[0];
+    assert_eq!((incident.jobs_interrupted, incident.jobs_failed_over), (1, 1));
+    assert_eq!(incident.time_to_recover_s, Some(300.0));
+    assert_eq!(incident.end_s, None);
+    assert!(incident.backlog_drain_s.is_none() && incident.notes.contains_key("backlog_drain_s"));
+    assert_eq!(secs(job.record.ended), 5400.0 + 300.0 + 3.0 * 3660.0);
+}
+
+#[test]
+fn a_capacity_shock_preempts_the_lowest_priority_holder_and_gives_the_capacity_back() {
+    // 16 on-demand GPUs; two 8-GPU jobs of 2 h. At 30 min the tier drops to half for 1 h: the
+    // priority-0 job is interrupted (no checkpoints: all 30 min lost) and waits; at 1h30m the
+    // capacity is back and it starts over, ending at 3h30m.
+    let outcome = run(&estate(
+        "6h",
+        r#"pools: [(site: "fra", accelerator: "H100", on_demand: (limit: 16, price: "1 USD/h"))],
+    jobs: [(name: "low", class: fine_tuning, gpus: 8, work: 16, priority: 0),
+           (name: "high", class: fine_tuning, gpus: 8, work: 16, priority: 5)],
+    incidents: [(name: "shortage", start: "30m", duration: "1h",
+                 kind: capacity_shock(pool: "fra/H100", tier: on_demand, to: fraction(0.5)))],"#,
+    ));
+    let jobs = &outcome.world.jobs.jobs;
+    assert_eq!(
+        secs(jobs[1].record.ended),
+        2.0 * 3600.0,
+        "the high-priority job runs through"
+    );
+    assert_eq!(jobs[0].record.interruptions.iter().sum::<u32>(), 1);
+    assert_eq!(secs(jobs[0].record.ended), 3.5 * 3600.0);
+    let incident = &outcome.summary.incidents[0];
+    assert_eq!(incident.time_to_recover_s, Some(3600.0));
+    assert_eq!(
+        incident.backlog_drain_s,
+        Some(0.0),
+        "the job was placed the instant the shock ended"
+    );
+    assert_relative_eq!(incident.gpu_hours_lost, 4.0, max_relative = 1e-12);
+    let pool = &outcome.world.estate.pools[0];
+    assert_eq!(
+        pool.tier(hybridsim::infra::pool::Tier::OnDemand)
+            .unwrap()
+            .capacity,
+        16
+    );
+}
+
+#[test]
+fn a_price_shock_bills_its_period_at_the_shocked_price_and_then_reverts() {
+    // One 8-GPU spot job of 6 h at 1 USD/h per GPU; ×4 from 2 h to 4 h: 8 × (4 × 1 + 2 × 4) = 96.
+    let outcome = run(&estate(
+        "8h",
+        r#"pools: [(site: "fra", accelerator: "H100", spot: (limit: 8, price: "1 USD/h"))],
+    jobs: [(name: "batch", class: batch_inference, gpus: 8, work: 48, preemptible: true, tiers: [spot])],
+    incidents: [(name: "spike", start: "2h", duration: "2h", kind: price_shock(tier: spot, factor: 4.0, site_kind: cloud))],"#,
+    ));
+    assert_relative_eq!(outcome.summary.cost.total_usd, 96.0, max_relative = 1e-12);
+    let pool = &outcome.world.estate.pools[0];
+    assert_eq!(
+        pool.tier(hybridsim::infra::pool::Tier::Spot)
+            .unwrap()
+            .price_per_gpu_hour,
+        1.0
+    );
+    let incident = &outcome.summary.incidents[0];
+    assert_relative_eq!(incident.cost_during_usd, 64.0, max_relative = 1e-12);
+    assert!(incident.time_to_detect_s.is_none() && incident.affected_services.is_empty());
+}
+
+/// A 100 GB dataset at fra staged to an 8-GPU job at ams over the 10 Gbps link (80 s).
+fn staging(incident: &str) -> RunOutcome {
+    run(&estate(
+        "2h",
+        &format!(
+            r#"pools: [(site: "ams", accelerator: "H100", on_demand: (limit: 8, price: "1 USD/h"))],
+    datasets: [(name: "corpus", size: "100GB", home: "fra")],
+    jobs: [(name: "ft", class: fine_tuning, gpus: 8, work: 8, dataset: "corpus")],
+    incidents: [{incident}],"#
+        ),
+    ))
+}
+
+#[test]
+fn link_degradation_and_link_down_slow_and_stall_a_transfer_exactly() {
+    let start =
+        |outcome: &RunOutcome| outcome.world.jobs.jobs[0].record.ended.unwrap().as_secs_f64() - 3600.0;
+    // Bandwidth ×0.5 from 40 s to 100 s: 50 GB by 40 s, 37.5 GB by 100 s, the last 12.5 GB at
+    // full speed in 10 s: running from 110 s.
+    let slowed = staging(
+        r#"(name: "congestion", start: "40s", duration: "60s", kind: link_degradation(link: "fra--ams", bandwidth_factor: 0.5))"#,
+    );
+    assert_relative_eq!(start(&slowed), 110.0, max_relative = 1e-9);
+    // Every link of ams down from 40 s for 60 s: the flow stalls and resumes; running from 140 s.
+    let cut = staging(r#"(name: "backhaul", start: "40s", duration: "60s", kind: link_down(site: "ams"))"#);
+    assert_relative_eq!(start(&cut), 140.0, max_relative = 1e-9);
+    let undisturbed =
+        staging(r#"(name: "late", start: "90m", duration: "1m", kind: link_down(link: "fra--ams"))"#);
+    assert_relative_eq!(start(&undisturbed), 80.0, max_relative = 1e-9);
+}
+
+#[test]
+fn gpu_failures_over_a_long_run_match_the_configured_rate() {
+    // 1,000 owned GPUs that nobody uses, each failing after a lifetime of mean 1,000 h and
+    // coefficient of variation `cv` (exponential: 1; Weibull shape 2: 0.5227; shape 0.7:
+    // 1.4624), then in repair for 10 h. Each GPU is a renewal process started new, with
+    // inter-renewal mean μ = 1,010 h and variance σ² = (cv · 1,000 h)², so over T its expected
+    // count is T/μ + (σ² − μ²)/(2μ²) and its variance T·σ²/μ³ (renewal theory); GPUs are
+    // independent.
+    const N: f64 = 1_000.0;
+    const T: f64 = 20_000.0;
+    for (shape, cv) in [(1.0_f64, 1.0_f64), (2.0, 0.5227), (0.7, 1.4624)] {
+        let text = format!(
+            r#"#![enable(implicit_some)]
+(
+    name: "failures", horizon: "20000h", seed: 21, metrics: (window: "1d"),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "dc", kind: on_prem, jurisdiction: "eu")],
+    pools: [(site: "dc", accelerator: "H100",
+             owned: (count: 1000, capex_per_gpu: "30000 USD", lifetime: "4y", power_per_gpu: "1kW", energy_price: "0.1 USD/kWh"),
+             failures: (gpu_mtbf: "1000h", repair: "10h", shape: {shape}))],
+)"#
+        );
+        let outcome = run(&text);
+        let counts = outcome.world.incidents.counts[0];
+        let observed = counts.idle as f64;
+        let (mu, variance) = (1_010.0_f64, (cv * 1_000.0_f64).powi(2));
+        let mean = N * (T / mu + (variance - mu * mu) / (2.0 * mu * mu));
+        let spread = (N * T * variance / mu.powi(3)).sqrt();
+        assert!(
+            (observed - mean).abs() < 4.0 * spread,
+            "shape {shape}: {observed} failures, expected {mean:.0} ± {spread:.0}"
+        );
+        assert_eq!(counts.on_jobs + counts.on_replicas, 0);
+    }
+}
+
+const SPOT_TRACE: &str = "tests/fixtures/cant_be_late_1k80_us-east-1c.json";
+
+#[test]
+fn spot_capacity_follows_an_availability_trace_exactly() {
+    // The real Can't Be Late trace (one instance, 600 s steps, 1 = preempted) scaled to 8-GPU
+    // instances; the tier's capacity must equal the trace at every instant of the replay.
+    let text = format!(
+        r#"#![enable(implicit_some)]
+(
+    name: "spot-trace", horizon: "60h", seed: 1, metrics: (window: "1h"),
+    accelerators: [(name: "K80", memory: "12GB")],
+    sites: [(name: "us-east-1c", kind: cloud, jurisdiction: "us")],
+    pools: [(site: "us-east-1c", accelerator: "K80",
+             spot: (limit: 8, price: "0.27 USD/h", notice: "2m",
+                    preemption: availability(path: "{SPOT_TRACE}", gpus_per_instance: 8)))],
+    jobs: [(name: "sweep", class: batch_inference, gpus: 8, work: 400, preemptible: true, tiers: [spot],
+            checkpoint: (interval: "30m", write: "1m", restore: "2m"))],
+)"#
+    );
+    let scenario = load_str(&text, "spot.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let spec = hybridsim::incident::spot::AvailabilityTraceSpec {
+        gpus_per_instance: 8,
+        ..hybridsim::incident::spot::AvailabilityTraceSpec::new(SPOT_TRACE)
+    };
+    let trace = hybridsim::incident::spot::AvailabilityTrace::load(SPOT_TRACE.as_ref(), &spec).unwrap();
+    let (mut sim, horizon) = hybridsim::world::prepare(&scenario, 1).unwrap();
+    // Probe at every change of the trace and halfway through every step: running until an
+    // instant delivers every event at it.
+    let step = trace.gap().as_nanos();
+    let mut probes: Vec<u64> = (0..trace.steps() as u64).map(|k| k * step + step / 2).collect();
+    let mut after = SimDurationExt::ZERO;
+    while let Some((at, _)) = trace.next_change(after) {
+        probes.push(at.as_nanos());
+        after = at;
+    }
+    probes.sort_unstable();
+    let mut stop = hybridsim::kernel::StopReason::Horizon;
+    for &t in probes.iter().filter(|&&t| t <= horizon.as_nanos()) {
+        stop = sim
+            .run(hybridsim::kernel::RunLimits::until(SimTime::from_nanos(t)))
+            .unwrap();
+        let capacity = sim.model().estate.pools[0]
+            .tier(hybridsim::infra::pool::Tier::Spot)
+            .unwrap()
+            .capacity;
+        assert_eq!(
+            capacity,
+            trace.gpus_at(SimDurationExt::from_nanos(t)),
+            "at {t} ns"
+        );
+    }
+    assert!(probes.len() > 300);
+    stop = if stop == hybridsim::kernel::StopReason::Drained {
+        stop
+    } else {
+        sim.run(hybridsim::kernel::RunLimits::until(horizon)).unwrap()
+    };
+    let outcome = hybridsim::world::conclude(&scenario, 1, sim, stop).unwrap();
+    let batch = &outcome.summary.jobs["batch_inference"];
+    assert!(batch.interruptions["spot_preemption"] > 0, "{batch:?}");
+}
+
+#[test]
+fn spot_reclaims_come_at_the_configured_rate() {
+    // An 8-GPU gang held on spot around the clock (restarting at once after each reclaim, 0 s
+    // notice); each GPU is reclaimed at 1 per 100 h, so the gang at 8 per 100 h: over 5,000 h
+    // 400 reclaims, Poisson, standard deviation 20.
+    let outcome = run(&estate(
+        "5000h",
+        r#"pools: [(site: "fra", accelerator: "H100",
+             spot: (limit: 8, price: "1 USD/h", notice: "0s", preemption: rate("0.01/h")))],
+    jobs: [(name: "forever", class: training, gpus: 8, work: 1000000, preemptible: true, tiers: [spot])],"#,
+    ));
+    let reclaims = f64::from(
+        outcome.world.jobs.jobs[0]
+            .record
+            .interruptions
+            .iter()
+            .sum::<u32>(),
+    );
+    assert!((reclaims - 400.0).abs() < 4.0 * 20.0, "{reclaims} reclaims");
+}
+
+#[test]
+fn a_spot_price_trace_sets_what_holders_pay() {
+    // Prices 1 → 3 at 1 h → 0.5 at 2 h; an 8-GPU job holds spot GPUs for 3 h:
+    // 8 × (1 + 3 + 0.5) = 36 USD.
+    let dir = tempfile::tempdir().unwrap();
+    let prices = dir.path().join("prices.csv");
+    std::fs::write(&prices, "time_s,price_usd_per_hour\n0,1\n3600,3\n7200,0.5\n").unwrap();
+    let outcome = run(&estate(
+        "5h",
+        &format!(
+            r#"pools: [(site: "fra", accelerator: "H100",
+             spot: (limit: 8, price: "2 USD/h", price_process: trace(path: "{}")))],
+    jobs: [(name: "batch", class: batch_inference, gpus: 8, work: 24, preemptible: true, tiers: [spot])],"#,
+            prices.display()
+        ),
+    ));
+    assert_relative_eq!(outcome.summary.cost.total_usd, 36.0, max_relative = 1e-12);
+}
