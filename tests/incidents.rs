@@ -328,3 +328,80 @@ fn a_spot_price_trace_sets_what_holders_pay() {
     ));
     assert_relative_eq!(outcome.summary.cost.total_usd, 36.0, max_relative = 1e-12);
 }
+
+#[test]
+fn a_service_recovers_when_its_replicas_are_back_after_the_cold_start() {
+    // Users at `users` are served from fra only. fra is down from 10 min to 40 min; its two
+    // replicas restart when it is back and are ready 5 min later (1 GB at 8 Gbps = 1 s, plus a
+    // 299 s start). Requests fail from 10 min to 45 min, so the SLO breaks in the window
+    // [10 min, 11 min) (detected after 60 s) and holds again from 45 min on: time to recover
+    // 35 min. Nothing waits once it is back, so the backlog is drained at the first window end
+    // after the outage.
+    let outcome = run(r#"#![enable(implicit_some)]
+(
+    name: "service-recovery", horizon: "2h", seed: 5, metrics: (window: "1m", recovery_windows: 3),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "fra", kind: cloud, jurisdiction: "eu"), (name: "users", kind: edge, jurisdiction: "eu")],
+    links: [(a: "users", b: "fra", bandwidth: "10Gbps", latency: "10ms")],
+    pools: [(site: "fra", accelerator: "H100", reserved: (count: 4, price: "2 USD/h"))],
+    services: [(
+        name: "chat",
+        model: (memory: "1GB", gpus_per_replica: 1, slots_per_replica: 8),
+        service_time: deterministic(time: "100ms"),
+        replicas: [(pool: "fra/H100", tier: reserved, count: 2)],
+        demand: [(origin: "users", arrivals: poisson(rate: "5/s"))],
+        slo: (percentile: 99.0, latency: "1s"),
+        timeout: "30s",
+        autoscaling: (target_utilization: 0.7, min: 2, max: 2, tier: reserved,
+                      load_bandwidth: "8Gbps", start_overhead: "299s"),
+    )],
+    incidents: [(name: "fra down", start: "10m", duration: "30m", kind: site_outage(site: "fra"))],
+)"#);
+    let incident = &outcome.summary.incidents[0];
+    assert_eq!(incident.affected_services, ["chat"]);
+    assert_eq!(incident.time_to_detect_s, Some(60.0));
+    assert_eq!(incident.time_to_recover_s, Some(35.0 * 60.0));
+    assert_eq!(incident.backlog_drain_s, Some(0.0));
+    let chat = &outcome.summary.services["chat"];
+    // About 5/s × 35 min = 10,500 requests fail, all of them inside the incident's period.
+    assert_eq!(incident.requests_failed, chat.requests.failed);
+    let expected = 5.0 * 35.0 * 60.0;
+    assert!(
+        (chat.requests.failed as f64 - expected).abs() < 4.0 * expected.sqrt(),
+        "{}",
+        chat.requests.failed
+    );
+}
+
+#[test]
+fn a_demand_surge_multiplies_arrivals_while_it_lasts_and_only_then() {
+    // 4/s from `users`, ×3 from 20 min to 40 min: per 1-minute window 240 arrivals outside the
+    // surge and 720 inside, each Poisson (± 4√n).
+    let outcome = run(r#"#![enable(implicit_some)]
+(
+    name: "surge", horizon: "1h", seed: 9, metrics: (window: "1m"),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "fra", kind: cloud, jurisdiction: "eu"), (name: "users", kind: edge, jurisdiction: "eu")],
+    links: [(a: "users", b: "fra", bandwidth: "10Gbps", latency: "10ms")],
+    pools: [(site: "fra", accelerator: "H100", reserved: (count: 4, price: "2 USD/h"))],
+    services: [(
+        name: "chat",
+        model: (memory: "1GB", gpus_per_replica: 1, slots_per_replica: 64),
+        service_time: deterministic(time: "100ms"),
+        replicas: [(pool: "fra/H100", tier: reserved, count: 4)],
+        demand: [(origin: "users", arrivals: poisson(rate: "4/s"))],
+        timeout: "30s",
+    )],
+    incidents: [(name: "launch", start: "20m", duration: "20m", kind: demand_surge(service: "chat", factor: 3.0))],
+)"#);
+    let windows = &outcome.world.serving.services[0].metrics.windows;
+    let count = |range: std::ops::Range<usize>| windows[range].iter().map(|w| w.arrived).sum::<u64>() as f64;
+    for (range, per_window) in [(0..20, 240.0), (20..40, 720.0), (40..60, 240.0)] {
+        let expected = per_window * range.len() as f64;
+        let observed = count(range.clone());
+        assert!(
+            (observed - expected).abs() < 4.0 * expected.sqrt(),
+            "{range:?}: {observed} vs {expected}"
+        );
+    }
+}

@@ -233,6 +233,17 @@ pub struct Jobs {
     policy: Box<dyn Policy>,
 }
 
+/// The most GPUs free in one tier of one pool at a site that is up.
+fn largest_free_block(estate: &Estate) -> u32 {
+    estate
+        .pools
+        .iter()
+        .filter(|p| estate.sites[p.site.index()].up)
+        .flat_map(|p| p.tiers().map(|(_, t)| t.free()))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Stops a transfer, billing the bytes it moved.
 fn cancel_and_bill(now: SimTime, estate: &mut Estate, flow: FlowId) {
     if let Some(cancelled) = estate.network.cancel_flow(now, flow) {
@@ -513,8 +524,18 @@ impl Jobs {
                 j,
             )
         });
+        // A job larger than every free block cannot be placed: skip it without listing
+        // candidates (once it has been told why it waits), so a long queue stays cheap.
+        let mut largest_free = largest_free_block(estate);
         for j in std::mem::take(&mut self.waiting) {
-            if !self.try_place(ctx, estate, log, j)? {
+            let state = &self.jobs[j as usize];
+            if state.deferred && state.def.gpus > largest_free {
+                self.waiting.push(j);
+                continue;
+            }
+            if self.try_place(ctx, estate, log, j)? {
+                largest_free = largest_free_block(estate);
+            } else {
                 self.waiting.push(j);
             }
         }
