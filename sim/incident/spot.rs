@@ -9,7 +9,8 @@
 //! ```
 //!
 //! - `rate(…)`: every spot GPU in use is reclaimed independently at this rate, so a gang of `g`
-//!   GPUs loses one after an exponential time of rate `g × rate` ([`reclaim_gap`]).
+//!   GPUs loses one after an exponential time of rate `g × rate` (drawn by the same thinned
+//!   process as GPU failures, [`FailureProcess`](super::FailureProcess), over the tier's limit).
 //! - `availability(…)`: the tier's capacity follows a spot availability trace
 //!   ([`AvailabilityTrace`]), replayed from the start of the run.
 //!
@@ -40,11 +41,10 @@
 use std::io::BufReader;
 use std::path::Path;
 
-use rand_distr::{Distribution, Exp};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::kernel::{SimDuration, StreamRng};
+use crate::kernel::SimDuration;
 use crate::scenario::units::Rate;
 #[cfg(doc)]
 use crate::workload::trace::MAX_TRACE_BYTES;
@@ -145,18 +145,6 @@ fn spec_problem(spec: &AvailabilityTraceSpec) -> Option<(String, String)> {
         ));
     }
     None
-}
-
-/// Time until a gang of `gpus` spot GPUs loses one, when each GPU is reclaimed independently at
-/// `rate`: exponential with rate `gpus × rate`. `None` when that never happens (no GPUs, a zero
-/// rate).
-pub fn reclaim_gap(rate: Rate, gpus: u32, rng: &mut StreamRng) -> Option<SimDuration> {
-    let per_sec = rate.per_sec() * f64::from(gpus);
-    if !(per_sec.is_finite() && per_sec > 0.0) {
-        return None;
-    }
-    let seconds = Exp::new(per_sec).ok()?.sample(rng);
-    Some(SimDuration::from_nanos((seconds * 1e9).round().min(1e18) as u64))
 }
 
 /// A loaded availability trace: the GPUs available in each step of `gap`, already multiplied by
@@ -603,7 +591,6 @@ impl<'de> Visitor<'de> for ListSeed<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::RngStreams;
     use std::io::Write;
     use std::path::PathBuf;
 
@@ -993,24 +980,5 @@ mod tests {
                 .from_str::<SpotPreemptionSpec>("poisson(\"1/h\")")
                 .is_err()
         );
-    }
-
-    #[test]
-    fn a_gang_is_reclaimed_at_its_gpus_times_the_rate() {
-        let rate: Rate = "2/h".parse().unwrap();
-        let mut rng = RngStreams::new(11).stream("spot/reclaim");
-        let n = 20_000u32;
-        let mean_h = (0..n)
-            .map(|_| reclaim_gap(rate, 8, &mut rng).unwrap().as_secs_f64() / 3_600.0)
-            .sum::<f64>()
-            / f64::from(n);
-        // Exponential of rate 16/h: standard error of the mean is mean/√n; 4 standard errors.
-        let expected = 1.0 / 16.0;
-        assert!(
-            (mean_h - expected).abs() < 4.0 * expected / f64::from(n).sqrt(),
-            "{mean_h}"
-        );
-        assert_eq!(reclaim_gap(rate, 0, &mut rng), None);
-        assert_eq!(reclaim_gap("0/h".parse().unwrap(), 8, &mut rng), None);
     }
 }

@@ -2,9 +2,6 @@
 //! reversal at their end) and the random GPU failures of pools. What an incident *is* lives in
 //! `crate::incident`; this is where it meets the estate, the jobs and the services.
 
-use rand::Rng;
-use rand_distr::{Distribution, Exp};
-
 use crate::incident::price::PriceProcess;
 use crate::incident::spot::{AvailabilityTrace, SpotPreemptionSpec};
 use crate::incident::{CapacityTarget, FailureProcess, IncidentKind, IncidentSpec};
@@ -93,7 +90,8 @@ struct Scripted {
 /// How a pool's spot tier loses capacity and changes price.
 struct SpotMarket {
     limit: u32,
-    reclaims: Option<(Exp<f64>, u64)>,
+    /// Reclaims at a rate per GPU: the failure process of the tier's positions.
+    reclaims: Option<FailureProcess>,
     availability: Option<AvailabilityTrace>,
     price: Option<PriceProcess>,
     /// The price the pending `SpotPrice` event brings.
@@ -127,12 +125,14 @@ fn spot_market(
     }
     let (reclaims, availability) = match &spot.preemption {
         Some(SpotPreemptionSpec::Rate(rate)) => {
-            let gpus = spot.limit;
-            let reclaims = Exp::new(rate.per_sec() * gpus as f64)
-                .ok()
-                .filter(|_| gpus > 0)
-                .map(|gap| (gap, gpus));
-            (reclaims, None)
+            // A reclaim is a failure of a spot position: the same thinned Poisson process.
+            let spec = crate::incident::FailureSpec {
+                gpu_mtbf: SimDuration::from_secs_f64(1.0 / rate.per_sec()).unwrap_or(SimDuration::MAX),
+                repair: SimDuration::ZERO,
+                shape: None,
+            };
+            let mut rng = streams.stream(&format!("spot/{}/reclaims", pool.name));
+            (FailureProcess::new(&spec, spot.limit, &mut rng), None)
         }
         Some(SpotPreemptionSpec::Availability(trace)) => (
             None,
@@ -249,20 +249,21 @@ impl Incidents {
 
     fn schedule_reclaim(&mut self, ctx: &mut Context<'_, Event>, pool: usize) -> Result<(), KernelError> {
         if let Some(SpotMarket {
-            reclaims: Some((gap, gpus)),
+            reclaims: Some(process),
             rng,
             ..
         }) = &mut self.spot[pool]
         {
-            let after = SimDuration::from_nanos((gap.sample(rng) * 1e9).round().min(1e18) as u64);
-            let gpu = u32::try_from(rng.random_range(0..*gpus)).unwrap_or(u32::MAX);
-            ctx.schedule_at(
-                ctx.now().saturating_add(after),
-                Event::SpotReclaim {
-                    pool: pool as u32,
-                    gpu,
-                },
-            )?;
+            if let Some((at, gpu)) = process.next_failure(ctx.now(), rng) {
+                let gpu = u32::try_from(gpu).unwrap_or(u32::MAX);
+                ctx.schedule_at(
+                    at,
+                    Event::SpotReclaim {
+                        pool: pool as u32,
+                        gpu,
+                    },
+                )?;
+            }
         }
         Ok(())
     }
