@@ -405,3 +405,74 @@ fn a_demand_surge_multiplies_arrivals_while_it_lasts_and_only_then() {
         );
     }
 }
+
+#[test]
+fn a_request_that_fails_at_its_fallback_too_counts_once_in_the_incident() {
+    // The primary's site is down for 30 min; its requests go to a one-replica fallback that
+    // cannot keep up, so many fail there too. Each user request is one failure.
+    let outcome = run(r#"#![enable(implicit_some)]
+(
+    name: "fallback-double-count", horizon: "2h", seed: 1, metrics: (window: "1m"),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "users", kind: edge, jurisdiction: "eu"),
+            (name: "big", kind: cloud, jurisdiction: "eu"),
+            (name: "small", kind: edge, jurisdiction: "eu")],
+    pools: [(site: "big", accelerator: "H100", on_demand: (limit: 8, price: "1 USD/h")),
+            (site: "small", accelerator: "H100", on_demand: (limit: 1, price: "1 USD/h"))],
+    links: [(a: "users", b: "big", bandwidth: "10Gbps", latency: "5ms"),
+            (a: "users", b: "small", bandwidth: "10Gbps", latency: "2ms")],
+    services: [(name: "primary", model: (memory: "40GB"), service_time: deterministic(time: "1s"),
+                replicas: [(pool: "big/H100", tier: on_demand, count: 4)],
+                demand: [(origin: "users", arrivals: poisson(rate: "2/s"))],
+                slo: (percentile: 99.0, latency: "5s"), timeout: "10s",
+                fallback: service(name: "backup")),
+               (name: "backup", model: (memory: "40GB"), service_time: deterministic(time: "1s"),
+                replicas: [(pool: "small/H100", tier: on_demand, count: 1)], timeout: "10s")],
+    incidents: [(name: "big down", start: "30m", duration: "30m", kind: site_outage(site: "big"))],
+)"#);
+    let incident = &outcome.summary.incidents[0];
+    let primary = &outcome.summary.services["primary"];
+    assert!(primary.requests.failed > 100, "{:?}", primary.requests);
+    assert!(outcome.summary.services["backup"].requests.failed > 100);
+    assert_eq!(incident.requests_failed, primary.requests.failed);
+}
+
+#[test]
+fn replicas_restarting_after_an_outage_are_not_scaled_away_while_they_start() {
+    let outcome = run(r#"#![enable(implicit_some)]
+(
+    name: "autoscale-restart", horizon: "3h", seed: 1, metrics: (window: "1m"),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "users", kind: edge, jurisdiction: "eu"),
+            (name: "dc", kind: cloud, jurisdiction: "eu")],
+    pools: [(site: "dc", accelerator: "H100", on_demand: (limit: 16, price: "1 USD/h"))],
+    links: [(a: "users", b: "dc", bandwidth: "10Gbps", latency: "5ms")],
+    services: [(name: "chat", model: (memory: "40GB", gpus_per_replica: 1, slots_per_replica: 4),
+                service_time: deterministic(time: "2s"),
+                replicas: [(pool: "dc/H100", tier: on_demand, count: 3)],
+                demand: [(origin: "users", arrivals: poisson(rate: "4/s"))],
+                autoscaling: (target_utilization: 0.7, min: 1, max: 8, tier: on_demand,
+                              load_bandwidth: "1Gbps", start_overhead: "2m"))],
+    incidents: [(name: "dc down", start: "1h", duration: "30m", kind: site_outage(site: "dc"))],
+)"#);
+    let removed: Vec<_> = outcome
+        .world
+        .decisions
+        .entries()
+        .iter()
+        .filter(|d| d.kind == hybridsim::policy::DecisionKind::Scale && d.choice.starts_with('-'))
+        .map(|d| (d.time.as_secs_f64(), d.choice.clone()))
+        .collect();
+    // dc is back at 1h30m; its replicas start for 40 GB ÷ 1 Gbps + 2 min = 440 s.
+    let back = outcome.summary.incidents[0].end_s.unwrap();
+    assert!(
+        removed.iter().all(|(t, _)| !(back..=back + 440.0).contains(t)),
+        "scaled down while they started: {removed:?}"
+    );
+    let restarted = outcome.world.decisions.entries().iter().any(|d| {
+        d.kind == hybridsim::policy::DecisionKind::Scale
+            && d.time.as_secs_f64() == back
+            && d.choice.starts_with("+3")
+    });
+    assert!(restarted, "the three replicas restart when the site is back");
+}

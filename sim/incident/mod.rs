@@ -20,8 +20,9 @@
 //! ]
 //! ```
 //!
-//! Spot tiers lose capacity by a preemption rate or an availability trace ([`spot`]) and may
-//! change price over a run ([`price`]).
+//! Spot holders are reclaimed at a rate per GPU (the tier keeps its capacity: a job may get spot
+//! GPUs again at once), or the tier's capacity follows an availability trace ([`spot`]); spot
+//! prices may move over a run ([`price`]).
 
 pub mod price;
 pub mod spot;

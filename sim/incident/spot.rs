@@ -54,13 +54,14 @@ use crate::workload::trace::{TraceError, open_bounded};
 /// years of one-minute steps.
 pub const MAX_AVAILABILITY_STEPS: usize = 10_000_000;
 
-/// How a spot tier loses capacity, written on a pool's spot tier as `preemption: rate("0.5/day")`
+/// How spot GPUs are taken back, written on a pool's spot tier as `preemption: rate("0.5/day")`
 /// or `preemption: availability(path: "traces/us-east-1a.json", gpus_per_instance: 8)`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SpotPreemptionSpec {
     /// Each spot GPU in use is reclaimed at this rate (a Poisson process per GPU; a gang is
-    /// reclaimed when any of its GPUs is).
+    /// reclaimed when any of its GPUs is). The tier's capacity does not change: to model spot
+    /// capacity that is gone for a while, use an availability trace.
     Rate(Rate),
     /// Replay a spot availability trace: the tier's capacity follows it.
     Availability(AvailabilityTraceSpec),

@@ -262,8 +262,9 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> IncidentSummar
 /// Seconds from `end` until the backlog is back at its level before `start`.
 fn drain(run: &RunRecord<'_>, start: SimTime, end: SimTime) -> Option<f64> {
     let window = run.window_ns.max(1);
-    // backlog[k] is sampled at the end of window k, at (k + 1) · window.
-    let before = (start.as_nanos() / window).checked_sub(1);
+    // backlog[k] is sampled at the end of window k, at (k + 1) · window; the baseline is the
+    // last sample strictly before the start (one at the start instant may already show it).
+    let before = start.as_nanos().div_ceil(window).checked_sub(2);
     let baseline = before
         .and_then(|k| run.backlog.get(k as usize))
         .copied()
@@ -274,7 +275,8 @@ fn drain(run: &RunRecord<'_>, start: SimTime, end: SimTime) -> Option<f64> {
     })
 }
 
-/// Failed and degraded requests of every service in the windows overlapping `[start, until)`.
+/// Failed and degraded user requests of every service in the windows overlapping
+/// `[start, until)` (a request that failed at its fallback too is counted once).
 fn requests_between(run: &RunRecord<'_>, start: SimTime, until: SimTime) -> (u64, u64) {
     let first = run.window_of(start) as usize;
     let last = run.window_of(until.max(start)) as usize;
@@ -283,7 +285,7 @@ fn requests_between(run: &RunRecord<'_>, start: SimTime, until: SimTime) -> (u64
         .flat_map(|s| s.metrics.windows.iter().enumerate())
         .filter(|(k, _)| (first..=last).contains(k))
         .fold((0, 0), |(failed, degraded), (_, w)| {
-            (failed + w.failed, degraded + w.degraded)
+            (failed + w.failed - w.failed_standing_in, degraded + w.degraded)
         })
 }
 

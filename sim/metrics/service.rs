@@ -66,6 +66,9 @@ pub struct WindowStats {
     pub degraded: u64,
     /// Requests that ended failed in the window.
     pub failed: u64,
+    /// Of those, requests this service answered as another service's fallback (the other
+    /// service counts them too).
+    pub failed_standing_in: u64,
     /// End-to-end latency of requests that ended served or degraded in the window.
     pub end_to_end: LatencyHistogram,
     /// Queueing delay of requests served in the window (the batches of batch-means estimates).
@@ -227,6 +230,13 @@ impl ServiceMetrics {
             }
             self.count_slo(latency_ns <= self.slo_bound_ns);
         }
+    }
+
+    /// A request this service took as another service's fallback ended failed; the primary
+    /// counts it too.
+    pub fn failed_standing_in(&mut self, now_ns: u64, arrived_ns: u64, reason: FailReason) {
+        self.failed(now_ns, arrived_ns, reason);
+        self.window(now_ns).failed_standing_in += 1;
     }
 
     /// A request ended failed.

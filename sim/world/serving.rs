@@ -782,10 +782,11 @@ impl Serving {
         let now = ctx.now();
         let service = &mut self.services[request.service as usize];
         if let Some(primary) = request.primary {
-            // The fallback failed too: both services count it.
+            // The fallback failed too: both services count it, the fallback as a stand-in so
+            // that counts over services see the user's request once.
             service
                 .metrics
-                .failed(now.as_nanos(), request.arrived.as_nanos(), reason);
+                .failed_standing_in(now.as_nanos(), request.arrived.as_nanos(), reason);
             let primary_metrics = &mut self.services[primary.service as usize].metrics;
             primary_metrics.failed(now.as_nanos(), primary.arrived.as_nanos(), reason);
             return Ok(());
@@ -919,7 +920,10 @@ impl Serving {
         let wanted = ((ready_replicas * utilization + waiting) / scale.target_utilization).ceil() as u32;
         let desired = wanted.clamp(scale.min, scale.max);
         let cooled = now.saturating_since(d.last_scale) >= scale.cooldown || d.last_scale == SimTime::ZERO;
-        if desired == current || !cooled {
+        // While replicas start, nothing routes to them yet, so the load they are for is not
+        // visible: no scale-down until they are ready.
+        let starting = d.replicas.len() > d.ready_replicas();
+        if desired == current || !cooled || (desired < current && starting) {
             return Ok(());
         }
         let reason = format!(
