@@ -153,8 +153,10 @@ pub fn preferred_then_cheapest(candidates: &[PlacementCandidate]) -> usize {
     best
 }
 
-/// Routes each request to the candidate with the lowest expected latency (network round trip
-/// + estimated queue wait + service); ties go to the earlier candidate.
+/// Routes each request to the candidate with the lowest expected latency (the network round
+/// trip plus the estimated queue wait plus service); ties go to the earlier candidate. Places
+/// jobs by the trait's default ([`preferred_then_cheapest`]). It is the policy of every run for
+/// now.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LowestLatency;
 
