@@ -62,18 +62,30 @@ fn the_same_seed_gives_identical_summary_bytes() {
 #[test]
 fn jobs_and_incidents_tables_are_byte_identical_for_a_seed() {
     let root = tempfile::tempdir().unwrap();
-    for scenario in ["scenarios/validation/checkpoint.ron"] {
+    for scenario in [
+        "scenarios/validation/checkpoint.ron",
+        "scenarios/drills/eu-outage-dual.ron",
+    ] {
         let [a, b, c] = ["a", "b", "c"].map(|n| root.path().join(n));
         for (dir, seed) in [(&a, "3"), (&b, "3"), (&c, "4")] {
             let result = run_into(dir, &[scenario, "--seed", seed]);
             assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
         }
-        for file in ["summary.json", "jobs.csv", "incidents.csv"] {
+        for file in ["summary.json", "jobs.csv", "incidents.csv", "decisions.csv"] {
             let read = |dir: &PathBuf| std::fs::read(dir.join(file)).unwrap();
             assert_eq!(read(&a), read(&b), "{scenario}: {file}");
         }
-        let jobs = |dir: &PathBuf| std::fs::read(dir.join("jobs.csv")).unwrap();
-        assert_ne!(jobs(&a), jobs(&c), "{scenario}: another seed, other failures");
+        let decisions = |dir: &PathBuf| std::fs::read(dir.join("decisions.csv")).unwrap();
+        assert_ne!(
+            decisions(&a),
+            decisions(&c),
+            "{scenario}: another seed, another story"
+        );
+        let header = String::from_utf8(decisions(&a)).unwrap();
+        assert!(
+            header.starts_with("time_s,kind,subject,choice,reason\n"),
+            "{header}"
+        );
     }
 }
 

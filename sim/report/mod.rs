@@ -1,5 +1,6 @@
-//! Everything written to the output folder: `summary.json`, `jobs.csv` and `incidents.csv`
-//! (deterministic) and `run.json` (wall-clock facts about this execution), written atomically.
+//! Everything written to the output folder: `summary.json`, `jobs.csv`, `incidents.csv` and
+//! `decisions.csv` (deterministic) and `run.json` (wall-clock facts about this execution),
+//! written atomically.
 mod output;
 mod tables;
 
@@ -8,7 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use output::{OutputDir, OutputError};
-pub use tables::{INCIDENTS_CSV_HEADER, JOBS_CSV_HEADER, incidents_csv, jobs_csv};
+pub use tables::{
+    DECISIONS_CSV_HEADER, INCIDENTS_CSV_HEADER, JOBS_CSV_HEADER, decisions_csv, incidents_csv, jobs_csv,
+};
 
 use crate::world::RunOutcome;
 
@@ -43,6 +46,10 @@ pub fn write_run(target: &Path, outcome: &RunOutcome, info: &RunInfo) -> Result<
     out.write_bytes(
         "incidents.csv",
         &table("incidents.csv", incidents_csv(&outcome.summary.incidents))?,
+    )?;
+    out.write_bytes(
+        "decisions.csv",
+        &table("decisions.csv", decisions_csv(&outcome.world.decisions))?,
     )?;
     out.write_json("run.json", info)?;
     out.commit()

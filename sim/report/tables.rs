@@ -2,10 +2,12 @@
 //! - `jobs.csv`: one row per job — what it was, where it ran, how it ended, and where its GPU
 //!   time and money went;
 //! - `incidents.csv`: one row per scripted incident with its recovery figures (defined in
-//!   `metrics::recovery`).
+//!   `metrics::recovery`);
+//! - `decisions.csv`: the decision log in time order — the story of the run.
 
 use crate::metrics::ledger::Payer;
 use crate::metrics::recovery::IncidentSummary;
+use crate::policy::DecisionLog;
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
 use crate::world::World;
 
@@ -138,6 +140,25 @@ pub fn incidents_csv(incidents: &[IncidentSummary]) -> Result<Vec<u8>, csv::Erro
             i.cost_during_usd.to_string(),
             i.affected_services.join(";"),
             notes.join("; "),
+        ])?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// The header of `decisions.csv`.
+pub const DECISIONS_CSV_HEADER: [&str; 5] = ["time_s", "kind", "subject", "choice", "reason"];
+
+/// The bytes of `decisions.csv`.
+pub fn decisions_csv(log: &DecisionLog) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(DECISIONS_CSV_HEADER)?;
+    for d in log.entries() {
+        writer.write_record([
+            d.time.as_secs_f64().to_string().as_str(),
+            d.kind.as_str(),
+            &d.subject,
+            &d.choice,
+            &d.reason,
         ])?;
     }
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
