@@ -480,9 +480,7 @@ impl Jobs {
             Some(wanted) => {
                 self.jobs[job as usize].record.submitted = Some(now);
                 let why = format!("accepts only accelerators {wanted}, which the estate does not have");
-                let name = self.jobs[job as usize].def.name.clone();
-                self.end_failed(now, job, why.clone(), log);
-                log.record(now, DecisionKind::Fail, name, "reject".into(), why);
+                self.end_failed(now, job, "reject", why, log);
             }
             None => self.submit(ctx, estate, log, job)?,
         }
@@ -745,20 +743,8 @@ impl Jobs {
             }
             Placement::Wait => return Ok(false),
             Placement::Reject => {
-                let name = def.name.clone();
-                self.end_failed(
-                    now,
-                    job,
-                    format!("rejected by policy {}", self.policy.name()),
-                    log,
-                );
-                log.record(
-                    now,
-                    DecisionKind::Fail,
-                    name,
-                    "reject".into(),
-                    "the policy rejected the job".into(),
-                );
+                let why = format!("rejected by policy {}", self.policy.name());
+                self.end_failed(now, job, "reject", why, log);
                 return Ok(true);
             }
         };
@@ -1149,12 +1135,20 @@ impl Jobs {
         self.place_waiting(ctx, estate, log)
     }
 
-    fn end_failed(&mut self, now: SimTime, job: u32, why: String, _log: &mut DecisionLog) {
+    /// Ends `job` failed, noting and logging why.
+    fn end_failed(&mut self, now: SimTime, job: u32, choice: &str, why: String, log: &mut DecisionLog) {
         let state = &mut self.jobs[job as usize];
         state.phase = Phase::Failed;
         state.record.ended = Some(now);
-        state.record.note = why;
         state.timer = state.timer.wrapping_add(1);
+        log.record(
+            now,
+            DecisionKind::Fail,
+            state.def.name.clone(),
+            choice.into(),
+            why.clone(),
+        );
+        state.record.note = why;
     }
 
     /// Gives the job's GPUs back, accounting the time held.
@@ -1232,10 +1226,8 @@ impl Jobs {
             .max_interruptions
             .is_some_and(|max| state.record.interrupted() >= max);
         if gave_up {
-            let name = state.def.name.clone();
             let why = format!("gave up after {} interruptions", state.record.interrupted());
-            self.end_failed(now, job, why.clone(), log);
-            log.record(now, DecisionKind::Fail, name, "give up".into(), why);
+            self.end_failed(now, job, "give up", why, log);
         } else {
             state.phase = Phase::Waiting;
             state.timer = state.timer.wrapping_add(1);
