@@ -42,6 +42,9 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Placement and routing policy; overrides the scenario's `policy`.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(hybridsim::policy::BUILT_IN))]
+        policy: Option<String>,
     },
     /// Check a scenario file and print a summary of its estate, or its errors.
     Validate {
@@ -77,7 +80,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             seed,
             out,
             quiet,
-        } => run(scenario.as_deref(), seed, out, quiet),
+            policy,
+        } => run(scenario.as_deref(), seed, out, quiet, policy),
         Command::Validate { scenario } => validate(&scenario),
     }
 }
@@ -89,8 +93,17 @@ fn load(path: Option<&Path>) -> Result<Scenario, hybridsim::Error> {
     })
 }
 
-fn run(path: Option<&Path>, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> anyhow::Result<()> {
-    let scenario = load(path)?;
+fn run(
+    path: Option<&Path>,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    quiet: bool,
+    policy: Option<String>,
+) -> anyhow::Result<()> {
+    let mut scenario = load(path)?;
+    if policy.is_some() {
+        scenario.spec.policy = policy;
+    }
     let seed = seed.unwrap_or(scenario.spec.seed);
     let started = Instant::now();
     let outcome = world::simulate(&scenario, seed).map_err(hybridsim::Error::from)?;

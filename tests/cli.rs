@@ -135,3 +135,21 @@ fn validate_prints_the_estate() {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
 }
+
+#[test]
+fn policy_overrides_the_scenario_and_unknown_names_exit_2() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("p");
+    let result = run_into(&out, &["--policy", "cheapest"]);
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["policy"], "cheapest");
+    let refused = run_into(&root.path().join("q"), &["--policy", "cheapset"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("cheapest"),
+        "{}",
+        text(&refused.stderr)
+    );
+}

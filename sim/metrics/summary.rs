@@ -28,6 +28,8 @@ pub struct Summary {
     pub seed: u64,
     /// The random generator and seed derivation.
     pub rng: &'static str,
+    /// The placement and routing policy.
+    pub policy: String,
     /// The simulated horizon in seconds.
     pub horizon_s: f64,
     /// Simulated time when the run stopped, in seconds.

@@ -143,20 +143,14 @@ pub enum Placement {
 /// The index of the candidate in the job's most preferred tier with the lowest price per
 /// effective GPU-hour, then the least data to move; ties go to the earlier candidate.
 pub fn preferred_then_cheapest(candidates: &[PlacementCandidate]) -> usize {
-    let key = |c: &PlacementCandidate| (c.preference, c.usd_per_effective_gpu_hour(), c.staging_bytes);
-    let mut best = 0;
-    for (i, c) in candidates.iter().enumerate().skip(1) {
-        if key(c).partial_cmp(&key(&candidates[best])) == Some(std::cmp::Ordering::Less) {
-            best = i;
-        }
-    }
-    best
+    argmin(candidates, |c| {
+        (c.preference, c.usd_per_effective_gpu_hour(), c.staging_bytes)
+    })
 }
 
 /// Routes each request to the candidate with the lowest expected latency (the network round
 /// trip plus the estimated queue wait plus service); ties go to the earlier candidate. Places
-/// jobs by the trait's default ([`preferred_then_cheapest`]). It is the policy of every run for
-/// now.
+/// jobs by the trait's default ([`preferred_then_cheapest`]). The default policy.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LowestLatency;
 
@@ -170,15 +164,80 @@ impl Policy for LowestLatency {
     }
 }
 
-/// The index of the candidate with the lowest expected latency.
-pub fn lowest_latency(candidates: &[RouteCandidate]) -> usize {
+/// Routes to the cheapest site (price per GPU-hour of the replicas there, then lowest expected
+/// latency) and places jobs at the lowest price per effective GPU-hour in any allowed tier.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cheapest;
+
+impl Policy for Cheapest {
+    fn name(&self) -> &str {
+        "cheapest"
+    }
+
+    fn route(&mut self, _: &RouteRequest, candidates: &[RouteCandidate]) -> usize {
+        argmin(candidates, |c| (c.usd_per_gpu_hour, c.expected_latency_ns()))
+    }
+
+    fn place(&mut self, _: &PlaceRequest<'_>, candidates: &[PlacementCandidate]) -> Placement {
+        Placement::Place(argmin(candidates, |c| {
+            (c.usd_per_effective_gpu_hour(), c.preference as f64)
+        }))
+    }
+}
+
+/// Moves compute to the data: places a job where the least data has to move (then by tier
+/// preference and price, as the default); routes by lowest expected latency.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DataLocal;
+
+impl Policy for DataLocal {
+    fn name(&self) -> &str {
+        "data_local"
+    }
+
+    fn route(&mut self, _: &RouteRequest, candidates: &[RouteCandidate]) -> usize {
+        lowest_latency(candidates)
+    }
+
+    fn place(&mut self, _: &PlaceRequest<'_>, candidates: &[PlacementCandidate]) -> Placement {
+        Placement::Place(argmin(candidates, |c| {
+            (
+                c.staging_bytes as f64,
+                c.preference as f64,
+                c.usd_per_effective_gpu_hour(),
+            )
+        }))
+    }
+}
+
+/// The names of the built-in policies, as written in scenarios.
+pub const BUILT_IN: [&str; 3] = ["lowest_latency", "cheapest", "data_local"];
+
+/// The built-in policy called `name`, if there is one.
+pub fn built_in(name: &str) -> Option<Box<dyn Policy>> {
+    match name {
+        "lowest_latency" => Some(Box::new(LowestLatency)),
+        "cheapest" => Some(Box::new(Cheapest)),
+        "data_local" => Some(Box::new(DataLocal)),
+        _ => None,
+    }
+}
+
+/// The index of the element with the smallest key; ties (and keys that do not compare) go to
+/// the earlier element.
+fn argmin<T, K: PartialOrd>(items: &[T], key: impl Fn(&T) -> K) -> usize {
     let mut best = 0;
-    for (i, c) in candidates.iter().enumerate().skip(1) {
-        if c.expected_latency_ns() < candidates[best].expected_latency_ns() {
+    for (i, item) in items.iter().enumerate().skip(1) {
+        if key(item).partial_cmp(&key(&items[best])) == Some(std::cmp::Ordering::Less) {
             best = i;
         }
     }
     best
+}
+
+/// The index of the candidate with the lowest expected latency.
+pub fn lowest_latency(candidates: &[RouteCandidate]) -> usize {
+    argmin(candidates, RouteCandidate::expected_latency_ns)
 }
 
 #[cfg(test)]

@@ -145,6 +145,7 @@ pub fn check(spec: &ScenarioSpec, diags: &mut Diagnostics) {
         check_dataset(spec, diags, &sites, i, dataset);
     }
     check_services(spec, diags);
+    check_policy(spec, diags);
     check_jobs(spec, diags);
     check_incidents(spec, diags);
 }
@@ -721,6 +722,22 @@ fn check_model_fits(
             ),
             Some("raise gpus_per_replica or place it on an accelerator with more memory".into()),
         );
+    }
+}
+
+/// The policy must be a built-in one.
+fn check_policy(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+    use crate::policy::BUILT_IN;
+    let Some(name) = &spec.policy else { return };
+    if crate::policy::built_in(name).is_none() {
+        let help = match closest(name, BUILT_IN) {
+            Some(near) => format!(
+                "did you mean \"{near}\"? Built-in policies: {}",
+                BUILT_IN.join(", ")
+            ),
+            None => format!("built-in policies: {}", BUILT_IN.join(", ")),
+        };
+        diags.at_path("policy", format!("unknown policy \"{name}\""), Some(help));
     }
 }
 

@@ -56,6 +56,9 @@ pub struct ScenarioSpec {
     /// Scripted events: failures at given times.
     #[serde(default)]
     pub incidents: Vec<IncidentSpec>,
+    /// The placement and routing policy, by name (`lowest_latency` when none is given).
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 /// Time windows for metrics.

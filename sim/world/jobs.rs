@@ -362,7 +362,9 @@ impl Jobs {
             waiting: Vec::new(),
             staged: BTreeSet::new(),
             retry_pending: false,
-            policy: Box::new(crate::policy::LowestLatency),
+            // The scenario checks refused unknown names.
+            policy: crate::policy::built_in(scenario.spec.policy.as_deref().unwrap_or("lowest_latency"))
+                .unwrap_or_else(|| Box::new(crate::policy::LowestLatency)),
         })
     }
 

@@ -413,6 +413,11 @@ pub fn conclude(
         scenario: scenario.spec.name.clone(),
         seed,
         rng: RNG_ALGORITHM,
+        policy: scenario
+            .spec
+            .policy
+            .clone()
+            .unwrap_or_else(|| "lowest_latency".into()),
         horizon_s: horizon.as_secs_f64(),
         end_time_s: end.as_secs_f64(),
         stop_reason: stop,

@@ -292,7 +292,8 @@ impl Serving {
             free_requests: Vec::new(),
             candidates: Vec::new(),
             candidate_deployments: Vec::new(),
-            policy: Box::new(crate::policy::LowestLatency),
+            policy: crate::policy::built_in(scenario.spec.policy.as_deref().unwrap_or("lowest_latency"))
+                .unwrap_or_else(|| Box::new(crate::policy::LowestLatency)),
             network_rng: streams.stream("network/loss"),
             window: spec.metrics.window,
         })
