@@ -341,11 +341,12 @@ impl PriceTrace {
             let usd = parse_price(price.get(&record)).map_err(|e| bad(&price, e))?;
             previous = Some((at, line, time_text.to_string()));
             // Of rows with the same time the last counts.
-            if trace.times.last() == Some(&at) {
-                *trace.prices.last_mut().expect("a price per time") = usd;
-            } else {
-                trace.times.push(at);
-                trace.prices.push(usd);
+            match (trace.times.last(), trace.prices.last_mut()) {
+                (Some(&last), Some(price)) if last == at => *price = usd,
+                _ => {
+                    trace.times.push(at);
+                    trace.prices.push(usd);
+                }
             }
         }
         if trace.times.is_empty() {

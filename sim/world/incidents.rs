@@ -248,24 +248,17 @@ impl Incidents {
     }
 
     fn schedule_reclaim(&mut self, ctx: &mut Context<'_, Event>, pool: usize) -> Result<(), KernelError> {
-        if let Some(SpotMarket {
-            reclaims: Some(process),
-            rng,
-            ..
-        }) = &mut self.spot[pool]
-        {
-            if let Some((at, gpu)) = process.next_failure(ctx.now(), rng) {
-                let gpu = u32::try_from(gpu).unwrap_or(u32::MAX);
-                ctx.schedule_at(
-                    at,
-                    Event::SpotReclaim {
-                        pool: pool as u32,
-                        gpu,
-                    },
-                )?;
-            }
+        match &mut self.spot[pool] {
+            Some(SpotMarket {
+                reclaims: Some(process),
+                rng,
+                ..
+            }) => schedule_next(ctx, process, rng, |gpu| Event::SpotReclaim {
+                pool: pool as u32,
+                gpu,
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The spot tier's reclaim process fires on GPU `gpu` of its limit: its holder, if any, is
@@ -388,19 +381,13 @@ impl Incidents {
     }
 
     fn schedule_failure(&mut self, ctx: &mut Context<'_, Event>, pool: usize) -> Result<(), KernelError> {
-        if let Some(f) = &mut self.failures[pool] {
-            if let Some((at, gpu)) = f.process.next_failure(ctx.now(), &mut f.rng) {
-                let gpu = u32::try_from(gpu).unwrap_or(u32::MAX);
-                ctx.schedule_at(
-                    at,
-                    Event::GpuFailure {
-                        pool: pool as u32,
-                        gpu,
-                    },
-                )?;
-            }
+        match &mut self.failures[pool] {
+            Some(f) => schedule_next(ctx, &mut f.process, &mut f.rng, |gpu| Event::GpuFailure {
+                pool: pool as u32,
+                gpu,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// A pool's failure process fires: GPU `gpu` of the pool fails.
@@ -793,6 +780,19 @@ impl Incidents {
         }
         let victim = rand::Rng::random_range(&mut self.scripted[index as usize].rng, 0..total);
         self.fail_gpu_at(ctx, parts, pool, victim)
+    }
+}
+
+/// Schedules the next event of a failure (or reclaim) process, naming the GPU it hits.
+fn schedule_next(
+    ctx: &mut Context<'_, Event>,
+    process: &mut FailureProcess,
+    rng: &mut StreamRng,
+    event: impl FnOnce(u32) -> Event,
+) -> Result<(), KernelError> {
+    match process.next_failure(ctx.now(), rng) {
+        Some((at, gpu)) => ctx.schedule_at(at, event(u32::try_from(gpu).unwrap_or(u32::MAX))),
+        None => Ok(()),
     }
 }
 

@@ -500,10 +500,16 @@ impl Jobs {
         let now = ctx.now();
         let state = &mut self.jobs[job as usize];
         state.record.submitted = Some(now);
+        self.requeue(now, job);
+        self.place_waiting(ctx, estate, log)
+    }
+
+    /// Puts `job` in the waiting queue from `now`.
+    fn requeue(&mut self, now: SimTime, job: u32) {
+        let state = &mut self.jobs[job as usize];
         state.phase = Phase::Waiting;
         state.waiting_since = now;
         self.waiting.push(job);
-        self.place_waiting(ctx, estate, log)
     }
 
     /// Offers GPUs to every waiting job, in order of priority and then of waiting time.
@@ -893,9 +899,7 @@ impl Jobs {
                 Err(_) => {
                     self.cancel_flows(now, estate, job);
                     self.release(now, estate, job);
-                    self.jobs[j].phase = Phase::Waiting;
-                    self.jobs[j].waiting_since = now;
-                    self.waiting.push(job);
+                    self.requeue(now, job);
                     return Ok(());
                 }
             }
@@ -1231,10 +1235,8 @@ impl Jobs {
             let why = format!("gave up after {} interruptions", state.record.interrupted());
             self.end_failed(now, job, "give up", why, log);
         } else {
-            state.phase = Phase::Waiting;
             state.timer = state.timer.wrapping_add(1);
-            state.waiting_since = now;
-            self.waiting.push(job);
+            self.requeue(now, job);
         }
         self.place_waiting(ctx, estate, log)
     }
