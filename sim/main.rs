@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use hybridsim::report::{RunInfo, write_run};
+use hybridsim::experiment::compare::{Comparison, run_policies};
+use hybridsim::report::{RunInfo, write_comparison, write_run};
 use hybridsim::scenario::{self, Scenario};
 use hybridsim::{exit, world};
 
@@ -20,7 +21,7 @@ const QUICKSTART_PATH: &str = "scenarios/quickstart.ron";
     version,
     about = "Deterministic simulator for hybrid AI infrastructure: latency, cost and recovery time under what-if scenarios",
     long_about = None,
-    after_help = "Examples:\n  hybridsim run                              # the bundled quickstart → outputs/quickstart/\n  hybridsim run scenarios/quickstart.ron --seed 7 --out /tmp/qs\n  hybridsim validate my-estate.ron\n\nExit codes: 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."
+    after_help = "Examples:\n  hybridsim run                              # the bundled quickstart → outputs/quickstart/\n  hybridsim run scenarios/quickstart.ron --seed 7 --out /tmp/qs\n  hybridsim run scenarios/drills/eu-outage-dual.ron --policy lowest_latency,cheapest,failover\n  hybridsim validate my-estate.ron\n\nExit codes: 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,9 +43,11 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
-        /// Placement and routing policy; overrides the scenario's `policy`.
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(hybridsim::policy::BUILT_IN))]
-        policy: Option<String>,
+        /// Placement and routing policy; overrides the scenario's `policy`. Several (repeated or
+        /// comma-separated) are compared under common random numbers: one folder per policy
+        /// and a comparison table.
+        #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(hybridsim::policy::BUILT_IN))]
+        policy: Vec<String>,
     },
     /// Check a scenario file and print a summary of its estate, or its errors.
     Validate {
@@ -98,76 +101,101 @@ fn run(
     seed: Option<u64>,
     out: Option<PathBuf>,
     quiet: bool,
-    policy: Option<String>,
+    policy: Vec<String>,
 ) -> anyhow::Result<()> {
     let mut scenario = load(path)?;
-    if policy.is_some() {
-        scenario.spec.policy = policy;
+    if !policy.is_empty() {
+        scenario.spec.policy = Some(hybridsim::policy::PolicyChoice(policy));
     }
+    let names = scenario
+        .spec
+        .policy
+        .as_ref()
+        .map_or_else(|| vec!["lowest_latency".to_string()], |p| p.names().to_vec());
     let seed = seed.unwrap_or(scenario.spec.seed);
+    let target = out.unwrap_or_else(|| Path::new("outputs").join(&scenario.spec.name));
     let started = Instant::now();
-    let outcome = world::simulate(&scenario, seed).map_err(hybridsim::Error::from)?;
+    let outcomes = run_policies(&scenario, seed, &names)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(hybridsim::Error::from)?;
     let wall = started.elapsed().as_secs_f64();
-    let info = RunInfo {
+    let info = |outcome: &world::RunOutcome| RunInfo {
         hybridsim_version: env!("CARGO_PKG_VERSION"),
         scenario_path: scenario.path.display().to_string(),
         wall_clock_s: wall,
         events_per_wall_second: outcome.summary.kernel.events_processed as f64 / wall.max(1e-9),
     };
-    let target = out.unwrap_or_else(|| Path::new("outputs").join(&scenario.spec.name));
-    let written = write_run(&target, &outcome, &info)
-        .map_err(hybridsim::Error::from)
-        .with_context(|| format!("writing results of {}", scenario.spec.name))?;
+    let context = || format!("writing results of {}", scenario.spec.name);
+    let (written, comparison) = match outcomes.as_slice() {
+        [outcome] => (write_run(&target, outcome, &info(outcome)), None),
+        _ => {
+            let summaries: Vec<_> = outcomes.iter().map(|o| &o.summary).collect();
+            let comparison = Comparison::of(&summaries);
+            let runs: Vec<_> = outcomes.iter().map(|o| (o, info(o))).collect();
+            (write_comparison(&target, &runs, &comparison), Some(comparison))
+        }
+    };
+    let written = written.map_err(hybridsim::Error::from).with_context(context)?;
     if !quiet {
-        let s = &outcome.summary;
-        println!(
-            "{}: simulated {} (seed {seed}) in {wall:.3} s wall, {} events",
-            s.scenario, scenario.spec.horizon, s.kernel.events_processed
-        );
-        for (name, service) in &s.services {
-            let r = &service.requests;
-            let p99 = service.latency_ms["e2e"]
-                .p99
-                .map_or("-".to_string(), |ms| format!("{:.0} ms", ms));
-            let slo = service.slo.as_ref().and_then(|slo| {
-                slo.attainment
-                    .map(|a| format!(", {:.2}% within {:.0} ms", a * 100.0, slo.target_ms))
-            });
-            println!(
-                "  {name}: {} arrived, {} served, {} degraded, {} failed; p99 {p99}{}",
-                r.arrived,
-                r.served,
-                r.degraded,
-                r.failed,
-                slo.unwrap_or_default()
-            );
+        for outcome in &outcomes {
+            print_summary(&outcome.summary, &scenario, seed, wall);
         }
-        for (class, jobs) in &s.jobs {
-            let goodput = jobs
-                .goodput
-                .map_or("-".to_string(), |g| format!("{:.1}%", g * 100.0));
-            println!(
-                "  {class} jobs: {} submitted, {} completed, {} failed, {} waiting; {} interruptions; goodput {goodput}",
-                jobs.submitted, jobs.completed, jobs.failed, jobs.waiting_at_end, jobs.interrupted
-            );
+        if let Some(comparison) = comparison {
+            println!("\npolicies side by side (seed {seed}, same arrivals and failures):");
+            print!("{}", comparison.text());
         }
-        for incident in &s.incidents {
-            let figure = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{:.0} s", v));
-            println!(
-                "  incident {} ({}): detected {}, recovered {}, backlog drained {}; {} requests failed, {} jobs interrupted",
-                incident.name,
-                incident.kind,
-                figure(incident.time_to_detect_s),
-                figure(incident.time_to_recover_s),
-                figure(incident.backlog_drain_s),
-                incident.requests_failed,
-                incident.jobs_interrupted
-            );
-        }
-        println!("  total cost {:.2} USD", s.cost.total_usd);
         println!("  results in {}/", written.display());
     }
     Ok(())
+}
+
+fn print_summary(s: &hybridsim::metrics::Summary, scenario: &Scenario, seed: u64, wall: f64) {
+    println!(
+        "{} under {}: simulated {} (seed {seed}) in {wall:.3} s wall, {} events",
+        s.scenario, s.policy, scenario.spec.horizon, s.kernel.events_processed
+    );
+    for (name, service) in &s.services {
+        let r = &service.requests;
+        let p99 = service.latency_ms["e2e"]
+            .p99
+            .map_or("-".to_string(), |ms| format!("{:.0} ms", ms));
+        let slo = service.slo.as_ref().and_then(|slo| {
+            slo.attainment
+                .map(|a| format!(", {:.2}% within {:.0} ms", a * 100.0, slo.target_ms))
+        });
+        println!(
+            "  {name}: {} arrived, {} served, {} degraded, {} failed; p99 {p99}{}",
+            r.arrived,
+            r.served,
+            r.degraded,
+            r.failed,
+            slo.unwrap_or_default()
+        );
+    }
+    for (class, jobs) in &s.jobs {
+        let goodput = jobs
+            .goodput
+            .map_or("-".to_string(), |g| format!("{:.1}%", g * 100.0));
+        println!(
+            "  {class} jobs: {} submitted, {} completed, {} failed, {} waiting; {} interruptions; goodput {goodput}",
+            jobs.submitted, jobs.completed, jobs.failed, jobs.waiting_at_end, jobs.interrupted
+        );
+    }
+    for incident in &s.incidents {
+        let figure = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{:.0} s", v));
+        println!(
+            "  incident {} ({}): detected {}, recovered {}, backlog drained {}; {} requests failed, {} jobs interrupted",
+            incident.name,
+            incident.kind,
+            figure(incident.time_to_detect_s),
+            figure(incident.time_to_recover_s),
+            figure(incident.backlog_drain_s),
+            incident.requests_failed,
+            incident.jobs_interrupted
+        );
+    }
+    println!("  total cost {:.2} USD", s.cost.total_usd);
 }
 
 fn validate(path: &Path) -> anyhow::Result<()> {

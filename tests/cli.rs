@@ -83,7 +83,7 @@ fn jobs_and_incidents_tables_are_byte_identical_for_a_seed() {
         );
         let header = String::from_utf8(decisions(&a)).unwrap();
         assert!(
-            header.starts_with("time_s,kind,subject,choice,reason\n"),
+            header.starts_with("time_s,kind,subject,choice,alternatives,reason\n"),
             "{header}"
         );
     }

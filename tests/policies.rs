@@ -38,15 +38,36 @@ fn placed(outcome: &RunOutcome, job: usize) -> String {
     format!("{}/{}", world.estate.pools[pool.index()].name, tier.as_str())
 }
 
+/// The decisions about `subject`: (time in s, kind, choice).
+fn story(outcome: &RunOutcome, subject: &str) -> Vec<(f64, &'static str, String)> {
+    outcome
+        .world
+        .decisions
+        .entries()
+        .iter()
+        .filter(|d| d.subject == subject)
+        .map(|d| (d.time.as_secs_f64(), d.kind.as_str(), d.choice.clone()))
+        .collect()
+}
+
 #[test]
-fn cheapest_takes_spot_until_the_spike_then_on_demand() {
+fn cheapest_takes_spot_until_the_spike_then_moves_to_the_cheapest_left() {
     let outcome = run(&estate("cheapest"));
     assert_eq!(outcome.summary.policy, "cheapest");
-    assert_eq!(
-        placed(&outcome, 0),
-        "cloud/H100/spot",
-        "0.9 USD/h beats the owned GPUs"
-    );
+    // 0.9 USD/h spot beats the owned GPUs (about 1.1 USD/h). At the spike spot costs 9 USD/h:
+    // the running job moves to the owned GPUs, and the late job takes on-demand at 4 USD/h.
+    let story = story(&outcome, "reads-data");
+    let expected = [
+        (0.0, "place", "cloud/H100/spot"),
+        (7200.0, "migrate", "move"),
+        (7200.0, "place", "onprem/H100/owned"),
+    ];
+    let got: Vec<(f64, &str, &str)> = story
+        .iter()
+        .filter(|(_, kind, _)| ["place", "migrate"].contains(kind))
+        .map(|(t, k, c)| (*t, *k, c.as_str()))
+        .collect();
+    assert_eq!(got, expected, "{story:?}");
     assert_eq!(
         placed(&outcome, 1),
         "cloud/H100/on_demand",

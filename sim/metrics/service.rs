@@ -18,15 +18,18 @@ pub enum FailReason {
     NoEligibleSite,
     /// The replica serving it was lost (site outage, GPU failure, capacity taken back).
     ReplicaLost,
+    /// The policy sent the service's requests to its fallback (the primary was not tried).
+    PolicyDegraded,
 }
 
 impl FailReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [FailReason; 4] = [
+    pub const ALL: [FailReason; 5] = [
         FailReason::Timeout,
         FailReason::QueueFull,
         FailReason::NoEligibleSite,
         FailReason::ReplicaLost,
+        FailReason::PolicyDegraded,
     ];
 
     /// The name used in outputs.
@@ -36,6 +39,7 @@ impl FailReason {
             FailReason::QueueFull => "queue_full",
             FailReason::NoEligibleSite => "no_eligible_site",
             FailReason::ReplicaLost => "replica_lost",
+            FailReason::PolicyDegraded => "policy_degraded",
         }
     }
 }

@@ -26,6 +26,8 @@ pub enum DecisionKind {
     Fail,
     /// A scripted incident started or ended.
     Incident,
+    /// A policy moved a running job.
+    Migrate,
 }
 
 impl DecisionKind {
@@ -42,6 +44,7 @@ impl DecisionKind {
             DecisionKind::Restore => "restore",
             DecisionKind::Fail => "fail",
             DecisionKind::Incident => "incident",
+            DecisionKind::Migrate => "migrate",
         }
     }
 }
@@ -57,6 +60,8 @@ pub struct Decision {
     pub subject: String,
     /// What was chosen.
     pub choice: String,
+    /// The best choices not taken, with the policy's scores (lower is better).
+    pub alternatives: String,
     /// Why, in one line.
     pub reason: String,
 }
@@ -69,12 +74,13 @@ pub struct DecisionLog {
 
 impl DecisionLog {
     /// Records a decision.
-    pub fn record(
+    pub(super) fn record(
         &mut self,
         time: SimTime,
         kind: DecisionKind,
         subject: String,
         choice: String,
+        alternatives: String,
         reason: String,
     ) {
         self.entries.push(Decision {
@@ -82,6 +88,7 @@ impl DecisionLog {
             kind,
             subject,
             choice,
+            alternatives,
             reason,
         });
     }

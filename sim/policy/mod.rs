@@ -1,23 +1,59 @@
-//! Placement and routing policies, and the decision log.
+//! Placement and routing policies, their reactions to events, and the decision log.
 //!
 //! A policy decides; the engine enforces. Before asking, the engine filters the choices down to
-//! eligible ones (residency, site and link state, serving capacity) and hands the policy a
-//! read-only description of each. An answer outside the list is rejected, logged, and replaced by
-//! the default choice, and the run goes on.
+//! eligible ones (capacity, accelerator, residency, site and link state) and hands the policy a
+//! read-only description of each, with a read-only [`View`] of the run. An answer outside the
+//! list is rejected, logged, and replaced by the default choice, and the run goes on.
 //!
-//! Jobs are placed through [`Policy::place`]: the engine lists every (pool, tier) that can take
-//! the gang now, and the policy picks one, or says to wait or to reject the job.
+//! A policy has four hooks, all with defaults:
+//! - [`Policy::route`] picks the site that serves a request. It is the hot path — every request
+//!   is routed — so it gets a slice the engine refills in a reused buffer and must not allocate.
+//! - [`Policy::place`] picks the (pool, tier) a job's gang runs on, or says to wait or reject.
+//! - [`Policy::route_score`] and [`Policy::place_score`] score single candidates. The default
+//!   `route` and `place` take the best score, and the decision log shows the runners-up with
+//!   their scores, so most policies only write the scores.
+//! - [`Policy::on_signal`] hears of outages, price and capacity changes, preemption notices and
+//!   a periodic tick, and answers with [`Action`]s: migrate a job, scale a service at a site,
+//!   switch a service to its fallback, defer a job, restore a job elsewhere.
 //!
-//! Routing is the hot path — every request is routed — so [`Policy::route`] gets a slice of
-//! candidates the engine refills in a reused buffer, and must not allocate.
+//! # Writing a policy
+//!
+//! ```
+//! use hybridsim::policy::{PlaceRequest, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score, View};
+//!
+//! /// Places every job on the most free GPUs; routes by the default (lowest latency).
+//! struct Roomiest;
+//!
+//! impl Policy for Roomiest {
+//!     fn name(&self) -> &str {
+//!         "roomiest"
+//!     }
+//!     fn place_score(&self, _: &PlaceRequest<'_>, c: &PlacementCandidate, _: &View<'_>) -> Option<Score> {
+//!         Some(Score::new(-f64::from(c.free)))
+//!     }
+//! }
+//! ```
+//!
+//! Plug it in with [`crate::world::simulate_with`]; `examples/custom_policy.rs` is a complete
+//! program.
 
+mod builtin;
+mod decider;
 mod decision;
+mod spec;
+mod view;
 
+pub use builtin::{
+    BUILT_IN, Cheapest, CostCeiling, DataLocal, Failover, LowestLatency, Tiered, Weighted, built_in,
+};
+pub use decider::{Decider, PlaceOutcome};
 pub use decision::{Decision, DecisionKind, DecisionLog};
+pub use spec::{CostCeilingSpec, FailoverSpec, PolicyChoice, PolicySettings, TieredSpec, WeightedSpec};
+pub use view::{Action, JobId, JobInfo, JobStatus, ServiceId, Signal, View, Workloads};
 
 use crate::infra::ids::{PoolId, SiteId};
 use crate::infra::pool::Tier;
-use crate::kernel::SimTime;
+use crate::kernel::{SimDuration, SimTime};
 use crate::scenario::schema::WorkloadClass;
 
 /// A site that could serve a request, as the policy sees it.
@@ -59,34 +95,145 @@ impl RouteCandidate {
 /// What is being routed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteRequest {
-    /// The service's index.
-    pub service: u32,
+    /// The service.
+    pub service: ServiceId,
     /// Where the request comes from.
     pub origin: SiteId,
     /// When.
     pub now: SimTime,
 }
 
-/// A placement and routing strategy.
-pub trait Policy {
+/// A placement and routing strategy. Every hook has a default; see the module docs. Policies
+/// are `Send` so that comparisons can run them on worker threads.
+pub trait Policy: Send {
     /// The name shown in outputs.
     fn name(&self) -> &str;
 
     /// Chooses the index of the candidate that serves `request`. `candidates` is never empty.
-    fn route(&mut self, request: &RouteRequest, candidates: &[RouteCandidate]) -> usize;
+    /// The default takes the lowest [`Policy::route_score`]; ties go to the earlier candidate.
+    fn route(&mut self, request: &RouteRequest, candidates: &[RouteCandidate], view: &View<'_>) -> usize {
+        argmin(candidates, |c| self.route_score(request, c, view))
+    }
+
+    /// A candidate site's score for `request`, lower is better: by default its expected
+    /// latency in ms. Shown next to the alternatives when a route changes.
+    fn route_score(&self, request: &RouteRequest, candidate: &RouteCandidate, view: &View<'_>) -> f64 {
+        let _ = (request, view);
+        candidate.expected_latency_ns() / 1e6
+    }
 
     /// Chooses where `request`'s gang runs among `candidates` (never empty), or to wait or
-    /// reject it. The default takes the job's preferred tier first and, within it, the lowest
-    /// price per effective GPU-hour ([`preferred_then_cheapest`]).
-    fn place(&mut self, request: &PlaceRequest<'_>, candidates: &[PlacementCandidate]) -> Placement {
-        let _ = request;
-        Placement::Place(preferred_then_cheapest(candidates))
+    /// reject it. The default takes the best [`Policy::place_score`] and waits when no
+    /// candidate has one.
+    fn place(
+        &mut self,
+        request: &PlaceRequest<'_>,
+        candidates: &[PlacementCandidate],
+        view: &View<'_>,
+    ) -> Placement {
+        best_placement(candidates, |c| self.place_score(request, c, view))
     }
+
+    /// A candidate placement's score, lower is better, or `None` when the policy will not use
+    /// it. The default ranks by the job's tier preference, then by price per effective GPU-hour.
+    fn place_score(
+        &self,
+        request: &PlaceRequest<'_>,
+        candidate: &PlacementCandidate,
+        view: &View<'_>,
+    ) -> Option<Score> {
+        let _ = (request, view);
+        Some(Score::ranked(
+            candidate.preference,
+            candidate.usd_per_effective_gpu_hour(),
+        ))
+    }
+
+    /// Why the policy leaves a job waiting although there are eligible placements.
+    fn wait_reason(
+        &self,
+        request: &PlaceRequest<'_>,
+        candidates: &[PlacementCandidate],
+        view: &View<'_>,
+    ) -> String {
+        let _ = (request, view);
+        format!(
+            "none of the {} eligible placements is acceptable to {}",
+            candidates.len(),
+            self.name()
+        )
+    }
+
+    /// How often the policy wants a [`Signal::Tick`]; `None` (the default) for never.
+    fn tick(&self) -> Option<SimDuration> {
+        None
+    }
+
+    /// Hears of an event and pushes the actions it wants onto `actions`. The default ignores
+    /// everything: routing and placement already see outages and prices as they happen.
+    fn on_signal(&mut self, signal: &Signal, view: &View<'_>, actions: &mut Vec<Action>) {
+        let _ = (signal, view, actions);
+    }
+}
+
+/// A placement score: lower is better, compared by `rank` first, then `value`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// A coarse class (tier order, site order); 0 is best.
+    pub rank: u32,
+    /// The fine figure within a rank (a price, a weighted sum).
+    pub value: f64,
+}
+
+impl Score {
+    /// A score of rank 0.
+    pub fn new(value: f64) -> Self {
+        Score { rank: 0, value }
+    }
+
+    /// A score of a given rank.
+    pub fn ranked(rank: u32, value: f64) -> Self {
+        Score { rank, value }
+    }
+
+    /// Whether `self` is strictly better (lower) than `other`; values that do not compare
+    /// (NaN) are never better.
+    pub fn better_than(&self, other: &Score) -> bool {
+        (self.rank, self.value).partial_cmp(&(other.rank, other.value)) == Some(std::cmp::Ordering::Less)
+    }
+}
+
+impl std::fmt::Display for Score {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.rank == 0 {
+            write!(f, "{:.3}", self.value)
+        } else {
+            write!(f, "{:.3} (rank {})", self.value, self.rank)
+        }
+    }
+}
+
+/// The candidate with the best score, or [`Placement::Wait`] when none has one.
+pub fn best_placement(
+    candidates: &[PlacementCandidate],
+    score: impl Fn(&PlacementCandidate) -> Option<Score>,
+) -> Placement {
+    let mut best: Option<(usize, Score)> = None;
+    for (i, candidate) in candidates.iter().enumerate() {
+        if let Some(s) = score(candidate) {
+            if best.is_none_or(|(_, b)| s.better_than(&b)) {
+                best = Some((i, s));
+            }
+        }
+    }
+    best.map_or(Placement::Wait, |(i, _)| Placement::Place(i))
 }
 
 /// A job asking for GPUs, as the policy sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlaceRequest<'a> {
+    /// The job.
+    pub id: JobId,
     /// The job's name.
     pub job: &'a str,
     /// Its class.
@@ -120,6 +267,8 @@ pub struct PlacementCandidate {
     pub speed: f64,
     /// Bytes to move before the job can start there (dataset, checkpoint).
     pub staging_bytes: u64,
+    /// Estimated seconds to move them, at the bottleneck bandwidth of their routes.
+    pub staging_s: f64,
 }
 
 impl PlacementCandidate {
@@ -148,84 +297,9 @@ pub fn preferred_then_cheapest(candidates: &[PlacementCandidate]) -> usize {
     })
 }
 
-/// Routes each request to the candidate with the lowest expected latency (the network round
-/// trip plus the estimated queue wait plus service); ties go to the earlier candidate. Places
-/// jobs by the trait's default ([`preferred_then_cheapest`]). The default policy.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LowestLatency;
-
-impl Policy for LowestLatency {
-    fn name(&self) -> &str {
-        "lowest_latency"
-    }
-
-    fn route(&mut self, _: &RouteRequest, candidates: &[RouteCandidate]) -> usize {
-        lowest_latency(candidates)
-    }
-}
-
-/// Routes to the cheapest site (price per GPU-hour of the replicas there, then lowest expected
-/// latency) and places jobs at the lowest price per effective GPU-hour in any allowed tier.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Cheapest;
-
-impl Policy for Cheapest {
-    fn name(&self) -> &str {
-        "cheapest"
-    }
-
-    fn route(&mut self, _: &RouteRequest, candidates: &[RouteCandidate]) -> usize {
-        argmin(candidates, |c| (c.usd_per_gpu_hour, c.expected_latency_ns()))
-    }
-
-    fn place(&mut self, _: &PlaceRequest<'_>, candidates: &[PlacementCandidate]) -> Placement {
-        Placement::Place(argmin(candidates, |c| {
-            (c.usd_per_effective_gpu_hour(), c.preference as f64)
-        }))
-    }
-}
-
-/// Moves compute to the data: places a job where the least data has to move (then by tier
-/// preference and price, as the default); routes by lowest expected latency.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DataLocal;
-
-impl Policy for DataLocal {
-    fn name(&self) -> &str {
-        "data_local"
-    }
-
-    fn route(&mut self, _: &RouteRequest, candidates: &[RouteCandidate]) -> usize {
-        lowest_latency(candidates)
-    }
-
-    fn place(&mut self, _: &PlaceRequest<'_>, candidates: &[PlacementCandidate]) -> Placement {
-        Placement::Place(argmin(candidates, |c| {
-            (
-                c.staging_bytes as f64,
-                c.preference as f64,
-                c.usd_per_effective_gpu_hour(),
-            )
-        }))
-    }
-}
-
-/// The names of the built-in policies, as written in scenarios.
-pub const BUILT_IN: [&str; 3] = ["lowest_latency", "cheapest", "data_local"];
-
-/// The built-in policy called `name`, if there is one.
-pub fn built_in(name: &str) -> Option<Box<dyn Policy>> {
-    match name {
-        "lowest_latency" => Some(Box::new(LowestLatency)),
-        "cheapest" => Some(Box::new(Cheapest)),
-        "data_local" => Some(Box::new(DataLocal)),
-        _ => None,
-    }
-}
-
 /// The index of the element with the smallest key; ties (and keys that do not compare) go to
 /// the earlier element.
-fn argmin<T, K: PartialOrd>(items: &[T], key: impl Fn(&T) -> K) -> usize {
+pub fn argmin<T, K: PartialOrd>(items: &[T], key: impl Fn(&T) -> K) -> usize {
     let mut best = 0;
     for (i, item) in items.iter().enumerate().skip(1) {
         if key(item).partial_cmp(&key(&items[best])) == Some(std::cmp::Ordering::Less) {
@@ -238,40 +312,4 @@ fn argmin<T, K: PartialOrd>(items: &[T], key: impl Fn(&T) -> K) -> usize {
 /// The index of the candidate with the lowest expected latency.
 pub fn lowest_latency(candidates: &[RouteCandidate]) -> usize {
     argmin(candidates, RouteCandidate::expected_latency_ns)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn candidate(site: u32, rtt_ms: u64, queued: u32, free: u32) -> RouteCandidate {
-        RouteCandidate {
-            site: SiteId(site),
-            round_trip_ns: rtt_ms * 1_000_000,
-            queued,
-            free_slots: free,
-            slots: 4,
-            mean_service_ns: 100e6,
-            usd_per_gpu_hour: 1.0,
-        }
-    }
-
-    #[test]
-    fn lowest_latency_weighs_network_against_queueing() {
-        let near_busy = candidate(0, 10, 8, 0); // 10 ms + 9 × 100 / 4 ms wait + 100 ms = 335 ms
-        let far_idle = candidate(1, 80, 0, 2); // 80 ms + 0 + 100 ms = 180 ms
-        let request = RouteRequest {
-            service: 0,
-            origin: SiteId(0),
-            now: SimTime::ZERO,
-        };
-        assert_eq!(LowestLatency.route(&request, &[near_busy, far_idle]), 1);
-        let near_idle = candidate(0, 10, 0, 1);
-        assert_eq!(LowestLatency.route(&request, &[near_idle, far_idle]), 0);
-        assert_eq!(
-            LowestLatency.route(&request, &[far_idle, far_idle]),
-            0,
-            "ties go to the first"
-        );
-    }
 }

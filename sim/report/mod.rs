@@ -13,6 +13,7 @@ pub use tables::{
     DECISIONS_CSV_HEADER, INCIDENTS_CSV_HEADER, JOBS_CSV_HEADER, decisions_csv, incidents_csv, jobs_csv,
 };
 
+use crate::experiment::compare::Comparison;
 use crate::world::RunOutcome;
 
 /// Facts about one execution that are not part of the simulated result: they differ between
@@ -32,25 +33,53 @@ pub struct RunInfo {
 /// Writes a run's results into `target`, replacing it atomically. Returns the folder.
 pub fn write_run(target: &Path, outcome: &RunOutcome, info: &RunInfo) -> Result<PathBuf, OutputError> {
     let out = OutputDir::create(target)?;
-    out.write_json("summary.json", &outcome.summary)?;
+    write_files(&out, "", outcome, info)?;
+    out.commit()
+}
+
+/// Writes the runs of one scenario under several policies into `target`, replacing it
+/// atomically: one folder per policy with a run's full set of files, and the comparison
+/// table as `comparison.csv` and `comparison.json`. Returns the folder.
+pub fn write_comparison(
+    target: &Path,
+    runs: &[(&RunOutcome, RunInfo)],
+    comparison: &Comparison,
+) -> Result<PathBuf, OutputError> {
+    let out = OutputDir::create(target)?;
+    for (outcome, info) in runs {
+        let folder = format!("{}/", outcome.summary.policy);
+        out.create_folder(&folder)?;
+        write_files(&out, &folder, outcome, info)?;
+    }
+    let csv = comparison.csv().map_err(|e| OutputError {
+        path: target.join("comparison.csv"),
+        source: std::io::Error::other(e),
+    })?;
+    out.write_bytes("comparison.csv", &csv)?;
+    out.write_json("comparison.json", comparison)?;
+    out.commit()
+}
+
+/// Writes one run's files into `folder` (`""` or `"name/"`) of `out`.
+fn write_files(
+    out: &OutputDir,
+    folder: &str,
+    outcome: &RunOutcome,
+    info: &RunInfo,
+) -> Result<(), OutputError> {
     let table = |name: &str, bytes: Result<Vec<u8>, csv::Error>| {
         bytes.map_err(|e| OutputError {
-            path: target.join(name),
+            path: out.target().join(folder).join(name),
             source: std::io::Error::other(e),
         })
     };
-    out.write_bytes(
-        "jobs.csv",
-        &table("jobs.csv", jobs_csv(&outcome.world, outcome.horizon))?,
-    )?;
-    out.write_bytes(
-        "incidents.csv",
-        &table("incidents.csv", incidents_csv(&outcome.summary.incidents))?,
-    )?;
-    out.write_bytes(
-        "decisions.csv",
-        &table("decisions.csv", decisions_csv(&outcome.world.decisions))?,
-    )?;
-    out.write_json("run.json", info)?;
-    out.commit()
+    let file = |name: &str| format!("{folder}{name}");
+    out.write_json(&file("summary.json"), &outcome.summary)?;
+    let jobs = table("jobs.csv", jobs_csv(&outcome.world, outcome.horizon))?;
+    out.write_bytes(&file("jobs.csv"), &jobs)?;
+    let incidents = table("incidents.csv", incidents_csv(&outcome.summary.incidents))?;
+    out.write_bytes(&file("incidents.csv"), &incidents)?;
+    let decisions = table("decisions.csv", decisions_csv(outcome.world.decisions.log()))?;
+    out.write_bytes(&file("decisions.csv"), &decisions)?;
+    out.write_json(&file("run.json"), info)
 }

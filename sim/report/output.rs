@@ -66,6 +66,12 @@ impl OutputDir {
         &self.target
     }
 
+    /// Creates the folder `name` inside the staging folder.
+    pub fn create_folder(&self, name: &str) -> Result<(), OutputError> {
+        let path = self.staging.join(name);
+        fs::create_dir_all(&path).map_err(at(&path))
+    }
+
     /// Writes `bytes` to the file `name` in the staging folder.
     pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> Result<(), OutputError> {
         let path = self.staging.join(name);

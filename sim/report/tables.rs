@@ -146,7 +146,7 @@ pub fn incidents_csv(incidents: &[IncidentSummary]) -> Result<Vec<u8>, csv::Erro
 }
 
 /// The header of `decisions.csv`.
-pub const DECISIONS_CSV_HEADER: [&str; 5] = ["time_s", "kind", "subject", "choice", "reason"];
+pub const DECISIONS_CSV_HEADER: [&str; 6] = ["time_s", "kind", "subject", "choice", "alternatives", "reason"];
 
 /// The bytes of `decisions.csv`.
 pub fn decisions_csv(log: &DecisionLog) -> Result<Vec<u8>, csv::Error> {
@@ -158,6 +158,7 @@ pub fn decisions_csv(log: &DecisionLog) -> Result<Vec<u8>, csv::Error> {
             d.kind.as_str(),
             &d.subject,
             &d.choice,
+            &d.alternatives,
             &d.reason,
         ])?;
     }

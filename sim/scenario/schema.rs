@@ -56,9 +56,13 @@ pub struct ScenarioSpec {
     /// Scripted events: failures at given times.
     #[serde(default)]
     pub incidents: Vec<IncidentSpec>,
-    /// The placement and routing policy, by name (`lowest_latency` when none is given).
+    /// The placement and routing policy by name (`lowest_latency` when none is given), or a
+    /// list of names to compare under common random numbers.
     #[serde(default)]
-    pub policy: Option<String>,
+    pub policy: Option<crate::policy::PolicyChoice>,
+    /// Settings of the built-in policies that have any.
+    #[serde(default)]
+    pub policies: crate::policy::PolicySettings,
 }
 
 /// Time windows for metrics.

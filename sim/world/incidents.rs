@@ -10,7 +10,7 @@ use crate::infra::ids::{LinkId, PoolId, SiteId};
 use crate::infra::network::LinkCondition;
 use crate::infra::pool::Tier;
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
-use crate::policy::{DecisionKind, DecisionLog};
+use crate::policy::{Decider, DecisionKind, JobId, Signal};
 use crate::scenario::Scenario;
 use crate::scenario::schema::WorkloadClass;
 use crate::workload::job::InterruptCause;
@@ -28,8 +28,8 @@ pub struct Parts<'a> {
     pub jobs: &'a mut Jobs,
     /// The services.
     pub serving: &'a mut Serving,
-    /// The decision log.
-    pub log: &'a mut DecisionLog,
+    /// The policy and its decision log.
+    pub decider: &'a mut Decider,
 }
 
 struct PoolFailures {
@@ -293,13 +293,11 @@ impl Incidents {
         if payer.class == WorkloadClass::Inference {
             parts
                 .serving
-                .replica_failed(ctx, parts.estate, parts.log, allocation)?;
+                .replica_failed(ctx, parts.estate, parts.decider, allocation)?;
             return Ok(());
         }
         let notice = parts.estate.pools[pool.index()].spot_notice;
-        parts
-            .jobs
-            .preempt(ctx, payer.workload, notice, InterruptCause::SpotPreemption)
+        give_spot_notice(ctx, parts, payer.workload, pool, notice)
     }
 
     /// The spot availability trace of a pool changes now: the tier's capacity follows it, and
@@ -330,6 +328,7 @@ impl Incidents {
         parts
             .estate
             .change_capacity(id, Tier::Spot, i64::from(available) - i64::from(capacity));
+        capacity_changed(parts, id, Tier::Spot);
         let mut over = in_use.saturating_sub(available);
         for job in parts.jobs.holders(id, Tier::Spot) {
             if over == 0 {
@@ -337,19 +336,17 @@ impl Incidents {
             }
             over = over.saturating_sub(parts.jobs.jobs[job as usize].def.gpus);
             let notice = parts.estate.pools[id.index()].spot_notice;
-            parts
-                .jobs
-                .preempt(ctx, job, notice, InterruptCause::SpotPreemption)?;
+            give_spot_notice(ctx, parts, job, id, notice)?;
         }
         if over > 0 {
             parts
                 .serving
-                .shed_replicas(ctx, parts.estate, parts.log, id, Tier::Spot, over)?;
+                .shed_replicas(ctx, parts.estate, parts.decider, id, Tier::Spot, over)?;
         }
         if let Some((at, _)) = next {
             ctx.schedule_at(SimTime::ZERO.saturating_add(at), Event::SpotAvailability { pool })?;
         }
-        parts.jobs.place_waiting(ctx, parts.estate, parts.log)
+        parts.jobs.place_waiting(ctx, parts.estate, parts.decider)
     }
 
     /// A pool's spot price moves now (at the start: to its first price).
@@ -375,7 +372,7 @@ impl Incidents {
             ctx.schedule_at(at, Event::SpotPrice { pool })?;
         }
         if let Some(price) = price {
-            self.set_market_price(now, parts.estate, PoolId(pool), Tier::Spot, price);
+            self.set_market_price(now, parts, PoolId(pool), Tier::Spot, price);
         }
         Ok(())
     }
@@ -466,14 +463,14 @@ impl Incidents {
             self.counts[pool.index()].on_replicas += 1;
             parts
                 .serving
-                .replica_failed(ctx, parts.estate, parts.log, allocation)?;
+                .replica_failed(ctx, parts.estate, parts.decider, allocation)?;
             Ok(())
         } else {
             self.counts[pool.index()].on_jobs += 1;
             parts.jobs.interrupt(
                 ctx,
                 parts.estate,
-                parts.log,
+                parts.decider,
                 payer.workload,
                 InterruptCause::Failure,
             )
@@ -517,7 +514,7 @@ impl Incidents {
         tier: Tier,
     ) -> Result<(), KernelError> {
         parts.estate.change_capacity(PoolId(pool), tier, 1);
-        parts.jobs.place_waiting(ctx, parts.estate, parts.log)
+        parts.jobs.place_waiting(ctx, parts.estate, parts.decider)
     }
 
     /// Scripted incident `index` starts.
@@ -529,7 +526,7 @@ impl Incidents {
     ) -> Result<(), KernelError> {
         let kind = self.scripted[index as usize].spec.kind.clone();
         let name = self.scripted[index as usize].spec.name.clone();
-        parts.log.record(
+        parts.decider.record(
             ctx.now(),
             DecisionKind::Incident,
             name,
@@ -568,7 +565,7 @@ impl Incidents {
                     .filter(|p| site_kind.is_none_or(|kind| parts.estate.sites[p.site.index()].kind == kind))
                     .map(|p| (p.id, tier))
                     .collect();
-                self.scale_prices(ctx.now(), parts.estate, &targets, factor);
+                self.scale_prices(ctx.now(), parts, &targets, factor);
                 Undo::Price { targets, factor }
             }
             IncidentKind::LinkDegradation {
@@ -629,9 +626,7 @@ impl Incidents {
                             .holding
                             .is_some_and(|h| h.tier == Tier::Spot)
                         {
-                            parts
-                                .jobs
-                                .preempt(ctx, j, notice, InterruptCause::SpotPreemption)?;
+                            give_spot_notice(ctx, parts, j, pool, notice)?;
                         }
                     }
                 }
@@ -656,19 +651,20 @@ impl Incidents {
             Undo::Site(site) => set_site(ctx, parts, site, true)?,
             Undo::Capacity { pool, tier, removed } => {
                 parts.estate.change_capacity(pool, tier, removed);
+                capacity_changed(parts, pool, tier);
             }
-            Undo::Price { targets, factor } => self.scale_prices(now, parts.estate, &targets, 1.0 / factor),
+            Undo::Price { targets, factor } => self.scale_prices(now, parts, &targets, 1.0 / factor),
             Undo::Links(links) => set_links(now, parts.estate, &links, LinkCondition::NORMAL),
             Undo::Surge { service, origin } => parts.serving.set_demand_factor(ctx, service, origin, 1.0)?,
         }
-        parts.log.record(
+        parts.decider.record(
             now,
             DecisionKind::Incident,
             self.scripted[index as usize].spec.name.clone(),
             self.scripted[index as usize].spec.kind.as_str().into(),
             "incident ends; what it changed is restored".into(),
         );
-        parts.jobs.place_waiting(ctx, parts.estate, parts.log)
+        parts.jobs.place_waiting(ctx, parts.estate, parts.decider)
     }
 
     /// Shrinks a tier to its target, interrupting holders above it; returns how to undo it.
@@ -694,6 +690,7 @@ impl Incidents {
         let removed = -parts
             .estate
             .change_capacity(pool, tier, target as i64 - capacity as i64);
+        capacity_changed(parts, pool, tier);
         let over = |estate: &Estate| {
             estate.pools[pool.index()]
                 .tier(tier)
@@ -703,28 +700,32 @@ impl Incidents {
             if over(parts.estate) == 0 {
                 break;
             }
-            parts
-                .jobs
-                .interrupt(ctx, parts.estate, parts.log, job, InterruptCause::CapacityLoss)?;
+            parts.jobs.interrupt(
+                ctx,
+                parts.estate,
+                parts.decider,
+                job,
+                InterruptCause::CapacityLoss,
+            )?;
         }
         let excess = over(parts.estate);
         if excess > 0 {
             parts
                 .serving
-                .shed_replicas(ctx, parts.estate, parts.log, pool, tier, excess)?;
+                .shed_replicas(ctx, parts.estate, parts.decider, pool, tier, excess)?;
         }
         Ok(Undo::Capacity { pool, tier, removed })
     }
 
-    fn scale_prices(&mut self, now: SimTime, estate: &mut Estate, targets: &[(PoolId, Tier)], factor: f64) {
+    fn scale_prices(&mut self, now: SimTime, parts: &mut Parts<'_>, targets: &[(PoolId, Tier)], factor: f64) {
         for &(pool, tier) in targets {
             let factors = &mut self.price_factors[pool.index()];
-            let Some(state) = estate.pools[pool.index()].tier(tier) else {
+            let Some(state) = parts.estate.pools[pool.index()].tier(tier) else {
                 continue;
             };
             let market = state.price_per_gpu_hour / factors[tier as usize];
             factors[tier as usize] *= factor;
-            estate.set_price(now, pool, tier, market * factors[tier as usize]);
+            set_price(now, parts, pool, tier, market * factors[tier as usize]);
         }
     }
 
@@ -732,13 +733,13 @@ impl Incidents {
     pub fn set_market_price(
         &mut self,
         now: SimTime,
-        estate: &mut Estate,
+        parts: &mut Parts<'_>,
         pool: PoolId,
         tier: Tier,
         usd_per_gpu_hour: f64,
     ) {
         let factor = self.price_factors[pool.index()][tier as usize];
-        estate.set_price(now, pool, tier, usd_per_gpu_hour * factor);
+        set_price(now, parts, pool, tier, usd_per_gpu_hour * factor);
     }
 
     fn links(&self, estate: &Estate, link: Option<&str>, site: Option<&str>) -> Vec<LinkId> {
@@ -768,7 +769,7 @@ impl Incidents {
             self.start_repair(ctx, parts.estate, pool, tier)?;
             return parts
                 .jobs
-                .interrupt(ctx, parts.estate, parts.log, j, InterruptCause::Failure);
+                .interrupt(ctx, parts.estate, parts.decider, j, InterruptCause::Failure);
         }
         let total: u64 = self
             .nominal(parts.estate, pool)
@@ -805,18 +806,61 @@ fn set_site(
 ) -> Result<(), KernelError> {
     let now = ctx.now();
     parts.estate.sites[site.index()].up = up;
+    parts.decider.signal(if up {
+        Signal::SiteUp { site }
+    } else {
+        Signal::SiteDown { site }
+    });
     // The site id comes from the estate itself, so the network knows it.
     let _ = parts.estate.network.set_site_up(now, site, up);
     if up {
-        parts.serving.site_up(ctx, parts.estate, parts.log, site)?;
-        return parts.jobs.place_waiting(ctx, parts.estate, parts.log);
+        parts.serving.site_up(ctx, parts.estate, parts.decider, site)?;
+        return parts.jobs.place_waiting(ctx, parts.estate, parts.decider);
     }
     for job in parts.jobs.holders_at(site) {
         parts
             .jobs
-            .interrupt(ctx, parts.estate, parts.log, job, InterruptCause::SiteOutage)?;
+            .interrupt(ctx, parts.estate, parts.decider, job, InterruptCause::SiteOutage)?;
     }
-    parts.serving.site_down(ctx, parts.estate, parts.log, site)
+    parts.serving.site_down(ctx, parts.estate, parts.decider, site)
+}
+
+/// Sets a tier's price and tells the policy.
+fn set_price(now: SimTime, parts: &mut Parts<'_>, pool: PoolId, tier: Tier, usd_per_gpu_hour: f64) {
+    parts.estate.set_price(now, pool, tier, usd_per_gpu_hour);
+    parts.decider.signal(Signal::PriceChange {
+        pool,
+        tier,
+        usd_per_gpu_hour,
+    });
+}
+
+/// Tells the policy a tier's capacity changed.
+fn capacity_changed(parts: &mut Parts<'_>, pool: PoolId, tier: Tier) {
+    let capacity = parts.estate.pools[pool.index()]
+        .tier(tier)
+        .map_or(0, |t| t.capacity);
+    parts
+        .decider
+        .signal(Signal::CapacityChange { pool, tier, capacity });
+}
+
+/// Gives spot job `job` notice that it loses its GPUs in `pool`, and tells the policy.
+fn give_spot_notice(
+    ctx: &mut Context<'_, Event>,
+    parts: &mut Parts<'_>,
+    job: u32,
+    pool: PoolId,
+    notice: SimDuration,
+) -> Result<(), KernelError> {
+    parts.decider.signal(Signal::PreemptionNotice {
+        job: JobId(job),
+        pool,
+        notice,
+    });
+    parts
+        .jobs
+        .preempt(ctx, job, notice, InterruptCause::SpotPreemption)
 }
 
 fn set_links(now: SimTime, estate: &mut Estate, links: &[LinkId], condition: LinkCondition) {

@@ -31,7 +31,9 @@ use crate::infra::pool::Tier;
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
 use crate::metrics::job::{Interruption, JobOutcome, JobRecord, JobView};
 use crate::metrics::ledger::Payer;
-use crate::policy::{DecisionKind, DecisionLog, PlaceRequest, Placement, PlacementCandidate, Policy};
+use crate::policy::{
+    Decider, DecisionKind, JobId, JobInfo, JobStatus, PlaceOutcome, PlaceRequest, PlacementCandidate, View,
+};
 use crate::scenario::Scenario;
 use crate::workload::job::{
     CheckpointUnavailable, Checkpointing, DurationDist, InterruptCause, JobArrivals, JobDef, JobSpec,
@@ -133,6 +135,10 @@ pub struct JobState {
     waiting_since: SimTime,
     deferred: bool,
     open_interruption: Option<usize>,
+    /// A policy deferred the job: no placement before this.
+    hold_until: SimTime,
+    /// A policy asked for the job to be restored at this site.
+    pinned_site: Option<SiteId>,
 }
 
 impl JobState {
@@ -158,6 +164,8 @@ impl JobState {
             waiting_since: SimTime::ZERO,
             deferred: false,
             open_interruption: None,
+            hold_until: SimTime::ZERO,
+            pinned_site: None,
         }
     }
 
@@ -230,7 +238,6 @@ pub struct Jobs {
     waiting: Vec<u32>,
     staged: BTreeSet<(DatasetId, SiteId)>,
     retry_pending: bool,
-    policy: Box<dyn Policy>,
 }
 
 /// The most GPUs free in one tier of one pool at a site that is up.
@@ -263,6 +270,29 @@ fn checkpoint_route(estate: &Estate, dataset: Option<DatasetId>, from: SiteId, t
     match dataset {
         Some(d) => estate.network.route_where(from, to, |s| estate.may_hold(d, s)),
         None => estate.network.route(from, to),
+    }
+}
+
+/// What has to move before a job can start somewhere.
+#[derive(Debug, Clone, Copy, Default)]
+struct Staging {
+    bytes: u64,
+    /// At each route's bottleneck bandwidth, one transfer after the other, ignoring sharing.
+    seconds: f64,
+}
+
+impl Staging {
+    fn add(&mut self, estate: &Estate, route: &Route, bytes: u64) {
+        let bottleneck = route
+            .hops
+            .iter()
+            .filter_map(|hop| estate.network.effective_link(hop.link))
+            .map(|link| link.bandwidth_bps)
+            .fold(f64::INFINITY, f64::min);
+        self.bytes += bytes;
+        if bottleneck > 0.0 {
+            self.seconds += bytes as f64 * 8.0 / bottleneck;
+        }
     }
 }
 
@@ -362,9 +392,6 @@ impl Jobs {
             waiting: Vec::new(),
             staged: BTreeSet::new(),
             retry_pending: false,
-            // The scenario checks refused unknown names.
-            policy: crate::policy::built_in(scenario.spec.policy.as_deref().unwrap_or("lowest_latency"))
-                .unwrap_or_else(|| Box::new(crate::policy::LowestLatency)),
         })
     }
 
@@ -419,7 +446,7 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         source: u32,
     ) -> Result<(), super::RunError> {
         let s = source as usize;
@@ -482,9 +509,9 @@ impl Jobs {
             Some(wanted) => {
                 self.jobs[job as usize].record.submitted = Some(now);
                 let why = format!("accepts only accelerators {wanted}, which the estate does not have");
-                self.end_failed(now, job, "reject", why, log);
+                self.end_failed(now, job, "reject", why, decider);
             }
-            None => self.submit(ctx, estate, log, job)?,
+            None => self.submit(ctx, estate, decider, job)?,
         }
         Ok(())
     }
@@ -494,14 +521,14 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         job: u32,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
         let state = &mut self.jobs[job as usize];
         state.record.submitted = Some(now);
         self.requeue(now, job);
-        self.place_waiting(ctx, estate, log)
+        self.place_waiting(ctx, estate, decider)
     }
 
     /// Puts `job` in the waiting queue from `now`.
@@ -517,7 +544,7 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
     ) -> Result<(), KernelError> {
         if self.waiting.is_empty() {
             return Ok(());
@@ -539,7 +566,7 @@ impl Jobs {
                 self.waiting.push(j);
                 continue;
             }
-            if self.try_place(ctx, estate, log, j)? {
+            if self.try_place(ctx, estate, decider, j)? {
                 largest_free = largest_free_block(estate);
             } else {
                 self.waiting.push(j);
@@ -557,10 +584,10 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
     ) -> Result<(), KernelError> {
         self.retry_pending = false;
-        self.place_waiting(ctx, estate, log)
+        self.place_waiting(ctx, estate, decider)
     }
 
     /// The best checkpoint copy `job` can restart from at `site`: at a site that is up and
@@ -578,27 +605,33 @@ impl Jobs {
             .max_by_key(|&(at, progress)| (progress, at == site, Reverse(at)))
     }
 
-    /// Where the job's data and checkpoint must come from to run at `site`, and how many bytes
-    /// that is; `None` when it cannot run there.
-    fn staging_at(&self, estate: &Estate, job: usize, site: SiteId) -> Option<(u64, Option<(SiteId, u64)>)> {
+    /// Where the job's data and checkpoint must come from to run at `site`, how many bytes that
+    /// is and about how long it takes; `None` when it cannot run there.
+    fn staging_at(
+        &self,
+        estate: &Estate,
+        job: usize,
+        site: SiteId,
+    ) -> Option<(Staging, Option<(SiteId, u64)>)> {
         let state = &self.jobs[job];
-        let mut bytes = 0;
+        let mut staging = Staging::default();
         if let Some(dataset) = state.def.dataset {
             let data = &estate.datasets[dataset.index()];
             if !estate.may_hold(dataset, site) {
                 return None;
             }
             if data.home != site && !self.staged.contains(&(dataset, site)) {
-                estate.dataset_route(dataset, site).ok()?;
-                bytes += data.size_bytes;
+                let route = estate.dataset_route(dataset, site).ok()?;
+                staging.add(estate, &route, data.size_bytes);
             }
         }
         let mut source = None;
         if state.needs_restore && state.progress_ns > 0 {
             match self.reachable_copy(estate, job, site) {
                 Some(copy) => {
-                    if copy.0 != site {
-                        bytes += state.def.checkpoint.map_or(0, |c| c.size_bytes);
+                    let route = checkpoint_route(estate, state.def.dataset, copy.0, site);
+                    if let (true, Some(route)) = (copy.0 != site, route) {
+                        staging.add(estate, &route, state.def.checkpoint.map_or(0, |c| c.size_bytes));
                     }
                     source = Some(copy);
                 }
@@ -606,7 +639,7 @@ impl Jobs {
                 None => return None,
             }
         }
-        Some((bytes, source))
+        Some((staging, source))
     }
 
     fn unavailable_choice(&self, job: usize) -> CheckpointUnavailable {
@@ -618,6 +651,7 @@ impl Jobs {
 
     /// Every (pool, tier) that can take the job now, with the checkpoint copy to restore from.
     fn candidates(&self, estate: &Estate, job: usize) -> Vec<(PlacementCandidate, Option<(SiteId, u64)>)> {
+        let pinned = self.jobs[job].pinned_site;
         let def = &self.jobs[job].def;
         let mut out = Vec::new();
         for (rank, &tier) in def.tiers.iter().enumerate() {
@@ -632,7 +666,10 @@ impl Jobs {
                 {
                     continue;
                 }
-                let Some((staging_bytes, copy)) = self.staging_at(estate, job, pool.site) else {
+                if pinned.is_some_and(|at| at != pool.site) {
+                    continue;
+                }
+                let Some((staging, copy)) = self.staging_at(estate, job, pool.site) else {
                     continue;
                 };
                 let candidate = PlacementCandidate {
@@ -643,7 +680,8 @@ impl Jobs {
                     free: state.free(),
                     usd_per_gpu_hour: state.price_per_gpu_hour,
                     speed: estate.accelerators[pool.accelerator.index()].speed(def.class),
-                    staging_bytes,
+                    staging_bytes: staging.bytes,
+                    staging_s: staging.seconds,
                 };
                 out.push((candidate, copy));
             }
@@ -699,30 +737,48 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         job: u32,
     ) -> Result<bool, KernelError> {
         let j = job as usize;
         let now = ctx.now();
+        if self.jobs[j].hold_until > now {
+            return Ok(false);
+        }
         let candidates = self.candidates(estate, j);
         if candidates.is_empty() {
-            if !self.jobs[j].deferred {
-                let reason = self.why_waiting(estate, j);
-                self.jobs[j].deferred = true;
-                self.jobs[j].record.note.clone_from(&reason);
-                log.record(
-                    now,
-                    DecisionKind::Defer,
-                    self.jobs[j].def.name.clone(),
-                    "wait".into(),
-                    reason,
-                );
-            }
+            let reason = self.why_waiting(estate, j);
+            self.defer(now, decider, j, reason);
             return Ok(false);
         }
         let offered: Vec<PlacementCandidate> = candidates.iter().map(|c| c.0).collect();
+        let request = self.place_request(now, j);
+        let view = View::of_estate(now, estate);
+        match decider.place(&view, &request, &offered) {
+            PlaceOutcome::Place {
+                index,
+                alternatives,
+                reason,
+            } => {
+                let (candidate, copy) = candidates[index];
+                self.place(ctx, estate, decider, job, candidate, copy, (alternatives, reason))
+            }
+            PlaceOutcome::Wait(reason) => {
+                self.defer(now, decider, j, reason);
+                Ok(false)
+            }
+            PlaceOutcome::Reject(reason) => {
+                self.end_failed(now, job, "reject", reason, decider);
+                Ok(true)
+            }
+        }
+    }
+
+    /// What the policy is told about waiting job `j`.
+    fn place_request(&self, now: SimTime, j: usize) -> PlaceRequest<'_> {
         let def = &self.jobs[j].def;
-        let request = PlaceRequest {
+        PlaceRequest {
+            id: JobId(j as u32),
             job: &def.name,
             class: def.class,
             gpus: def.gpus,
@@ -731,33 +787,23 @@ impl Jobs {
                 * f64::from(def.gpus)
                 / crate::workload::job::NANOS_PER_HOUR,
             now,
-        };
-        let choice = match self.policy.place(&request, &offered) {
-            Placement::Place(i) if i < offered.len() => i,
-            Placement::Place(i) => {
-                let fallback = crate::policy::preferred_then_cheapest(&offered);
-                log.record(
-                    now,
-                    DecisionKind::Rejected,
-                    def.name.clone(),
-                    format!("candidate {i}"),
-                    format!(
-                        "policy {} chose outside the {} eligible placements; the default was used",
-                        self.policy.name(),
-                        offered.len()
-                    ),
-                );
-                fallback
-            }
-            Placement::Wait => return Ok(false),
-            Placement::Reject => {
-                let why = format!("rejected by policy {}", self.policy.name());
-                self.end_failed(now, job, "reject", why, log);
-                return Ok(true);
-            }
-        };
-        let (candidate, copy) = candidates[choice];
-        self.place(ctx, estate, log, job, candidate, copy, offered.len())
+        }
+    }
+
+    /// Logs, once per spell of waiting, why job `j` waits.
+    fn defer(&mut self, now: SimTime, decider: &mut Decider, j: usize, reason: String) {
+        let state = &mut self.jobs[j];
+        if !state.deferred {
+            state.deferred = true;
+            state.record.note.clone_from(&reason);
+            decider.record(
+                now,
+                DecisionKind::Defer,
+                state.def.name.clone(),
+                "wait".into(),
+                reason,
+            );
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -765,11 +811,11 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         job: u32,
         candidate: PlacementCandidate,
         copy: Option<(SiteId, u64)>,
-        eligible: usize,
+        (alternatives, reason): (String, String),
     ) -> Result<bool, KernelError> {
         let j = job as usize;
         let now = ctx.now();
@@ -784,6 +830,7 @@ impl Jobs {
         let state = &mut self.jobs[j];
         state.placement += 1;
         state.deferred = false;
+        state.pinned_site = None;
         state.record.note.clear();
         state.record.placements += 1;
         state.record.first_start.get_or_insert(now);
@@ -798,21 +845,13 @@ impl Jobs {
         state.last_placement = Some((candidate.pool, candidate.tier));
         state.phase = Phase::Staging;
         state.phase_since = now;
-        let staging = if candidate.staging_bytes > 0 {
-            format!("; {:.1} GB to stage", candidate.staging_bytes as f64 / 1e9)
-        } else {
-            String::new()
-        };
-        log.record(
+        decider.record_with(
             now,
             DecisionKind::Place,
             state.def.name.clone(),
             format!("{pool_name}/{}", candidate.tier.as_str()),
-            format!(
-                "{} GPUs; {eligible} eligible placements; {:.2} USD per effective GPU-hour{staging}",
-                gpus,
-                candidate.usd_per_effective_gpu_hour()
-            ),
+            alternatives,
+            reason,
         );
         if state.needs_restore {
             let (choice, reason) = match copy {
@@ -835,7 +874,7 @@ impl Jobs {
                 }
                 None => ("from zero".into(), "no checkpoint had been written".into()),
             };
-            log.record(now, DecisionKind::Restore, state.def.name.clone(), choice, reason);
+            decider.record(now, DecisionKind::Restore, state.def.name.clone(), choice, reason);
         }
         self.start_staging(ctx, estate, job, candidate.site, copy)?;
         Ok(true)
@@ -1004,7 +1043,7 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         job: u32,
         timer: u32,
     ) -> Result<(), KernelError> {
@@ -1014,8 +1053,8 @@ impl Jobs {
         }
         match state.phase {
             Phase::Restoring => self.start_segment(ctx, job),
-            Phase::Running => self.segment_done(ctx, estate, log, job),
-            Phase::Checkpointing => self.checkpoint_done(ctx, estate, log, job),
+            Phase::Running => self.segment_done(ctx, estate, decider, job),
+            Phase::Checkpointing => self.checkpoint_done(ctx, estate, decider, job),
             _ => Ok(()),
         }
     }
@@ -1024,7 +1063,7 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         job: u32,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
@@ -1040,7 +1079,7 @@ impl Jobs {
                 state.progress_ns += state.segment_ns;
                 state.record.useful_gpu_ns += state.gpus() * u128::from(state.at_risk_ns);
                 state.at_risk_ns = 0;
-                self.complete(ctx, estate, log, job)
+                self.complete(ctx, estate, decider, job)
             }
         }
     }
@@ -1049,7 +1088,7 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         job: u32,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
@@ -1073,10 +1112,10 @@ impl Jobs {
         self.replicate(now, estate, job, holding.site);
         let state = &mut self.jobs[job as usize];
         if progress >= state.def.work_ns {
-            return self.complete(ctx, estate, log, job);
+            return self.complete(ctx, estate, decider, job);
         }
         if let Some(cause) = state.leaving.take() {
-            return self.interrupt(ctx, estate, log, job, cause);
+            return self.interrupt(ctx, estate, decider, job, cause);
         }
         self.start_segment(ctx, job)
     }
@@ -1129,7 +1168,7 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         job: u32,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
@@ -1138,16 +1177,16 @@ impl Jobs {
         state.phase = Phase::Completed;
         state.record.ended = Some(now);
         state.timer = state.timer.wrapping_add(1);
-        self.place_waiting(ctx, estate, log)
+        self.place_waiting(ctx, estate, decider)
     }
 
     /// Ends `job` failed, noting and logging why.
-    fn end_failed(&mut self, now: SimTime, job: u32, choice: &str, why: String, log: &mut DecisionLog) {
+    fn end_failed(&mut self, now: SimTime, job: u32, choice: &str, why: String, decider: &mut Decider) {
         let state = &mut self.jobs[job as usize];
         state.phase = Phase::Failed;
         state.record.ended = Some(now);
         state.timer = state.timer.wrapping_add(1);
-        log.record(
+        decider.record(
             now,
             DecisionKind::Fail,
             state.def.name.clone(),
@@ -1179,7 +1218,7 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         job: u32,
         cause: InterruptCause,
     ) -> Result<(), KernelError> {
@@ -1216,7 +1255,7 @@ impl Jobs {
         self.release(now, estate, job);
         let state = &mut self.jobs[job as usize];
         let pool = estate.pools[holding.pool.index()].name.clone();
-        log.record(
+        decider.record(
             now,
             DecisionKind::Interrupt,
             state.def.name.clone(),
@@ -1233,12 +1272,12 @@ impl Jobs {
             .is_some_and(|max| state.record.interrupted() >= max);
         if gave_up {
             let why = format!("gave up after {} interruptions", state.record.interrupted());
-            self.end_failed(now, job, "give up", why, log);
+            self.end_failed(now, job, "give up", why, decider);
         } else {
             state.timer = state.timer.wrapping_add(1);
             self.requeue(now, job);
         }
-        self.place_waiting(ctx, estate, log)
+        self.place_waiting(ctx, estate, decider)
     }
 
     /// Warns `job` that it loses its GPUs in `notice`. With time to write a checkpoint it cuts
@@ -1297,14 +1336,14 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         job: u32,
         placement: u32,
     ) -> Result<(), KernelError> {
         let state = &self.jobs[job as usize];
         match state.evicting {
             Some(cause) if state.placement == placement && state.holding.is_some() => {
-                self.interrupt(ctx, estate, log, job, cause)
+                self.interrupt(ctx, estate, decider, job, cause)
             }
             _ => Ok(()),
         }
@@ -1369,5 +1408,102 @@ impl Jobs {
         (0..self.jobs.len() as u32)
             .filter(|&j| self.jobs[j as usize].holding.is_some_and(|h| h.site == site))
             .collect()
+    }
+}
+
+/// What policies see of jobs and may do to them.
+impl Jobs {
+    /// Jobs waiting or holding GPUs, as policies see them.
+    pub fn infos(&self, estate: &Estate) -> Vec<JobInfo> {
+        let mut out = Vec::new();
+        for (j, state) in self.jobs.iter().enumerate() {
+            let status = match state.phase {
+                Phase::Waiting => JobStatus::Waiting,
+                Phase::Staging | Phase::Restoring | Phase::Running | Phase::Checkpointing => {
+                    JobStatus::Running
+                }
+                Phase::Pending | Phase::Completed | Phase::Failed => continue,
+            };
+            let current = state.holding.map(|h| PlacementCandidate {
+                pool: h.pool,
+                site: h.site,
+                tier: h.tier,
+                preference: state.def.tiers.iter().position(|&t| t == h.tier).unwrap_or(0) as u32,
+                free: estate.pools[h.pool.index()].tier(h.tier).map_or(0, |t| t.free()),
+                usd_per_gpu_hour: estate.pools[h.pool.index()]
+                    .tier(h.tier)
+                    .map_or(0.0, |t| t.price_per_gpu_hour),
+                speed: h.speed,
+                staging_bytes: 0,
+                staging_s: 0.0,
+            });
+            let request = self.place_request(SimTime::ZERO, j);
+            out.push(JobInfo {
+                id: JobId(j as u32),
+                name: state.def.name.clone(),
+                class: state.def.class,
+                gpus: state.def.gpus,
+                priority: state.def.priority,
+                preemptible: state.def.preemptible,
+                status,
+                current,
+                checkpoint_sites: state.copies.iter().map(|c| c.0).collect(),
+                remaining_gpu_hours: request.remaining_gpu_hours,
+            });
+        }
+        out
+    }
+
+    /// Where `job` could be placed now if it moved.
+    pub fn placements(&self, estate: &Estate, job: JobId) -> Vec<PlacementCandidate> {
+        if job.0 as usize >= self.jobs.len() {
+            return Vec::new();
+        }
+        self.candidates(estate, job.0 as usize)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect()
+    }
+
+    /// Moves running `job`: it checkpoints (if it has checkpoints and is computing), gives its
+    /// GPUs back and waits to be placed again. Whether the job was running.
+    pub fn migrate(&mut self, ctx: &mut Context<'_, Event>, job: JobId) -> Result<bool, KernelError> {
+        let Some(state) = self.jobs.get(job.0 as usize) else {
+            return Ok(false);
+        };
+        if state.holding.is_none() || state.leaving.is_some() || state.evicting.is_some() {
+            return Ok(false);
+        }
+        let notice = SimDuration::from_nanos(state.def.checkpoint.map_or(0, |c| c.write_ns));
+        self.preempt(ctx, job.0, notice, InterruptCause::Migration)?;
+        Ok(true)
+    }
+
+    /// Keeps waiting `job` from being placed before `until`. Whether the job was waiting.
+    pub fn hold(&mut self, job: JobId, until: SimTime) -> bool {
+        match self.jobs.get_mut(job.0 as usize) {
+            Some(state) if state.phase == Phase::Waiting => {
+                state.hold_until = until;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Pins waiting, interrupted `job` to `site`, where a checkpoint copy must be reachable.
+    /// Whether that holds.
+    pub fn pin_restore(&mut self, estate: &Estate, job: JobId, site: SiteId) -> bool {
+        let j = job.0 as usize;
+        let Some(state) = self.jobs.get(j) else {
+            return false;
+        };
+        if state.phase != Phase::Waiting
+            || !state.needs_restore
+            || self.reachable_copy(estate, j, site).is_none()
+        {
+            return false;
+        }
+        self.jobs[j].pinned_site = Some(site);
+        true
     }
 }

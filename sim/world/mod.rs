@@ -4,6 +4,7 @@
 
 mod incidents;
 mod jobs;
+mod reactions;
 mod recovery;
 mod serving;
 
@@ -19,7 +20,7 @@ use crate::kernel::{
 };
 use crate::metrics::job::JobClassSummary;
 use crate::metrics::{CostSummary, EstateSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary};
-use crate::policy::DecisionLog;
+use crate::policy::{Decider, Policy, Signal};
 use crate::scenario::Scenario;
 
 /// Everything that can happen in a run.
@@ -145,6 +146,8 @@ pub enum Event {
         /// Pool index.
         pool: u32,
     },
+    /// The policy's periodic control tick.
+    PolicyTick,
 }
 
 /// Failures of a run that are not the user's input: bugs or resource limits.
@@ -162,6 +165,9 @@ pub enum RunError {
     /// A spot availability or price trace cannot be read.
     #[error(transparent)]
     Incidents(#[from] crate::workload::trace::TraceError),
+    /// A policy name that is not a built-in one.
+    #[error("unknown policy \"{0}\"; built-in policies: {list}", list = crate::policy::BUILT_IN.join(", "))]
+    UnknownPolicy(String),
     /// An end-of-run invariant does not hold.
     #[error("invariant violated at the end of the run: {0}")]
     Invariant(String),
@@ -176,6 +182,7 @@ impl RunError {
             RunError::Serving(ServingError::Trace(_) | ServingError::Arrivals { .. })
                 | RunError::Jobs(_)
                 | RunError::Incidents(_)
+                | RunError::UnknownPolicy(_)
         )
     }
 }
@@ -192,15 +199,21 @@ pub struct World {
     pub incidents: Incidents,
     /// Requests queued plus jobs waiting, at the end of each metrics window.
     pub backlog: Vec<u64>,
-    /// Every decision taken.
-    pub decisions: DecisionLog,
+    /// The policy, and every decision taken.
+    pub decisions: Decider,
     window: SimDuration,
     transfers_due: Option<EventId>,
 }
 
 impl World {
-    /// Builds the model of a checked scenario with master seed `seed`.
+    /// Builds the model of a checked scenario with master seed `seed`, under the scenario's
+    /// policy (the first, when it lists several).
     pub fn build(scenario: &Scenario, seed: u64) -> Result<Self, RunError> {
+        Self::build_with(scenario, seed, scenario_policy(scenario))
+    }
+
+    /// Builds the model of a checked scenario under `policy`.
+    pub fn build_with(scenario: &Scenario, seed: u64, policy: Box<dyn Policy>) -> Result<Self, RunError> {
         let mut estate = Estate::build(scenario);
         let streams = RngStreams::new(seed);
         let serving = Serving::build(scenario, &mut estate, &streams)?;
@@ -212,7 +225,7 @@ impl World {
             jobs,
             incidents,
             backlog: Vec::new(),
-            decisions: DecisionLog::default(),
+            decisions: Decider::new(policy),
             window: scenario.spec.metrics.window,
             transfers_due: None,
         })
@@ -259,15 +272,17 @@ impl World {
             estate: &mut self.estate,
             jobs: &mut self.jobs,
             serving: &mut self.serving,
-            log: &mut self.decisions,
+            decider: &mut self.decisions,
         };
-        let (estate, log) = (&mut *parts.estate, &mut *parts.log);
+        let (estate, decider) = (&mut *parts.estate, &mut *parts.decider);
         match event {
-            Event::JobSubmit { job } => parts.jobs.submit(ctx, estate, log, job)?,
-            Event::JobSource { source } => parts.jobs.source_arrival(ctx, estate, log, source)?,
-            Event::JobTimer { job, timer } => parts.jobs.timer(ctx, estate, log, job, timer)?,
-            Event::JobEviction { job, placement } => parts.jobs.eviction(ctx, estate, log, job, placement)?,
-            Event::JobRetry => parts.jobs.retry(ctx, estate, log)?,
+            Event::JobSubmit { job } => parts.jobs.submit(ctx, estate, decider, job)?,
+            Event::JobSource { source } => parts.jobs.source_arrival(ctx, estate, decider, source)?,
+            Event::JobTimer { job, timer } => parts.jobs.timer(ctx, estate, decider, job, timer)?,
+            Event::JobEviction { job, placement } => {
+                parts.jobs.eviction(ctx, estate, decider, job, placement)?
+            }
+            Event::JobRetry => parts.jobs.retry(ctx, estate, decider)?,
             Event::GpuFailure { pool, gpu } => self.incidents.random_failure(ctx, &mut parts, pool, gpu)?,
             Event::GpuRepaired { pool, tier } => self.incidents.repaired(ctx, &mut parts, pool, tier)?,
             Event::Incident { index } => self.incidents.begin(ctx, &mut parts, index)?,
@@ -275,8 +290,15 @@ impl World {
             Event::SpotReclaim { pool, gpu } => self.incidents.spot_reclaim(ctx, &mut parts, pool, gpu)?,
             Event::SpotAvailability { pool } => self.incidents.spot_availability(ctx, &mut parts, pool)?,
             Event::SpotPrice { pool } => self.incidents.spot_price(ctx, &mut parts, pool)?,
+            Event::PolicyTick => {
+                parts.decider.signal(Signal::Tick);
+                if let Some(every) = parts.decider.tick() {
+                    ctx.schedule_in(every, Event::PolicyTick)?;
+                }
+            }
             _ => return Ok(()),
         }
+        self.deliver_signals(ctx)?;
         Ok(self.reschedule_transfers(ctx)?)
     }
 }
@@ -295,9 +317,13 @@ impl Model for World {
                 self.serving.start(ctx)?;
                 self.jobs.start(ctx)?;
                 self.incidents.start(ctx)?;
+                if let Some(every) = self.decisions.tick() {
+                    ctx.schedule_in(every, Event::PolicyTick)?;
+                }
             }
             Event::WindowEnd => {
-                self.serving.close_window(ctx.now());
+                self.serving
+                    .close_window(ctx.now(), &self.estate, &mut self.decisions);
                 let queued: u64 = (0..self.serving.services.len() as u32)
                     .map(|s| self.serving.queued(s))
                     .sum();
@@ -351,7 +377,8 @@ impl Model for World {
             | Event::IncidentEnd { .. }
             | Event::SpotReclaim { .. }
             | Event::SpotAvailability { .. }
-            | Event::SpotPrice { .. } => self.handle_job_event(ctx, event)?,
+            | Event::SpotPrice { .. }
+            | Event::PolicyTick => self.handle_job_event(ctx, event)?,
         }
         Ok(())
     }
@@ -367,21 +394,55 @@ pub struct RunOutcome {
     pub horizon: SimTime,
 }
 
-/// Simulates `scenario` with master seed `seed`.
+/// Simulates `scenario` with master seed `seed` under its policy.
 pub fn simulate(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
-    let (mut sim, horizon) = prepare(scenario, seed)?;
+    simulate_with(scenario, seed, scenario_policy(scenario))
+}
+
+/// Simulates `scenario` with master seed `seed` under `policy`, which may be the user's own.
+/// The random streams are named by what they drive, not drawn in policy order, so two runs
+/// under different policies see the same arrivals, failures and preemptions (common random
+/// numbers): differences between them are the policies'.
+pub fn simulate_with(
+    scenario: &Scenario,
+    seed: u64,
+    policy: Box<dyn Policy>,
+) -> Result<RunOutcome, RunError> {
+    let (mut sim, horizon) = prepare_with(scenario, seed, policy)?;
     let stop = sim.run(RunLimits::until(horizon))?;
     conclude(scenario, seed, sim, stop)
+}
+
+/// The scenario's policy (the first when it lists several); the scenario check refused
+/// unknown names, so an unknown one here falls back to the default.
+pub fn scenario_policy(scenario: &Scenario) -> Box<dyn Policy> {
+    let spec = &scenario.spec;
+    let name = spec
+        .policy
+        .as_ref()
+        .and_then(|p| p.names().first())
+        .map_or("lowest_latency", String::as_str);
+    crate::policy::built_in(name, &spec.policies, spec)
+        .unwrap_or_else(|| Box::new(crate::policy::LowestLatency))
 }
 
 /// Builds the model of a run and schedules its first events; returns it with the horizon.
 /// [`simulate`] is `prepare`, one `run` to the horizon, then [`conclude`]; driving the
 /// simulation in steps between the two lets a caller watch the model as it goes.
 pub fn prepare(scenario: &Scenario, seed: u64) -> Result<(Simulation<World>, SimTime), RunError> {
+    prepare_with(scenario, seed, scenario_policy(scenario))
+}
+
+/// [`prepare`] under `policy`.
+pub fn prepare_with(
+    scenario: &Scenario,
+    seed: u64,
+    policy: Box<dyn Policy>,
+) -> Result<(Simulation<World>, SimTime), RunError> {
     let horizon = SimTime::ZERO
         .checked_add(scenario.spec.horizon)
         .map_err(KernelError::from)?;
-    let mut sim = Simulation::new(World::build(scenario, seed)?);
+    let mut sim = Simulation::new(World::build_with(scenario, seed, policy)?);
     sim.schedule(SimTime::ZERO.saturating_add(BILLING_PERIOD), Event::BillingTick)?;
     sim.schedule(SimTime::ZERO, Event::Start)?;
     sim.schedule(
@@ -413,11 +474,7 @@ pub fn conclude(
         scenario: scenario.spec.name.clone(),
         seed,
         rng: RNG_ALGORITHM,
-        policy: scenario
-            .spec
-            .policy
-            .clone()
-            .unwrap_or_else(|| "lowest_latency".into()),
+        policy: world.decisions.policy_name().to_string(),
         horizon_s: horizon.as_secs_f64(),
         end_time_s: end.as_secs_f64(),
         stop_reason: stop,

@@ -27,7 +27,7 @@ use crate::infra::pool::Tier;
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
 use crate::metrics::ledger::Payer;
 use crate::metrics::service::{FailReason, LatencyParts, ServiceMetrics};
-use crate::policy::{DecisionKind, DecisionLog, Policy, RouteCandidate, RouteRequest, lowest_latency};
+use crate::policy::{Decider, DecisionKind, RouteCandidate, RouteRequest, ServiceId, View};
 use crate::scenario::schema::WorkloadClass;
 use crate::scenario::{Scenario, within_residency};
 use crate::workload::arrivals::{Arrival, ArrivalProcess};
@@ -153,7 +153,12 @@ struct Demand {
     eligible: Vec<u32>,
     context_tokens: u32,
     generated_tokens: u32,
+    /// The deployment the last request went to.
     last_choice: Option<u32>,
+    /// The route last written to the decision log, when, and the changes since not written.
+    logged_choice: Option<u32>,
+    logged_at: SimTime,
+    unlogged_changes: u32,
     /// Bumped whenever an arrival is scheduled; only the arrival of the current epoch is live.
     epoch: u32,
 }
@@ -190,6 +195,8 @@ pub struct ServiceState {
     model_bytes: u64,
     autoscale: Option<AutoscaleSpec>,
     last_degrade_logged: Option<SimTime>,
+    /// A policy sends the service's requests to its fallback.
+    degraded_by_policy: bool,
 }
 
 /// Replicas and slot use of a service over one metrics window.
@@ -250,7 +257,6 @@ pub struct Serving {
     free_requests: Vec<u32>,
     candidates: Vec<RouteCandidate>,
     candidate_deployments: Vec<u32>,
-    policy: Box<dyn Policy>,
     network_rng: StreamRng,
     window: SimDuration,
 }
@@ -292,8 +298,6 @@ impl Serving {
             free_requests: Vec::new(),
             candidates: Vec::new(),
             candidate_deployments: Vec::new(),
-            policy: crate::policy::built_in(scenario.spec.policy.as_deref().unwrap_or("lowest_latency"))
-                .unwrap_or_else(|| Box::new(crate::policy::LowestLatency)),
             network_rng: streams.stream("network/loss"),
             window: spec.metrics.window,
         })
@@ -318,7 +322,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         service: u32,
         demand: u32,
         epoch: u32,
@@ -360,7 +364,7 @@ impl Serving {
             generated,
             primary: None,
         };
-        self.submit(ctx, estate, log, request)
+        self.submit(ctx, estate, decider, request)
     }
 
     /// Routes a request and sends it on its way to the chosen deployment.
@@ -368,47 +372,34 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         mut request: Request,
     ) -> Result<(), KernelError> {
+        let service = &self.services[request.service as usize];
+        if request.primary.is_none() && service.degraded_by_policy && service.fallback.is_some() {
+            return self.fail(ctx, estate, decider, request, FailReason::PolicyDegraded);
+        }
         let origin = self.origin_of(&request);
         self.fill_candidates(estate, &request, origin);
         if self.candidates.is_empty() {
-            return self.fail(ctx, estate, log, request, FailReason::NoEligibleSite);
+            return self.fail(ctx, estate, decider, request, FailReason::NoEligibleSite);
         }
         let route_request = RouteRequest {
-            service: request.service,
+            service: ServiceId(request.service),
             origin,
             now: ctx.now(),
         };
-        // With one eligible candidate there is nothing to choose.
-        let mut choice = if self.candidates.len() == 1 {
-            0
-        } else {
-            self.policy.route(&route_request, &self.candidates)
-        };
-        if choice >= self.candidates.len() {
-            log.record(
-                ctx.now(),
-                DecisionKind::Rejected,
-                format!("route {}", self.services[request.service as usize].name),
-                format!("candidate {choice}"),
-                format!(
-                    "policy {} chose outside the {} eligible sites; lowest latency used",
-                    self.policy.name(),
-                    self.candidates.len()
-                ),
-            );
-            choice = lowest_latency(&self.candidates);
-        }
+        let view = View::of_estate(ctx.now(), estate);
+        let subject = &self.services[request.service as usize].name;
+        let choice = decider.route(&view, &route_request, &self.candidates, subject);
         let chosen = self.candidates[choice];
         request.deployment = self.candidate_deployments[choice];
-        self.note_route_change(ctx.now(), estate, log, &request, &chosen);
+        self.note_route_change(&view, decider, &route_request, &request, &chosen);
         request.one_way_ns = chosen.round_trip_ns / 2;
         request.network_ns = chosen.round_trip_ns + self.loss_penalty(estate, origin, chosen);
         let (id, generation) = self.store(request);
         if request.one_way_ns == 0 {
-            self.enter(ctx, estate, log, id)
+            self.enter(ctx, estate, decider, id)
         } else {
             schedule_after(
                 ctx,
@@ -486,51 +477,100 @@ impl Serving {
         }
     }
 
-    /// Logs when the site serving an origin's requests changes (not every request).
+    /// Logs when the site serving an origin's requests changes, not every request. A change
+    /// away from a site that can no longer serve is logged at once. When routes flip between
+    /// sites that can both serve (two about equally good), at most one change per origin is
+    /// logged per metrics window; the others are counted, and where routing settled is logged
+    /// at the window's end ([`Serving::close_window`]).
     fn note_route_change(
         &mut self,
-        now: SimTime,
-        estate: &Estate,
-        log: &mut DecisionLog,
+        view: &View<'_>,
+        decider: &mut Decider,
+        route: &RouteRequest,
         request: &Request,
         chosen: &RouteCandidate,
     ) {
         let (Some(index), None) = (request.origin_index, request.primary) else {
             return;
         };
+        let now = view.now();
         let service = &mut self.services[request.service as usize];
         let demand = &mut service.demands[index as usize];
-        if demand.last_choice == Some(request.deployment) {
+        if demand.last_choice.replace(request.deployment) == Some(request.deployment) {
             return;
         }
-        let previous = demand.last_choice.replace(request.deployment);
-        let site_name = |site: SiteId| estate.sites[site.index()].name.as_str();
-        let alternatives: Vec<String> = self
-            .candidates
-            .iter()
-            .filter(|c| c.site != chosen.site)
-            .take(3)
-            .map(|c| format!("{} {:.1} ms", site_name(c.site), c.expected_latency_ns() / 1e6))
-            .collect();
-        let was = previous.map_or("none".to_string(), |d| {
-            site_name(service.deployments[d as usize].site).to_string()
+        // A change away from a site that can no longer serve (down, no ready replicas) is news;
+        // a change between sites that both still can, within a window of the last entry, is
+        // routing spreading load and is only counted.
+        let quiet = now.saturating_since(demand.logged_at) >= self.window;
+        let logged_site = demand.logged_choice.map(|d| service.deployments[d as usize].site);
+        let still_serves = logged_site.is_some_and(|site| self.candidates.iter().any(|c| c.site == site));
+        if (still_serves && !quiet) || demand.logged_choice == Some(request.deployment) {
+            demand.unlogged_changes += 1;
+            return;
+        }
+        let was = demand.logged_choice.map_or("none".to_string(), |d| {
+            view.site_name(service.deployments[d as usize].site).to_string()
         });
-        log.record(
+        let flips = match std::mem::take(&mut demand.unlogged_changes) {
+            0 => String::new(),
+            n => format!("; {n} brief changes since the last entry"),
+        };
+        demand.logged_choice = Some(request.deployment);
+        demand.logged_at = now;
+        let subject = format!("{} from {}", service.name, view.site_name(demand.origin));
+        let alternatives = decider.route_alternatives(view, route, &self.candidates, chosen.site);
+        let reason = format!(
+            "{} score {:.3}; expected {:.1} ms (was {was}){flips}",
+            decider.policy_name(),
+            decider.route_score(view, route, chosen),
+            chosen.expected_latency_ns() / 1e6,
+        );
+        let choice = view.site_name(chosen.site).to_string();
+        decider.record_with(
             now,
             DecisionKind::RouteChange,
-            format!("{} from {}", service.name, site_name(demand.origin)),
-            site_name(chosen.site).to_string(),
-            format!(
-                "{}: expected {:.1} ms (was {was}); alternatives: {}",
-                self.policy.name(),
-                chosen.expected_latency_ns() / 1e6,
-                if alternatives.is_empty() {
-                    "none".to_string()
-                } else {
-                    alternatives.join(", ")
-                }
-            ),
+            subject,
+            choice,
+            alternatives,
+            reason,
         );
+    }
+
+    /// At the end of a window, logs where each origin's routing settled if that differs from
+    /// the last logged route (flips inside the window were not logged one by one).
+    fn note_settled_routes(&mut self, now: SimTime, estate: &Estate, decider: &mut Decider) {
+        for service in &mut self.services {
+            for demand in &mut service.demands {
+                let (Some(current), true) = (demand.last_choice, demand.unlogged_changes > 0) else {
+                    continue;
+                };
+                let changes = std::mem::take(&mut demand.unlogged_changes);
+                let up = estate.sites[service.deployments[current as usize].site.index()].up;
+                if demand.logged_choice == Some(current) || !up {
+                    continue;
+                }
+                let site = |d: u32| {
+                    estate.sites[service.deployments[d as usize].site.index()]
+                        .name
+                        .clone()
+                };
+                let was = demand.logged_choice.map_or("none".to_string(), site);
+                demand.logged_choice = Some(current);
+                demand.logged_at = now;
+                decider.record(
+                    now,
+                    DecisionKind::RouteChange,
+                    format!(
+                        "{} from {}",
+                        service.name,
+                        estate.sites[demand.origin.index()].name
+                    ),
+                    site(current),
+                    format!("settled after {changes} changes in the window (was {was})"),
+                );
+            }
+        }
     }
 
     /// Puts a travelling request in a slot; returns the slot and its generation.
@@ -563,14 +603,14 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         id: u32,
         generation: u32,
     ) -> Result<(), KernelError> {
         if !self.live(id, generation, Stage::Travelling) {
             return Ok(());
         }
-        self.enter(ctx, estate, log, id)
+        self.enter(ctx, estate, decider, id)
     }
 
     /// A request at its deployment starts, waits, or is refused.
@@ -578,7 +618,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         id: u32,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
@@ -594,7 +634,7 @@ impl Serving {
         }
         if deployment.queue.len() >= limit {
             let request = self.release(id);
-            return self.fail(ctx, estate, log, request, FailReason::QueueFull);
+            return self.fail(ctx, estate, decider, request, FailReason::QueueFull);
         }
         deployment.queue.push_back(id);
         request.stage = Stage::Queued;
@@ -659,7 +699,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         id: u32,
         generation: u32,
     ) -> Result<(), KernelError> {
@@ -699,7 +739,7 @@ impl Serving {
                 latency,
             );
         }
-        self.next_from_queue(ctx, estate, log, request.service, request.deployment)
+        self.next_from_queue(ctx, estate, decider, request.service, request.deployment)
     }
 
     /// Starts waiting requests while slots are free, expiring those past their deadline.
@@ -707,7 +747,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         service: u32,
         deployment: u32,
     ) -> Result<(), KernelError> {
@@ -727,7 +767,7 @@ impl Serving {
                 .saturating_add(timeout_ns);
             if deadline <= ctx.now().as_nanos() {
                 let request = self.release(id);
-                self.fail(ctx, estate, log, request, FailReason::Timeout)?;
+                self.fail(ctx, estate, decider, request, FailReason::Timeout)?;
             } else {
                 self.start_service(ctx, id)?;
             }
@@ -739,7 +779,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         service: u32,
         deployment: u32,
     ) -> Result<(), KernelError> {
@@ -767,7 +807,7 @@ impl Serving {
             }
             d.queue.pop_front();
             let request = self.release(front);
-            self.fail(ctx, estate, log, request, FailReason::Timeout)?;
+            self.fail(ctx, estate, decider, request, FailReason::Timeout)?;
         }
     }
 
@@ -776,7 +816,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         request: Request,
         reason: FailReason,
     ) -> Result<(), KernelError> {
@@ -814,7 +854,7 @@ impl Serving {
                         Some(index),
                         latency,
                     );
-                    self.note_degrade(now, log, request.service, reason, "edge cache");
+                    self.note_degrade(now, decider, request.service, reason, "edge cache");
                 } else {
                     service
                         .metrics
@@ -828,7 +868,7 @@ impl Serving {
                     arrived: request.arrived,
                 };
                 let target_name = self.services[target as usize].name.clone();
-                self.note_degrade(now, log, request.service, reason, &target_name);
+                self.note_degrade(now, decider, request.service, reason, &target_name);
                 self.services[target as usize].metrics.arrival(now.as_nanos());
                 let fallback = Request {
                     service: target,
@@ -837,7 +877,7 @@ impl Serving {
                     primary: Some(primary),
                     ..request
                 };
-                return self.submit(ctx, estate, log, fallback);
+                return self.submit(ctx, estate, decider, fallback);
             }
         }
         Ok(())
@@ -847,7 +887,7 @@ impl Serving {
     fn note_degrade(
         &mut self,
         now: SimTime,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         service: u32,
         reason: FailReason,
         to: &str,
@@ -857,7 +897,7 @@ impl Serving {
             .last_degrade_logged
             .is_none_or(|t| now.saturating_since(t) > self.window);
         if quiet_since {
-            log.record(
+            decider.record(
                 now,
                 DecisionKind::Degrade,
                 state.name.clone(),
@@ -876,14 +916,14 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         service: u32,
     ) -> Result<(), KernelError> {
         let Some(scale) = self.services[service as usize].autoscale.clone() else {
             return Ok(());
         };
         for d in 0..self.services[service as usize].deployments.len() {
-            self.scale_deployment(ctx, estate, log, service, d as u32, &scale)?;
+            self.scale_deployment(ctx, estate, decider, service, d as u32, &scale)?;
         }
         schedule_after(ctx, scale.interval, Event::Autoscale { service })?;
         Ok(())
@@ -893,7 +933,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         service: u32,
         deployment: u32,
         scale: &AutoscaleSpec,
@@ -938,7 +978,7 @@ impl Serving {
             self.add_replicas(
                 ctx,
                 estate,
-                log,
+                decider,
                 service,
                 deployment,
                 desired - current,
@@ -950,7 +990,7 @@ impl Serving {
             self.remove_replicas(
                 now,
                 estate,
-                log,
+                decider,
                 service,
                 deployment,
                 current - desired,
@@ -968,7 +1008,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         service: u32,
         deployment: u32,
         count: u32,
@@ -987,7 +1027,7 @@ impl Serving {
             Some(cold_start),
         )?;
         self.services[service as usize].deployments[deployment as usize].last_scale = now;
-        log.record(
+        decider.record(
             now,
             DecisionKind::Scale,
             subject,
@@ -1051,7 +1091,7 @@ impl Serving {
         &mut self,
         now: SimTime,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         service: u32,
         deployment: u32,
         count: u32,
@@ -1074,7 +1114,7 @@ impl Serving {
         }
         if removed > 0 {
             self.services[service as usize].deployments[deployment as usize].last_scale = now;
-            log.record(
+            decider.record(
                 now,
                 DecisionKind::Scale,
                 subject,
@@ -1089,7 +1129,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         service: u32,
         deployment: u32,
         replica: u32,
@@ -1104,7 +1144,7 @@ impl Serving {
         r.ready = true;
         d.integrate(ctx.now());
         d.slots_ready += slots;
-        self.next_from_queue(ctx, estate, log, service, deployment)
+        self.next_from_queue(ctx, estate, decider, service, deployment)
     }
 
     /// Releases every replica's GPUs at the end of the run so their time is billed.
@@ -1119,8 +1159,10 @@ impl Serving {
         }
     }
 
-    /// Closes a metrics window at `now`: records each service's replicas and slot use over it.
-    pub fn close_window(&mut self, now: SimTime) {
+    /// Closes a metrics window at `now`: records each service's replicas and slot use over it,
+    /// and logs where flapping routes settled.
+    pub fn close_window(&mut self, now: SimTime, estate: &Estate, decider: &mut Decider) {
+        self.note_settled_routes(now, estate, decider);
         for service in &mut self.services {
             service.usage_marks.resize(service.deployments.len(), (0, 0));
             let (mut busy, mut ready, mut replicas_ready, mut replicas_held) = (0u128, 0u128, 0, 0);
@@ -1209,7 +1251,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         site: SiteId,
     ) -> Result<(), KernelError> {
         let hit = self.deployments_at(site);
@@ -1222,9 +1264,9 @@ impl Serving {
                 self.drop_replica(ctx.now(), estate, (s, d), last);
             }
         }
-        self.evacuate(ctx, estate, log, &hit)?;
+        self.evacuate(ctx, estate, decider, &hit)?;
         for &at in &hit {
-            self.cut_excess(ctx, estate, log, at)?;
+            self.cut_excess(ctx, estate, decider, at)?;
         }
         Ok(())
     }
@@ -1237,7 +1279,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         site: SiteId,
     ) -> Result<(), KernelError> {
         for (s, d) in self.deployments_at(site) {
@@ -1258,7 +1300,7 @@ impl Serving {
             for (tier, count) in missing {
                 let started = self.start_replicas(ctx, estate, (s, d), tier, count, cold_start)?;
                 let reason = started.reason("site back up: the initial replicas restart");
-                log.record(
+                decider.record(
                     ctx.now(),
                     DecisionKind::Scale,
                     subject.clone(),
@@ -1266,7 +1308,7 @@ impl Serving {
                     reason,
                 );
             }
-            self.settle(ctx, estate, log, (s, d))?;
+            self.settle(ctx, estate, decider, (s, d))?;
         }
         Ok(())
     }
@@ -1277,13 +1319,13 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         allocation: AllocationId,
     ) -> Result<bool, KernelError> {
-        let Some(lost) = self.stop_replica(ctx, estate, log, allocation)? else {
+        let Some(lost) = self.stop_replica(ctx, estate, decider, allocation)? else {
             return Ok(false);
         };
-        self.replace_replica(ctx, estate, log, lost)?;
+        self.replace_replica(ctx, estate, decider, lost)?;
         Ok(true)
     }
 
@@ -1296,7 +1338,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         allocation: AllocationId,
     ) -> Result<Option<LostReplica>, KernelError> {
         let Some((service, deployment, index)) = self.find_replica(allocation) else {
@@ -1305,7 +1347,7 @@ impl Serving {
         let initial_tier = self.services[service as usize].deployments[deployment as usize].tier;
         let tier = estate.allocation(allocation).map_or(initial_tier, |a| a.tier);
         let gpus = self.drop_replica(ctx.now(), estate, (service, deployment), index);
-        self.cut_excess(ctx, estate, log, (service, deployment))?;
+        self.cut_excess(ctx, estate, decider, (service, deployment))?;
         Ok(Some(LostReplica {
             service,
             deployment,
@@ -1320,7 +1362,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         lost: LostReplica,
     ) -> Result<(), KernelError> {
         let at = (lost.service, lost.deployment);
@@ -1328,8 +1370,8 @@ impl Serving {
         let (subject, cold_start) = (subject(estate, state, lost.deployment), state.replica_start());
         let started = self.start_replicas(ctx, estate, at, lost.tier, 1, cold_start)?;
         let reason = started.reason("a replica was lost; replacing it");
-        log.record(ctx.now(), DecisionKind::Scale, subject, started.choice(), reason);
-        self.settle(ctx, estate, log, at)
+        decider.record(ctx.now(), DecisionKind::Scale, subject, started.choice(), reason);
+        self.settle(ctx, estate, decider, at)
     }
 
     /// A capacity shock: gives back replicas holding GPUs of `tier` in `pool`, newest first,
@@ -1339,7 +1381,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         pool: PoolId,
         tier: Tier,
         gpus: u32,
@@ -1375,8 +1417,8 @@ impl Serving {
         }
         hit.sort_unstable();
         for at in hit {
-            self.cut_excess(ctx, estate, log, at)?;
-            self.settle(ctx, estate, log, at)?;
+            self.cut_excess(ctx, estate, decider, at)?;
+            self.settle(ctx, estate, decider, at)?;
         }
         Ok(freed)
     }
@@ -1459,7 +1501,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         at: (u32, u32),
     ) -> Result<(), KernelError> {
         let deployment = &mut self.services[at.0 as usize].deployments[at.1 as usize];
@@ -1477,7 +1519,7 @@ impl Serving {
             .map(|id| self.release(id))
             .collect();
         for request in lost {
-            self.fail(ctx, estate, log, request, FailReason::ReplicaLost)?;
+            self.fail(ctx, estate, decider, request, FailReason::ReplicaLost)?;
         }
         Ok(())
     }
@@ -1488,16 +1530,16 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         at: (u32, u32),
     ) -> Result<(), KernelError> {
         if self.services[at.0 as usize].deployments[at.1 as usize]
             .replicas
             .is_empty()
         {
-            self.evacuate(ctx, estate, log, &[at])
+            self.evacuate(ctx, estate, decider, &[at])
         } else {
-            self.next_from_queue(ctx, estate, log, at.0, at.1)
+            self.next_from_queue(ctx, estate, decider, at.0, at.1)
         }
     }
 
@@ -1507,7 +1549,7 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, Event>,
         estate: &mut Estate,
-        log: &mut DecisionLog,
+        decider: &mut Decider,
         targets: &[(u32, u32)],
     ) -> Result<(), KernelError> {
         let mut moved = Vec::new();
@@ -1518,7 +1560,7 @@ impl Serving {
         moved.sort_by_key(|&id| self.requests[id as usize].arrived);
         let requests: Vec<Request> = moved.into_iter().map(|id| self.release(id)).collect();
         for request in requests {
-            self.submit(ctx, estate, log, request)?;
+            self.submit(ctx, estate, decider, request)?;
         }
         Ok(())
     }
@@ -1676,6 +1718,9 @@ fn build_service(
             context_tokens: demand.context_tokens,
             generated_tokens: demand.generated_tokens,
             last_choice: None,
+            logged_choice: None,
+            logged_at: SimTime::ZERO,
+            unlogged_changes: 0,
             epoch: 0,
         });
     }
@@ -1705,6 +1750,7 @@ fn build_service(
         model_bytes: spec.model.memory.bytes(),
         autoscale: spec.autoscaling.clone(),
         last_degrade_logged: None,
+        degraded_by_policy: false,
         usage: Vec::new(),
         usage_marks: Vec::new(),
     })
@@ -1730,5 +1776,114 @@ fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
         last_scale: SimTime::ZERO,
         scaled_busy_slot_ns: 0,
         scaled_ready_slot_ns: 0,
+    }
+}
+
+/// What policies see of services and may do to them.
+impl Serving {
+    /// The deployment of `service` at `site`, if it has one.
+    fn deployment_at(&self, service: ServiceId, site: SiteId) -> Option<u32> {
+        let state = self.services.get(service.0 as usize)?;
+        state
+            .deployments
+            .iter()
+            .position(|d| d.site == site)
+            .map(|d| d as u32)
+    }
+
+    /// Sites where `service` is deployed, in deployment order.
+    pub fn sites_of(&self, service: ServiceId) -> Vec<SiteId> {
+        self.services
+            .get(service.0 as usize)
+            .map(|s| s.deployments.iter().map(|d| d.site).collect())
+            .unwrap_or_default()
+    }
+
+    /// Replicas (ready or starting) of `service` at `site`.
+    pub fn replicas_at(&self, service: ServiceId, site: SiteId) -> u32 {
+        self.deployment_at(service, site).map_or(0, |d| {
+            self.services[service.0 as usize].deployments[d as usize]
+                .replicas
+                .len() as u32
+        })
+    }
+
+    /// Requests of `service` queued at `site`.
+    pub fn queued_at(&self, service: ServiceId, site: SiteId) -> u32 {
+        self.deployment_at(service, site).map_or(0, |d| {
+            self.services[service.0 as usize].deployments[d as usize]
+                .queue
+                .len() as u32
+        })
+    }
+
+    /// Whether `service` has a fallback, and whether a policy sends its requests there now.
+    pub fn fallback_state(&self, service: ServiceId) -> (bool, bool) {
+        self.services
+            .get(service.0 as usize)
+            .map_or((false, false), |s| (s.fallback.is_some(), s.degraded_by_policy))
+    }
+
+    /// Sends `service`'s requests to its fallback, or back. Whether it has a fallback.
+    pub fn set_degraded(&mut self, service: ServiceId, active: bool) -> bool {
+        match self.services.get_mut(service.0 as usize) {
+            Some(state) if state.fallback.is_some() => {
+                state.degraded_by_policy = active;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Scales `service` at `site` to `replicas`: new ones start with the service's cold start
+    /// in its autoscaling tier (on-demand without an autoscaler); only idle ones are removed.
+    /// Returns the choice and reason to log, or why the request cannot be carried out.
+    #[allow(clippy::too_many_arguments)]
+    pub fn scale_to(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        service: ServiceId,
+        site: SiteId,
+        replicas: u32,
+        reason: String,
+    ) -> Result<Result<(), String>, KernelError> {
+        let Some(deployment) = self.deployment_at(service, site) else {
+            return Ok(Err("the service is not deployed there".into()));
+        };
+        if !estate.sites[site.index()].up {
+            return Ok(Err("the site is down".into()));
+        }
+        let s = service.0;
+        let state = &self.services[s as usize];
+        let current = state.deployments[deployment as usize].replicas.len() as u32;
+        let subject = subject(estate, state, deployment);
+        if replicas > current {
+            let tier = state.autoscale.as_ref().map_or(Tier::OnDemand, |a| a.tier);
+            let cold_start = state.replica_start();
+            let started =
+                self.start_replicas(ctx, estate, (s, deployment), tier, replicas - current, cold_start)?;
+            self.services[s as usize].deployments[deployment as usize].last_scale = ctx.now();
+            decider.record(
+                ctx.now(),
+                DecisionKind::Scale,
+                subject,
+                started.choice(),
+                started.reason(&reason),
+            );
+        } else if replicas < current {
+            self.remove_replicas(
+                ctx.now(),
+                estate,
+                decider,
+                s,
+                deployment,
+                current - replicas,
+                subject,
+                reason,
+            );
+        }
+        Ok(Ok(()))
     }
 }

@@ -1,0 +1,250 @@
+//! The engine's side of a policy: the one policy instance of a run, the decision log it writes
+//! to, and the signals waiting to be delivered. Placement and routing answers are checked here;
+//! one outside the eligible list is rejected, logged and replaced by the default.
+
+use super::decision::{Decision, DecisionKind, DecisionLog};
+use super::{
+    PlaceRequest, Placement, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score, Signal, View,
+    best_placement, lowest_latency,
+};
+use crate::infra::ids::SiteId;
+use crate::kernel::{SimDuration, SimTime};
+
+/// How many runners-up the decision log shows.
+const ALTERNATIVES: usize = 3;
+
+/// What came of a placement request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaceOutcome {
+    /// Place on the candidate at `index`.
+    Place {
+        /// The candidate.
+        index: usize,
+        /// The runners-up with their scores, for the log.
+        alternatives: String,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// Leave the job waiting, for this reason.
+    Wait(String),
+    /// Give up on the job, for this reason.
+    Reject(String),
+}
+
+/// The policy of a run with its decision log and pending signals.
+pub struct Decider {
+    policy: Box<dyn Policy>,
+    log: DecisionLog,
+    signals: Vec<Signal>,
+}
+
+impl Decider {
+    /// Decides with `policy`.
+    pub fn new(policy: Box<dyn Policy>) -> Self {
+        Decider {
+            policy,
+            log: DecisionLog::default(),
+            signals: Vec::new(),
+        }
+    }
+
+    /// The policy's name.
+    pub fn policy_name(&self) -> &str {
+        self.policy.name()
+    }
+
+    /// The policy itself.
+    pub fn policy_mut(&mut self) -> &mut dyn Policy {
+        self.policy.as_mut()
+    }
+
+    /// How often the policy wants a tick.
+    pub fn tick(&self) -> Option<SimDuration> {
+        self.policy.tick().filter(|t| !t.is_zero())
+    }
+
+    /// Records a decision without alternatives.
+    pub fn record(
+        &mut self,
+        time: SimTime,
+        kind: DecisionKind,
+        subject: String,
+        choice: String,
+        reason: String,
+    ) {
+        self.log
+            .record(time, kind, subject, choice, String::new(), reason);
+    }
+
+    /// Records a decision with its runners-up.
+    pub fn record_with(
+        &mut self,
+        time: SimTime,
+        kind: DecisionKind,
+        subject: String,
+        choice: String,
+        alternatives: String,
+        reason: String,
+    ) {
+        self.log.record(time, kind, subject, choice, alternatives, reason);
+    }
+
+    /// The decisions so far, in time order.
+    pub fn entries(&self) -> &[Decision] {
+        self.log.entries()
+    }
+
+    /// The decision log.
+    pub fn log(&self) -> &DecisionLog {
+        &self.log
+    }
+
+    /// Queues a signal for delivery after the current event.
+    pub fn signal(&mut self, signal: Signal) {
+        self.signals.push(signal);
+    }
+
+    /// The signals queued so far, in the order they came.
+    pub fn take_signals(&mut self) -> Vec<Signal> {
+        std::mem::take(&mut self.signals)
+    }
+
+    /// Asks the policy which candidate serves `request`; an index outside `candidates` is
+    /// rejected and logged, and the lowest expected latency is used instead.
+    pub fn route(
+        &mut self,
+        view: &View<'_>,
+        request: &RouteRequest,
+        candidates: &[RouteCandidate],
+        subject: &str,
+    ) -> usize {
+        // With one eligible candidate there is nothing to choose.
+        if candidates.len() == 1 {
+            return 0;
+        }
+        let choice = self.policy.route(request, candidates, view);
+        if choice < candidates.len() {
+            return choice;
+        }
+        let reason = format!(
+            "policy {} chose outside the {} eligible sites; lowest latency used",
+            self.policy.name(),
+            candidates.len()
+        );
+        self.record(
+            request.now,
+            DecisionKind::Rejected,
+            subject.to_string(),
+            format!("candidate {choice}"),
+            reason,
+        );
+        lowest_latency(candidates)
+    }
+
+    /// The runners-up of a route with their scores: `"us-east 212.400, eu-par 230.100"`.
+    pub fn route_alternatives(
+        &self,
+        view: &View<'_>,
+        request: &RouteRequest,
+        candidates: &[RouteCandidate],
+        chosen: SiteId,
+    ) -> String {
+        let mut scored: Vec<(f64, SiteId)> = candidates
+            .iter()
+            .filter(|c| c.site != chosen)
+            .map(|c| (self.policy.route_score(request, c, view), c.site))
+            .collect();
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        join(
+            scored
+                .iter()
+                .take(ALTERNATIVES)
+                .map(|(s, site)| format!("{} {s:.3}", view.site_name(*site))),
+        )
+    }
+
+    /// The score of the route to `candidate`, as the policy sees it.
+    pub fn route_score(&self, view: &View<'_>, request: &RouteRequest, candidate: &RouteCandidate) -> f64 {
+        self.policy.route_score(request, candidate, view)
+    }
+
+    /// Asks the policy where `request` runs. An index outside `candidates` is rejected and
+    /// logged, and the default choice (tier preference, then price) is used instead.
+    pub fn place(
+        &mut self,
+        view: &View<'_>,
+        request: &PlaceRequest<'_>,
+        candidates: &[PlacementCandidate],
+    ) -> PlaceOutcome {
+        let index = match self.policy.place(request, candidates, view) {
+            Placement::Place(i) if i < candidates.len() => i,
+            Placement::Place(i) => {
+                let reason = format!(
+                    "policy {} chose outside the {} eligible placements; the default was used",
+                    self.policy.name(),
+                    candidates.len()
+                );
+                self.record(
+                    request.now,
+                    DecisionKind::Rejected,
+                    request.job.to_string(),
+                    format!("candidate {i}"),
+                    reason,
+                );
+                match best_placement(candidates, |c| {
+                    Some(Score::ranked(c.preference, c.usd_per_effective_gpu_hour()))
+                }) {
+                    Placement::Place(i) => i,
+                    _ => 0,
+                }
+            }
+            Placement::Wait => return PlaceOutcome::Wait(self.policy.wait_reason(request, candidates, view)),
+            Placement::Reject => {
+                return PlaceOutcome::Reject(format!("rejected by policy {}", self.policy.name()));
+            }
+        };
+        let score = |c: &PlacementCandidate| self.policy.place_score(request, c, view);
+        let mut others: Vec<(Score, usize)> = candidates
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != index)
+            .filter_map(|(i, c)| score(c).map(|s| (s, i)))
+            .collect();
+        others.sort_by(|a, b| {
+            (a.0.rank, a.0.value)
+                .partial_cmp(&(b.0.rank, b.0.value))
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.1.cmp(&b.1))
+        });
+        let name = |c: &PlacementCandidate| format!("{}/{}", view.pool_name(c.pool), c.tier.as_str());
+        let alternatives = join(
+            others
+                .iter()
+                .take(ALTERNATIVES)
+                .map(|(s, i)| format!("{} {s}", name(&candidates[*i]))),
+        );
+        let chosen = &candidates[index];
+        let staging = if chosen.staging_bytes > 0 {
+            format!("; {:.1} GB to stage", chosen.staging_bytes as f64 / 1e9)
+        } else {
+            String::new()
+        };
+        let reason = format!(
+            "{} score {}; {} GPUs; {} eligible; {:.2} USD per effective GPU-hour{staging}",
+            self.policy.name(),
+            score(chosen).map_or("-".to_string(), |s| s.to_string()),
+            request.gpus,
+            candidates.len(),
+            chosen.usd_per_effective_gpu_hour(),
+        );
+        PlaceOutcome::Place {
+            index,
+            alternatives,
+            reason,
+        }
+    }
+}
+
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join("; ")
+}
