@@ -36,7 +36,13 @@ pub struct Decider {
     policy: Box<dyn Policy>,
     log: DecisionLog,
     signals: Vec<Signal>,
+    /// When an ineligible route was last logged, and how many came since.
+    route_rejections: (Option<SimTime>, u64),
 }
+
+/// Ineligible routes are logged at most once per this interval: a policy that gets every
+/// request wrong would otherwise write one entry per request.
+const ROUTE_REJECTION_INTERVAL: SimDuration = SimDuration::from_secs(60);
 
 impl Decider {
     /// Decides with `policy`.
@@ -45,6 +51,7 @@ impl Decider {
             policy,
             log: DecisionLog::default(),
             signals: Vec::new(),
+            route_rejections: (None, 0),
         }
     }
 
@@ -126,8 +133,18 @@ impl Decider {
         if choice < candidates.len() {
             return choice;
         }
+        let (last, unlogged) = &mut self.route_rejections;
+        if last.is_some_and(|t| request.now.saturating_since(t) < ROUTE_REJECTION_INTERVAL) {
+            *unlogged += 1;
+            return lowest_latency(candidates);
+        }
+        let since = match std::mem::take(unlogged) {
+            0 => String::new(),
+            n => format!(" ({n} more since the last entry)"),
+        };
+        *last = Some(request.now);
         let reason = format!(
-            "policy {} chose outside the {} eligible sites; lowest latency used",
+            "policy {} chose outside the {} eligible sites; lowest latency used{since}",
             self.policy.name(),
             candidates.len()
         );
