@@ -153,3 +153,41 @@ fn policy_overrides_the_scenario_and_unknown_names_exit_2() {
         text(&refused.stderr)
     );
 }
+
+#[test]
+fn several_policies_write_a_folder_each_and_a_comparison_that_repeats_byte_for_byte() {
+    let root = tempfile::tempdir().unwrap();
+    let scenario = "scenarios/drills/eu-outage-dual.ron";
+    let policies = "lowest_latency,cheapest,failover";
+    let [a, b] = ["a", "b"].map(|n| root.path().join(n));
+    for dir in [&a, &b] {
+        let result = run_into(dir, &[scenario, "--policy", policies]);
+        assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    }
+    for policy in policies.split(',') {
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(a.join(policy).join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["policy"], policy);
+        for file in ["jobs.csv", "incidents.csv", "decisions.csv", "run.json"] {
+            assert!(a.join(policy).join(file).exists(), "{policy}/{file}");
+        }
+    }
+    let comparison = std::fs::read(a.join("comparison.csv")).unwrap();
+    assert_eq!(comparison, std::fs::read(b.join("comparison.csv")).unwrap());
+    let table = text(&comparison);
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(
+        rows[0].starts_with("policy,cost_usd,p99_ms.assistant,slo_attainment.assistant"),
+        "{}",
+        rows[0]
+    );
+    let names: Vec<&str> = rows[1..].iter().map(|r| r.split(',').next().unwrap()).collect();
+    assert_eq!(names, ["lowest_latency", "cheapest", "failover"]);
+    // An unknown name is refused before anything runs.
+    let result = run_into(
+        &root.path().join("c"),
+        &[scenario, "--policy", "cheapest,fastest"],
+    );
+    assert_eq!(result.status.code(), Some(2));
+    assert!(!root.path().join("c").exists());
+}

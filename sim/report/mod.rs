@@ -1,6 +1,7 @@
 //! Everything written to the output folder: `summary.json`, `jobs.csv`, `incidents.csv` and
 //! `decisions.csv` (deterministic) and `run.json` (wall-clock facts about this execution),
-//! written atomically.
+//! written atomically; for a comparison of policies, one such folder per policy and the
+//! comparison table beside them.
 mod output;
 mod tables;
 
