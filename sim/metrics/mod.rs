@@ -1,5 +1,5 @@
 //! What a run measured: the cost ledger, latency histograms, per-service request records,
-//! streaming statistics, and the [`Summary`] written as `summary.json`.
+//! streaming statistics, figures over time, and the [`Summary`] written as `summary.json`.
 pub mod histogram;
 pub mod job;
 pub mod ledger;
@@ -7,6 +7,7 @@ pub mod recovery;
 pub mod service;
 pub mod stats;
 mod summary;
+pub mod timeseries;
 
 pub use summary::{
     CostSummary, EstateSummary, LatencySummary, ReplicaSummary, RequestCounts, SCHEMA_VERSION,

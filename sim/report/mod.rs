@@ -1,8 +1,9 @@
-//! Everything written to the output folder: `summary.json`, `jobs.csv`, `incidents.csv` and
-//! `decisions.csv` (deterministic) and `run.json` (wall-clock facts about this execution),
+//! Everything written to the output folder: `summary.json`, `jobs.csv`, `incidents.csv`,
+//! `decisions.csv`, `timeseries.csv` and `cost.csv` (deterministic) and `run.json` (wall-clock facts about this execution),
 //! written atomically; for a comparison of policies, one such folder per policy and the
 //! comparison table beside them.
 mod output;
+pub mod series;
 mod tables;
 
 use std::path::{Path, PathBuf};
@@ -82,5 +83,11 @@ fn write_files(
     out.write_bytes(&file("incidents.csv"), &incidents)?;
     let decisions = table("decisions.csv", decisions_csv(outcome.world.decisions.log()))?;
     out.write_bytes(&file("decisions.csv"), &decisions)?;
+    let timeseries = table(
+        "timeseries.csv",
+        series::timeseries_csv(&series::collect(outcome)),
+    )?;
+    out.write_bytes(&file("timeseries.csv"), &timeseries)?;
+    out.write_bytes(&file("cost.csv"), &table("cost.csv", series::cost_csv(outcome))?)?;
     out.write_json(&file("run.json"), info)
 }

@@ -19,6 +19,7 @@ use crate::kernel::{
     Simulation, StopReason,
 };
 use crate::metrics::job::JobClassSummary;
+use crate::metrics::timeseries::CapacitySamples;
 use crate::metrics::{CostSummary, EstateSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary};
 use crate::policy::{Decider, Policy, Signal};
 use crate::scenario::Scenario;
@@ -199,6 +200,8 @@ pub struct World {
     pub incidents: Incidents,
     /// Requests queued plus jobs waiting, at the end of each metrics window.
     pub backlog: Vec<u64>,
+    /// GPUs in use and capacity per pool and tier, at the end of each metrics window.
+    pub capacity: CapacitySamples,
     /// The policy, and every decision taken.
     pub decisions: Decider,
     window: SimDuration,
@@ -225,10 +228,16 @@ impl World {
             jobs,
             incidents,
             backlog: Vec::new(),
+            capacity: CapacitySamples::default(),
             decisions: Decider::new(policy),
             window: scenario.spec.metrics.window,
             transfers_due: None,
         })
+    }
+
+    /// The width of a metrics window.
+    pub fn window(&self) -> SimDuration {
+        self.window
     }
 
     /// Keeps exactly one pending event at the next transfer completion.
@@ -328,6 +337,7 @@ impl Model for World {
                     .map(|s| self.serving.queued(s))
                     .sum();
                 self.backlog.push(queued + self.jobs.waiting_count() as u64);
+                self.capacity.record(&self.estate);
                 ctx.schedule_in(self.window, Event::WindowEnd)?;
             }
             Event::TransfersDue => self.finish_transfers(ctx)?,

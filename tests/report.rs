@@ -1,0 +1,77 @@
+//! The figures over time agree with the run's own totals: `timeseries.csv` and `cost.csv`.
+
+use hybridsim::report::series::{COST_CSV_HEADER, TIMESERIES_CSV_HEADER, collect, cost_csv, timeseries_csv};
+use hybridsim::world::{RunOutcome, simulate};
+
+fn run(path: &str) -> RunOutcome {
+    let scenario = hybridsim::scenario::load(path.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    simulate(&scenario, scenario.spec.seed).unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn series_add_up_to_the_summary() {
+    let outcome = run("scenarios/drills/eu-outage-dual.ron");
+    let series = collect(&outcome);
+    let find = |metric: &str, key: &str| {
+        series
+            .iter()
+            .find(|s| s.metric == metric && s.key == key)
+            .unwrap_or_else(|| panic!("{metric} {key}"))
+    };
+    let requests = &outcome.summary.services["assistant"].requests;
+    let sum = |metric| find(metric, "assistant").points.iter().map(|p| p.1).sum::<f64>();
+    assert_eq!(sum("requests_arrived"), requests.arrived as f64);
+    assert_eq!(sum("requests_served"), requests.served as f64);
+    // Cumulative cost by category and by tier ends at the ledger's totals.
+    let cost = &outcome.summary.cost;
+    for (category, total) in &cost.by_category {
+        let last = find("cost_cumulative_usd", category).points.last().unwrap().1;
+        assert!(close(last, *total), "{category}: {last} vs {total}");
+    }
+    for (tier, total) in &cost.by_tier {
+        let last = find("cost_cumulative_usd_by_tier", tier).points.last().unwrap().1;
+        assert!(close(last, *total), "{tier}: {last} vs {total}");
+    }
+    // GPUs in use never exceed capacity, and the outage empties the Dublin region.
+    let in_use = find("gpus_in_use", "cloud-eu-1/H100/on_demand");
+    let capacity = find("gpus_capacity", "cloud-eu-1/H100/on_demand");
+    for (u, c) in in_use.points.iter().zip(&capacity.points) {
+        assert_eq!(u.0, c.0);
+        assert!(u.1 <= c.1, "{u:?} > {c:?}");
+    }
+    let during = in_use
+        .points
+        .iter()
+        .find(|p| p.0 > 36_000.0 && p.0 < 43_200.0)
+        .unwrap();
+    assert_eq!(during.1, 0.0, "the region is down from 10:00 to 12:00");
+    let p99 = find("latency_p99_ms", "assistant");
+    assert!(p99.points.iter().all(|p| p.1 > 0.0));
+    assert_eq!(find("backlog", "").points.len(), 24 * 60);
+}
+
+#[test]
+fn tables_have_their_headers_and_a_row_per_point_and_charge() {
+    let outcome = run("scenarios/quickstart.ron");
+    let series = collect(&outcome);
+    let text = String::from_utf8(timeseries_csv(&series).unwrap()).unwrap();
+    assert!(text.starts_with(&(TIMESERIES_CSV_HEADER.join(",") + "\n")));
+    let points: usize = series.iter().map(|s| s.points.len()).sum();
+    assert_eq!(text.lines().count(), points + 1);
+    let cost = String::from_utf8(cost_csv(&outcome).unwrap()).unwrap();
+    assert!(cost.starts_with(&(COST_CSV_HEADER.join(",") + "\n")));
+    assert_eq!(
+        cost.lines().count(),
+        outcome.world.estate.ledger.entries().len() + 1
+    );
+    let total: f64 = cost
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!(close(total, outcome.summary.cost.total_usd), "{total}");
+}
