@@ -46,6 +46,9 @@ pub enum Error {
     /// The simulation itself failed.
     #[error(transparent)]
     Run(#[from] world::RunError),
+    /// `hybridsim check` found failed assertions, invalid scenarios or internal errors.
+    #[error(transparent)]
+    Check(#[from] experiment::gate::GateError),
 }
 
 impl Error {
@@ -55,6 +58,7 @@ impl Error {
             Error::Scenario(_) | Error::Output(_) => exit::INVALID_INPUT,
             Error::Run(error) if error.is_input_error() => exit::INVALID_INPUT,
             Error::Run(_) => exit::INTERNAL,
+            Error::Check(error) => error.exit_code(),
         }
     }
 }

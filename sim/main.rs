@@ -21,7 +21,7 @@ const QUICKSTART_PATH: &str = "scenarios/quickstart.ron";
     version,
     about = "Deterministic simulator for hybrid AI infrastructure: latency, cost and recovery time under what-if scenarios",
     long_about = None,
-    after_help = "Examples:\n  hybridsim run                              # the bundled quickstart → outputs/quickstart/\n  hybridsim run scenarios/quickstart.ron --seed 7 --out /tmp/qs\n  hybridsim run scenarios/drills/eu-outage-dual.ron --policy lowest_latency,cheapest,failover\n  hybridsim validate my-estate.ron\n\nExit codes: 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."
+    after_help = "Examples:\n  hybridsim run                              # the bundled quickstart → outputs/quickstart/\n  hybridsim run scenarios/quickstart.ron --seed 7 --out /tmp/qs\n  hybridsim run scenarios/drills/eu-outage-dual.ron --policy lowest_latency,cheapest,failover\n  hybridsim validate my-estate.ron\n  hybridsim check scenarios/ --junit check.xml   # CI: judge every scenario's `expect` assertions\n\nExit codes: 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -53,6 +53,25 @@ enum Command {
     Validate {
         /// Scenario file (RON).
         scenario: PathBuf,
+    },
+    /// Run scenarios and judge their `expect` assertions: a CI gate.
+    #[command(
+        long_about = "Run scenarios and judge their `expect` assertions: a CI gate.\n\nPrints a table (scenario, assertion, measured, bound, result) and a line of counts; writes nothing unless --junit is given. Every scenario is reported: one that fails to load is listed with its errors and the others still run. A scenario without assertions is validated but not run, and reported as \"no assertions\" (skipped in JUnit).",
+        after_help = "Exit codes: 0 every assertion held, 1 an assertion failed, 2 invalid input (a scenario, trace or path), 3 internal error; the most severe wins."
+    )]
+    Check {
+        /// Scenario files, or folders searched recursively for *.ron files (in sorted order).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Master seed for every scenario; overrides each scenario's `seed`.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write a JUnit XML report: a testsuite per scenario, a testcase per assertion.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Print only failures and errors.
+        #[arg(long, short)]
+        quiet: bool,
     },
 }
 
@@ -86,6 +105,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             policy,
         } => run(scenario.as_deref(), seed, out, quiet, policy),
         Command::Validate { scenario } => validate(&scenario),
+        Command::Check {
+            paths,
+            seed,
+            junit,
+            quiet,
+        } => check(&paths, seed, junit.as_deref(), quiet),
     }
 }
 
@@ -203,5 +228,32 @@ fn validate(path: &Path) -> anyhow::Result<()> {
     // Building the model reads every trace file, so a bad row is reported here too.
     world::World::build(&scenario, scenario.spec.seed).map_err(hybridsim::Error::from)?;
     print!("{}", hybridsim::infra::describe(&scenario));
+    Ok(())
+}
+
+fn check(paths: &[PathBuf], seed: Option<u64>, junit: Option<&Path>, quiet: bool) -> anyhow::Result<()> {
+    use hybridsim::experiment::gate::{self, Outcome, Tally};
+    let targets = gate::find(paths).map_err(hybridsim::Error::from)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let reports = gate::check_all(&targets, seed, threads);
+    for report in &reports {
+        if let Outcome::Invalid(text) | Outcome::Crashed(text) = &report.outcome {
+            eprintln!("{text}\n");
+        }
+    }
+    if !quiet {
+        print!("{}", gate::table(&reports));
+    }
+    for failure in reports.iter().flat_map(|r| r.failures()) {
+        eprintln!("FAIL {failure}");
+    }
+    if let Some(path) = junit {
+        hybridsim::report::write_junit(path, &reports).map_err(hybridsim::Error::from)?;
+    }
+    let tally = Tally::of(&reports);
+    if !quiet {
+        println!("{}", tally.line());
+    }
+    tally.result().map_err(hybridsim::Error::from)?;
     Ok(())
 }

@@ -1,5 +1,9 @@
-//! Experiments that check the simulator against theory: the closed-form results of queueing and
-//! checkpointing models ([`closed_form`]) that simulated runs are compared with, and comparisons
-//! of policies on one scenario under common random numbers ([`compare`]).
+//! Experiments on runs: the closed-form results of queueing and checkpointing models that
+//! simulated runs are compared with ([`closed_form`]), comparisons of policies on one scenario
+//! under common random numbers ([`compare`]), the `expect` assertions a scenario makes about its
+//! own results ([`expect`]), and the `hybridsim check` gate that runs scenarios and judges them
+//! ([`gate`]).
 pub mod closed_form;
 pub mod compare;
+pub mod expect;
+pub mod gate;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::infra::ids::{PoolId, SiteId};
 use crate::infra::pool::Tier;
@@ -12,7 +12,7 @@ use crate::kernel::SimTime;
 use crate::scenario::schema::WorkloadClass;
 
 /// What money was spent on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CostCategory {
     /// GPUs held by a workload.

@@ -1,7 +1,9 @@
 //! Everything written to the output folder: `summary.json`, `jobs.csv`, `incidents.csv`,
-//! `decisions.csv`, `timeseries.csv` and `cost.csv` (deterministic) and `run.json` (wall-clock facts about this execution),
-//! written atomically; for a comparison of policies, one such folder per policy and the
-//! comparison table beside them.
+//! `decisions.csv`, `timeseries.csv` and `cost.csv` (deterministic) and `run.json` (wall-clock
+//! facts about this execution), written atomically; for a comparison of policies, one such
+//! folder per policy and the comparison table beside them; and the JUnit XML report of
+//! `hybridsim check`.
+mod junit;
 mod output;
 pub mod series;
 mod tables;
@@ -10,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use junit::{junit_xml, write_junit};
 pub use output::{OutputDir, OutputError};
 pub use tables::{
     DECISIONS_CSV_HEADER, INCIDENTS_CSV_HEADER, JOBS_CSV_HEADER, decisions_csv, incidents_csv, jobs_csv,

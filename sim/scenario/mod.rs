@@ -25,6 +25,7 @@ pub use check::{
     MAX_GPUS_PER_TIER, MAX_HORIZON, MAX_ITEMS, MAX_SITES, MAX_WINDOWS, in_jurisdiction, link_name, pool_name,
     within_residency,
 };
+use diagnostic::closest;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use locate::Location;
 pub use schema::ScenarioSpec;
@@ -134,13 +135,19 @@ fn parse_hint(code: &ron::Error) -> Option<String> {
     use ron::Error as E;
     let hint = match code {
         E::MissingStructField { field, .. } => format!("add `{field}: …` to this item"),
-        E::NoSuchStructField { .. } => "remove or rename the field".into(),
+        E::NoSuchStructField { expected, found, .. } => match closest(found, expected.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`? Otherwise remove or rename the field"),
+            None => "remove or rename the field".into(),
+        },
         E::DuplicateStructField { field, .. } => format!("`{field}` is given twice; keep one"),
         E::ExpectedStructLikeEnd | E::ExpectedArrayEnd | E::ExpectedMapEnd => {
             "a bracket is not closed, or a comma is missing before this point".into()
         }
         E::ExpectedComma => "separate items with a comma".into(),
-        E::NoSuchEnumVariant { .. } => "use one of the listed names".into(),
+        E::NoSuchEnumVariant { expected, found, .. } => match closest(found, expected.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`? Use one of the listed names"),
+            None => "use one of the listed names".into(),
+        },
         E::IntegerOutOfBounds => "this number is too large for the field; check for a typo".into(),
         E::ExpectedString => "write the value in double quotes, e.g. \"90s\" or \"10Gbps\"".into(),
         _ => return None,

@@ -56,6 +56,9 @@ pub struct ScenarioSpec {
     /// Scripted events: failures at given times.
     #[serde(default)]
     pub incidents: Vec<IncidentSpec>,
+    /// Assertions on the run's results, judged by `hybridsim check`.
+    #[serde(default)]
+    pub expect: Vec<crate::experiment::expect::Expectation>,
     /// The placement and routing policy by name (`lowest_latency` when none is given), or a
     /// list of names to compare under common random numbers.
     #[serde(default)]

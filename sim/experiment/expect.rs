@@ -1,0 +1,885 @@
+//! `expect` assertions: what a scenario promises about its own results, judged against the run's
+//! [`Summary`] by `hybridsim check`, the CI gate.
+//!
+//! A scenario lists them under `expect:`, each in the units the rest of the file uses:
+//!
+//! ```ron
+//! expect: [
+//!     latency(service: "chat", percentile: 99.0, below: "800ms"),
+//!     latency(service: "chat", percentile: 50.0, component: ttft, origin: "users-eu", below: "300ms"),
+//!     slo_attainment(service: "chat", above: 0.99),
+//!     cost(below: "5000 USD"),
+//!     cost(category: egress, below: "100 USD"),
+//!     time_to_recover(incident: "eu-outage", below: "15m"),
+//!     backlog_drain(incident: "eu-outage", below: "5m"),
+//!     goodput(class: training, above: 0.9),
+//!     jobs_completed(class: training, at_least: 10),
+//!     requests_failed(service: "chat", at_most: 100),
+//! ]
+//! ```
+//!
+//! Bounds: `below` and `above` are strict (a p99 of exactly 800 ms is not below 800 ms);
+//! `at_least` and `at_most` are inclusive, so `at_most: 0` means none. A figure the summary gives
+//! as `null` fails its assertion with the reason: a latency or an SLO attainment without requests,
+//! a goodput without GPU-hours held, a recovery or a backlog drain that did not happen before the
+//! end of the run (the summary's `notes` say why). An incident that broke no SLO and interrupted
+//! no job recovered at once: its time to recover is 0, not `null`.
+//!
+//! [`evaluate`] is a pure function of the assertions and the summary; names are resolved against
+//! the scenario when it is loaded, so a typo never reaches a run.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::infra::pool::Tier;
+use crate::kernel::SimDuration;
+use crate::metrics::ledger::CostCategory;
+use crate::metrics::{LatencySummary, Summary};
+use crate::scenario::schema::WorkloadClass;
+use crate::scenario::units::Money;
+
+/// The latency percentiles the summary reports, as written in `percentile:`.
+pub const PERCENTILES: [f64; 5] = [50.0, 90.0, 95.0, 99.0, 99.9];
+
+/// One assertion on a run's results.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Expectation {
+    /// A latency percentile of a service is below a bound:
+    /// `services.<service>.latency_ms.<component>.p<percentile>`, or the end-to-end latency of
+    /// requests from one origin (`latency_ms_by_origin`).
+    Latency {
+        /// The service.
+        service: String,
+        /// One of the reported percentiles: 50, 90, 95, 99 or 99.9.
+        percentile: f64,
+        /// Which part of the latency: `e2e` (the default), `ttft`, `queue`, `network`, `service`.
+        #[serde(default)]
+        component: LatencyComponent,
+        /// Only requests from this demand origin (end-to-end latency only).
+        #[serde(default)]
+        origin: Option<String>,
+        /// The measured latency must be below this.
+        below: SimDuration,
+    },
+    /// The share of a service's requests within its SLO is above a bound
+    /// (`services.<service>.slo.attainment`).
+    SloAttainment {
+        /// The service; it must have an `slo`.
+        service: String,
+        /// A share between 0 and 1, e.g. 0.99.
+        above: f64,
+    },
+    /// What the run cost is below a bound: the total, or one category, tier, site or workload
+    /// class of the ledger (`cost.total_usd`, `cost.by_<…>`). At most one of them may be given.
+    Cost {
+        /// Only this category: compute, idle_reserved, egress, storage, interconnect.
+        #[serde(default)]
+        category: Option<CostCategory>,
+        /// Only this capacity tier.
+        #[serde(default)]
+        tier: Option<Tier>,
+        /// Only this site.
+        #[serde(default)]
+        site: Option<String>,
+        /// Only this workload class.
+        #[serde(default)]
+        class: Option<WorkloadClass>,
+        /// The cost must be below this.
+        below: Money,
+    },
+    /// A scripted incident's time to recover is below a bound (`incidents[].time_to_recover_s`);
+    /// never recovering fails.
+    TimeToRecover {
+        /// The incident's name.
+        incident: String,
+        /// The time to recover must be below this.
+        below: SimDuration,
+    },
+    /// A scripted incident's backlog drains in less than a bound after it ends
+    /// (`incidents[].backlog_drain_s`); a backlog that never drains fails.
+    BacklogDrain {
+        /// The incident's name; it needs a `duration` (or to be instant).
+        incident: String,
+        /// The drain time must be below this.
+        below: SimDuration,
+    },
+    /// Useful GPU-hours over held GPU-hours of a job class (or of all jobs) is above a bound
+    /// (`jobs.<class>.goodput`).
+    Goodput {
+        /// The class; all jobs when left out.
+        #[serde(default)]
+        class: Option<WorkloadClass>,
+        /// A share between 0 and 1, e.g. 0.9.
+        above: f64,
+    },
+    /// At least this many jobs of a class (or of all classes) completed
+    /// (`jobs.<class>.completed`).
+    JobsCompleted {
+        /// The class; all jobs when left out.
+        #[serde(default)]
+        class: Option<WorkloadClass>,
+        /// The fewest completed jobs that pass.
+        at_least: u64,
+    },
+    /// At most this many requests of a service (or of all services, summed) failed
+    /// (`services.<service>.requests.failed`).
+    RequestsFailed {
+        /// The service; all services when left out.
+        #[serde(default)]
+        service: Option<String>,
+        /// The most failed requests that pass.
+        at_most: u64,
+    },
+}
+
+/// A part of a request's latency, as the summary splits it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyComponent {
+    /// End to end: network, queue and service.
+    #[default]
+    E2e,
+    /// Time to first token.
+    Ttft,
+    /// Waiting for a slot.
+    Queue,
+    /// Network round trip.
+    Network,
+    /// In service.
+    Service,
+}
+
+impl LatencyComponent {
+    /// The key in `summary.json` (`latency_ms.<key>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LatencyComponent::E2e => "e2e",
+            LatencyComponent::Ttft => "ttft",
+            LatencyComponent::Queue => "queue",
+            LatencyComponent::Network => "network",
+            LatencyComponent::Service => "service",
+        }
+    }
+}
+
+/// The judgement of one assertion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// What was asserted, short: `latency(chat p99)`.
+    pub assertion: String,
+    /// The measured value with its unit (`1234 ms`), or `none` when the summary has no figure.
+    pub measured: String,
+    /// The bound with its comparison: `< 800 ms`, `> 0.99`, `≥ 10`, `≤ 100`.
+    pub bound: String,
+    /// Whether the assertion holds.
+    pub passed: bool,
+    /// One line naming the assertion and both values, or why there is no measured value:
+    /// `latency(chat p99) measured 1234 ms, bound < 800 ms`.
+    pub message: String,
+}
+
+/// Judges every assertion against `summary`, in order.
+pub fn evaluate(expectations: &[Expectation], summary: &Summary) -> Vec<Verdict> {
+    expectations.iter().map(|e| e.evaluate(summary)).collect()
+}
+
+/// The reported name of a percentile: `p99`, `p99.9`.
+pub fn percentile_name(percentile: f64) -> String {
+    format!("p{percentile}")
+}
+
+/// Whether `percentile` is one of [`PERCENTILES`].
+pub fn is_reported_percentile(percentile: f64) -> bool {
+    PERCENTILES.iter().any(|p| (p - percentile).abs() < 1e-9)
+}
+
+fn quantile(latency: &LatencySummary, percentile: f64) -> Option<f64> {
+    let at = |p: f64| (p - percentile).abs() < 1e-9;
+    if at(50.0) {
+        latency.p50
+    } else if at(90.0) {
+        latency.p90
+    } else if at(95.0) {
+        latency.p95
+    } else if at(99.0) {
+        latency.p99
+    } else if at(99.9) {
+        latency.p999
+    } else {
+        None
+    }
+}
+
+/// A measured figure, or why there is none.
+type Measured = Result<f64, String>;
+
+/// The comparison an assertion makes.
+#[derive(Clone, Copy)]
+enum Bound {
+    Below(f64),
+    Above(f64),
+    AtLeast(u64),
+    AtMost(u64),
+}
+
+/// How values of an assertion are written.
+#[derive(Clone, Copy)]
+enum Unit {
+    Millis,
+    Duration,
+    Usd,
+    Share,
+    Count,
+}
+
+impl Bound {
+    fn holds(self, value: f64) -> bool {
+        match self {
+            Bound::Below(b) => value < b,
+            Bound::Above(b) => value > b,
+            Bound::AtLeast(n) => value >= n as f64,
+            Bound::AtMost(n) => value <= n as f64,
+        }
+    }
+
+    fn limit(self) -> f64 {
+        match self {
+            Bound::Below(b) | Bound::Above(b) => b,
+            Bound::AtLeast(n) | Bound::AtMost(n) => n as f64,
+        }
+    }
+}
+
+impl Unit {
+    /// `value` in this unit, with enough decimals that it does not read as `bound` unless it is.
+    fn write(self, value: f64, bound: f64) -> String {
+        match self {
+            Unit::Millis => {
+                let decimals = if value >= 100.0 {
+                    0
+                } else if value >= 10.0 {
+                    1
+                } else {
+                    2
+                };
+                format!("{} ms", distinct(value, decimals, bound))
+            }
+            Unit::Duration => {
+                let written = SimDuration::from_secs_f64(value).map(|d| d.to_string());
+                written.unwrap_or_else(|_| format!("{value} s"))
+            }
+            Unit::Usd => format!("{} USD", distinct(value, 2, bound)),
+            Unit::Share => distinct(value, 4, bound),
+            Unit::Count => format!("{value:.0}"),
+        }
+    }
+
+    /// The bound as written: `< 800 ms`, `> 0.99`, `≥ 10`.
+    fn bound(self, bound: Bound) -> String {
+        let sign = match bound {
+            Bound::Below(_) => "<",
+            Bound::Above(_) => ">",
+            Bound::AtLeast(_) => "≥",
+            Bound::AtMost(_) => "≤",
+        };
+        let value = bound.limit();
+        let text = match self {
+            Unit::Millis => format!("{value} ms"),
+            Unit::Duration => {
+                SimDuration::from_secs_f64(value).map_or_else(|_| format!("{value} s"), |d| d.to_string())
+            }
+            Unit::Usd => format!("{value} USD"),
+            Unit::Share => format!("{value}"),
+            Unit::Count => format!("{value:.0}"),
+        };
+        format!("{sign} {text}")
+    }
+}
+
+/// `value` with at least `decimals` decimals, more (up to 9) while it would print as `bound`
+/// without being equal to it.
+fn distinct(value: f64, decimals: usize, bound: f64) -> String {
+    let mut text = format!("{value:.decimals$}");
+    for more in decimals + 1..=9 {
+        if value == bound || text.parse::<f64>() != Ok(bound) {
+            break;
+        }
+        text = format!("{value:.more$}");
+    }
+    text
+}
+
+fn judge(assertion: String, measured: Measured, bound: Bound, unit: Unit) -> Verdict {
+    let bound_text = unit.bound(bound);
+    match measured {
+        Ok(value) => {
+            let measured = unit.write(value, bound.limit());
+            Verdict {
+                message: format!("{assertion} measured {measured}, bound {bound_text}"),
+                passed: bound.holds(value),
+                assertion,
+                measured,
+                bound: bound_text,
+            }
+        }
+        Err(reason) => Verdict {
+            message: format!("{assertion} has no measured value ({reason}), bound {bound_text}"),
+            passed: false,
+            assertion,
+            measured: "none".into(),
+            bound: bound_text,
+        },
+    }
+}
+
+fn millis(d: SimDuration) -> f64 {
+    d.as_nanos() as f64 / 1e6
+}
+
+impl Expectation {
+    /// What is asserted, short: `latency(chat p99)`, `cost(category egress)`,
+    /// `time_to_recover(eu-outage)`.
+    pub fn describe(&self) -> String {
+        let all_jobs = |class: &Option<WorkloadClass>| class.map_or("all jobs", WorkloadClass::as_str);
+        match self {
+            Expectation::Latency {
+                service,
+                percentile,
+                component,
+                origin,
+                ..
+            } => {
+                let mut text = format!("latency({service} {}", percentile_name(*percentile));
+                if *component != LatencyComponent::E2e {
+                    let _ = write!(text, " {}", component.as_str());
+                }
+                if let Some(origin) = origin {
+                    let _ = write!(text, " from {origin}");
+                }
+                text + ")"
+            }
+            Expectation::SloAttainment { service, .. } => format!("slo_attainment({service})"),
+            Expectation::Cost {
+                category,
+                tier,
+                site,
+                class,
+                ..
+            } => {
+                let of = if let Some(category) = category {
+                    format!("category {}", category.as_str())
+                } else if let Some(tier) = tier {
+                    format!("tier {}", tier.as_str())
+                } else if let Some(site) = site {
+                    format!("site {site}")
+                } else if let Some(class) = class {
+                    format!("class {}", class.as_str())
+                } else {
+                    "total".into()
+                };
+                format!("cost({of})")
+            }
+            Expectation::TimeToRecover { incident, .. } => format!("time_to_recover({incident})"),
+            Expectation::BacklogDrain { incident, .. } => format!("backlog_drain({incident})"),
+            Expectation::Goodput { class, .. } => format!("goodput({})", all_jobs(class)),
+            Expectation::JobsCompleted { class, .. } => format!("jobs_completed({})", all_jobs(class)),
+            Expectation::RequestsFailed { service, .. } => {
+                format!(
+                    "requests_failed({})",
+                    service.as_deref().unwrap_or("all services")
+                )
+            }
+        }
+    }
+
+    /// Judges this assertion against `summary`.
+    pub fn evaluate(&self, summary: &Summary) -> Verdict {
+        let assertion = self.describe();
+        let no_service = |name: &str| format!("the run has no service \"{name}\"");
+        match self {
+            Expectation::Latency {
+                service,
+                percentile,
+                component,
+                origin,
+                below,
+            } => {
+                let measured = summary
+                    .services
+                    .get(service)
+                    .ok_or_else(|| no_service(service))
+                    .and_then(|s| match origin {
+                        Some(origin) => s
+                            .latency_ms_by_origin
+                            .get(origin)
+                            .ok_or_else(|| format!("service \"{service}\" has no demand from \"{origin}\"")),
+                        None => s
+                            .latency_ms
+                            .get(component.as_str())
+                            .ok_or_else(|| format!("no {} latency was recorded", component.as_str())),
+                    })
+                    .and_then(|latency| {
+                        quantile(latency, *percentile).ok_or_else(|| "no request was measured".to_string())
+                    });
+                judge(assertion, measured, Bound::Below(millis(*below)), Unit::Millis)
+            }
+            Expectation::SloAttainment { service, above } => {
+                let measured = summary
+                    .services
+                    .get(service)
+                    .ok_or_else(|| no_service(service))
+                    .and_then(|s| {
+                        s.slo
+                            .as_ref()
+                            .ok_or_else(|| format!("service \"{service}\" has no SLO"))
+                    })
+                    .and_then(|slo| {
+                        slo.attainment
+                            .ok_or_else(|| "no request ended after the warm-up".to_string())
+                    });
+                judge(assertion, measured, Bound::Above(*above), Unit::Share)
+            }
+            Expectation::Cost {
+                category,
+                tier,
+                site,
+                class,
+                below,
+            } => {
+                let cost = &summary.cost;
+                // A key missing from a breakdown was never charged: it cost nothing.
+                let part = |map: Option<f64>| Ok(map.unwrap_or(0.0));
+                let measured = if let Some(category) = category {
+                    part(cost.by_category.get(category.as_str()).copied())
+                } else if let Some(tier) = tier {
+                    part(cost.by_tier.get(tier.as_str()).copied())
+                } else if let Some(site) = site {
+                    part(cost.by_site.get(site).copied())
+                } else if let Some(class) = class {
+                    part(cost.by_class.get(class.as_str()).copied())
+                } else {
+                    Ok(cost.total_usd)
+                };
+                judge(assertion, measured, Bound::Below(below.usd()), Unit::Usd)
+            }
+            Expectation::TimeToRecover { incident, below } => {
+                let measured =
+                    incident_figure(summary, incident, "time_to_recover_s", |i| i.time_to_recover_s);
+                judge(
+                    assertion,
+                    measured,
+                    Bound::Below(below.as_secs_f64()),
+                    Unit::Duration,
+                )
+            }
+            Expectation::BacklogDrain { incident, below } => {
+                let measured = incident_figure(summary, incident, "backlog_drain_s", |i| i.backlog_drain_s);
+                judge(
+                    assertion,
+                    measured,
+                    Bound::Below(below.as_secs_f64()),
+                    Unit::Duration,
+                )
+            }
+            Expectation::Goodput { class, above } => {
+                let measured = match class {
+                    Some(class) => summary
+                        .jobs
+                        .get(class.as_str())
+                        .ok_or_else(|| format!("no {} job was submitted", class.as_str()))
+                        .and_then(|jobs| jobs.goodput.ok_or_else(|| "no GPU-hours were held".to_string())),
+                    None => {
+                        let (useful, held) = summary.jobs.values().fold((0.0, 0.0), |(u, h), jobs| {
+                            (u + jobs.gpu_hours.useful, h + jobs.gpu_hours.held)
+                        });
+                        if held > 0.0 {
+                            Ok(useful / held)
+                        } else {
+                            Err("no GPU-hours were held by jobs".to_string())
+                        }
+                    }
+                };
+                judge(assertion, measured, Bound::Above(*above), Unit::Share)
+            }
+            Expectation::JobsCompleted { class, at_least } => {
+                let completed: u64 = summary
+                    .jobs
+                    .iter()
+                    .filter(|(name, _)| class.is_none_or(|c| c.as_str() == **name))
+                    .map(|(_, jobs)| jobs.completed)
+                    .sum();
+                judge(
+                    assertion,
+                    Ok(completed as f64),
+                    Bound::AtLeast(*at_least),
+                    Unit::Count,
+                )
+            }
+            Expectation::RequestsFailed { service, at_most } => {
+                let measured = match service {
+                    Some(name) => summary
+                        .services
+                        .get(name)
+                        .map(|s| s.requests.failed as f64)
+                        .ok_or_else(|| no_service(name)),
+                    None => Ok(summary.services.values().map(|s| s.requests.failed).sum::<u64>() as f64),
+                };
+                judge(assertion, measured, Bound::AtMost(*at_most), Unit::Count)
+            }
+        }
+    }
+}
+
+/// A figure of the incident named `name`, or why there is none (the summary's note).
+fn incident_figure(
+    summary: &Summary,
+    name: &str,
+    key: &str,
+    figure: impl Fn(&crate::metrics::recovery::IncidentSummary) -> Option<f64>,
+) -> Measured {
+    let incident = summary
+        .incidents
+        .iter()
+        .find(|i| i.name == name)
+        .ok_or_else(|| format!("the run has no incident \"{name}\""))?;
+    figure(incident).ok_or_else(|| {
+        incident
+            .notes
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| "the summary gives no figure".to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::kernel::{KernelStats, StopReason};
+    use crate::metrics::job::{GpuHours, JobClassSummary};
+    use crate::metrics::recovery::IncidentSummary;
+    use crate::metrics::{
+        CostSummary, EstateSummary, ReplicaSummary, RequestCounts, ServiceSummary, SloSummary,
+    };
+
+    fn latency(p99: Option<f64>) -> LatencySummary {
+        LatencySummary {
+            mean: p99.map(|_| 400.0),
+            p50: p99.map(|_| 300.0),
+            p90: p99.map(|_| 500.0),
+            p95: p99.map(|_| 600.0),
+            p99,
+            p999: p99.map(|p| p * 2.0),
+        }
+    }
+
+    fn service(failed: u64, p99: Option<f64>, attainment: Option<f64>) -> ServiceSummary {
+        ServiceSummary {
+            requests: RequestCounts {
+                arrived: 1000,
+                served: 1000 - failed,
+                degraded: 0,
+                failed,
+                in_flight: 0,
+            },
+            failed_by_reason: BTreeMap::new(),
+            latency_ms: [("e2e", latency(p99)), ("ttft", latency(p99.map(|p| p / 10.0)))]
+                .into_iter()
+                .collect(),
+            latency_ms_by_origin: [("users-eu".to_string(), latency(Some(1234.0)))]
+                .into_iter()
+                .collect(),
+            slo: attainment.map(|a| SloSummary {
+                target_ms: 800.0,
+                percentile: 99.0,
+                attainment: Some(a),
+                measured_ms: p99,
+                windows_met: None,
+            }),
+            cost_usd: 0.0,
+            cost_per_1k_requests_usd: None,
+            utilization: None,
+            replicas: ReplicaSummary::default(),
+        }
+    }
+
+    fn jobs(completed: u64, useful: f64, held: f64) -> JobClassSummary {
+        JobClassSummary {
+            submitted: completed + 1,
+            completed,
+            failed: 0,
+            deadline_missed: 0,
+            interrupted: 0,
+            interruptions: BTreeMap::new(),
+            waiting_at_end: 0,
+            running_at_end: 1,
+            gpu_hours: GpuHours {
+                useful,
+                held,
+                ..GpuHours::default()
+            },
+            goodput: (held > 0.0).then(|| useful / held),
+            wait_h: None,
+            cost_usd: 0.0,
+        }
+    }
+
+    fn incident(name: &str, recover: Option<f64>) -> IncidentSummary {
+        let mut notes = BTreeMap::new();
+        if recover.is_none() {
+            notes.insert(
+                "time_to_recover_s",
+                "an interrupted job did not compute again".to_string(),
+            );
+        }
+        IncidentSummary {
+            name: name.into(),
+            kind: "site_outage",
+            start_s: 0.0,
+            end_s: Some(600.0),
+            time_to_detect_s: None,
+            time_to_recover_s: recover,
+            backlog_drain_s: Some(120.0),
+            requests_failed: 0,
+            requests_degraded: 0,
+            jobs_interrupted: 0,
+            jobs_failed_over: 0,
+            gpu_hours_lost: 0.0,
+            cost_during_usd: 0.0,
+            affected_services: Vec::new(),
+            notes,
+        }
+    }
+
+    /// A hand-made summary: chat p99 812.5 ms (origin users-eu 1234 ms), attainment 0.985, 30
+    /// failed; idle has no requests; total cost 5000 USD with 120 USD of egress; training jobs
+    /// 12 completed at goodput 0.9, fine-tuning 3 at 0.5; "eu-outage" recovered in 900 s,
+    /// "stuck" never.
+    fn summary() -> Summary {
+        Summary {
+            schema_version: crate::metrics::SCHEMA_VERSION,
+            scenario: "hand-made".into(),
+            seed: 1,
+            rng: "test",
+            policy: "lowest_latency".into(),
+            horizon_s: 3600.0,
+            end_time_s: 3600.0,
+            stop_reason: StopReason::Horizon,
+            kernel: KernelStats {
+                events_processed: 0,
+                events_scheduled: 0,
+                events_pending: 0,
+                peak_queue_len: 0,
+            },
+            estate: EstateSummary {
+                sites: 1,
+                pools: 1,
+                links: 0,
+                datasets: 0,
+                gpus: BTreeMap::new(),
+            },
+            cost: CostSummary {
+                total_usd: 5000.0,
+                by_category: [("compute", 4880.0), ("egress", 120.0)].into_iter().collect(),
+                by_tier: [("spot", 700.0)].into_iter().collect(),
+                by_site: [("fra".to_string(), 3000.0)].into_iter().collect(),
+                by_class: [("training", 4000.0)].into_iter().collect(),
+            },
+            services: [
+                ("chat".to_string(), service(30, Some(812.5), Some(0.985))),
+                ("idle".to_string(), service(0, None, None)),
+            ]
+            .into_iter()
+            .collect(),
+            jobs: [
+                ("training", jobs(12, 90.0, 100.0)),
+                ("fine_tuning", jobs(3, 10.0, 20.0)),
+            ]
+            .into_iter()
+            .collect(),
+            incidents: vec![incident("eu-outage", Some(900.0)), incident("stuck", None)],
+        }
+    }
+
+    fn parse(text: &str) -> Expectation {
+        crate::scenario::ron_options()
+            .from_str(text)
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn judge(text: &str) -> Verdict {
+        parse(text).evaluate(&summary())
+    }
+
+    #[test]
+    fn every_kind_passes_and_fails_on_its_figure() {
+        let cases: &[(&str, bool, &str)] = &[
+            (
+                r#"latency(service: "chat", percentile: 99.0, below: "900ms")"#,
+                true,
+                "812 ms",
+            ),
+            (
+                r#"latency(service: "chat", percentile: 99.0, below: "800ms")"#,
+                false,
+                "812 ms",
+            ),
+            (
+                r#"latency(service: "chat", percentile: 99.9, below: "1.6s")"#,
+                false,
+                "1625 ms",
+            ),
+            (
+                r#"latency(service: "chat", percentile: 50, below: "301ms")"#,
+                true,
+                "300 ms",
+            ),
+            (
+                r#"latency(service: "chat", percentile: 99.0, component: ttft, below: "82ms")"#,
+                true,
+                "81.2 ms",
+            ),
+            (
+                r#"latency(service: "chat", percentile: 99.0, component: ttft, below: "81ms")"#,
+                false,
+                "81.2 ms",
+            ),
+            (
+                r#"latency(service: "chat", percentile: 99.0, origin: "users-eu", below: "1s")"#,
+                false,
+                "1234 ms",
+            ),
+            (r#"slo_attainment(service: "chat", above: 0.98)"#, true, "0.9850"),
+            (r#"slo_attainment(service: "chat", above: 0.99)"#, false, "0.9850"),
+            (r#"cost(below: "5001 USD")"#, true, "5000.00 USD"),
+            (r#"cost(below: "4999.99 USD")"#, false, "5000.00 USD"),
+            (r#"cost(category: egress, below: "100 USD")"#, false, "120.00 USD"),
+            (r#"cost(category: storage, below: "1 USD")"#, true, "0.00 USD"),
+            (r#"cost(tier: spot, below: "800 USD")"#, true, "700.00 USD"),
+            (r#"cost(site: "fra", below: "2000 USD")"#, false, "3000.00 USD"),
+            (r#"cost(class: training, below: "4500 USD")"#, true, "4000.00 USD"),
+            (
+                r#"time_to_recover(incident: "eu-outage", below: "15m 1s")"#,
+                true,
+                "15m",
+            ),
+            (
+                r#"time_to_recover(incident: "eu-outage", below: "10m")"#,
+                false,
+                "15m",
+            ),
+            (r#"backlog_drain(incident: "eu-outage", below: "5m")"#, true, "2m"),
+            (
+                r#"backlog_drain(incident: "eu-outage", below: "1m")"#,
+                false,
+                "2m",
+            ),
+            ("goodput(class: training, above: 0.85)", true, "0.9000"),
+            ("goodput(class: fine_tuning, above: 0.85)", false, "0.5000"),
+            ("goodput(above: 0.8)", true, "0.8333"),
+            ("goodput(above: 0.85)", false, "0.8333"),
+            ("jobs_completed(class: training, at_least: 10)", true, "12"),
+            ("jobs_completed(class: fine_tuning, at_least: 10)", false, "3"),
+            ("jobs_completed(at_least: 15)", true, "15"),
+            ("jobs_completed(at_least: 16)", false, "15"),
+            (r#"requests_failed(service: "chat", at_most: 100)"#, true, "30"),
+            (r#"requests_failed(service: "chat", at_most: 29)"#, false, "30"),
+            (r#"requests_failed(service: "idle", at_most: 0)"#, true, "0"),
+            ("requests_failed(at_most: 30)", true, "30"),
+        ];
+        for (text, passes, measured) in cases {
+            let verdict = judge(text);
+            assert_eq!(verdict.passed, *passes, "{text}: {verdict:?}");
+            assert_eq!(verdict.measured, *measured, "{text}");
+        }
+    }
+
+    #[test]
+    fn below_and_above_are_strict_at_least_and_at_most_inclusive() {
+        assert!(!judge(r#"latency(service: "chat", percentile: 99.0, below: "812.5ms")"#).passed);
+        assert!(!judge(r#"cost(below: "5000 USD")"#).passed);
+        assert!(!judge("goodput(class: training, above: 0.9)").passed);
+        assert!(judge("jobs_completed(class: training, at_least: 12)").passed);
+        assert!(judge(r#"requests_failed(service: "chat", at_most: 30)"#).passed);
+        assert!(!judge(r#"time_to_recover(incident: "eu-outage", below: "15m")"#).passed);
+    }
+
+    #[test]
+    fn a_failure_message_names_the_assertion_and_both_numbers() {
+        let verdict = judge(r#"latency(service: "chat", percentile: 99.0, below: "800ms")"#);
+        assert_eq!(verdict.assertion, "latency(chat p99)");
+        assert_eq!(verdict.bound, "< 800 ms");
+        assert_eq!(
+            verdict.message,
+            "latency(chat p99) measured 812 ms, bound < 800 ms"
+        );
+        let verdict = judge("jobs_completed(class: fine_tuning, at_least: 10)");
+        assert_eq!(
+            verdict.message,
+            "jobs_completed(fine_tuning) measured 3, bound ≥ 10"
+        );
+        let verdict = judge(r#"cost(category: egress, below: "100 USD")"#);
+        assert_eq!(
+            verdict.message,
+            "cost(category egress) measured 120.00 USD, bound < 100 USD"
+        );
+    }
+
+    #[test]
+    fn a_measured_value_near_its_bound_never_prints_as_the_bound() {
+        let verdict = judge(r#"latency(service: "chat", percentile: 99.0, below: "812ms")"#);
+        assert_eq!(verdict.measured, "812.5 ms");
+        assert_eq!(distinct(0.98996, 4, 0.99), "0.98996");
+        assert_eq!(distinct(0.985, 4, 0.99), "0.9850");
+        assert_eq!(distinct(0.99, 4, 0.99), "0.9900");
+        assert_eq!(distinct(4999.999, 2, 5000.0), "4999.999");
+    }
+
+    #[test]
+    fn a_missing_figure_fails_with_the_reason() {
+        let cases = [
+            (
+                r#"time_to_recover(incident: "stuck", below: "1h")"#,
+                "did not compute again",
+            ),
+            (
+                r#"latency(service: "idle", percentile: 99.0, below: "1s")"#,
+                "no request was measured",
+            ),
+            (r#"slo_attainment(service: "idle", above: 0.5)"#, "has no SLO"),
+            (
+                "goodput(class: embedding, above: 0.5)",
+                "no embedding job was submitted",
+            ),
+            (
+                r#"requests_failed(service: "gone", at_most: 5)"#,
+                "no service \"gone\"",
+            ),
+        ];
+        for (text, reason) in cases {
+            let verdict = judge(text);
+            assert!(!verdict.passed, "{text}");
+            assert_eq!(verdict.measured, "none");
+            assert!(
+                verdict.message.contains(reason) && verdict.message.contains("bound"),
+                "{text}: {}",
+                verdict.message
+            );
+        }
+    }
+
+    #[test]
+    fn evaluate_keeps_the_order_of_the_assertions() {
+        let expectations = [
+            parse("jobs_completed(at_least: 1)"),
+            parse(r#"cost(below: "1 USD")"#),
+        ];
+        let verdicts = evaluate(&expectations, &summary());
+        let passed: Vec<bool> = verdicts.iter().map(|v| v.passed).collect();
+        assert_eq!(passed, [true, false]);
+        assert_eq!(verdicts[1].assertion, "cost(total)");
+    }
+}
