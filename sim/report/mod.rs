@@ -1,8 +1,9 @@
 //! Everything written to the output folder: `summary.json`, `jobs.csv`, `incidents.csv`,
 //! `decisions.csv`, `timeseries.csv` and `cost.csv` (deterministic) and `run.json` (wall-clock
 //! facts about this execution), written atomically; for a comparison of policies, one such
-//! folder per policy and the comparison table beside them; and the JUnit XML report of
-//! `hybridsim check`.
+//! folder per policy and the comparison table beside them; the chart renderer (`charts`); and
+//! the JUnit XML report of `hybridsim check`.
+pub mod charts;
 mod junit;
 mod output;
 pub mod series;

@@ -1,0 +1,278 @@
+//! The utilization chart (`utilization`): one panel per GPU pool with the GPUs in use per
+//! tier stacked over time, the idle part of the fixed (reserved and owned) capacity shaded
+//! on top of what they use, and the pool's total capacity as a step line.
+
+use plotters::element::{PathElement, Polygon};
+use plotters::prelude::DrawingBackend;
+use plotters::style::{Color, RGBColor};
+
+use super::frame::{self, Axes, LegendItem, Plot, Swatch};
+use super::render::Area;
+use super::style::{self, IDLE, REFERENCE, TimeAxis, WIDTH};
+use super::{Chart, ChartError, IncidentWindow};
+use crate::infra::pool::Tier;
+
+/// Height of one pool's panel.
+const PANEL_H: u32 = 300;
+
+/// A pool's state from one instant until the next point: the series are steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UtilizationPoint {
+    /// The instant, seconds from the start.
+    pub t_s: f64,
+    /// GPUs in use per tier, in the order of [`Tier::ALL`] (reserved, owned, on_demand, spot).
+    pub in_use: [f64; Tier::ALL.len()],
+    /// GPUs that could be allocated per tier, in the same order.
+    pub capacity: [f64; Tier::ALL.len()],
+}
+
+/// One pool's utilization over the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolUtilization {
+    /// The pool's name, used in the panel caption.
+    pub pool: String,
+    /// Its states, in any order (drawn in time order). Each holds until the next one, so end
+    /// the series with a point at the horizon to show the last interval. Negative and
+    /// non-finite counts are drawn as zero.
+    pub points: Vec<UtilizationPoint>,
+}
+
+/// Input of the utilization chart: one panel per pool, in the given order, sharing one time
+/// axis.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UtilizationChart {
+    /// The pools.
+    pub pools: Vec<PoolUtilization>,
+    /// Incident windows shaded on every panel.
+    pub incidents: Vec<IncidentWindow>,
+}
+
+/// What a stacked layer shows.
+#[derive(Debug, Clone, Copy)]
+enum Layer {
+    /// GPUs in use in a tier.
+    InUse(Tier),
+    /// Reserved and owned GPUs not in use.
+    IdleFixed,
+}
+
+/// Stack order, bottom up: fixed tiers in use, then their idle part (so its top is the fixed
+/// capacity), then the burst tiers.
+const LAYERS: [Layer; 5] = [
+    Layer::InUse(Tier::Reserved),
+    Layer::InUse(Tier::Owned),
+    Layer::IdleFixed,
+    Layer::InUse(Tier::OnDemand),
+    Layer::InUse(Tier::Spot),
+];
+
+impl Layer {
+    fn value(self, p: &UtilizationPoint) -> f64 {
+        match self {
+            Layer::InUse(tier) => of_tier(&p.in_use, tier),
+            Layer::IdleFixed => fixed_tiers()
+                .map(|t| (of_tier(&p.capacity, t) - of_tier(&p.in_use, t)).max(0.0))
+                .sum(),
+        }
+    }
+
+    fn legend(self) -> LegendItem {
+        match self {
+            Layer::InUse(tier) => {
+                LegendItem::new(style::tier_label(tier), Swatch::Fill(style::tier_color(tier)))
+            }
+            Layer::IdleFixed => LegendItem::new("idle reserved/owned", Swatch::Wash(IDLE)),
+        }
+    }
+
+    fn fill(self) -> (RGBColor, f64) {
+        match self {
+            Layer::InUse(tier) => (style::tier_color(tier), 0.9),
+            // Lighter than the rest: capacity paid for, but not used.
+            Layer::IdleFixed => (IDLE, 0.55),
+        }
+    }
+}
+
+/// A tier's count from an array in the order of [`Tier::ALL`], as drawn.
+fn of_tier(values: &[f64; Tier::ALL.len()], tier: Tier) -> f64 {
+    Tier::ALL
+        .iter()
+        .zip(values)
+        .find(|(t, _)| **t == tier)
+        .map_or(0.0, |(_, &v)| count(v))
+}
+
+/// The tiers billed whether used or not.
+fn fixed_tiers() -> impl Iterator<Item = Tier> {
+    Tier::ALL.into_iter().filter(|t| t.is_fixed())
+}
+
+/// A GPU count as drawn: negative and non-finite counts are zero.
+fn count(v: f64) -> f64 {
+    if v.is_finite() && v > 0.0 { v } else { 0.0 }
+}
+
+/// The pool's total capacity at a point.
+fn total_capacity(p: &UtilizationPoint) -> f64 {
+    p.capacity.iter().copied().map(count).sum()
+}
+
+/// Pixel size of the chart.
+pub(super) fn size(chart: &UtilizationChart) -> (u32, u32) {
+    let panels = chart.pools.len().max(1) as u32;
+    (WIDTH, style::HEADER_H + PANEL_H * panels + style::FOOTER_H)
+}
+
+/// Draws the chart on `root`.
+pub(super) fn draw<DB: DrawingBackend>(chart: &UtilizationChart, root: &Area<DB>) -> Result<(), ChartError> {
+    let mut legend: Vec<LegendItem> = LAYERS.iter().map(|l| l.legend()).collect();
+    legend.push(LegendItem::new("capacity", Swatch::Line(REFERENCE)));
+    if !chart.incidents.is_empty() {
+        legend.push(LegendItem::new("incident", Swatch::Incident));
+    }
+    let body = frame::figure(root, UtilizationChart::TITLE, &legend)?;
+    if chart.pools.is_empty() {
+        return frame::no_data(&body, "no GPU pools to show");
+    }
+    let times = chart.pools.iter().flat_map(|p| p.points.iter().map(|q| q.t_s));
+    let range = frame::time_range(times);
+    let panels = body.split_evenly((chart.pools.len(), 1));
+    for (pool, area) in chart.pools.iter().zip(&panels) {
+        let caption = format!("{}: GPUs in use vs capacity", style::clip_label(&pool.pool, 60));
+        let plot_area = frame::panel(area, &caption, &[])?;
+        let points = sorted(&pool.points);
+        match &range {
+            Some((time, x)) if !points.is_empty() => {
+                draw_pool(&plot_area, &points, &chart.incidents, *time, x.clone())?;
+            }
+            _ => frame::no_data(&plot_area, "no utilization recorded for this pool")?,
+        }
+    }
+    Ok(())
+}
+
+/// The points with a finite time, in time order.
+fn sorted(points: &[UtilizationPoint]) -> Vec<&UtilizationPoint> {
+    let mut out: Vec<&UtilizationPoint> = points.iter().filter(|p| p.t_s.is_finite()).collect();
+    out.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    out
+}
+
+/// Draws one pool's plot: stacked layers, bands over them, capacity line, band labels.
+fn draw_pool<DB: DrawingBackend>(
+    area: &Area<DB>,
+    points: &[&UtilizationPoint],
+    incidents: &[IncidentWindow],
+    time: TimeAxis,
+    x: std::ops::Range<f64>,
+) -> Result<(), ChartError> {
+    let stacked_max = points
+        .iter()
+        .map(|p| LAYERS.iter().map(|l| l.value(p)).sum::<f64>());
+    let capacity_max = points.iter().map(|p| total_capacity(p));
+    let max = stacked_max.chain(capacity_max).fold(0.0, f64::max);
+    let y = frame::y_range(max, 1.1);
+    let x_fmt = frame::tick_format(&x);
+    let y_fmt = frame::tick_format(&y);
+    let axes = Axes {
+        label_strip: frame::has_bands(incidents, time, &x),
+        x,
+        y,
+        x_desc: time.label,
+        y_desc: "GPUs",
+        x_ticks: 14,
+        x_fmt: &x_fmt,
+        y_fmt: &y_fmt,
+    };
+    let plot = frame::plot(area, &axes)?;
+    draw_layers(&plot, points, time)?;
+    frame::incident_bands(&plot, incidents, time)?;
+    let capacity = steps(points, time, plot.x_range().end, total_capacity);
+    plot.plotting_area()
+        .draw(&PathElement::new(capacity, REFERENCE.stroke_width(2)))?;
+    frame::incident_labels(&plot, incidents, time)
+}
+
+/// Fills each layer between the top of the layers below and its own top, as steps.
+fn draw_layers<DB: DrawingBackend>(
+    plot: &Plot<'_, DB>,
+    points: &[&UtilizationPoint],
+    time: TimeAxis,
+) -> Result<(), ChartError> {
+    let end = plot.x_range().end;
+    for (i, layer) in LAYERS.iter().enumerate() {
+        if points.iter().all(|p| layer.value(p) == 0.0) {
+            continue;
+        }
+        let below = |p: &UtilizationPoint| LAYERS[..i].iter().map(|l| l.value(p)).sum::<f64>();
+        let lower = steps(points, time, end, below);
+        let upper = steps(points, time, end, |p| below(p) + layer.value(p));
+        let mut outline = upper;
+        outline.extend(lower.into_iter().rev());
+        let (color, alpha) = layer.fill();
+        plot.plotting_area()
+            .draw(&Polygon::new(outline, color.mix(alpha).filled()))?;
+    }
+    Ok(())
+}
+
+/// A step line through `value` at each point: each value holds until the next point. A
+/// single point holds until `end`, so it is still visible.
+fn steps(
+    points: &[&UtilizationPoint],
+    time: TimeAxis,
+    end: f64,
+    value: impl Fn(&UtilizationPoint) -> f64,
+) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len() * 2);
+    for (i, p) in points.iter().enumerate() {
+        let v = value(p);
+        out.push((time.at(p.t_s), v));
+        let until = match points.get(i + 1) {
+            Some(next) => time.at(next.t_s),
+            None if points.len() == 1 => end,
+            None => continue,
+        };
+        out.push((until, v));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(t_s: f64, reserved_use: f64, reserved_cap: f64, spot_use: f64) -> UtilizationPoint {
+        UtilizationPoint {
+            t_s,
+            in_use: [reserved_use, 0.0, 0.0, spot_use],
+            capacity: [reserved_cap, 0.0, 0.0, 8.0],
+        }
+    }
+
+    #[test]
+    fn idle_fixed_capacity_is_capacity_less_use() {
+        assert_eq!(Layer::IdleFixed.value(&point(0.0, 3.0, 8.0, 2.0)), 5.0);
+        // Over-use (which the simulator forbids) must not make idle capacity negative.
+        assert_eq!(Layer::IdleFixed.value(&point(0.0, 9.0, 8.0, 2.0)), 0.0);
+        assert_eq!(
+            Layer::InUse(Tier::Spot).value(&point(0.0, 0.0, 8.0, f64::NAN)),
+            0.0
+        );
+        assert_eq!(total_capacity(&point(0.0, 0.0, 8.0, 0.0)), 16.0);
+    }
+
+    #[test]
+    fn values_hold_until_the_next_point() {
+        let time = TimeAxis {
+            per_unit_s: 1.0,
+            label: "s",
+        };
+        let (a, b) = (point(0.0, 1.0, 8.0, 0.0), point(10.0, 2.0, 8.0, 0.0));
+        let line = steps(&[&a, &b], time, 20.0, |p| p.in_use[0]);
+        assert_eq!(line, vec![(0.0, 1.0), (10.0, 1.0), (10.0, 2.0)]);
+        let single = steps(&[&a], time, 20.0, |p| p.in_use[0]);
+        assert_eq!(single, vec![(0.0, 1.0), (20.0, 1.0)]);
+    }
+}
