@@ -60,7 +60,7 @@ fn the_same_seed_gives_identical_summary_bytes() {
 }
 
 #[test]
-fn jobs_and_incidents_tables_are_byte_identical_for_a_seed() {
+fn tables_and_charts_are_byte_identical_for_a_seed() {
     let root = tempfile::tempdir().unwrap();
     for scenario in [
         "scenarios/validation/checkpoint.ron",
@@ -71,7 +71,22 @@ fn jobs_and_incidents_tables_are_byte_identical_for_a_seed() {
             let result = run_into(dir, &[scenario, "--seed", seed]);
             assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
         }
-        for file in ["summary.json", "jobs.csv", "incidents.csv", "decisions.csv"] {
+        for file in [
+            "summary.json",
+            "jobs.csv",
+            "incidents.csv",
+            "decisions.csv",
+            "timeseries.csv",
+            "cost.csv",
+            "latency.svg",
+            "latency.png",
+            "cost.svg",
+            "cost.png",
+            "recovery.svg",
+            "recovery.png",
+            "utilization.svg",
+            "utilization.png",
+        ] {
             let read = |dir: &PathBuf| std::fs::read(dir.join(file)).unwrap();
             assert_eq!(read(&a), read(&b), "{scenario}: {file}");
         }
@@ -172,6 +187,11 @@ fn several_policies_write_a_folder_each_and_a_comparison_that_repeats_byte_for_b
             assert!(a.join(policy).join(file).exists(), "{policy}/{file}");
         }
     }
+    assert_eq!(
+        std::fs::read(a.join("recovery.svg")).unwrap(),
+        std::fs::read(b.join("recovery.svg")).unwrap(),
+        "the recovery chart puts the policies side by side"
+    );
     let comparison = std::fs::read(a.join("comparison.csv")).unwrap();
     assert_eq!(comparison, std::fs::read(b.join("comparison.csv")).unwrap());
     let table = text(&comparison);

@@ -4,6 +4,7 @@
 //! folder per policy and the comparison table beside them; the chart renderer (`charts`); and
 //! the JUnit XML report of `hybridsim check`.
 pub mod charts;
+pub mod figures;
 mod junit;
 mod output;
 pub mod series;
@@ -63,6 +64,8 @@ pub fn write_comparison(
     })?;
     out.write_bytes("comparison.csv", &csv)?;
     out.write_json("comparison.json", comparison)?;
+    let summaries: Vec<&crate::metrics::Summary> = runs.iter().map(|(o, _)| &o.summary).collect();
+    figures::write_chart(&out, "", &figures::recovery_chart(&summaries))?;
     out.commit()
 }
 
@@ -93,5 +96,6 @@ fn write_files(
     )?;
     out.write_bytes(&file("timeseries.csv"), &timeseries)?;
     out.write_bytes(&file("cost.csv"), &table("cost.csv", series::cost_csv(outcome))?)?;
+    figures::write_run_charts(out, folder, outcome)?;
     out.write_json(&file("run.json"), info)
 }
