@@ -2,7 +2,7 @@
 //! its `policies:` section. Each reacts to outages and price shocks the way its name promises,
 //! and every reaction goes through the decision log.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::spec::{CostCeilingSpec, FailoverSpec, PolicySettings, TieredSpec, WeightedSpec};
 use super::{
@@ -11,7 +11,7 @@ use super::{
 };
 use crate::infra::ids::SiteId;
 use crate::infra::pool::Tier;
-use crate::kernel::SimDuration;
+use crate::kernel::{SimDuration, SimTime};
 use crate::scenario::schema::ScenarioSpec;
 
 /// The names of the built-in policies, as written in scenarios.
@@ -205,7 +205,13 @@ impl Policy for Tiered {
             let on_it = job
                 .current
                 .is_some_and(|c| c.pool == pool && c.tier == Tier::Spot);
-            if job.status == JobStatus::Running && on_it {
+            // A job that may only use spot has nowhere to go: moving it would only stop it.
+            let elsewhere = || {
+                view.placements(job.id)
+                    .iter()
+                    .any(|c| c.tier != Tier::Spot && self.spec.order_for(job.class).contains(&c.tier))
+            };
+            if job.status == JobStatus::Running && on_it && elsewhere() {
                 actions.push(Action::Migrate {
                     job: job.id,
                     reason: format!(
@@ -221,11 +227,12 @@ impl Policy for Tiered {
 /// Keeps the spend rate on pay-per-use capacity (on-demand and spot) under a budget: a job whose
 /// start would take the rate over it waits (reserved and owned capacity, already paid for, is
 /// always allowed), and while the rate is over the budget, services with a fallback are
-/// switched to it. Places by price; routes by latency.
+/// switched to it, for at least `hold`. Places by price; routes by latency.
 #[derive(Debug, Clone)]
 pub struct CostCeiling {
     spec: CostCeilingSpec,
-    degraded: BTreeSet<ServiceId>,
+    /// Services it switched to their fallback, and when.
+    degraded: BTreeMap<ServiceId, SimTime>,
 }
 
 impl CostCeiling {
@@ -233,7 +240,7 @@ impl CostCeiling {
     pub fn new(spec: CostCeilingSpec) -> Self {
         CostCeiling {
             spec,
-            degraded: BTreeSet::new(),
+            degraded: BTreeMap::new(),
         }
     }
 
@@ -298,7 +305,7 @@ impl Policy for CostCeiling {
             for (index, _) in workloads.service_names().iter().enumerate() {
                 let service = ServiceId(index as u32);
                 let (has_fallback, active) = workloads.fallback(service);
-                if has_fallback && !active && self.degraded.insert(service) {
+                if has_fallback && !active && self.degraded.insert(service, view.now()).is_none() {
                     actions.push(Action::Degrade {
                         service,
                         active: true,
@@ -309,7 +316,15 @@ impl Policy for CostCeiling {
                 }
             }
         } else if spend < budget * self.spec.resume_below {
-            for service in std::mem::take(&mut self.degraded) {
+            let (now, hold) = (view.now(), self.spec.hold);
+            let due: Vec<ServiceId> = self
+                .degraded
+                .iter()
+                .filter(|&(_, &since)| now.saturating_since(since) >= hold)
+                .map(|(&service, _)| service)
+                .collect();
+            for service in due {
+                self.degraded.remove(&service);
                 actions.push(Action::Degrade {
                     service,
                     active: false,
@@ -326,8 +341,8 @@ impl Policy for CostCeiling {
 /// Ordered site lists: each listed service is served from the first of its sites that can
 /// serve, and jobs run at the first listed site with room. When a site goes down, the next site
 /// of each service it served is scaled up to the replicas the failed site had, and interrupted
-/// jobs are restored at the next listed site that holds a checkpoint copy. When the site is
-/// back, the standby returns to its size.
+/// jobs are restored at the next listed site that holds a checkpoint copy. Once the site is
+/// back and its replicas are ready again, the standby returns to its size.
 #[derive(Debug, Clone)]
 pub struct Failover {
     /// Per service (scenario order), the rank of each site (scenario order); unlisted sites
@@ -340,8 +355,17 @@ pub struct Failover {
     job_sites: Vec<SiteId>,
     /// Replicas per (service, site) at the last tick, so an outage knows what it took away.
     seen: BTreeMap<(ServiceId, SiteId), u32>,
-    /// Standby sizes before a failover scaled them up.
-    standby: BTreeMap<(ServiceId, SiteId), u32>,
+    /// Standbys a failover scaled up: their size before, the site they stand in for, and the
+    /// replicas that site had.
+    standby: BTreeMap<(ServiceId, SiteId), Standby>,
+}
+
+/// A standby that took over from a failed site.
+#[derive(Debug, Clone, Copy)]
+struct Standby {
+    size_before: u32,
+    for_site: SiteId,
+    replicas_lost: u32,
 }
 
 /// How often failover looks at replica counts.
@@ -411,7 +435,14 @@ impl Failover {
             if lost == 0 || self.standby.contains_key(&(service, next)) {
                 continue;
             }
-            self.standby.insert((service, next), now);
+            self.standby.insert(
+                (service, next),
+                Standby {
+                    size_before: now,
+                    for_site: down,
+                    replicas_lost: lost,
+                },
+            );
             actions.push(Action::Scale {
                 service,
                 site: next,
@@ -443,24 +474,32 @@ impl Failover {
         }
     }
 
-    fn site_up(&mut self, view: &View<'_>, up: SiteId, actions: &mut Vec<Action>) {
+    /// Returns standbys to their size once the site they stood in for is back with as many
+    /// ready replicas as it lost (not when it comes back: its replicas still have to start).
+    fn stand_down(&mut self, view: &View<'_>, actions: &mut Vec<Action>) {
         let back: Vec<(ServiceId, SiteId)> = self
             .standby
-            .keys()
-            .filter(|(s, _)| self.service_sites[s.0 as usize].contains(&up))
-            .copied()
+            .iter()
+            .filter(|&(&(service, _), s)| {
+                view.site_up(s.for_site)
+                    && view
+                        .workloads()
+                        .is_some_and(|w| w.ready_replicas(service, s.for_site) >= s.replicas_lost)
+            })
+            .map(|(key, _)| *key)
             .collect();
         for key in back {
-            let Some(size) = self.standby.remove(&key) else {
+            let Some(standby) = self.standby.remove(&key) else {
                 continue;
             };
             actions.push(Action::Scale {
                 service: key.0,
                 site: key.1,
-                replicas: size,
+                replicas: standby.size_before,
                 reason: format!(
-                    "failover: {} is back; standby returns to {size} replica(s)",
-                    view.site_name(up)
+                    "failover: {} serves again; the standby returns to {} replica(s)",
+                    view.site_name(standby.for_site),
+                    standby.size_before
                 ),
             });
         }
@@ -493,9 +532,11 @@ impl Policy for Failover {
 
     fn on_signal(&mut self, signal: &Signal, view: &View<'_>, actions: &mut Vec<Action>) {
         match *signal {
-            Signal::Tick => self.remember_replicas(view),
+            Signal::Tick => {
+                self.remember_replicas(view);
+                self.stand_down(view, actions);
+            }
             Signal::SiteDown { site } => self.site_down(view, site, actions),
-            Signal::SiteUp { site } => self.site_up(view, site, actions),
             _ => {}
         }
     }
@@ -741,6 +782,9 @@ mod tests {
             vec![SiteId(0)]
         }
         fn replicas(&self, _: ServiceId, _: SiteId) -> u32 {
+            2
+        }
+        fn ready_replicas(&self, _: ServiceId, _: SiteId) -> u32 {
             2
         }
         fn queued(&self, _: ServiceId, _: SiteId) -> u32 {

@@ -139,6 +139,15 @@ pub struct CostCeilingSpec {
     /// How often spending is checked.
     #[serde(default = "default_check_every")]
     pub check_every: SimDuration,
+    /// A switched service stays on its fallback at least this long. Switching sheds load, the
+    /// autoscaler then removes replicas and spending drops; coming back at once would bring
+    /// the load back to too few replicas and switch again minutes later.
+    #[serde(default = "default_hold")]
+    pub hold: SimDuration,
+}
+
+fn default_hold() -> SimDuration {
+    SimDuration::from_secs(30 * 60)
 }
 
 fn yes() -> bool {
@@ -160,6 +169,7 @@ impl Default for CostCeilingSpec {
             degrade: true,
             resume_below: default_resume_below(),
             check_every: default_check_every(),
+            hold: default_hold(),
         }
     }
 }

@@ -81,8 +81,8 @@ pub enum Action {
         reason: String,
     },
     /// Set a service's replica count at a site where it is deployed. New replicas go through
-    /// the service's cold start and use its autoscaling tier (on-demand without autoscaling);
-    /// removal takes idle replicas only.
+    /// the service's cold start, in its autoscaling tier if the pool has one, else in the tier the
+    /// deployment started in; removal takes idle replicas only.
     Scale {
         /// The service.
         service: ServiceId,
@@ -102,7 +102,8 @@ pub enum Action {
         /// Why.
         reason: String,
     },
-    /// Keep a waiting job from being placed until `until`.
+    /// Keep a waiting job from being placed until `until` (checked at the next offer of GPUs to
+    /// waiting jobs, at least once a minute).
     Defer {
         /// The job.
         job: JobId,
@@ -112,7 +113,8 @@ pub enum Action {
         reason: String,
     },
     /// Restart a waiting, interrupted job at `site`, from the best checkpoint copy reachable
-    /// from there (a replicated copy when its own site is gone).
+    /// from there (a replicated copy when its own site is gone). The pin lasts until the job is
+    /// placed or a site comes back up, when every choice is open again.
     Restore {
         /// The job.
         job: JobId,
@@ -170,6 +172,8 @@ pub trait Workloads {
     fn service_sites(&self, service: ServiceId) -> Vec<SiteId>;
     /// Replicas of `service` at `site` (ready or starting).
     fn replicas(&self, service: ServiceId, site: SiteId) -> u32;
+    /// Replicas of `service` at `site` that are ready to serve.
+    fn ready_replicas(&self, service: ServiceId, site: SiteId) -> u32;
     /// Requests of `service` queued at `site`.
     fn queued(&self, service: ServiceId, site: SiteId) -> u32;
     /// Whether `service` has a fallback and whether its requests are sent there now.

@@ -814,6 +814,7 @@ fn set_site(
     // The site id comes from the estate itself, so the network knows it.
     let _ = parts.estate.network.set_site_up(now, site, up);
     if up {
+        parts.jobs.clear_restore_pins();
         parts.serving.site_up(ctx, parts.estate, parts.decider, site)?;
         return parts.jobs.place_waiting(ctx, parts.estate, parts.decider);
     }

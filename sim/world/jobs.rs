@@ -721,6 +721,23 @@ impl Jobs {
                 );
             }
         }
+        if let Some(dataset) = def.dataset {
+            let reachable = |site: SiteId| {
+                estate.datasets[dataset.index()].home == site
+                    || self.staged.contains(&(dataset, site))
+                    || estate.dataset_route(dataset, site).is_ok()
+            };
+            if !sized
+                .iter()
+                .any(|p| estate.may_hold(dataset, p.site) && reachable(p.site))
+            {
+                let data = &estate.datasets[dataset.index()];
+                return format!(
+                    "dataset {} cannot reach any site large enough (links or sites on the way are down)",
+                    data.name
+                );
+            }
+        }
         if state.needs_restore
             && state.progress_ns > 0
             && !sized
@@ -1454,15 +1471,33 @@ impl Jobs {
         out
     }
 
-    /// Where `job` could be placed now if it moved.
+    /// Where `job` could be placed now if it moved. For a running job, moving to another site
+    /// also means fetching the checkpoint it writes before it leaves.
     pub fn placements(&self, estate: &Estate, job: JobId) -> Vec<PlacementCandidate> {
-        if job.0 as usize >= self.jobs.len() {
+        let Some(state) = self.jobs.get(job.0 as usize) else {
             return Vec::new();
-        }
-        self.candidates(estate, job.0 as usize)
+        };
+        let checkpoint = state.def.checkpoint.map_or(0, |c| c.size_bytes);
+        let mut out: Vec<PlacementCandidate> = self
+            .candidates(estate, job.0 as usize)
             .into_iter()
             .map(|(c, _)| c)
-            .collect()
+            .collect();
+        if let (Some(holding), true) = (state.holding, checkpoint > 0) {
+            for candidate in out.iter_mut().filter(|c| c.site != holding.site) {
+                if let Some(route) = checkpoint_route(estate, state.def.dataset, holding.site, candidate.site)
+                {
+                    let mut staging = Staging {
+                        bytes: candidate.staging_bytes,
+                        seconds: candidate.staging_s,
+                    };
+                    staging.add(estate, &route, checkpoint);
+                    candidate.staging_bytes = staging.bytes;
+                    candidate.staging_s = staging.seconds;
+                }
+            }
+        }
+        out
     }
 
     /// Moves running `job`: it checkpoints (if it has checkpoints and is computing), gives its
@@ -1487,6 +1522,13 @@ impl Jobs {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Lifts every restore pin: a site came back, so every choice is open again.
+    pub fn clear_restore_pins(&mut self) {
+        for state in &mut self.jobs {
+            state.pinned_site = None;
         }
     }
 

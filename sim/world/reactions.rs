@@ -36,6 +36,9 @@ impl Workloads for WorkloadView<'_> {
     fn replicas(&self, service: ServiceId, site: SiteId) -> u32 {
         self.serving.replicas_at(service, site)
     }
+    fn ready_replicas(&self, service: ServiceId, site: SiteId) -> u32 {
+        self.serving.ready_replicas_at(service, site)
+    }
     fn queued(&self, service: ServiceId, site: SiteId) -> u32 {
         self.serving.queued_at(service, site)
     }
@@ -158,13 +161,14 @@ impl World {
         };
         match outcome {
             Ok(()) => {
-                self.decisions.record(
-                    now,
-                    kind,
-                    subject,
-                    choice,
-                    format!("{}: {reason}", self.decisions.policy_name()),
-                );
+                // Built-in policies start their reasons with their name; others get it added.
+                let policy = self.decisions.policy_name();
+                let reason = if reason.starts_with(policy) {
+                    reason
+                } else {
+                    format!("{policy}: {reason}")
+                };
+                self.decisions.record(now, kind, subject, choice, reason);
                 if kind != DecisionKind::Migrate {
                     self.jobs
                         .place_waiting(ctx, &mut self.estate, &mut self.decisions)?;

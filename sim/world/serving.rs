@@ -1808,6 +1808,13 @@ impl Serving {
         })
     }
 
+    /// Replicas of `service` at `site` ready to serve.
+    pub fn ready_replicas_at(&self, service: ServiceId, site: SiteId) -> u32 {
+        self.deployment_at(service, site).map_or(0, |d| {
+            self.services[service.0 as usize].deployments[d as usize].ready_replicas() as u32
+        })
+    }
+
     /// Requests of `service` queued at `site`.
     pub fn queued_at(&self, service: ServiceId, site: SiteId) -> u32 {
         self.deployment_at(service, site).map_or(0, |d| {
@@ -1836,8 +1843,8 @@ impl Serving {
     }
 
     /// Scales `service` at `site` to `replicas`: new ones start with the service's cold start
-    /// in its autoscaling tier (on-demand without an autoscaler); only idle ones are removed.
-    /// Returns the choice and reason to log, or why the request cannot be carried out.
+    /// in its autoscaling tier where the pool has it, else in the deployment's own tier; only
+    /// idle ones are removed. Logs the scaling; returns why it cannot be done, if it cannot.
     #[allow(clippy::too_many_arguments)]
     pub fn scale_to(
         &mut self,
@@ -1860,7 +1867,16 @@ impl Serving {
         let current = state.deployments[deployment as usize].replicas.len() as u32;
         let subject = subject(estate, state, deployment);
         if replicas > current {
-            let tier = state.autoscale.as_ref().map_or(Tier::OnDemand, |a| a.tier);
+            // The autoscaler's tier where the pool has it, else the tier the deployment started in
+            // (a data centre has owned GPUs, not on-demand ones).
+            let deployed = &state.deployments[deployment as usize];
+            let pool = &estate.pools[deployed.pool.index()];
+            let tier = state
+                .autoscale
+                .as_ref()
+                .map(|a| a.tier)
+                .filter(|&t| pool.tier(t).is_some())
+                .unwrap_or(deployed.tier);
             let cold_start = state.replica_start();
             let started =
                 self.start_replicas(ctx, estate, (s, deployment), tier, replicas - current, cold_start)?;
