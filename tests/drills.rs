@@ -828,3 +828,68 @@ fn pattern_c_the_second_cloud_absorbs_an_outage_and_governance_stays_on_prem() {
         Some("cloud-b-eu"),
     );
 }
+
+/// Every drill's policies, run under common random numbers, by name.
+fn under_policies(name: &str) -> std::collections::BTreeMap<String, RunOutcome> {
+    let scenario = drill(name);
+    let names = scenario
+        .spec
+        .policy
+        .as_ref()
+        .map(|p| p.names().to_vec())
+        .unwrap_or_default();
+    assert!(
+        names.len() >= 3,
+        "{name} compares at least three policies: {names:?}"
+    );
+    assert_eq!(
+        names[0], "lowest_latency",
+        "{name}: the drill's own figures are the default's"
+    );
+    let runs = hybridsim::experiment::compare::run_policies(&scenario, scenario.spec.seed, &names);
+    names
+        .into_iter()
+        .zip(runs)
+        .map(|(n, r)| (n, r.unwrap_or_else(|e| panic!("{name}: {e}"))))
+        .collect()
+}
+
+#[test]
+fn policies_differ_the_way_the_drills_explain() {
+    // pattern-b: failover raises a standby on the data centre's owned GPUs, so office traffic
+    // is answered through the outage; cheapest piles it on one cheap replica.
+    let b = under_policies("pattern-b");
+    let failed = |p: &str| b[p].summary.services["copilot"].requests.failed;
+    assert!(
+        failed("failover") * 100 < failed("lowest_latency"),
+        "{} vs {}",
+        failed("failover"),
+        failed("lowest_latency")
+    );
+    assert!(failed("cheapest") > 5 * failed("lowest_latency"));
+    // spot-price-spike: tiered starts no spot job above its ceiling, so the spike costs less
+    // and fewer spot jobs finish; cheapest has nowhere cheaper to go.
+    let spike = under_policies("spot-price-spike");
+    let during = |p: &str| spike[p].summary.incidents[0].cost_during_usd;
+    assert!(during("tiered") < 0.5 * during("lowest_latency"));
+    assert_eq!(
+        spike["cheapest"].summary.cost.total_usd,
+        spike["lowest_latency"].summary.cost.total_usd
+    );
+    let done = |p: &str| spike[p].summary.jobs["embedding"].completed;
+    assert!(done("tiered") < done("lowest_latency"));
+    // eu-outage-dual: cheapest moves the training run home to the reserved GPUs when Dublin is
+    // back; cost_ceiling will not pay for Paris, so the run waits for Dublin.
+    let dual = under_policies("eu-outage-dual");
+    let cost = |p: &str| dual[p].summary.cost.total_usd;
+    assert!(cost("cheapest") < cost("lowest_latency") - 500.0);
+    let recover = |p: &str| dual[p].summary.incidents[0].time_to_recover_s.unwrap();
+    assert!(recover("cost_ceiling") > 5.0 * recover("lowest_latency"));
+    let migrated = dual["cheapest"]
+        .world
+        .decisions
+        .entries()
+        .iter()
+        .any(|d| d.kind == DecisionKind::Migrate && d.subject == "pretrain");
+    assert!(migrated);
+}
