@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand};
 use hybridsim::experiment::compare::{Comparison, run_policies};
 use hybridsim::report::{RunInfo, write_comparison, write_run};
 use hybridsim::scenario::{self, Scenario};
+use hybridsim::world::PROGRESS_STEPS;
 use hybridsim::{exit, world};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The scenario `run` uses when none is given; compiled in so the binary works from any folder.
 const QUICKSTART: &str = include_str!("../scenarios/quickstart.ron");
@@ -140,7 +142,12 @@ fn run(
     let seed = seed.unwrap_or(scenario.spec.seed);
     let target = out.unwrap_or_else(|| Path::new("outputs").join(&scenario.spec.name));
     let started = Instant::now();
-    let outcomes = run_policies(&scenario, seed, &names)
+    let bars = progress_bars(&names, quiet);
+    let outcomes = run_policies(&scenario, seed, &names, &|index, done| {
+        bars[index].set_position((done * PROGRESS_STEPS as f64).round() as u64)
+    });
+    bars.iter().for_each(ProgressBar::finish_and_clear);
+    let outcomes = outcomes
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
         .map_err(hybridsim::Error::from)?;
@@ -173,6 +180,29 @@ fn run(
         println!("  results in {}/", written.display());
     }
     Ok(())
+}
+
+/// One progress bar per run, drawn on stderr when it is a terminal (never with `--quiet`).
+fn progress_bars(names: &[String], quiet: bool) -> Vec<ProgressBar> {
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let multi = MultiProgress::with_draw_target(target);
+    let style =
+        ProgressStyle::with_template("{prefix:>16} [{bar:40}] {percent:>3}% of simulated time, {elapsed}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    names
+        .iter()
+        .map(|name| {
+            let bar = multi.add(ProgressBar::new(PROGRESS_STEPS));
+            bar.set_style(style.clone());
+            bar.set_prefix(name.clone());
+            bar
+        })
+        .collect()
 }
 
 fn print_summary(s: &hybridsim::metrics::Summary, scenario: &Scenario, seed: u64, wall: f64) {

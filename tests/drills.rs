@@ -846,7 +846,8 @@ fn under_policies(name: &str) -> std::collections::BTreeMap<String, RunOutcome> 
         names[0], "lowest_latency",
         "{name}: the drill's own figures are the default's"
     );
-    let runs = hybridsim::experiment::compare::run_policies(&scenario, scenario.spec.seed, &names);
+    let runs =
+        hybridsim::experiment::compare::run_policies(&scenario, scenario.spec.seed, &names, &|_, _| {});
     names
         .into_iter()
         .zip(runs)

@@ -75,3 +75,20 @@ fn tables_have_their_headers_and_a_row_per_point_and_charge() {
         .sum();
     assert!(close(total, outcome.summary.cost.total_usd), "{total}");
 }
+
+#[test]
+fn a_run_in_steps_for_progress_is_the_same_run() {
+    let scenario = hybridsim::scenario::load("scenarios/drills/eu-outage-dual.ron".as_ref()).unwrap();
+    let policy = || hybridsim::world::scenario_policy(&scenario);
+    let whole = hybridsim::world::simulate_with(&scenario, 7, policy()).unwrap();
+    let mut seen = Vec::new();
+    let stepped =
+        hybridsim::world::simulate_observed(&scenario, 7, policy(), &mut |done| seen.push(done)).unwrap();
+    assert_eq!(
+        serde_json::to_string(&whole.summary).unwrap(),
+        serde_json::to_string(&stepped.summary).unwrap()
+    );
+    assert_eq!(whole.world.decisions.entries(), stepped.world.decisions.entries());
+    assert_eq!(seen.len() as u64, hybridsim::world::PROGRESS_STEPS);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]) && seen.last() == Some(&1.0));
+}

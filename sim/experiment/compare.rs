@@ -10,19 +10,26 @@ use serde::Serialize;
 use crate::metrics::Summary;
 use crate::policy::built_in;
 use crate::scenario::Scenario;
-use crate::world::{RunError, RunOutcome, simulate_with};
+use crate::world::{RunError, RunOutcome, simulate_observed};
 
 /// Runs `scenario` with `seed` under each built-in policy in `names`, in parallel; the outcomes
-/// come back in the order of `names`. Unknown names are an error of the caller (they were
-/// checked with the scenario or on the command line).
-pub fn run_policies(scenario: &Scenario, seed: u64, names: &[String]) -> Vec<Result<RunOutcome, RunError>> {
+/// come back in the order of `names`. `progress` hears (index in `names`, fraction of simulated
+/// time done) as each run goes. Unknown names are an error of the caller (they were checked
+/// with the scenario or on the command line).
+pub fn run_policies(
+    scenario: &Scenario,
+    seed: u64,
+    names: &[String],
+    progress: &(dyn Fn(usize, f64) + Sync),
+) -> Vec<Result<RunOutcome, RunError>> {
     let spec = &scenario.spec;
     names
         .par_iter()
-        .map(|name| {
+        .enumerate()
+        .map(|(index, name)| {
             let policy =
                 built_in(name, &spec.policies, spec).ok_or_else(|| RunError::UnknownPolicy(name.clone()))?;
-            simulate_with(scenario, seed, policy)
+            simulate_observed(scenario, seed, policy, &mut |done| progress(index, done))
         })
         .collect()
 }

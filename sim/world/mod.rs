@@ -423,6 +423,35 @@ pub fn simulate_with(
     conclude(scenario, seed, sim, stop)
 }
 
+/// Simulates like [`simulate_with`], in `PROGRESS_STEPS` equal steps of simulated time, and
+/// tells `progress` the fraction done after each. Stopping at an instant delivers every event
+/// at it, so the run is the same as in one go.
+pub fn simulate_observed(
+    scenario: &Scenario,
+    seed: u64,
+    policy: Box<dyn Policy>,
+    progress: &mut dyn FnMut(f64),
+) -> Result<RunOutcome, RunError> {
+    let (mut sim, horizon) = prepare_with(scenario, seed, policy)?;
+    let mut stop = StopReason::Horizon;
+    for step in 1..=PROGRESS_STEPS {
+        let until = if step == PROGRESS_STEPS {
+            horizon
+        } else {
+            SimTime::from_nanos(horizon.as_nanos() / PROGRESS_STEPS * step)
+        };
+        stop = sim.run(RunLimits::until(until))?;
+        progress(step as f64 / PROGRESS_STEPS as f64);
+        if stop != StopReason::Horizon {
+            break;
+        }
+    }
+    conclude(scenario, seed, sim, stop)
+}
+
+/// Steps of [`simulate_observed`].
+pub const PROGRESS_STEPS: u64 = 200;
+
 /// The scenario's policy (the first when it lists several); the scenario check refused
 /// unknown names, so an unknown one here falls back to the default.
 pub fn scenario_policy(scenario: &Scenario) -> Box<dyn Policy> {
