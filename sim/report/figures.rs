@@ -126,13 +126,13 @@ pub fn utilization_chart(outcome: &RunOutcome) -> UtilizationChart {
     }
 }
 
-/// Time to detect, recover and drain per incident, one group of bars per policy.
-pub fn recovery_chart(summaries: &[&Summary]) -> RecoveryChart {
+/// Time to detect, recover and drain per incident, one group of bars per labelled run.
+pub fn recovery_chart(runs: &[(&str, &Summary)]) -> RecoveryChart {
     RecoveryChart {
-        policies: summaries
+        policies: runs
             .iter()
-            .map(|s| PolicyRecovery {
-                policy: s.policy.clone(),
+            .map(|(label, s)| PolicyRecovery {
+                policy: label.to_string(),
                 incidents: s
                     .incidents
                     .iter()
@@ -166,5 +166,10 @@ pub fn write_run_charts(out: &OutputDir, folder: &str, outcome: &RunOutcome) -> 
     write_chart(out, folder, &latency_chart(outcome))?;
     write_chart(out, folder, &cost_chart(outcome))?;
     write_chart(out, folder, &utilization_chart(outcome))?;
-    write_chart(out, folder, &recovery_chart(&[&outcome.summary]))
+    let summary = &outcome.summary;
+    write_chart(
+        out,
+        folder,
+        &recovery_chart(&[(summary.policy.as_str(), summary)]),
+    )
 }

@@ -44,17 +44,17 @@ pub fn write_run(target: &Path, outcome: &RunOutcome, info: &RunInfo) -> Result<
     out.commit()
 }
 
-/// Writes the runs of one scenario under several policies into `target`, replacing it
-/// atomically: one folder per policy with a run's full set of files, and the comparison
-/// table as `comparison.csv` and `comparison.json`. Returns the folder.
+/// Writes compared runs into `target`, replacing it atomically: one folder per run, named by its
+/// row of `comparison` (in the same order), with the run's full set of files, and the
+/// comparison table as `comparison.csv` and `comparison.json`. Returns the folder.
 pub fn write_comparison(
     target: &Path,
     runs: &[(&RunOutcome, RunInfo)],
     comparison: &Comparison,
 ) -> Result<PathBuf, OutputError> {
     let out = OutputDir::create(target)?;
-    for (outcome, info) in runs {
-        let folder = format!("{}/", outcome.summary.policy);
+    for ((outcome, info), row) in runs.iter().zip(&comparison.policies) {
+        let folder = format!("{}/", row.policy);
         out.create_folder(&folder)?;
         write_files(&out, &folder, outcome, info)?;
     }
@@ -64,8 +64,13 @@ pub fn write_comparison(
     })?;
     out.write_bytes("comparison.csv", &csv)?;
     out.write_json("comparison.json", comparison)?;
-    let summaries: Vec<&crate::metrics::Summary> = runs.iter().map(|(o, _)| &o.summary).collect();
-    figures::write_chart(&out, "", &figures::recovery_chart(&summaries))?;
+    let labelled: Vec<(&str, &crate::metrics::Summary)> = comparison
+        .policies
+        .iter()
+        .zip(runs)
+        .map(|(row, (o, _))| (row.policy.as_str(), &o.summary))
+        .collect();
+    figures::write_chart(&out, "", &figures::recovery_chart(&labelled))?;
     out.commit()
 }
 
