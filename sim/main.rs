@@ -160,12 +160,15 @@ fn run(
     };
     let context = || format!("writing results of {}", scenario.spec.name);
     let (written, comparison) = match outcomes.as_slice() {
-        [outcome] => (write_run(&target, outcome, &info(outcome)), None),
+        [outcome] => (write_run(&target, &scenario, outcome, &info(outcome)), None),
         _ => {
             let summaries: Vec<_> = outcomes.iter().map(|o| &o.summary).collect();
             let comparison = Comparison::of(&summaries);
             let runs: Vec<_> = outcomes.iter().map(|o| (o, info(o))).collect();
-            (write_comparison(&target, &runs, &comparison), Some(comparison))
+            (
+                write_comparison(&target, &scenario, &runs, &comparison),
+                Some(comparison),
+            )
         }
     };
     let written = written.map_err(hybridsim::Error::from).with_context(context)?;

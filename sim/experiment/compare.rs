@@ -1,7 +1,6 @@
-//! Comparing runs: one scenario under several policies with the same seed, so every run sees
-//! the same arrivals, failures and preemptions (common random numbers) and the differences are
-//! the policies'; or several scenarios, policies and seeds side by side (`hybridsim compare`).
-//! The runs go in parallel; the table lists them in the order asked.
+//! Comparing policies: one scenario run under several policies with the same seed, so every run
+//! sees the same arrivals, failures and preemptions (common random numbers) and the differences
+//! are the policies'. The runs go in parallel; the table lists them in the order asked.
 
 use std::collections::BTreeMap;
 
@@ -31,91 +30,6 @@ pub fn run_policies(
             let policy =
                 built_in(name, &spec.policies, spec).ok_or_else(|| RunError::UnknownPolicy(name.clone()))?;
             simulate_observed(scenario, seed, policy, &mut |done| progress(index, done))
-        })
-        .collect()
-}
-
-/// One run of a comparison: a scenario, a policy and a seed, and the label it is shown under.
-#[derive(Clone)]
-pub struct PlannedRun {
-    /// What the run is called in the table and its folder: the parts that vary between runs.
-    pub label: String,
-    /// The scenario.
-    pub scenario: Scenario,
-    /// The policy's name.
-    pub policy: String,
-    /// The master seed.
-    pub seed: u64,
-}
-
-/// Every combination of `scenarios`, `policies` (each scenario's own list when empty) and
-/// `seeds` (each scenario's own seed when empty), labelled by what varies.
-pub fn plan(scenarios: &[Scenario], policies: &[String], seeds: &[u64]) -> Vec<PlannedRun> {
-    let mut runs = Vec::new();
-    for scenario in scenarios {
-        let own = scenario
-            .spec
-            .policy
-            .as_ref()
-            .map_or_else(|| vec!["lowest_latency".to_string()], |p| p.names().to_vec());
-        let policies = if policies.is_empty() { &own[..] } else { policies };
-        let seeds = if seeds.is_empty() {
-            &[scenario.spec.seed][..]
-        } else {
-            seeds
-        };
-        for policy in policies {
-            for &seed in seeds {
-                runs.push(PlannedRun {
-                    label: String::new(),
-                    scenario: scenario.clone(),
-                    policy: policy.clone(),
-                    seed,
-                });
-            }
-        }
-    }
-    let varies = |part: fn(&PlannedRun) -> String| {
-        runs.iter()
-            .map(part)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len()
-            > 1
-    };
-    let (by_scenario, by_policy, by_seed) = (
-        varies(|r| r.scenario.spec.name.clone()),
-        varies(|r| r.policy.clone()),
-        varies(|r| r.seed.to_string()),
-    );
-    for run in &mut runs {
-        let mut parts = Vec::new();
-        if by_scenario {
-            parts.push(run.scenario.spec.name.clone());
-        }
-        if by_policy || (!by_scenario && !by_seed) {
-            parts.push(run.policy.clone());
-        }
-        if by_seed {
-            parts.push(format!("seed-{}", run.seed));
-        }
-        run.label = parts.join("-");
-    }
-    runs
-}
-
-/// Runs every planned run in parallel; outcomes come back in plan order. `progress` hears
-/// (index in the plan, fraction of simulated time done).
-pub fn run_planned(
-    runs: &[PlannedRun],
-    progress: &(dyn Fn(usize, f64) + Sync),
-) -> Vec<Result<RunOutcome, RunError>> {
-    runs.par_iter()
-        .enumerate()
-        .map(|(index, run)| {
-            let spec = &run.scenario.spec;
-            let policy = built_in(&run.policy, &spec.policies, spec)
-                .ok_or_else(|| RunError::UnknownPolicy(run.policy.clone()))?;
-            simulate_observed(&run.scenario, run.seed, policy, &mut |done| progress(index, done))
         })
         .collect()
 }

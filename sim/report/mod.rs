@@ -1,10 +1,12 @@
 //! Everything written to the output folder: `summary.json`, `jobs.csv`, `incidents.csv`,
-//! `decisions.csv`, `timeseries.csv` and `cost.csv` (deterministic) and `run.json` (wall-clock
-//! facts about this execution), written atomically; for a comparison of policies, one such
-//! folder per policy and the comparison table beside them; the chart renderer (`charts`); and
+//! `decisions.csv`, `timeseries.csv`, `cost.csv`, the charts and `report.html` (deterministic)
+//! and `run.json` (wall-clock facts about this execution), written atomically; for a
+//! comparison of policies, one such folder per policy and the comparison table, its chart and
+//! its `report.html` beside them; the chart renderer (`charts`); the HTML report (`html`); and
 //! the JUnit XML report of `hybridsim check`.
 pub mod charts;
 pub mod figures;
+pub mod html;
 mod junit;
 mod output;
 pub mod series;
@@ -21,7 +23,33 @@ pub use tables::{
 };
 
 use crate::experiment::compare::Comparison;
+use crate::scenario::Scenario;
 use crate::world::RunOutcome;
+
+/// The files of one run's folder and what each holds, in the order `report.html` lists them.
+pub const RUN_FILES: [(&str, &str); 15] = [
+    ("report.html", "this page"),
+    ("summary.json", "the headline figures"),
+    (
+        "incidents.csv",
+        "a row per scripted incident with its recovery figures",
+    ),
+    ("decisions.csv", "the whole decision log"),
+    ("jobs.csv", "a row per job"),
+    ("timeseries.csv", "the figures per metrics window"),
+    ("cost.csv", "every charge of the cost ledger"),
+    ("latency.svg", "latency chart"),
+    ("latency.png", "latency chart, as PNG"),
+    ("cost.svg", "cost chart"),
+    ("cost.png", "cost chart, as PNG"),
+    ("utilization.svg", "utilization chart"),
+    ("utilization.png", "utilization chart, as PNG"),
+    ("recovery.svg", "recovery chart (recovery.png: as PNG)"),
+    (
+        "run.json",
+        "wall-clock facts about this execution (the only file that differs between runs)",
+    ),
+];
 
 /// Facts about one execution that are not part of the simulated result: they differ between
 /// two runs of the same scenario and seed, so they are kept out of `summary.json`.
@@ -37,18 +65,26 @@ pub struct RunInfo {
     pub events_per_wall_second: f64,
 }
 
-/// Writes a run's results into `target`, replacing it atomically. Returns the folder.
-pub fn write_run(target: &Path, outcome: &RunOutcome, info: &RunInfo) -> Result<PathBuf, OutputError> {
+/// Writes the results of a run of `scenario` into `target`, replacing it atomically. Returns
+/// the folder.
+pub fn write_run(
+    target: &Path,
+    scenario: &Scenario,
+    outcome: &RunOutcome,
+    info: &RunInfo,
+) -> Result<PathBuf, OutputError> {
     let out = OutputDir::create(target)?;
-    write_files(&out, "", outcome, info)?;
+    write_files(&out, "", scenario, outcome, info)?;
     out.commit()
 }
 
-/// Writes compared runs into `target`, replacing it atomically: one folder per run, named by its
-/// row of `comparison` (in the same order), with the run's full set of files, and the
-/// comparison table as `comparison.csv` and `comparison.json`. Returns the folder.
+/// Writes compared runs of `scenario` into `target`, replacing it atomically: one folder per
+/// run, named by its row of `comparison` (in the same order), with the run's full set of files,
+/// the comparison table as `comparison.csv` and `comparison.json`, the recovery chart and
+/// `report.html`. Returns the folder.
 pub fn write_comparison(
     target: &Path,
+    scenario: &Scenario,
     runs: &[(&RunOutcome, RunInfo)],
     comparison: &Comparison,
 ) -> Result<PathBuf, OutputError> {
@@ -56,7 +92,7 @@ pub fn write_comparison(
     for ((outcome, info), row) in runs.iter().zip(&comparison.policies) {
         let folder = format!("{}/", row.policy);
         out.create_folder(&folder)?;
-        write_files(&out, &folder, outcome, info)?;
+        write_files(&out, &folder, scenario, outcome, info)?;
     }
     let csv = comparison.csv().map_err(|e| OutputError {
         path: target.join("comparison.csv"),
@@ -71,13 +107,26 @@ pub fn write_comparison(
         .map(|(row, (o, _))| (row.policy.as_str(), &o.summary))
         .collect();
     figures::write_chart(&out, "", &figures::recovery_chart(&labelled))?;
+    let summaries: Vec<&crate::metrics::Summary> = runs.iter().map(|(o, _)| &o.summary).collect();
+    let report =
+        html::comparison_report(scenario, &summaries, comparison).map_err(|e| report_error(&out, "", e))?;
+    out.write_bytes(html::REPORT_HTML, report.as_bytes())?;
     out.commit()
+}
+
+/// A failure to draw the charts of `report.html` in `folder`.
+fn report_error(out: &OutputDir, folder: &str, e: charts::ChartError) -> OutputError {
+    OutputError {
+        path: out.target().join(folder).join(html::REPORT_HTML),
+        source: std::io::Error::other(e),
+    }
 }
 
 /// Writes one run's files into `folder` (`""` or `"name/"`) of `out`.
 fn write_files(
     out: &OutputDir,
     folder: &str,
+    scenario: &Scenario,
     outcome: &RunOutcome,
     info: &RunInfo,
 ) -> Result<(), OutputError> {
@@ -102,5 +151,8 @@ fn write_files(
     out.write_bytes(&file("timeseries.csv"), &timeseries)?;
     out.write_bytes(&file("cost.csv"), &table("cost.csv", series::cost_csv(outcome))?)?;
     figures::write_run_charts(out, folder, outcome)?;
+    let report =
+        html::run_report(scenario, outcome, !folder.is_empty()).map_err(|e| report_error(out, folder, e))?;
+    out.write_bytes(&file(html::REPORT_HTML), report.as_bytes())?;
     out.write_json(&file("run.json"), info)
 }

@@ -1,0 +1,357 @@
+//! `report.html`: one run (or a comparison of policies) as a single page a newcomer can read
+//! without the code — what the scenario is, the headline figures, the estate, the incidents
+//! and how the run recovered, the story told by the decision log, and the charts.
+//!
+//! The page is self-contained and opens offline: the style sheet is inline, the charts are
+//! the chart renderer's SVG inline, and there is no script, font, image or other resource to
+//! fetch (links only point at the files beside the page). It is a pure function of the
+//! scenario and the run — no clock, no host, nothing from `run.json` — so the same seed gives
+//! the same bytes. All text from the scenario and the run is escaped. Its size stays bounded
+//! whatever the run: the timeline is capped (module `timeline`), long series are thinned for
+//! the page (module `inline`), and long cells and tables are cut with a pointer to the full
+//! file.
+
+mod inline;
+mod markup;
+mod sections;
+mod timeline;
+
+use std::fmt::Write as _;
+
+pub use markup::escape;
+pub use timeline::{MAX_SHOWN, NEAR_S};
+
+use super::RUN_FILES;
+use super::charts::ChartError;
+use super::figures;
+use crate::experiment::compare::Comparison;
+use crate::metrics::Summary;
+use crate::scenario::Scenario;
+use crate::world::RunOutcome;
+use markup::{Cell, Column, escape as esc, table};
+use timeline::Span;
+
+/// The page's style sheet.
+const STYLE: &str = include_str!("html/report.css");
+
+/// The file name of the report in an output folder.
+pub const REPORT_HTML: &str = "report.html";
+
+/// The version written in the footer.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The report of one run of `scenario`; `in_comparison` when it is one policy's run in a
+/// comparison, whose report is one folder up.
+pub fn run_report(
+    scenario: &Scenario,
+    outcome: &RunOutcome,
+    in_comparison: bool,
+) -> Result<String, ChartError> {
+    let s = &outcome.summary;
+    let mut body = String::new();
+    title(
+        &mut body,
+        &format!("{} — {}", s.scenario, s.policy),
+        scenario,
+        s,
+        &s.policy,
+    );
+    if in_comparison {
+        body.push_str(
+            "<p class=\"note\">This run is one of several policies compared on the same scenario and \
+             seed: <a href=\"../report.html\">all policies side by side</a>.</p>\n",
+        );
+    }
+    nav(&mut body);
+    section(&mut body, "headline", "Headline figures", |out| {
+        headline(out, s, "")
+    });
+    section(&mut body, "estate", "The estate at a glance", |out| {
+        sections::estate(out, scenario)
+    });
+    section(&mut body, "incidents", "Incidents and recovery", |out| {
+        incidents_intro(out);
+        sections::incidents(out, &s.incidents);
+    });
+    section(
+        &mut body,
+        "timeline",
+        "The story: incidents and decisions",
+        |out| timeline::write(out, outcome.world.decisions.log().entries(), &spans(scenario, s)),
+    );
+    let mut charts = String::new();
+    run_charts(&mut charts, outcome)?;
+    section(&mut body, "charts", "Charts", |out| out.push_str(&charts));
+    footer(&mut body, &run_files());
+    Ok(page(&format!("{} — {} — hybridsim", s.scenario, s.policy), &body))
+}
+
+/// The report of `scenario` run under several policies (`summaries`, in the order asked): the
+/// comparison table, the recovery chart with the policies side by side, and each policy's
+/// headline figures with a link to its own report.
+pub fn comparison_report(
+    scenario: &Scenario,
+    summaries: &[&Summary],
+    comparison: &Comparison,
+) -> Result<String, ChartError> {
+    let mut body = String::new();
+    let first = summaries.first().copied();
+    let heading = format!("{} — {} policies compared", comparison.scenario, summaries.len());
+    match first {
+        Some(s) => title(
+            &mut body,
+            &heading,
+            scenario,
+            s,
+            &policy_names(scenario).join(", "),
+        ),
+        None => {
+            let _ = writeln!(body, "<header><h1>{}</h1></header>", esc(&heading));
+        }
+    }
+    section(&mut body, "comparison", "Policies side by side", |out| {
+        comparison_intro(out, comparison);
+        comparison_table(out, comparison);
+    });
+    let mut chart = String::new();
+    let labelled: Vec<(&str, &Summary)> = summaries.iter().map(|s| (s.policy.as_str(), *s)).collect();
+    let recovery = figures::recovery_chart(&labelled);
+    inline::figure(
+        &mut chart,
+        &recovery,
+        "Time to detect, recover and drain the backlog per incident, one group of bars per policy.",
+    )?;
+    section(&mut body, "recovery", "Recovery by policy", |out| {
+        out.push_str(&chart)
+    });
+    for s in summaries {
+        let id = format!("policy-{}", s.policy);
+        let heading = format!("Policy {}", s.policy);
+        section(&mut body, &id, &heading, |out| {
+            let _ = writeln!(
+                out,
+                "<p>The full report of this run: <a href=\"{0}/report.html\">{0}/report.html</a>.</p>",
+                esc(&s.policy)
+            );
+            headline(out, s, &format!("{}/", s.policy));
+        });
+    }
+    footer(&mut body, &comparison_files(summaries));
+    Ok(page(&format!("{heading} — hybridsim"), &body))
+}
+
+/// The whole document around `body`.
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"hybridsim {VERSION}\">\n<title>{}</title>\n\
+         <link rel=\"icon\" href=\"data:,\">\n<style>\n{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n",
+        esc(title)
+    )
+}
+
+/// Writes a section with an anchor `id` and a heading, its content written by `content`.
+fn section(out: &mut String, id: &str, heading: &str, content: impl FnOnce(&mut String)) {
+    let _ = writeln!(out, "<section id=\"{}\">\n<h2>{}</h2>", esc(id), esc(heading));
+    content(out);
+    out.push_str("</section>\n");
+}
+
+/// The title, the run's facts (`policy`: the policy or policies) and the scenario's
+/// description.
+fn title(out: &mut String, heading: &str, scenario: &Scenario, s: &Summary, policy: &str) {
+    let policies: Vec<&str> = policy_names(scenario);
+    let facts = [
+        ("scenario", s.scenario.clone()),
+        ("seed", s.seed.to_string()),
+        ("policy", policy.to_string()),
+        ("horizon", scenario.spec.horizon.to_string()),
+        ("metrics window", scenario.spec.metrics.window.to_string()),
+    ];
+    let _ = writeln!(
+        out,
+        "<header>\n<p class=\"kicker\">hybridsim report</p>\n<h1>{}</h1>",
+        esc(heading)
+    );
+    out.push_str("<dl class=\"facts\">");
+    for (key, value) in facts {
+        let _ = write!(out, "<div><dt>{key}</dt><dd>{}</dd></div>", esc(&value));
+    }
+    out.push_str("</dl>\n");
+    sections::description(out, &scenario.spec.description, &policies);
+    out.push_str("</header>\n");
+}
+
+/// The policies the scenario is run under (the first is the default).
+fn policy_names(scenario: &Scenario) -> Vec<&str> {
+    match &scenario.spec.policy {
+        Some(choice) => choice.names().iter().map(String::as_str).collect(),
+        None => vec!["lowest_latency"],
+    }
+}
+
+/// Links to the sections of a run's report.
+fn nav(out: &mut String) {
+    out.push_str(
+        "<nav><a href=\"#headline\">Headline figures</a><a href=\"#estate\">Estate</a>\
+         <a href=\"#incidents\">Incidents</a><a href=\"#timeline\">Timeline</a>\
+         <a href=\"#charts\">Charts</a><a href=\"#files\">Files</a></nav>\n",
+    );
+}
+
+/// Cards, services, jobs and cost of one run whose files are in `folder` (`""` or `"name/"`).
+fn headline(out: &mut String, s: &Summary, folder: &str) {
+    sections::cards(out, s);
+    out.push_str(
+        "<h3>Inference services</h3>\n<p class=\"note\">End-to-end latency over the whole run; \
+         within SLO counts requests after warm-up, failures as misses.</p>\n",
+    );
+    sections::services(out, s);
+    out.push_str(
+        "<h3>Jobs by class</h3>\n<p class=\"note\">Goodput is useful GPU-hours over GPU-hours held.</p>\n",
+    );
+    sections::jobs(out, s);
+    out.push_str("<h3>Cost</h3>\n");
+    sections::cost(out, s, folder);
+}
+
+fn incidents_intro(out: &mut String) {
+    out.push_str(
+        "<p class=\"note\">Times since the start of the run. Time to detect: to the end of the first \
+         metrics window in which an affected service misses its SLO. Time to recover: until every \
+         affected SLO holds again for several windows in a row and every interrupted job computes \
+         again. Backlog drain: from the incident's end until queued requests and waiting jobs are back \
+         at their level before it. A dash is a figure that cannot be given; the notes say why.</p>\n",
+    );
+}
+
+/// The spans of the scenario's incidents, for the timeline.
+fn spans(scenario: &Scenario, s: &Summary) -> Vec<Span> {
+    scenario
+        .spec
+        .incidents
+        .iter()
+        .map(|i| {
+            let start_s = i.start.as_secs_f64();
+            let end_s = match i.duration {
+                _ if i.kind.is_instant() => start_s,
+                Some(d) => (start_s + d.as_secs_f64()).min(s.horizon_s),
+                None => s.horizon_s,
+            };
+            Span { start_s, end_s }
+        })
+        .collect()
+}
+
+/// The four charts of a run, inline, thinned for the page.
+fn run_charts(out: &mut String, outcome: &RunOutcome) -> Result<(), ChartError> {
+    out.push_str(
+        "<p class=\"note\">Incidents are shaded in red. Times on the axes are since the start of the run.</p>\n",
+    );
+    inline::figure(
+        out,
+        &inline::thin_latency(&figures::latency_chart(outcome)),
+        "End-to-end latency per service (p50, p95, p99) in each metrics window, with the SLO bound.",
+    )?;
+    inline::figure(
+        out,
+        &inline::thin_cost(&figures::cost_chart(outcome)),
+        "Cumulative spend by cost category and by capacity tier.",
+    )?;
+    inline::figure(
+        out,
+        &inline::thin_utilization(&figures::utilization_chart(outcome)),
+        "GPUs in use per pool and tier against capacity; idle reserved and owned GPUs are grey.",
+    )?;
+    inline::figure(
+        out,
+        &figures::recovery_chart(&[(outcome.summary.policy.as_str(), &outcome.summary)]),
+        "Time to detect, recover and drain the backlog per incident.",
+    )
+}
+
+fn comparison_intro(out: &mut String, c: &Comparison) {
+    let _ = writeln!(
+        out,
+        "<p>Every policy ran with seed {}, so all saw the same arrivals, failures and preemptions \
+         (common random numbers): the differences are the policies'. The same table is in \
+         <a href=\"comparison.csv\">comparison.csv</a>; times are in seconds.</p>",
+        c.seed
+    );
+}
+
+/// The comparison table turned on its side: a row per figure, a column per policy.
+fn comparison_table(out: &mut String, c: &Comparison) {
+    let (header, rows) = c.table();
+    let mut columns = vec![Column::text("figure")];
+    columns.extend(
+        rows.iter()
+            .map(|r| Column::num(r.first().cloned().unwrap_or_default())),
+    );
+    let mut lines: Vec<Vec<Cell>> = vec![
+        std::iter::once(Cell::text("report"))
+            .chain(rows.iter().map(|r| {
+                let policy = esc(r.first().map_or("", String::as_str));
+                Cell::html(format!(
+                    "<a href=\"{policy}/report.html\">{policy}/report.html</a>"
+                ))
+            }))
+            .collect(),
+    ];
+    for (i, name) in header.iter().enumerate().skip(1) {
+        let mut line = vec![Cell::text(name)];
+        line.extend(rows.iter().map(|r| {
+            let value = r.get(i).map_or("", String::as_str);
+            Cell::text(if value.is_empty() { markup::DASH } else { value })
+        }));
+        lines.push(line);
+    }
+    table(out, "figures comparison", &columns, &lines);
+}
+
+/// The files of one run's folder, with what each holds.
+fn run_files() -> Vec<(String, &'static str)> {
+    RUN_FILES
+        .iter()
+        .map(|(name, what)| (name.to_string(), *what))
+        .collect()
+}
+
+/// The files of a comparison's folder.
+fn comparison_files(summaries: &[&Summary]) -> Vec<(String, &'static str)> {
+    let mut files = vec![
+        (REPORT_HTML.to_string(), "this page"),
+        ("comparison.csv".to_string(), "the comparison table"),
+        ("comparison.json".to_string(), "the comparison table, as JSON"),
+        (
+            "recovery.svg".to_string(),
+            "recovery chart, policies side by side (also .png)",
+        ),
+    ];
+    files.extend(summaries.iter().map(|s| {
+        (
+            format!("{}/report.html", s.policy),
+            "that policy's run: every file of a run",
+        )
+    }));
+    files
+}
+
+/// The footer: the files beside the page and the version that wrote it.
+fn footer(out: &mut String, files: &[(String, &str)]) {
+    out.push_str("<footer id=\"files\">\n<h2>Files</h2>\n<ul class=\"files\">\n");
+    for (name, what) in files {
+        let name = esc(name);
+        let _ = writeln!(
+            out,
+            "<li><a href=\"{name}\"><code>{name}</code></a> — {}</li>",
+            esc(what)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</ul>\n<p class=\"note\">Written by hybridsim {VERSION}. The same scenario and seed give the same \
+         page, byte for byte; wall-clock facts about the execution are in <code>run.json</code> only.</p>\n</footer>"
+    );
+}
