@@ -95,6 +95,36 @@ pub fn cumulative_cost(
     per_window
 }
 
+/// Cumulative cost at the end of each metrics window, by category (in [`CostCategory::ALL`]
+/// order) and by tier (in [`Tier::ALL`] order; charges without a tier count in neither).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostCurves {
+    /// Per category, per window.
+    pub by_category: Vec<Vec<f64>>,
+    /// Per tier, per window.
+    pub by_tier: Vec<Vec<f64>>,
+}
+
+/// The cost curves of `ledger` over `windows` windows of `window_ns`.
+pub fn cost_curves(ledger: &Ledger, window_ns: u64, windows: usize) -> CostCurves {
+    CostCurves {
+        by_category: cumulative_cost(
+            ledger,
+            window_ns,
+            windows,
+            |e| Some(category_index(e.category)),
+            CostCategory::ALL.len(),
+        ),
+        by_tier: cumulative_cost(
+            ledger,
+            window_ns,
+            windows,
+            |e| e.tier.map(|t| t as usize),
+            Tier::ALL.len(),
+        ),
+    }
+}
+
 /// The end of window `index` in seconds.
 pub fn window_end_s(window_ns: u64, index: usize) -> f64 {
     SimTime::from_nanos(window_ns.saturating_mul(index as u64 + 1)).as_secs_f64()

@@ -5,7 +5,7 @@
 use super::decision::{Decision, DecisionKind, DecisionLog};
 use super::{
     PlaceRequest, Placement, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score, Signal, View,
-    best_placement, lowest_latency,
+    lowest_latency, preferred_then_cheapest,
 };
 use crate::infra::ids::SiteId;
 use crate::kernel::{SimDuration, SimTime};
@@ -208,12 +208,7 @@ impl Decider {
                     format!("candidate {i}"),
                     reason,
                 );
-                match best_placement(candidates, |c| {
-                    Some(Score::ranked(c.preference, c.usd_per_effective_gpu_hour()))
-                }) {
-                    Placement::Place(i) => i,
-                    _ => 0,
-                }
+                preferred_then_cheapest(candidates)
             }
             Placement::Wait => return PlaceOutcome::Wait(self.policy.wait_reason(request, candidates, view)),
             Placement::Reject => {

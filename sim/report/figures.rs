@@ -4,8 +4,7 @@
 
 use crate::infra::pool::Tier;
 use crate::metrics::Summary;
-use crate::metrics::ledger::CostCategory;
-use crate::metrics::timeseries::{category_index, cumulative_cost, window_end_s};
+use crate::metrics::timeseries::{cost_curves, window_end_s};
 use crate::world::RunOutcome;
 
 use super::OutputDir;
@@ -65,23 +64,14 @@ pub fn cost_chart(outcome: &RunOutcome) -> CostChart {
     let world = &outcome.world;
     let window_ns = world.window().as_nanos();
     let windows = world.backlog.len();
-    let ledger = &world.estate.ledger;
-    let by_category = cumulative_cost(
-        ledger,
-        window_ns,
-        windows,
-        |e| Some(category_index(e.category)),
-        5,
-    );
-    let by_tier = cumulative_cost(ledger, window_ns, windows, |e| e.tier.map(|t| t as usize), 4);
+    let curves = cost_curves(&world.estate.ledger, window_ns, windows);
     let points = (0..windows)
         .map(|w| CostPoint {
             t_s: window_end_s(window_ns, w),
-            by_category: std::array::from_fn(|c| by_category[c][w]),
-            by_tier: std::array::from_fn(|t| by_tier[t][w]),
+            by_category: std::array::from_fn(|c| curves.by_category[c][w]),
+            by_tier: std::array::from_fn(|t| curves.by_tier[t][w]),
         })
         .collect();
-    debug_assert_eq!(by_category.len(), CostCategory::ALL.len());
     CostChart {
         points,
         incidents: incident_windows(&outcome.summary),

@@ -3,7 +3,7 @@
 
 use crate::infra::pool::Tier;
 use crate::metrics::ledger::CostCategory;
-use crate::metrics::timeseries::{Series, category_index, cumulative_cost, window_end_s};
+use crate::metrics::timeseries::{Series, cost_curves, window_end_s};
 use crate::world::RunOutcome;
 
 /// The header of `timeseries.csv`.
@@ -65,15 +65,8 @@ pub fn collect(outcome: &RunOutcome) -> Vec<Series> {
             out.push(series("gpus_capacity", |(_, capacity)| capacity));
         }
     }
-    let ledger = &world.estate.ledger;
-    let by_category = cumulative_cost(
-        ledger,
-        window_ns,
-        windows,
-        |e| Some(category_index(e.category)),
-        5,
-    );
-    for (category, values) in CostCategory::ALL.iter().zip(by_category) {
+    let curves = cost_curves(&world.estate.ledger, window_ns, windows);
+    for (category, values) in CostCategory::ALL.iter().zip(curves.by_category) {
         out.push(cost_series(
             "cost_cumulative_usd",
             category.as_str().to_string(),
@@ -81,8 +74,7 @@ pub fn collect(outcome: &RunOutcome) -> Vec<Series> {
             at,
         ));
     }
-    let by_tier = cumulative_cost(ledger, window_ns, windows, |e| e.tier.map(|t| t as usize), 4);
-    for (tier, values) in Tier::ALL.iter().zip(by_tier) {
+    for (tier, values) in Tier::ALL.iter().zip(curves.by_tier) {
         out.push(cost_series(
             "cost_cumulative_usd_by_tier",
             tier.as_str().to_string(),
