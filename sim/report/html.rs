@@ -12,7 +12,7 @@
 //! file.
 
 mod inline;
-mod markup;
+pub(super) mod markup;
 mod sections;
 mod timeline;
 

@@ -6,6 +6,7 @@ use plotters::style::{FontDesc, FontFamily, FontStyle, RGBAColor, RGBColor, Text
 
 use crate::infra::pool::Tier;
 use crate::metrics::ledger::CostCategory;
+use crate::report::html::markup::count;
 
 /// Width of every chart, in pixels.
 pub(super) const WIDTH: u32 = 1200;
@@ -195,25 +196,12 @@ pub(super) fn usd(v: f64) -> String {
     } else if a >= 1e4 {
         format!("{sign}${}k", trim(a / 1e3, 1))
     } else if a >= 100.0 {
-        format!("{sign}${}", thousands(a.round() as u64))
+        format!("{sign}${}", count(a.round() as u64))
     } else if a.fract() == 0.0 {
         format!("{sign}${a}")
     } else {
         format!("{sign}${a:.2}")
     }
-}
-
-/// `n` with comma thousands separators.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A value short enough to label a bar: "12", "4.5", "0.25".
