@@ -46,6 +46,9 @@ pub enum Error {
     /// The simulation itself failed.
     #[error(transparent)]
     Run(#[from] world::RunError),
+    /// The runs asked for cannot be compared.
+    #[error(transparent)]
+    Compare(#[from] experiment::compare::CompareError),
     /// `hybridsim check` found failed assertions, invalid scenarios or internal errors.
     #[error(transparent)]
     Check(#[from] experiment::gate::GateError),
@@ -55,7 +58,7 @@ impl Error {
     /// The exit code this error maps to.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scenario(_) | Error::Output(_) => exit::INVALID_INPUT,
+            Error::Scenario(_) | Error::Output(_) | Error::Compare(_) => exit::INVALID_INPUT,
             Error::Run(error) if error.is_input_error() => exit::INVALID_INPUT,
             Error::Run(_) => exit::INTERNAL,
             Error::Check(error) => error.exit_code(),

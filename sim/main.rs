@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use hybridsim::experiment::compare::{Comparison, run_policies};
-use hybridsim::report::{RunInfo, write_comparison, write_run};
+use hybridsim::experiment::compare::{CompareError, Comparison, RunPlan, Seeds, plan, run_plans};
+use hybridsim::report::{ComparedRun, RunInfo, write_comparison, write_run};
 use hybridsim::scenario::{self, Scenario};
 use hybridsim::world::PROGRESS_STEPS;
 use hybridsim::{exit, world};
@@ -23,7 +23,7 @@ const QUICKSTART_PATH: &str = "scenarios/quickstart.ron";
     version,
     about = "Deterministic simulator for hybrid AI infrastructure: latency, cost and recovery time under what-if scenarios",
     long_about = None,
-    after_help = "Examples:\n  hybridsim run                              # the bundled quickstart → outputs/quickstart/\n  hybridsim run scenarios/quickstart.ron --seed 7 --out /tmp/qs\n  hybridsim run scenarios/drills/eu-outage-dual.ron --policy lowest_latency,cheapest,failover\n  hybridsim validate my-estate.ron\n  hybridsim check scenarios/ --junit check.xml   # CI: judge every scenario's `expect` assertions\n\nExit codes: 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."
+    after_help = "Examples:\n  hybridsim run                              # the bundled quickstart → outputs/quickstart/\n  hybridsim run scenarios/quickstart.ron --seed 7 --out /tmp/qs\n  hybridsim run scenarios/drills/eu-outage-dual.ron --policy lowest_latency,cheapest,failover\n  hybridsim compare scenarios/drills/eu-outage-single.ron scenarios/drills/eu-outage-dual.ron\n  hybridsim compare scenarios/quickstart.ron --replications 10   # means with 95% confidence intervals\n  hybridsim validate my-estate.ron\n  hybridsim check scenarios/ --junit check.xml   # CI: judge every scenario's `expect` assertions\n\nExit codes: 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,6 +50,34 @@ enum Command {
         /// and a comparison table.
         #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(hybridsim::policy::BUILT_IN))]
         policy: Vec<String>,
+    },
+    /// Compare runs side by side: several scenarios, or one under several policies or seeds.
+    #[command(
+        long_about = "Compare runs side by side: several scenarios, or one scenario under several policies or seeds, or any product of these.\n\nEvery scenario runs under every policy given (default: each scenario's own `policy` list) and every seed given (default: its own `seed`); runs go in parallel. One folder is written: a folder per run (named by what varies: `cheapest`, `eu-outage-dual.cheapest`, `seed-7`) with its full set of files, `comparison.csv` and `comparison.json` with a row per run, `replications.csv` with means and 95% confidence intervals when a scenario and policy ran under several seeds, the charts with every run on the same axes, and `report.html`.",
+        after_help = "Examples:\n  hybridsim compare scenarios/drills/eu-outage-single.ron scenarios/drills/eu-outage-dual.ron\n  hybridsim compare scenarios/drills/pattern-b.ron --policy lowest_latency,failover\n  hybridsim compare scenarios/quickstart.ron --replications 10\n\nExit codes: 0 ok, 2 invalid input (a scenario, a trace, or more than 64 runs), 3 internal error."
+    )]
+    Compare {
+        /// Scenario files (RON), one or more.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Policies every scenario runs under (repeated or comma-separated); default: each
+        /// scenario's own `policy` list.
+        #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(hybridsim::policy::BUILT_IN))]
+        policy: Vec<String>,
+        /// Master seeds every run is repeated under (repeated or comma-separated); default:
+        /// each scenario's own `seed`.
+        #[arg(long, value_delimiter = ',', conflicts_with = "replications")]
+        seed: Vec<u64>,
+        /// Independent replications: each scenario's own seed and the next N−1.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        replications: Option<u64>,
+        /// Output folder; default `outputs/<scenario>-compare/` for one scenario,
+        /// `outputs/<a>-vs-<b>…/` for several. Replaced atomically.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Check a scenario file and print a summary of its estate, or its errors.
     Validate {
@@ -106,6 +134,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             quiet,
             policy,
         } => run(scenario.as_deref(), seed, out, quiet, policy),
+        Command::Compare {
+            scenarios,
+            policy,
+            seed,
+            replications,
+            out,
+            quiet,
+        } => {
+            let seeds = match replications {
+                Some(n) => Seeds::Replications(n),
+                None => Seeds::These(seed),
+            };
+            compare(&scenarios, &policy, &seeds, out, quiet)
+        }
         Command::Validate { scenario } => validate(&scenario),
         Command::Check {
             paths,
@@ -130,20 +172,56 @@ fn run(
     quiet: bool,
     policy: Vec<String>,
 ) -> anyhow::Result<()> {
-    let mut scenario = load(path)?;
-    if !policy.is_empty() {
-        scenario.spec.policy = Some(hybridsim::policy::PolicyChoice(policy));
-    }
-    let names = scenario
-        .spec
-        .policy
-        .as_ref()
-        .map_or_else(|| vec!["lowest_latency".to_string()], |p| p.names().to_vec());
-    let seed = seed.unwrap_or(scenario.spec.seed);
+    let scenario = load(path)?;
+    let seeds = Seeds::These(seed.into_iter().collect());
+    let runs = plan(&[&scenario], &policy, &seeds).map_err(hybridsim::Error::from)?;
     let target = out.unwrap_or_else(|| Path::new("outputs").join(&scenario.spec.name));
+    execute(&[&scenario], &runs, &target, quiet)
+}
+
+fn compare(
+    paths: &[PathBuf],
+    policy: &[String],
+    seeds: &Seeds,
+    out: Option<PathBuf>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let scenarios = paths
+        .iter()
+        .map(|path| load(Some(path)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let scenarios: Vec<&Scenario> = scenarios.iter().collect();
+    let runs = plan(&scenarios, policy, seeds).map_err(hybridsim::Error::from)?;
+    if runs.len() < 2 {
+        return Err(hybridsim::Error::from(CompareError::NothingToCompare).into());
+    }
+    let target = out.unwrap_or_else(|| Path::new("outputs").join(comparison_folder(&scenarios)));
+    execute(&scenarios, &runs, &target, quiet)
+}
+
+/// The default folder of a comparison: `<a>-compare`, `<a>-vs-<b>`, `<a>-vs-<b>-and-N-more`.
+fn comparison_folder(scenarios: &[&Scenario]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for scenario in scenarios {
+        if !names.contains(&scenario.spec.name.as_str()) {
+            names.push(&scenario.spec.name);
+        }
+    }
+    match names.as_slice() {
+        [one] => format!("{one}-compare"),
+        [a, b] => format!("{a}-vs-{b}"),
+        [a, b, rest @ ..] => format!("{a}-vs-{b}-and-{}-more", rest.len()),
+        [] => "compare".to_string(),
+    }
+}
+
+/// Runs `runs` of `scenarios` in parallel and writes them into `target`: one run's folder, or a
+/// comparison of several.
+fn execute(scenarios: &[&Scenario], runs: &[RunPlan], target: &Path, quiet: bool) -> anyhow::Result<()> {
     let started = Instant::now();
-    let bars = progress_bars(&names, quiet);
-    let outcomes = run_policies(&scenario, seed, &names, &|index, done| {
+    let labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
+    let bars = progress_bars(&labels, quiet);
+    let outcomes = run_plans(scenarios, runs, &|index, done| {
         bars[index].set_position((done * PROGRESS_STEPS as f64).round() as u64)
     });
     bars.iter().for_each(ProgressBar::finish_and_clear);
@@ -152,32 +230,50 @@ fn run(
         .collect::<Result<Vec<_>, _>>()
         .map_err(hybridsim::Error::from)?;
     let wall = started.elapsed().as_secs_f64();
-    let info = |outcome: &world::RunOutcome| RunInfo {
+    let info = |run: &RunPlan, outcome: &world::RunOutcome| RunInfo {
         hybridsim_version: env!("CARGO_PKG_VERSION"),
-        scenario_path: scenario.path.display().to_string(),
+        scenario_path: scenarios[run.scenario].path.display().to_string(),
         wall_clock_s: wall,
         events_per_wall_second: outcome.summary.kernel.events_processed as f64 / wall.max(1e-9),
     };
-    let context = || format!("writing results of {}", scenario.spec.name);
-    let (written, comparison) = match outcomes.as_slice() {
-        [outcome] => (write_run(&target, &scenario, outcome, &info(outcome)), None),
+    let context = || format!("writing results into {}", target.display());
+    let (written, comparison) = match (runs, outcomes.as_slice()) {
+        ([run], [outcome]) => (
+            write_run(target, scenarios[run.scenario], outcome, &info(run, outcome)),
+            None,
+        ),
         _ => {
-            let summaries: Vec<_> = outcomes.iter().map(|o| &o.summary).collect();
-            let comparison = Comparison::of(&summaries);
-            let runs: Vec<_> = outcomes.iter().map(|o| (o, info(o))).collect();
-            (
-                write_comparison(&target, &scenario, &runs, &comparison),
-                Some(comparison),
-            )
+            let labelled: Vec<_> = runs
+                .iter()
+                .zip(&outcomes)
+                .map(|(r, o)| (r.label.as_str(), &o.summary))
+                .collect();
+            let comparison = Comparison::labelled(&labelled);
+            let compared: Vec<ComparedRun> = runs
+                .iter()
+                .zip(&outcomes)
+                .map(|(run, outcome)| ComparedRun {
+                    label: &run.label,
+                    scenario: scenarios[run.scenario],
+                    outcome,
+                    info: info(run, outcome),
+                })
+                .collect();
+            (write_comparison(target, &compared, &comparison), Some(comparison))
         }
     };
     let written = written.map_err(hybridsim::Error::from).with_context(context)?;
     if !quiet {
-        for outcome in &outcomes {
-            print_summary(&outcome.summary, &scenario, seed, wall);
+        for (run, outcome) in runs.iter().zip(&outcomes) {
+            print_summary(&outcome.summary, scenarios[run.scenario], wall);
         }
         if let Some(comparison) = comparison {
-            println!("\npolicies side by side (seed {seed}, same arrivals and failures):");
+            let how = if scenarios.len() == 1 && comparison.same_seed() {
+                " (same seed: same arrivals and failures)"
+            } else {
+                ""
+            };
+            println!("\nruns side by side{how}:");
             print!("{}", comparison.text());
         }
         println!("  results in {}/", written.display());
@@ -186,7 +282,7 @@ fn run(
 }
 
 /// One progress bar per run, drawn on stderr when it is a terminal (never with `--quiet`).
-fn progress_bars(names: &[String], quiet: bool) -> Vec<ProgressBar> {
+fn progress_bars(names: &[&str], quiet: bool) -> Vec<ProgressBar> {
     let target = if quiet {
         ProgressDrawTarget::hidden()
     } else {
@@ -202,16 +298,16 @@ fn progress_bars(names: &[String], quiet: bool) -> Vec<ProgressBar> {
         .map(|name| {
             let bar = multi.add(ProgressBar::new(PROGRESS_STEPS));
             bar.set_style(style.clone());
-            bar.set_prefix(name.clone());
+            bar.set_prefix(name.to_string());
             bar
         })
         .collect()
 }
 
-fn print_summary(s: &hybridsim::metrics::Summary, scenario: &Scenario, seed: u64, wall: f64) {
+fn print_summary(s: &hybridsim::metrics::Summary, scenario: &Scenario, wall: f64) {
     println!(
-        "{} under {}: simulated {} (seed {seed}) in {wall:.3} s wall, {} events",
-        s.scenario, s.policy, scenario.spec.horizon, s.kernel.events_processed
+        "{} under {}: simulated {} (seed {}) in {wall:.3} s wall, {} events",
+        s.scenario, s.policy, scenario.spec.horizon, s.seed, s.kernel.events_processed
     );
     for (name, service) in &s.services {
         let r = &service.requests;

@@ -197,7 +197,7 @@ fn several_policies_write_a_folder_each_and_a_comparison_that_repeats_byte_for_b
     let table = text(&comparison);
     let rows: Vec<&str> = table.lines().collect();
     assert!(
-        rows[0].starts_with("policy,cost_usd,p99_ms.assistant,slo_attainment.assistant"),
+        rows[0].starts_with("run,scenario,policy,seed,cost_usd,p99_ms.assistant,slo_attainment.assistant"),
         "{}",
         rows[0]
     );
@@ -210,4 +210,120 @@ fn several_policies_write_a_folder_each_and_a_comparison_that_repeats_byte_for_b
     );
     assert_eq!(result.status.code(), Some(2));
     assert!(!root.path().join("c").exists());
+}
+
+fn compare_into(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["compare", "--quiet", "--out", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    hybridsim(&args)
+}
+
+/// `comparison.csv` as rows of cells, the header first.
+fn comparison_rows(dir: &Path) -> Vec<Vec<String>> {
+    let table = std::fs::read_to_string(dir.join("comparison.csv")).unwrap();
+    table
+        .lines()
+        .map(|line| line.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn compare_sets_two_scenarios_side_by_side_with_a_folder_each() {
+    let root = tempfile::tempdir().unwrap();
+    let [a, b] = ["a", "b"].map(|n| root.path().join(n));
+    let single = "scenarios/drills/eu-outage-single.ron";
+    let dual = "scenarios/drills/eu-outage-dual.ron";
+    for dir in [&a, &b] {
+        let result = compare_into(dir, &[single, dual, "--policy", "lowest_latency"]);
+        assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    }
+    for file in ["comparison.csv", "comparison.json", "report.html", "recovery.svg"] {
+        assert_eq!(
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+            "{file} repeats byte for byte"
+        );
+    }
+    assert!(!a.join("replications.csv").exists(), "one seed per scenario");
+    let rows = comparison_rows(&a);
+    let runs: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(runs, ["eu-outage-single", "eu-outage-dual"]);
+    for run in runs {
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(a.join(run).join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["scenario"], run);
+    }
+    // The second data centre is what the dual drill adds: far fewer requests fail.
+    let failed = rows[0]
+        .iter()
+        .position(|h| h == "requests_failed.assistant")
+        .unwrap();
+    let failed: Vec<u64> = rows[1..].iter().map(|r| r[failed].parse().unwrap()).collect();
+    assert!(failed[1] * 10 < failed[0], "{failed:?}");
+}
+
+#[test]
+fn compare_replications_report_means_with_confidence_intervals() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("r");
+    let scenario = "scenarios/drills/eu-outage-single.ron";
+    let result = compare_into(
+        &out,
+        &[scenario, "--policy", "lowest_latency", "--replications", "3"],
+    );
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let rows = comparison_rows(&out);
+    let runs: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(runs, ["seed-7", "seed-8", "seed-9"]);
+    // Recompute the interval of the requests failed from the table, independently.
+    let column = rows[0]
+        .iter()
+        .position(|h| h == "requests_failed.assistant")
+        .unwrap();
+    let values: Vec<f64> = rows[1..].iter().map(|r| r[column].parse().unwrap()).collect();
+    let mean = values.iter().sum::<f64>() / 3.0;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 2.0;
+    let t = 4.302_652_729_911_275; // t(0.975, 2 degrees of freedom)
+    let half = t * (variance / 3.0).sqrt();
+    assert!(variance > 0.0, "seeds must differ: {values:?}");
+    let replications = std::fs::read_to_string(out.join("replications.csv")).unwrap();
+    let line = replications
+        .lines()
+        .find(|l| l.contains(",requests_failed.assistant,"))
+        .unwrap_or_else(|| panic!("{replications}"));
+    let cells: Vec<&str> = line.split(',').collect();
+    assert_eq!(
+        cells[..5],
+        [
+            "eu-outage-single",
+            "lowest_latency",
+            "7 8 9",
+            "requests_failed.assistant",
+            "3"
+        ]
+    );
+    let reported: Vec<f64> = cells[5..].iter().map(|c| c.parse().unwrap()).collect();
+    approx::assert_relative_eq!(reported[0], mean, max_relative = 1e-12);
+    approx::assert_relative_eq!(reported[1], half, max_relative = 1e-9);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Means over seeds") && html.contains("href=\"replications.csv\""));
+}
+
+#[test]
+fn compare_refuses_nothing_to_compare_and_too_many_runs_and_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let scenario = "scenarios/drills/eu-outage-single.ron";
+    let cases: [&[&str]; 3] = [
+        &[scenario, "--policy", "cheapest"],
+        &[scenario, "--policy", "cheapest", "--replications", "1000000"],
+        &[scenario, "--seed", "1,2", "--replications", "3"],
+    ];
+    let expected = ["nothing to compare", "at most 64", "cannot be used with"];
+    for (i, (args, message)) in cases.iter().zip(expected).enumerate() {
+        let out = root.path().join(i.to_string());
+        let result = compare_into(&out, args);
+        assert_eq!(result.status.code(), Some(2), "{args:?}");
+        assert!(text(&result.stderr).contains(message), "{}", text(&result.stderr));
+        assert!(!out.exists(), "{args:?} wrote a folder");
+    }
 }

@@ -21,9 +21,9 @@ use std::fmt::Write as _;
 pub use markup::escape;
 pub use timeline::{MAX_SHOWN, NEAR_S};
 
-use super::RUN_FILES;
 use super::charts::ChartError;
 use super::figures;
+use super::{ComparedRun, RUN_FILES};
 use crate::experiment::compare::Comparison;
 use crate::metrics::Summary;
 use crate::scenario::Scenario;
@@ -58,8 +58,8 @@ pub fn run_report(
     );
     if in_comparison {
         body.push_str(
-            "<p class=\"note\">This run is one of several policies compared on the same scenario and \
-             seed: <a href=\"../report.html\">all policies side by side</a>.</p>\n",
+            "<p class=\"note\">This run is one of several compared: \
+             <a href=\"../report.html\">all runs side by side</a>.</p>\n",
         );
     }
     nav(&mut body);
@@ -86,58 +86,111 @@ pub fn run_report(
     Ok(page(&format!("{} — {} — hybridsim", s.scenario, s.policy), &body))
 }
 
-/// The report of `scenario` run under several policies (`summaries`, in the order asked): the
-/// comparison table, the recovery chart with the policies side by side, and each policy's
-/// headline figures with a link to its own report.
-pub fn comparison_report(
-    scenario: &Scenario,
-    summaries: &[&Summary],
-    comparison: &Comparison,
-) -> Result<String, ChartError> {
+/// The report of compared runs (in the order asked): what was compared, the table with the
+/// runs side by side, the means over seeds, the charts with every run on the same axes, and
+/// each run's headline figures with a link to its own report.
+pub fn comparison_report(runs: &[ComparedRun], comparison: &Comparison) -> Result<String, ChartError> {
     let mut body = String::new();
-    let first = summaries.first().copied();
-    let heading = format!("{} — {} policies compared", comparison.scenario, summaries.len());
-    match first {
-        Some(s) => title(
-            &mut body,
-            &heading,
-            scenario,
-            s,
-            &policy_names(scenario).join(", "),
-        ),
-        None => {
-            let _ = writeln!(body, "<header><h1>{}</h1></header>", esc(&heading));
-        }
-    }
-    section(&mut body, "comparison", "Policies side by side", |out| {
-        comparison_intro(out, comparison);
+    let scenarios = distinct_scenarios(runs);
+    let heading = match scenarios.as_slice() {
+        [one] => format!("{} — {} runs compared", one.spec.name, runs.len()),
+        many => format!("{} scenarios compared", many.len()),
+    };
+    comparison_title(&mut body, &heading, &scenarios, comparison);
+    section(&mut body, "comparison", "Runs side by side", |out| {
+        comparison_intro(out, comparison, scenarios.len());
         comparison_table(out, comparison);
     });
-    let mut chart = String::new();
-    let labelled: Vec<(&str, &Summary)> = summaries.iter().map(|s| (s.policy.as_str(), *s)).collect();
-    let recovery = figures::recovery_chart(&labelled);
-    inline::figure(
-        &mut chart,
-        &recovery,
-        "Time to detect, recover and drain the backlog per incident, one group of bars per policy.",
-    )?;
-    section(&mut body, "recovery", "Recovery by policy", |out| {
-        out.push_str(&chart)
-    });
-    for s in summaries {
-        let id = format!("policy-{}", s.policy);
-        let heading = format!("Policy {}", s.policy);
-        section(&mut body, &id, &heading, |out| {
-            let _ = writeln!(
-                out,
-                "<p>The full report of this run: <a href=\"{0}/report.html\">{0}/report.html</a>.</p>",
-                esc(&s.policy)
-            );
-            headline(out, s, &format!("{}/", s.policy));
+    if !comparison.replications.is_empty() {
+        section(&mut body, "replications", "Means over seeds", |out| {
+            replications(out, comparison)
         });
     }
-    footer(&mut body, &comparison_files(summaries));
+    let mut charts = String::new();
+    comparison_charts(&mut charts, runs)?;
+    section(&mut body, "charts", "Charts", |out| out.push_str(&charts));
+    for run in runs {
+        let label = run.label;
+        section(
+            &mut body,
+            &format!("run-{label}"),
+            &format!("Run {label}"),
+            |out| {
+                let s = &run.outcome.summary;
+                let _ = writeln!(
+                    out,
+                    "<p>{} under {}, seed {}. The full report of this run: \
+                 <a href=\"{label}/report.html\">{label}/report.html</a>.</p>",
+                    esc(&s.scenario),
+                    esc(&s.policy),
+                    s.seed,
+                    label = esc(label)
+                );
+                headline(out, s, &format!("{label}/"));
+            },
+        );
+    }
+    footer(&mut body, &comparison_files(runs, comparison));
     Ok(page(&format!("{heading} — hybridsim"), &body))
+}
+
+/// The scenarios of `runs`, each once, in the order first met.
+fn distinct_scenarios<'a>(runs: &[ComparedRun<'a>]) -> Vec<&'a Scenario> {
+    let mut scenarios: Vec<&Scenario> = Vec::new();
+    for run in runs {
+        if !scenarios.iter().any(|s| std::ptr::eq(*s, run.scenario)) {
+            scenarios.push(run.scenario);
+        }
+    }
+    scenarios
+}
+
+/// The values of one part of the runs (policy, seed), each once, in the order first met.
+fn distinct(values: impl Iterator<Item = String>) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for value in values {
+        if !seen.contains(&value) {
+            seen.push(value);
+        }
+    }
+    seen.join(", ")
+}
+
+/// The comparison's title, what was compared, and the description of its scenario (or of each).
+fn comparison_title(out: &mut String, heading: &str, scenarios: &[&Scenario], c: &Comparison) {
+    let facts = [
+        (
+            "scenarios",
+            distinct(scenarios.iter().map(|s| s.spec.name.clone())),
+        ),
+        ("policies", distinct(c.runs.iter().map(|r| r.policy.clone()))),
+        ("seeds", distinct(c.runs.iter().map(|r| r.seed.to_string()))),
+        ("runs", c.runs.len().to_string()),
+    ];
+    let _ = writeln!(
+        out,
+        "<header>\n<p class=\"kicker\">hybridsim comparison</p>\n<h1>{}</h1>",
+        esc(heading)
+    );
+    out.push_str("<dl class=\"facts\">");
+    for (key, value) in facts {
+        let _ = write!(out, "<div><dt>{key}</dt><dd>{}</dd></div>", esc(&value));
+    }
+    out.push_str("</dl>\n");
+    for scenario in scenarios {
+        if scenarios.len() > 1 {
+            let _ = writeln!(
+                out,
+                "<h2>{}</h2>\n<p class=\"note\">{} — horizon {}, metrics window {}.</p>",
+                esc(&scenario.spec.name),
+                esc(&scenario.path.display().to_string()),
+                esc(&scenario.spec.horizon.to_string()),
+                esc(&scenario.spec.metrics.window.to_string())
+            );
+        }
+        sections::description(out, &scenario.spec.description, &policy_names(scenario));
+    }
+    out.push_str("</header>\n");
 }
 
 /// The whole document around `body`.
@@ -271,14 +324,81 @@ fn run_charts(out: &mut String, outcome: &RunOutcome) -> Result<(), ChartError> 
     )
 }
 
-fn comparison_intro(out: &mut String, c: &Comparison) {
+fn comparison_intro(out: &mut String, c: &Comparison, scenarios: usize) {
+    let how = if scenarios > 1 {
+        "Each scenario ran with its own estate and workloads; a figure of a service, incident or \
+         job class that a run's scenario lacks is a dash."
+            .to_string()
+    } else if c.same_seed() {
+        format!(
+            "Every run used seed {}, so all saw the same arrivals, failures and preemptions (common \
+             random numbers): the differences are the policies'.",
+            c.runs.first().map_or(0, |r| r.seed)
+        )
+    } else {
+        "The runs differ in seed: the spread between seeds shows how much of a difference is \
+         chance; the means over seeds, with confidence intervals, follow the table."
+            .to_string()
+    };
     let _ = writeln!(
         out,
-        "<p>Every policy ran with seed {}, so all saw the same arrivals, failures and preemptions \
-         (common random numbers): the differences are the policies'. The same table is in \
-         <a href=\"comparison.csv\">comparison.csv</a>; times are in seconds.</p>",
-        c.seed
+        "<p>{how} The same table is in <a href=\"comparison.csv\">comparison.csv</a>; times are in \
+         seconds.</p>"
     );
+}
+
+/// The means over seeds: a table per scenario and policy.
+fn replications(out: &mut String, c: &Comparison) {
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">For each scenario and policy run under several seeds: the mean of each \
+         figure over the seeds, the half-width of its {:.0}% Student-t confidence interval, and the \
+         range. The same figures are in <a href=\"replications.csv\">replications.csv</a>.</p>",
+        crate::experiment::compare::CONFIDENCE * 100.0
+    );
+    let columns = [
+        Column::text("figure"),
+        Column::num("runs"),
+        Column::num("mean"),
+        Column::num("± half-width"),
+        Column::num("min"),
+        Column::num("max"),
+    ];
+    for r in &c.replications {
+        let _ = writeln!(
+            out,
+            "<h3>{} under {}, seeds {}</h3>",
+            esc(&r.scenario),
+            esc(&r.policy),
+            esc(&distinct(r.seeds.iter().map(u64::to_string)))
+        );
+        let rows: Vec<Vec<Cell>> = r
+            .figures
+            .iter()
+            .map(|f| {
+                let n = |v: f64| Cell::text(markup::number(v, 4));
+                vec![
+                    Cell::text(&f.figure),
+                    Cell::text(f.n.to_string()),
+                    n(f.mean),
+                    f.ci_half_width.map_or(Cell::text(markup::DASH), n),
+                    n(f.min),
+                    n(f.max),
+                ]
+            })
+            .collect();
+        table(out, "figures replications", &columns, &rows);
+    }
+}
+
+/// The charts of a comparison, inline: the runs on the same axes.
+fn comparison_charts(out: &mut String, runs: &[ComparedRun]) -> Result<(), ChartError> {
+    let labelled: Vec<(&str, &Summary)> = runs.iter().map(|r| (r.label, &r.outcome.summary)).collect();
+    inline::figure(
+        out,
+        &figures::recovery_chart(&labelled),
+        "Time to detect, recover and drain the backlog per incident, one group of bars per run.",
+    )
 }
 
 /// The comparison table turned on its side: a row per figure, a column per policy.
@@ -319,20 +439,23 @@ fn run_files() -> Vec<(String, &'static str)> {
 }
 
 /// The files of a comparison's folder.
-fn comparison_files(summaries: &[&Summary]) -> Vec<(String, &'static str)> {
+fn comparison_files(runs: &[ComparedRun], c: &Comparison) -> Vec<(String, &'static str)> {
     let mut files = vec![
         (REPORT_HTML.to_string(), "this page"),
         ("comparison.csv".to_string(), "the comparison table"),
         ("comparison.json".to_string(), "the comparison table, as JSON"),
-        (
-            "recovery.svg".to_string(),
-            "recovery chart, policies side by side (also .png)",
-        ),
     ];
-    files.extend(summaries.iter().map(|s| {
+    if !c.replications.is_empty() {
+        files.push(("replications.csv".to_string(), "the means over seeds"));
+    }
+    files.push((
+        "recovery.svg".to_string(),
+        "recovery chart, runs side by side (also .png)",
+    ));
+    files.extend(runs.iter().map(|r| {
         (
-            format!("{}/report.html", s.policy),
-            "that policy's run: every file of a run",
+            format!("{}/report.html", r.label),
+            "that run: every file of a run",
         )
     }));
     files

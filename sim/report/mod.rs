@@ -1,8 +1,8 @@
 //! Everything written to the output folder: `summary.json`, `jobs.csv`, `incidents.csv`,
 //! `decisions.csv`, `timeseries.csv`, `cost.csv`, the charts and `report.html` (deterministic)
 //! and `run.json` (wall-clock facts about this execution), written atomically; for a
-//! comparison of policies, one such folder per policy and the comparison table, its chart and
-//! its `report.html` beside them; the chart renderer (`charts`); the HTML report (`html`); and
+//! comparison (scenarios, policies or seeds), one such folder per run and the comparison table,
+//! its charts and its `report.html` beside them; the chart renderer (`charts`); the HTML report (`html`); and
 //! the JUnit XML report of `hybridsim check`.
 pub mod charts;
 pub mod figures;
@@ -78,38 +78,49 @@ pub fn write_run(
     out.commit()
 }
 
-/// Writes compared runs of `scenario` into `target`, replacing it atomically: one folder per
-/// run, named by its row of `comparison` (in the same order), with the run's full set of files,
-/// the comparison table as `comparison.csv` and `comparison.json`, the recovery chart and
-/// `report.html`. Returns the folder.
+/// One run of a comparison and what is written about it.
+pub struct ComparedRun<'a> {
+    /// Its label: the name of its folder and of its column in the table.
+    pub label: &'a str,
+    /// The scenario it ran.
+    pub scenario: &'a Scenario,
+    /// What it came to.
+    pub outcome: &'a RunOutcome,
+    /// Wall-clock facts about it.
+    pub info: RunInfo,
+}
+
+/// Writes compared runs into `target`, replacing it atomically: one folder per run, named by
+/// its label, with the run's full set of files; the table as `comparison.csv` and
+/// `comparison.json`; `replications.csv` when a scenario and policy ran under several seeds;
+/// the recovery chart with the runs side by side; and `report.html`. Returns the folder.
 pub fn write_comparison(
     target: &Path,
-    scenario: &Scenario,
-    runs: &[(&RunOutcome, RunInfo)],
+    runs: &[ComparedRun],
     comparison: &Comparison,
 ) -> Result<PathBuf, OutputError> {
     let out = OutputDir::create(target)?;
-    for ((outcome, info), row) in runs.iter().zip(&comparison.policies) {
-        let folder = format!("{}/", row.policy);
+    for run in runs {
+        let folder = format!("{}/", run.label);
         out.create_folder(&folder)?;
-        write_files(&out, &folder, scenario, outcome, info)?;
+        write_files(&out, &folder, run.scenario, run.outcome, &run.info)?;
     }
-    let csv = comparison.csv().map_err(|e| OutputError {
-        path: target.join("comparison.csv"),
-        source: std::io::Error::other(e),
-    })?;
-    out.write_bytes("comparison.csv", &csv)?;
+    let table = |name: &str, bytes: Result<Vec<u8>, csv::Error>| {
+        bytes.map_err(|e| OutputError {
+            path: target.join(name),
+            source: std::io::Error::other(e),
+        })
+    };
+    out.write_bytes("comparison.csv", &table("comparison.csv", comparison.csv())?)?;
     out.write_json("comparison.json", comparison)?;
-    let labelled: Vec<(&str, &crate::metrics::Summary)> = comparison
-        .policies
-        .iter()
-        .zip(runs)
-        .map(|(row, (o, _))| (row.policy.as_str(), &o.summary))
-        .collect();
+    if !comparison.replications.is_empty() {
+        let csv = table("replications.csv", comparison.replications_csv())?;
+        out.write_bytes("replications.csv", &csv)?;
+    }
+    let labelled: Vec<(&str, &crate::metrics::Summary)> =
+        runs.iter().map(|r| (r.label, &r.outcome.summary)).collect();
     figures::write_chart(&out, "", &figures::recovery_chart(&labelled))?;
-    let summaries: Vec<&crate::metrics::Summary> = runs.iter().map(|(o, _)| &o.summary).collect();
-    let report =
-        html::comparison_report(scenario, &summaries, comparison).map_err(|e| report_error(&out, "", e))?;
+    let report = html::comparison_report(runs, comparison).map_err(|e| report_error(&out, "", e))?;
     out.write_bytes(html::REPORT_HTML, report.as_bytes())?;
     out.commit()
 }
