@@ -1,6 +1,6 @@
 //! Experiments on runs: the closed-form results of queueing and checkpointing models that
-//! simulated runs are compared with ([`closed_form`]), comparisons of policies on one scenario
-//! under common random numbers ([`compare`]), the `expect` assertions a scenario makes about its
+//! simulated runs are compared with ([`closed_form`]), comparisons of scenarios, policies and seeds
+//! ([`compare`]), the `expect` assertions a scenario makes about its
 //! own results ([`expect`]), and the `hybridsim check` gate that runs scenarios and judges them
 //! ([`gate`]).
 pub mod closed_form;
