@@ -233,6 +233,30 @@ fn check_price_shock(scenario: &Scenario, outcome: &RunOutcome, name: &str, tier
     );
 }
 
+/// The run's folder has every file a run writes, none empty, and its report names every
+/// incident.
+fn writes_the_full_set(scenario: &Scenario, outcome: &RunOutcome) {
+    let root = tempfile::tempdir().unwrap();
+    let info = hybridsim::report::RunInfo {
+        hybridsim_version: "test",
+        scenario_path: scenario.path.display().to_string(),
+        wall_clock_s: 1.0,
+        events_per_wall_second: 1.0,
+    };
+    let out = hybridsim::report::write_run(&root.path().join("out"), scenario, outcome, &info).unwrap();
+    let mut names: Vec<&str> = hybridsim::report::RUN_FILES.iter().map(|(n, _)| *n).collect();
+    names.push("recovery.png");
+    for name in names {
+        let size = std::fs::metadata(out.join(name)).map_or(0, |m| m.len());
+        assert!(size > 0, "{}: {name} missing or empty", scenario.spec.name);
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for incident in &scenario.spec.incidents {
+        let name = hybridsim::report::html::escape(&incident.name);
+        assert!(html.contains(&name), "{}: {name}", scenario.spec.name);
+    }
+}
+
 #[test]
 fn every_drill_validates_runs_quickly_and_explains_its_figures() {
     let mut found: Vec<String> = std::fs::read_dir(drills_dir())
@@ -297,6 +321,7 @@ fn every_drill_validates_runs_quickly_and_explains_its_figures() {
                 "{name}: {service}"
             );
         }
+        writes_the_full_set(&scenario, &outcome);
     }
 }
 
