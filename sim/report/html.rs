@@ -49,13 +49,7 @@ pub fn run_report(
 ) -> Result<String, ChartError> {
     let s = &outcome.summary;
     let mut body = String::new();
-    title(
-        &mut body,
-        &format!("{} — {}", s.scenario, s.policy),
-        scenario,
-        s,
-        &s.policy,
-    );
+    title(&mut body, &format!("{} — {}", s.scenario, s.policy), scenario, s);
     if in_comparison {
         body.push_str(
             "<p class=\"note\">This run is one of several compared: \
@@ -167,16 +161,7 @@ fn comparison_title(out: &mut String, heading: &str, scenarios: &[&Scenario], c:
         ("seeds", distinct(c.runs.iter().map(|r| r.seed.to_string()))),
         ("runs", c.runs.len().to_string()),
     ];
-    let _ = writeln!(
-        out,
-        "<header>\n<p class=\"kicker\">hybridsim comparison</p>\n<h1>{}</h1>",
-        esc(heading)
-    );
-    out.push_str("<dl class=\"facts\">");
-    for (key, value) in facts {
-        let _ = write!(out, "<div><dt>{key}</dt><dd>{}</dd></div>", esc(&value));
-    }
-    out.push_str("</dl>\n");
+    header_start(out, "hybridsim comparison", heading, &facts);
     for scenario in scenarios {
         if scenarios.len() > 1 {
             let _ = writeln!(
@@ -211,29 +196,33 @@ fn section(out: &mut String, id: &str, heading: &str, content: impl FnOnce(&mut 
     out.push_str("</section>\n");
 }
 
-/// The title, the run's facts (`policy`: the policy or policies) and the scenario's
-/// description.
-fn title(out: &mut String, heading: &str, scenario: &Scenario, s: &Summary, policy: &str) {
+/// The title, the run's facts and the scenario's description.
+fn title(out: &mut String, heading: &str, scenario: &Scenario, s: &Summary) {
     let policies: Vec<&str> = policy_names(scenario);
     let facts = [
         ("scenario", s.scenario.clone()),
         ("seed", s.seed.to_string()),
-        ("policy", policy.to_string()),
+        ("policy", s.policy.clone()),
         ("horizon", scenario.spec.horizon.to_string()),
         ("metrics window", scenario.spec.metrics.window.to_string()),
     ];
+    header_start(out, "hybridsim report", heading, &facts);
+    sections::description(out, &scenario.spec.description, &policies);
+    out.push_str("</header>\n");
+}
+
+/// Opens the page's header: a kicker, the heading and a line of facts.
+fn header_start(out: &mut String, kicker: &str, heading: &str, facts: &[(&str, String)]) {
     let _ = writeln!(
         out,
-        "<header>\n<p class=\"kicker\">hybridsim report</p>\n<h1>{}</h1>",
+        "<header>\n<p class=\"kicker\">{kicker}</p>\n<h1>{}</h1>",
         esc(heading)
     );
     out.push_str("<dl class=\"facts\">");
     for (key, value) in facts {
-        let _ = write!(out, "<div><dt>{key}</dt><dd>{}</dd></div>", esc(&value));
+        let _ = write!(out, "<div><dt>{key}</dt><dd>{}</dd></div>", esc(value));
     }
     out.push_str("</dl>\n");
-    sections::description(out, &scenario.spec.description, &policies);
-    out.push_str("</header>\n");
 }
 
 /// The policies the scenario is run under (the first is the default).
