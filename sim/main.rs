@@ -86,7 +86,7 @@ enum Command {
     },
     /// Run scenarios and judge their `expect` assertions: a CI gate.
     #[command(
-        long_about = "Run scenarios and judge their `expect` assertions: a CI gate.\n\nPrints a table (scenario, assertion, measured, bound, result) and a line of counts; writes nothing unless --junit is given. Every scenario is reported: one that fails to load is listed with its errors and the others still run. A scenario without assertions is validated but not run, and reported as \"no assertions\" (skipped in JUnit).",
+        long_about = "Run scenarios and judge their `expect` assertions: a CI gate.\n\nPrints a table (scenario, assertion, measured, bound, result) and a line of counts; writes nothing unless --junit is given. Every scenario is reported: one that fails to load is listed with its errors and the others still run. A scenario without assertions is validated but not run, and reported as \"no assertions\" (skipped in JUnit). An assertion with `policy: \"name\"` is judged on the scenario's run under that policy, with the same seed.",
         after_help = "Exit codes: 0 every assertion held, 1 an assertion failed, 2 invalid input (a scenario, trace or path), 3 internal error; the most severe wins."
     )]
     Check {

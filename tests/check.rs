@@ -283,6 +283,35 @@ const NAME_CASES: &[NameCase] = &[
         at: "29:34",
         says: &["unknown service \"caht\"", "did you mean \"chat\"?"],
     },
+    // An assertion's policy must be one the scenario is run under. Each replacement keeps the
+    // line numbers: the policy list goes on the line of `expect: [`.
+    NameCase {
+        replace: "    expect: [\n        latency(service: \"chat\", percentile: 99.0, below: \"500ms\")",
+        with: "    policy: [\"lowest_latency\", \"cheapest\"], expect: [\n        latency(service: \"chat\", percentile: 99.0, below: \"500ms\", policy: \"cheapset\")",
+        at: "23:76",
+        says: &[
+            "unknown policy \"cheapset\"",
+            "did you mean \"cheapest\"? The scenario is run under lowest_latency, cheapest",
+        ],
+    },
+    NameCase {
+        replace: "    expect: [\n        latency(service: \"chat\", percentile: 99.0, below: \"500ms\")",
+        with: "    policy: [\"lowest_latency\", \"cheapest\"], expect: [\n        latency(service: \"chat\", percentile: 99.0, below: \"500ms\", policy: \"failover\")",
+        at: "23:76",
+        says: &[
+            "the scenario is not run under policy \"failover\"",
+            "run under lowest_latency, cheapest; add \"failover\" to its `policy` list",
+        ],
+    },
+    NameCase {
+        replace: "requests_failed(at_most: 0)",
+        with: "requests_failed(at_most: 0, policy: \"cheapest\")",
+        at: "29:45",
+        says: &[
+            "the scenario is not run under policy \"cheapest\"",
+            "run under lowest_latency; add \"cheapest\"",
+        ],
+    },
 ];
 
 #[test]
@@ -325,6 +354,65 @@ fn unknown_names_and_impossible_bounds_exit_2_at_their_place_before_anything_run
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// TINY run under `tiered` too, which takes on-demand GPUs before reserved ones: its job runs
+/// on on-demand GPUs, which the default policy leaves unused. The same bound on on-demand cost
+/// is asserted of both runs.
+fn tiny_under_two_policies() -> String {
+    TINY.replacen(
+        "    expect: [\n",
+        concat!(
+            "    policy: [\"lowest_latency\", \"tiered\"],\n",
+            "    policies: (tiered: (order: [on_demand, reserved])),\n",
+            "    expect: [\n",
+            "        cost(tier: on_demand, below: \"0.01 USD\"),\n",
+            "        cost(tier: on_demand, below: \"0.01 USD\", policy: \"tiered\"),\n",
+        ),
+        1,
+    )
+}
+
+#[test]
+fn an_assertion_on_another_policy_fails_the_gate_naming_the_policy() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "tiny.ron", &tiny_under_two_policies());
+    let out = hybridsim(&["check", "tiny.ron", "--junit", "junit.xml"], root.path());
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let failures: Vec<&str> = stderr.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    let prefix = "FAIL tiny: cost(tier on_demand) under tiered measured ";
+    assert_eq!(failures.len(), 1, "only the tiered run fails:\n{stderr}");
+    let measured: f64 = failures[0]
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(" USD, bound < 0.01 USD"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", failures[0]));
+    assert!(measured > 1.0, "{}", failures[0]);
+    let row = |assertion: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with("tiny ") && l.contains(&format!(" {assertion}  ")))
+            .unwrap_or_else(|| panic!("no row for {assertion}:\n{stdout}"))
+            .to_string()
+    };
+    assert!(row("cost(tier on_demand)").ends_with(" pass"), "{stdout}");
+    assert!(
+        row("cost(tier on_demand) under tiered").ends_with(" FAIL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("9 assertions in 1 scenario: 8 passed, 1 failed\n"),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(root.path().join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    let failed: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .filter_map(|n| n.parent().and_then(|c| c.attribute("name")))
+        .collect();
+    assert_eq!(failed, ["cost(tier on_demand) under tiered"], "{xml}");
 }
 
 #[test]

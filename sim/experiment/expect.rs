@@ -8,6 +8,7 @@
 //!     latency(service: "chat", percentile: 99.0, below: "800ms"),
 //!     latency(service: "chat", percentile: 50.0, component: ttft, origin: "users-eu", below: "300ms"),
 //!     slo_attainment(service: "chat", above: 0.99),
+//!     slo_attainment(service: "chat", above: 0.995, policy: "failover"),
 //!     cost(below: "5000 USD"),
 //!     cost(category: egress, below: "100 USD"),
 //!     time_to_recover(incident: "eu-outage", below: "15m"),
@@ -24,6 +25,10 @@
 //! a goodput without GPU-hours held, a recovery or a backlog drain that did not happen before the
 //! end of the run (the summary's `notes` say why). An incident that broke no SLO and interrupted
 //! no job recovered at once: its time to recover is 0, not `null`.
+//!
+//! Every assertion takes an optional `policy: "failover"`, one of the scenario's `policy` list:
+//! it is then judged on the run under that policy ([`evaluate_by_policy`]) instead of the
+//! default (first-listed) policy's, and its text says so (`slo_attainment(chat) under failover`).
 //!
 //! [`evaluate`] is a pure function of the assertions and the summary; names are resolved against
 //! the scenario when it is loaded, so a typo never reaches a run.
@@ -62,6 +67,10 @@ pub enum Expectation {
         origin: Option<String>,
         /// The measured latency must be below this.
         below: SimDuration,
+        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
+        /// default (first-listed) policy's run when left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<String>,
     },
     /// The share of a service's requests within its SLO is above a bound
     /// (`services.<service>.slo.attainment`).
@@ -70,6 +79,10 @@ pub enum Expectation {
         service: String,
         /// A share between 0 and 1, e.g. 0.99.
         above: f64,
+        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
+        /// default (first-listed) policy's run when left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<String>,
     },
     /// What the run cost is below a bound: the total, or one category, tier, site or workload
     /// class of the ledger (`cost.total_usd`, `cost.by_<…>`). At most one of them may be given.
@@ -88,6 +101,10 @@ pub enum Expectation {
         class: Option<WorkloadClass>,
         /// The cost must be below this.
         below: Money,
+        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
+        /// default (first-listed) policy's run when left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<String>,
     },
     /// A scripted incident's time to recover is below a bound (`incidents[].time_to_recover_s`);
     /// never recovering fails.
@@ -96,6 +113,10 @@ pub enum Expectation {
         incident: String,
         /// The time to recover must be below this.
         below: SimDuration,
+        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
+        /// default (first-listed) policy's run when left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<String>,
     },
     /// A scripted incident's backlog drains in less than a bound after it ends
     /// (`incidents[].backlog_drain_s`); a backlog that never drains fails.
@@ -104,6 +125,10 @@ pub enum Expectation {
         incident: String,
         /// The drain time must be below this.
         below: SimDuration,
+        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
+        /// default (first-listed) policy's run when left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<String>,
     },
     /// Useful GPU-hours over held GPU-hours of a job class (or of all jobs) is above a bound
     /// (`jobs.<class>.goodput`).
@@ -113,6 +138,10 @@ pub enum Expectation {
         class: Option<WorkloadClass>,
         /// A share between 0 and 1, e.g. 0.9.
         above: f64,
+        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
+        /// default (first-listed) policy's run when left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<String>,
     },
     /// At least this many jobs of a class (or of all classes) completed
     /// (`jobs.<class>.completed`).
@@ -122,6 +151,10 @@ pub enum Expectation {
         class: Option<WorkloadClass>,
         /// The fewest completed jobs that pass.
         at_least: u64,
+        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
+        /// default (first-listed) policy's run when left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<String>,
     },
     /// At most this many requests of a service (or of all services, summed) failed
     /// (`services.<service>.requests.failed`).
@@ -131,6 +164,10 @@ pub enum Expectation {
         service: Option<String>,
         /// The most failed requests that pass.
         at_most: u64,
+        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
+        /// default (first-listed) policy's run when left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<String>,
     },
 }
 
@@ -183,6 +220,39 @@ pub struct Verdict {
 /// Judges every assertion against `summary`, in order.
 pub fn evaluate(expectations: &[Expectation], summary: &Summary) -> Vec<Verdict> {
     expectations.iter().map(|e| e.evaluate(summary)).collect()
+}
+
+/// An assertion names a policy that `evaluate_by_policy` was given no run of (a bug of the
+/// caller: the policies are checked when the scenario is loaded).
+#[derive(Debug, thiserror::Error)]
+#[error("no run under policy \"{0}\" to judge an assertion on")]
+pub struct NoRun(pub String);
+
+/// Judges every assertion on the run under its policy, in order. `runs` pairs policy names with
+/// their runs' summaries, the default (first-listed) policy's first. An assertion without
+/// `policy`, or naming the default, is judged on that run and written as by [`evaluate`]; one
+/// naming another policy says so: `slo_attainment(chat) under failover`.
+pub fn evaluate_by_policy(
+    expectations: &[Expectation],
+    runs: &[(&str, &Summary)],
+) -> Result<Vec<Verdict>, NoRun> {
+    let default = runs.first().map_or("", |(name, _)| *name);
+    expectations
+        .iter()
+        .map(|expectation| {
+            let other = expectation.policy().filter(|&policy| policy != default);
+            let wanted = other.unwrap_or(default);
+            let (_, summary) = runs
+                .iter()
+                .find(|(name, _)| *name == wanted)
+                .ok_or_else(|| NoRun(wanted.to_string()))?;
+            let assertion = match other {
+                Some(policy) => format!("{} under {policy}", expectation.describe()),
+                None => expectation.describe(),
+            };
+            Ok(expectation.judge_as(assertion, summary))
+        })
+        .collect()
 }
 
 /// The reported name of a percentile: `p99`, `p99.9`.
@@ -394,9 +464,27 @@ impl Expectation {
         }
     }
 
+    /// The policy whose run this assertion is judged on, when it names one.
+    pub fn policy(&self) -> Option<&str> {
+        match self {
+            Expectation::Latency { policy, .. }
+            | Expectation::SloAttainment { policy, .. }
+            | Expectation::Cost { policy, .. }
+            | Expectation::TimeToRecover { policy, .. }
+            | Expectation::BacklogDrain { policy, .. }
+            | Expectation::Goodput { policy, .. }
+            | Expectation::JobsCompleted { policy, .. }
+            | Expectation::RequestsFailed { policy, .. } => policy.as_deref(),
+        }
+    }
+
     /// Judges this assertion against `summary`.
     pub fn evaluate(&self, summary: &Summary) -> Verdict {
-        let assertion = self.describe();
+        self.judge_as(self.describe(), summary)
+    }
+
+    /// Judges this assertion against `summary`, written as `assertion`.
+    fn judge_as(&self, assertion: String, summary: &Summary) -> Verdict {
         let no_service = |name: &str| format!("the run has no service \"{name}\"");
         match self {
             Expectation::Latency {
@@ -405,6 +493,7 @@ impl Expectation {
                 component,
                 origin,
                 below,
+                ..
             } => {
                 let measured = summary
                     .services
@@ -425,7 +514,7 @@ impl Expectation {
                     });
                 judge(assertion, measured, Bound::Below(millis(*below)), Unit::Millis)
             }
-            Expectation::SloAttainment { service, above } => {
+            Expectation::SloAttainment { service, above, .. } => {
                 let measured = summary
                     .services
                     .get(service)
@@ -447,6 +536,7 @@ impl Expectation {
                 site,
                 class,
                 below,
+                ..
             } => {
                 let cost = &summary.cost;
                 // A key missing from a breakdown was never charged: it cost nothing.
@@ -464,7 +554,7 @@ impl Expectation {
                 };
                 judge(assertion, measured, Bound::Below(below.usd()), Unit::Usd)
             }
-            Expectation::TimeToRecover { incident, below } => {
+            Expectation::TimeToRecover { incident, below, .. } => {
                 let measured =
                     incident_figure(summary, incident, "time_to_recover_s", |i| i.time_to_recover_s);
                 judge(
@@ -474,7 +564,7 @@ impl Expectation {
                     Unit::Duration,
                 )
             }
-            Expectation::BacklogDrain { incident, below } => {
+            Expectation::BacklogDrain { incident, below, .. } => {
                 let measured = incident_figure(summary, incident, "backlog_drain_s", |i| i.backlog_drain_s);
                 judge(
                     assertion,
@@ -483,7 +573,7 @@ impl Expectation {
                     Unit::Duration,
                 )
             }
-            Expectation::Goodput { class, above } => {
+            Expectation::Goodput { class, above, .. } => {
                 let measured = match class {
                     Some(class) => summary
                         .jobs
@@ -503,7 +593,7 @@ impl Expectation {
                 };
                 judge(assertion, measured, Bound::Above(*above), Unit::Share)
             }
-            Expectation::JobsCompleted { class, at_least } => {
+            Expectation::JobsCompleted { class, at_least, .. } => {
                 let completed: u64 = summary
                     .jobs
                     .iter()
@@ -517,7 +607,7 @@ impl Expectation {
                     Unit::Count,
                 )
             }
-            Expectation::RequestsFailed { service, at_most } => {
+            Expectation::RequestsFailed { service, at_most, .. } => {
                 let measured = match service {
                     Some(name) => summary
                         .services
@@ -869,6 +959,55 @@ mod tests {
                 verdict.message
             );
         }
+    }
+
+    #[test]
+    fn every_kind_takes_a_policy() {
+        let kinds = [
+            r#"latency(service: "chat", percentile: 99.0, below: "1s""#,
+            r#"slo_attainment(service: "chat", above: 0.9"#,
+            r#"cost(category: egress, below: "1 USD""#,
+            r#"time_to_recover(incident: "eu-outage", below: "1h""#,
+            r#"backlog_drain(incident: "eu-outage", below: "1h""#,
+            "goodput(above: 0.5",
+            "jobs_completed(class: training, at_least: 1",
+            "requests_failed(at_most: 0",
+        ];
+        for kind in kinds {
+            assert_eq!(parse(&format!("{kind})")).policy(), None, "{kind}");
+            let named = parse(&format!(r#"{kind}, policy: "failover")"#));
+            assert_eq!(named.policy(), Some("failover"), "{kind}");
+            assert_eq!(named.describe(), parse(&format!("{kind})")).describe());
+        }
+    }
+
+    #[test]
+    fn each_assertion_is_judged_on_the_run_of_its_policy_and_says_which() {
+        let default = summary();
+        let mut failover = summary();
+        failover.policy = "failover".into();
+        failover.cost.total_usd = 9000.0;
+        let expectations = [
+            parse(r#"cost(below: "6000 USD")"#),
+            parse(r#"cost(below: "6000 USD", policy: "failover")"#),
+            parse(r#"cost(below: "6000 USD", policy: "lowest_latency")"#),
+        ];
+        let runs = [("lowest_latency", &default), ("failover", &failover)];
+        let verdicts = evaluate_by_policy(&expectations, &runs).unwrap();
+        let passed: Vec<bool> = verdicts.iter().map(|v| v.passed).collect();
+        assert_eq!(passed, [true, false, true]);
+        assert_eq!(
+            verdicts[0],
+            parse(r#"cost(below: "6000 USD")"#).evaluate(&default)
+        );
+        assert_eq!(verdicts[1].assertion, "cost(total) under failover");
+        assert_eq!(
+            verdicts[1].message,
+            "cost(total) under failover measured 9000.00 USD, bound < 6000 USD"
+        );
+        assert_eq!(verdicts[2].assertion, "cost(total)", "the default is not named");
+        let error = evaluate_by_policy(&expectations, &runs[..1]).unwrap_err();
+        assert_eq!(error.0, "failover");
     }
 
     #[test]

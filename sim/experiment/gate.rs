@@ -1,5 +1,7 @@
 //! The `hybridsim check` gate: find scenario files, run each one that makes `expect` assertions,
-//! judge them ([`super::expect`]) and tally the result as an exit code.
+//! judge them ([`super::expect`]) and tally the result as an exit code. A scenario runs once per
+//! policy its assertions are judged on (the default, and each other one they name), with the
+//! same seed.
 //!
 //! Every scenario is reported, whatever happens to the others: one that fails to load is listed
 //! with its diagnostics and the rest still run. A scenario without assertions is validated (like
@@ -14,9 +16,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use super::expect::{Verdict, evaluate};
+use super::compare::run_policies;
+use super::expect::{Verdict, evaluate_by_policy};
 use crate::exit;
-use crate::scenario;
+use crate::metrics::Summary;
+use crate::scenario::{self, ScenarioSpec};
 use crate::world::{self, World};
 
 /// A scenario file to check and the label it is reported under.
@@ -210,8 +214,9 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), GateError> {
     Ok(())
 }
 
-/// Loads `target`, runs it with `seed` (default: the scenario's own) if it makes assertions, and
-/// judges them. A panic in the run is reported as [`Outcome::Crashed`].
+/// Loads `target`, runs it with `seed` (default: the scenario's own) under each policy its
+/// assertions are judged on, if it makes any, and judges them. A panic in the run is reported
+/// as [`Outcome::Crashed`].
 pub fn check_scenario(target: &Target, seed: Option<u64>) -> ScenarioReport {
     let started = Instant::now();
     let outcome = std::panic::catch_unwind(|| judge(&target.path, seed)).unwrap_or_else(|panic| {
@@ -250,13 +255,31 @@ fn judge(path: &Path, seed: Option<u64>) -> Outcome {
             Err(error) => failed(error),
         };
     }
-    match world::simulate(&scenario, seed) {
-        Ok(outcome) => Outcome::Judged {
-            seed,
-            verdicts: evaluate(&scenario.spec.expect, &outcome.summary),
-        },
-        Err(error) => failed(error),
+    let policies = policies_judged(&scenario.spec);
+    let mut summaries = Vec::with_capacity(policies.len());
+    for outcome in run_policies(&scenario, seed, &policies, &|_, _| {}) {
+        match outcome {
+            Ok(outcome) => summaries.push(outcome.summary),
+            Err(error) => return failed(error),
+        }
     }
+    let runs: Vec<(&str, &Summary)> = policies.iter().map(String::as_str).zip(&summaries).collect();
+    match evaluate_by_policy(&scenario.spec.expect, &runs) {
+        Ok(verdicts) => Outcome::Judged { seed, verdicts },
+        Err(error) => Outcome::Crashed(format!("{}: {error}", path.display())),
+    }
+}
+
+/// The policies whose runs the assertions of `spec` are judged on: the default (first-listed),
+/// then each other one an assertion names, in the order of the scenario's list.
+fn policies_judged(spec: &ScenarioSpec) -> Vec<String> {
+    let named = |policy: &str| spec.expect.iter().any(|e| e.policy() == Some(policy));
+    spec.policy_names()
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, policy)| i == 0 || named(policy))
+        .map(|(_, policy)| policy.to_string())
+        .collect()
 }
 
 /// Checks every target on up to `threads` threads; the reports are in `targets` order.
@@ -452,6 +475,29 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    fn policies_judged_of(text: &str) -> Vec<String> {
+        let spec: ScenarioSpec = scenario::ron_options()
+            .from_str(text)
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        policies_judged(&spec)
+    }
+
+    #[test]
+    fn a_scenario_runs_under_its_default_and_each_policy_its_assertions_name() {
+        let named = r#"(name: "p", horizon: "1h", policy: ["cheapest", "failover", "tiered", "weighted"],
+            expect: [cost(below: "1 USD", policy: "weighted"), cost(below: "1 USD"),
+                     cost(below: "2 USD", policy: "failover"), cost(below: "3 USD", policy: "weighted"),
+                     cost(below: "4 USD", policy: "cheapest")])"#;
+        assert_eq!(policies_judged_of(named), ["cheapest", "failover", "weighted"]);
+        let unnamed =
+            r#"(name: "p", horizon: "1h", policy: ["failover", "cheapest"], expect: [cost(below: "1 USD")])"#;
+        assert_eq!(policies_judged_of(unnamed), ["failover"]);
+        assert_eq!(
+            policies_judged_of(r#"(name: "p", horizon: "1h")"#),
+            ["lowest_latency"]
+        );
     }
 
     #[test]

@@ -1304,6 +1304,9 @@ pub fn check_expectations(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     let sites = Names::collect("site", "sites", spec.sites.iter().map(|s| s.name.as_str()));
     for (i, expectation) in spec.expect.iter().enumerate() {
         let at = |field: &str| format!("expect[{i}].{field}");
+        if let Some(policy) = expectation.policy() {
+            check_assertion_policy(spec, diags, &at("policy"), policy);
+        }
         match expectation {
             Expectation::Latency {
                 service,
@@ -1311,6 +1314,7 @@ pub fn check_expectations(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                 component,
                 origin,
                 below,
+                ..
             } => {
                 let s = services.resolve(diags, &at("service"), service);
                 if !is_reported_percentile(*percentile) {
@@ -1349,7 +1353,7 @@ pub fn check_expectations(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                 }
                 positive_bound(diags, &at("below"), below.is_zero(), "latency");
             }
-            Expectation::SloAttainment { service, above } => {
+            Expectation::SloAttainment { service, above, .. } => {
                 let s = services.resolve(diags, &at("service"), service);
                 if let Some(s) = s.filter(|&s| spec.services[s].slo.is_none()) {
                     diags.at_path(
@@ -1366,6 +1370,7 @@ pub fn check_expectations(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                 site,
                 class,
                 below,
+                ..
             } => {
                 let parts = [
                     category.is_some(),
@@ -1385,11 +1390,11 @@ pub fn check_expectations(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                 }
                 positive_bound(diags, &at("below"), below.usd() <= 0.0, "cost");
             }
-            Expectation::TimeToRecover { incident, below } => {
+            Expectation::TimeToRecover { incident, below, .. } => {
                 incidents.resolve(diags, &at("incident"), incident);
                 positive_bound(diags, &at("below"), below.is_zero(), "time to recover");
             }
-            Expectation::BacklogDrain { incident, below } => {
+            Expectation::BacklogDrain { incident, below, .. } => {
                 let k = incidents.resolve(diags, &at("incident"), incident);
                 if let Some(k) = k {
                     let scripted = &spec.incidents[k];
@@ -1403,11 +1408,11 @@ pub fn check_expectations(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                 }
                 positive_bound(diags, &at("below"), below.is_zero(), "backlog drain");
             }
-            Expectation::Goodput { class, above } => {
+            Expectation::Goodput { class, above, .. } => {
                 check_job_class(spec, diags, &at("class"), *class);
                 check_share(diags, &at("above"), *above);
             }
-            Expectation::JobsCompleted { class, at_least } => {
+            Expectation::JobsCompleted { class, at_least, .. } => {
                 check_job_class(spec, diags, &at("class"), *class);
                 if *at_least == 0 {
                     diags.at_path(
@@ -1430,6 +1435,29 @@ pub fn check_expectations(spec: &ScenarioSpec, diags: &mut Diagnostics) {
             },
         }
     }
+}
+
+/// An assertion's `policy` must be one the scenario is run under: its `policy` list.
+fn check_assertion_policy(spec: &ScenarioSpec, diags: &mut Diagnostics, path: &str, policy: &str) {
+    let names = spec.policy_names();
+    if names.contains(&policy) {
+        return;
+    }
+    let listing = names.join(", ");
+    let built_in = crate::policy::BUILT_IN.contains(&policy);
+    let problem = if built_in {
+        format!("the scenario is not run under policy \"{policy}\"")
+    } else {
+        format!("unknown policy \"{policy}\"")
+    };
+    let help = match closest(policy, names.iter().copied()) {
+        Some(near) => format!("did you mean \"{near}\"? The scenario is run under {listing}"),
+        None if built_in => format!(
+            "the scenario is run under {listing}; add \"{policy}\" to its `policy` list to assert on it"
+        ),
+        None => format!("the scenario is run under {listing}"),
+    };
+    diags.at_path(path, problem, Some(help));
 }
 
 /// A bound that nothing can be below.

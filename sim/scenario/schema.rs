@@ -68,6 +68,17 @@ pub struct ScenarioSpec {
     pub policies: crate::policy::PolicySettings,
 }
 
+impl ScenarioSpec {
+    /// The policies the scenario is run under, the default first: its `policy` list, or
+    /// `lowest_latency` when it gives none.
+    pub fn policy_names(&self) -> Vec<&str> {
+        match &self.policy {
+            Some(choice) => choice.names().iter().map(String::as_str).collect(),
+            None => vec!["lowest_latency"],
+        }
+    }
+}
+
 /// Time windows for metrics.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
