@@ -100,7 +100,7 @@ pub fn plan(
 ) -> Result<Vec<RunPlan>, CompareError> {
     let count = |scenario: &&Scenario| -> u64 {
         let policies = if policies.is_empty() {
-            scenario_policies(scenario).len()
+            scenario.spec.policy_names().len()
         } else {
             policies.len()
         };
@@ -117,7 +117,12 @@ pub fn plan(
     }
     let mut runs = Vec::new();
     for (index, scenario) in scenarios.iter().enumerate() {
-        let own_policies = scenario_policies(scenario);
+        let own_policies: Vec<String> = scenario
+            .spec
+            .policy_names()
+            .into_iter()
+            .map(String::from)
+            .collect();
         let policies = if policies.is_empty() {
             &own_policies
         } else {
@@ -137,15 +142,6 @@ pub fn plan(
     }
     label(&mut runs, scenarios);
     Ok(runs)
-}
-
-/// The policies a scenario is run under: its `policy` list, or the default.
-pub fn scenario_policies(scenario: &Scenario) -> Vec<String> {
-    scenario
-        .spec
-        .policy
-        .as_ref()
-        .map_or_else(|| vec!["lowest_latency".to_string()], |p| p.names().to_vec())
 }
 
 fn label(runs: &mut [RunPlan], scenarios: &[&Scenario]) {
@@ -640,7 +636,7 @@ mod tests {
         let runs = plan(&[&dual], &[], &Seeds::Own).unwrap();
         let policies: Vec<&str> = runs.iter().map(|r| r.policy.as_str()).collect();
         assert_eq!(policies.first(), Some(&"lowest_latency"));
-        assert_eq!(policies.len(), scenario_policies(&dual).len());
+        assert_eq!(policies.len(), dual.spec.policy_names().len());
         assert!(runs.iter().all(|r| r.seed == dual.spec.seed));
     }
 

@@ -173,7 +173,7 @@ fn comparison_title(out: &mut String, heading: &str, scenarios: &[&Scenario], c:
                 esc(&scenario.spec.metrics.window.to_string())
             );
         }
-        sections::description(out, &scenario.spec.description, &policy_names(scenario));
+        sections::description(out, &scenario.spec.description, &scenario.spec.policy_names());
     }
     out.push_str("</header>\n");
 }
@@ -198,7 +198,7 @@ fn section(out: &mut String, id: &str, heading: &str, content: impl FnOnce(&mut 
 
 /// The title, the run's facts and the scenario's description.
 fn title(out: &mut String, heading: &str, scenario: &Scenario, s: &Summary) {
-    let policies: Vec<&str> = policy_names(scenario);
+    let policies = scenario.spec.policy_names();
     let facts = [
         ("scenario", s.scenario.clone()),
         ("seed", s.seed.to_string()),
@@ -223,14 +223,6 @@ fn header_start(out: &mut String, kicker: &str, heading: &str, facts: &[(&str, S
         let _ = write!(out, "<div><dt>{key}</dt><dd>{}</dd></div>", esc(value));
     }
     out.push_str("</dl>\n");
-}
-
-/// The policies the scenario is run under (the first is the default).
-fn policy_names(scenario: &Scenario) -> Vec<&str> {
-    match &scenario.spec.policy {
-        Some(choice) => choice.names().iter().map(String::as_str).collect(),
-        None => vec!["lowest_latency"],
-    }
 }
 
 /// Links to the sections of a run's report.
