@@ -7,9 +7,11 @@
 //! `$CHARTS_SAMPLE_DIR` (default: the system temp folder) for a look by eye.
 
 use hybridsim::report::charts::{
-    Chart, CostChart, CostPoint, IncidentRecovery, IncidentWindow, LatencyChart, LatencyPoint,
-    PolicyRecovery, PoolUtilization, RecoveryChart, ServiceLatency, UtilizationChart, UtilizationPoint,
+    Chart, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow, LatencyChart, LatencyPoint,
+    LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RunSeries, RunsChart, RunsPanel,
+    ServiceLatency, UtilizationChart, UtilizationPoint, UtilizationRunsChart,
 };
+use hybridsim::world::RunOutcome;
 
 const HOUR: f64 = 3600.0;
 
@@ -193,6 +195,90 @@ fn utilization() -> UtilizationChart {
         ],
         incidents: incidents(),
     }
+}
+
+/// Three runs of the sample day, one panel per service: the second run is twice as slow, the
+/// third runs only "chat" (its "embed" series is empty, so its colour stays its own).
+fn latency_runs() -> LatencyRunsChart {
+    let runs = ["cost-first", "latency-first", "chat only"];
+    let panel = |name: &str, base_ms: f64, slo_ms: f64| {
+        let p99 = |scale: f64| {
+            service(name, base_ms * scale, slo_ms)
+                .points
+                .iter()
+                .map(|p| (p.t_s, p.p99_ms))
+                .collect()
+        };
+        let series = [Some(p99(1.0)), Some(p99(2.0)), (name == "chat").then(|| p99(0.5))];
+        RunsPanel {
+            caption: format!("{name}: p99 end-to-end latency"),
+            unit: "ms".into(),
+            reference: Some(("SLO target".into(), slo_ms)),
+            series: runs
+                .iter()
+                .zip(series)
+                .map(|(run, points)| RunSeries {
+                    label: run.to_string(),
+                    points: points.unwrap_or_default(),
+                })
+                .collect(),
+        }
+    };
+    LatencyRunsChart::new(
+        runs.map(String::from).to_vec(),
+        vec![panel("chat", 180.0, 900.0), panel("embed", 35.0, 150.0)],
+        incidents(),
+    )
+}
+
+/// One panel of `unit` with a series per run from `values(run, i)` over a day in 15 minutes.
+fn runs_panel(caption: &str, unit: &str, runs: &[&str], values: impl Fn(usize, usize) -> f64) -> RunsPanel {
+    RunsPanel {
+        caption: caption.into(),
+        unit: unit.into(),
+        reference: None,
+        series: runs
+            .iter()
+            .enumerate()
+            .map(|(r, run)| RunSeries {
+                label: run.to_string(),
+                points: (0..=96).map(|i| (i as f64 * 900.0, Some(values(r, i)))).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn cost_runs() -> CostRunsChart {
+    let runs = ["cost-first", "latency-first"];
+    let rate = [180.0, 260.0];
+    CostRunsChart::new(
+        runs.map(String::from).to_vec(),
+        vec![
+            runs_panel("total: cumulative cost", "USD", &runs, |r, i| {
+                rate[r] * i as f64 / 4.0
+            }),
+            runs_panel("egress: cumulative cost", "USD", &runs, |r, i| {
+                (r + 1) as f64 * i as f64
+            }),
+        ],
+        incidents(),
+    )
+}
+
+fn utilization_runs() -> UtilizationRunsChart {
+    let runs = ["cost-first", "latency-first"];
+    UtilizationRunsChart::new(
+        runs.map(String::from).to_vec(),
+        vec![
+            runs_panel("fra-h100: GPUs in use", "GPUs", &runs, |r, i| {
+                (40.0 + 20.0 * wobble(i) + 16.0 * r as f64).round()
+            }),
+            runs_panel("onprem-a100: GPUs in use", "GPUs", &runs, |r, i| {
+                (20.0 + 8.0 * wobble(i + 500) - 8.0 * r as f64).round()
+            }),
+        ],
+        Vec::new(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -570,6 +656,361 @@ fn degenerate_utilization_input_does_not_panic() {
 }
 
 #[test]
+fn runs_charts_render() {
+    check(
+        &latency_runs(),
+        &[
+            "chat: p99 end-to-end latency",
+            "embed: p99 end-to-end latency",
+            "cost-first",
+            "latency-first",
+            "chat only",
+            "SLO target",
+            "SLO target 900 ms",
+            "incident",
+            "eu-west outage",
+            "ms",
+            "time (h)",
+        ],
+    );
+    check(
+        &cost_runs(),
+        &[
+            "total: cumulative cost",
+            "egress: cumulative cost",
+            "USD",
+            "cost-first",
+            "spot price spike",
+        ],
+    );
+    check(
+        &utilization_runs(),
+        &[
+            "fra-h100: GPUs in use",
+            "onprem-a100: GPUs in use",
+            "GPUs",
+            "latency-first",
+        ],
+    );
+    assert_eq!(LatencyRunsChart::NAME, "latency");
+    assert_eq!(CostRunsChart::NAME, "cost");
+    assert_eq!(UtilizationRunsChart::NAME, "utilization");
+}
+
+#[test]
+fn each_run_keeps_its_colour_when_another_has_no_values() {
+    let (first, second) = ("#4E79A7", "#F28E2B");
+    let chart = |a: Vec<(f64, Option<f64>)>| {
+        let series = |label: &str, points| RunSeries {
+            label: label.into(),
+            points,
+        };
+        let b = vec![(0.0, Some(2.0)), (60.0, Some(3.0))];
+        LatencyRunsChart::new(
+            vec!["a".into(), "b".into()],
+            vec![RunsPanel {
+                caption: "chat".into(),
+                unit: "ms".into(),
+                reference: None,
+                series: vec![series("a", a), series("b", b)],
+            }],
+            Vec::new(),
+        )
+    };
+    // Each run has a polyline in its colour in the legend; a run with values has one more.
+    let without_a = chart(Vec::new()).svg().unwrap();
+    assert_eq!(polylines_in(&without_a, first), 1, "run a: legend only");
+    assert_eq!(
+        polylines_in(&without_a, second),
+        2,
+        "run b keeps the second colour"
+    );
+    let with_a = chart(vec![(0.0, Some(1.0)), (60.0, Some(1.5))]).svg().unwrap();
+    assert_eq!(polylines_in(&with_a, first), 2);
+}
+
+/// The numbers among an SVG's texts.
+fn numbers(texts: &[String]) -> Vec<f64> {
+    texts.iter().filter_map(|t| t.parse::<f64>().ok()).collect()
+}
+
+#[test]
+fn the_y_axis_covers_the_largest_run() {
+    // Ten minutes, so the x tick labels stay at 10 or below: larger numbers are y ticks.
+    let series = |label: &str, peak: f64| RunSeries {
+        label: label.into(),
+        points: (0..=10)
+            .map(|i| (i as f64 * 60.0, Some(peak * i as f64 / 10.0)))
+            .collect(),
+    };
+    let chart = |series: Vec<RunSeries>| {
+        let runs = series.iter().map(|s| s.label.clone()).collect();
+        UtilizationRunsChart::new(
+            runs,
+            vec![RunsPanel {
+                caption: "pool".into(),
+                unit: "GPUs".into(),
+                reference: None,
+                series,
+            }],
+            Vec::new(),
+        )
+    };
+    let small_only = numbers(&renders(&chart(vec![series("small", 40.0)])));
+    let top = small_only.iter().copied().fold(0.0, f64::max);
+    assert!((40.0..100.0).contains(&top), "ticks {small_only:?}");
+    let both = numbers(&renders(&chart(vec![
+        series("small", 40.0),
+        series("large", 1000.0),
+    ])));
+    let top = both.iter().copied().fold(0.0, f64::max);
+    assert!(
+        top >= 1000.0,
+        "the large run's peak is on the axis: ticks {both:?}"
+    );
+}
+
+#[test]
+fn empty_runs_charts_say_there_is_no_data() {
+    assert!(says_no_data(&renders(&LatencyRunsChart::default())));
+    assert!(says_no_data(&renders(&CostRunsChart::default())));
+    assert!(says_no_data(&renders(&UtilizationRunsChart::default())));
+    let odd = |points: Vec<(f64, Option<f64>)>| RunsPanel {
+        caption: "odd".into(),
+        unit: "ms".into(),
+        reference: Some(("SLO target".into(), f64::NAN)),
+        series: vec![RunSeries {
+            label: "a".into(),
+            points,
+        }],
+    };
+    let chart = LatencyRunsChart::new(
+        vec!["a".into(), "b".into()],
+        vec![
+            odd(Vec::new()),
+            odd(vec![
+                (0.0, None),
+                (f64::NAN, Some(1.0)),
+                (60.0, Some(f64::INFINITY)),
+            ]),
+            odd(vec![(30.0, Some(12.0))]),
+        ],
+        incidents(),
+    );
+    let texts = renders(&chart);
+    assert_eq!(texts.iter().filter(|t| *t == "no data").count(), 2, "{texts:?}");
+    // No runs but a panel, and runs but no panels.
+    let no_runs = CostRunsChart::new(Vec::new(), vec![odd(Vec::new())], Vec::new());
+    assert!(says_no_data(&renders(&no_runs)));
+    let no_panels = CostRunsChart::new(vec!["a".into()], Vec::new(), Vec::new());
+    assert!(says_no_data(&renders(&no_panels)));
+}
+
+#[test]
+fn many_runs_get_a_taller_legend_that_stays_on_the_canvas() {
+    let labels: Vec<String> = (0..9)
+        .map(|i| format!("quickstart / lowest_latency / seed {i} with a very long label"))
+        .collect();
+    let chart: RunsChart<_> = CostRunsChart::new(labels, Vec::new(), Vec::new());
+    assert!(chart.size().1 > CostRunsChart::default().size().1);
+    let svg = chart.svg().unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let legend: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .filter(|t| t.contains("quickstart"))
+        .collect();
+    assert_eq!(legend.len(), 9);
+    assert!(legend.iter().all(|t| t.ends_with('…')), "{legend:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparison charts of real runs.
+
+/// `scenarios/quickstart.ron` cut to two hours, under the built-in policy `policy`.
+fn quickstart(policy: &str) -> RunOutcome {
+    let mut scenario =
+        hybridsim::scenario::load("scenarios/quickstart.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    scenario.spec.horizon = "2h".parse().expect("a duration");
+    let policy =
+        hybridsim::policy::built_in(policy, &scenario.spec.policies, &scenario.spec).expect("built in");
+    hybridsim::world::simulate_with(&scenario, scenario.spec.seed, policy).expect("the run")
+}
+
+/// A one-hour scenario with one service ("svc"), one pool ("dc/ref") and a capacity shock.
+const SMALL: &str = r#"(
+    name: "small",
+    horizon: "1h",
+    seed: 3,
+    metrics: (window: "1m"),
+    accelerators: [(name: "ref", memory: "80GB")],
+    sites: [(name: "dc", kind: on_prem, jurisdiction: "eu")],
+    pools: [(site: "dc", accelerator: "ref", reserved: (count: 2, price: "1 USD/h"))],
+    services: [(
+        name: "svc",
+        model: (memory: "1GB", gpus_per_replica: 1, slots_per_replica: 1),
+        service_time: deterministic(time: "100ms"),
+        replicas: [(pool: "dc/ref", tier: reserved, count: 2)],
+        demand: [(origin: "dc", arrivals: poisson(rate: "5/s"))],
+        slo: (percentile: 99.0, latency: "1s"),
+        timeout: "30s",
+        queue_limit: 1000,
+    )],
+    incidents: [
+        (name: "shock", start: "20m", duration: "10m",
+         kind: capacity_shock(pool: "dc/ref", tier: reserved, to: count(1))),
+    ],
+)
+"#;
+
+/// A run of [`SMALL`] with `seed`.
+fn small(seed: u64) -> RunOutcome {
+    let dir = tempfile::tempdir().expect("a temp folder");
+    let path = dir.path().join("small.ron");
+    std::fs::write(&path, SMALL).expect("the scenario file");
+    let scenario = hybridsim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    hybridsim::world::simulate(&scenario, seed).expect("the run")
+}
+
+fn captions<K>(chart: &RunsChart<K>) -> Vec<&str> {
+    chart.panels.iter().map(|p| p.caption.as_str()).collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn runs_charts_of_two_real_runs() {
+    let (a, b) = (quickstart("lowest_latency"), quickstart("cheapest"));
+    let runs = [("lowest_latency", &a), ("cheapest", &b)];
+    let windows = 120;
+
+    let latency = hybridsim::report::figures::latency_runs_chart(&runs);
+    assert_eq!(latency.runs, ["lowest_latency", "cheapest"]);
+    assert_eq!(
+        captions(&latency),
+        [
+            "assistant: p99 end-to-end latency",
+            "assistant-small: p99 end-to-end latency"
+        ]
+    );
+    assert_eq!(latency.panels[0].reference, Some(("SLO target".into(), 8000.0)));
+    assert_eq!(latency.panels[1].reference, None, "the fallback has no SLO");
+    // The same p99 values as the run's own latency chart.
+    let own = hybridsim::report::figures::latency_chart(&a);
+    let own_p99: Vec<(f64, Option<f64>)> = own.services[0].points.iter().map(|p| (p.t_s, p.p99_ms)).collect();
+    assert_eq!(latency.panels[0].series[0].points, own_p99);
+    for panel in &latency.panels {
+        let labels: Vec<&str> = panel.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["lowest_latency", "cheapest"]);
+    }
+    let lens: Vec<usize> = latency.panels[0].series.iter().map(|s| s.points.len()).collect();
+    assert_eq!(lens, [windows, windows], "a p99 per window");
+    assert!(
+        latency.panels[0]
+            .series
+            .iter()
+            .all(|s| s.points.iter().any(|p| p.1.is_some()))
+    );
+    assert!(latency.incidents.is_empty(), "quickstart has no incidents");
+
+    let cost = hybridsim::report::figures::cost_runs_chart(&runs);
+    assert_eq!(captions(&cost)[0], "total: cumulative cost");
+    assert!(captions(&cost).contains(&"compute: cumulative cost"));
+    assert!(captions(&cost).contains(&"idle reserved: cumulative cost"));
+    for ((_, outcome), series) in runs.iter().zip(&cost.panels[0].series) {
+        let last = series.points.last().and_then(|p| p.1).expect("a total");
+        assert!(close(last, outcome.summary.cost.total_usd), "{last}");
+    }
+
+    let utilization = hybridsim::report::figures::utilization_runs_chart(&runs);
+    let pools: Vec<String> = a
+        .world
+        .estate
+        .pools
+        .iter()
+        .map(|p| format!("{}: GPUs in use", p.name))
+        .collect();
+    assert_eq!(captions(&utilization), pools);
+    for panel in &utilization.panels {
+        assert_eq!(panel.series.len(), 2);
+        // A sample per window, and the last repeated at the horizon.
+        assert!(panel.series.iter().all(|s| s.points.len() == windows + 1));
+    }
+    let fra = &utilization.panels[0].series[0].points;
+    assert!(
+        fra.iter().any(|p| p.1 > Some(0.0)),
+        "the assistant runs on Frankfurt's H100s"
+    );
+
+    check(
+        &latency,
+        &[
+            "assistant: p99 end-to-end latency",
+            "lowest_latency",
+            "cheapest",
+            "SLO target",
+        ],
+    );
+    check(&cost, &["total: cumulative cost", "cheapest"]);
+    check(&utilization, &["onprem-fra/H100: GPUs in use", "lowest_latency"]);
+
+    let root = tempfile::tempdir().expect("a temp folder");
+    let target = root.path().join("compare");
+    let out = hybridsim::report::OutputDir::create(&target).expect("the output folder");
+    hybridsim::report::figures::write_runs_charts(&out, &runs).expect("the charts");
+    out.commit().expect("commit");
+    for name in ["latency", "cost", "utilization", "recovery"] {
+        for ext in ["svg", "png"] {
+            let file = target.join(format!("{name}.{ext}"));
+            assert!(
+                std::fs::metadata(&file).is_ok_and(|m| m.len() > 0),
+                "{}",
+                file.display()
+            );
+        }
+    }
+    let written = std::fs::read_to_string(target.join("latency.svg")).expect("latency.svg");
+    assert_eq!(written, latency.svg().expect("SVG"));
+}
+
+#[test]
+fn runs_of_different_scenarios_share_panels_by_name_and_no_incidents() {
+    let (quick, small_a, small_b) = (quickstart("lowest_latency"), small(3), small(4));
+    let mixed = [("quickstart", &quick), ("small", &small_a)];
+    let latency = hybridsim::report::figures::latency_runs_chart(&mixed);
+    assert_eq!(
+        captions(&latency),
+        [
+            "assistant: p99 end-to-end latency",
+            "assistant-small: p99 end-to-end latency",
+            "svc: p99 end-to-end latency"
+        ]
+    );
+    // A run without a service has an empty series in its panel, in its own place.
+    assert!(latency.panels[0].series[1].points.is_empty());
+    assert!(latency.panels[2].series[0].points.is_empty());
+    assert!(!latency.panels[2].series[1].points.is_empty());
+    assert_eq!(latency.panels[2].reference, Some(("SLO target".into(), 1000.0)));
+    assert!(latency.incidents.is_empty(), "the runs' incidents differ");
+    let utilization = hybridsim::report::figures::utilization_runs_chart(&mixed);
+    assert_eq!(captions(&utilization).last(), Some(&"dc/ref: GPUs in use"));
+    assert_eq!(utilization.panels.len(), quick.world.estate.pools.len() + 1);
+    renders(&latency);
+    renders(&utilization);
+
+    // Two seeds of one scenario have the same incidents: they are shaded.
+    let seeds = [("seed 3", &small_a), ("seed 4", &small_b)];
+    let cost = hybridsim::report::figures::cost_runs_chart(&seeds);
+    assert_eq!(cost.incidents.len(), 1);
+    assert_eq!(cost.incidents[0].label, "shock");
+    assert!(renders(&cost).iter().any(|t| t == "shock"));
+}
+
+#[test]
 #[ignore = "writes sample charts for a look by eye"]
 fn write_samples() {
     let dir = std::env::var_os("CHARTS_SAMPLE_DIR").map_or_else(std::env::temp_dir, Into::into);
@@ -582,4 +1023,9 @@ fn write_samples() {
     write(&dir, &cost());
     write(&dir, &recovery());
     write(&dir, &utilization());
+    let runs = dir.join("runs");
+    std::fs::create_dir_all(&runs).expect("sample folder");
+    write(&runs, &latency_runs());
+    write(&runs, &cost_runs());
+    write(&runs, &utilization_runs());
 }

@@ -1,7 +1,9 @@
-//! The report's four charts — latency, cost, recovery and utilization — drawn from plain
-//! input data into SVG text or PNG bytes. This module owns the chart input types, the layout
-//! and look of each chart, and the bundled font (DejaVu Sans, `assets/fonts/`), so rendering
-//! needs no system fonts and gives the same bytes for the same input on every machine.
+//! The report's four charts — latency, cost, recovery and utilization — and the comparison
+//! charts that overlay several runs on the same axes, one colour per run (p99 latency,
+//! cumulative cost and GPUs in use by run, [`RunsChart`]), drawn from plain input data into
+//! SVG text or PNG bytes. This module owns the chart input types, the layout and look of each
+//! chart, and the bundled font (DejaVu Sans, `assets/fonts/`), so rendering needs no system
+//! fonts and gives the same bytes for the same input on every machine.
 //!
 //! Each input type implements [`Chart`]: `chart.svg()` and `chart.png()` render it, and
 //! [`Chart::NAME`] is the file stem used in an output folder (`latency.svg`, …). Times are
@@ -15,6 +17,7 @@ mod frame;
 mod latency;
 mod recovery;
 mod render;
+mod runs;
 mod style;
 mod typeset;
 mod utilization;
@@ -24,6 +27,10 @@ use plotters::drawing::DrawingAreaErrorKind;
 pub use cost::{CostChart, CostPoint};
 pub use latency::{LatencyChart, LatencyPoint, ServiceLatency};
 pub use recovery::{IncidentRecovery, PolicyRecovery, RecoveryChart};
+pub use runs::{
+    CostRuns, CostRunsChart, LatencyRuns, LatencyRunsChart, RunSeries, RunsChart, RunsPanel, UtilizationRuns,
+    UtilizationRunsChart,
+};
 pub use utilization::{PoolUtilization, UtilizationChart, UtilizationPoint};
 
 /// An incident's time window, shaded and labelled on the time-based charts.
@@ -107,3 +114,6 @@ impl_chart!(
     "utilization",
     "GPU utilization by pool"
 );
+impl_chart!(LatencyRunsChart, runs, "latency", "p99 latency by run");
+impl_chart!(CostRunsChart, runs, "cost", "Cumulative cost by run");
+impl_chart!(UtilizationRunsChart, runs, "utilization", "GPUs in use by run");

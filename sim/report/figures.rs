@@ -1,16 +1,23 @@
 //! The charts of a run (or of a comparison), built from its figures and written as SVG and
 //! PNG: `latency`, `cost`, `utilization` per run, `recovery` per run and side by side per
-//! policy in a comparison.
+//! policy in a comparison; and the comparison charts of several labelled runs (of any
+//! scenarios, policies or seeds), overlaid on the same axes one colour per run: p99
+//! latency per service, cumulative cost in total and per category, GPUs in use per pool, with
+//! `recovery` beside them.
+
+use std::collections::BTreeSet;
 
 use crate::infra::pool::Tier;
 use crate::metrics::Summary;
+use crate::metrics::ledger::CostCategory;
 use crate::metrics::timeseries::{cost_curves, window_end_s};
-use crate::world::RunOutcome;
+use crate::world::{RunOutcome, ServiceState};
 
 use super::OutputDir;
 use super::charts::{
-    Chart, ChartError, CostChart, CostPoint, IncidentRecovery, IncidentWindow, LatencyChart, LatencyPoint,
-    PolicyRecovery, PoolUtilization, RecoveryChart, ServiceLatency, UtilizationChart, UtilizationPoint,
+    Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow, LatencyChart,
+    LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RunSeries, RunsPanel,
+    ServiceLatency, UtilizationChart, UtilizationPoint, UtilizationRunsChart,
 };
 use super::output::OutputError;
 
@@ -162,4 +169,255 @@ pub fn write_run_charts(out: &OutputDir, folder: &str, outcome: &RunOutcome) -> 
         folder,
         &recovery_chart(&[(summary.policy.as_str(), summary)]),
     )
+}
+
+/// A run's value per metrics window for one panel of a comparison chart.
+type Points = Vec<(f64, Option<f64>)>;
+
+/// p99 end-to-end latency by run: a panel per service (over all runs, in order of first
+/// appearance) with each run's p99 per metrics window, the same values as [`latency_chart`]'s
+/// p99 line, and the SLO target of the first run that has the service.
+pub fn latency_runs_chart(runs: &[(&str, &RunOutcome)]) -> LatencyRunsChart {
+    let names = first_seen(
+        runs.iter()
+            .flat_map(|(_, o)| o.world.serving.services.iter().map(|s| s.name.as_str())),
+    );
+    let panels = names
+        .into_iter()
+        .map(|name| RunsPanel {
+            caption: format!("{name}: p99 end-to-end latency"),
+            unit: "ms".into(),
+            reference: runs
+                .iter()
+                .find_map(|(_, o)| service(o, name))
+                .and_then(|s| s.slo)
+                .map(|(_, bound)| ("SLO target".to_string(), bound.as_secs_f64() * 1e3)),
+            series: series(runs, |o| service(o, name).map(|s| p99_points(o, s))),
+        })
+        .collect();
+    LatencyRunsChart::new(labels(runs), panels, shared_incidents(runs))
+}
+
+/// Cumulative cost by run: a panel with the total per metrics window (the sum of
+/// [`cost_chart`]'s categories), then a panel per cost category that any run spent on.
+pub fn cost_runs_chart(runs: &[(&str, &RunOutcome)]) -> CostRunsChart {
+    let curves: Vec<Vec<Points>> = runs.iter().map(|(_, o)| category_points(o)).collect();
+    let panel = |caption: String, points: &dyn Fn(&[Points]) -> Points| RunsPanel {
+        caption,
+        unit: "USD".into(),
+        reference: None,
+        series: runs
+            .iter()
+            .zip(&curves)
+            .map(|((label, _), run)| RunSeries {
+                label: label.to_string(),
+                points: points(run),
+            })
+            .collect(),
+    };
+    let mut panels = vec![panel("total: cumulative cost".into(), &|run| sum_points(run))];
+    for (c, category) in CostCategory::ALL.iter().enumerate() {
+        let of_category = |run: &[Points]| run.get(c).cloned().unwrap_or_default();
+        if curves.iter().any(|run| run.get(c).is_some_and(spent)) {
+            let caption = format!("{}: cumulative cost", category.as_str().replace('_', " "));
+            panels.push(panel(caption, &of_category));
+        }
+    }
+    CostRunsChart::new(labels(runs), panels, shared_incidents(runs))
+}
+
+/// GPUs in use by run: a panel per pool (over all runs, in order of first appearance) with
+/// each run's GPUs in use over all tiers, from the same samples as [`utilization_chart`].
+pub fn utilization_runs_chart(runs: &[(&str, &RunOutcome)]) -> UtilizationRunsChart {
+    let names = first_seen(
+        runs.iter()
+            .flat_map(|(_, o)| o.world.estate.pools.iter().map(|p| p.name.as_str())),
+    );
+    let panels = names
+        .into_iter()
+        .map(|name| RunsPanel {
+            caption: format!("{name}: GPUs in use"),
+            unit: "GPUs".into(),
+            reference: None,
+            series: series(runs, |o| {
+                let pool = o.world.estate.pools.iter().position(|p| p.name == name)?;
+                Some(in_use_points(o, pool))
+            }),
+        })
+        .collect();
+    UtilizationRunsChart::new(labels(runs), panels, shared_incidents(runs))
+}
+
+/// Writes the comparison charts of `runs` (`latency`, `cost`, `utilization`) and their
+/// recovery chart into the root of `out`, as SVG and PNG.
+pub fn write_runs_charts(out: &OutputDir, runs: &[(&str, &RunOutcome)]) -> Result<(), OutputError> {
+    write_chart(out, "", &latency_runs_chart(runs))?;
+    write_chart(out, "", &cost_runs_chart(runs))?;
+    write_chart(out, "", &utilization_runs_chart(runs))?;
+    let summaries: Vec<(&str, &Summary)> = runs.iter().map(|(label, o)| (*label, &o.summary)).collect();
+    write_chart(out, "", &recovery_chart(&summaries))
+}
+
+/// The service called `name` in a run, if it has one.
+fn service<'o>(outcome: &'o RunOutcome, name: &str) -> Option<&'o ServiceState> {
+    outcome.world.serving.services.iter().find(|s| s.name == name)
+}
+
+/// The runs' labels, in order.
+fn labels(runs: &[(&str, &RunOutcome)]) -> Vec<String> {
+    runs.iter().map(|(label, _)| label.to_string()).collect()
+}
+
+/// Names in order of first appearance, each once.
+fn first_seen<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = BTreeSet::new();
+    names.filter(|name| seen.insert(*name)).collect()
+}
+
+/// A series per run of what `points` reads from it; empty for a run that does not have it.
+fn series(runs: &[(&str, &RunOutcome)], points: impl Fn(&RunOutcome) -> Option<Points>) -> Vec<RunSeries> {
+    runs.iter()
+        .map(|(label, o)| RunSeries {
+            label: label.to_string(),
+            points: points(o).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The incident windows to shade on a comparison: the runs' own when every run has the same
+/// ones (one scenario under several policies or seeds), none otherwise.
+fn shared_incidents(runs: &[(&str, &RunOutcome)]) -> Vec<IncidentWindow> {
+    same_in_all(runs.iter().map(|(_, o)| incident_windows(&o.summary)))
+}
+
+/// The list every one of `lists` is equal to; empty if they differ or there are none.
+fn same_in_all(mut lists: impl Iterator<Item = Vec<IncidentWindow>>) -> Vec<IncidentWindow> {
+    let Some(first) = lists.next() else {
+        return Vec::new();
+    };
+    if lists.all(|l| l == first) {
+        first
+    } else {
+        Vec::new()
+    }
+}
+
+/// A service's p99 end-to-end latency in milliseconds per metrics window.
+fn p99_points(outcome: &RunOutcome, service: &ServiceState) -> Points {
+    let window_ns = outcome.world.window().as_nanos();
+    service
+        .metrics
+        .windows
+        .iter()
+        .enumerate()
+        .map(|(w, stats)| {
+            let p99 = stats.end_to_end.quantile(0.99).map(|ns| ns as f64 / 1e6);
+            (window_end_s(window_ns, w), p99)
+        })
+        .collect()
+}
+
+/// Cumulative cost per category (in the order of [`CostCategory::ALL`]) per metrics window.
+fn category_points(outcome: &RunOutcome) -> Vec<Points> {
+    let world = &outcome.world;
+    let window_ns = world.window().as_nanos();
+    let windows = world.backlog.len();
+    let curves = cost_curves(&world.estate.ledger, window_ns, windows);
+    (0..CostCategory::ALL.len())
+        .map(|c| {
+            (0..windows)
+                .map(|w| {
+                    let v = curves.by_category.get(c).and_then(|curve| curve.get(w)).copied();
+                    (window_end_s(window_ns, w), v)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Whether a cost curve is non-zero anywhere.
+fn spent(points: &Points) -> bool {
+    points
+        .iter()
+        .any(|(_, v)| v.is_some_and(|v| v.is_finite() && v != 0.0))
+}
+
+/// The point-by-point sum of a run's category curves (which share their times).
+fn sum_points(by_category: &[Points]) -> Points {
+    let Some(first) = by_category.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .enumerate()
+        .map(|(w, &(t_s, _))| {
+            let total = by_category.iter().filter_map(|c| c.get(w)?.1).sum();
+            (t_s, Some(total))
+        })
+        .collect()
+}
+
+/// GPUs in use in pool `pool` over all tiers per metrics window; the last sample is repeated
+/// at the horizon so that the final step shows.
+fn in_use_points(outcome: &RunOutcome, pool: usize) -> Points {
+    let world = &outcome.world;
+    let window_ns = world.window().as_nanos();
+    let samples = &world.capacity;
+    let in_use = |w: usize| {
+        Tier::ALL
+            .iter()
+            .map(|&t| f64::from(samples.at(w, pool, t).0))
+            .sum::<f64>()
+    };
+    let mut points: Points = (0..samples.windows())
+        .map(|w| (window_end_s(window_ns, w), Some(in_use(w))))
+        .collect();
+    if let Some(last) = samples.windows().checked_sub(1) {
+        points.push((outcome.summary.horizon_s, Some(in_use(last))));
+    }
+    points
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(label: &str, start_s: f64) -> IncidentWindow {
+        IncidentWindow {
+            label: label.into(),
+            start_s,
+            end_s: start_s + 60.0,
+        }
+    }
+
+    #[test]
+    fn incidents_are_shaded_only_when_every_run_has_the_same() {
+        let outage = vec![window("outage", 600.0)];
+        let same = [outage.clone(), outage.clone(), outage.clone()];
+        assert_eq!(same_in_all(same.into_iter()), outage);
+        let moved = [outage.clone(), vec![window("outage", 660.0)]];
+        assert_eq!(same_in_all(moved.into_iter()), vec![]);
+        let fewer = [outage.clone(), vec![]];
+        assert_eq!(same_in_all(fewer.into_iter()), vec![]);
+        assert_eq!(same_in_all(std::iter::empty()), vec![]);
+    }
+
+    #[test]
+    fn names_are_kept_once_in_order_of_first_appearance() {
+        let names = ["b", "a", "b", "c", "a"];
+        assert_eq!(first_seen(names.into_iter()), ["b", "a", "c"]);
+    }
+
+    #[test]
+    fn the_total_adds_up_the_categories_window_by_window() {
+        let by_category = vec![
+            vec![(60.0, Some(1.0)), (120.0, Some(2.0))],
+            vec![(60.0, Some(0.5)), (120.0, None)],
+        ];
+        assert_eq!(
+            sum_points(&by_category),
+            vec![(60.0, Some(1.5)), (120.0, Some(2.0))]
+        );
+        assert_eq!(sum_points(&[]), vec![]);
+    }
 }

@@ -27,6 +27,10 @@ const SWATCH_W: i32 = 24;
 const LABEL_ROWS: usize = 2;
 /// Height of one row of incident labels.
 const LABEL_ROW_H: i32 = 18;
+/// Figure legend entries per row in [`figure_grid`].
+const LEGEND_COLUMNS: usize = 4;
+/// Height of one row of a figure legend.
+const LEGEND_ROW_H: i32 = 22;
 
 /// An x-y plot over `f64` axes.
 pub(super) type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
@@ -76,6 +80,55 @@ pub(super) fn figure<DB: DrawingBackend>(
     draw_legend(root, legend, (PAD, 52))?;
     let (_, body) = root.split_vertically(style::HEADER_H);
     Ok(body.margin(0, style::FOOTER_H, 0, 0))
+}
+
+/// Height of the figure header when its legend of `entries` is laid out in rows of
+/// [`LEGEND_COLUMNS`]: the usual header, one row taller for each row after the first.
+pub(super) fn grid_header_h(entries: usize) -> u32 {
+    let rows = entries.div_ceil(LEGEND_COLUMNS).max(1) as u32;
+    style::HEADER_H + (rows - 1) * LEGEND_ROW_H as u32
+}
+
+/// Like [`figure`], for a legend that may not fit one row (one entry per compared run): the
+/// entries are laid out in columns of equal width, [`LEGEND_COLUMNS`] to a row, each label
+/// cut to fit its column. The header is [`grid_header_h`] tall.
+pub(super) fn figure_grid<DB: DrawingBackend>(
+    root: &Area<DB>,
+    title: &str,
+    legend: &[LegendItem],
+) -> Result<Area<DB>, ChartError> {
+    root.fill(&WHITE)?;
+    root.draw_text(title, &style::bold(24.0, INK), (PAD, 14))?;
+    let (width, _) = root.dim_in_pixel();
+    let column_w = (width as i32 - 2 * PAD) / LEGEND_COLUMNS as i32;
+    let label_style = style::text(14.0, INK).pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, item) in legend.iter().enumerate() {
+        let (column, row) = ((i % LEGEND_COLUMNS) as i32, (i / LEGEND_COLUMNS) as i32);
+        let (x, y) = (PAD + column * column_w, 52 + row * LEGEND_ROW_H);
+        let max_w = column_w - SWATCH_W - 6 - 16;
+        let label = fit_label(root, &item.label, &label_style, max_w)?;
+        draw_swatch(root, item.swatch, (x, y))?;
+        root.draw_text(&label, &label_style, (x + SWATCH_W + 6, y))?;
+    }
+    let (_, body) = root.split_vertically(grid_header_h(legend.len()));
+    Ok(body.margin(0, style::FOOTER_H, 0, 0))
+}
+
+/// `label`, cut with an ellipsis until it is at most `max_w` pixels wide in `text_style`.
+fn fit_label<DB: DrawingBackend>(
+    area: &Area<DB>,
+    label: &str,
+    text_style: &plotters::style::TextStyle,
+    max_w: i32,
+) -> Result<String, ChartError> {
+    // No legend column holds more than about 40 characters: start from there.
+    let mut chars = label.chars().count().min(48);
+    let mut fitted = style::clip_label(label, chars);
+    while chars > 1 && text_size(area, &fitted, text_style)?.0 as i32 > max_w {
+        chars -= 1;
+        fitted = style::clip_label(label, chars);
+    }
+    Ok(fitted)
 }
 
 /// Draws `caption` (and a legend after it, if any) at the top of a panel; returns the rest.

@@ -4,7 +4,8 @@
 //! [`MAX_POINTS`] points (more would not show at the page's width), and fewer when a chart has
 //! many panels, so that a chart has about [`CHART_POINTS`] in all: consecutive windows are
 //! merged, keeping the worst latency, the most GPUs in use and the least capacity of each
-//! group, and the cost at the group's end. An SVG still larger than [`MAX_SVG_BYTES`]
+//! group, and the cost at the group's end. A comparison chart's series (one per run and
+//! panel) share the chart's budget the same way. An SVG still larger than [`MAX_SVG_BYTES`]
 //! (hundreds of pools) is left out with a pointer to the chart's own file. The `.svg` and
 //! `.png` files beside the report always have every point.
 
@@ -12,7 +13,8 @@ use std::fmt::Write as _;
 
 use super::markup::{count, escape};
 use crate::report::charts::{
-    Chart, ChartError, CostChart, LatencyChart, LatencyPoint, UtilizationChart, UtilizationPoint,
+    Chart, ChartError, CostChart, CostRunsChart, LatencyChart, LatencyPoint, LatencyRunsChart, RunsChart,
+    UtilizationChart, UtilizationPoint, UtilizationRunsChart,
 };
 
 /// The most points per series drawn in the page.
@@ -156,10 +158,63 @@ fn merge_states(group: &[UtilizationPoint]) -> Option<UtilizationPoint> {
     })
 }
 
+/// One point of a comparison chart's series: seconds, and the value then.
+type RunPoint = (f64, Option<f64>);
+
+/// The latency comparison with each run's series merged in groups, keeping each group's
+/// highest p99 at the group's end.
+pub fn thin_latency_runs(chart: &LatencyRunsChart) -> LatencyRunsChart {
+    thin_runs(chart, false, |group| {
+        let (t_s, _) = group.last()?;
+        Some((*t_s, group.iter().fold(None, |acc, p| max_option(acc, p.1))))
+    })
+}
+
+/// The cost comparison with one point per group of windows: cumulative spend at the group's
+/// end.
+pub fn thin_cost_runs(chart: &CostRunsChart) -> CostRunsChart {
+    thin_runs(chart, false, |group| group.last().copied())
+}
+
+/// The utilization comparison with each run's states merged in groups: from the group's first
+/// instant, the most GPUs in use of any of its states. The last state (at the horizon) is
+/// kept as it is, so the final step still shows.
+pub fn thin_utilization_runs(chart: &UtilizationRunsChart) -> UtilizationRunsChart {
+    thin_runs(chart, true, |group| {
+        let (t_s, _) = group.first()?;
+        Some((*t_s, group.iter().fold(None, |acc, p| max_option(acc, p.1))))
+    })
+}
+
+/// `chart` with every series of more points than its share of the page's budget merged in
+/// groups of consecutive points by `merge`; with `keep_last`, the last point stays as it is.
+fn thin_runs<K: Clone>(
+    chart: &RunsChart<K>,
+    keep_last: bool,
+    merge: impl Fn(&[RunPoint]) -> Option<RunPoint>,
+) -> RunsChart<K> {
+    let mut thin = chart.clone();
+    let budget = budget(chart.panels.iter().map(|p| p.series.len()).sum());
+    for series in thin.panels.iter_mut().flat_map(|p| &mut p.series) {
+        let k = group_size(series.points.len(), budget);
+        if k == 1 {
+            continue;
+        }
+        let (body, last) = match series.points.split_last() {
+            Some((last, body)) if keep_last => (body, Some(*last)),
+            _ => (series.points.as_slice(), None),
+        };
+        let mut points: Vec<RunPoint> = body.chunks(k).filter_map(&merge).collect();
+        points.extend(last);
+        series.points = points;
+    }
+    thin
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::charts::{CostPoint, PoolUtilization, ServiceLatency};
+    use crate::report::charts::{CostPoint, PoolUtilization, RunSeries, RunsPanel, ServiceLatency};
 
     fn latency(n: usize) -> LatencyChart {
         LatencyChart {
@@ -238,5 +293,109 @@ mod tests {
         assert!(points.len() <= MAX_POINTS + 1);
         assert!(points.iter().any(|p| p.in_use[0] == 7.0 && p.capacity[0] == 2.0));
         assert_eq!(points.last().map(|p| p.t_s), Some(5_000.0));
+    }
+
+    /// A month of 1-minute windows for `runs` runs in each of `panels` panels; run `r` peaks
+    /// at window 20,000 with `1000 + r`, and reads `None` at window 7.
+    fn month_of_runs(runs: usize, panels: usize) -> (Vec<String>, Vec<RunsPanel>) {
+        let labels: Vec<String> = (0..runs).map(|r| format!("run {r}")).collect();
+        let series = |r: usize| RunSeries {
+            label: format!("run {r}"),
+            points: (0..30 * 24 * 60)
+                .map(|w| {
+                    let v = if w == 20_000 {
+                        1000.0 + r as f64
+                    } else {
+                        1.0 + w as f64 / 1e4
+                    };
+                    ((w + 1) as f64 * 60.0, (w != 7).then_some(v))
+                })
+                .collect(),
+        };
+        let panels = (0..panels)
+            .map(|p| RunsPanel {
+                caption: format!("panel {p}"),
+                unit: "ms".into(),
+                reference: None,
+                series: (0..runs).map(series).collect(),
+            })
+            .collect();
+        (labels, panels)
+    }
+
+    fn points(panels: &[RunsPanel]) -> usize {
+        panels
+            .iter()
+            .flat_map(|p| &p.series)
+            .map(|s| s.points.len())
+            .sum()
+    }
+
+    #[test]
+    fn a_month_of_five_runs_fits_the_page() {
+        let (runs, panels) = month_of_runs(5, 2);
+        let chart = LatencyRunsChart::new(runs, panels, Vec::new());
+        let thin = thin_latency_runs(&chart);
+        assert!(points(&thin.panels) <= CHART_POINTS, "{}", points(&thin.panels));
+        for (r, series) in thin.panels[0].series.iter().enumerate() {
+            assert!(series.points.len() <= budget(10));
+            assert!(
+                series.points.iter().any(|p| p.1 == Some(1000.0 + r as f64)),
+                "run {r} keeps its peak"
+            );
+            assert_eq!(
+                series.points.last().map(|p| p.0),
+                chart.panels[0].series[r].points.last().map(|p| p.0)
+            );
+        }
+        let svg = thin.svg().unwrap();
+        assert!(svg.len() <= MAX_SVG_BYTES, "{} bytes", svg.len());
+        let (short_runs, short_panels) = (
+            vec!["a".to_string()],
+            vec![RunsPanel {
+                series: vec![RunSeries {
+                    label: "a".into(),
+                    points: vec![(0.0, Some(1.0)); MIN_POINTS],
+                }],
+                ..chart.panels[0].clone()
+            }],
+        );
+        let short = LatencyRunsChart::new(short_runs, short_panels, Vec::new());
+        assert_eq!(thin_latency_runs(&short), short, "short series are left alone");
+    }
+
+    #[test]
+    fn cost_runs_keep_group_ends_and_utilization_runs_keep_peaks_and_the_horizon() {
+        let (runs, panels) = month_of_runs(5, 3);
+        let cost = CostRunsChart::new(runs.clone(), panels.clone(), Vec::new());
+        let thin = thin_cost_runs(&cost);
+        assert!(points(&thin.panels) <= CHART_POINTS);
+        for (thin, whole) in thin.panels[2].series.iter().zip(&cost.panels[2].series) {
+            assert_eq!(thin.points.last(), whole.points.last());
+            assert!(
+                thin.points.iter().all(|p| whole.points.contains(p)),
+                "values at group ends"
+            );
+        }
+
+        let usage = UtilizationRunsChart::new(runs, panels, Vec::new());
+        let thin = thin_utilization_runs(&usage);
+        assert!(
+            points(&thin.panels) <= CHART_POINTS + 15,
+            "one extra point per series"
+        );
+        for (r, (thin, whole)) in thin.panels[1]
+            .series
+            .iter()
+            .zip(&usage.panels[1].series)
+            .enumerate()
+        {
+            assert_eq!(thin.points.last(), whole.points.last());
+            assert_eq!(
+                thin.points.first().map(|p| p.0),
+                whole.points.first().map(|p| p.0)
+            );
+            assert!(thin.points.iter().any(|p| p.1 == Some(1000.0 + r as f64)));
+        }
     }
 }
