@@ -180,9 +180,13 @@ fn a_comparison_writes_a_report_beside_each_policy_report() {
     assert!(html.contains("eu-1 region down"));
     assert_eq!(
         html.matches("<svg").count(),
-        1,
-        "the recovery chart, policies side by side"
+        4,
+        "latency, cost, utilization and recovery, policies side by side"
     );
+    for chart in ["latency", "cost", "utilization", "recovery"] {
+        assert!(html.contains(&format!("id=\"chart-{chart}\"")), "{chart}");
+        assert!(a.join(format!("{chart}.png")).exists(), "{chart}.png");
+    }
     assert_self_contained(&html, "comparison report");
     assert_links_resolve(&page);
 }
@@ -385,4 +389,32 @@ fn a_headless_browser_shows_the_report_without_console_errors() {
         colour > 100_000,
         "the charts' coloured areas are missing: {colour} strongly coloured pixels"
     );
+
+    // The comparison's page: the runs' lines on shared axes, and no console errors either.
+    let compared = root.path().join("compared");
+    let result = hybridsim(&[
+        "compare",
+        "--quiet",
+        "--out",
+        compared.to_str().unwrap(),
+        DRILL,
+        "--policy",
+        "lowest_latency,failover",
+    ]);
+    assert_eq!(result.status.code(), Some(0));
+    let screenshot = root.path().join("comparison.png");
+    let log = chromium(
+        &file_url(&compared.join("report.html")),
+        &screenshot,
+        &root.path().join("profile-comparison"),
+        (1280, 8_000),
+    );
+    let errors = console_messages(&log);
+    assert!(errors.is_empty(), "console messages: {errors:#?}");
+    let (_, _, ink, colour) = pixel_counts(&screenshot);
+    assert!(
+        ink > 1280 * 8_000 / 50,
+        "the comparison page is mostly blank: {ink}"
+    );
+    assert!(colour > 20_000, "the comparison charts are missing: {colour}");
 }

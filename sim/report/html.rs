@@ -372,12 +372,33 @@ fn replications(out: &mut String, c: &Comparison) {
     }
 }
 
-/// The charts of a comparison, inline: the runs on the same axes.
+/// The charts of a comparison, inline, thinned for the page: a line per run, each panel on one
+/// scale for all of them.
 fn comparison_charts(out: &mut String, runs: &[ComparedRun]) -> Result<(), ChartError> {
-    let labelled: Vec<(&str, &Summary)> = runs.iter().map(|r| (r.label, &r.outcome.summary)).collect();
+    let labelled: Vec<(&str, &RunOutcome)> = runs.iter().map(|r| (r.label, r.outcome)).collect();
+    out.push_str(
+        "<p class=\"note\">One colour per run, the same in every chart; every panel has one scale for \
+         all runs. Incidents are shaded when every run has the same ones.</p>\n",
+    );
     inline::figure(
         out,
-        &figures::recovery_chart(&labelled),
+        &inline::thin_latency_runs(&figures::latency_runs_chart(&labelled)),
+        "p99 end-to-end latency per service in each metrics window, with the SLO bound.",
+    )?;
+    inline::figure(
+        out,
+        &inline::thin_cost_runs(&figures::cost_runs_chart(&labelled)),
+        "Cumulative spend in total and per cost category.",
+    )?;
+    inline::figure(
+        out,
+        &inline::thin_utilization_runs(&figures::utilization_runs_chart(&labelled)),
+        "GPUs in use per pool, all tiers together.",
+    )?;
+    let summaries: Vec<(&str, &Summary)> = runs.iter().map(|r| (r.label, &r.outcome.summary)).collect();
+    inline::figure(
+        out,
+        &figures::recovery_chart(&summaries),
         "Time to detect, recover and drain the backlog per incident, one group of bars per run.",
     )
 }
@@ -429,10 +450,12 @@ fn comparison_files(runs: &[ComparedRun], c: &Comparison) -> Vec<(String, &'stat
     if !c.replications.is_empty() {
         files.push(("replications.csv".to_string(), "the means over seeds"));
     }
-    files.push((
-        "recovery.svg".to_string(),
-        "recovery chart, runs side by side (also .png)",
-    ));
+    files.extend(["latency", "cost", "utilization", "recovery"].map(|chart| {
+        (
+            format!("{chart}.svg"),
+            "chart, every run on the same axes (also .png)",
+        )
+    }));
     files.extend(runs.iter().map(|r| {
         (
             format!("{}/report.html", r.label),

@@ -93,7 +93,8 @@ pub struct ComparedRun<'a> {
 /// Writes compared runs into `target`, replacing it atomically: one folder per run, named by
 /// its label, with the run's full set of files; the table as `comparison.csv` and
 /// `comparison.json`; `replications.csv` when a scenario and policy ran under several seeds;
-/// the recovery chart with the runs side by side; and `report.html`. Returns the folder.
+/// the charts with every run on the same axes (latency, cost, utilization, recovery); and
+/// `report.html`. Returns the folder.
 pub fn write_comparison(
     target: &Path,
     runs: &[ComparedRun],
@@ -117,9 +118,8 @@ pub fn write_comparison(
         let csv = table("replications.csv", comparison.replications_csv())?;
         out.write_bytes("replications.csv", &csv)?;
     }
-    let labelled: Vec<(&str, &crate::metrics::Summary)> =
-        runs.iter().map(|r| (r.label, &r.outcome.summary)).collect();
-    figures::write_chart(&out, "", &figures::recovery_chart(&labelled))?;
+    let labelled: Vec<(&str, &RunOutcome)> = runs.iter().map(|r| (r.label, r.outcome)).collect();
+    figures::write_runs_charts(&out, &labelled)?;
     let report = html::comparison_report(runs, comparison).map_err(|e| report_error(&out, "", e))?;
     out.write_bytes(html::REPORT_HTML, report.as_bytes())?;
     out.commit()
