@@ -144,6 +144,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         } => {
             let seeds = match replications {
                 Some(n) => Seeds::Replications(n),
+                None if seed.is_empty() => Seeds::Own,
                 None => Seeds::These(seed),
             };
             compare(&scenarios, &policy, &seeds, out, quiet)
@@ -173,7 +174,7 @@ fn run(
     policy: Vec<String>,
 ) -> anyhow::Result<()> {
     let scenario = load(path)?;
-    let seeds = Seeds::These(seed.into_iter().collect());
+    let seeds = seed.map_or(Seeds::Own, |seed| Seeds::These(vec![seed]));
     let runs = plan(&[&scenario], &policy, &seeds).map_err(hybridsim::Error::from)?;
     let target = out.unwrap_or_else(|| Path::new("outputs").join(&scenario.spec.name));
     execute(&[&scenario], &runs, &target, quiet)

@@ -48,7 +48,7 @@ pub struct RunPlan {
 pub enum Seeds {
     /// Its own `seed`.
     Own,
-    /// These, for every scenario.
+    /// These, for every scenario (none: as [`Seeds::Own`]).
     These(Vec<u64>),
     /// Its own `seed` and the next ones, this many in all: independent replications.
     Replications(u64),
@@ -59,8 +59,8 @@ impl Seeds {
         let own = scenario.spec.seed;
         match self {
             Seeds::Own => vec![own],
-            Seeds::These(seeds) if seeds.is_empty() => vec![own],
-            Seeds::These(seeds) => seeds.clone(),
+            Seeds::These(seeds) if !seeds.is_empty() => seeds.clone(),
+            Seeds::These(_) => vec![own],
             Seeds::Replications(n) => (0..(*n).max(1)).map(|i| own.wrapping_add(i)).collect(),
         }
     }
