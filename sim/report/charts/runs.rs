@@ -202,9 +202,10 @@ fn draw_panel<K: Kind, DB: DrawingBackend>(
     if let Some((label, value)) = valid_reference(panel) {
         draw_reference(&plot, label, value, &panel.unit)?;
     }
+    let runs = panel.series.len();
     for (i, series) in panel.series.iter().enumerate() {
         let lines = segments(&series.points, time, K::STEPS);
-        draw_lines(&plot, &lines, style::series_color(i))?;
+        draw_lines(&plot, &lines, style::series_color(i), line_width(i, runs))?;
     }
     frame::incident_labels(&plot, incidents, time)
 }
@@ -240,17 +241,28 @@ fn draw_reference<DB: DrawingBackend>(
     frame::text_at(plot, &text, (x.end, value), (-6, -4), &right)
 }
 
+/// The stroke width of run `i` of `runs`: earlier runs are drawn wider, so that where runs
+/// coincide (policies that act alike until an incident) each still shows as an edge around
+/// the ones drawn over it.
+fn line_width(i: usize, runs: usize) -> u32 {
+    (2 + runs.saturating_sub(i + 1)).min(MAX_LINE_WIDTH) as u32
+}
+
+/// The widest line drawn.
+const MAX_LINE_WIDTH: usize = 7;
+
 /// Draws each unbroken stretch as a line; a stretch of one point as a dot, so it is not lost.
 fn draw_lines<DB: DrawingBackend>(
     plot: &Plot<'_, DB>,
     lines: &[Vec<(f64, f64)>],
     color: RGBColor,
+    width: u32,
 ) -> Result<(), ChartError> {
     let area = plot.plotting_area();
     for line in lines {
         match line.as_slice() {
-            [only] => area.draw(&Circle::new(*only, 3, color.filled()))?,
-            points => area.draw(&PathElement::new(points.to_vec(), color.stroke_width(2)))?,
+            [only] => area.draw(&Circle::new(*only, width + 1, color.filled()))?,
+            points => area.draw(&PathElement::new(points.to_vec(), color.stroke_width(width)))?,
         }
     }
     Ok(())
@@ -309,6 +321,15 @@ fn y_max(panel: &RunsPanel) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn earlier_runs_are_wider_so_coinciding_lines_stay_visible() {
+        let widths: Vec<u32> = (0..4).map(|i| super::line_width(i, 4)).collect();
+        assert_eq!(widths, [5, 4, 3, 2]);
+        assert_eq!(super::line_width(0, 1), 2);
+        assert_eq!(super::line_width(0, 40), super::MAX_LINE_WIDTH as u32);
+        assert_eq!(super::line_width(39, 40), 2);
+    }
+
     use super::*;
 
     const SECONDS: TimeAxis = TimeAxis {
