@@ -262,51 +262,75 @@ fn compare_sets_two_scenarios_side_by_side_with_a_folder_each() {
     assert!(failed[1] * 10 < failed[0], "{failed:?}");
 }
 
+/// Mean and 95% Student-t half-width of three values, computed here from the definitions.
+fn mean_and_half_width(values: &[f64]) -> (f64, f64) {
+    assert_eq!(values.len(), 3);
+    let mean = values.iter().sum::<f64>() / 3.0;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 2.0;
+    let t = 4.302_652_729_911_275; // t(0.975, 2 degrees of freedom)
+    (mean, t * (variance / 3.0).sqrt())
+}
+
 #[test]
-fn compare_replications_report_means_with_confidence_intervals() {
+fn compare_replications_report_means_and_paired_differences_with_confidence_intervals() {
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("r");
     let scenario = "scenarios/drills/eu-outage-single.ron";
-    let result = compare_into(
-        &out,
-        &[scenario, "--policy", "lowest_latency", "--replications", "3"],
-    );
+    let policies = "lowest_latency,failover";
+    let result = compare_into(&out, &[scenario, "--policy", policies, "--replications", "3"]);
     assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
     let rows = comparison_rows(&out);
     let runs: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
-    assert_eq!(runs, ["seed-7", "seed-8", "seed-9"]);
-    // Recompute the interval of the requests failed from the table, independently.
+    assert_eq!(
+        runs,
+        [7, 8, 9]
+            .map(|s| format!("lowest_latency.seed-{s}"))
+            .into_iter()
+            .chain([7, 8, 9].map(|s| format!("failover.seed-{s}")))
+            .collect::<Vec<_>>()
+    );
+    // Recompute the means and the paired differences of requests failed from the table.
     let column = rows[0]
         .iter()
         .position(|h| h == "requests_failed.assistant")
         .unwrap();
     let values: Vec<f64> = rows[1..].iter().map(|r| r[column].parse().unwrap()).collect();
-    let mean = values.iter().sum::<f64>() / 3.0;
-    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 2.0;
-    let t = 4.302_652_729_911_275; // t(0.975, 2 degrees of freedom)
-    let half = t * (variance / 3.0).sqrt();
-    assert!(variance > 0.0, "seeds must differ: {values:?}");
+    let (baseline, failover) = values.split_at(3);
+    let differences: Vec<f64> = failover.iter().zip(baseline).map(|(f, b)| f - b).collect();
     let replications = std::fs::read_to_string(out.join("replications.csv")).unwrap();
-    let line = replications
-        .lines()
-        .find(|l| l.contains(",requests_failed.assistant,"))
-        .unwrap_or_else(|| panic!("{replications}"));
-    let cells: Vec<&str> = line.split(',').collect();
-    assert_eq!(
-        cells[..5],
-        [
-            "eu-outage-single",
-            "lowest_latency",
-            "7 8 9",
-            "requests_failed.assistant",
-            "3"
-        ]
+    let reported = |policy: &str, minus: &str| -> (f64, f64) {
+        let prefix = format!("eu-outage-single,{policy},{minus},7 8 9,requests_failed.assistant,3,");
+        let line = replications
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("{prefix} in {replications}"));
+        let cells: Vec<f64> = line[prefix.len()..]
+            .split(',')
+            .map(|c| c.parse().unwrap())
+            .collect();
+        (cells[0], cells[1])
+    };
+    for (policy, minus, values) in [
+        ("lowest_latency", "", baseline),
+        ("failover", "lowest_latency", &differences[..]),
+    ] {
+        let (mean, half) = mean_and_half_width(values);
+        let (reported_mean, reported_half) = reported(policy, minus);
+        approx::assert_relative_eq!(reported_mean, mean, max_relative = 1e-12);
+        approx::assert_relative_eq!(reported_half, half, max_relative = 1e-9);
+    }
+    // Common random numbers: both policies saw the same arrivals and outage, so the seed-to-seed
+    // spread cancels in the pairs.
+    let (_, spread) = mean_and_half_width(baseline);
+    let (_, paired) = mean_and_half_width(&differences);
+    assert!(
+        spread > 0.0 && paired < spread / 4.0,
+        "paired {paired}, unpaired {spread}"
     );
-    let reported: Vec<f64> = cells[5..].iter().map(|c| c.parse().unwrap()).collect();
-    approx::assert_relative_eq!(reported[0], mean, max_relative = 1e-12);
-    approx::assert_relative_eq!(reported[1], half, max_relative = 1e-9);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains("Means over seeds") && html.contains("href=\"replications.csv\""));
+    assert!(html.contains("Means and differences over seeds"));
+    assert!(html.contains("failover − lowest_latency, paired by seed"));
+    assert!(html.contains("href=\"replications.csv\""));
 }
 
 #[test]

@@ -317,16 +317,22 @@ pub struct ReplicatedFigure {
     pub max: f64,
 }
 
-/// One scenario and policy run under several seeds.
+/// One scenario and policy run under several seeds: its figures over the seeds, or, with a
+/// `baseline`, the differences of its figures from the baseline policy's, seed by seed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Replication {
     /// The scenario's name.
     pub scenario: String,
     /// The policy.
     pub policy: String,
+    /// For differences: the policy subtracted, the scenario's first, run with the same seeds.
+    /// Under common random numbers the pairs share their arrivals and failures, so the
+    /// interval of a difference is narrower than the two means' intervals suggest.
+    pub baseline: Option<String>,
     /// The seeds, in run order.
     pub seeds: Vec<u64>,
-    /// Every figure measured in at least one of the runs.
+    /// Every figure measured in at least one of the runs (of both runs of a pair, for
+    /// differences).
     pub figures: Vec<ReplicatedFigure>,
 }
 
@@ -338,7 +344,8 @@ pub struct Comparison {
     /// One row per run, in the order asked.
     pub runs: Vec<RunFigures>,
     /// Means and confidence intervals over seeds, for each scenario and policy that ran under
-    /// more than one seed.
+    /// more than one seed; then, for each scenario run under several policies and seeds, each
+    /// policy's differences from the first.
     pub replications: Vec<Replication>,
 }
 
@@ -403,11 +410,13 @@ impl Comparison {
         write_csv(&header, rows)
     }
 
-    /// The replications as CSV (`replications.csv`): a row per scenario, policy and figure.
+    /// The replications as CSV (`replications.csv`): a row per scenario, policy and figure;
+    /// `minus` names the baseline of a difference and is empty for a mean.
     pub fn replications_csv(&self) -> Result<Vec<u8>, csv::Error> {
         let header = [
             "scenario",
             "policy",
+            "minus",
             "seeds",
             "figure",
             "n",
@@ -423,6 +432,7 @@ impl Comparison {
                 vec![
                     r.scenario.clone(),
                     r.policy.clone(),
+                    r.baseline.clone().unwrap_or_default(),
                     seeds.clone(),
                     f.figure.clone(),
                     f.n.to_string(),
@@ -453,9 +463,8 @@ impl Comparison {
         }
         for r in &self.replications {
             out.push_str(&format!(
-                "\n{} under {} over {} seeds: mean ± {:.0}% confidence half-width (min … max)\n",
-                r.scenario,
-                r.policy,
+                "\n{} over {} seeds: mean ± {:.0}% confidence half-width (min … max)\n",
+                r.heading(),
                 r.seeds.len(),
                 CONFIDENCE * 100.0
             ));
@@ -505,8 +514,19 @@ fn figures(runs: &[RunFigures]) -> Vec<Figure> {
     figures
 }
 
+impl Replication {
+    /// What the figures are of: `eu-outage-dual under failover`, or
+    /// `eu-outage-dual: failover − lowest_latency, paired by seed`.
+    pub fn heading(&self) -> String {
+        match &self.baseline {
+            None => format!("{} under {}", self.scenario, self.policy),
+            Some(baseline) => format!("{}: {} − {baseline}, paired by seed", self.scenario, self.policy),
+        }
+    }
+}
+
 /// The groups of runs of one scenario and policy under more than one seed, with their
-/// figures' means.
+/// figures' means, then the differences from each scenario's first policy.
 fn replications(runs: &[RunFigures]) -> Vec<Replication> {
     let mut groups: Vec<(&str, &str, Vec<usize>)> = Vec::new();
     for (i, run) in runs.iter().enumerate() {
@@ -519,31 +539,75 @@ fn replications(runs: &[RunFigures]) -> Vec<Replication> {
         }
     }
     let figures = figures(runs);
-    groups
-        .into_iter()
-        .filter(|(_, _, members)| {
-            let mut seeds: Vec<u64> = members.iter().map(|&i| runs[i].seed).collect();
-            seeds.sort_unstable();
-            seeds.dedup();
-            seeds.len() > 1
-        })
+    let mut replications: Vec<Replication> = groups
+        .iter()
+        .filter(|(_, _, members)| several_seeds(members.iter().map(|&i| runs[i].seed)))
         .map(|(scenario, policy, members)| Replication {
             scenario: scenario.to_string(),
             policy: policy.to_string(),
+            baseline: None,
             seeds: members.iter().map(|&i| runs[i].seed).collect(),
-            figures: figures.iter().filter_map(|f| replicated(f, &members)).collect(),
+            figures: figures
+                .iter()
+                .filter_map(|f| over_seeds(&f.name, members.iter().filter_map(|&i| f.values[i]).collect()))
+                .collect(),
         })
-        .collect()
+        .collect();
+    for (scenario, policy, members) in &groups {
+        let Some((_, baseline, _)) = groups.iter().find(|(s, _, _)| s == scenario) else {
+            continue;
+        };
+        if baseline == policy {
+            continue;
+        }
+        // Each run paired with the baseline's run of the same seed.
+        let pairs: Vec<(usize, usize)> = members
+            .iter()
+            .filter_map(|&i| {
+                let twin = |b: &&RunFigures| {
+                    b.scenario == *scenario && b.policy == *baseline && b.seed == runs[i].seed
+                };
+                runs.iter().position(|b| twin(&b)).map(|b| (i, b))
+            })
+            .collect();
+        if !several_seeds(pairs.iter().map(|&(i, _)| runs[i].seed)) {
+            continue;
+        }
+        let difference = |f: &Figure| -> Vec<f64> {
+            pairs
+                .iter()
+                .filter_map(|&(i, b)| Some(f.values[i]? - f.values[b]?))
+                .collect()
+        };
+        replications.push(Replication {
+            scenario: scenario.to_string(),
+            policy: policy.to_string(),
+            baseline: Some(baseline.to_string()),
+            seeds: pairs.iter().map(|&(i, _)| runs[i].seed).collect(),
+            figures: figures
+                .iter()
+                .filter_map(|f| over_seeds(&f.name, difference(f)))
+                .collect(),
+        });
+    }
+    replications
 }
 
-/// `figure` over the runs `members`, when it was measured in any.
-fn replicated(figure: &Figure, members: &[usize]) -> Option<ReplicatedFigure> {
-    let values: Vec<f64> = members.iter().filter_map(|&i| figure.values[i]).collect();
+/// Whether `seeds` holds more than one seed.
+fn several_seeds(seeds: impl Iterator<Item = u64>) -> bool {
+    let mut seeds: Vec<u64> = seeds.collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    seeds.len() > 1
+}
+
+/// The mean, interval and range of `values` of the figure `name`, when there are any.
+fn over_seeds(name: &str, values: Vec<f64>) -> Option<ReplicatedFigure> {
     if values.is_empty() {
         return None;
     }
     Some(ReplicatedFigure {
-        figure: figure.name.clone(),
+        figure: name.to_string(),
         n: values.len(),
         mean: values.iter().sum::<f64>() / values.len() as f64,
         ci_half_width: mean_confidence_interval(&values, CONFIDENCE).map(|(_, half)| half),
@@ -730,7 +794,47 @@ mod tests {
         assert_eq!((cost.min, cost.max), (10.0, 17.0));
         let csv = String::from_utf8(c.replications_csv().unwrap()).unwrap();
         assert!(csv.starts_with(
-            "scenario,policy,seeds,figure,n,mean,ci95_half_width,min,max\ns,cheapest,0 1 2,cost_usd,3,13,"
+            "scenario,policy,minus,seeds,figure,n,mean,ci95_half_width,min,max\ns,cheapest,,0 1 2,cost_usd,3,13,"
         ));
+    }
+
+    #[test]
+    fn differences_pair_each_policy_with_the_first_by_seed() {
+        // Seed noise shared by both policies (common random numbers): 100, 200, 300 USD;
+        // the second policy costs 10, 12, 17 USD more.
+        let mut runs = Vec::new();
+        for (seed, (noise, extra)) in [(100.0, 10.0), (200.0, 12.0), (300.0, 17.0)]
+            .into_iter()
+            .enumerate()
+        {
+            let seed = seed as u64;
+            runs.push(figures("a", "s", seed, noise, &[]));
+            let mut other = figures("b", "s", seed, noise + extra, &[]);
+            other.policy = "failover".into();
+            runs.push(other);
+        }
+        let c = comparison(runs);
+        let headings: Vec<String> = c.replications.iter().map(Replication::heading).collect();
+        assert_eq!(
+            headings,
+            [
+                "s under cheapest",
+                "s under failover",
+                "s: failover − cheapest, paired by seed"
+            ]
+        );
+        let means = |i: usize| c.replications[i].figures[0].clone();
+        let difference = means(2);
+        assert_eq!(c.replications[2].baseline.as_deref(), Some("cheapest"));
+        assert_relative_eq!(difference.mean, means(1).mean - means(0).mean);
+        // The paired interval is that of {10, 12, 17}; each mean's is that of the noise, 20 times wider.
+        let half = difference.ci_half_width.expect("three pairs");
+        assert_relative_eq!(half, 4.302653 * 13f64.sqrt() / 3f64.sqrt(), max_relative = 1e-6);
+        assert!(means(0).ci_half_width.expect("three runs") > 20.0 * half);
+        let csv = String::from_utf8(c.replications_csv().unwrap()).unwrap();
+        assert!(
+            csv.contains("\ns,failover,cheapest,0 1 2,cost_usd,3,13,"),
+            "{csv}"
+        );
     }
 }

@@ -96,9 +96,12 @@ pub fn comparison_report(runs: &[ComparedRun], comparison: &Comparison) -> Resul
         comparison_table(out, comparison);
     });
     if !comparison.replications.is_empty() {
-        section(&mut body, "replications", "Means over seeds", |out| {
-            replications(out, comparison)
-        });
+        section(
+            &mut body,
+            "replications",
+            "Means and differences over seeds",
+            |out| replications(out, comparison),
+        );
     }
     let mut charts = String::new();
     comparison_charts(&mut charts, runs)?;
@@ -334,7 +337,10 @@ fn replications(out: &mut String, c: &Comparison) {
         out,
         "<p class=\"note\">For each scenario and policy run under several seeds: the mean of each \
          figure over the seeds, the half-width of its {:.0}% Student-t confidence interval, and the \
-         range. The same figures are in <a href=\"replications.csv\">replications.csv</a>.</p>",
+         range. Where a scenario ran under several policies, each policy's figures minus the first \
+         policy's follow, paired by seed: the pairs saw the same arrivals and failures, so a \
+         difference whose interval excludes 0 is the policy's, not chance. The same figures are in \
+         <a href=\"replications.csv\">replications.csv</a>.</p>",
         crate::experiment::compare::CONFIDENCE * 100.0
     );
     let columns = [
@@ -348,9 +354,8 @@ fn replications(out: &mut String, c: &Comparison) {
     for r in &c.replications {
         let _ = writeln!(
             out,
-            "<h3>{} under {}, seeds {}</h3>",
-            esc(&r.scenario),
-            esc(&r.policy),
+            "<h3>{}, seeds {}</h3>",
+            esc(&r.heading()),
             esc(&distinct(r.seeds.iter().map(u64::to_string)))
         );
         let rows: Vec<Vec<Cell>> = r
