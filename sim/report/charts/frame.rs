@@ -75,11 +75,22 @@ pub(super) fn figure<DB: DrawingBackend>(
     title: &str,
     legend: &[LegendItem],
 ) -> Result<Area<DB>, ChartError> {
+    paint_title(root, title)?;
+    draw_legend(root, legend, (PAD, 52))?;
+    Ok(body_below(root, style::HEADER_H))
+}
+
+/// Paints the background and the title.
+fn paint_title<DB: DrawingBackend>(root: &Area<DB>, title: &str) -> Result<(), ChartError> {
     root.fill(&WHITE)?;
     root.draw_text(title, &style::bold(24.0, INK), (PAD, 14))?;
-    draw_legend(root, legend, (PAD, 52))?;
-    let (_, body) = root.split_vertically(style::HEADER_H);
-    Ok(body.margin(0, style::FOOTER_H, 0, 0))
+    Ok(())
+}
+
+/// The area for panels: below a header `header_h` tall, above the footer.
+fn body_below<DB: DrawingBackend>(root: &Area<DB>, header_h: u32) -> Area<DB> {
+    let (_, body) = root.split_vertically(header_h);
+    body.margin(0, style::FOOTER_H, 0, 0)
 }
 
 /// Height of the figure header when its legend of `entries` is laid out in rows of
@@ -97,8 +108,7 @@ pub(super) fn figure_grid<DB: DrawingBackend>(
     title: &str,
     legend: &[LegendItem],
 ) -> Result<Area<DB>, ChartError> {
-    root.fill(&WHITE)?;
-    root.draw_text(title, &style::bold(24.0, INK), (PAD, 14))?;
+    paint_title(root, title)?;
     let (width, _) = root.dim_in_pixel();
     let column_w = (width as i32 - 2 * PAD) / LEGEND_COLUMNS as i32;
     let label_style = style::text(14.0, INK).pos(Pos::new(HPos::Left, VPos::Center));
@@ -110,8 +120,7 @@ pub(super) fn figure_grid<DB: DrawingBackend>(
         draw_swatch(root, item.swatch, (x, y))?;
         root.draw_text(&label, &label_style, (x + SWATCH_W + 6, y))?;
     }
-    let (_, body) = root.split_vertically(grid_header_h(legend.len()));
-    Ok(body.margin(0, style::FOOTER_H, 0, 0))
+    Ok(body_below(root, grid_header_h(legend.len())))
 }
 
 /// `label`, cut with an ellipsis until it is at most `max_w` pixels wide in `text_style`.
