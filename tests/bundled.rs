@@ -68,8 +68,7 @@ fn the_azure_replay_reproduces_the_trace() {
     use hybridsim::workload::trace::{Trace, TraceSpec};
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/azure-conv.ron");
     let scenario = load(&path).unwrap();
-    let trace_path =
-        scenario.resolve_path("../../shared/data/azure-llm-2023/AzureLLMInferenceTrace_conv.csv");
+    let trace_path = scenario.resolve_path("traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv");
     let trace = Trace::load(&trace_path, &TraceSpec::azure(trace_path.display().to_string())).unwrap();
     assert_eq!(trace.len(), 19_366);
 
@@ -101,4 +100,67 @@ fn the_azure_replay_reproduces_the_trace() {
     let expected_ms = 30.0 + 0.15 * context / n + 20.0 * generated / n;
     let measured_ms = summary.latency_ms["service"].mean.unwrap();
     approx::assert_relative_eq!(measured_ms, expected_ms, max_relative = 1e-6);
+}
+
+/// The quoted strings that follow `key: "` in `text`.
+fn quoted_values<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
+    let opening = format!("{key}: \"");
+    text.match_indices(&opening)
+        .filter_map(|(at, _)| {
+            let rest = &text[at + opening.len()..];
+            rest.find('"').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+#[test]
+fn every_file_a_bundled_scenario_reads_is_inside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).canonicalize().unwrap();
+    let mut checked = 0;
+    for scenario in bundled_scenarios() {
+        let text = std::fs::read_to_string(&scenario).unwrap();
+        for written in quoted_values(&text, "path") {
+            let resolved = scenario.parent().unwrap().join(written);
+            let resolved = resolved
+                .canonicalize()
+                .unwrap_or_else(|e| panic!("{}: {written}: {e}", scenario.display()));
+            assert!(
+                resolved.starts_with(&root),
+                "{} reads {written}, outside the repository ({})",
+                scenario.display(),
+                resolved.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no scenario names a file: the scan is broken");
+}
+
+#[test]
+fn every_section_of_reference_md_that_a_bundled_scenario_cites_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reference = std::fs::read_to_string(root.join("REFERENCE.md")).unwrap();
+    let headings: Vec<&str> = reference.lines().filter_map(|l| l.strip_prefix("## ")).collect();
+    let mut cited = 0;
+    for scenario in bundled_scenarios() {
+        let text = std::fs::read_to_string(&scenario).unwrap();
+        // Citations read `REFERENCE.md ("Prices")` or `(REFERENCE.md,\n// "Prices")`.
+        for (at, _) in text.match_indices("REFERENCE.md") {
+            let after: String = text[at..].chars().take(40).collect();
+            let Some(open) = after.find('"') else {
+                continue;
+            };
+            let section = after[open + 1..].split('"').next().unwrap();
+            assert!(
+                headings.contains(&section),
+                "{} cites REFERENCE.md section \"{section}\", which is not one of {headings:?}",
+                scenario.display()
+            );
+            cited += 1;
+        }
+    }
+    assert!(
+        cited >= 9,
+        "the drills and the quickstart cite \"Prices\": found {cited}"
+    );
 }

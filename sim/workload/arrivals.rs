@@ -1015,7 +1015,7 @@ mod tests {
     fn conv() -> (Arc<Trace>, TraceSpec) {
         let name = "AzureLLMInferenceTrace_conv.csv";
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/data/azure-llm-2023")
+            .join("scenarios/traces/azure-llm-2023")
             .join(name);
         let spec = TraceSpec::azure(name);
         (
@@ -1103,7 +1103,7 @@ mod tests {
             ..spec
         };
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/data/azure-llm-2023")
+            .join("scenarios/traces/azure-llm-2023")
             .join(&spec.path);
         let rest = Arc::new(Trace::load(&path, &spec).unwrap());
         let arrivals = replay_all(&mut replay(&rest, spec), SimTime::ZERO, usize::MAX);

@@ -798,7 +798,7 @@ mod tests {
     use std::io::Write;
 
     fn azure_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/azure-llm-2023")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/traces/azure-llm-2023")
     }
 
     fn load_azure(name: &str, spec: &TraceSpec) -> Trace {
