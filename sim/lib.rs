@@ -52,6 +52,9 @@ pub enum Error {
     /// `hybridsim check` found failed assertions, invalid scenarios or internal errors.
     #[error(transparent)]
     Check(#[from] experiment::gate::GateError),
+    /// A study could not be loaded, run or merged.
+    #[error(transparent)]
+    Study(#[from] experiment::study::StudyError),
 }
 
 impl Error {
@@ -62,6 +65,8 @@ impl Error {
             Error::Run(error) if error.is_input_error() => exit::INVALID_INPUT,
             Error::Run(_) => exit::INTERNAL,
             Error::Check(error) => error.exit_code(),
+            Error::Study(error) if error.is_input_error() => exit::INVALID_INPUT,
+            Error::Study(_) => exit::INTERNAL,
         }
     }
 }

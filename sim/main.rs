@@ -79,6 +79,43 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run a study: a base scenario over parameter values, variants, policies and seeds.
+    #[command(
+        long_about = "Run a study: a base scenario over a grid of parameter values, variants, policies and seeds, on every core.\n\nWrites runs.csv and runs.parquet (a row per run, written as runs finish), points.csv and points.parquet (per point and policy: n, mean, 95% Student-t half-width, min and max of every figure), study.json with the break-even answers, a chart per metric asked for, and report.html. The same study gives the same bytes whatever the number of threads.\n\nWith --shard, runs a deterministic share of the runs (for a batch engine's job array) and writes runs.csv and shard.json; `hybridsim merge` turns the shards into exactly the files of a whole sweep.",
+        after_help = "Examples:\n  hybridsim sweep scenarios/studies/own-vs-rent.ron\n  hybridsim sweep study.ron --shard 2/8 --out shards/2     # shards 0/8 … 7/8\n  hybridsim sweep study.ron --shard slurm --out shards/$SLURM_ARRAY_TASK_ID\n  hybridsim sweep study.ron --shard k8s/8 --out /data/shards/$JOB_COMPLETION_INDEX\n  hybridsim merge shards/* --out results\n\nExit codes: 0 ok, 2 invalid input (the study, its scenario, or an invalid point with --stop-on-invalid), 3 internal error."
+    )]
+    Sweep {
+        /// Study file (RON).
+        study: PathBuf,
+        /// Output folder; default `outputs/<study name>/`. Replaced atomically.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run a share of the runs: `i/n` (0 ≤ i < n), `slurm` (from SLURM_ARRAY_TASK_ID and
+        /// SLURM_ARRAY_TASK_COUNT) or `k8s/n` (from JOB_COMPLETION_INDEX).
+        #[arg(long)]
+        shard: Option<String>,
+        /// Keep the full output folder of the first K runs, under runs/<number>/.
+        #[arg(long, value_name = "K", default_value_t = 0)]
+        keep_runs: u64,
+        /// Stop at the first point that makes the scenario invalid, instead of recording it.
+        #[arg(long)]
+        stop_on_invalid: bool,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Merge the shard folders of a study into the files a whole sweep writes.
+    Merge {
+        /// Shard folders, one per shard, in any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output folder. Replaced atomically.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Check a scenario file and print a summary of its estate, or its errors.
     Validate {
         /// Scenario file (RON).
@@ -148,6 +185,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 None => Seeds::These(seed),
             };
             compare(&scenarios, &policy, &seeds, out, quiet)
+        }
+        Command::Sweep {
+            study,
+            out,
+            shard,
+            keep_runs,
+            stop_on_invalid,
+            quiet,
+        } => sweep(&study, out, shard.as_deref(), keep_runs, stop_on_invalid, quiet),
+        Command::Merge { shards, out, quiet } => {
+            let folder =
+                hybridsim::experiment::study::sweep::merge(&shards, &out).map_err(hybridsim::Error::from)?;
+            if !quiet {
+                println!("merged {} shards into {}/", shards.len(), folder.display());
+            }
+            Ok(())
         }
         Command::Validate { scenario } => validate(&scenario),
         Command::Check {
@@ -351,6 +404,58 @@ fn print_summary(s: &hybridsim::metrics::Summary, scenario: &Scenario, wall: f64
         );
     }
     println!("  total cost {:.2} USD", s.cost.total_usd);
+}
+
+fn sweep(
+    path: &Path,
+    out: Option<PathBuf>,
+    shard: Option<&str>,
+    keep_runs: u64,
+    stop_on_invalid: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    use hybridsim::experiment::study::{self, sweep};
+    let study = study::load(path).map_err(hybridsim::Error::from)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let shard = match shard {
+        Some(text) => sweep::Shard::parse(text, &env).map_err(hybridsim::Error::from)?,
+        None => sweep::Shard::WHOLE,
+    };
+    let target = out.unwrap_or_else(|| Path::new("outputs").join(&study.spec.name));
+    let total = shard.runs(study.runs()).count() as u64;
+    let bar = progress_bars(&["runs"], quiet).remove(0);
+    bar.set_length(total);
+    let options = sweep::SweepOptions {
+        shard,
+        keep_runs,
+        stop_on_invalid,
+        progress: &|done, _| bar.set_position(done),
+    };
+    let report = sweep::sweep(&study, &target, &options).map_err(hybridsim::Error::from)?;
+    bar.finish_and_clear();
+    if !quiet {
+        println!(
+            "{}: {} runs ({} at invalid points) in {:.1} s wall, {:.1} runs/s",
+            study.spec.name,
+            report.runs,
+            report.invalid,
+            report.wall_s,
+            report.runs as f64 / report.wall_s.max(1e-9)
+        );
+        if shard == sweep::Shard::WHOLE {
+            let summary =
+                std::fs::read_to_string(report.folder.join(study::results::STUDY_JSON)).unwrap_or_default();
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&summary) {
+                for question in json["break_even"].as_array().into_iter().flatten() {
+                    for crossing in question["crossings"].as_array().into_iter().flatten() {
+                        println!("  {}", crossing["statement"].as_str().unwrap_or_default());
+                    }
+                }
+            }
+        }
+        println!("  results in {}/", report.folder.display());
+    }
+    Ok(())
 }
 
 fn validate(path: &Path) -> anyhow::Result<()> {

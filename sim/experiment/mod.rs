@@ -2,8 +2,9 @@
 //! simulated runs are compared with ([`closed_form`]), comparisons of scenarios, policies and seeds
 //! ([`compare`]), the `expect` assertions a scenario makes about its
 //! own results ([`expect`]), and the `hybridsim check` gate that runs scenarios and judges them
-//! ([`gate`]).
+//! ([`gate`]), and studies: parameter sweeps with intervals and break-even answers ([`study`]).
 pub mod closed_form;
 pub mod compare;
 pub mod expect;
 pub mod gate;
+pub mod study;

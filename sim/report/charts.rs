@@ -18,6 +18,7 @@ mod latency;
 mod recovery;
 mod render;
 mod runs;
+mod study;
 mod style;
 mod typeset;
 mod utilization;
@@ -31,6 +32,7 @@ pub use runs::{
     CostRuns, CostRunsChart, LatencyRuns, LatencyRunsChart, RunSeries, RunsChart, RunsPanel, UtilizationRuns,
     UtilizationRunsChart,
 };
+pub use study::{StudyChart, StudyLine};
 pub use utilization::{PoolUtilization, UtilizationChart, UtilizationPoint};
 
 /// An incident's time window, shaded and labelled on the time-based charts.

@@ -28,7 +28,7 @@ use crate::experiment::compare::Comparison;
 use crate::metrics::Summary;
 use crate::scenario::Scenario;
 use crate::world::RunOutcome;
-use markup::{Cell, Column, escape as esc, table};
+use markup::{Cell, Column, count, escape as esc, table};
 use timeline::Span;
 
 /// The page's style sheet.
@@ -486,4 +486,110 @@ fn footer(out: &mut String, files: &[(String, &str)]) {
         "</ul>\n<p class=\"note\">Written by hybridsim {VERSION}. The same scenario and seed give the same \
          page, byte for byte; wall-clock facts about the execution are in <code>run.json</code> only.</p>\n</footer>"
     );
+}
+
+/// One study chart as the page shows it: its file stem, its SVG and its caption (markup).
+pub struct StudyFigure {
+    /// `cost_usd-by-demand`: the `.svg` and `.png` beside the page.
+    pub name: String,
+    /// The chart's SVG document.
+    pub svg: String,
+    /// What it shows.
+    pub caption: String,
+}
+
+/// The page of a study: what was varied, the break-even answers, the charts and the files.
+pub fn study_report(
+    summary: &crate::experiment::study::results::StudySummary,
+    figures: &[StudyFigure],
+    files: &[(String, &str)],
+) -> String {
+    let mut body = String::new();
+    let heading = format!("{} — study of {}", summary.name, summary.scenario);
+    let mut facts = vec![("base scenario", summary.scenario.clone())];
+    if !summary.variants.is_empty() {
+        facts.push(("variants", summary.variants.join(", ")));
+    }
+    facts.extend([
+        ("policies", summary.policies.join(", ")),
+        ("seeds per point", summary.seeds.len().to_string()),
+        ("runs", summary.runs.to_string()),
+    ]);
+    header_start(&mut body, "hybridsim study", &heading, &facts);
+    sections::description(&mut body, &summary.description, &[]);
+    body.push_str("</header>\n");
+    section(&mut body, "parameters", "What was varied", |out| {
+        let columns = [
+            Column::text("parameter"),
+            Column::text("address in the scenario"),
+            Column::text("values"),
+        ];
+        let rows: Vec<Vec<Cell>> = summary
+            .parameters
+            .iter()
+            .map(|p| {
+                vec![
+                    Cell::text(&p.name),
+                    Cell::html(format!("<code>{}</code>", esc(&p.path))),
+                    Cell::text(markup::clip(&p.values.join(", "), 400)),
+                ]
+            })
+            .collect();
+        table(out, "figures", &columns, &rows);
+        if summary.invalid_runs > 0 {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\">{} runs were at points that make the scenario invalid; they are \
+                 recorded in <code>runs.csv</code> with status <code>invalid</code> and the \
+                 scenario's own diagnostic. The first:</p>",
+                count(summary.invalid_runs)
+            );
+            for (point, message) in summary.invalid_points.iter().take(5) {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"note\"><b>{}</b>: {}</p>",
+                    esc(point),
+                    esc(&markup::clip(message, 600))
+                );
+            }
+        }
+    });
+    if !summary.break_even.is_empty() {
+        section(&mut body, "break-even", "Break-even", |out| {
+            out.push_str(
+                "<p class=\"note\">Where the first side's mean minus the second's, paired seed by \
+                 seed (common random numbers), changes sign along the parameter: linear \
+                 interpolation between the two levels around it, and the interval where the \
+                 difference's 95% band crosses zero.</p>\n<ul>\n",
+            );
+            for question in &summary.break_even {
+                for crossing in &question.crossings {
+                    let _ = writeln!(out, "<li>{}</li>", esc(&crossing.statement));
+                }
+            }
+            out.push_str("</ul>\n");
+        });
+    }
+    section(&mut body, "charts", "Charts", |out| {
+        if figures.is_empty() {
+            out.push_str(
+                "<p class=\"note\">The study names no charts and asks no break-even question.</p>\n",
+            );
+        }
+        for figure in figures {
+            let name = esc(&figure.name);
+            let _ = writeln!(out, "<figure class=\"chart\" id=\"chart-{name}\">");
+            if let Some(start) = figure.svg.find("<svg") {
+                out.push_str(figure.svg[start..].trim_end());
+                out.push('\n');
+            }
+            let _ = writeln!(
+                out,
+                "<figcaption>{} Files: <a href=\"{name}.svg\">{name}.svg</a>, <a href=\"{name}.png\">{name}.png</a>.</figcaption>\n</figure>",
+                figure.caption
+            );
+        }
+    });
+    footer(&mut body, files);
+    page(&format!("{heading} — hybridsim"), &body)
 }

@@ -9,7 +9,9 @@ pub mod figures;
 pub mod html;
 mod junit;
 mod output;
+pub mod parquet;
 pub mod series;
+pub mod study;
 mod tables;
 
 use std::path::{Path, PathBuf};
@@ -134,7 +136,8 @@ fn report_error(out: &OutputDir, folder: &str, e: charts::ChartError) -> OutputE
 }
 
 /// Writes one run's files into `folder` (`""` or `"name/"`) of `out`.
-fn write_files(
+/// Writes a run's full set of files into `folder` (empty, or ending in `/`) of `out`.
+pub(crate) fn write_files(
     out: &OutputDir,
     folder: &str,
     scenario: &Scenario,

@@ -72,6 +72,18 @@ impl OutputDir {
         fs::create_dir_all(&path).map_err(at(&path))
     }
 
+    /// Where the file `name` is while the folder is being written: for files written as a
+    /// stream, and read back before the commit.
+    pub fn staged(&self, name: &str) -> PathBuf {
+        self.staging.join(name)
+    }
+
+    /// Creates the file `name` in the staging folder for writing as a stream.
+    pub fn create_file(&self, name: &str) -> Result<fs::File, OutputError> {
+        let path = self.staging.join(name);
+        fs::File::create(&path).map_err(at(&path))
+    }
+
     /// Writes `bytes` to the file `name` in the staging folder.
     pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> Result<(), OutputError> {
         let path = self.staging.join(name);

@@ -25,7 +25,7 @@ pub use check::{
     MAX_GPUS_PER_TIER, MAX_HORIZON, MAX_ITEMS, MAX_SITES, MAX_WINDOWS, in_jurisdiction, link_name, pool_name,
     within_residency,
 };
-use diagnostic::closest;
+pub(crate) use diagnostic::closest;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use locate::Location;
 pub use schema::ScenarioSpec;

@@ -1,0 +1,150 @@
+//! The figures a study records of each run: the columns of `runs.csv` after the run's identity.
+//!
+//! The columns follow from the base scenario alone (its services, incidents, job classes, pools
+//! and sites), so every shard of a study writes the same header without running anything:
+//!
+//! | column | what |
+//! |---|---|
+//! | `cost_usd` | total cost |
+//! | `cost_usd.<category>` | compute, idle_reserved, egress, storage, interconnect |
+//! | `cost_usd.tier.<tier>`, `cost_usd.site.<site>`, `cost_usd.class.<class>` | cost by tier, site and workload class |
+//! | `requests.<service>`, `requests_failed.<service>` | requests arrived, and failed |
+//! | `p50_ms.<service>`, `p95_ms.<service>`, `p99_ms.<service>` | end-to-end latency quantiles |
+//! | `slo_attainment.<service>` | share of requests within the SLO |
+//! | `cost_per_1k_requests_usd.<service>` | the service's GPU cost per thousand requests answered |
+//! | `utilization.<service>` | mean share of ready slots busy |
+//! | `gpu_utilization.<pool>` | mean share of the pool's GPUs in use |
+//! | `goodput.<class>`, `jobs_completed.<class>` | per job class |
+//! | `time_to_recover_s.<incident>`, `requests_failed.incident.<incident>` | per incident |
+
+use std::collections::BTreeSet;
+
+use crate::infra::pool::Tier;
+use crate::metrics::ledger::CostCategory;
+use crate::scenario::{ScenarioSpec, pool_name};
+use crate::world::RunOutcome;
+
+/// The metric columns of a study.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    services: Vec<String>,
+    classes: Vec<&'static str>,
+    incidents: Vec<String>,
+    pools: Vec<String>,
+    sites: Vec<String>,
+}
+
+impl Columns {
+    /// The columns of studies of `spec`.
+    pub fn of(spec: &ScenarioSpec) -> Self {
+        let classes: BTreeSet<&'static str> = spec.jobs.iter().map(|j| j.class.as_str()).collect();
+        Columns {
+            services: spec.services.iter().map(|s| s.name.clone()).collect(),
+            classes: classes.into_iter().collect(),
+            incidents: spec.incidents.iter().map(|i| i.name.clone()).collect(),
+            pools: spec.pools.iter().map(pool_name).collect(),
+            sites: spec.sites.iter().map(|s| s.name.clone()).collect(),
+        }
+    }
+
+    /// The column names, in order.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = vec!["cost_usd".to_string()];
+        names.extend(
+            CostCategory::ALL
+                .iter()
+                .map(|c| format!("cost_usd.{}", c.as_str())),
+        );
+        names.extend(Tier::ALL.iter().map(|t| format!("cost_usd.tier.{}", t.as_str())));
+        names.extend(self.sites.iter().map(|s| format!("cost_usd.site.{s}")));
+        names.extend(self.classes.iter().map(|c| format!("cost_usd.class.{c}")));
+        for s in &self.services {
+            for figure in SERVICE_FIGURES {
+                names.push(format!("{figure}.{s}"));
+            }
+        }
+        names.extend(self.pools.iter().map(|p| format!("gpu_utilization.{p}")));
+        for c in &self.classes {
+            names.push(format!("goodput.{c}"));
+            names.push(format!("jobs_completed.{c}"));
+        }
+        for i in &self.incidents {
+            names.push(format!("time_to_recover_s.{i}"));
+            names.push(format!("requests_failed.incident.{i}"));
+        }
+        names
+    }
+
+    /// The figures of one run, in column order (`None`: not measured, such as the p99 of a
+    /// service that served nothing or the recovery of an incident that did not recover).
+    pub fn row(&self, outcome: &RunOutcome) -> Vec<Option<f64>> {
+        let s = &outcome.summary;
+        let cost = &s.cost;
+        let mut row = vec![Some(cost.total_usd)];
+        let or_zero = |v: Option<&f64>| Some(v.copied().unwrap_or(0.0));
+        row.extend(
+            CostCategory::ALL
+                .iter()
+                .map(|c| or_zero(cost.by_category.get(c.as_str()))),
+        );
+        row.extend(Tier::ALL.iter().map(|t| or_zero(cost.by_tier.get(t.as_str()))));
+        row.extend(self.sites.iter().map(|site| or_zero(cost.by_site.get(site))));
+        row.extend(self.classes.iter().map(|c| or_zero(cost.by_class.get(c))));
+        for name in &self.services {
+            match s.services.get(name) {
+                Some(service) => {
+                    let e2e = service.latency_ms.get("e2e");
+                    row.extend([
+                        Some(service.requests.arrived as f64),
+                        Some(service.requests.failed as f64),
+                        e2e.and_then(|l| l.p50),
+                        e2e.and_then(|l| l.p95),
+                        e2e.and_then(|l| l.p99),
+                        service.slo.as_ref().and_then(|slo| slo.attainment),
+                        service.cost_per_1k_requests_usd,
+                        service.utilization,
+                    ]);
+                }
+                None => row.extend([None; SERVICE_FIGURES.len()]),
+            }
+        }
+        row.extend((0..self.pools.len()).map(|pool| pool_utilization(outcome, pool)));
+        for c in &self.classes {
+            let jobs = s.jobs.get(c);
+            row.push(jobs.and_then(|j| j.goodput));
+            row.push(jobs.map(|j| j.completed as f64));
+        }
+        for name in &self.incidents {
+            let incident = s.incidents.iter().find(|i| &i.name == name);
+            row.push(incident.and_then(|i| i.time_to_recover_s));
+            row.push(incident.map(|i| i.requests_failed as f64));
+        }
+        row
+    }
+}
+
+const SERVICE_FIGURES: [&str; 8] = [
+    "requests",
+    "requests_failed",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "slo_attainment",
+    "cost_per_1k_requests_usd",
+    "utilization",
+];
+
+/// The pool's GPUs in use over its capacity, both summed over tiers and over the metrics
+/// windows (`None`: the pool never had capacity).
+fn pool_utilization(outcome: &RunOutcome, pool: usize) -> Option<f64> {
+    let samples = &outcome.world.capacity;
+    let (mut used, mut capacity) = (0u64, 0u64);
+    for window in 0..samples.windows() {
+        for tier in Tier::ALL {
+            let (in_use, cap) = samples.at(window, pool, tier);
+            used += u64::from(in_use);
+            capacity += u64::from(cap);
+        }
+    }
+    (capacity > 0).then(|| used as f64 / capacity as f64)
+}
