@@ -127,7 +127,8 @@ enum Command {
         after_help = "Exit codes: 0 every assertion held, 1 an assertion failed, 2 invalid input (a scenario, trace or path), 3 internal error; the most severe wins."
     )]
     Check {
-        /// Scenario files, or folders searched recursively for *.ron files (in sorted order).
+        /// Scenario files, or folders searched recursively for *.ron files (in sorted order; study
+        /// files, *.study.ron, are left out).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Master seed for every scenario; overrides each scenario's `seed`.

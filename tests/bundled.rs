@@ -17,7 +17,9 @@ fn bundled_scenarios() -> Vec<PathBuf> {
         for path in entries {
             if path.is_dir() {
                 walk(&path, found);
-            } else if path.extension().is_some_and(|e| e == "ron") {
+            } else if path.extension().is_some_and(|e| e == "ron")
+                && !path.to_string_lossy().ends_with(".study.ron")
+            {
                 found.push(path);
             }
         }

@@ -207,7 +207,7 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), GateError> {
         })?;
         if kind.is_dir() {
             walk(&path, found)?;
-        } else if path.extension().is_some_and(|e| e == "ron") {
+        } else if path.extension().is_some_and(|e| e == "ron") && !super::study::is_study_file(&path) {
             found.push(path);
         }
     }

@@ -1,7 +1,7 @@
 //! Studies: a base scenario run over a grid of parameter values, variants, policies and seeds,
 //! with means and confidence intervals per point and break-even answers.
 //!
-//! A study file (RON) names a base scenario and what to vary:
+//! A study file (RON, named `*.study.ron`) names a base scenario and what to vary:
 //!
 //! ```ron
 //! (
@@ -37,6 +37,15 @@ use crate::policy::BUILT_IN;
 use crate::scenario::{self, Diagnostics, Scenario, ScenarioError, closest};
 use address::Address;
 use values::{Level, LinearRange, LogRange, Written};
+
+/// How study files are named, so that `check` and other folder walks tell them from scenarios.
+pub const STUDY_SUFFIX: &str = ".study.ron";
+
+/// Whether `path` names a study file (`*.study.ron`).
+pub fn is_study_file(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with(STUDY_SUFFIX))
+}
 
 /// The most runs a study may have; more is refused before anything runs.
 pub const MAX_RUNS: u64 = 1_000_000;
