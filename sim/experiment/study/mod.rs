@@ -193,13 +193,53 @@ pub struct Study {
     /// The parameters: name, address and levels.
     pub parameters: Vec<Parameter>,
     /// Parameter combinations: for each, a level index per parameter.
-    pub combinations: Vec<Vec<usize>>,
+    pub combinations: Combinations,
     /// Variants (at least one: the base scenario as it is when none is given).
     pub variants: Vec<Variant>,
     /// The policies.
     pub policies: Vec<String>,
     /// The seeds.
     pub seeds: Vec<u64>,
+}
+
+/// The parameter combinations of a study, numbered from 0 and decoded on demand, so that a
+/// study of a million points holds no list of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Combinations {
+    how: Combine,
+    sizes: Vec<usize>,
+}
+
+impl Combinations {
+    /// How many.
+    pub fn len(&self) -> u64 {
+        match self.how {
+            _ if self.sizes.is_empty() => 1,
+            Combine::Zip => self.sizes[0] as u64,
+            Combine::Grid => self.sizes.iter().fold(1u64, |n, &s| n.saturating_mul(s as u64)),
+        }
+    }
+
+    /// Whether there are none (never, for a checked study).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Combination `index`: a level index per parameter, the first parameter varying slowest.
+    pub fn get(&self, index: u64) -> Vec<usize> {
+        match self.how {
+            Combine::Zip => vec![index as usize; self.sizes.len()],
+            Combine::Grid => {
+                let mut rest = index;
+                let mut levels = vec![0; self.sizes.len()];
+                for (level, &size) in levels.iter_mut().zip(&self.sizes).rev() {
+                    *level = (rest % size as u64) as usize;
+                    rest /= size as u64;
+                }
+                levels
+            }
+        }
+    }
 }
 
 /// A parameter with its values.
@@ -338,13 +378,7 @@ fn parse(text: &str, diags: &mut Diagnostics) -> Result<StudySpec, StudyError> {
     })
 }
 
-type Checked = (
-    Vec<Parameter>,
-    Vec<Vec<usize>>,
-    Vec<Variant>,
-    Vec<String>,
-    Vec<u64>,
-);
+type Checked = (Vec<Parameter>, Combinations, Vec<Variant>, Vec<String>, Vec<u64>);
 
 /// Checks everything a study says against its base scenario, recording every problem.
 fn check(spec: &StudySpec, base: &Scenario, diags: &mut Diagnostics) -> Option<Checked> {
@@ -416,7 +450,8 @@ fn check(spec: &StudySpec, base: &Scenario, diags: &mut Diagnostics) -> Option<C
         diags.at_path("replications", "replications must be at least 1", None);
     }
     let first = spec.seed.unwrap_or(base.spec.seed);
-    let runs = (combinations.len() as u64)
+    let runs = combinations
+        .len()
         .saturating_mul(variants.len() as u64)
         .saturating_mul(policies.len() as u64)
         .saturating_mul(replications);
@@ -435,55 +470,30 @@ fn check(spec: &StudySpec, base: &Scenario, diags: &mut Diagnostics) -> Option<C
     Some((parameters, combinations, variants, policies, seeds))
 }
 
-fn combine(parameters: &[Parameter], how: Combine, limit: u64, diags: &mut Diagnostics) -> Vec<Vec<usize>> {
-    if parameters.is_empty() {
-        return vec![Vec::new()];
+fn combine(parameters: &[Parameter], how: Combine, limit: u64, diags: &mut Diagnostics) -> Combinations {
+    let sizes: Vec<usize> = parameters.iter().map(|p| p.levels.len()).collect();
+    let combinations = Combinations { how, sizes };
+    if how == Combine::Zip && combinations.sizes.iter().any(|&n| n != combinations.sizes[0]) {
+        let lengths: Vec<String> = parameters
+            .iter()
+            .map(|p| format!("{} has {}", p.name, p.levels.len()))
+            .collect();
+        diags.at_path(
+            "combine",
+            format!("`zip` needs lists of one length: {}", lengths.join(", ")),
+            Some("use `grid` for every combination".into()),
+        );
+    } else if combinations.len() > limit {
+        diags.at_path(
+            "parameters",
+            format!(
+                "the grid has {} points; the limit is {limit} runs",
+                combinations.len()
+            ),
+            Some("use fewer values, or `combine: zip`".into()),
+        );
     }
-    match how {
-        Combine::Zip => {
-            let len = parameters[0].levels.len();
-            if parameters.iter().any(|p| p.levels.len() != len) {
-                let lengths: Vec<String> = parameters
-                    .iter()
-                    .map(|p| format!("{} has {}", p.name, p.levels.len()))
-                    .collect();
-                diags.at_path(
-                    "combine",
-                    format!("`zip` needs lists of one length: {}", lengths.join(", ")),
-                    Some("use `grid` for every combination".into()),
-                );
-                return Vec::new();
-            }
-            (0..len).map(|i| vec![i; parameters.len()]).collect()
-        }
-        Combine::Grid => {
-            let count = parameters
-                .iter()
-                .fold(1u64, |n, p| n.saturating_mul(p.levels.len() as u64));
-            if count > limit {
-                diags.at_path(
-                    "parameters",
-                    format!("the grid has {count} points; the limit is {limit} runs"),
-                    Some("use fewer values, or `combine: zip`".into()),
-                );
-                return Vec::new();
-            }
-            let mut all = vec![Vec::new()];
-            for p in parameters {
-                all = all
-                    .into_iter()
-                    .flat_map(|prefix| {
-                        (0..p.levels.len()).map(move |i| {
-                            let mut next = prefix.clone();
-                            next.push(i);
-                            next
-                        })
-                    })
-                    .collect();
-            }
-            all
-        }
-    }
+    combinations
 }
 
 fn variants(spec: &StudySpec, tree: &Value, diags: &mut Diagnostics) -> Vec<Variant> {
@@ -618,7 +628,7 @@ impl Study {
 
     /// How many points: parameter combinations × variants.
     pub fn points(&self) -> u64 {
-        (self.combinations.len() * self.variants.len()) as u64
+        self.combinations.len() * self.variants.len() as u64
     }
 
     /// What run number `run` is.
@@ -634,10 +644,10 @@ impl Study {
     }
 
     /// The parameter combination and variant of `point`.
-    pub fn point_parts(&self, point: u64) -> (&[usize], &Variant) {
+    pub fn point_parts(&self, point: u64) -> (Vec<usize>, &Variant) {
         let variants = self.variants.len() as u64;
         (
-            &self.combinations[(point / variants) as usize],
+            self.combinations.get(point / variants),
             &self.variants[(point % variants) as usize],
         )
     }
@@ -648,7 +658,7 @@ impl Study {
         let mut parts: Vec<String> = self
             .parameters
             .iter()
-            .zip(levels)
+            .zip(&levels)
             .map(|(p, &l)| format!("{}={}", p.name, p.levels[l].label))
             .collect();
         if !variant.name.is_empty() {
@@ -670,7 +680,7 @@ impl Study {
         };
         let (levels, variant) = self.point_parts(point);
         let mut tree = serde_json::to_value(&self.base.spec).map_err(|e| invalid(e.to_string()))?;
-        for (parameter, &level) in self.parameters.iter().zip(levels) {
+        for (parameter, &level) in self.parameters.iter().zip(&levels) {
             let value = parameter.levels[level].value.clone();
             parameter
                 .address
@@ -712,6 +722,26 @@ mod tests {
     }
 
     #[test]
+    fn combinations_are_decoded_first_parameter_slowest() {
+        let grid = Combinations {
+            how: Combine::Grid,
+            sizes: vec![2, 3],
+        };
+        let all: Vec<Vec<usize>> = (0..grid.len()).map(|i| grid.get(i)).collect();
+        assert_eq!(all, [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]);
+        let zip = Combinations {
+            how: Combine::Zip,
+            sizes: vec![3, 3],
+        };
+        assert_eq!((zip.len(), zip.get(2)), (3, vec![2, 2]));
+        let none = Combinations {
+            how: Combine::Grid,
+            sizes: Vec::new(),
+        };
+        assert_eq!((none.len(), none.get(0)), (1, Vec::<usize>::new()));
+    }
+
+    #[test]
     fn every_bundled_scenario_survives_the_round_trip_through_a_point() {
         let mut checked = 0;
         let mut stack = vec![root().join("scenarios")];
@@ -736,7 +766,10 @@ mod tests {
                     text: String::new(),
                     base_text: String::new(),
                     parameters: Vec::new(),
-                    combinations: vec![Vec::new()],
+                    combinations: Combinations {
+                        how: Combine::Grid,
+                        sizes: Vec::new(),
+                    },
                     variants: vec![Variant {
                         name: String::new(),
                         set: Vec::new(),

@@ -461,7 +461,7 @@ fn flush_point<W: std::io::Write>(
         study
             .parameters
             .iter()
-            .zip(levels)
+            .zip(&levels)
             .map(|(p, &l)| p.levels[l].label.clone()),
     );
     prefix.extend([variant.name.clone(), study.policies[policy].clone()]);
@@ -526,7 +526,7 @@ fn curves(
     let variants = study.variants.len() as u64;
     for (&(point, policy), stats) in kept {
         let Some(&stat) = stats.get(&metric) else { continue };
-        let combination = &study.combinations[(point / variants) as usize];
+        let combination = &study.combinations.get(point / variants);
         let variant = (point % variants) as usize;
         let x = x_of(study, combination, along, combination[along]);
         lines
@@ -564,7 +564,7 @@ fn pair_block(
     pairs: &mut [Groups],
 ) {
     let variants = study.variants.len() as u64;
-    let levels = &study.combinations[combination as usize];
+    let levels = &study.combinations.get(combination);
     for (spec, groups) in study.spec.break_even.iter().zip(pairs.iter_mut()) {
         let Some(metric) = metrics.iter().position(|m| *m == spec.metric) else {
             continue;

@@ -267,7 +267,7 @@ fn run_one(
         study
             .parameters
             .iter()
-            .zip(levels)
+            .zip(&levels)
             .map(|(p, &l)| p.levels[l].label.clone()),
     );
     cells.extend([variant.name.clone(), policy.clone(), key.seed.to_string()]);
