@@ -125,6 +125,10 @@ pub struct ReplicaSpec {
     /// Number of replicas.
     #[serde(default = "one")]
     pub count: u32,
+    /// Replicas the autoscaler keeps here however idle they are: a warm standby. Without it,
+    /// the service's `autoscaling.min` applies to this deployment like to every other.
+    #[serde(default)]
+    pub keep_warm: Option<u32>,
 }
 
 /// Requests from one origin.

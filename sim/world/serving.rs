@@ -98,6 +98,8 @@ pub struct Deployment {
     last_scale: SimTime,
     scaled_busy_slot_ns: u128,
     scaled_ready_slot_ns: u128,
+    /// The fewest replicas the autoscaler leaves here (`keep_warm`), if not the service's min.
+    floor: Option<u32>,
 }
 
 impl Deployment {
@@ -959,7 +961,8 @@ impl Serving {
         let current = d.replicas.len() as u32;
         let ready_replicas = d.ready_replicas() as f64;
         let wanted = ((ready_replicas * utilization + waiting) / scale.target_utilization).ceil() as u32;
-        let desired = wanted.clamp(scale.min, scale.max);
+        let floor = d.floor.unwrap_or(scale.min);
+        let desired = wanted.clamp(floor, scale.max.max(floor));
         let cooled = now.saturating_since(d.last_scale) >= scale.cooldown || d.last_scale == SimTime::ZERO;
         // While replicas start, nothing routes to them yet, so the load they are for is not
         // visible: no scale-down until they are ready.
@@ -1665,6 +1668,9 @@ fn build_service(
                 deployments.len() - 1
             }
         };
+        if replicas.keep_warm.is_some() {
+            deployments[at].floor = replicas.keep_warm;
+        }
         for _ in 0..replicas.count {
             let allocation = estate
                 .allocate(
@@ -1776,6 +1782,7 @@ fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
         last_scale: SimTime::ZERO,
         scaled_busy_slot_ns: 0,
         scaled_ready_slot_ns: 0,
+        floor: None,
     }
 }
 

@@ -128,15 +128,6 @@ impl Address {
                 Step::Name(n) => walked.push_str(&format!("[\"{n}\"]")),
             }
         }
-        if node.is_null() {
-            return Err(AddressError::new(
-                format!("`{}` is not set in the base scenario", self.text),
-                Some(
-                    "give it a value in the scenario first; a study changes values, it does not add parts"
-                        .into(),
-                ),
-            ));
-        }
         if node.is_object() || node.is_array() {
             return Err(AddressError::new(
                 format!("`{}` is a whole part of the scenario, not one value", self.text),
@@ -355,14 +346,12 @@ mod tests {
                 .contains("`pools[\"burst\"].owned` is a single value"),
             "{error:?}"
         );
-        let error = Address::parse("pools[1].owned")
+        // An optional value the base leaves out can be set; whether the value fits is checked
+        // with the whole scenario when the study is loaded.
+        Address::parse("pools[1].owned")
             .unwrap()
             .set(&mut root, json!(1))
-            .unwrap_err();
-        assert!(
-            error.message.contains("not set in the base scenario"),
-            "{error:?}"
-        );
+            .unwrap();
         let error = Address::parse("pools[5]")
             .unwrap()
             .set(&mut root, json!(1))

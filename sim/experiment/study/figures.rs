@@ -15,7 +15,7 @@
 //! | `utilization.<service>` | mean share of ready slots busy |
 //! | `gpu_utilization.<pool>` | mean share of the pool's GPUs in use |
 //! | `goodput.<class>`, `jobs_completed.<class>` | per job class |
-//! | `time_to_recover_s.<incident>`, `requests_failed.incident.<incident>` | per incident |
+//! | `time_to_recover_s.<incident>`, `requests_failed.incident.<incident>`, `cost_usd.incident.<incident>` | per incident: recovery, requests failed and cost while it lasted |
 
 use std::collections::BTreeSet;
 
@@ -71,6 +71,7 @@ impl Columns {
         for i in &self.incidents {
             names.push(format!("time_to_recover_s.{i}"));
             names.push(format!("requests_failed.incident.{i}"));
+            names.push(format!("cost_usd.incident.{i}"));
         }
         names
     }
@@ -118,6 +119,7 @@ impl Columns {
             let incident = s.incidents.iter().find(|i| &i.name == name);
             row.push(incident.and_then(|i| i.time_to_recover_s));
             row.push(incident.map(|i| i.requests_failed as f64));
+            row.push(incident.map(|i| i.cost_during_usd));
         }
         row
     }

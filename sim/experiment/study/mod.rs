@@ -35,7 +35,7 @@ use serde_json::Value;
 
 use crate::policy::BUILT_IN;
 use crate::scenario::{self, Diagnostics, Scenario, ScenarioError, closest};
-use address::Address;
+use address::{Address, AddressError};
 use values::{Level, LinearRange, LogRange, Written};
 
 /// How study files are named, so that `check` and other folder walks tell them from scenarios.
@@ -436,6 +436,22 @@ fn check(spec: &StudySpec, base: &Scenario, diags: &mut Diagnostics) -> Option<C
             diags.at_path(&at("path"), e.message, e.help);
             continue;
         }
+        // Every value must be of the kind the address holds (a duration, a count, a price …).
+        let misfit = levels.iter().find_map(|level| {
+            let mut probe = tree.clone();
+            address.set(&mut probe, level.value.clone()).ok()?;
+            serde_json::from_value::<scenario::ScenarioSpec>(probe)
+                .err()
+                .map(|e| format!("{} = {}: {e}", p.path, level.label))
+        });
+        if let Some(message) = misfit {
+            diags.at_path(
+                &at("path"),
+                message,
+                Some("write the value as the scenario file would".into()),
+            );
+            continue;
+        }
         parameters.push(Parameter {
             name,
             address,
@@ -517,7 +533,12 @@ fn variants(spec: &StudySpec, tree: &Value, diags: &mut Diagnostics) -> Vec<Vari
             let level = Level::of(written);
             let checked = Address::parse(path).and_then(|a| {
                 let mut probe = tree.clone();
-                a.set(&mut probe, level.value.clone()).map(|()| a)
+                a.set(&mut probe, level.value.clone())?;
+                serde_json::from_value::<scenario::ScenarioSpec>(probe).map_err(|e| AddressError {
+                    message: format!("= {}: {e}", level.label),
+                    help: Some("write the value as the scenario file would".into()),
+                })?;
+                Ok(a)
             });
             match checked {
                 Ok(address) => set.push((address, level)),

@@ -493,8 +493,12 @@ fn parameter_index(study: &Study, along: &str) -> usize {
     study.parameters.iter().position(|p| p.name == along).unwrap_or(0)
 }
 
-/// The other parameters' values of a combination, as `name=value, …`.
+/// The other parameters' values of a combination, as `name=value, …`; none when parameters are
+/// zipped, since they then move together with the one along the axis.
 fn others(study: &Study, combination: &[usize], along: usize) -> Vec<String> {
+    if study.spec.combine == super::Combine::Zip {
+        return Vec::new();
+    }
     study
         .parameters
         .iter()
