@@ -43,7 +43,7 @@ fn merge(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temp folder");
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/validation/mmc.ron");
     let text = format!(
-        "(name: \"merge\", scenario: \"{}\", parameters: [(name: \"horizon\", path: \"horizon\", values: [\"1s\"])], replications: 100)",
+        "(name: \"merge\", scenario: \"{}\", parameters: [(name: \"horizon\", path: \"horizon\", values: [\"5m\"])], replications: 100)",
         base.display()
     );
     let path = dir.path().join("merge.study.ron");

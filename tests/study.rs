@@ -412,3 +412,38 @@ fn the_bundled_own_vs_rent_study_loads_and_its_point_scenarios_validate() {
         study.scenario_at(point).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+#[test]
+fn keep_warm_holds_a_floor_of_replicas_that_the_autoscaler_would_remove() {
+    // The base service on autoscaled on-demand GPUs at 1 request/s, far below one replica's
+    // load: the autoscaler keeps its `min` of 1 replica, or `keep_warm` 2 when set.
+    let base = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(BASE)).unwrap();
+    let on_demand = base
+        .replace(r#"owned: (count: 16,"#, r#"owned: (count: 0,"#)
+        .replace(
+            r#"replicas: [(pool: "onprem/H100", tier: owned, count: 8)]"#,
+            r#"replicas: [(pool: "cloud/H100", tier: on_demand, count: 2)]"#,
+        )
+        .replace(
+            r#"min: 8, max: 8, tier: owned"#,
+            r#"min: 1, max: 20, tier: on_demand"#,
+        )
+        .replace(r#"poisson(rate: "15/s")"#, r#"poisson(rate: "1/s")"#);
+    let cloud_cost = |text: &str| {
+        let scenario = hybridsim::scenario::load_str(text, Path::new(BASE)).unwrap_or_else(|e| panic!("{e}"));
+        let outcome = hybridsim::world::simulate(&scenario, scenario.spec.seed).unwrap();
+        outcome.summary.cost.by_site["cloud"]
+    };
+    let warm = on_demand.replace(
+        "tier: on_demand, count: 2)]",
+        "tier: on_demand, count: 2, keep_warm: 2)]",
+    );
+    assert_ne!(warm, on_demand);
+    // Two replicas of 2 GPUs at 6.98 USD/GPU-h for 6 hours, held throughout.
+    approx::assert_relative_eq!(cloud_cost(&warm), 4.0 * 6.98 * 6.0, max_relative = 1e-6);
+    let scaled_down = cloud_cost(&on_demand);
+    assert!(
+        scaled_down < 0.6 * 4.0 * 6.98 * 6.0,
+        "without keep_warm one replica goes: {scaled_down}"
+    );
+}

@@ -20,7 +20,7 @@ use parquet::schema::types::Type;
 use super::OutputError;
 
 /// Rows per row group.
-pub const ROW_GROUP: usize = 8192;
+pub const ROW_GROUP: usize = 4096;
 
 /// The type of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,19 +57,23 @@ pub fn csv_to_parquet(csv_path: &Path, target: &Path, types: &[ColumnType]) -> R
     })?;
     let mut writer = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(properties))
         .map_err(|e| fail(target, &e))?;
-    let mut columns: Vec<Vec<String>> = vec![Vec::new(); types.len()];
+    let mut columns: Vec<Column> = types.iter().map(|t| Column::new(*t)).collect();
+    let mut rows = 0;
     let mut record = csv::StringRecord::new();
     loop {
         let more = reader.read_record(&mut record).map_err(|e| fail(csv_path, &e))?;
         if more {
-            for (column, cell) in columns.iter_mut().zip(record.iter()) {
-                column.push(cell.to_string());
+            for (index, (column, cell)) in columns.iter_mut().zip(record.iter()).enumerate() {
+                column
+                    .push(cell)
+                    .map_err(|e| fail(csv_path, &format!("column {index}, row {}: {e}", rows + 1)))?;
             }
+            rows += 1;
         }
-        let full = columns[0].len() >= ROW_GROUP;
-        if (full || !more) && !columns[0].is_empty() {
-            write_group(&mut writer, &columns, types).map_err(|e| fail(target, &e))?;
-            columns.iter_mut().for_each(Vec::clear);
+        if (rows == ROW_GROUP || !more) && rows > 0 {
+            write_group(&mut writer, &columns).map_err(|e| fail(target, &e))?;
+            columns.iter_mut().for_each(Column::clear);
+            rows = 0;
         }
         if !more {
             break;
@@ -77,6 +81,41 @@ pub fn csv_to_parquet(csv_path: &Path, target: &Path, types: &[ColumnType]) -> R
     }
     writer.close().map_err(|e| fail(target, &e))?;
     Ok(())
+}
+
+/// One column's cells of the row group being filled, already in their Parquet type, so that a
+/// row group takes 8 to 9 bytes a number rather than a string's.
+enum Column {
+    Integer(Vec<i64>),
+    Float(Vec<Option<f64>>),
+    Text(Vec<ByteArray>),
+}
+
+impl Column {
+    fn new(kind: ColumnType) -> Self {
+        match kind {
+            ColumnType::Integer => Column::Integer(Vec::new()),
+            ColumnType::Float => Column::Float(Vec::new()),
+            ColumnType::Text => Column::Text(Vec::new()),
+        }
+    }
+
+    fn push(&mut self, cell: &str) -> Result<(), std::num::ParseIntError> {
+        match self {
+            Column::Integer(values) => values.push(cell.parse()?),
+            Column::Float(values) => values.push(cell.parse().ok()),
+            Column::Text(values) => values.push(ByteArray::from(cell)),
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Column::Integer(values) => values.clear(),
+            Column::Float(values) => values.clear(),
+            Column::Text(values) => values.clear(),
+        }
+    }
 }
 
 fn schema(header: &csv::StringRecord, types: &[ColumnType]) -> parquet::errors::Result<Type> {
@@ -99,35 +138,23 @@ fn schema(header: &csv::StringRecord, types: &[ColumnType]) -> parquet::errors::
     Type::group_type_builder("schema").with_fields(fields).build()
 }
 
-fn write_group(
-    writer: &mut SerializedFileWriter<File>,
-    columns: &[Vec<String>],
-    types: &[ColumnType],
-) -> parquet::errors::Result<()> {
+fn write_group(writer: &mut SerializedFileWriter<File>, columns: &[Column]) -> parquet::errors::Result<()> {
     let mut group = writer.next_row_group()?;
     let mut index = 0;
     while let Some(mut column) = group.next_column()? {
-        let cells = &columns[index];
-        match types[index] {
-            ColumnType::Integer => {
-                let values = cells
-                    .iter()
-                    .map(|c| c.parse::<i64>())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| parquet::errors::ParquetError::General(format!("column {index}: {e}")))?;
-                column.typed::<Int64Type>().write_batch(&values, None, None)?;
+        match &columns[index] {
+            Column::Integer(values) => {
+                column.typed::<Int64Type>().write_batch(values, None, None)?;
             }
-            ColumnType::Float => {
-                let parsed: Vec<Option<f64>> = cells.iter().map(|c| c.parse::<f64>().ok()).collect();
-                let values: Vec<f64> = parsed.iter().flatten().copied().collect();
-                let defined: Vec<i16> = parsed.iter().map(|v| i16::from(v.is_some())).collect();
+            Column::Float(cells) => {
+                let values: Vec<f64> = cells.iter().flatten().copied().collect();
+                let defined: Vec<i16> = cells.iter().map(|v| i16::from(v.is_some())).collect();
                 column
                     .typed::<DoubleType>()
                     .write_batch(&values, Some(&defined), None)?;
             }
-            ColumnType::Text => {
-                let values: Vec<ByteArray> = cells.iter().map(|c| ByteArray::from(c.as_str())).collect();
-                column.typed::<ByteArrayType>().write_batch(&values, None, None)?;
+            Column::Text(values) => {
+                column.typed::<ByteArrayType>().write_batch(values, None, None)?;
             }
         }
         column.close()?;

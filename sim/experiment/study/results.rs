@@ -280,6 +280,14 @@ fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
     // (point, policy, seed index) → wanted metric values, for the current combination only.
     let mut block: BTreeMap<(u64, usize, usize), Vec<Option<f64>>> = BTreeMap::new();
     let mut block_combination: Option<u64> = None;
+    let mut pair_metrics: Vec<usize> = Vec::new();
+    for b in &study.spec.break_even {
+        for m in std::iter::once(&b.metric).chain(&b.express_in) {
+            if let Some(i) = index_of(m).filter(|i| !pair_metrics.contains(i)) {
+                pair_metrics.push(i);
+            }
+        }
+    }
     let mut pairs: Vec<Groups> = vec![BTreeMap::new(); study.spec.break_even.len()];
 
     let variants = study.variants.len() as u64;
@@ -322,7 +330,7 @@ fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
         let combination = row.point / variants;
         if block_combination != Some(combination) {
             if let Some(done) = block_combination {
-                pair_block(study, &metrics, done, &block, &mut pairs);
+                pair_block(study, &pair_metrics, &metrics, done, &block, &mut pairs);
             }
             block.clear();
             block_combination = Some(combination);
@@ -332,7 +340,12 @@ fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
                 acc.push(*x);
             }
         }
-        block.insert((row.point, row.policy, row.seed_index), row.values);
+        if !pair_metrics.is_empty() {
+            // Only the figures break-even pairs need, so memory holds a few numbers per run of
+            // one combination, not every figure.
+            let needed = pair_metrics.iter().map(|&i| row.values[i]).collect();
+            block.insert((row.point, row.policy, row.seed_index), needed);
+        }
     }
     if let Some(done) = current {
         flush_point(
@@ -347,7 +360,7 @@ fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
         .map_err(write_error)?;
     }
     if let Some(done) = block_combination {
-        pair_block(study, &metrics, done, &block, &mut pairs);
+        pair_block(study, &pair_metrics, &metrics, done, &block, &mut pairs);
     }
     points.flush().map_err(|e| OutputError {
         path: points_path.clone(),
@@ -435,7 +448,7 @@ fn parse_row(study: &Study, record: &csv::StringRecord, metrics: usize) -> Optio
     let values = (0..metrics)
         .map(|i| record.get(first + i).and_then(|c| c.parse::<f64>().ok()))
         .collect();
-    let seed_index = study.seeds.iter().position(|&s| s == key.seed)?;
+    let seed_index = (run % study.seeds.len() as u64) as usize;
     Some(RunRow {
         point: key.point,
         policy: key.policy,
@@ -562,6 +575,7 @@ fn curves(
 /// runs, and records the differences' statistics under their group.
 fn pair_block(
     study: &Study,
+    pair_metrics: &[usize],
     metrics: &[String],
     combination: u64,
     block: &BTreeMap<(u64, usize, usize), Vec<Option<f64>>>,
@@ -570,13 +584,15 @@ fn pair_block(
     let variants = study.variants.len() as u64;
     let levels = &study.combinations.get(combination);
     for (spec, groups) in study.spec.break_even.iter().zip(pairs.iter_mut()) {
-        let Some(metric) = metrics.iter().position(|m| *m == spec.metric) else {
+        // Where each figure sits among the ones kept for pairing.
+        let slot = |name: &str| {
+            let index = metrics.iter().position(|m| m == name)?;
+            pair_metrics.iter().position(|&i| i == index)
+        };
+        let Some(metric) = slot(&spec.metric) else {
             continue;
         };
-        let express = spec
-            .express_in
-            .as_ref()
-            .and_then(|e| metrics.iter().position(|m| m == e));
+        let express = spec.express_in.as_deref().and_then(slot);
         let along = parameter_index(study, &spec.along);
         let variant_of = |name: &str| study.variants.iter().position(|v| v.name == name);
         let policy_of = |name: &str| study.policies.iter().position(|p| p == name);
