@@ -296,13 +296,39 @@ fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
     let (mut runs, mut invalid_runs) = (0u64, 0u64);
     let mut invalid_points: Vec<(String, String)> = Vec::new();
     let mut record = csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(read_error)? {
-        let row = parse_row(study, &record, metrics.len()).ok_or_else(|| {
-            StudyError::Merge(format!(
-                "{}: a row that is not the study's: {record:?}",
-                runs_path.display()
-            ))
-        })?;
+    // One pass more than there are rows: the last point and combination end with the file.
+    loop {
+        let row = if reader.read_record(&mut record).map_err(read_error)? {
+            Some(parse_row(study, &record, metrics.len()).ok_or_else(|| {
+                StudyError::Merge(format!(
+                    "{}: a row that is not the study's: {record:?}",
+                    runs_path.display()
+                ))
+            })?)
+        } else {
+            None
+        };
+        let key = row.as_ref().map(|r| (r.point, r.policy));
+        if let Some(done) = current.filter(|&done| Some(done) != key) {
+            flush_point(
+                study,
+                &metrics,
+                done,
+                &mut accumulators,
+                &wanted,
+                &mut kept,
+                &mut points,
+            )
+            .map_err(write_error)?;
+        }
+        current = key;
+        let combination = row.as_ref().map(|r| r.point / variants);
+        if let Some(done) = block_combination.filter(|&done| Some(done) != combination) {
+            pair_block(study, &pair_metrics, &metrics, done, &block, &mut pairs);
+            block.clear();
+        }
+        block_combination = combination;
+        let Some(row) = row else { break };
         runs += 1;
         if let Some(message) = &row.invalid {
             invalid_runs += 1;
@@ -310,30 +336,6 @@ fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
             if invalid_points.last().is_none_or(|(l, _)| *l != label) {
                 invalid_points.push((label, message.clone()));
             }
-        }
-        let key = (row.point, row.policy);
-        if current != Some(key) {
-            if let Some(done) = current {
-                flush_point(
-                    study,
-                    &metrics,
-                    done,
-                    &mut accumulators,
-                    &wanted,
-                    &mut kept,
-                    &mut points,
-                )
-                .map_err(write_error)?;
-            }
-            current = Some(key);
-        }
-        let combination = row.point / variants;
-        if block_combination != Some(combination) {
-            if let Some(done) = block_combination {
-                pair_block(study, &pair_metrics, &metrics, done, &block, &mut pairs);
-            }
-            block.clear();
-            block_combination = Some(combination);
         }
         for (acc, value) in accumulators.iter_mut().zip(&row.values) {
             if let Some(x) = value {
@@ -346,21 +348,6 @@ fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
             let needed = pair_metrics.iter().map(|&i| row.values[i]).collect();
             block.insert((row.point, row.policy, row.seed_index), needed);
         }
-    }
-    if let Some(done) = current {
-        flush_point(
-            study,
-            &metrics,
-            done,
-            &mut accumulators,
-            &wanted,
-            &mut kept,
-            &mut points,
-        )
-        .map_err(write_error)?;
-    }
-    if let Some(done) = block_combination {
-        pair_block(study, &pair_metrics, &metrics, done, &block, &mut pairs);
     }
     points.flush().map_err(|e| OutputError {
         path: points_path.clone(),
