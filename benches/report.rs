@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hybridsim::experiment::compare::{Comparison, run_policies};
-use hybridsim::report::{ComparedRun, RunInfo, write_comparison, write_run};
+use hybridsim::report::figures::RunCurves;
+use hybridsim::report::{
+    ComparedRun, RunInfo, begin_comparison, finish_comparison, write_compared_run, write_run,
+};
 use hybridsim::scenario::{Scenario, load};
 use hybridsim::world::{RunOutcome, simulate};
 
@@ -26,23 +29,29 @@ fn info(scenario: &Scenario) -> RunInfo {
 }
 
 fn write_compared(scenario: &Scenario, outcomes: &[RunOutcome], target: &std::path::Path) {
+    let out = begin_comparison(target).expect("the folder starts");
+    for (label, outcome) in POLICIES.iter().zip(outcomes) {
+        write_compared_run(&out, label, scenario, outcome, &info(scenario)).expect("a run's folder");
+    }
     let labelled: Vec<_> = POLICIES
         .iter()
         .zip(outcomes)
         .map(|(p, o)| (*p, &o.summary))
         .collect();
     let comparison = Comparison::labelled(&labelled);
+    let curves: Vec<RunCurves> = outcomes.iter().map(RunCurves::of).collect();
     let runs: Vec<ComparedRun> = POLICIES
         .iter()
         .zip(outcomes)
-        .map(|(label, outcome)| ComparedRun {
+        .zip(&curves)
+        .map(|((label, outcome), curves)| ComparedRun {
             label,
             scenario,
-            outcome,
-            info: info(scenario),
+            summary: &outcome.summary,
+            curves,
         })
         .collect();
-    write_comparison(target, &runs, &comparison).expect("the comparison is written");
+    finish_comparison(out, &runs, &comparison).expect("the comparison is written");
 }
 
 fn outputs(c: &mut Criterion) {

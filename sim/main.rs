@@ -6,12 +6,19 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use hybridsim::experiment::compare::{CompareError, Comparison, RunPlan, Seeds, plan, run_plans};
-use hybridsim::report::{ComparedRun, RunInfo, write_comparison, write_run};
+use hybridsim::experiment::compare::{
+    CHARTED_RUNS, CompareError, Comparison, RunFigures, RunPlan, Seeds, plan, run_plan,
+};
+use hybridsim::metrics::Summary;
+use hybridsim::report::figures::RunCurves;
+use hybridsim::report::{
+    ComparedRun, RunInfo, begin_comparison, finish_comparison, write_compared_run, write_run,
+};
 use hybridsim::scenario::{self, Scenario};
 use hybridsim::world::PROGRESS_STEPS;
 use hybridsim::{exit, world};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
 
 /// The scenario `run` uses when none is given; compiled in so the binary works from any folder.
 const QUICKSTART: &str = include_str!("../scenarios/quickstart.ron");
@@ -54,7 +61,7 @@ enum Command {
     /// Compare runs side by side: several scenarios, or one under several policies or seeds.
     #[command(
         long_about = "Compare runs side by side: several scenarios, or one scenario under several policies or seeds, or any product of these.\n\nEvery scenario runs under every policy given (default: each scenario's own `policy` list) and every seed given (default: its own `seed`); runs go in parallel. One folder is written: a folder per run (named by what varies: `cheapest`, `eu-outage-dual.cheapest`, `seed-7`) with its full set of files, `comparison.csv` and `comparison.json` with a row per run, `replications.csv` with means and 95% confidence intervals when a scenario and policy ran under several seeds, the charts with every run on the same axes, and `report.html`.",
-        after_help = "Examples:\n  hybridsim compare scenarios/drills/eu-outage-single.ron scenarios/drills/eu-outage-dual.ron\n  hybridsim compare scenarios/drills/pattern-b.ron --policy lowest_latency,failover\n  hybridsim compare scenarios/quickstart.ron --replications 10\n\nExit codes: 0 ok, 2 invalid input (a scenario, a trace, or more than 64 runs), 3 internal error."
+        after_help = "Examples:\n  hybridsim compare scenarios/drills/eu-outage-single.ron scenarios/drills/eu-outage-dual.ron\n  hybridsim compare scenarios/drills/pattern-b.ron --policy lowest_latency,failover\n  hybridsim compare scenarios/quickstart.ron --replications 10\n\nExit codes: 0 ok, 2 invalid input (a scenario, a trace, or more than 100,000 runs), 3 internal error."
     )]
     Compare {
         /// Scenario files (RON), one or more.
@@ -273,64 +280,137 @@ fn comparison_folder(scenarios: &[&Scenario]) -> String {
 /// Runs `runs` of `scenarios` in parallel and writes them into `target`: one run's folder, or a
 /// comparison of several.
 fn execute(scenarios: &[&Scenario], runs: &[RunPlan], target: &Path, quiet: bool) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
-    let bars = progress_bars(&labels, quiet);
-    let outcomes = run_plans(scenarios, runs, &|index, done| {
-        bars[index].set_position((done * PROGRESS_STEPS as f64).round() as u64)
-    });
+    if let [run] = runs {
+        return execute_one(scenarios, run, target, quiet);
+    }
+    let context = || format!("writing results into {}", target.display());
+    let out = begin_comparison(target)
+        .map_err(hybridsim::Error::from)
+        .with_context(context)?;
+    let bars = if runs.len() <= MAX_BARS {
+        let labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
+        progress_bars(&labels, quiet)
+    } else {
+        let bar = progress_bars(&["runs"], quiet).remove(0);
+        bar.set_length(runs.len() as u64);
+        vec![bar]
+    };
+    // Runs go in chunks; each writes its folder as it ends and keeps only its figures (and, for
+    // the first CHARTED_RUNS, what the charts draw), so memory does not grow with its model.
+    let chunk = rayon::current_num_threads().max(1) * 4;
+    let mut figures = Vec::with_capacity(runs.len());
+    let mut charted: Vec<(Summary, RunCurves)> = Vec::new();
+    let mut done = 0u64;
+    for (c, plans) in runs.chunks(chunk).enumerate() {
+        let results: Vec<Result<Finished, hybridsim::Error>> = plans
+            .par_iter()
+            .enumerate()
+            .map(|(i, run)| {
+                let index = c * chunk + i;
+                let started = Instant::now();
+                let bar = bars.get(index).filter(|_| bars.len() > 1);
+                let outcome = run_plan(scenarios, run, &mut |share| {
+                    if let Some(bar) = bar {
+                        bar.set_position((share * PROGRESS_STEPS as f64).round() as u64);
+                    }
+                })?;
+                let wall = started.elapsed().as_secs_f64();
+                let info = run_info(scenarios[run.scenario], &outcome, wall);
+                write_compared_run(&out, &run.label, scenarios[run.scenario], &outcome, &info)?;
+                let kept = (index < CHARTED_RUNS).then(|| (outcome.summary.clone(), RunCurves::of(&outcome)));
+                Ok(Finished {
+                    figures: RunFigures::of(&run.label, &outcome.summary),
+                    kept,
+                    wall,
+                })
+            })
+            .collect();
+        for result in results {
+            let finished = result.with_context(context)?;
+            if !quiet && runs.len() <= MAX_BARS {
+                // One line per run, as a single run prints, while there are few.
+                if let Some((summary, _)) = &finished.kept {
+                    let scenario = scenarios[runs[figures.len()].scenario];
+                    print_summary(summary, scenario, finished.wall);
+                }
+            }
+            figures.push(finished.figures);
+            charted.extend(finished.kept);
+        }
+        done += plans.len() as u64;
+        if bars.len() == 1 {
+            bars[0].set_position(done);
+        }
+    }
     bars.iter().for_each(ProgressBar::finish_and_clear);
-    let outcomes = outcomes
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(hybridsim::Error::from)?;
-    let wall = started.elapsed().as_secs_f64();
-    let info = |run: &RunPlan, outcome: &world::RunOutcome| RunInfo {
+    let comparison = Comparison::of_figures(figures);
+    let compared: Vec<ComparedRun> = runs
+        .iter()
+        .zip(&charted)
+        .map(|(run, (summary, curves))| ComparedRun {
+            label: &run.label,
+            scenario: scenarios[run.scenario],
+            summary,
+            curves,
+        })
+        .collect();
+    let written = finish_comparison(out, &compared, &comparison)
+        .map_err(hybridsim::Error::from)
+        .with_context(context)?;
+    if !quiet {
+        let how = if scenarios.len() == 1 && comparison.same_seed() {
+            " (same seed: same arrivals and failures)"
+        } else {
+            ""
+        };
+        println!("\nruns side by side{how}:");
+        print!("{}", comparison.text());
+        if runs.len() > CHARTED_RUNS {
+            println!(
+                "  the charts and the page's run sections show the first {CHARTED_RUNS} of {} runs",
+                runs.len()
+            );
+        }
+        println!("  results in {}/", written.display());
+    }
+    Ok(())
+}
+
+/// More runs than this share one progress bar, and their summaries are not printed one by one.
+const MAX_BARS: usize = 16;
+
+/// What a compared run leaves behind once its folder is written.
+struct Finished {
+    figures: RunFigures,
+    kept: Option<(Summary, RunCurves)>,
+    wall: f64,
+}
+
+fn run_info(scenario: &Scenario, outcome: &world::RunOutcome, wall: f64) -> RunInfo {
+    RunInfo {
         hybridsim_version: env!("CARGO_PKG_VERSION"),
-        scenario_path: scenarios[run.scenario].path.display().to_string(),
+        scenario_path: scenario.path.display().to_string(),
         wall_clock_s: wall,
         events_per_wall_second: outcome.summary.kernel.events_processed as f64 / wall.max(1e-9),
-    };
-    let context = || format!("writing results into {}", target.display());
-    let (written, comparison) = match (runs, outcomes.as_slice()) {
-        ([run], [outcome]) => (
-            write_run(target, scenarios[run.scenario], outcome, &info(run, outcome)),
-            None,
-        ),
-        _ => {
-            let labelled: Vec<_> = runs
-                .iter()
-                .zip(&outcomes)
-                .map(|(r, o)| (r.label.as_str(), &o.summary))
-                .collect();
-            let comparison = Comparison::labelled(&labelled);
-            let compared: Vec<ComparedRun> = runs
-                .iter()
-                .zip(&outcomes)
-                .map(|(run, outcome)| ComparedRun {
-                    label: &run.label,
-                    scenario: scenarios[run.scenario],
-                    outcome,
-                    info: info(run, outcome),
-                })
-                .collect();
-            (write_comparison(target, &compared, &comparison), Some(comparison))
-        }
-    };
-    let written = written.map_err(hybridsim::Error::from).with_context(context)?;
+    }
+}
+
+/// One run into its own folder.
+fn execute_one(scenarios: &[&Scenario], run: &RunPlan, target: &Path, quiet: bool) -> anyhow::Result<()> {
+    let bar = progress_bars(&[run.label.as_str()], quiet).remove(0);
+    let started = Instant::now();
+    let outcome = run_plan(scenarios, run, &mut |share| {
+        bar.set_position((share * PROGRESS_STEPS as f64).round() as u64)
+    })
+    .map_err(hybridsim::Error::from)?;
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let scenario = scenarios[run.scenario];
+    let written = write_run(target, scenario, &outcome, &run_info(scenario, &outcome, wall))
+        .map_err(hybridsim::Error::from)
+        .with_context(|| format!("writing results into {}", target.display()))?;
     if !quiet {
-        for (run, outcome) in runs.iter().zip(&outcomes) {
-            print_summary(&outcome.summary, scenarios[run.scenario], wall);
-        }
-        if let Some(comparison) = comparison {
-            let how = if scenarios.len() == 1 && comparison.same_seed() {
-                " (same seed: same arrivals and failures)"
-            } else {
-                ""
-            };
-            println!("\nruns side by side{how}:");
-            print!("{}", comparison.text());
-        }
+        print_summary(&outcome.summary, scenario, wall);
         println!("  results in {}/", written.display());
     }
     Ok(())

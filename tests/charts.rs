@@ -11,6 +11,7 @@ use hybridsim::report::charts::{
     LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RunSeries, RunsChart, RunsPanel,
     ServiceLatency, UtilizationChart, UtilizationPoint, UtilizationRunsChart,
 };
+use hybridsim::report::figures::RunCurves;
 use hybridsim::world::RunOutcome;
 
 const HOUR: f64 = 3600.0;
@@ -886,9 +887,11 @@ fn close(a: f64, b: f64) -> bool {
 fn runs_charts_of_two_real_runs() {
     let (a, b) = (quickstart("lowest_latency"), quickstart("cheapest"));
     let runs = [("lowest_latency", &a), ("cheapest", &b)];
+    let (curves_a, curves_b) = (RunCurves::of(&a), RunCurves::of(&b));
+    let curves = [("lowest_latency", &curves_a), ("cheapest", &curves_b)];
     let windows = 120;
 
-    let latency = hybridsim::report::figures::latency_runs_chart(&runs);
+    let latency = hybridsim::report::figures::latency_runs_chart(&curves);
     assert_eq!(latency.runs, ["lowest_latency", "cheapest"]);
     assert_eq!(
         captions(&latency),
@@ -917,7 +920,7 @@ fn runs_charts_of_two_real_runs() {
     );
     assert!(latency.incidents.is_empty(), "quickstart has no incidents");
 
-    let cost = hybridsim::report::figures::cost_runs_chart(&runs);
+    let cost = hybridsim::report::figures::cost_runs_chart(&curves);
     assert_eq!(captions(&cost)[0], "total: cumulative cost");
     assert!(captions(&cost).contains(&"compute: cumulative cost"));
     assert!(captions(&cost).contains(&"idle reserved: cumulative cost"));
@@ -926,7 +929,7 @@ fn runs_charts_of_two_real_runs() {
         assert!(close(last, outcome.summary.cost.total_usd), "{last}");
     }
 
-    let utilization = hybridsim::report::figures::utilization_runs_chart(&runs);
+    let utilization = hybridsim::report::figures::utilization_runs_chart(&curves);
     let pools: Vec<String> = a
         .world
         .estate
@@ -961,7 +964,8 @@ fn runs_charts_of_two_real_runs() {
     let root = tempfile::tempdir().expect("a temp folder");
     let target = root.path().join("compare");
     let out = hybridsim::report::OutputDir::create(&target).expect("the output folder");
-    hybridsim::report::figures::write_runs_charts(&out, &runs).expect("the charts");
+    let summaries = [("lowest_latency", &a.summary), ("cheapest", &b.summary)];
+    hybridsim::report::figures::write_runs_charts(&out, &curves, &summaries).expect("the charts");
     out.commit().expect("commit");
     for name in ["latency", "cost", "utilization", "recovery"] {
         for ext in ["svg", "png"] {
@@ -980,7 +984,12 @@ fn runs_charts_of_two_real_runs() {
 #[test]
 fn runs_of_different_scenarios_share_panels_by_name_and_no_incidents() {
     let (quick, small_a, small_b) = (quickstart("lowest_latency"), small(3), small(4));
-    let mixed = [("quickstart", &quick), ("small", &small_a)];
+    let (quick_curves, a_curves, b_curves) = (
+        RunCurves::of(&quick),
+        RunCurves::of(&small_a),
+        RunCurves::of(&small_b),
+    );
+    let mixed = [("quickstart", &quick_curves), ("small", &a_curves)];
     let latency = hybridsim::report::figures::latency_runs_chart(&mixed);
     assert_eq!(
         captions(&latency),
@@ -1003,7 +1012,7 @@ fn runs_of_different_scenarios_share_panels_by_name_and_no_incidents() {
     renders(&utilization);
 
     // Two seeds of one scenario have the same incidents: they are shaded.
-    let seeds = [("seed 3", &small_a), ("seed 4", &small_b)];
+    let seeds = [("seed 3", &a_curves), ("seed 4", &b_curves)];
     let cost = hybridsim::report::figures::cost_runs_chart(&seeds);
     assert_eq!(cost.incidents.len(), 1);
     assert_eq!(cost.incidents[0].label, "shock");

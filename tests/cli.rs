@@ -342,7 +342,7 @@ fn compare_refuses_nothing_to_compare_and_too_many_runs_and_writes_nothing() {
         &[scenario, "--policy", "cheapest", "--replications", "1000000"],
         &[scenario, "--seed", "1,2", "--replications", "3"],
     ];
-    let expected = ["nothing to compare", "at most 64", "cannot be used with"];
+    let expected = ["nothing to compare", "at most 100000", "cannot be used with"];
     for (i, (args, message)) in cases.iter().zip(expected).enumerate() {
         let out = root.path().join(i.to_string());
         let result = compare_into(&out, args);
@@ -350,4 +350,40 @@ fn compare_refuses_nothing_to_compare_and_too_many_runs_and_writes_nothing() {
         assert!(text(&result.stderr).contains(message), "{}", text(&result.stderr));
         assert!(!out.exists(), "{args:?} wrote a folder");
     }
+}
+
+#[test]
+fn a_comparison_of_more_runs_than_it_charts_streams_every_run_into_its_folder_and_the_table() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("many");
+    let runs = hybridsim::experiment::compare::CHARTED_RUNS + 2;
+    let result = compare_into(
+        &out,
+        &[
+            "scenarios/validation/mmc.ron",
+            "--replications",
+            &runs.to_string(),
+        ],
+    );
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let rows = comparison_rows(&out);
+    assert_eq!(rows.len(), runs + 1, "a row per run under the header");
+    let folders = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count();
+    assert_eq!(folders, runs, "a folder per run");
+    let last = out.join(&rows[runs][0]).join("summary.json");
+    assert!(last.exists(), "{} is missing", last.display());
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let note = format!(
+        "show the first {} of the {runs}",
+        hybridsim::experiment::compare::CHARTED_RUNS
+    );
+    assert!(page.contains(&note), "the page says which runs it charts");
 }

@@ -20,9 +20,14 @@ use crate::policy::built_in;
 use crate::scenario::Scenario;
 use crate::world::{RunError, RunOutcome, simulate_observed};
 
-/// The most runs one comparison holds: every run's model stays in memory until the comparison
-/// is written.
-pub const MAX_RUNS: usize = 64;
+/// The most runs one comparison holds. Runs stream (each run's folder is written as it ends and
+/// only its figures are kept), so this bounds the folder, not memory; a study
+/// (`hybridsim sweep`) is the tool for more.
+pub const MAX_RUNS: usize = 100_000;
+
+/// The runs drawn in a comparison's charts and given a section of its page: the first ones. The
+/// table holds every run.
+pub const CHARTED_RUNS: usize = 64;
 
 /// The version of the layout of `comparison.json`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -71,8 +76,8 @@ impl Seeds {
 pub enum CompareError {
     /// More runs than [`MAX_RUNS`].
     #[error(
-        "{runs} runs asked for (scenarios × policies × seeds); a comparison holds at most {max}: \
-         compare fewer policies or seeds at once"
+        "{runs} runs asked for (scenarios × policies × seeds); a comparison holds at most {max}, \
+         each with its own folder: compare fewer, or write a study (`hybridsim sweep`)"
     )]
     TooManyRuns {
         /// Runs asked for (saturating at `u64::MAX`).
@@ -188,14 +193,21 @@ pub fn run_plans(
 ) -> Vec<Result<RunOutcome, RunError>> {
     runs.par_iter()
         .enumerate()
-        .map(|(index, run)| {
-            let scenario = scenarios[run.scenario];
-            let spec = &scenario.spec;
-            let policy = built_in(&run.policy, &spec.policies, spec)
-                .ok_or_else(|| RunError::UnknownPolicy(run.policy.clone()))?;
-            simulate_observed(scenario, run.seed, policy, &mut |done| progress(index, done))
-        })
+        .map(|(index, run)| run_plan(scenarios, run, &mut |done| progress(index, done)))
         .collect()
+}
+
+/// Runs one plan; `progress` hears the fraction of simulated time done.
+pub fn run_plan(
+    scenarios: &[&Scenario],
+    run: &RunPlan,
+    progress: &mut dyn FnMut(f64),
+) -> Result<RunOutcome, RunError> {
+    let scenario = scenarios[run.scenario];
+    let spec = &scenario.spec;
+    let policy = built_in(&run.policy, &spec.policies, spec)
+        .ok_or_else(|| RunError::UnknownPolicy(run.policy.clone()))?;
+    simulate_observed(scenario, run.seed, policy, progress)
 }
 
 /// Runs `scenario` with `seed` under each built-in policy in `names`, in parallel; the outcomes
@@ -358,7 +370,11 @@ impl Comparison {
 
     /// Compares runs under the given labels.
     pub fn labelled(runs: &[(&str, &Summary)]) -> Self {
-        let runs: Vec<RunFigures> = runs.iter().map(|(label, s)| RunFigures::of(label, s)).collect();
+        Self::of_figures(runs.iter().map(|(label, s)| RunFigures::of(label, s)).collect())
+    }
+
+    /// Compares runs by their figures, in the order given.
+    pub fn of_figures(runs: Vec<RunFigures>) -> Self {
         let replications = replications(&runs);
         Comparison {
             schema_version: SCHEMA_VERSION,
@@ -712,12 +728,12 @@ mod tests {
             refused,
             Err(CompareError::TooManyRuns { max: MAX_RUNS, .. })
         ));
-        let fits = plan(
-            &[&dual],
-            &["cheapest".to_string()],
-            &Seeds::Replications(MAX_RUNS as u64),
+        let fits = plan(&[&dual], &["cheapest".to_string()], &Seeds::Replications(200));
+        assert_eq!(
+            fits.map(|r| r.len()).ok(),
+            Some(200),
+            "more runs than the old ceiling of 64"
         );
-        assert_eq!(fits.map(|r| r.len()).ok(), Some(MAX_RUNS));
     }
 
     fn figures(label: &str, scenario: &str, seed: u64, cost: f64, p99: &[(&str, f64)]) -> RunFigures {

@@ -174,13 +174,56 @@ pub fn write_run_charts(out: &OutputDir, folder: &str, outcome: &RunOutcome) -> 
 /// A run's value per metrics window for one panel of a comparison chart.
 type Points = Vec<(f64, Option<f64>)>;
 
+/// What the comparison charts need of one run, kept once the run's model is gone: the p99 per
+/// window of each service (with its SLO bound), the cumulative cost per category, the GPUs in
+/// use per pool and the incident windows. A few numbers per metrics window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunCurves {
+    services: Vec<(String, Option<f64>, Points)>,
+    categories: Vec<Points>,
+    pools: Vec<(String, Points)>,
+    incidents: Vec<IncidentWindow>,
+}
+
+impl RunCurves {
+    /// The curves of a finished run.
+    pub fn of(outcome: &RunOutcome) -> Self {
+        RunCurves {
+            services: outcome
+                .world
+                .serving
+                .services
+                .iter()
+                .map(|s| {
+                    let slo = s.slo.map(|(_, bound)| bound.as_secs_f64() * 1e3);
+                    (s.name.clone(), slo, p99_points(outcome, s))
+                })
+                .collect(),
+            categories: category_points(outcome),
+            pools: outcome
+                .world
+                .estate
+                .pools
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.name.clone(), in_use_points(outcome, i)))
+                .collect(),
+            incidents: incident_windows(&outcome.summary),
+        }
+    }
+
+    fn service(&self, name: &str) -> Option<&(String, Option<f64>, Points)> {
+        self.services.iter().find(|s| s.0 == name)
+    }
+}
+
 /// p99 end-to-end latency by run: a panel per service (over all runs, in order of first
 /// appearance) with each run's p99 per metrics window, the same values as [`latency_chart`]'s
 /// p99 line, and the SLO target of the first run that has the service.
-pub fn latency_runs_chart(runs: &[(&str, &RunOutcome)]) -> LatencyRunsChart {
+pub fn latency_runs_chart(runs: &[(&str, &RunCurves)]) -> LatencyRunsChart {
     let names = first_seen(
         runs.iter()
-            .flat_map(|(_, o)| o.world.serving.services.iter().map(|s| s.name.as_str())),
+            .flat_map(|(_, c)| c.services.iter().map(|s| s.0.as_str())),
     );
     let panels = names
         .into_iter()
@@ -189,10 +232,10 @@ pub fn latency_runs_chart(runs: &[(&str, &RunOutcome)]) -> LatencyRunsChart {
             unit: "ms".into(),
             reference: runs
                 .iter()
-                .find_map(|(_, o)| service(o, name))
-                .and_then(|s| s.slo)
-                .map(|(_, bound)| ("SLO target".to_string(), bound.as_secs_f64() * 1e3)),
-            series: series(runs, |o| service(o, name).map(|s| p99_points(o, s))),
+                .find_map(|(_, c)| c.service(name))
+                .and_then(|s| s.1)
+                .map(|bound| ("SLO target".to_string(), bound)),
+            series: series(runs, |c| c.service(name).map(|s| s.2.clone())),
         })
         .collect();
     LatencyRunsChart::new(labels(runs), panels, shared_incidents(runs))
@@ -200,25 +243,26 @@ pub fn latency_runs_chart(runs: &[(&str, &RunOutcome)]) -> LatencyRunsChart {
 
 /// Cumulative cost by run: a panel with the total per metrics window (the sum of
 /// [`cost_chart`]'s categories), then a panel per cost category that any run spent on.
-pub fn cost_runs_chart(runs: &[(&str, &RunOutcome)]) -> CostRunsChart {
-    let curves: Vec<Vec<Points>> = runs.iter().map(|(_, o)| category_points(o)).collect();
+pub fn cost_runs_chart(runs: &[(&str, &RunCurves)]) -> CostRunsChart {
     let panel = |caption: String, points: &dyn Fn(&[Points]) -> Points| RunsPanel {
         caption,
         unit: "USD".into(),
         reference: None,
         series: runs
             .iter()
-            .zip(&curves)
-            .map(|((label, _), run)| RunSeries {
+            .map(|(label, c)| RunSeries {
                 label: label.to_string(),
-                points: points(run),
+                points: points(&c.categories),
             })
             .collect(),
     };
     let mut panels = vec![panel("total: cumulative cost".into(), &|run| sum_points(run))];
     for (c, category) in CostCategory::ALL.iter().enumerate() {
         let of_category = |run: &[Points]| run.get(c).cloned().unwrap_or_default();
-        if curves.iter().any(|run| run.get(c).is_some_and(spent)) {
+        if runs
+            .iter()
+            .any(|(_, curves)| curves.categories.get(c).is_some_and(spent))
+        {
             let caption = format!("{}: cumulative cost", category.as_str().replace('_', " "));
             panels.push(panel(caption, &of_category));
         }
@@ -228,10 +272,10 @@ pub fn cost_runs_chart(runs: &[(&str, &RunOutcome)]) -> CostRunsChart {
 
 /// GPUs in use by run: a panel per pool (over all runs, in order of first appearance) with
 /// each run's GPUs in use over all tiers, from the same samples as [`utilization_chart`].
-pub fn utilization_runs_chart(runs: &[(&str, &RunOutcome)]) -> UtilizationRunsChart {
+pub fn utilization_runs_chart(runs: &[(&str, &RunCurves)]) -> UtilizationRunsChart {
     let names = first_seen(
         runs.iter()
-            .flat_map(|(_, o)| o.world.estate.pools.iter().map(|p| p.name.as_str())),
+            .flat_map(|(_, c)| c.pools.iter().map(|p| p.0.as_str())),
     );
     let panels = names
         .into_iter()
@@ -239,9 +283,8 @@ pub fn utilization_runs_chart(runs: &[(&str, &RunOutcome)]) -> UtilizationRunsCh
             caption: format!("{name}: GPUs in use"),
             unit: "GPUs".into(),
             reference: None,
-            series: series(runs, |o| {
-                let pool = o.world.estate.pools.iter().position(|p| p.name == name)?;
-                Some(in_use_points(o, pool))
+            series: series(runs, |c| {
+                c.pools.iter().find(|p| p.0 == name).map(|p| p.1.clone())
             }),
         })
         .collect();
@@ -250,21 +293,19 @@ pub fn utilization_runs_chart(runs: &[(&str, &RunOutcome)]) -> UtilizationRunsCh
 
 /// Writes the comparison charts of `runs` (`latency`, `cost`, `utilization`) and their
 /// recovery chart into the root of `out`, as SVG and PNG.
-pub fn write_runs_charts(out: &OutputDir, runs: &[(&str, &RunOutcome)]) -> Result<(), OutputError> {
+pub fn write_runs_charts(
+    out: &OutputDir,
+    runs: &[(&str, &RunCurves)],
+    summaries: &[(&str, &Summary)],
+) -> Result<(), OutputError> {
     write_chart(out, "", &latency_runs_chart(runs))?;
     write_chart(out, "", &cost_runs_chart(runs))?;
     write_chart(out, "", &utilization_runs_chart(runs))?;
-    let summaries: Vec<(&str, &Summary)> = runs.iter().map(|(label, o)| (*label, &o.summary)).collect();
-    write_chart(out, "", &recovery_chart(&summaries))
-}
-
-/// The service called `name` in a run, if it has one.
-fn service<'o>(outcome: &'o RunOutcome, name: &str) -> Option<&'o ServiceState> {
-    outcome.world.serving.services.iter().find(|s| s.name == name)
+    write_chart(out, "", &recovery_chart(summaries))
 }
 
 /// The runs' labels, in order.
-fn labels(runs: &[(&str, &RunOutcome)]) -> Vec<String> {
+fn labels(runs: &[(&str, &RunCurves)]) -> Vec<String> {
     runs.iter().map(|(label, _)| label.to_string()).collect()
 }
 
@@ -275,19 +316,19 @@ fn first_seen<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 }
 
 /// A series per run of what `points` reads from it; empty for a run that does not have it.
-fn series(runs: &[(&str, &RunOutcome)], points: impl Fn(&RunOutcome) -> Option<Points>) -> Vec<RunSeries> {
+fn series(runs: &[(&str, &RunCurves)], points: impl Fn(&RunCurves) -> Option<Points>) -> Vec<RunSeries> {
     runs.iter()
-        .map(|(label, o)| RunSeries {
+        .map(|(label, c)| RunSeries {
             label: label.to_string(),
-            points: points(o).unwrap_or_default(),
+            points: points(c).unwrap_or_default(),
         })
         .collect()
 }
 
 /// The incident windows to shade on a comparison: the runs' own when every run has the same
 /// ones (one scenario under several policies or seeds), none otherwise.
-fn shared_incidents(runs: &[(&str, &RunOutcome)]) -> Vec<IncidentWindow> {
-    same_in_all(runs.iter().map(|(_, o)| incident_windows(&o.summary)))
+fn shared_incidents(runs: &[(&str, &RunCurves)]) -> Vec<IncidentWindow> {
+    same_in_all(runs.iter().map(|(_, c)| c.incidents.clone()))
 }
 
 /// The list every one of `lists` is equal to; empty if they differ or there are none.

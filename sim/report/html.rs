@@ -104,6 +104,15 @@ pub fn comparison_report(runs: &[ComparedRun], comparison: &Comparison) -> Resul
         );
     }
     let mut charts = String::new();
+    if comparison.runs.len() > runs.len() {
+        let _ = writeln!(
+            charts,
+            "<p class=\"note\">The charts and the run sections below show the first {} of the {} \
+             runs; every run is in the table above and has its own folder.</p>",
+            runs.len(),
+            comparison.runs.len()
+        );
+    }
     comparison_charts(&mut charts, runs)?;
     section(&mut body, "charts", "Charts", |out| out.push_str(&charts));
     for run in runs {
@@ -113,7 +122,7 @@ pub fn comparison_report(runs: &[ComparedRun], comparison: &Comparison) -> Resul
             &format!("run-{label}"),
             &format!("Run {label}"),
             |out| {
-                let s = &run.outcome.summary;
+                let s = run.summary;
                 let _ = writeln!(
                     out,
                     "<p>{} under {}, seed {}. The full report of this run: \
@@ -380,7 +389,7 @@ fn replications(out: &mut String, c: &Comparison) {
 /// The charts of a comparison, inline, thinned for the page: a line per run, each panel on one
 /// scale for all of them.
 fn comparison_charts(out: &mut String, runs: &[ComparedRun]) -> Result<(), ChartError> {
-    let labelled: Vec<(&str, &RunOutcome)> = runs.iter().map(|r| (r.label, r.outcome)).collect();
+    let labelled: Vec<(&str, &figures::RunCurves)> = runs.iter().map(|r| (r.label, r.curves)).collect();
     out.push_str(
         "<p class=\"note\">One colour per run, the same in every chart; every panel has one scale for \
          all runs. Incidents are shaded when every run has the same ones.</p>\n",
@@ -400,7 +409,7 @@ fn comparison_charts(out: &mut String, runs: &[ComparedRun]) -> Result<(), Chart
         &inline::thin_utilization_runs(&figures::utilization_runs_chart(&labelled)),
         "GPUs in use per pool, all tiers together.",
     )?;
-    let summaries: Vec<(&str, &Summary)> = runs.iter().map(|r| (r.label, &r.outcome.summary)).collect();
+    let summaries: Vec<(&str, &Summary)> = runs.iter().map(|r| (r.label, r.summary)).collect();
     inline::figure(
         out,
         &figures::recovery_chart(&summaries),

@@ -25,6 +25,7 @@ pub use tables::{
 };
 
 use crate::experiment::compare::Comparison;
+use crate::metrics::Summary;
 use crate::scenario::Scenario;
 use crate::world::RunOutcome;
 
@@ -80,34 +81,48 @@ pub fn write_run(
     out.commit()
 }
 
-/// One run of a comparison and what is written about it.
+/// One run of a comparison as its table, charts and page show it; its own folder is written
+/// as soon as it finishes ([`write_compared_run`]), so its model need not be kept.
 pub struct ComparedRun<'a> {
     /// Its label: the name of its folder and of its column in the table.
     pub label: &'a str,
     /// The scenario it ran.
     pub scenario: &'a Scenario,
-    /// What it came to.
-    pub outcome: &'a RunOutcome,
-    /// Wall-clock facts about it.
-    pub info: RunInfo,
+    /// Its figures.
+    pub summary: &'a Summary,
+    /// What the comparison charts draw of it.
+    pub curves: &'a figures::RunCurves,
 }
 
-/// Writes compared runs into `target`, replacing it atomically: one folder per run, named by
-/// its label, with the run's full set of files; the table as `comparison.csv` and
-/// `comparison.json`; `replications.csv` when a scenario and policy ran under several seeds;
-/// the charts with every run on the same axes (latency, cost, utilization, recovery); and
-/// `report.html`. Returns the folder.
-pub fn write_comparison(
-    target: &Path,
-    runs: &[ComparedRun],
+/// Starts the folder of a comparison at `target`: it replaces `target` atomically when
+/// [`finish_comparison`] commits it, and is removed if the comparison fails before that.
+pub fn begin_comparison(target: &Path) -> Result<OutputDir, OutputError> {
+    OutputDir::create(target)
+}
+
+/// Writes one compared run's full set of files into the folder named by its label.
+pub fn write_compared_run(
+    out: &OutputDir,
+    label: &str,
+    scenario: &Scenario,
+    outcome: &RunOutcome,
+    info: &RunInfo,
+) -> Result<(), OutputError> {
+    let folder = format!("{label}/");
+    out.create_folder(&folder)?;
+    write_files(out, &folder, scenario, outcome, info)
+}
+
+/// Writes what sets the compared runs side by side into `out` and commits it: the table as
+/// `comparison.csv` and `comparison.json`; `replications.csv` when a scenario and policy ran
+/// under several seeds; the charts of `charted` runs on the same axes (latency, cost,
+/// utilization, recovery); and `report.html`. Returns the folder.
+pub fn finish_comparison(
+    out: OutputDir,
+    charted: &[ComparedRun],
     comparison: &Comparison,
 ) -> Result<PathBuf, OutputError> {
-    let out = OutputDir::create(target)?;
-    for run in runs {
-        let folder = format!("{}/", run.label);
-        out.create_folder(&folder)?;
-        write_files(&out, &folder, run.scenario, run.outcome, &run.info)?;
-    }
+    let target = out.target().to_path_buf();
     let table = |name: &str, bytes: Result<Vec<u8>, csv::Error>| {
         bytes.map_err(|e| OutputError {
             path: target.join(name),
@@ -120,9 +135,10 @@ pub fn write_comparison(
         let csv = table("replications.csv", comparison.replications_csv())?;
         out.write_bytes("replications.csv", &csv)?;
     }
-    let labelled: Vec<(&str, &RunOutcome)> = runs.iter().map(|r| (r.label, r.outcome)).collect();
-    figures::write_runs_charts(&out, &labelled)?;
-    let report = html::comparison_report(runs, comparison).map_err(|e| report_error(&out, "", e))?;
+    let curves: Vec<(&str, &figures::RunCurves)> = charted.iter().map(|r| (r.label, r.curves)).collect();
+    let summaries: Vec<(&str, &Summary)> = charted.iter().map(|r| (r.label, r.summary)).collect();
+    figures::write_runs_charts(&out, &curves, &summaries)?;
+    let report = html::comparison_report(charted, comparison).map_err(|e| report_error(&out, "", e))?;
     out.write_bytes(html::REPORT_HTML, report.as_bytes())?;
     out.commit()
 }
