@@ -523,16 +523,8 @@ fn sweep(
             report.wall_s,
             report.runs as f64 / report.wall_s.max(1e-9)
         );
-        if shard == sweep::Shard::WHOLE {
-            let summary =
-                std::fs::read_to_string(report.folder.join(study::results::STUDY_JSON)).unwrap_or_default();
-            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&summary) {
-                for question in json["break_even"].as_array().into_iter().flatten() {
-                    for crossing in question["crossings"].as_array().into_iter().flatten() {
-                        println!("  {}", crossing["statement"].as_str().unwrap_or_default());
-                    }
-                }
-            }
+        for statement in &report.break_even {
+            println!("  {statement}");
         }
         println!("  results in {}/", report.folder.display());
     }

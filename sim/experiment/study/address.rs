@@ -218,19 +218,18 @@ fn descend<'v>(node: &'v mut Value, step: &Step, walked: &str) -> Result<&'v mut
 /// An enum value is a one-key object (`{"diurnal": {…}}`): a field of the variant is reached
 /// through it.
 fn through_variant<'v>(node: &'v mut Value, field: &str) -> &'v mut Value {
-    let passes = match &*node {
-        Value::Object(map) => {
-            !map.contains_key(field) && map.len() == 1 && map.values().all(|v| v.is_object())
+    let variant = match &*node {
+        Value::Object(map)
+            if !map.contains_key(field) && map.len() == 1 && map.values().all(Value::is_object) =>
+        {
+            map.keys().next().cloned()
         }
-        _ => false,
+        _ => None,
     };
-    if passes {
-        let Value::Object(map) = node else {
-            unreachable!("checked above")
-        };
-        return map.values_mut().next().expect("one value");
+    match variant {
+        Some(name) => &mut node[name.as_str()],
+        None => node,
     }
-    node
 }
 
 /// The name a list item is addressed by.

@@ -47,6 +47,16 @@ impl Columns {
         }
     }
 
+    /// How many columns.
+    pub fn len(&self) -> usize {
+        self.names().len()
+    }
+
+    /// Whether there are none (never: total cost is always a column).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
     /// The column names, in order.
     pub fn names(&self) -> Vec<String> {
         let mut names = vec!["cost_usd".to_string()];

@@ -472,13 +472,16 @@ fn check(spec: &StudySpec, base: &Scenario, diags: &mut Diagnostics) -> Option<C
         .saturating_mul(policies.len() as u64)
         .saturating_mul(replications);
     if runs > limit {
-        diags.at_path(
-            "parameters",
-            format!(
-                "the study has {runs} runs (points × variants × policies × replications); the limit is {limit}"
-            ),
-            Some("use fewer values or replications, or raise `max_runs` (at most 1000000)".into()),
-        );
+        // A grid already over the limit has said so.
+        if combinations.len() <= limit {
+            diags.at_path(
+                "parameters",
+                format!(
+                    "the study has {runs} runs (points × variants × policies × replications); the limit is {limit}"
+                ),
+                Some("use fewer values or replications, or raise `max_runs` (at most 1000000)".into()),
+            );
+        }
         return None;
     }
     let seeds = (0..replications).map(|i| first.wrapping_add(i)).collect();

@@ -142,6 +142,8 @@ pub struct SweepReport {
     pub invalid: u64,
     /// Wall-clock seconds.
     pub wall_s: f64,
+    /// The break-even answers, one sentence each (none for a shard, which computes none).
+    pub break_even: Vec<String>,
 }
 
 /// The identity of a study's text and version, as hex.
@@ -211,8 +213,15 @@ pub fn sweep(study: &Study, target: &Path, options: &SweepOptions) -> Result<Swe
         source: e,
     })?;
     drop(writer);
+    let mut break_even = Vec::new();
     if options.shard == Shard::WHOLE {
-        results::finish(study, &out)?;
+        let results = results::finish(study, &out)?;
+        break_even = results
+            .summary
+            .break_even
+            .iter()
+            .flat_map(|b| b.crossings.iter().map(|c| c.statement.clone()))
+            .collect();
     } else {
         let manifest = ShardManifest {
             schema_version: SCHEMA_VERSION,
@@ -234,6 +243,7 @@ pub fn sweep(study: &Study, target: &Path, options: &SweepOptions) -> Result<Swe
         runs: mine.len() as u64,
         invalid,
         wall_s: started.elapsed().as_secs_f64(),
+        break_even,
     })
 }
 
@@ -315,7 +325,7 @@ fn run_one(
         }
         Err(StudyError::InvalidPoint { message, .. }) => {
             cells.extend(["invalid".to_string(), message]);
-            cells.extend(columns.names().iter().map(|_| String::new()));
+            cells.extend(std::iter::repeat_n(String::new(), columns.len()));
             Ok(Row {
                 run,
                 invalid: true,
