@@ -136,7 +136,7 @@ impl Decider {
         let (last, unlogged) = &mut self.route_rejections;
         if last.is_some_and(|t| request.now.saturating_since(t) < ROUTE_REJECTION_INTERVAL) {
             *unlogged += 1;
-            return lowest_latency(candidates);
+            return lowest_latency::fastest(candidates);
         }
         let since = match std::mem::take(unlogged) {
             0 => String::new(),
@@ -155,7 +155,7 @@ impl Decider {
             format!("candidate {choice}"),
             reason,
         );
-        lowest_latency(candidates)
+        lowest_latency::fastest(candidates)
     }
 
     /// The runners-up of a route with their scores: `"us-east 212.400, eu-par 230.100"`.

@@ -5,7 +5,8 @@
 //! read-only description of each, with a read-only [`View`] of the run. An answer outside the
 //! list is rejected, logged, and replaced by the default choice, and the run goes on.
 //!
-//! A policy has four hooks, all with defaults:
+//! A policy has four hooks, all with defaults (those of scoring are [`LowestLatency`]'s, written
+//! once in [`lowest_latency`]):
 //! - [`Policy::route`] picks the site that serves a request. It is the hot path — every request
 //!   is routed — so it gets a slice the engine refills in a reused buffer and must not allocate.
 //! - [`Policy::place`] picks the (pool, tier) a job's gang runs on, or says to wait or reject.
@@ -45,6 +46,7 @@ mod view;
 
 pub use builtin::{
     BUILT_IN, Cheapest, CostCeiling, DataLocal, Failover, LowestLatency, Tiered, Weighted, built_in,
+    lowest_latency,
 };
 pub use decider::{Decider, PlaceOutcome};
 pub use decision::{Decision, DecisionKind, DecisionLog};
@@ -115,11 +117,12 @@ pub trait Policy: Send {
         argmin(candidates, |c| self.route_score(request, c, view))
     }
 
-    /// A candidate site's score for `request`, lower is better: by default its expected
-    /// latency in ms. Shown next to the alternatives when a route changes.
+    /// A candidate site's score for `request`, lower is better. Shown next to the alternatives
+    /// when a route changes. The default is [`LowestLatency`]'s, [`lowest_latency::route_score`]:
+    /// the expected latency in ms.
     fn route_score(&self, request: &RouteRequest, candidate: &RouteCandidate, view: &View<'_>) -> f64 {
         let _ = (request, view);
-        candidate.expected_latency_ns() / 1e6
+        lowest_latency::route_score(candidate)
     }
 
     /// Chooses where `request`'s gang runs among `candidates` (never empty), or to wait or
@@ -135,7 +138,8 @@ pub trait Policy: Send {
     }
 
     /// A candidate placement's score, lower is better, or `None` when the policy will not use
-    /// it. The default ranks by the job's tier preference, then by price per effective GPU-hour.
+    /// it. The default is [`LowestLatency`]'s, [`lowest_latency::place_score`]: the job's tier
+    /// preference, then the price per effective GPU-hour.
     fn place_score(
         &self,
         request: &PlaceRequest<'_>,
@@ -143,10 +147,7 @@ pub trait Policy: Send {
         view: &View<'_>,
     ) -> Option<Score> {
         let _ = (request, view);
-        Some(Score::ranked(
-            candidate.preference,
-            candidate.usd_per_effective_gpu_hour(),
-        ))
+        Some(lowest_latency::place_score(candidate))
     }
 
     /// Why the policy leaves a job waiting although there are eligible placements.
@@ -307,9 +308,4 @@ pub fn argmin<T, K: PartialOrd>(items: &[T], key: impl Fn(&T) -> K) -> usize {
         }
     }
     best
-}
-
-/// The index of the candidate with the lowest expected latency.
-pub fn lowest_latency(candidates: &[RouteCandidate]) -> usize {
-    argmin(candidates, RouteCandidate::expected_latency_ns)
 }

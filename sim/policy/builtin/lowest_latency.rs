@@ -1,0 +1,138 @@
+//! `lowest_latency`, the default policy: requests go where they are expected to be answered
+//! soonest, jobs to their most preferred tier at the lowest price. Its two scores are also the
+//! [`Policy`] trait's default scores, so a custom policy that leaves a hook out behaves like
+//! this one there.
+
+use crate::policy::{
+    PlaceRequest, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score, View, argmin,
+};
+
+/// Routes each request to the candidate with the lowest expected latency (the network round
+/// trip plus the estimated queue wait plus service, [`route_score`]); places jobs by tier
+/// preference, then price ([`place_score`]), through the trait's `place`, which takes the best
+/// score: every candidate has one, so a job never waits while one is eligible. Reacts to nothing
+/// beyond what routing sees: a site that is down is no candidate. The default policy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LowestLatency;
+
+/// A route's score, lower is better: the candidate's expected latency in ms.
+pub fn route_score(candidate: &RouteCandidate) -> f64 {
+    candidate.expected_latency_ns() / 1e6
+}
+
+/// A placement's score, lower is better: the tier's position in the job's preference list,
+/// then the price per effective GPU-hour.
+pub fn place_score(candidate: &PlacementCandidate) -> Score {
+    Score::ranked(candidate.preference, candidate.usd_per_effective_gpu_hour())
+}
+
+/// The index of the candidate with the lowest expected latency; ties go to the earlier
+/// candidate. The engine routes there when a policy's answer is not eligible. It compares the
+/// latencies in ns, before [`route_score`]'s division into ms can round two of them together.
+pub fn fastest(candidates: &[RouteCandidate]) -> usize {
+    argmin(candidates, RouteCandidate::expected_latency_ns)
+}
+
+impl Policy for LowestLatency {
+    fn name(&self) -> &str {
+        "lowest_latency"
+    }
+
+    fn route(&mut self, _: &RouteRequest, candidates: &[RouteCandidate], _: &View<'_>) -> usize {
+        argmin(candidates, route_score)
+    }
+
+    fn route_score(&self, _: &RouteRequest, candidate: &RouteCandidate, _: &View<'_>) -> f64 {
+        route_score(candidate)
+    }
+
+    fn place_score(
+        &self,
+        _: &PlaceRequest<'_>,
+        candidate: &PlacementCandidate,
+        _: &View<'_>,
+    ) -> Option<Score> {
+        Some(place_score(candidate))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infra::pool::Tier;
+    use crate::kernel::SimTime;
+    use crate::policy::Placement;
+    use crate::policy::builtin::fixtures::{estate, place_request, placement, request, route};
+
+    #[test]
+    fn lowest_latency_weighs_network_against_queueing() {
+        let estate = estate();
+        let view = View::of_estate(SimTime::ZERO, &estate);
+        let near_busy = route(0, 10, 8, 0); // 10 ms + 9 × 100 / 4 ms wait + 100 ms = 335 ms
+        let far_idle = route(1, 80, 0, 2); // 80 ms + 0 + 100 ms = 180 ms
+        assert_eq!(LowestLatency.route(&request(), &[near_busy, far_idle], &view), 1);
+        let near_idle = route(0, 10, 0, 1);
+        assert_eq!(LowestLatency.route(&request(), &[near_idle, far_idle], &view), 0);
+        assert_eq!(
+            LowestLatency.route(&request(), &[far_idle, far_idle], &view),
+            0,
+            "ties go to the first"
+        );
+        assert_eq!(fastest(&[near_busy, far_idle]), 1);
+    }
+
+    /// A policy that writes no hook but its name.
+    struct Bare;
+
+    impl Policy for Bare {
+        fn name(&self) -> &str {
+            "bare"
+        }
+    }
+
+    #[test]
+    fn a_policy_without_scores_scores_like_lowest_latency() {
+        let estate = estate();
+        let view = View::of_estate(SimTime::ZERO, &estate);
+        let (mut bare, mut lowest) = (Bare, LowestLatency);
+        let routes = [route(0, 10, 8, 0), route(1, 80, 0, 2), route(1, 30, 1, 0)];
+        for c in &routes {
+            assert_eq!(
+                bare.route_score(&request(), c, &view),
+                lowest.route_score(&request(), c, &view)
+            );
+        }
+        assert_eq!(
+            bare.route(&request(), &routes, &view),
+            lowest.route(&request(), &routes, &view)
+        );
+        let placements = [placement(Tier::Spot, 1.0), placement(Tier::OnDemand, 4.0)];
+        for c in &placements {
+            assert_eq!(
+                bare.place_score(&place_request(1), c, &view),
+                lowest.place_score(&place_request(1), c, &view)
+            );
+        }
+        assert_eq!(
+            bare.place(&place_request(1), &placements, &view),
+            lowest.place(&place_request(1), &placements, &view)
+        );
+    }
+
+    #[test]
+    fn lowest_latency_places_in_the_preferred_tier_then_cheapest() {
+        let estate = estate();
+        let view = View::of_estate(SimTime::ZERO, &estate);
+        let preferred = placement(Tier::OnDemand, 4.0);
+        let cheaper_but_second = PlacementCandidate {
+            preference: 1,
+            ..placement(Tier::Spot, 1.0)
+        };
+        let cheapest_preferred = placement(Tier::OnDemand, 3.0);
+        let candidates = [cheaper_but_second, preferred, cheapest_preferred];
+        assert_eq!(
+            LowestLatency.place(&place_request(1), &candidates, &view),
+            Placement::Place(2)
+        );
+    }
+}
