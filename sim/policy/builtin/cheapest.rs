@@ -1,5 +1,5 @@
-//! `cheapest`: the lowest price for every request and job, and running jobs moved when a
-//! placement becomes cheaper enough to pay for the move.
+//! `cheapest`: the lowest price for every request and job, and running jobs moved when another
+//! placement saves enough to pay for the move.
 
 use super::{market_moved, migrate_to_better};
 use crate::policy::{

@@ -1,5 +1,6 @@
 //! `weighted`: one score over cost, latency, staging time and data moved, each with its own
-//! weight, for requests and jobs; running jobs move when another placement scores better enough.
+//! weight, for requests and jobs; running jobs move when another placement scores enough better
+//! to pay for the move.
 
 use super::{market_moved, migrate_to_better};
 use crate::policy::spec::WeightedSpec;
