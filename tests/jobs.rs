@@ -353,9 +353,8 @@ fn an_alibaba_pod_trace_replays_its_own_submissions_sizes_and_durations() {
             arrivals: trace(path: "tests/fixtures/alibaba_pods_sample.csv"))],
 )"#;
     let outcome = run(text);
-    let spec =
-        hybridsim::workload::job_trace::JobTraceSpec::alibaba("tests/fixtures/alibaba_pods_sample.csv");
-    let trace = hybridsim::workload::job_trace::JobTrace::load(spec.path.as_ref(), &spec).unwrap();
+    let spec = hybridsim::workload::trace::JobTraceSpec::alibaba("tests/fixtures/alibaba_pods_sample.csv");
+    let trace = hybridsim::workload::trace::JobTrace::load(spec.path.as_ref(), &spec).unwrap();
     let jobs = &outcome.world.jobs.jobs;
     assert_eq!(jobs.len(), trace.jobs().len());
     assert_eq!(

@@ -25,7 +25,7 @@ use rand::Rng;
 use rand_distr::{Distribution, Exp, LogNormal};
 use serde::{Deserialize, Serialize};
 
-use super::job_trace::{JobTraceSpec, TraceJob};
+use super::trace::{JobTraceSpec, TraceJob};
 use crate::infra::ids::{AcceleratorId, DatasetId, SiteId};
 use crate::infra::pool::Tier;
 use crate::kernel::{SimDuration, SimTime, StreamRng};

@@ -2,6 +2,5 @@
 //! fine-tuning, batch) and their sources, arrival processes, and trace readers.
 pub mod arrivals;
 pub mod job;
-pub mod job_trace;
 pub mod service;
 pub mod trace;

@@ -39,8 +39,7 @@ use crate::workload::job::{
     CheckpointUnavailable, Checkpointing, DurationDist, InterruptCause, JobArrivals, JobDef, JobSpec,
     default_tiers, draw_poisson_job, work_ns,
 };
-use crate::workload::job_trace::JobTrace;
-use crate::workload::trace::TraceError;
+use crate::workload::trace::{JobTrace, TraceError};
 
 use super::Event;
 

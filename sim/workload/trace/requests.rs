@@ -1,6 +1,6 @@
 //! Request trace files: what a scenario says about one ([`TraceSpec`]), reading and checking it
 //! ([`Trace::load`]), and the loaded requests, ready for replay by
-//! [`ArrivalProcess`](super::arrivals::ArrivalProcess).
+//! [`ArrivalProcess`](crate::workload::arrivals::ArrivalProcess).
 //!
 //! Two formats are read:
 //!
@@ -12,24 +12,22 @@
 //!
 //! Times are read exactly with integer arithmetic (never through `f64`) and kept as integer
 //! nanoseconds from the start of replay. Rows must be in non-decreasing time order. A file is
-//! bounded: at most [`MAX_TRACE_BYTES`] bytes and [`MAX_TRACE_ROWS`] requests, so a wrong path
+//! bounded: at most [`MAX_TRACE_BYTES`](super::MAX_TRACE_BYTES) bytes and [`MAX_TRACE_ROWS`] requests, so a wrong path
 //! cannot exhaust memory. Every bad-input error names the file, the line and the column, what is
 //! wrong and how to fix it.
 
-use std::fs::File;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+use super::TraceError;
+use super::reader::{Column, CsvTrace, Format, Row};
+use super::time::{TimeUnit, check_time_scale, numeric_time, own_speed, scale_nanos};
 use crate::kernel::SimDuration;
 
 /// The most requests a trace may hold (memory: 16 bytes a request).
 pub const MAX_TRACE_ROWS: u64 = 50_000_000;
-
-/// The largest trace file read: 4 GiB.
-pub const MAX_TRACE_BYTES: u64 = 4 << 30;
 
 /// What the scenario file says about a trace, e.g.
 /// `(path: "../data/AzureLLMInferenceTrace_conv.csv", time_scale: 0.5, repeat: true)`.
@@ -42,7 +40,7 @@ pub struct TraceSpec {
     #[serde(default)]
     pub format: TraceFormat,
     /// Multiplies every gap between requests: 0.5 replays twice as fast, 2 half as fast.
-    #[serde(default = "one")]
+    #[serde(default = "own_speed")]
     pub time_scale: f64,
     /// Loop the trace: the next copy's first request comes one mean gap after the last request.
     #[serde(default)]
@@ -51,10 +49,6 @@ pub struct TraceSpec {
     /// replay starts at this point, so a request this long after the first row arrives at once.
     #[serde(default)]
     pub start_offset: SimDuration,
-}
-
-pub(crate) fn one() -> f64 {
-    1.0
 }
 
 impl TraceSpec {
@@ -93,183 +87,6 @@ pub enum TraceFormat {
     },
 }
 
-/// The unit of numeric times in a CSV trace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeUnit {
-    /// Seconds.
-    #[default]
-    S,
-    /// Milliseconds.
-    Ms,
-    /// Microseconds.
-    Us,
-    /// Nanoseconds.
-    Ns,
-}
-
-impl TimeUnit {
-    /// Nanoseconds per unit.
-    pub const fn nanos(self) -> u64 {
-        match self {
-            TimeUnit::S => 1_000_000_000,
-            TimeUnit::Ms => 1_000_000,
-            TimeUnit::Us => 1_000,
-            TimeUnit::Ns => 1,
-        }
-    }
-
-    /// The name used in files and messages.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            TimeUnit::S => "s",
-            TimeUnit::Ms => "ms",
-            TimeUnit::Us => "us",
-            TimeUnit::Ns => "ns",
-        }
-    }
-}
-
-/// A trace that cannot be used. Errors about the file's content name the file, the 1-based line
-/// and, where one is at fault, the column.
-#[derive(Debug, thiserror::Error)]
-pub enum TraceError {
-    /// The file cannot be opened or its size read.
-    #[error(
-        "trace {}: cannot read the file: {source}; check the path (it is relative to the scenario file) and that the file is readable",
-        .path.display()
-    )]
-    Open {
-        /// The trace file.
-        path: PathBuf,
-        /// Why it cannot be read.
-        source: io::Error,
-    },
-    /// The file is larger than [`MAX_TRACE_BYTES`].
-    #[error(
-        "trace {}: the file is {bytes} bytes, over the limit of 4 GiB ({MAX_TRACE_BYTES} bytes); cut it to the part the study needs",
-        .path.display()
-    )]
-    TooLarge {
-        /// The trace file.
-        path: PathBuf,
-        /// Its size.
-        bytes: u64,
-    },
-    /// The file holds more data rows than its reader allows ([`MAX_TRACE_ROWS`] for requests).
-    #[error(
-        "trace {}, line {line}: more than {limit} rows, the most a trace may hold; cut the file to the part the study needs",
-        .path.display()
-    )]
-    TooManyRows {
-        /// The trace file.
-        path: PathBuf,
-        /// The line of the first row over the limit.
-        line: u64,
-        /// The limit.
-        limit: u64,
-    },
-    /// The file is not well-formed CSV at a line (field count, text encoding, a read failure).
-    #[error("trace {}, line {line}: {problem}; {fix}", .path.display())]
-    Malformed {
-        /// The trace file.
-        path: PathBuf,
-        /// The 1-based line.
-        line: u64,
-        /// What is wrong.
-        problem: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// The header lacks a column the format needs.
-    #[error(
-        "trace {}, line {line}: there is no column {column} in the header \"{header}\"; {fix}",
-        .path.display()
-    )]
-    MissingColumn {
-        /// The trace file.
-        path: PathBuf,
-        /// The header's line.
-        line: u64,
-        /// The column that is missing.
-        column: String,
-        /// The header as found.
-        header: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// A field cannot be read.
-    #[error("trace {}, line {line}, column {column}: {problem}; {fix}", .path.display())]
-    BadValue {
-        /// The trace file.
-        path: PathBuf,
-        /// The 1-based line.
-        line: u64,
-        /// The column.
-        column: String,
-        /// What is wrong with the value.
-        problem: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// An element of a JSON trace's list cannot be used (e.g. a spot availability trace's `data`).
-    #[error(
-        "trace {}: element {index} of the list (counting from 0) {problem}; {fix}",
-        .path.display()
-    )]
-    BadElement {
-        /// The trace file.
-        path: PathBuf,
-        /// The element's 0-based position in the list.
-        index: u64,
-        /// What is wrong with it, e.g. "is -1, a negative number".
-        problem: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// A row's time is earlier than the row before it.
-    #[error(
-        "trace {}, line {line}, column {column}: {time} is earlier than {previous_time} on line {previous_line}; the rows must be in time order: sort the file by {column}",
-        .path.display()
-    )]
-    Unsorted {
-        /// The trace file.
-        path: PathBuf,
-        /// The line that is out of order.
-        line: u64,
-        /// The time column.
-        column: String,
-        /// Its time, as written.
-        time: String,
-        /// The line before it.
-        previous_line: u64,
-        /// The earlier row's time, as written.
-        previous_time: String,
-    },
-    /// No requests to replay.
-    #[error("trace {}, line {line}: {problem}; {fix}", .path.display())]
-    Empty {
-        /// The trace file.
-        path: PathBuf,
-        /// The last line read.
-        line: u64,
-        /// Why nothing is left.
-        problem: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// The spec cannot be applied to the trace.
-    #[error("trace {}: {problem}; {fix}", .path.display())]
-    Spec {
-        /// The trace file.
-        path: PathBuf,
-        /// What is wrong.
-        problem: String,
-        /// How to fix it.
-        fix: String,
-    },
-}
-
 /// A loaded trace: request arrival offsets in integer nanoseconds from the start of replay (the
 /// first row, or the `start_offset` point), after `time_scale`, in time order, with each
 /// request's token counts.
@@ -287,21 +104,12 @@ impl Trace {
     /// applied at replay.
     pub fn load(path: &Path, spec: &TraceSpec) -> Result<Trace, TraceError> {
         check_time_scale(path, spec.time_scale)?;
-        let empty_fix = format!(
-            "write a header line{} and one row per request",
-            header_hint(&spec.format)
-        );
-        let (mut reader, header) = open_csv(path, &empty_fix)?;
-        let columns = Columns::find(path, &spec.format, &header)?;
-        let mut rows = RowReader::new(path, spec, columns);
-        let mut record = csv::StringRecord::new();
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(true) => rows.add(&record)?,
-                Ok(false) => return rows.finish(),
-                Err(e) => return Err(csv_error(path, e, rows.last_line + 1)),
-            }
+        let mut csv = CsvTrace::open(path, &spec.format.help(), "request", MAX_TRACE_ROWS)?;
+        let mut requests = Requests::new(spec, Columns::find(&csv, &spec.format)?);
+        while let Some(row) = csv.next_row()? {
+            requests.add(&row)?;
         }
+        requests.finish(&csv)
     }
 
     /// The number of requests.
@@ -346,82 +154,6 @@ impl Trace {
     }
 }
 
-/// Refuses a `time_scale` that is not a positive finite number.
-pub(crate) fn check_time_scale(path: &Path, scale: f64) -> Result<(), TraceError> {
-    if scale.is_finite() && scale > 0.0 {
-        return Ok(());
-    }
-    Err(TraceError::Spec {
-        path: path.to_path_buf(),
-        problem: format!("time_scale {scale} is not a positive number"),
-        fix: "write e.g. time_scale: 0.5 to replay twice as fast, or 2.0 for half as fast".into(),
-    })
-}
-
-/// Opens `path` for reading, refusing a file over [`MAX_TRACE_BYTES`].
-pub(crate) fn open_bounded(path: &Path) -> Result<File, TraceError> {
-    let open_error = |source| TraceError::Open {
-        path: path.to_path_buf(),
-        source,
-    };
-    let bytes = std::fs::metadata(path).map_err(open_error)?.len();
-    if bytes > MAX_TRACE_BYTES {
-        return Err(TraceError::TooLarge {
-            path: path.to_path_buf(),
-            bytes,
-        });
-    }
-    File::open(path).map_err(open_error)
-}
-
-/// Opens `path` as CSV with a header (fields trimmed) and reads the header; an empty file is
-/// refused with `empty_fix` as the advice.
-pub(crate) fn open_csv(
-    path: &Path,
-    empty_fix: &str,
-) -> Result<(csv::Reader<File>, csv::StringRecord), TraceError> {
-    let file = open_bounded(path)?;
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
-    let header = reader.headers().map_err(|e| csv_error(path, e, 1))?.clone();
-    if header.iter().all(str::is_empty) {
-        return Err(TraceError::Empty {
-            path: path.to_path_buf(),
-            line: 1,
-            problem: "the file is empty".into(),
-            fix: empty_fix.into(),
-        });
-    }
-    Ok((reader, header))
-}
-
-/// The [`TraceError::Malformed`] for a CSV read failure, at the error's line or else `line`.
-pub(crate) fn csv_error(path: &Path, error: csv::Error, line: u64) -> TraceError {
-    let line = error.position().map_or(line, csv::Position::line);
-    let (problem, fix) = match error.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => (
-            format!("the row has {len} fields but the header has {expected_len}"),
-            "give every row one field per header column (quote fields that contain commas)",
-        ),
-        csv::ErrorKind::Utf8 { .. } => (
-            "the text is not valid UTF-8".to_string(),
-            "save the file as UTF-8",
-        ),
-        csv::ErrorKind::Io(e) => (
-            format!("cannot read the file: {e}"),
-            "check that the file is a readable regular file",
-        ),
-        _ => (error.to_string(), "fix or remove the row"),
-    };
-    TraceError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        problem,
-        fix: fix.into(),
-    }
-}
-
 /// Where a format's fields are in the header.
 #[derive(Debug)]
 struct Columns {
@@ -432,35 +164,17 @@ struct Columns {
     clock: Clock,
 }
 
-/// A column found in a header: its position and its name.
-#[derive(Debug)]
-pub(crate) struct Column {
-    /// The 0-based position in a row.
-    pub(crate) index: usize,
-    /// The name, as in the header.
-    pub(crate) name: String,
-}
-
-impl Column {
-    /// The field of this column in `record`; empty if the row is short.
-    pub(crate) fn get<'r>(&self, record: &'r csv::StringRecord) -> &'r str {
-        record.get(self.index).unwrap_or_default()
-    }
-}
-
 const AZURE_TIME: &str = "TIMESTAMP";
 const AZURE_CONTEXT: &str = "ContextTokens";
 const AZURE_GENERATED: &str = "GeneratedTokens";
 
 impl Columns {
-    fn find(path: &Path, format: &TraceFormat, header: &csv::StringRecord) -> Result<Columns, TraceError> {
-        let column = |name: &str| find_column(path, format, header, name);
-        let optional = |name: &Option<String>| name.as_deref().map(column).transpose();
+    fn find(csv: &CsvTrace, format: &TraceFormat) -> Result<Columns, TraceError> {
         Ok(match format {
             TraceFormat::AzureLlm => Columns {
-                time: column(AZURE_TIME)?,
-                context: Some(column(AZURE_CONTEXT)?),
-                generated: Some(column(AZURE_GENERATED)?),
+                time: csv.column(AZURE_TIME)?,
+                context: Some(csv.column(AZURE_CONTEXT)?),
+                generated: Some(csv.column(AZURE_GENERATED)?),
                 clock: Clock::Timestamp,
             },
             TraceFormat::Csv {
@@ -469,60 +183,27 @@ impl Columns {
                 context_column,
                 generated_column,
             } => Columns {
-                time: column(time_column)?,
-                context: optional(context_column)?,
-                generated: optional(generated_column)?,
+                time: csv.column(time_column)?,
+                context: csv.optional(context_column.as_deref())?,
+                generated: csv.optional(generated_column.as_deref())?,
                 clock: Clock::Numeric(*time_unit),
             },
         })
     }
 }
 
-fn header_hint(format: &TraceFormat) -> &'static str {
-    match format {
-        TraceFormat::AzureLlm => " (TIMESTAMP,ContextTokens,GeneratedTokens)",
-        TraceFormat::Csv { .. } => "",
-    }
-}
-
-fn find_column(
-    path: &Path,
-    format: &TraceFormat,
-    header: &csv::StringRecord,
-    name: &str,
-) -> Result<Column, TraceError> {
-    header_column(path, header, name, || match format {
-        TraceFormat::AzureLlm => "the Azure LLM format needs the columns TIMESTAMP, ContextTokens and \
-            GeneratedTokens; rename the header's columns, or describe the file with \
-            format: csv(time_column: …)"
-            .to_string(),
-        TraceFormat::Csv { .. } => CSV_COLUMN_FIX.to_string(),
-    })
-}
-
-/// The fix for a missing column of a generic CSV format.
-pub(crate) const CSV_COLUMN_FIX: &str =
-    "set the format's column names to names in this header (they are case-sensitive)";
-
-/// The column `name` of `header`, or a [`TraceError::MissingColumn`] advising `fix()`.
-pub(crate) fn header_column(
-    path: &Path,
-    header: &csv::StringRecord,
-    name: &str,
-    fix: impl FnOnce() -> String,
-) -> Result<Column, TraceError> {
-    match header.iter().position(|h| h == name) {
-        Some(index) => Ok(Column {
-            index,
-            name: name.to_string(),
-        }),
-        None => Err(TraceError::MissingColumn {
-            path: path.to_path_buf(),
-            line: 1,
-            column: name.to_string(),
-            header: header.iter().collect::<Vec<_>>().join(","),
-            fix: fix(),
-        }),
+impl TraceFormat {
+    /// How the format names its columns, for advice on a wrong header.
+    fn help(&self) -> Format<'static> {
+        match self {
+            TraceFormat::AzureLlm => Format::Named {
+                name: "Azure LLM",
+                header: &[AZURE_TIME, AZURE_CONTEXT, AZURE_GENERATED],
+                needs: format!("{AZURE_TIME}, {AZURE_CONTEXT} and {AZURE_GENERATED}"),
+                csv_start: "time_column",
+            },
+            TraceFormat::Csv { .. } => Format::Generic,
+        }
     }
 }
 
@@ -555,20 +236,6 @@ impl Clock {
     }
 }
 
-/// The relative time `text` in `unit`, read exactly into nanoseconds, or what is wrong with it
-/// and how to fix it.
-pub(crate) fn numeric_time(text: &str, unit: TimeUnit) -> Result<u64, (String, String)> {
-    parse_decimal_nanos(text, unit.nanos()).map_err(|problem| {
-        (
-            format!("\"{text}\" {problem}"),
-            format!(
-                "write a non-negative decimal number of {} such as \"1500\" or \"12.25\", or remove the row",
-                unit.as_str()
-            ),
-        )
-    })
-}
-
 fn parse_timestamp(text: &str) -> Option<i128> {
     let naive_text = text.strip_suffix('Z').unwrap_or(text);
     let naive = NAIVE_FORMATS
@@ -584,75 +251,11 @@ fn parse_timestamp(text: &str) -> Option<i128> {
     Some(i128::from(utc.timestamp()) * 1_000_000_000 + i128::from(utc.timestamp_subsec_nanos()))
 }
 
-/// `text × per_unit` for a non-negative decimal `text` such as `"12.25"`, exactly; digits below
-/// one nanosecond are dropped.
-fn parse_decimal_nanos(text: &str, per_unit: u64) -> Result<u64, &'static str> {
-    use crate::kernel::time::{DecimalProblem, scale_decimal};
-    scale_decimal(text, per_unit).map_err(|problem| match problem {
-        DecimalProblem::Malformed => "is not a non-negative decimal number",
-        DecimalProblem::Overflow => "is too large: times must stay within about 584 years",
-    })
-}
-
-/// A whole number of `what` (e.g. "tokens"), or what is wrong with `text`.
-pub(crate) fn parse_count(text: &str, what: &str) -> Result<u32, String> {
-    if text.is_empty() {
-        return Err(format!("the number of {what} is missing"));
-    }
-    text.parse::<u32>().map_err(|_| {
-        if text.bytes().all(|b| b.is_ascii_digit()) {
-            format!("{text} {what} is more than the most allowed, {}", u32::MAX)
-        } else {
-            format!("\"{text}\" is not a whole number of {what}")
-        }
-    })
-}
-
-/// `round(n × scale)` computed exactly (halves round up), or `None` if it exceeds `u64`.
-/// `scale` must be positive and finite.
-pub(crate) fn scale_nanos(n: u64, scale: f64) -> Option<u64> {
-    if scale == 1.0 {
-        return Some(n);
-    }
-    // scale = mantissa × 2^exponent exactly.
-    let bits = scale.to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i32;
-    let fraction = bits & ((1 << 52) - 1);
-    let (mantissa, exponent) = if biased == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | (1 << 52), biased - 1075)
-    };
-    let product = u128::from(n) * u128::from(mantissa); // < 2^117
-    if product == 0 {
-        return Some(0);
-    }
-    let scaled = if exponent >= 0 {
-        let shift = exponent.unsigned_abs();
-        if product.leading_zeros() <= shift {
-            return None;
-        }
-        product << shift
-    } else {
-        let shift = exponent.unsigned_abs();
-        if shift >= 120 {
-            0
-        } else {
-            (product + (1u128 << (shift - 1))) >> shift
-        }
-    };
-    u64::try_from(scaled).ok()
-}
-
-/// Reads data rows one by one, checking order and bounds, and keeps the selected requests.
-struct RowReader<'a> {
-    path: &'a Path,
+/// Checks the order of data rows and keeps the requests the spec selects.
+struct Requests {
     columns: Columns,
     time_scale: f64,
     skip: u64,
-    max_rows: u64,
-    rows: u64,
-    last_line: u64,
     /// The first row's instant, from which offsets are measured.
     first: Option<i128>,
     /// The previous row's instant, line and time text (for ordering errors).
@@ -661,16 +264,12 @@ struct RowReader<'a> {
     trace: Trace,
 }
 
-impl<'a> RowReader<'a> {
-    fn new(path: &'a Path, spec: &TraceSpec, columns: Columns) -> Self {
-        RowReader {
-            path,
+impl Requests {
+    fn new(spec: &TraceSpec, columns: Columns) -> Self {
+        Requests {
             columns,
             time_scale: spec.time_scale,
             skip: spec.start_offset.as_nanos(),
-            max_rows: MAX_TRACE_ROWS,
-            rows: 0,
-            last_line: 1,
             first: None,
             previous: None,
             previous_text: String::new(),
@@ -682,28 +281,18 @@ impl<'a> RowReader<'a> {
         }
     }
 
-    fn add(&mut self, record: &csv::StringRecord) -> Result<(), TraceError> {
-        let line = record.position().map_or(self.last_line + 1, csv::Position::line);
-        self.last_line = line;
-        self.rows += 1;
-        if self.rows > self.max_rows {
-            return Err(TraceError::TooManyRows {
-                path: self.path.to_path_buf(),
-                line,
-                limit: self.max_rows,
-            });
-        }
-        let time_text = self.columns.time.get(record);
-        let raw = self.raw_offset(line, time_text)?;
-        let context = self.tokens(record, &self.columns.context, line)?;
-        let generated = self.tokens(record, &self.columns.generated, line)?;
+    fn add(&mut self, row: &Row) -> Result<(), TraceError> {
+        let time_text = row.text(&self.columns.time);
+        let raw = self.raw_offset(row, time_text)?;
+        let context = tokens(row, self.columns.context.as_ref())?;
+        let generated = tokens(row, self.columns.generated.as_ref())?;
         self.previous_text.clear();
         self.previous_text.push_str(time_text);
         if raw < self.skip {
             return Ok(());
         }
         let offset =
-            scale_nanos(raw - self.skip, self.time_scale).ok_or_else(|| self.too_far(line, time_text))?;
+            scale_nanos(raw - self.skip, self.time_scale).ok_or_else(|| self.too_far(row, time_text))?;
         self.trace.offsets.push(offset);
         self.trace.context.push(context);
         self.trace.generated.push(generated);
@@ -711,91 +300,60 @@ impl<'a> RowReader<'a> {
     }
 
     /// The row's time in nanoseconds after the first row, checked to be in order.
-    fn raw_offset(&mut self, line: u64, text: &str) -> Result<u64, TraceError> {
-        let instant = self
-            .columns
-            .clock
+    fn raw_offset(&mut self, row: &Row, text: &str) -> Result<u64, TraceError> {
+        let time = &self.columns.time;
+        let instant = (self.columns.clock)
             .instant(text)
-            .map_err(|(problem, fix)| self.bad_value(line, &self.columns.time, problem, fix))?;
+            .map_err(|(problem, fix)| row.bad(time, problem, fix))?;
         if let Some((_, previous_line)) = self.previous.filter(|&(previous, _)| instant < previous) {
-            return Err(TraceError::Unsorted {
-                path: self.path.to_path_buf(),
-                line,
-                column: self.columns.time.name.clone(),
-                time: text.to_string(),
-                previous_line,
-                previous_time: self.previous_text.clone(),
-            });
+            return Err(row.out_of_order(time, previous_line, &self.previous_text));
         }
-        self.previous = Some((instant, line));
+        self.previous = Some((instant, row.line));
         let first = *self.first.get_or_insert(instant);
-        u64::try_from(instant - first).map_err(|_| self.too_far(line, text))
+        u64::try_from(instant - first).map_err(|_| self.too_far(row, text))
     }
 
-    fn tokens(
-        &self,
-        record: &csv::StringRecord,
-        column: &Option<Column>,
-        line: u64,
-    ) -> Result<u32, TraceError> {
-        let Some(column) = column else {
-            return Ok(0);
-        };
-        let text = column.get(record);
-        parse_count(text, "tokens")
-            .map_err(|problem| self.bad_value(line, column, problem, "fix or remove the row".into()))
-    }
-
-    fn bad_value(&self, line: u64, column: &Column, problem: String, fix: String) -> TraceError {
-        TraceError::BadValue {
-            path: self.path.to_path_buf(),
-            line,
-            column: column.name.clone(),
-            problem,
-            fix,
-        }
-    }
-
-    fn too_far(&self, line: u64, text: &str) -> TraceError {
+    fn too_far(&self, row: &Row, text: &str) -> TraceError {
         let problem = format!(
             "\"{text}\" is too far after the first row: a replayed trace must span less than about 584 years"
         );
-        let fix = "check the time unit and time_scale, or cut the file".to_string();
-        self.bad_value(line, &self.columns.time, problem, fix)
+        row.bad(
+            &self.columns.time,
+            problem,
+            "check the time unit and time_scale, or cut the file",
+        )
     }
 
-    fn finish(self) -> Result<Trace, TraceError> {
+    fn finish(self, csv: &CsvTrace) -> Result<Trace, TraceError> {
         if !self.trace.is_empty() {
             return Ok(self.trace);
         }
-        let (problem, fix) = if self.rows == 0 {
-            (
+        Err(if csv.rows() == 0 {
+            csv.empty(
                 "there are no requests after the header".to_string(),
-                "add one row per request".to_string(),
+                "add one row per request",
             )
         } else {
-            (
-                format!(
-                    "no request is at or after start_offset {} ({} rows read)",
-                    SimDuration::from_nanos(self.skip),
-                    self.rows
-                ),
-                "lower start_offset below the trace's span".to_string(),
-            )
-        };
-        Err(TraceError::Empty {
-            path: self.path.to_path_buf(),
-            line: self.last_line,
-            problem,
-            fix,
+            let problem = format!(
+                "no request is at or after start_offset {} ({} rows read)",
+                SimDuration::from_nanos(self.skip),
+                csv.rows()
+            );
+            csv.empty(problem, "lower start_offset below the trace's span")
         })
     }
+}
+
+/// The tokens in `column`, or 0 without one.
+fn tokens(row: &Row, column: Option<&Column>) -> Result<u32, TraceError> {
+    column.map_or(Ok(0), |column| row.count(column, "tokens"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use crate::workload::trace::{MAX_TRACE_BYTES, reader};
+    use std::path::PathBuf;
 
     fn azure_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/traces/azure-llm-2023")
@@ -891,38 +449,6 @@ mod tests {
     }
 
     #[test]
-    fn scaling_is_exact_and_rounds_half_up() {
-        assert_eq!(scale_nanos(u64::MAX, 1.0), Some(u64::MAX));
-        assert_eq!(scale_nanos((1 << 60) + 1, 0.5), Some((1 << 59) + 1));
-        assert_eq!(scale_nanos((1 << 60) + 3, 2.0), Some((1 << 61) + 6));
-        assert_eq!(scale_nanos(3, 0.5), Some(2));
-        assert_eq!(scale_nanos(10, 0.25), Some(3));
-        assert_eq!(scale_nanos(9, 0.25), Some(2));
-        assert_eq!(scale_nanos(1_000_000_000, 1.5), Some(1_500_000_000));
-        assert_eq!(scale_nanos(u64::MAX, 2.0), None);
-        assert_eq!(scale_nanos(7, f64::MIN_POSITIVE), Some(0));
-        assert_eq!(scale_nanos(0, 1e300), Some(0));
-        // 0.1 is not exact in binary: the product is of the double nearest 0.1.
-        assert_eq!(scale_nanos(10_000_000_000, 0.1), Some(1_000_000_000));
-    }
-
-    #[test]
-    fn decimals_are_read_exactly() {
-        assert_eq!(parse_decimal_nanos("12.25", 1_000_000), Ok(12_250_000));
-        assert_eq!(parse_decimal_nanos(".5", 1_000_000_000), Ok(500_000_000));
-        assert_eq!(parse_decimal_nanos("3.", 1_000), Ok(3_000));
-        assert_eq!(
-            parse_decimal_nanos("1.0000000019", 1_000_000_000),
-            Ok(1_000_000_001)
-        );
-        for bad in ["", ".", "-1", "1e3", "1.2.3", "+4", " 1"] {
-            assert!(parse_decimal_nanos(bad, 1).is_err(), "{bad}");
-        }
-        assert!(parse_decimal_nanos("18446744073709551616", 1).is_err());
-        assert!(parse_decimal_nanos("18446744074", 1_000_000_000).is_err());
-    }
-
-    #[test]
     fn timestamps_are_read_exactly_in_several_forms() {
         let base = parse_timestamp("2023-11-16 18:17:03.9799600").unwrap();
         for (text, nanos) in [
@@ -947,27 +473,14 @@ mod tests {
         }
     }
 
-    /// Writes `text` to a temporary `.csv` file.
-    fn file(text: &str) -> tempfile::NamedTempFile {
-        let mut file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
-        file.write_all(text.as_bytes()).unwrap();
-        file
-    }
-
     /// Loads `text` as a trace file; an error gives the file's path and the message.
     fn load_text(text: &str, spec: &TraceSpec) -> Result<Trace, (String, String)> {
-        let file = file(text);
-        Trace::load(file.path(), spec).map_err(|e| (file.path().display().to_string(), e.to_string()))
+        reader::tests::load_text(text, |path| Trace::load(path, spec))
     }
 
     /// The error message for `text` read as `spec`, checked to start with the file and line.
     fn message(text: &str, spec: &TraceSpec, line: u64) -> String {
-        let (path, message) = load_text(text, spec).expect_err("the trace should be refused");
-        assert!(
-            message.starts_with(&format!("trace {path}, line {line}")),
-            "{message}"
-        );
-        message
+        reader::tests::refusal(text, |path| Trace::load(path, spec), line)
     }
 
     const HEADER: &str = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
@@ -1049,7 +562,7 @@ mod tests {
         assert!(got.contains("the row has 2 fields but the header has 3"), "{got}");
         let mut bytes = format!("{HEADER}{ROW}").into_bytes();
         bytes.extend_from_slice(b"2023-11-16 18:17:04.0,1,\xff1\n");
-        let bad = file("");
+        let bad = reader::tests::file("");
         std::fs::write(bad.path(), bytes).unwrap();
         let got = Trace::load(bad.path(), &azure()).unwrap_err().to_string();
         assert!(
@@ -1086,24 +599,6 @@ mod tests {
         big.as_file().set_len(MAX_TRACE_BYTES + 1).unwrap();
         let got = Trace::load(big.path(), &azure()).unwrap_err().to_string();
         assert!(got.contains("over the limit of 4 GiB"), "{got}");
-    }
-
-    #[test]
-    fn row_limit_is_enforced() {
-        let path = Path::new("x.csv");
-        let header = csv::StringRecord::from(vec![AZURE_TIME, AZURE_CONTEXT, AZURE_GENERATED]);
-        let columns = Columns::find(path, &TraceFormat::AzureLlm, &header).unwrap();
-        let mut rows = RowReader::new(path, &azure(), columns);
-        rows.max_rows = 2;
-        let record = csv::StringRecord::from(vec!["2023-11-16 18:17:03.9799600", "1", "1"]);
-        rows.add(&record).unwrap();
-        rows.add(&record).unwrap();
-        let got = rows.add(&record).unwrap_err().to_string();
-        assert_eq!(
-            got,
-            "trace x.csv, line 4: more than 2 rows, the most a trace may hold; cut the file to the part \
-             the study needs"
-        );
     }
 
     #[test]
