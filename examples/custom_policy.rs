@@ -49,7 +49,7 @@ impl Policy for LeastLoaded {
         };
         let Some(workloads) = view.workloads() else { return };
         for (index, name) in workloads.service_names().iter().enumerate() {
-            let service = hybridsim::policy::ServiceId(index as u32);
+            let service = hybridsim::vocab::ServiceId(index as u32);
             for site in workloads.service_sites(service) {
                 if site == down || !view.site_up(site) {
                     continue;

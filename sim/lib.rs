@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod policy;
 pub mod report;
 pub mod scenario;
+pub mod vocab;
 pub mod workload;
 pub mod world;
 

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use hybridsim::policy::{
-    Action, JobId, PlaceRequest, Placement, PlacementCandidate, Policy, RouteCandidate, RouteRequest,
-    ServiceId, Signal, View,
+    Action, PlaceRequest, Placement, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Signal, View,
 };
+use hybridsim::vocab::{JobId, ServiceId};
 use hybridsim::world::simulate_with;
 
 #[allow(dead_code)]

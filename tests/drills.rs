@@ -9,13 +9,13 @@ use std::time::Instant;
 
 use approx::assert_relative_eq;
 use hybridsim::incident::{CapacityTarget, IncidentKind};
-use hybridsim::infra::pool::Tier;
 use hybridsim::metrics::job::Interruption;
 use hybridsim::metrics::ledger::{CostCategory, LedgerEntry};
 use hybridsim::metrics::recovery::IncidentSummary;
 use hybridsim::policy::DecisionKind;
-use hybridsim::scenario::schema::WorkloadClass;
 use hybridsim::scenario::{Scenario, load};
+use hybridsim::vocab::Tier;
+use hybridsim::vocab::WorkloadClass;
 use hybridsim::workload::job::InterruptCause;
 use hybridsim::workload::service::FallbackSpec;
 use hybridsim::world::{JobState, Phase, RunOutcome, World, simulate};
@@ -97,7 +97,7 @@ fn secs(t: Option<hybridsim::kernel::SimTime>) -> f64 {
     t.map_or(f64::NAN, |t| t.as_secs_f64())
 }
 
-fn site_name(world: &World, site: hybridsim::infra::ids::SiteId) -> &str {
+fn site_name(world: &World, site: hybridsim::vocab::ids::SiteId) -> &str {
     &world.estate.sites[site.index()].name
 }
 

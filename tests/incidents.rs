@@ -130,12 +130,7 @@ fn a_capacity_shock_preempts_the_lowest_priority_holder_and_gives_the_capacity_b
     );
     assert_relative_eq!(incident.gpu_hours_lost, 4.0, max_relative = 1e-12);
     let pool = &outcome.world.estate.pools[0];
-    assert_eq!(
-        pool.tier(hybridsim::infra::pool::Tier::OnDemand)
-            .unwrap()
-            .capacity,
-        16
-    );
+    assert_eq!(pool.tier(hybridsim::vocab::Tier::OnDemand).unwrap().capacity, 16);
 }
 
 #[test]
@@ -150,7 +145,7 @@ fn a_price_shock_bills_its_period_at_the_shocked_price_and_then_reverts() {
     assert_relative_eq!(outcome.summary.cost.total_usd, 96.0, max_relative = 1e-12);
     let pool = &outcome.world.estate.pools[0];
     assert_eq!(
-        pool.tier(hybridsim::infra::pool::Tier::Spot)
+        pool.tier(hybridsim::vocab::Tier::Spot)
             .unwrap()
             .price_per_gpu_hour,
         1.0
@@ -269,7 +264,7 @@ fn spot_capacity_follows_an_availability_trace_exactly() {
             .run(hybridsim::kernel::RunLimits::until(SimTime::from_nanos(t)))
             .unwrap();
         let capacity = sim.model().estate.pools[0]
-            .tier(hybridsim::infra::pool::Tier::Spot)
+            .tier(hybridsim::vocab::Tier::Spot)
             .unwrap()
             .capacity;
         assert_eq!(

@@ -3,11 +3,11 @@
 //! watched event by event; preemption with notice.
 
 use approx::assert_relative_eq;
-use hybridsim::infra::pool::Tier;
 use hybridsim::kernel::{RunLimits, SimTime, StopReason};
 use hybridsim::metrics::ledger::CostCategory;
 use hybridsim::policy::DecisionKind;
 use hybridsim::scenario::{Scenario, load_str};
+use hybridsim::vocab::Tier;
 use hybridsim::world::{Phase, RunOutcome, conclude, prepare, simulate};
 
 const HOUR: f64 = 3600.0;
@@ -194,7 +194,7 @@ fn restricted_data_never_leaves_its_jurisdiction_and_a_job_that_cannot_run_waits
         let (forward, backward) = world
             .estate
             .network
-            .bytes_carried(hybridsim::infra::ids::LinkId(link as u32));
+            .bytes_carried(hybridsim::vocab::ids::LinkId(link as u32));
         if name.contains("us-") {
             assert_eq!(forward + backward, 0.0, "{name} carried restricted data");
         } else if name == "eu-home--eu-gpu" {

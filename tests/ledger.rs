@@ -3,13 +3,13 @@
 
 use approx::assert_relative_eq;
 use hybridsim::infra::estate::{Estate, TransferTag};
-use hybridsim::infra::ids::{DatasetId, PoolId, SiteId};
 use hybridsim::infra::network::FlowSpec;
-use hybridsim::infra::pool::Tier;
 use hybridsim::kernel::{SimDuration, SimTime};
 use hybridsim::metrics::ledger::{CostCategory, Payer};
 use hybridsim::scenario::load_str;
-use hybridsim::scenario::schema::WorkloadClass;
+use hybridsim::vocab::Tier;
+use hybridsim::vocab::WorkloadClass;
+use hybridsim::vocab::ids::{DatasetId, PoolId, SiteId};
 
 const ESTATE: &str = r#"#![enable(implicit_some)]
 (
@@ -168,8 +168,8 @@ fn residency_keeps_data_and_its_route_inside_the_jurisdiction() {
     // The EU-only dataset may not go to the US site at all.
     assert!(estate.dataset_route(DatasetId(0), SiteId(2)).is_err());
     // With the direct EU link down, the only path fra → dub crosses the US: refused.
-    use hybridsim::infra::ids::LinkId;
     use hybridsim::infra::network::LinkCondition;
+    use hybridsim::vocab::ids::LinkId;
     let down = LinkCondition {
         up: false,
         ..LinkCondition::NORMAL

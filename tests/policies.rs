@@ -85,7 +85,7 @@ fn data_local_keeps_compute_with_the_data_and_moves_nothing() {
                 .world
                 .estate
                 .network
-                .bytes_carried(hybridsim::infra::ids::LinkId(l));
+                .bytes_carried(hybridsim::vocab::ids::LinkId(l));
             a + b
         })
         .sum();

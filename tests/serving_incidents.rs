@@ -10,12 +10,12 @@
 
 use approx::assert_relative_eq;
 use hybridsim::infra::estate::BILLING_PERIOD;
-use hybridsim::infra::ids::{PoolId, SiteId};
-use hybridsim::infra::pool::Tier;
 use hybridsim::kernel::{Context, Model, RunLimits, SimTime, Simulation};
 use hybridsim::metrics::service::ServiceMetrics;
 use hybridsim::policy::DecisionKind;
 use hybridsim::scenario::load_str;
+use hybridsim::vocab::Tier;
+use hybridsim::vocab::ids::{PoolId, SiteId};
 use hybridsim::world::{Event, RunError, World};
 
 type Action = Box<dyn FnOnce(&mut World, &mut Context<'_, Event>)>;

@@ -37,12 +37,12 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::infra::pool::Tier;
 use crate::kernel::SimDuration;
 use crate::metrics::ledger::CostCategory;
 use crate::metrics::{LatencySummary, Summary};
-use crate::scenario::schema::WorkloadClass;
-use crate::scenario::units::Money;
+use crate::vocab::Tier;
+use crate::vocab::WorkloadClass;
+use crate::vocab::units::Money;
 
 /// The latency percentiles the summary reports, as written in `percentile:`.
 pub const PERCENTILES: [f64; 5] = [50.0, 90.0, 95.0, 99.0, 99.9];
@@ -795,7 +795,7 @@ mod tests {
     }
 
     fn parse(text: &str) -> Expectation {
-        crate::scenario::ron_options()
+        crate::vocab::ron_options()
             .from_str(text)
             .unwrap_or_else(|e| panic!("{text}: {e}"))
     }

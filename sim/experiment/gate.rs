@@ -478,7 +478,7 @@ mod tests {
     }
 
     fn policies_judged_of(text: &str) -> Vec<String> {
-        let spec: ScenarioSpec = scenario::ron_options()
+        let spec: ScenarioSpec = crate::vocab::ron_options()
             .from_str(text)
             .unwrap_or_else(|e| panic!("{text}: {e}"));
         policies_judged(&spec)

@@ -34,9 +34,9 @@ use rand::Rng;
 use rand_distr::{Distribution, Exp, Weibull};
 use serde::{Deserialize, Serialize};
 
-use crate::infra::pool::Tier;
 use crate::kernel::{SimDuration, SimTime, StreamRng};
-use crate::scenario::schema::SiteKind;
+use crate::vocab::SiteKind;
+use crate::vocab::Tier;
 
 /// A scripted incident.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -32,7 +32,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::{SimDuration, SimTime, StreamRng};
-use crate::scenario::units::HourlyPrice;
+use crate::vocab::units::HourlyPrice;
 #[cfg(doc)]
 use crate::workload::trace::MAX_TRACE_BYTES;
 use crate::workload::trace::{
@@ -663,7 +663,7 @@ mod tests {
 
     #[test]
     fn specs_read_from_ron() {
-        let options = crate::scenario::ron_options();
+        let options = crate::vocab::ron_options();
         let text = "random_walk(interval: \"1h\", volatility: 0.1, min: \"0.5 USD/h\", max: \"4 USD/h\")";
         let spec: PriceProcessSpec = options.from_str(text).unwrap();
         assert_eq!(spec, walk("1h", 0.1, price("0.5 USD/h"), price("4 USD/h")));

@@ -45,7 +45,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::kernel::SimDuration;
-use crate::scenario::units::Rate;
+use crate::vocab::units::Rate;
 #[cfg(doc)]
 use crate::workload::trace::MAX_TRACE_BYTES;
 use crate::workload::trace::{TraceError, open_bounded};
@@ -946,7 +946,7 @@ mod tests {
 
     #[test]
     fn specs_read_from_ron() {
-        let options = crate::scenario::ron_options();
+        let options = crate::vocab::ron_options();
         let rate: SpotPreemptionSpec = options.from_str("rate(\"0.5/day\")").unwrap();
         assert_eq!(rate, SpotPreemptionSpec::Rate("0.5/d".parse().unwrap()));
         let SpotPreemptionSpec::Rate(per) = rate else {

@@ -10,13 +10,13 @@
 //!   `idle_reserved`;
 //! - a transfer pays the sending site's egress price and each link's per-GB price for its bytes.
 
-use crate::infra::ids::{AcceleratorId, DatasetId, PoolId, SiteId};
 use crate::infra::network::{LinkSpec as NetLink, Network, Route};
-use crate::infra::pool::{AllocError, Pool, Tier};
+use crate::infra::pool::{AllocError, Pool};
 use crate::kernel::{SimDuration, SimTime};
 use crate::metrics::ledger::{CostCategory, Ledger, LedgerEntry, Payer};
-use crate::scenario::schema::{SiteKind, WorkloadClass};
 use crate::scenario::{Scenario, link_name, pool_name, within_residency};
+use crate::vocab::ids::{AcceleratorId, DatasetId, PoolId, SiteId};
+use crate::vocab::{SiteKind, Tier, WorkloadClass};
 
 const NANOS_PER_HOUR: f64 = 3.6e12;
 

@@ -1,15 +1,14 @@
 //! The estate: sites, accelerators, GPU pools in capacity tiers, network links, routes and
 //! bulk-transfer flows, datasets with residency rules, GPU allocations and their billing.
 pub mod estate;
-pub mod ids;
 pub mod network;
 pub mod pool;
 
 use std::fmt::Write as _;
 
 use crate::scenario::Scenario;
+use crate::vocab::Tier;
 use estate::Estate;
-use pool::Tier;
 
 /// A one-screen summary of a scenario's estate, as `hybridsim validate` prints it.
 pub fn describe(scenario: &Scenario) -> String {

@@ -39,8 +39,8 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use crate::infra::ids::{LinkId, SiteId};
 use crate::kernel::{SimDuration, SimTime};
+use crate::vocab::ids::{LinkId, SiteId};
 
 /// Maximum segment size assumed by the loss cap, in bytes.
 const MSS_BYTES: f64 = 1460.0;

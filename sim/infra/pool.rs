@@ -1,49 +1,10 @@
 //! GPU pools and their capacity tiers: how many GPUs each tier can give, how many it gives now,
 //! and what a GPU-hour in it costs.
 
-use serde::{Deserialize, Serialize};
-
-use super::ids::{AcceleratorId, PoolId, SiteId};
 use crate::kernel::{SimDuration, SimTime};
 use crate::scenario::schema::{OwnedTierSpec, PoolSpec};
-
-/// A capacity tier of a pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    /// Committed cloud capacity, billed every hour whether used or not.
-    Reserved,
-    /// Owned hardware, billed every hour (amortized capex plus power).
-    Owned,
-    /// Burst capacity, billed per second allocated.
-    OnDemand,
-    /// Opportunistic capacity at a variable price, preempted with notice.
-    Spot,
-}
-
-impl Tier {
-    /// Every tier, in a fixed order.
-    pub const ALL: [Tier; 4] = [Tier::Reserved, Tier::Owned, Tier::OnDemand, Tier::Spot];
-
-    /// The name used in files and outputs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Reserved => "reserved",
-            Tier::Owned => "owned",
-            Tier::OnDemand => "on_demand",
-            Tier::Spot => "spot",
-        }
-    }
-
-    /// Whether the tier bills every hour for its whole count (reserved, owned).
-    pub fn is_fixed(self) -> bool {
-        matches!(self, Tier::Reserved | Tier::Owned)
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
+use crate::vocab::Tier;
+use crate::vocab::ids::{AcceleratorId, PoolId, SiteId};
 
 /// One tier of one pool.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,7 +193,7 @@ mod tests {
     use super::*;
 
     fn spec(text: &str) -> PoolSpec {
-        crate::scenario::ron_options().from_str(text).unwrap()
+        crate::vocab::ron_options().from_str(text).unwrap()
     }
 
     fn pool(text: &str) -> Pool {

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::infra::ids::SiteId;
 use crate::kernel::SimTime;
-use crate::scenario::schema::WorkloadClass;
+use crate::vocab::WorkloadClass;
+use crate::vocab::ids::SiteId;
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
 
 /// One interruption of a job, kept for recovery figures.

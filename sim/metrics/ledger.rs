@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::infra::ids::{PoolId, SiteId};
-use crate::infra::pool::Tier;
 use crate::kernel::SimTime;
-use crate::scenario::schema::WorkloadClass;
+use crate::vocab::Tier;
+use crate::vocab::WorkloadClass;
+use crate::vocab::ids::{PoolId, SiteId};
 
 /// What money was spent on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

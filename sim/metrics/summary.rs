@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::histogram::LatencyHistogram;
 use super::service::{FailReason, ServiceMetrics};
 use crate::infra::estate::Estate;
-use crate::infra::pool::Tier;
 use crate::kernel::{KernelStats, SimDuration, StopReason};
+use crate::vocab::Tier;
 
 /// Version of the `summary.json` layout. Bumped whenever a key is renamed or removed or its
 /// meaning changes; adding keys does not bump it.

@@ -4,9 +4,9 @@
 //! GPUs per pool and tier, cumulative cost by category and by tier, and the backlog.
 
 use crate::infra::estate::Estate;
-use crate::infra::pool::Tier;
 use crate::kernel::SimTime;
 use crate::metrics::ledger::{CostCategory, Ledger};
+use crate::vocab::Tier;
 
 /// GPUs in use and capacity of every (pool, tier), sampled at the end of each metrics window.
 /// Memory: two numbers per pool and tier per window.

@@ -7,8 +7,8 @@ use super::{
     PlaceRequest, Placement, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score, Signal, View,
     lowest_latency, preferred_then_cheapest,
 };
-use crate::infra::ids::SiteId;
 use crate::kernel::{SimDuration, SimTime};
+use crate::vocab::ids::SiteId;
 
 /// How many runners-up the decision log shows.
 const ALTERNATIVES: usize = 3;

@@ -51,12 +51,12 @@ pub use builtin::{
 pub use decider::{Decider, PlaceOutcome};
 pub use decision::{Decision, DecisionKind, DecisionLog};
 pub use spec::{CostCeilingSpec, FailoverSpec, PolicyChoice, PolicySettings, TieredSpec, WeightedSpec};
-pub use view::{Action, JobId, JobInfo, JobStatus, ServiceId, Signal, View, Workloads};
+pub use view::{Action, JobInfo, JobStatus, Signal, View, Workloads};
 
-use crate::infra::ids::{PoolId, SiteId};
-use crate::infra::pool::Tier;
 use crate::kernel::{SimDuration, SimTime};
-use crate::scenario::schema::WorkloadClass;
+use crate::vocab::Tier;
+use crate::vocab::WorkloadClass;
+use crate::vocab::ids::{JobId, PoolId, ServiceId, SiteId};
 
 /// A site that could serve a request, as the policy sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]

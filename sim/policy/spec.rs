@@ -17,10 +17,10 @@ use std::fmt;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::infra::pool::Tier;
 use crate::kernel::SimDuration;
-use crate::scenario::schema::WorkloadClass;
-use crate::scenario::units::HourlyPrice;
+use crate::vocab::Tier;
+use crate::vocab::WorkloadClass;
+use crate::vocab::units::HourlyPrice;
 
 /// One policy name or several: `"cheapest"` or `["cheapest", "tiered"]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,20 +9,12 @@
 //! handlers always get the whole view.
 
 use crate::infra::estate::Estate;
-use crate::infra::ids::{PoolId, SiteId};
-use crate::infra::pool::Tier;
 use crate::kernel::{SimDuration, SimTime};
-use crate::scenario::schema::WorkloadClass;
+use crate::vocab::Tier;
+use crate::vocab::WorkloadClass;
+use crate::vocab::ids::{JobId, PoolId, ServiceId, SiteId};
 
 use super::PlacementCandidate;
-
-/// A job, by its index in the run (scenario order, then generated jobs in arrival order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct JobId(pub u32);
-
-/// A service, by its index in the scenario.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ServiceId(pub u32);
 
 /// Something that happened that a policy may want to react to.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::infra::pool::Tier;
 use crate::metrics::Summary;
 use crate::metrics::ledger::CostCategory;
 use crate::metrics::timeseries::{cost_curves, window_end_s};
+use crate::vocab::Tier;
 use crate::world::{RunOutcome, ServiceState};
 
 use super::OutputDir;

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::diagnostic::{Diagnostics, closest};
-use super::schema::{DatasetSpec, LinkSpec, PoolSpec, ScenarioSpec, WorkloadClass};
+use super::schema::{DatasetSpec, LinkSpec, PoolSpec, ScenarioSpec};
 use crate::kernel::SimDuration;
+use crate::vocab::WorkloadClass;
 
 /// Most sites a scenario may have (routes are kept for every pair of sites).
 pub const MAX_SITES: usize = 1_000;
@@ -497,7 +498,7 @@ pub fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
         spec.services.iter().map(|s| s.name.as_str()),
     );
     // GPUs asked of each (pool, tier) by initial replicas, to compare with capacity.
-    let mut demanded: BTreeMap<(usize, crate::infra::pool::Tier), u64> = BTreeMap::new();
+    let mut demanded: BTreeMap<(usize, crate::vocab::Tier), u64> = BTreeMap::new();
     for (i, service) in spec.services.iter().enumerate() {
         let at = |field: &str| format!("services[{i}].{field}");
         let model = &service.model;
@@ -693,8 +694,8 @@ fn check_demand_residency(
     }
 }
 
-fn tier_capacity(pool: &PoolSpec, tier: crate::infra::pool::Tier) -> u64 {
-    use crate::infra::pool::Tier;
+fn tier_capacity(pool: &PoolSpec, tier: crate::vocab::Tier) -> u64 {
+    use crate::vocab::Tier;
     match tier {
         Tier::Reserved => pool.reserved.as_ref().map_or(0, |t| t.count),
         Tier::Owned => pool.owned.as_ref().map_or(0, |t| t.count),
@@ -1010,7 +1011,7 @@ fn check_poisson_jobs(
 }
 
 fn check_job_tiers(diags: &mut Diagnostics, i: usize, job: &crate::workload::job::JobSpec) {
-    use crate::infra::pool::Tier;
+    use crate::vocab::Tier;
     for (t, tier) in job.tiers.iter().enumerate() {
         if job.tiers[..t].contains(tier) {
             diags.at_path(
@@ -1247,7 +1248,7 @@ fn check_capacity_shock(
     names: &IncidentNames<'_>,
     i: usize,
     pool: &str,
-    tier: crate::infra::pool::Tier,
+    tier: crate::vocab::Tier,
     to: crate::incident::CapacityTarget,
 ) {
     use crate::incident::CapacityTarget;
@@ -1259,10 +1260,10 @@ fn check_capacity_shock(
     };
     let capacity = tier_capacity(&spec.pools[p], tier);
     let has_tier = match tier {
-        crate::infra::pool::Tier::Reserved => spec.pools[p].reserved.is_some(),
-        crate::infra::pool::Tier::Owned => spec.pools[p].owned.is_some(),
-        crate::infra::pool::Tier::OnDemand => spec.pools[p].on_demand.is_some(),
-        crate::infra::pool::Tier::Spot => spec.pools[p].spot.is_some(),
+        crate::vocab::Tier::Reserved => spec.pools[p].reserved.is_some(),
+        crate::vocab::Tier::Owned => spec.pools[p].owned.is_some(),
+        crate::vocab::Tier::OnDemand => spec.pools[p].on_demand.is_some(),
+        crate::vocab::Tier::Spot => spec.pools[p].spot.is_some(),
     };
     if !has_tier {
         diags.at_path(

@@ -17,7 +17,6 @@ mod check;
 mod diagnostic;
 mod locate;
 pub mod schema;
-pub mod units;
 
 use std::path::{Path, PathBuf};
 
@@ -99,7 +98,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// against `path`'s folder.
 pub fn load_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     let mut diags = Diagnostics::new(path, text);
-    let spec: ScenarioSpec = match ron_options().from_str(text) {
+    let spec: ScenarioSpec = match crate::vocab::ron_options().from_str(text) {
         Ok(spec) => spec,
         Err(error) => {
             let start = error.span.start;
@@ -121,14 +120,6 @@ pub fn load_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     } else {
         Err(ScenarioError::Invalid(diags))
     }
-}
-
-/// How scenario files are read: optional fields may be written bare, and an enum variant
-/// wrapping a struct may be written with the struct's fields directly (`trace(path: "…")`).
-pub fn ron_options() -> ron::Options {
-    use ron::extensions::Extensions;
-    ron::Options::default()
-        .with_default_extension(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES)
 }
 
 fn parse_hint(code: &ron::Error) -> Option<String> {

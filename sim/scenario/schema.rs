@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::units::{Bandwidth, DataPrice, DataSize, EnergyPrice, HourlyPrice, Money, Power};
 use crate::incident::{FailureSpec, IncidentSpec};
 use crate::kernel::SimDuration;
+use crate::vocab::units::{Bandwidth, DataPrice, DataSize, EnergyPrice, HourlyPrice, Money, Power};
+use crate::vocab::{SiteKind, WorkloadClass};
 use crate::workload::job::JobSpec;
 use crate::workload::service::ServiceSpec;
 
@@ -113,48 +114,6 @@ impl Default for MetricsSpec {
     }
 }
 
-/// The workload classes that accelerators have speed factors for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkloadClass {
-    /// Pre-training and large training runs.
-    Training,
-    /// Fine-tuning runs.
-    FineTuning,
-    /// Offline batch inference.
-    BatchInference,
-    /// Embedding generation.
-    Embedding,
-    /// Evaluation runs.
-    Evaluation,
-    /// Online inference services.
-    Inference,
-}
-
-impl WorkloadClass {
-    /// Every class, in a fixed order.
-    pub const ALL: [WorkloadClass; 6] = [
-        WorkloadClass::Training,
-        WorkloadClass::FineTuning,
-        WorkloadClass::BatchInference,
-        WorkloadClass::Embedding,
-        WorkloadClass::Evaluation,
-        WorkloadClass::Inference,
-    ];
-
-    /// The name used in files and outputs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkloadClass::Training => "training",
-            WorkloadClass::FineTuning => "fine_tuning",
-            WorkloadClass::BatchInference => "batch_inference",
-            WorkloadClass::Embedding => "embedding",
-            WorkloadClass::Evaluation => "evaluation",
-            WorkloadClass::Inference => "inference",
-        }
-    }
-}
-
 /// An accelerator type.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -166,32 +125,6 @@ pub struct AcceleratorSpec {
     /// Throughput relative to the reference accelerator, per workload class (missing = 1.0).
     #[serde(default)]
     pub speed: BTreeMap<WorkloadClass, f64>,
-}
-
-/// What kind of place a site is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SiteKind {
-    /// A public cloud region.
-    Cloud,
-    /// An owned data centre.
-    OnPrem,
-    /// A colocation facility.
-    Colo,
-    /// An edge location (factory, store, cell site).
-    Edge,
-}
-
-impl SiteKind {
-    /// The name used in files and outputs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SiteKind::Cloud => "cloud",
-            SiteKind::OnPrem => "on_prem",
-            SiteKind::Colo => "colo",
-            SiteKind::Edge => "edge",
-        }
-    }
 }
 
 /// A site.

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::trace::{Trace, TraceSpec};
 use crate::kernel::{SimDuration, SimTime, StreamRng};
-use crate::scenario::units::Rate;
+use crate::vocab::units::Rate;
 
 /// How requests arrive, as written in a scenario, e.g. `poisson(rate: "900/s")`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

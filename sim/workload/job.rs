@@ -26,11 +26,11 @@ use rand_distr::{Distribution, Exp, LogNormal};
 use serde::{Deserialize, Serialize};
 
 use super::trace::{JobTraceSpec, TraceJob};
-use crate::infra::ids::{AcceleratorId, DatasetId, SiteId};
-use crate::infra::pool::Tier;
 use crate::kernel::{SimDuration, SimTime, StreamRng};
-use crate::scenario::schema::WorkloadClass;
-use crate::scenario::units::{Bandwidth, DataSize, Rate};
+use crate::vocab::Tier;
+use crate::vocab::WorkloadClass;
+use crate::vocab::ids::{AcceleratorId, DatasetId, SiteId};
+use crate::vocab::units::{Bandwidth, DataSize, Rate};
 
 /// Nanoseconds in an hour, for converting GPU-hours.
 pub const NANOS_PER_HOUR: f64 = 3.6e12;

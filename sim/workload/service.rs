@@ -11,9 +11,9 @@ use rand::Rng;
 use rand_distr::{Distribution, Exp, LogNormal};
 use serde::{Deserialize, Serialize};
 
-use crate::infra::pool::Tier;
 use crate::kernel::{SimDuration, StreamRng};
-use crate::scenario::units::{Bandwidth, DataSize};
+use crate::vocab::Tier;
+use crate::vocab::units::{Bandwidth, DataSize};
 use crate::workload::arrivals::ArrivalSpec;
 
 /// An inference service.

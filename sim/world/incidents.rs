@@ -6,13 +6,14 @@ use crate::incident::price::PriceProcess;
 use crate::incident::spot::{AvailabilityTrace, SpotPreemptionSpec};
 use crate::incident::{CapacityTarget, FailureProcess, IncidentKind, IncidentSpec};
 use crate::infra::estate::Estate;
-use crate::infra::ids::{LinkId, PoolId, SiteId};
 use crate::infra::network::LinkCondition;
-use crate::infra::pool::Tier;
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
-use crate::policy::{Decider, DecisionKind, JobId, Signal};
+use crate::policy::{Decider, DecisionKind, Signal};
 use crate::scenario::Scenario;
-use crate::scenario::schema::WorkloadClass;
+use crate::vocab::JobId;
+use crate::vocab::Tier;
+use crate::vocab::WorkloadClass;
+use crate::vocab::ids::{LinkId, PoolId, SiteId};
 use crate::workload::job::InterruptCause;
 use crate::workload::trace::TraceError;
 

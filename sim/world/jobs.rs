@@ -25,16 +25,17 @@ use std::cmp::Reverse;
 use std::collections::BTreeSet;
 
 use crate::infra::estate::{AllocationId, Estate, TransferPurpose, TransferTag};
-use crate::infra::ids::{DatasetId, PoolId, SiteId};
 use crate::infra::network::{FlowId, FlowSpec, Route};
-use crate::infra::pool::Tier;
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
 use crate::metrics::job::{Interruption, JobOutcome, JobRecord, JobView};
 use crate::metrics::ledger::Payer;
 use crate::policy::{
-    Decider, DecisionKind, JobId, JobInfo, JobStatus, PlaceOutcome, PlaceRequest, PlacementCandidate, View,
+    Decider, DecisionKind, JobInfo, JobStatus, PlaceOutcome, PlaceRequest, PlacementCandidate, View,
 };
 use crate::scenario::Scenario;
+use crate::vocab::JobId;
+use crate::vocab::Tier;
+use crate::vocab::ids::{DatasetId, PoolId, SiteId};
 use crate::workload::job::{
     CheckpointUnavailable, Checkpointing, DurationDist, InterruptCause, JobArrivals, JobDef, JobSpec,
     default_tiers, draw_poisson_job, work_ns,
@@ -305,7 +306,7 @@ fn template(spec: &JobSpec, estate: &Estate) -> JobDef {
         .accelerators
         .iter()
         .filter_map(|a| find(estate.accelerators.iter().map(|x| x.name.clone()), a))
-        .map(crate::infra::ids::AcceleratorId)
+        .map(crate::vocab::ids::AcceleratorId)
         .collect();
     let checkpoint = spec.checkpoint.as_ref().map(|c| {
         let replica = c
@@ -487,7 +488,7 @@ impl Jobs {
                             .accelerators
                             .iter()
                             .filter_map(|a| find(estate.accelerators.iter().map(|x| x.name.clone()), a))
-                            .map(crate::infra::ids::AcceleratorId)
+                            .map(crate::vocab::ids::AcceleratorId)
                             .collect();
                         if def.accelerators.is_empty() {
                             unknown_accelerators = Some(row.accelerators.join("|"));

@@ -13,7 +13,6 @@ pub use jobs::{Holding, JobState, Jobs, JobsError, MAX_JOBS, Phase, RETRY_INTERV
 pub use serving::{Deployment, LostReplica, ServiceState, Serving, ServingError, WindowUsage};
 
 use crate::infra::estate::{BILLING_PERIOD, Estate, TransferPurpose};
-use crate::infra::pool::Tier;
 use crate::kernel::{
     Context, EventId, KernelError, Model, RNG_ALGORITHM, RngStreams, RunLimits, SimDuration, SimTime,
     Simulation, StopReason,
@@ -23,6 +22,7 @@ use crate::metrics::timeseries::CapacitySamples;
 use crate::metrics::{CostSummary, EstateSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary};
 use crate::policy::{Decider, Policy, Signal};
 use crate::scenario::Scenario;
+use crate::vocab::Tier;
 
 /// Everything that can happen in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,11 +4,10 @@
 //! deployed) is rejected and logged, and the run goes on.
 
 use crate::infra::estate::Estate;
-use crate::infra::ids::SiteId;
 use crate::kernel::{Context, KernelError};
-use crate::policy::{
-    Action, DecisionKind, JobId, JobInfo, PlacementCandidate, ServiceId, Signal, View, Workloads,
-};
+use crate::policy::{Action, DecisionKind, JobInfo, PlacementCandidate, Signal, View, Workloads};
+use crate::vocab::ids::SiteId;
+use crate::vocab::{JobId, ServiceId};
 
 use super::jobs::Jobs;
 use super::serving::Serving;

@@ -2,10 +2,10 @@
 //! `metrics::recovery` together with what the run recorded.
 
 use crate::incident::{IncidentKind, IncidentSpec};
-use crate::infra::ids::{LinkId, SiteId};
 use crate::kernel::{SimDuration, SimTime};
 use crate::metrics::recovery::{IncidentSummary, IncidentView, RunRecord, ServiceView, summarize};
 use crate::scenario::Scenario;
+use crate::vocab::ids::{LinkId, SiteId};
 use crate::workload::job::InterruptCause;
 
 use super::World;

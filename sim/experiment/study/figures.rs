@@ -19,9 +19,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::infra::pool::Tier;
 use crate::metrics::ledger::CostCategory;
 use crate::scenario::{ScenarioSpec, pool_name};
+use crate::vocab::Tier;
 use crate::world::RunOutcome;
 
 /// The metric columns of a study.

@@ -371,7 +371,7 @@ pub fn load_texts(text: &str, path: &Path, base_text: &str, base_path: &Path) ->
 }
 
 fn parse(text: &str, diags: &mut Diagnostics) -> Result<StudySpec, StudyError> {
-    scenario::ron_options().from_str(text).map_err(|error| {
+    crate::vocab::ron_options().from_str(text).map_err(|error| {
         let start = error.span.start;
         diags.at_position(start.line, start.col, error.code.to_string(), None);
         StudyError::Invalid(diags.clone())
@@ -783,7 +783,7 @@ mod tests {
                 }
                 let base = scenario::load(&path).unwrap();
                 let study = Study {
-                    spec: scenario::ron_options()
+                    spec: crate::vocab::ron_options()
                         .from_str("(name: \"t\", scenario: \"x\")")
                         .unwrap(),
                     path: path.clone(),

@@ -55,10 +55,10 @@ impl Policy for Cheapest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infra::ids::PoolId;
-    use crate::infra::pool::Tier;
+    use crate::vocab::ids::PoolId;
+    use crate::vocab::Tier;
     use crate::kernel::SimTime;
-    use crate::policy::JobId;
+    use crate::vocab::JobId;
     use crate::policy::builtin::fixtures::{OneJob, estate, ids, placement};
 
     #[test]

@@ -132,7 +132,7 @@ impl Policy for CostCeiling {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infra::pool::Tier;
+    use crate::vocab::Tier;
     use crate::policy::builtin::fixtures::{estate, place_request, placement};
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::infra::ids::SiteId;
+use crate::vocab::ids::SiteId;
 use crate::kernel::SimDuration;
 use crate::policy::spec::FailoverSpec;
 use crate::policy::{

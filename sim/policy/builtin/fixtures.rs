@@ -2,14 +2,14 @@
 //! candidates, and one running job with its alternatives.
 
 use crate::infra::estate::Estate;
-use crate::infra::ids::{PoolId, SiteId};
-use crate::infra::pool::Tier;
+use crate::vocab::ids::{PoolId, SiteId};
+use crate::vocab::Tier;
 use crate::kernel::SimTime;
 use crate::policy::{
     Action, JobId, JobInfo, JobStatus, PlaceRequest, PlacementCandidate, RouteCandidate, RouteRequest,
     ServiceId, Workloads,
 };
-use crate::scenario::schema::WorkloadClass;
+use crate::vocab::WorkloadClass;
 
 const ESTATE: &str = r#"(
     name: "t", horizon: "1h",

@@ -2,7 +2,7 @@
 //! workload class, with spot used only under a price ceiling.
 
 use super::lowest_latency;
-use crate::infra::pool::Tier;
+use crate::vocab::Tier;
 use crate::policy::spec::TieredSpec;
 use crate::policy::{
     Action, JobStatus, PlaceRequest, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score, Signal,
@@ -115,7 +115,7 @@ impl Policy for Tiered {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infra::ids::PoolId;
+    use crate::vocab::ids::PoolId;
     use crate::kernel::SimTime;
     use crate::policy::builtin::fixtures::{OneJob, estate, ids, place_request, placement};
     use crate::policy::{JobId, Placement};

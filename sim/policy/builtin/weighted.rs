@@ -55,7 +55,7 @@ impl Policy for Weighted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infra::pool::Tier;
+    use crate::vocab::Tier;
     use crate::kernel::SimTime;
     use crate::policy::Placement;
     use crate::policy::builtin::fixtures::{estate, place_request, placement};

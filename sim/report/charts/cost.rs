@@ -9,8 +9,8 @@ use super::frame::{self, Axes, LegendItem, Plot, Swatch};
 use super::render::Area;
 use super::style::{self, WIDTH};
 use super::{Chart, ChartError, IncidentWindow};
-use crate::infra::pool::Tier;
 use crate::metrics::ledger::CostCategory;
+use crate::vocab::Tier;
 
 /// Height of each of the two panels.
 const PANEL_H: u32 = 330;

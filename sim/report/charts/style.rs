@@ -4,9 +4,9 @@
 
 use plotters::style::{FontDesc, FontFamily, FontStyle, RGBAColor, RGBColor, TextStyle};
 
-use crate::infra::pool::Tier;
 use crate::metrics::ledger::CostCategory;
 use crate::report::html::markup::count;
+use crate::vocab::Tier;
 
 /// Width of every chart, in pixels.
 pub(super) const WIDTH: u32 = 1200;

@@ -10,7 +10,7 @@ use super::frame::{self, Axes, LegendItem, Plot, Swatch};
 use super::render::Area;
 use super::style::{self, IDLE, REFERENCE, TimeAxis, WIDTH};
 use super::{Chart, ChartError, IncidentWindow};
-use crate::infra::pool::Tier;
+use crate::vocab::Tier;
 
 /// Height of one pool's panel.
 const PANEL_H: u32 = 300;

@@ -7,10 +7,10 @@ use super::markup::{
     Cell, Column, DASH, clip, clock, count, duration, escape, ms, number, share, table, usd,
 };
 use crate::infra::estate::Estate;
-use crate::infra::pool::Tier;
 use crate::metrics::Summary;
 use crate::metrics::recovery::IncidentSummary;
 use crate::scenario::Scenario;
+use crate::vocab::Tier;
 
 /// The most characters of a description shown; a longer one is cut with a note.
 const MAX_DESCRIPTION: usize = 20_000;

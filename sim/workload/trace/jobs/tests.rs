@@ -412,7 +412,7 @@ fn spec_and_bound_errors() {
 
 #[test]
 fn specs_read_from_ron() {
-    let ron = crate::scenario::ron_options();
+    let ron = crate::vocab::ron_options();
     let spec: JobTraceSpec = ron
         .from_str("(path: \"p.csv\", format: csv(submit_column: \"t\", gpus_column: \"g\", duration_column: \"d\", time_unit: ms))")
         .unwrap();

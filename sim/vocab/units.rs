@@ -13,7 +13,7 @@
 //! (8760 / 12), 8760 hours a year, 2^30 bytes a GiB.
 //!
 //! ```
-//! use hybridsim::scenario::units::{Bandwidth, DataSize, HourlyPrice};
+//! use hybridsim::vocab::units::{Bandwidth, DataSize, HourlyPrice};
 //! let size: DataSize = "1.5TiB".parse().unwrap();
 //! assert_eq!(size.bytes(), 1_649_267_441_664);
 //! let link: Bandwidth = "1.25GB/s".parse().unwrap();

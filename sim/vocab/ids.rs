@@ -1,6 +1,8 @@
-//! Typed ids for the infrastructure arenas.
+//! Typed ids: sites, links, pools, accelerators and datasets of the estate, and the jobs and
+//! services of a run.
 //!
-//! Each id is the position of its item in the `Vec` that holds it, wrapped so that a site index
+//! Each id is the position of its item in the `Vec` that holds it (the estate's arenas, the run's
+//! jobs in scenario then arrival order, the scenario's services), wrapped so that a site index
 //! cannot be passed where a link index is expected.
 
 macro_rules! typed_id {
@@ -37,4 +39,12 @@ typed_id! {
 typed_id! {
     /// A dataset with a home site and optional residency constraints.
     DatasetId
+}
+typed_id! {
+    /// A job, by its index in the run (scenario order, then generated jobs in arrival order).
+    JobId
+}
+typed_id! {
+    /// A service, by its index in the scenario.
+    ServiceId
 }
