@@ -535,7 +535,7 @@ fn validate(path: &Path) -> anyhow::Result<()> {
     let scenario = load(Some(path))?;
     // Building the model reads every trace file, so a bad row is reported here too.
     world::World::build(&scenario, scenario.spec.seed).map_err(hybridsim::Error::from)?;
-    print!("{}", hybridsim::infra::describe(&scenario));
+    print!("{}", hybridsim::scenario::describe(&scenario));
     Ok(())
 }
 

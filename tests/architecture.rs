@@ -515,4 +515,3 @@ fn cycles(graph: &Graph) -> Vec<String> {
     }
     found
 }
-

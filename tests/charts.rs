@@ -835,8 +835,13 @@ fn quickstart(policy: &str) -> RunOutcome {
     let mut scenario =
         hybridsim::scenario::load("scenarios/quickstart.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
     scenario.spec.horizon = "2h".parse().expect("a duration");
-    let policy =
-        hybridsim::policy::built_in(policy, &scenario.spec.policies, &scenario.spec).expect("built in");
+    let policy = hybridsim::policy::built_in(
+        policy,
+        &scenario.spec.policies,
+        &scenario.spec.sites,
+        &scenario.spec.services,
+    )
+    .expect("built in");
     hybridsim::world::simulate_with(&scenario, scenario.spec.seed, policy).expect("the run")
 }
 

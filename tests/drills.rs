@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use approx::assert_relative_eq;
 use hybridsim::incident::{CapacityTarget, IncidentKind};
+use hybridsim::infra::ledger::{CostCategory, LedgerEntry};
 use hybridsim::metrics::job::Interruption;
-use hybridsim::metrics::ledger::{CostCategory, LedgerEntry};
 use hybridsim::metrics::recovery::IncidentSummary;
 use hybridsim::policy::DecisionKind;
 use hybridsim::scenario::{Scenario, load};

@@ -3,8 +3,8 @@
 //! configured rates.
 
 use approx::assert_relative_eq;
+use hybridsim::infra::ledger::CostCategory;
 use hybridsim::kernel::{SimDuration as SimDurationExt, SimTime};
-use hybridsim::metrics::ledger::CostCategory;
 use hybridsim::scenario::load_str;
 use hybridsim::world::{Phase, RunOutcome, simulate};
 

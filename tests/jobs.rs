@@ -3,8 +3,8 @@
 //! watched event by event; preemption with notice.
 
 use approx::assert_relative_eq;
+use hybridsim::infra::ledger::CostCategory;
 use hybridsim::kernel::{RunLimits, SimTime, StopReason};
-use hybridsim::metrics::ledger::CostCategory;
 use hybridsim::policy::DecisionKind;
 use hybridsim::scenario::{Scenario, load_str};
 use hybridsim::vocab::Tier;

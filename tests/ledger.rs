@@ -3,9 +3,9 @@
 
 use approx::assert_relative_eq;
 use hybridsim::infra::estate::{Estate, TransferTag};
+use hybridsim::infra::ledger::{CostCategory, Payer};
 use hybridsim::infra::network::FlowSpec;
 use hybridsim::kernel::{SimDuration, SimTime};
-use hybridsim::metrics::ledger::{CostCategory, Payer};
 use hybridsim::scenario::load_str;
 use hybridsim::vocab::Tier;
 use hybridsim::vocab::WorkloadClass;
@@ -35,7 +35,7 @@ const ESTATE: &str = r#"#![enable(implicit_some)]
 "#;
 
 fn estate() -> Estate {
-    Estate::build(&load_str(ESTATE, "ledger.ron".as_ref()).unwrap())
+    Estate::build(load_str(ESTATE, "ledger.ron".as_ref()).unwrap().spec.estate())
 }
 
 fn at_secs(secs: u64) -> SimTime {

@@ -331,7 +331,13 @@ fn policies_see_the_same_arrivals_and_failures() {
         );
     let scenario = load_str(&text, "crn.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
     let timeline = |name: &str| {
-        let policy = hybridsim::policy::built_in(name, &scenario.spec.policies, &scenario.spec).unwrap();
+        let policy = hybridsim::policy::built_in(
+            name,
+            &scenario.spec.policies,
+            &scenario.spec.sites,
+            &scenario.spec.services,
+        )
+        .unwrap();
         let (mut sim, horizon) = hybridsim::world::prepare_with(&scenario, 7, policy).unwrap();
         let mut failures = Vec::new();
         let step = 600_000_000_000;

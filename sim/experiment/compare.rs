@@ -205,7 +205,7 @@ pub fn run_plan(
 ) -> Result<RunOutcome, RunError> {
     let scenario = scenarios[run.scenario];
     let spec = &scenario.spec;
-    let policy = built_in(&run.policy, &spec.policies, spec)
+    let policy = built_in(&run.policy, &spec.policies, &spec.sites, &spec.services)
         .ok_or_else(|| RunError::UnknownPolicy(run.policy.clone()))?;
     simulate_observed(scenario, run.seed, policy, progress)
 }

@@ -1,23 +1,5 @@
-//! `expect` assertions: what a scenario promises about its own results, judged against the run's
-//! [`Summary`] by `hybridsim check`, the CI gate.
-//!
-//! A scenario lists them under `expect:`, each in the units the rest of the file uses:
-//!
-//! ```ron
-//! expect: [
-//!     latency(service: "chat", percentile: 99.0, below: "800ms"),
-//!     latency(service: "chat", percentile: 50.0, component: ttft, origin: "users-eu", below: "300ms"),
-//!     slo_attainment(service: "chat", above: 0.99),
-//!     slo_attainment(service: "chat", above: 0.995, policy: "failover"),
-//!     cost(below: "5000 USD"),
-//!     cost(category: egress, below: "100 USD"),
-//!     time_to_recover(incident: "eu-outage", below: "15m"),
-//!     backlog_drain(incident: "eu-outage", below: "5m"),
-//!     goodput(class: training, above: 0.9),
-//!     jobs_completed(class: training, at_least: 10),
-//!     requests_failed(service: "chat", at_most: 100),
-//! ]
-//! ```
+//! Judging `expect` assertions ([`Expectation`], written in the scenario file) against a run's
+//! [`Summary`], for `hybridsim check`, the CI gate.
 //!
 //! Bounds: `below` and `above` are strict (a p99 of exactly 800 ms is not below 800 ms);
 //! `at_least` and `at_most` are inclusive, so `at_most: 0` means none. A figure the summary gives
@@ -26,180 +8,16 @@
 //! end of the run (the summary's `notes` say why). An incident that broke no SLO and interrupted
 //! no job recovered at once: its time to recover is 0, not `null`.
 //!
-//! Every assertion takes an optional `policy: "failover"`, one of the scenario's `policy` list:
-//! it is then judged on the run under that policy ([`evaluate_by_policy`]) instead of the
-//! default (first-listed) policy's, and its text says so (`slo_attainment(chat) under failover`).
+//! An assertion that names a policy is judged on the run under that policy
+//! ([`evaluate_by_policy`]) instead of the default (first-listed) policy's, and its text says so
+//! (`slo_attainment(chat) under failover`).
 //!
 //! [`evaluate`] is a pure function of the assertions and the summary; names are resolved against
 //! the scenario when it is loaded, so a typo never reaches a run.
 
-use std::fmt::Write as _;
-
-use serde::{Deserialize, Serialize};
-
 use crate::kernel::SimDuration;
-use crate::metrics::ledger::CostCategory;
 use crate::metrics::{LatencySummary, Summary};
-use crate::vocab::Tier;
-use crate::vocab::WorkloadClass;
-use crate::vocab::units::Money;
-
-/// The latency percentiles the summary reports, as written in `percentile:`.
-pub const PERCENTILES: [f64; 5] = [50.0, 90.0, 95.0, 99.0, 99.9];
-
-/// One assertion on a run's results.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Expectation {
-    /// A latency percentile of a service is below a bound:
-    /// `services.<service>.latency_ms.<component>.p<percentile>`, or the end-to-end latency of
-    /// requests from one origin (`latency_ms_by_origin`).
-    Latency {
-        /// The service.
-        service: String,
-        /// One of the reported percentiles: 50, 90, 95, 99 or 99.9.
-        percentile: f64,
-        /// Which part of the latency: `e2e` (the default), `ttft`, `queue`, `network`, `service`.
-        #[serde(default)]
-        component: LatencyComponent,
-        /// Only requests from this demand origin (end-to-end latency only).
-        #[serde(default)]
-        origin: Option<String>,
-        /// The measured latency must be below this.
-        below: SimDuration,
-        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
-        /// default (first-listed) policy's run when left out.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        policy: Option<String>,
-    },
-    /// The share of a service's requests within its SLO is above a bound
-    /// (`services.<service>.slo.attainment`).
-    SloAttainment {
-        /// The service; it must have an `slo`.
-        service: String,
-        /// A share between 0 and 1, e.g. 0.99.
-        above: f64,
-        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
-        /// default (first-listed) policy's run when left out.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        policy: Option<String>,
-    },
-    /// What the run cost is below a bound: the total, or one category, tier, site or workload
-    /// class of the ledger (`cost.total_usd`, `cost.by_<…>`). At most one of them may be given.
-    Cost {
-        /// Only this category: compute, idle_reserved, egress, storage, interconnect.
-        #[serde(default)]
-        category: Option<CostCategory>,
-        /// Only this capacity tier.
-        #[serde(default)]
-        tier: Option<Tier>,
-        /// Only this site.
-        #[serde(default)]
-        site: Option<String>,
-        /// Only this workload class.
-        #[serde(default)]
-        class: Option<WorkloadClass>,
-        /// The cost must be below this.
-        below: Money,
-        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
-        /// default (first-listed) policy's run when left out.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        policy: Option<String>,
-    },
-    /// A scripted incident's time to recover is below a bound (`incidents[].time_to_recover_s`);
-    /// never recovering fails.
-    TimeToRecover {
-        /// The incident's name.
-        incident: String,
-        /// The time to recover must be below this.
-        below: SimDuration,
-        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
-        /// default (first-listed) policy's run when left out.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        policy: Option<String>,
-    },
-    /// A scripted incident's backlog drains in less than a bound after it ends
-    /// (`incidents[].backlog_drain_s`); a backlog that never drains fails.
-    BacklogDrain {
-        /// The incident's name; it needs a `duration` (or to be instant).
-        incident: String,
-        /// The drain time must be below this.
-        below: SimDuration,
-        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
-        /// default (first-listed) policy's run when left out.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        policy: Option<String>,
-    },
-    /// Useful GPU-hours over held GPU-hours of a job class (or of all jobs) is above a bound
-    /// (`jobs.<class>.goodput`).
-    Goodput {
-        /// The class; all jobs when left out.
-        #[serde(default)]
-        class: Option<WorkloadClass>,
-        /// A share between 0 and 1, e.g. 0.9.
-        above: f64,
-        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
-        /// default (first-listed) policy's run when left out.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        policy: Option<String>,
-    },
-    /// At least this many jobs of a class (or of all classes) completed
-    /// (`jobs.<class>.completed`).
-    JobsCompleted {
-        /// The class; all jobs when left out.
-        #[serde(default)]
-        class: Option<WorkloadClass>,
-        /// The fewest completed jobs that pass.
-        at_least: u64,
-        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
-        /// default (first-listed) policy's run when left out.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        policy: Option<String>,
-    },
-    /// At most this many requests of a service (or of all services, summed) failed
-    /// (`services.<service>.requests.failed`).
-    RequestsFailed {
-        /// The service; all services when left out.
-        #[serde(default)]
-        service: Option<String>,
-        /// The most failed requests that pass.
-        at_most: u64,
-        /// Judged on the run under this policy, one of the scenario's `policy` list; on the
-        /// default (first-listed) policy's run when left out.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        policy: Option<String>,
-    },
-}
-
-/// A part of a request's latency, as the summary splits it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LatencyComponent {
-    /// End to end: network, queue and service.
-    #[default]
-    E2e,
-    /// Time to first token.
-    Ttft,
-    /// Waiting for a slot.
-    Queue,
-    /// Network round trip.
-    Network,
-    /// In service.
-    Service,
-}
-
-impl LatencyComponent {
-    /// The key in `summary.json` (`latency_ms.<key>`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LatencyComponent::E2e => "e2e",
-            LatencyComponent::Ttft => "ttft",
-            LatencyComponent::Queue => "queue",
-            LatencyComponent::Network => "network",
-            LatencyComponent::Service => "service",
-        }
-    }
-}
+use crate::scenario::expect::Expectation;
 
 /// The judgement of one assertion.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,7 +37,7 @@ pub struct Verdict {
 
 /// Judges every assertion against `summary`, in order.
 pub fn evaluate(expectations: &[Expectation], summary: &Summary) -> Vec<Verdict> {
-    expectations.iter().map(|e| e.evaluate(summary)).collect()
+    expectations.iter().map(|e| verdict(e, summary)).collect()
 }
 
 /// An assertion names a policy that `evaluate_by_policy` was given no run of (a bug of the
@@ -250,19 +68,9 @@ pub fn evaluate_by_policy(
                 Some(policy) => format!("{} under {policy}", expectation.describe()),
                 None => expectation.describe(),
             };
-            Ok(expectation.judge_as(assertion, summary))
+            Ok(judge_as(expectation, assertion, summary))
         })
         .collect()
-}
-
-/// The reported name of a percentile: `p99`, `p99.9`.
-pub fn percentile_name(percentile: f64) -> String {
-    format!("p{percentile}")
-}
-
-/// Whether `percentile` is one of [`PERCENTILES`].
-pub fn is_reported_percentile(percentile: f64) -> bool {
-    PERCENTILES.iter().any(|p| (p - percentile).abs() < 1e-9)
 }
 
 fn quantile(latency: &LatencySummary, percentile: f64) -> Option<f64> {
@@ -408,216 +216,144 @@ fn millis(d: SimDuration) -> f64 {
     d.as_nanos() as f64 / 1e6
 }
 
-impl Expectation {
-    /// What is asserted, short: `latency(chat p99)`, `cost(category egress)`,
-    /// `time_to_recover(eu-outage)`.
-    pub fn describe(&self) -> String {
-        let all_jobs = |class: &Option<WorkloadClass>| class.map_or("all jobs", WorkloadClass::as_str);
-        match self {
-            Expectation::Latency {
-                service,
-                percentile,
-                component,
-                origin,
-                ..
-            } => {
-                let mut text = format!("latency({service} {}", percentile_name(*percentile));
-                if *component != LatencyComponent::E2e {
-                    let _ = write!(text, " {}", component.as_str());
-                }
-                if let Some(origin) = origin {
-                    let _ = write!(text, " from {origin}");
-                }
-                text + ")"
-            }
-            Expectation::SloAttainment { service, .. } => format!("slo_attainment({service})"),
-            Expectation::Cost {
-                category,
-                tier,
-                site,
-                class,
-                ..
-            } => {
-                let of = if let Some(category) = category {
-                    format!("category {}", category.as_str())
-                } else if let Some(tier) = tier {
-                    format!("tier {}", tier.as_str())
-                } else if let Some(site) = site {
-                    format!("site {site}")
-                } else if let Some(class) = class {
-                    format!("class {}", class.as_str())
-                } else {
-                    "total".into()
-                };
-                format!("cost({of})")
-            }
-            Expectation::TimeToRecover { incident, .. } => format!("time_to_recover({incident})"),
-            Expectation::BacklogDrain { incident, .. } => format!("backlog_drain({incident})"),
-            Expectation::Goodput { class, .. } => format!("goodput({})", all_jobs(class)),
-            Expectation::JobsCompleted { class, .. } => format!("jobs_completed({})", all_jobs(class)),
-            Expectation::RequestsFailed { service, .. } => {
-                format!(
-                    "requests_failed({})",
-                    service.as_deref().unwrap_or("all services")
-                )
-            }
+/// Judges one assertion against `summary`.
+pub fn verdict(expectation: &Expectation, summary: &Summary) -> Verdict {
+    judge_as(expectation, expectation.describe(), summary)
+}
+
+/// Judges an assertion against `summary`, written as `assertion`.
+fn judge_as(expectation: &Expectation, assertion: String, summary: &Summary) -> Verdict {
+    let no_service = |name: &str| format!("the run has no service \"{name}\"");
+    match expectation {
+        Expectation::Latency {
+            service,
+            percentile,
+            component,
+            origin,
+            below,
+            ..
+        } => {
+            let measured = summary
+                .services
+                .get(service)
+                .ok_or_else(|| no_service(service))
+                .and_then(|s| match origin {
+                    Some(origin) => s
+                        .latency_ms_by_origin
+                        .get(origin)
+                        .ok_or_else(|| format!("service \"{service}\" has no demand from \"{origin}\"")),
+                    None => s
+                        .latency_ms
+                        .get(component.as_str())
+                        .ok_or_else(|| format!("no {} latency was recorded", component.as_str())),
+                })
+                .and_then(|latency| {
+                    quantile(latency, *percentile).ok_or_else(|| "no request was measured".to_string())
+                });
+            judge(assertion, measured, Bound::Below(millis(*below)), Unit::Millis)
         }
-    }
-
-    /// The policy whose run this assertion is judged on, when it names one.
-    pub fn policy(&self) -> Option<&str> {
-        match self {
-            Expectation::Latency { policy, .. }
-            | Expectation::SloAttainment { policy, .. }
-            | Expectation::Cost { policy, .. }
-            | Expectation::TimeToRecover { policy, .. }
-            | Expectation::BacklogDrain { policy, .. }
-            | Expectation::Goodput { policy, .. }
-            | Expectation::JobsCompleted { policy, .. }
-            | Expectation::RequestsFailed { policy, .. } => policy.as_deref(),
+        Expectation::SloAttainment { service, above, .. } => {
+            let measured = summary
+                .services
+                .get(service)
+                .ok_or_else(|| no_service(service))
+                .and_then(|s| {
+                    s.slo
+                        .as_ref()
+                        .ok_or_else(|| format!("service \"{service}\" has no SLO"))
+                })
+                .and_then(|slo| {
+                    slo.attainment
+                        .ok_or_else(|| "no request ended after the warm-up".to_string())
+                });
+            judge(assertion, measured, Bound::Above(*above), Unit::Share)
         }
-    }
-
-    /// Judges this assertion against `summary`.
-    pub fn evaluate(&self, summary: &Summary) -> Verdict {
-        self.judge_as(self.describe(), summary)
-    }
-
-    /// Judges this assertion against `summary`, written as `assertion`.
-    fn judge_as(&self, assertion: String, summary: &Summary) -> Verdict {
-        let no_service = |name: &str| format!("the run has no service \"{name}\"");
-        match self {
-            Expectation::Latency {
-                service,
-                percentile,
-                component,
-                origin,
-                below,
-                ..
-            } => {
-                let measured = summary
-                    .services
-                    .get(service)
-                    .ok_or_else(|| no_service(service))
-                    .and_then(|s| match origin {
-                        Some(origin) => s
-                            .latency_ms_by_origin
-                            .get(origin)
-                            .ok_or_else(|| format!("service \"{service}\" has no demand from \"{origin}\"")),
-                        None => s
-                            .latency_ms
-                            .get(component.as_str())
-                            .ok_or_else(|| format!("no {} latency was recorded", component.as_str())),
-                    })
-                    .and_then(|latency| {
-                        quantile(latency, *percentile).ok_or_else(|| "no request was measured".to_string())
-                    });
-                judge(assertion, measured, Bound::Below(millis(*below)), Unit::Millis)
-            }
-            Expectation::SloAttainment { service, above, .. } => {
-                let measured = summary
-                    .services
-                    .get(service)
-                    .ok_or_else(|| no_service(service))
-                    .and_then(|s| {
-                        s.slo
-                            .as_ref()
-                            .ok_or_else(|| format!("service \"{service}\" has no SLO"))
-                    })
-                    .and_then(|slo| {
-                        slo.attainment
-                            .ok_or_else(|| "no request ended after the warm-up".to_string())
-                    });
-                judge(assertion, measured, Bound::Above(*above), Unit::Share)
-            }
-            Expectation::Cost {
-                category,
-                tier,
-                site,
-                class,
-                below,
-                ..
-            } => {
-                let cost = &summary.cost;
-                // A key missing from a breakdown was never charged: it cost nothing.
-                let part = |map: Option<f64>| Ok(map.unwrap_or(0.0));
-                let measured = if let Some(category) = category {
-                    part(cost.by_category.get(category.as_str()).copied())
-                } else if let Some(tier) = tier {
-                    part(cost.by_tier.get(tier.as_str()).copied())
-                } else if let Some(site) = site {
-                    part(cost.by_site.get(site).copied())
-                } else if let Some(class) = class {
-                    part(cost.by_class.get(class.as_str()).copied())
-                } else {
-                    Ok(cost.total_usd)
-                };
-                judge(assertion, measured, Bound::Below(below.usd()), Unit::Usd)
-            }
-            Expectation::TimeToRecover { incident, below, .. } => {
-                let measured =
-                    incident_figure(summary, incident, "time_to_recover_s", |i| i.time_to_recover_s);
-                judge(
-                    assertion,
-                    measured,
-                    Bound::Below(below.as_secs_f64()),
-                    Unit::Duration,
-                )
-            }
-            Expectation::BacklogDrain { incident, below, .. } => {
-                let measured = incident_figure(summary, incident, "backlog_drain_s", |i| i.backlog_drain_s);
-                judge(
-                    assertion,
-                    measured,
-                    Bound::Below(below.as_secs_f64()),
-                    Unit::Duration,
-                )
-            }
-            Expectation::Goodput { class, above, .. } => {
-                let measured = match class {
-                    Some(class) => summary
-                        .jobs
-                        .get(class.as_str())
-                        .ok_or_else(|| format!("no {} job was submitted", class.as_str()))
-                        .and_then(|jobs| jobs.goodput.ok_or_else(|| "no GPU-hours were held".to_string())),
-                    None => {
-                        let (useful, held) = summary.jobs.values().fold((0.0, 0.0), |(u, h), jobs| {
-                            (u + jobs.gpu_hours.useful, h + jobs.gpu_hours.held)
-                        });
-                        if held > 0.0 {
-                            Ok(useful / held)
-                        } else {
-                            Err("no GPU-hours were held by jobs".to_string())
-                        }
-                    }
-                };
-                judge(assertion, measured, Bound::Above(*above), Unit::Share)
-            }
-            Expectation::JobsCompleted { class, at_least, .. } => {
-                let completed: u64 = summary
+        Expectation::Cost {
+            category,
+            tier,
+            site,
+            class,
+            below,
+            ..
+        } => {
+            let cost = &summary.cost;
+            // A key missing from a breakdown was never charged: it cost nothing.
+            let part = |map: Option<f64>| Ok(map.unwrap_or(0.0));
+            let measured = if let Some(category) = category {
+                part(cost.by_category.get(category.as_str()).copied())
+            } else if let Some(tier) = tier {
+                part(cost.by_tier.get(tier.as_str()).copied())
+            } else if let Some(site) = site {
+                part(cost.by_site.get(site).copied())
+            } else if let Some(class) = class {
+                part(cost.by_class.get(class.as_str()).copied())
+            } else {
+                Ok(cost.total_usd)
+            };
+            judge(assertion, measured, Bound::Below(below.usd()), Unit::Usd)
+        }
+        Expectation::TimeToRecover { incident, below, .. } => {
+            let measured = incident_figure(summary, incident, "time_to_recover_s", |i| i.time_to_recover_s);
+            judge(
+                assertion,
+                measured,
+                Bound::Below(below.as_secs_f64()),
+                Unit::Duration,
+            )
+        }
+        Expectation::BacklogDrain { incident, below, .. } => {
+            let measured = incident_figure(summary, incident, "backlog_drain_s", |i| i.backlog_drain_s);
+            judge(
+                assertion,
+                measured,
+                Bound::Below(below.as_secs_f64()),
+                Unit::Duration,
+            )
+        }
+        Expectation::Goodput { class, above, .. } => {
+            let measured = match class {
+                Some(class) => summary
                     .jobs
-                    .iter()
-                    .filter(|(name, _)| class.is_none_or(|c| c.as_str() == **name))
-                    .map(|(_, jobs)| jobs.completed)
-                    .sum();
-                judge(
-                    assertion,
-                    Ok(completed as f64),
-                    Bound::AtLeast(*at_least),
-                    Unit::Count,
-                )
-            }
-            Expectation::RequestsFailed { service, at_most, .. } => {
-                let measured = match service {
-                    Some(name) => summary
-                        .services
-                        .get(name)
-                        .map(|s| s.requests.failed as f64)
-                        .ok_or_else(|| no_service(name)),
-                    None => Ok(summary.services.values().map(|s| s.requests.failed).sum::<u64>() as f64),
-                };
-                judge(assertion, measured, Bound::AtMost(*at_most), Unit::Count)
-            }
+                    .get(class.as_str())
+                    .ok_or_else(|| format!("no {} job was submitted", class.as_str()))
+                    .and_then(|jobs| jobs.goodput.ok_or_else(|| "no GPU-hours were held".to_string())),
+                None => {
+                    let (useful, held) = summary.jobs.values().fold((0.0, 0.0), |(u, h), jobs| {
+                        (u + jobs.gpu_hours.useful, h + jobs.gpu_hours.held)
+                    });
+                    if held > 0.0 {
+                        Ok(useful / held)
+                    } else {
+                        Err("no GPU-hours were held by jobs".to_string())
+                    }
+                }
+            };
+            judge(assertion, measured, Bound::Above(*above), Unit::Share)
+        }
+        Expectation::JobsCompleted { class, at_least, .. } => {
+            let completed: u64 = summary
+                .jobs
+                .iter()
+                .filter(|(name, _)| class.is_none_or(|c| c.as_str() == **name))
+                .map(|(_, jobs)| jobs.completed)
+                .sum();
+            judge(
+                assertion,
+                Ok(completed as f64),
+                Bound::AtLeast(*at_least),
+                Unit::Count,
+            )
+        }
+        Expectation::RequestsFailed { service, at_most, .. } => {
+            let measured = match service {
+                Some(name) => summary
+                    .services
+                    .get(name)
+                    .map(|s| s.requests.failed as f64)
+                    .ok_or_else(|| no_service(name)),
+                None => Ok(summary.services.values().map(|s| s.requests.failed).sum::<u64>() as f64),
+            };
+            judge(assertion, measured, Bound::AtMost(*at_most), Unit::Count)
         }
     }
 }
@@ -801,7 +537,7 @@ mod tests {
     }
 
     fn judge(text: &str) -> Verdict {
-        parse(text).evaluate(&summary())
+        verdict(&parse(text), &summary())
     }
 
     #[test]
@@ -998,7 +734,7 @@ mod tests {
         assert_eq!(passed, [true, false, true]);
         assert_eq!(
             verdicts[0],
-            parse(r#"cost(below: "6000 USD")"#).evaluate(&default)
+            verdict(&parse(r#"cost(below: "6000 USD")"#), &default)
         );
         assert_eq!(verdicts[1].assertion, "cost(total) under failover");
         assert_eq!(

@@ -10,11 +10,11 @@
 //!   `idle_reserved`;
 //! - a transfer pays the sending site's egress price and each link's per-GB price for its bytes.
 
+use crate::infra::ledger::{CostCategory, Ledger, LedgerEntry, Payer};
 use crate::infra::network::{LinkSpec as NetLink, Network, Route};
 use crate::infra::pool::{AllocError, Pool};
+use crate::infra::spec::{EstateSpec, link_name, pool_name, within_residency};
 use crate::kernel::{SimDuration, SimTime};
-use crate::metrics::ledger::{CostCategory, Ledger, LedgerEntry, Payer};
-use crate::scenario::{Scenario, link_name, pool_name, within_residency};
 use crate::vocab::ids::{AcceleratorId, DatasetId, PoolId, SiteId};
 use crate::vocab::{SiteKind, Tier, WorkloadClass};
 
@@ -183,9 +183,8 @@ fn index_of(names: &[String], wanted: &str) -> u32 {
 }
 
 impl Estate {
-    /// Builds the estate of a checked scenario.
-    pub fn build(scenario: &Scenario) -> Self {
-        let spec = &scenario.spec;
+    /// Builds the estate of a checked scenario from its estate parts.
+    pub fn build(spec: EstateSpec<'_>) -> Self {
         let site_names: Vec<String> = spec.sites.iter().map(|s| s.name.clone()).collect();
         let accelerator_names: Vec<String> = spec.accelerators.iter().map(|a| a.name.clone()).collect();
         let sites = spec

@@ -1,8 +1,8 @@
 //! GPU pools and their capacity tiers: how many GPUs each tier can give, how many it gives now,
 //! and what a GPU-hour in it costs.
 
+use crate::infra::spec::{OwnedTierSpec, PoolSpec};
 use crate::kernel::{SimDuration, SimTime};
-use crate::scenario::schema::{OwnedTierSpec, PoolSpec};
 use crate::vocab::Tier;
 use crate::vocab::ids::{AcceleratorId, PoolId, SiteId};
 

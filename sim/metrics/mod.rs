@@ -1,8 +1,7 @@
-//! What a run measured: the cost ledger, latency histograms, per-service request records,
+//! What a run measured: latency histograms, per-service request records,
 //! streaming statistics, figures over time, and the [`Summary`] written as `summary.json`.
 pub mod histogram;
 pub mod job;
-pub mod ledger;
 pub mod recovery;
 pub mod service;
 pub mod stats;

@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::job::Interruption;
-use super::ledger::Ledger;
 use super::service::ServiceMetrics;
+use crate::infra::ledger::Ledger;
 use crate::kernel::{SimDuration, SimTime};
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
 

@@ -4,8 +4,8 @@
 //! GPUs per pool and tier, cumulative cost by category and by tier, and the backlog.
 
 use crate::infra::estate::Estate;
+use crate::infra::ledger::{CostCategory, Ledger};
 use crate::kernel::SimTime;
-use crate::metrics::ledger::{CostCategory, Ledger};
 use crate::vocab::Tier;
 
 /// GPUs in use and capacity of every (pool, tier), sampled at the end of each metrics window.
@@ -57,7 +57,7 @@ pub fn cumulative_cost(
     ledger: &Ledger,
     window_ns: u64,
     windows: usize,
-    group: impl Fn(&crate::metrics::ledger::LedgerEntry) -> Option<usize>,
+    group: impl Fn(&crate::infra::ledger::LedgerEntry) -> Option<usize>,
     groups: usize,
 ) -> Vec<Vec<f64>> {
     let mut per_window = vec![vec![0.0; windows]; groups];
@@ -138,7 +138,7 @@ pub fn category_index(category: CostCategory) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::ledger::LedgerEntry;
+    use crate::infra::ledger::LedgerEntry;
 
     fn entry(start_s: u64, end_s: u64, usd: f64) -> LedgerEntry {
         LedgerEntry {

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::infra::ledger::CostCategory;
 use crate::metrics::Summary;
-use crate::metrics::ledger::CostCategory;
 use crate::metrics::timeseries::{cost_curves, window_end_s};
 use crate::vocab::Tier;
 use crate::world::{RunOutcome, ServiceState};

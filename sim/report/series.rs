@@ -1,7 +1,7 @@
 //! The figures of a finished run over time, as tidy series: `timeseries.csv` (time_s, metric,
 //! key, value) and the data behind the charts. `cost.csv` is the ledger, one row per charge.
 
-use crate::metrics::ledger::CostCategory;
+use crate::infra::ledger::CostCategory;
 use crate::metrics::timeseries::{Series, cost_curves, window_end_s};
 use crate::vocab::Tier;
 use crate::world::RunOutcome;

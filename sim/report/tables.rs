@@ -5,7 +5,7 @@
 //!   `metrics::recovery`);
 //! - `decisions.csv`: the decision log in time order — the story of the run.
 
-use crate::metrics::ledger::Payer;
+use crate::infra::ledger::Payer;
 use crate::metrics::recovery::IncidentSummary;
 use crate::policy::DecisionLog;
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};

@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::diagnostic::{Diagnostics, closest};
-use super::schema::{DatasetSpec, LinkSpec, PoolSpec, ScenarioSpec};
+use super::schema::ScenarioSpec;
+use crate::infra::spec::{
+    DatasetSpec, LinkSpec, PoolSpec, SpotTierSpec, in_jurisdiction, link_name, pool_name, within_residency,
+};
 use crate::kernel::SimDuration;
 use crate::vocab::WorkloadClass;
 
@@ -156,20 +159,6 @@ fn unique_names(diags: &mut Diagnostics, list: &str, kind: &str, names: &[String
     unique(diags, list, kind, names.iter().map(String::as_str));
 }
 
-/// The pool's name: given, or `"<site>/<accelerator>"`.
-pub fn pool_name(pool: &PoolSpec) -> String {
-    pool.name
-        .clone()
-        .unwrap_or_else(|| format!("{}/{}", pool.site, pool.accelerator))
-}
-
-/// The link's name: given, or `"<a>--<b>"`.
-pub fn link_name(link: &LinkSpec) -> String {
-    link.name
-        .clone()
-        .unwrap_or_else(|| format!("{}--{}", link.a, link.b))
-}
-
 fn check_header(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     if spec.name.trim().is_empty() {
         diags.at_path(
@@ -299,12 +288,7 @@ fn check_failures(
     }
 }
 
-fn check_spot_market(
-    diags: &mut Diagnostics,
-    i: usize,
-    spot: &super::schema::SpotTierSpec,
-    horizon: SimDuration,
-) {
+fn check_spot_market(diags: &mut Diagnostics, i: usize, spot: &SpotTierSpec, horizon: SimDuration) {
     use crate::incident::spot::SpotPreemptionSpec;
     let at = |field: &str| format!("pools[{i}].spot.{field}");
     if let Some(preemption) = &spot.preemption {
@@ -451,24 +435,6 @@ fn check_dataset(
             Some("move its home to a site inside the allowed jurisdictions".into()),
         );
     }
-}
-
-/// Whether a site in `jurisdiction` may hold what `residency` restricts: an empty list allows
-/// anywhere, otherwise the jurisdiction must lie within one of the listed prefixes.
-pub fn within_residency(jurisdiction: &str, residency: &[String]) -> bool {
-    residency.is_empty()
-        || residency
-            .iter()
-            .any(|allowed| in_jurisdiction(jurisdiction, allowed))
-}
-
-/// Whether a site in `jurisdiction` (e.g. "eu/de") lies within `allowed` (e.g. "eu").
-pub fn in_jurisdiction(jurisdiction: &str, allowed: &str) -> bool {
-    let allowed = allowed.trim_end_matches('/');
-    jurisdiction == allowed
-        || jurisdiction
-            .strip_prefix(allowed)
-            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Most requests a service may keep waiting at one site.
@@ -1290,7 +1256,7 @@ fn check_capacity_shock(
 
 /// Checks the `expect` assertions: every name they use resolves and every bound can be met.
 pub fn check_expectations(spec: &ScenarioSpec, diags: &mut Diagnostics) {
-    use crate::experiment::expect::{Expectation, LatencyComponent, is_reported_percentile};
+    use super::expect::{Expectation, LatencyComponent, is_reported_percentile};
     bounded_count(diags, "expect", spec.expect.len(), MAX_ITEMS);
     let services = Names::collect(
         "service",
@@ -1511,20 +1477,5 @@ fn check_job_class(spec: &ScenarioSpec, diags: &mut Diagnostics, path: &str, cla
             Some("declare jobs under `jobs` first".into()),
         ),
         _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::in_jurisdiction;
-
-    #[test]
-    fn jurisdictions_match_by_path_prefix() {
-        assert!(in_jurisdiction("eu/de", "eu"));
-        assert!(in_jurisdiction("eu/de", "eu/de"));
-        assert!(in_jurisdiction("eu", "eu/"));
-        assert!(!in_jurisdiction("eu/de", "eu/fr"));
-        assert!(!in_jurisdiction("europe", "eu"));
-        assert!(!in_jurisdiction("eu", "eu/de"));
     }
 }

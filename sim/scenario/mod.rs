@@ -14,16 +14,16 @@
 //! ```
 
 mod check;
+mod describe;
 mod diagnostic;
+pub mod expect;
 mod locate;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
 
-pub use check::{
-    MAX_GPUS_PER_TIER, MAX_HORIZON, MAX_ITEMS, MAX_SITES, MAX_WINDOWS, in_jurisdiction, link_name, pool_name,
-    within_residency,
-};
+pub use check::{MAX_GPUS_PER_TIER, MAX_HORIZON, MAX_ITEMS, MAX_SITES, MAX_WINDOWS};
+pub use describe::describe;
 pub(crate) use diagnostic::closest;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use locate::Location;

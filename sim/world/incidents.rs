@@ -114,7 +114,7 @@ pub struct Incidents {
 /// The spot market of a pool from its spec, if it has a spot tier with anything that moves.
 fn spot_market(
     scenario: &Scenario,
-    spec: &crate::scenario::schema::PoolSpec,
+    spec: &crate::infra::spec::PoolSpec,
     pool: &crate::infra::pool::Pool,
     streams: &RngStreams,
 ) -> Result<Option<SpotMarket>, TraceError> {
@@ -289,7 +289,7 @@ impl Incidents {
         parts: &mut Parts<'_>,
         pool: PoolId,
         allocation: crate::infra::estate::AllocationId,
-        payer: crate::metrics::ledger::Payer,
+        payer: crate::infra::ledger::Payer,
     ) -> Result<(), KernelError> {
         if payer.class == WorkloadClass::Inference {
             parts

@@ -25,10 +25,10 @@ use std::cmp::Reverse;
 use std::collections::BTreeSet;
 
 use crate::infra::estate::{AllocationId, Estate, TransferPurpose, TransferTag};
+use crate::infra::ledger::Payer;
 use crate::infra::network::{FlowId, FlowSpec, Route};
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
 use crate::metrics::job::{Interruption, JobOutcome, JobRecord, JobView};
-use crate::metrics::ledger::Payer;
 use crate::policy::{
     Decider, DecisionKind, JobInfo, JobStatus, PlaceOutcome, PlaceRequest, PlacementCandidate, View,
 };

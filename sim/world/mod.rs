@@ -217,7 +217,7 @@ impl World {
 
     /// Builds the model of a checked scenario under `policy`.
     pub fn build_with(scenario: &Scenario, seed: u64, policy: Box<dyn Policy>) -> Result<Self, RunError> {
-        let mut estate = Estate::build(scenario);
+        let mut estate = Estate::build(scenario.spec.estate());
         let streams = RngStreams::new(seed);
         let serving = Serving::build(scenario, &mut estate, &streams)?;
         let jobs = Jobs::build(scenario, &estate, &streams)?;
@@ -461,7 +461,7 @@ pub fn scenario_policy(scenario: &Scenario) -> Box<dyn Policy> {
         .as_ref()
         .and_then(|p| p.names().first())
         .map_or("lowest_latency", String::as_str);
-    crate::policy::built_in(name, &spec.policies, spec)
+    crate::policy::built_in(name, &spec.policies, &spec.sites, &spec.services)
         .unwrap_or_else(|| Box::new(crate::policy::LowestLatency))
 }
 

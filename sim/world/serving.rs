@@ -22,11 +22,12 @@ use rand::Rng;
 
 use super::Event;
 use crate::infra::estate::{AllocationId, Estate};
+use crate::infra::ledger::Payer;
+use crate::infra::spec::within_residency;
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
-use crate::metrics::ledger::Payer;
 use crate::metrics::service::{FailReason, LatencyParts, ServiceMetrics};
 use crate::policy::{Decider, DecisionKind, RouteCandidate, RouteRequest, View};
-use crate::scenario::{Scenario, within_residency};
+use crate::scenario::Scenario;
 use crate::vocab::ServiceId;
 use crate::vocab::Tier;
 use crate::vocab::WorkloadClass;

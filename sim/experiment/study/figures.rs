@@ -19,8 +19,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::metrics::ledger::CostCategory;
-use crate::scenario::{ScenarioSpec, pool_name};
+use crate::infra::ledger::CostCategory;
+use crate::infra::spec::pool_name;
+use crate::scenario::ScenarioSpec;
 use crate::vocab::Tier;
 use crate::world::RunOutcome;
 

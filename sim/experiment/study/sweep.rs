@@ -283,10 +283,11 @@ fn run_one(
     cells.extend([variant.name.clone(), policy.clone(), key.seed.to_string()]);
     let outcome = study.scenario_at(key.point).and_then(|scenario| {
         let spec = &scenario.spec;
-        let chosen = built_in(policy, &spec.policies, spec).ok_or_else(|| StudyError::Run {
-            run,
-            message: format!("policy {policy} is not built in"),
-        })?;
+        let chosen =
+            built_in(policy, &spec.policies, &spec.sites, &spec.services).ok_or_else(|| StudyError::Run {
+                run,
+                message: format!("policy {policy} is not built in"),
+            })?;
         let started = Instant::now();
         match simulate_with(&scenario, key.seed, chosen) {
             Ok(outcome) => Ok((scenario, outcome, started.elapsed().as_secs_f64())),

@@ -10,7 +10,8 @@ use crate::policy::{
     Action, JobStatus, PlaceRequest, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score,
     ServiceId, Signal, View, argmin,
 };
-use crate::scenario::schema::ScenarioSpec;
+use crate::infra::spec::SiteSpec;
+use crate::workload::service::ServiceSpec;
 
 /// Ordered site lists: each listed service is served from the first of its sites that can
 /// serve, and jobs run at the first listed site with room. When a site goes down, the next site
@@ -46,12 +47,12 @@ struct Standby {
 const FAILOVER_TICK: SimDuration = SimDuration::from_secs(60);
 
 impl Failover {
-    /// A failover policy with `spec`'s lists, names resolved against `scenario`; names it does
-    /// not know are left out (the scenario check reports them).
-    pub fn new(spec: &FailoverSpec, scenario: &ScenarioSpec) -> Self {
-        let site = |name: &String| scenario.sites.iter().position(|s| &s.name == name);
+    /// A failover policy with `spec`'s lists, names resolved against a scenario's `sites` and
+    /// `services`; names it does not know are left out (the scenario check reports them).
+    pub fn new(spec: &FailoverSpec, sites: &[SiteSpec], services: &[ServiceSpec]) -> Self {
+        let site = |name: &String| sites.iter().position(|s| &s.name == name);
         let ranks = |names: &[String]| {
-            let mut rank = vec![names.len() as u32; scenario.sites.len()];
+            let mut rank = vec![names.len() as u32; sites.len()];
             let mut sites = Vec::new();
             for (i, s) in names.iter().filter_map(site).enumerate() {
                 rank[s] = rank[s].min(i as u32);
@@ -60,7 +61,7 @@ impl Failover {
             (rank, sites)
         };
         let (mut route_rank, mut service_sites) = (Vec::new(), Vec::new());
-        for service in &scenario.services {
+        for service in services {
             let (rank, sites) = ranks(spec.services.get(&service.name).map_or(&[][..], Vec::as_slice));
             route_rank.push(rank);
             service_sites.push(sites);

@@ -11,8 +11,15 @@ use crate::policy::{
 };
 use crate::vocab::WorkloadClass;
 
+/// The estate parts of a scenario file, read on their own.
+#[derive(serde::Deserialize)]
+struct Parts {
+    accelerators: Vec<crate::infra::spec::AcceleratorSpec>,
+    sites: Vec<crate::infra::spec::SiteSpec>,
+    pools: Vec<crate::infra::spec::PoolSpec>,
+}
+
 const ESTATE: &str = r#"(
-    name: "t", horizon: "1h",
     accelerators: [(name: "H100", memory: "80GB")],
     sites: [(name: "a", kind: cloud, jurisdiction: "eu"), (name: "b", kind: cloud, jurisdiction: "eu")],
     pools: [(site: "a", accelerator: "H100", on_demand: (limit: 8, price: "4 USD/h"),
@@ -21,11 +28,17 @@ const ESTATE: &str = r#"(
 
 /// Sites `a` and `b`; at `a`, 8 on-demand GPUs at 4 USD/h and 8 spot at 1 USD/h.
 pub fn estate() -> Estate {
-    let scenario = match crate::scenario::load_str(ESTATE, std::path::Path::new("t.ron")) {
-        Ok(scenario) => scenario,
+    let parts: Parts = match crate::vocab::ron_options().from_str(ESTATE) {
+        Ok(parts) => parts,
         Err(e) => panic!("{e}"),
     };
-    Estate::build(&scenario)
+    Estate::build(crate::infra::spec::EstateSpec {
+        accelerators: &parts.accelerators,
+        sites: &parts.sites,
+        pools: &parts.pools,
+        links: &[],
+        datasets: &[],
+    })
 }
 
 /// A site with 4 slots of 100 ms service at 1 USD/GPU-h, `rtt_ms` away.

@@ -35,7 +35,8 @@ pub use weighted::Weighted;
 
 use super::spec::PolicySettings;
 use super::{Action, JobStatus, PlacementCandidate, Policy, Signal, View};
-use crate::scenario::schema::ScenarioSpec;
+use crate::infra::spec::SiteSpec;
+use crate::workload::service::ServiceSpec;
 
 /// The names of the built-in policies, as written in scenarios.
 pub const BUILT_IN: [&str; 7] = [
@@ -49,8 +50,13 @@ pub const BUILT_IN: [&str; 7] = [
 ];
 
 /// The built-in policy called `name`, configured from `settings`, with site and service names
-/// resolved against `scenario`; `None` for an unknown name.
-pub fn built_in(name: &str, settings: &PolicySettings, scenario: &ScenarioSpec) -> Option<Box<dyn Policy>> {
+/// resolved against a scenario's `sites` and `services`; `None` for an unknown name.
+pub fn built_in(
+    name: &str,
+    settings: &PolicySettings,
+    sites: &[SiteSpec],
+    services: &[ServiceSpec],
+) -> Option<Box<dyn Policy>> {
     let gain = settings.migration_gain;
     Some(match name {
         "lowest_latency" => Box::new(LowestLatency),
@@ -58,7 +64,7 @@ pub fn built_in(name: &str, settings: &PolicySettings, scenario: &ScenarioSpec) 
         "data_local" => Box::new(DataLocal),
         "tiered" => Box::new(Tiered::new(settings.tiered.clone())),
         "cost_ceiling" => Box::new(CostCeiling::new(settings.cost_ceiling.clone())),
-        "failover" => Box::new(Failover::new(&settings.failover, scenario)),
+        "failover" => Box::new(Failover::new(&settings.failover, sites, services)),
         "weighted" => Box::new(Weighted {
             weights: settings.weighted.clone(),
             migration_gain: gain,

@@ -9,7 +9,7 @@ use super::frame::{self, Axes, LegendItem, Plot, Swatch};
 use super::render::Area;
 use super::style::{self, WIDTH};
 use super::{Chart, ChartError, IncidentWindow};
-use crate::metrics::ledger::CostCategory;
+use crate::infra::ledger::CostCategory;
 use crate::vocab::Tier;
 
 /// Height of each of the two panels.

@@ -4,7 +4,7 @@
 
 use plotters::style::{FontDesc, FontFamily, FontStyle, RGBAColor, RGBColor, TextStyle};
 
-use crate::metrics::ledger::CostCategory;
+use crate::infra::ledger::CostCategory;
 use crate::report::html::markup::count;
 use crate::vocab::Tier;
 

@@ -362,7 +362,7 @@ fn capped(out: &mut String, columns: &[Column], rows: Vec<Vec<Cell>>) {
 /// The estate as the scenario sets it up: sites, pools with tiers and prices, links,
 /// services and datasets.
 pub fn estate(out: &mut String, scenario: &Scenario) {
-    let estate = Estate::build(scenario);
+    let estate = Estate::build(scenario.spec.estate());
     out.push_str("<h3>Sites</h3>\n");
     sites(out, &estate);
     out.push_str("<h3>GPU pools</h3>\n<p class=\"note\">GPUs × price per GPU-hour at the start of the run, per capacity tier (owned: capex over the lifetime plus power).</p>\n");
