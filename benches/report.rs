@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hybridsim::experiment::compare::{Comparison, run_policies};
+use hybridsim::output::RunInfo;
 use hybridsim::report::figures::RunCurves;
-use hybridsim::report::{
-    ComparedRun, RunInfo, begin_comparison, finish_comparison, write_compared_run, write_run,
-};
+use hybridsim::report::{ComparedRun, begin_comparison, finish_comparison, write_compared_run, write_run};
 use hybridsim::scenario::{Scenario, load};
 use hybridsim::world::{RunOutcome, simulate};
 

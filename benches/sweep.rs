@@ -16,6 +16,7 @@ fn options(shard: sweep::Shard) -> sweep::SweepOptions<'static> {
         keep_runs: 0,
         stop_on_invalid: true,
         progress: &|_, _| {},
+        files: &hybridsim::report::StudyReport,
     }
 }
 
@@ -62,7 +63,13 @@ fn merge(c: &mut Criterion) {
         b.iter(|| sweep::sweep(&study, &dir.path().join("whole"), &options(sweep::Shard::WHOLE)))
     });
     group.bench_function("merge the shards", |b| {
-        b.iter(|| sweep::merge(&shards, &dir.path().join("merged")))
+        b.iter(|| {
+            sweep::merge(
+                &shards,
+                &dir.path().join("merged"),
+                &hybridsim::report::StudyReport,
+            )
+        })
     });
     group.finish();
 }

@@ -16,6 +16,7 @@ pub mod incident;
 pub mod infra;
 pub mod kernel;
 pub mod metrics;
+pub mod output;
 pub mod policy;
 pub mod report;
 pub mod scenario;
@@ -43,7 +44,7 @@ pub enum Error {
     Scenario(#[from] scenario::ScenarioError),
     /// Results could not be written.
     #[error(transparent)]
-    Output(#[from] report::OutputError),
+    Output(#[from] output::OutputError),
     /// The simulation itself failed.
     #[error(transparent)]
     Run(#[from] world::RunError),

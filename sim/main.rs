@@ -10,10 +10,9 @@ use hybridsim::experiment::compare::{
     CHARTED_RUNS, CompareError, Comparison, RunFigures, RunPlan, Seeds, plan, run_plan,
 };
 use hybridsim::metrics::Summary;
+use hybridsim::output::RunInfo;
 use hybridsim::report::figures::RunCurves;
-use hybridsim::report::{
-    ComparedRun, RunInfo, begin_comparison, finish_comparison, write_compared_run, write_run,
-};
+use hybridsim::report::{ComparedRun, begin_comparison, finish_comparison, write_compared_run, write_run};
 use hybridsim::scenario::{self, Scenario};
 use hybridsim::world::PROGRESS_STEPS;
 use hybridsim::{exit, world};
@@ -204,7 +203,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         } => sweep(&study, out, shard.as_deref(), keep_runs, stop_on_invalid, quiet),
         Command::Merge { shards, out, quiet } => {
             let folder =
-                hybridsim::experiment::study::sweep::merge(&shards, &out).map_err(hybridsim::Error::from)?;
+                hybridsim::experiment::study::sweep::merge(&shards, &out, &hybridsim::report::StudyReport)
+                    .map_err(hybridsim::Error::from)?;
             if !quiet {
                 println!("merged {} shards into {}/", shards.len(), folder.display());
             }
@@ -511,6 +511,7 @@ fn sweep(
         keep_runs,
         stop_on_invalid,
         progress: &|done, _| bar.set_position(done),
+        files: &hybridsim::report::StudyReport,
     };
     let report = sweep::sweep(&study, &target, &options).map_err(hybridsim::Error::from)?;
     bar.finish_and_clear();

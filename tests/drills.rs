@@ -237,7 +237,7 @@ fn check_price_shock(scenario: &Scenario, outcome: &RunOutcome, name: &str, tier
 /// incident.
 fn writes_the_full_set(scenario: &Scenario, outcome: &RunOutcome) {
     let root = tempfile::tempdir().unwrap();
-    let info = hybridsim::report::RunInfo {
+    let info = hybridsim::output::RunInfo {
         hybridsim_version: "test",
         scenario_path: scenario.path.display().to_string(),
         wall_clock_s: 1.0,

@@ -226,7 +226,7 @@ fn scenario_text_is_escaped() {
     let mut scenario = hybridsim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     scenario.spec.name = "<script>alert('name')</script> & co".into();
     let outcome = hybridsim::world::simulate(&scenario, scenario.spec.seed).unwrap();
-    let info = hybridsim::report::RunInfo {
+    let info = hybridsim::output::RunInfo {
         hybridsim_version: env!("CARGO_PKG_VERSION"),
         scenario_path: path.display().to_string(),
         wall_clock_s: 0.0,

@@ -13,13 +13,13 @@ use crate::metrics::timeseries::{cost_curves, window_end_s};
 use crate::vocab::Tier;
 use crate::world::{RunOutcome, ServiceState};
 
-use super::OutputDir;
 use super::charts::{
     Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow, LatencyChart,
     LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RunSeries, RunsPanel,
     ServiceLatency, UtilizationChart, UtilizationPoint, UtilizationRunsChart,
 };
-use super::output::OutputError;
+use crate::output::OutputDir;
+use crate::output::OutputError;
 
 /// The incidents as shaded windows; one without an end lasts to the horizon.
 pub fn incident_windows(summary: &Summary) -> Vec<IncidentWindow> {

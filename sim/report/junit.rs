@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::OutputError;
 use crate::experiment::gate::{Outcome, ScenarioReport, Tally};
+use crate::output::OutputError;
 
 /// `text` escaped for XML content and attribute values. Line breaks and tabs are written as
 /// character references so attribute values keep them.

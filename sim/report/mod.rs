@@ -8,23 +8,23 @@ pub mod charts;
 pub mod figures;
 pub mod html;
 mod junit;
-mod output;
-pub mod parquet;
 pub mod series;
 pub mod study;
 mod tables;
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use crate::output::{OutputDir, OutputError, RunInfo};
 
 pub use junit::{junit_xml, write_junit};
-pub use output::{OutputDir, OutputError};
 pub use tables::{
     DECISIONS_CSV_HEADER, INCIDENTS_CSV_HEADER, JOBS_CSV_HEADER, decisions_csv, incidents_csv, jobs_csv,
 };
 
 use crate::experiment::compare::Comparison;
+use crate::experiment::study::Study;
+use crate::experiment::study::files::StudyFiles;
+use crate::experiment::study::results::StudyResults;
 use crate::metrics::Summary;
 use crate::scenario::Scenario;
 use crate::world::RunOutcome;
@@ -53,20 +53,6 @@ pub const RUN_FILES: [(&str, &str); 15] = [
         "wall-clock facts about this execution (the only file that differs between runs)",
     ),
 ];
-
-/// Facts about one execution that are not part of the simulated result: they differ between
-/// two runs of the same scenario and seed, so they are kept out of `summary.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunInfo {
-    /// Version of hybridsim that ran.
-    pub hybridsim_version: &'static str,
-    /// The scenario file.
-    pub scenario_path: String,
-    /// Wall-clock seconds spent simulating.
-    pub wall_clock_s: f64,
-    /// Events delivered per wall-clock second.
-    pub events_per_wall_second: f64,
-}
 
 /// Writes the results of a run of `scenario` into `target`, replacing it atomically. Returns
 /// the folder.
@@ -185,4 +171,26 @@ pub(crate) fn write_files(
         html::run_report(scenario, outcome, !folder.is_empty()).map_err(|e| report_error(out, folder, e))?;
     out.write_bytes(&file(html::REPORT_HTML), report.as_bytes())?;
     out.write_json(&file("run.json"), info)
+}
+
+/// The report's drawing of a study's files: a kept run's folder as `hybridsim run` writes it, and
+/// the study's charts and page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StudyReport;
+
+impl StudyFiles for StudyReport {
+    fn run_files(
+        &self,
+        out: &OutputDir,
+        folder: &str,
+        scenario: &Scenario,
+        outcome: &RunOutcome,
+        info: &RunInfo,
+    ) -> Result<(), OutputError> {
+        write_files(out, folder, scenario, outcome, info)
+    }
+
+    fn study_files(&self, out: &OutputDir, study: &Study, results: &StudyResults) -> Result<(), OutputError> {
+        study::write_study_outputs(out, study, results)
+    }
 }

@@ -3,9 +3,9 @@
 
 use super::charts::{ChartError, StudyChart, StudyLine};
 use super::html::{self, StudyFigure};
-use super::{OutputDir, OutputError};
 use crate::experiment::study::Study;
 use crate::experiment::study::results::{Curve, StudyResults};
+use crate::output::{OutputDir, OutputError};
 
 /// The files of a finished study, for the page's list.
 const FILES: [(&str, &str); 6] = [

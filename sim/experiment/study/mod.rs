@@ -23,6 +23,7 @@
 
 pub mod address;
 pub mod figures;
+pub mod files;
 pub mod results;
 pub mod sweep;
 pub mod values;
@@ -296,7 +297,7 @@ pub enum StudyError {
     Merge(String),
     /// Results could not be read or written.
     #[error(transparent)]
-    Output(#[from] crate::report::OutputError),
+    Output(#[from] crate::output::OutputError),
     /// A run failed for a reason other than its input (a bug).
     #[error("run {run} failed: {message}")]
     Run {

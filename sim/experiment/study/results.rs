@@ -11,9 +11,10 @@ use std::io::BufWriter;
 
 use serde::Serialize;
 
+use super::files::StudyFiles;
 use super::{Study, StudyError};
 use crate::metrics::stats::RunningStats;
-use crate::report::{OutputDir, OutputError};
+use crate::output::{OutputDir, OutputError};
 
 /// A row per run.
 pub const RUNS_CSV: &str = "runs.csv";
@@ -187,25 +188,25 @@ struct RunRow {
 }
 
 /// Writes every result file from `runs.csv` in `out`.
-pub fn finish(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
+pub fn finish(study: &Study, out: &OutputDir, files: &dyn StudyFiles) -> Result<StudyResults, StudyError> {
     let results = compute(study, out)?;
     out.write_json(STUDY_JSON, &results.summary)?;
-    crate::report::parquet::csv_to_parquet(
+    crate::output::parquet::csv_to_parquet(
         &out.staged(RUNS_CSV),
         &out.staged("runs.parquet"),
         &runs_types(study),
     )?;
-    crate::report::parquet::csv_to_parquet(
+    crate::output::parquet::csv_to_parquet(
         &out.staged(POINTS_CSV),
         &out.staged("points.parquet"),
         &points_types(study),
     )?;
-    crate::report::study::write_study_outputs(out, study, &results)?;
+    files.study_files(out, study, &results)?;
     Ok(results)
 }
 
-fn runs_types(study: &Study) -> Vec<crate::report::parquet::ColumnType> {
-    use crate::report::parquet::ColumnType::{Float, Integer, Text};
+fn runs_types(study: &Study) -> Vec<crate::output::parquet::ColumnType> {
+    use crate::output::parquet::ColumnType::{Float, Integer, Text};
     let mut types = vec![Integer, Integer];
     types.extend(study.parameters.iter().map(|_| Text));
     types.extend([Text, Text, Integer, Text, Text]);
@@ -218,8 +219,8 @@ fn runs_types(study: &Study) -> Vec<crate::report::parquet::ColumnType> {
     types
 }
 
-fn points_types(study: &Study) -> Vec<crate::report::parquet::ColumnType> {
-    use crate::report::parquet::ColumnType::{Float, Integer, Text};
+fn points_types(study: &Study) -> Vec<crate::output::parquet::ColumnType> {
+    use crate::output::parquet::ColumnType::{Float, Integer, Text};
     let mut types = vec![Integer];
     types.extend(study.parameters.iter().map(|_| Text));
     types.extend([Text, Text, Text, Integer, Float, Float, Float, Float]);

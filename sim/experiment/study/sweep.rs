@@ -16,9 +16,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::figures::Columns;
+use super::files::StudyFiles;
 use super::{Study, StudyError, results};
+use crate::output::{OutputDir, OutputError, RunInfo};
 use crate::policy::built_in;
-use crate::report::{OutputDir, OutputError, RunInfo};
 use crate::world::{RunError, simulate_with};
 
 /// Runs per chunk and thread: enough to keep every core busy, few enough that a chunk's rows are
@@ -103,6 +104,8 @@ pub struct SweepOptions<'a> {
     pub stop_on_invalid: bool,
     /// Hears (runs done, runs of this shard) after each chunk.
     pub progress: &'a (dyn Fn(u64, u64) + Sync),
+    /// Writes the kept runs' folders and the study's charts and page.
+    pub files: &'a dyn StudyFiles,
 }
 
 /// What a shard folder says about itself: `shard.json`.
@@ -190,7 +193,7 @@ pub fn sweep(study: &Study, target: &Path, options: &SweepOptions) -> Result<Swe
     for runs in mine.chunks(chunk) {
         let rows: Vec<Result<Row, StudyError>> = runs
             .par_iter()
-            .map(|&run| run_one(study, &columns, run, &out, options.keep_runs))
+            .map(|&run| run_one(study, &columns, run, &out, options))
             .collect();
         for row in rows {
             let row = row?;
@@ -215,7 +218,7 @@ pub fn sweep(study: &Study, target: &Path, options: &SweepOptions) -> Result<Swe
     drop(writer);
     let mut break_even = Vec::new();
     if options.shard == Shard::WHOLE {
-        let results = results::finish(study, &out)?;
+        let results = results::finish(study, &out, options.files)?;
         break_even = results
             .summary
             .break_even
@@ -267,7 +270,7 @@ fn run_one(
     columns: &Columns,
     run: u64,
     out: &OutputDir,
-    keep_runs: u64,
+    options: &SweepOptions,
 ) -> Result<Row, StudyError> {
     let key = study.key(run);
     let (levels, variant) = study.point_parts(key.point);
@@ -307,7 +310,7 @@ fn run_one(
                     .into_iter()
                     .map(|v| v.map_or(String::new(), |x| x.to_string())),
             );
-            if run < keep_runs {
+            if run < options.keep_runs {
                 let folder = format!("runs/{run}/");
                 out.create_folder(&folder)?;
                 let info = RunInfo {
@@ -316,7 +319,9 @@ fn run_one(
                     wall_clock_s: wall,
                     events_per_wall_second: outcome.summary.kernel.events_processed as f64 / wall.max(1e-9),
                 };
-                crate::report::write_files(out, &folder, &scenario, &outcome, &info)?;
+                options
+                    .files
+                    .run_files(out, &folder, &scenario, &outcome, &info)?;
             }
             Ok(Row {
                 run,
@@ -359,7 +364,7 @@ fn run_failed(run: u64, error: &RunError) -> StudyError {
 /// Merges shard folders into `target`: exactly the files a whole sweep of the study writes.
 /// Shards of another study or version, a shard given twice and a missing shard are refused
 /// before anything is written.
-pub fn merge(folders: &[PathBuf], target: &Path) -> Result<PathBuf, StudyError> {
+pub fn merge(folders: &[PathBuf], target: &Path, files: &dyn StudyFiles) -> Result<PathBuf, StudyError> {
     let refuse = |why: String| Err(StudyError::Merge(why));
     if folders.is_empty() {
         return refuse("no shard folders given".into());
@@ -433,7 +438,7 @@ pub fn merge(folders: &[PathBuf], target: &Path) -> Result<PathBuf, StudyError> 
     for folder in &ordered {
         copy_kept_runs(folder, &out)?;
     }
-    results::finish(&study, &out)?;
+    results::finish(&study, &out, files)?;
     Ok(out.commit()?)
 }
 

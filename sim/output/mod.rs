@@ -1,4 +1,5 @@
-//! The output folder, written atomically.
+//! The output folder, written atomically, and what goes into it whatever the model: the facts
+//! about one execution ([`RunInfo`]) and Parquet copies of CSV tables ([`parquet`]).
 //!
 //! Files are written into a hidden staging folder beside the target and the staging folder is
 //! renamed onto the target only when every file is complete. A run that fails half-way leaves no
@@ -9,6 +10,22 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+pub mod parquet;
+
+/// Facts about one execution that are not part of the simulated result: they differ between
+/// two runs of the same scenario and seed, so they are kept out of `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// Version of hybridsim that ran.
+    pub hybridsim_version: &'static str,
+    /// The scenario file.
+    pub scenario_path: String,
+    /// Wall-clock seconds spent simulating.
+    pub wall_clock_s: f64,
+    /// Events delivered per wall-clock second.
+    pub events_per_wall_second: f64,
+}
 
 /// An I/O failure while writing results, naming the path involved.
 #[derive(Debug, thiserror::Error)]
