@@ -101,9 +101,8 @@ fn main() -> ExitCode {
         println!("  {name}: p99 {p99:?} ms, {} failed", service.requests.failed);
     }
     for decision in outcome
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .filter(|d| d.kind.as_str() == "scale")
         .take(5)

@@ -75,19 +75,19 @@ fn the_azure_replay_reproduces_the_trace() {
     assert_eq!(trace.len(), 19_366);
 
     let outcome = simulate(&scenario, scenario.spec.seed).unwrap();
-    let chat = &outcome.world.serving.services[0];
+    let chat = &outcome.record.services[0];
     assert_eq!(
-        chat.metrics.arrived, 19_366,
+        outcome.summary.services[&chat.name].requests.arrived, 19_366,
         "every trace row arrives once within the hour"
     );
 
     // Arrival times: the per-minute arrival counts equal the trace's own per-minute counts.
     let window_ns = scenario.spec.metrics.window.as_nanos();
-    let mut expected = vec![0u64; chat.metrics.windows.len()];
+    let mut expected = vec![0u64; chat.windows.len()];
     for offset in trace.offsets() {
         expected[(offset / window_ns) as usize] += 1;
     }
-    let simulated: Vec<u64> = chat.metrics.windows.iter().map(|w| w.arrived).collect();
+    let simulated: Vec<u64> = chat.windows.iter().map(|w| w.arrived).collect();
     assert_eq!(simulated, expected);
 
     // Tokens reach the service-time model: with deterministic per-token costs the mean service

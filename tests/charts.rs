@@ -936,7 +936,7 @@ fn runs_charts_of_two_real_runs() {
 
     let utilization = hybridsim::report::figures::utilization_runs_chart(&curves);
     let pools: Vec<String> = a
-        .world
+        .record
         .estate
         .pools
         .iter()
@@ -1012,7 +1012,7 @@ fn runs_of_different_scenarios_share_panels_by_name_and_no_incidents() {
     assert!(latency.incidents.is_empty(), "the runs' incidents differ");
     let utilization = hybridsim::report::figures::utilization_runs_chart(&mixed);
     assert_eq!(captions(&utilization).last(), Some(&"dc/ref: GPUs in use"));
-    assert_eq!(utilization.panels.len(), quick.world.estate.pools.len() + 1);
+    assert_eq!(utilization.panels.len(), quick.record.estate.pools.len() + 1);
     renders(&latency);
     renders(&utilization);
 

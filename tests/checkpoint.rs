@@ -6,9 +6,10 @@
 //! interval, and the measured waste must be smallest at the interval nearest √(2δM).
 
 use hybridsim::experiment::closed_form::daly_expected_wall_time;
+use hybridsim::metrics::job::JobOutcome;
 use hybridsim::metrics::stats::mean_confidence_interval;
 use hybridsim::scenario::{Scenario, load};
-use hybridsim::world::{Phase, simulate};
+use hybridsim::world::simulate;
 
 const T_S: f64 = 480.0;
 const DELTA: f64 = 0.1;
@@ -30,8 +31,12 @@ fn wall_times(base: &Scenario, interval_h: f64) -> Vec<f64> {
     (1..=REPLICATIONS)
         .map(|seed| {
             let outcome = simulate(&scenario, seed).unwrap();
-            let job = &outcome.world.jobs.jobs[0];
-            assert_eq!(job.phase, Phase::Completed, "τ = {interval_h} h, seed {seed}");
+            let job = &outcome.record.jobs[0];
+            assert_eq!(
+                job.outcome,
+                JobOutcome::Completed,
+                "τ = {interval_h} h, seed {seed}"
+            );
             job.record.ended.unwrap().as_secs_f64() / 3600.0
         })
         .collect()
@@ -86,7 +91,7 @@ fn the_llama3_like_run_loses_what_daly_predicts() {
             let training = &outcome.summary.jobs["training"];
             assert_eq!(training.completed, 1, "seed {seed}");
             let goodput = training.goodput.unwrap();
-            let job = &outcome.world.jobs.jobs[0];
+            let job = &outcome.record.jobs[0];
             let wall = job.record.ended.unwrap().as_secs_f64() / 3600.0;
             // The gang is held without a gap, so goodput is the effective training time T_s/T_w.
             approx::assert_relative_eq!(goodput, 1_166.25 / wall, max_relative = 1e-9);

@@ -20,9 +20,8 @@ fn the_example_policy_runs_and_reacts_to_the_outage() {
     assert!(outcome.summary.services["assistant"].requests.served > 100_000);
     // The region goes down at 10:00; every other site of the assistant doubles then.
     let doubled: Vec<&str> = outcome
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .filter(|d| d.kind.as_str() == "scale" && d.reason.contains("doubles"))
         .map(|d| {
@@ -99,9 +98,8 @@ fn ineligible_answers_are_rejected_and_logged_and_the_run_goes_on() {
     assert!(chat.requests.served > 6000, "{:?}", chat.requests);
     assert_eq!(outcome.summary.jobs["training"].completed, 1);
     let rejected: Vec<(f64, &str, &str)> = outcome
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .filter(|d| d.kind.as_str() == "rejected")
         .map(|d| (d.time.as_secs_f64(), d.subject.as_str(), d.reason.as_str()))

@@ -11,14 +11,17 @@ use approx::assert_relative_eq;
 use hybridsim::incident::{CapacityTarget, IncidentKind};
 use hybridsim::infra::ledger::{CostCategory, LedgerEntry};
 use hybridsim::metrics::job::Interruption;
+use hybridsim::metrics::job::JobOutcome;
+use hybridsim::metrics::record::{JobRow, RunRecord};
 use hybridsim::metrics::recovery::IncidentSummary;
 use hybridsim::policy::DecisionKind;
 use hybridsim::scenario::{Scenario, load};
 use hybridsim::vocab::Tier;
 use hybridsim::vocab::WorkloadClass;
 use hybridsim::workload::job::InterruptCause;
+use hybridsim::workload::job::JobDef;
 use hybridsim::workload::service::FallbackSpec;
-use hybridsim::world::{JobState, Phase, RunOutcome, World, simulate};
+use hybridsim::world::{RunOutcome, World, simulate, simulate_with_model};
 
 const DRILLS: [&str; 9] = [
     "congested-interconnect",
@@ -42,6 +45,12 @@ fn drill(name: &str) -> Scenario {
 
 fn run(scenario: &Scenario) -> RunOutcome {
     simulate(scenario, scenario.spec.seed).unwrap_or_else(|e| panic!("{}: {e}", scenario.spec.name))
+}
+
+/// [`run`], with the model as it ended: for what no output shows (interruptions, priorities).
+fn run_with_model(scenario: &Scenario) -> (RunOutcome, World) {
+    simulate_with_model(scenario, scenario.spec.seed)
+        .unwrap_or_else(|e| panic!("{}: {e}", scenario.spec.name))
 }
 
 /// The scenario with incident `name` removed: the counterfactual of a comparison.
@@ -80,38 +89,36 @@ fn incident<'a>(outcome: &'a RunOutcome, name: &str) -> &'a IncidentSummary {
         .unwrap_or_else(|| panic!("no incident {name} in the summary"))
 }
 
-fn job<'a>(world: &'a World, name: &str) -> &'a JobState {
-    world
-        .jobs
+fn job<'a>(record: &'a RunRecord, name: &str) -> &'a JobRow {
+    record
         .jobs
         .iter()
-        .find(|j| j.def.name == name)
+        .find(|j| j.name == name)
         .unwrap_or_else(|| panic!("no job {name}"))
 }
 
-fn job_index(world: &World, name: &str) -> u32 {
-    world.jobs.jobs.iter().position(|j| j.def.name == name).unwrap() as u32
+fn job_index(record: &RunRecord, name: &str) -> u32 {
+    record.jobs.iter().position(|j| j.name == name).unwrap() as u32
 }
 
 fn secs(t: Option<hybridsim::kernel::SimTime>) -> f64 {
     t.map_or(f64::NAN, |t| t.as_secs_f64())
 }
 
-fn site_name(world: &World, site: hybridsim::vocab::ids::SiteId) -> &str {
-    &world.estate.sites[site.index()].name
+fn site_name(record: &RunRecord, site: hybridsim::vocab::ids::SiteId) -> &str {
+    record.estate.site(site)
 }
 
 /// The site of the pool a job last ran in.
-fn last_site<'a>(world: &'a World, job: &JobState) -> &'a str {
-    let (pool, _) = job.last_placement.expect("the job ran");
-    site_name(world, world.estate.pools[pool.index()].site)
+fn last_site<'a>(record: &'a RunRecord, job: &JobRow) -> &'a str {
+    let (pool, _) = job.placed.expect("the job ran");
+    site_name(record, record.estate.pools[pool.index()].site)
 }
 
 /// USD of the ledger entries `keep` selects that fall in `[from, to]`, prorated over each
 /// entry's span (as `cost_during_usd` is).
-fn cost_between(world: &World, from: f64, to: f64, keep: impl Fn(&LedgerEntry) -> bool) -> f64 {
-    world
-        .estate
+fn cost_between(record: &RunRecord, from: f64, to: f64, keep: impl Fn(&LedgerEntry) -> bool) -> f64 {
+    record
         .ledger
         .entries()
         .iter()
@@ -127,8 +134,8 @@ fn cost_between(world: &World, from: f64, to: f64, keep: impl Fn(&LedgerEntry) -
 }
 
 /// Compute billed in `tier` at `site` (any site if `None`).
-fn compute_in(world: &World, tier: Tier, site: Option<&str>) -> impl Fn(&LedgerEntry) -> bool {
-    let site = site.map(|name| world.estate.sites.iter().position(|s| s.name == name).unwrap());
+fn compute_in(record: &RunRecord, tier: Tier, site: Option<&str>) -> impl Fn(&LedgerEntry) -> bool {
+    let site = site.map(|name| record.estate.sites.iter().position(|s| s == name).unwrap());
     move |e: &LedgerEntry| {
         e.category == CostCategory::Compute
             && e.tier == Some(tier)
@@ -138,29 +145,27 @@ fn compute_in(world: &World, tier: Tier, site: Option<&str>) -> impl Fn(&LedgerE
 
 /// The sites the router switched `service`'s requests from `origin` to, with the time. The
 /// router logs every switch, so every site that served the origin's requests is in it.
-fn routes(world: &World, service: &str, origin: &str) -> Vec<(f64, String)> {
+fn routes(record: &RunRecord, service: &str, origin: &str) -> Vec<(f64, String)> {
     let subject = format!("{service} from {origin}");
-    world
+    record
         .decisions
-        .entries()
         .iter()
         .filter(|d| d.kind == DecisionKind::RouteChange && d.subject == subject)
         .map(|d| (d.time.as_secs_f64(), d.choice.clone()))
         .collect()
 }
 
-/// Metrics windows of `world`'s service `name` that lie wholly in `[from, to)`.
+/// Metrics windows of the run's service `name` that lie wholly in `[from, to)`.
 fn windows_within(
     scenario: &Scenario,
-    world: &World,
+    record: &RunRecord,
     name: &str,
     from: f64,
     to: f64,
 ) -> Vec<hybridsim::metrics::service::WindowStats> {
     let width = scenario.spec.metrics.window.as_secs_f64();
-    let service = world.serving.services.iter().find(|s| s.name == name).unwrap();
+    let service = record.services.iter().find(|s| s.name == name).unwrap();
     service
-        .metrics
         .windows
         .iter()
         .enumerate()
@@ -170,11 +175,10 @@ fn windows_within(
 }
 
 /// Whether every window of service `name` met its SLO (a window without requests does).
-fn slo_always_met(world: &World, name: &str) -> bool {
-    let service = world.serving.services.iter().find(|s| s.name == name).unwrap();
+fn slo_always_met(record: &RunRecord, name: &str) -> bool {
+    let service = record.services.iter().find(|s| s.name == name).unwrap();
     let (percentile, bound) = service.slo.expect("the service has an SLO");
     service
-        .metrics
         .windows
         .iter()
         .all(|w| w.meets_slo(percentile, bound) != Some(false))
@@ -214,16 +218,16 @@ fn check_price_shock(scenario: &Scenario, outcome: &RunOutcome, name: &str, tier
     let shocked = incident(outcome, name);
     assert_eq!(shocked.time_to_recover_s, Some(0.0), "nothing to recover from");
     assert_eq!(shocked.jobs_interrupted, 0);
-    for (a, b) in outcome.world.jobs.jobs.iter().zip(&base.world.jobs.jobs) {
+    for (a, b) in outcome.record.jobs.iter().zip(&base.record.jobs) {
         assert_eq!(
-            (a.record.ended, a.last_placement),
-            (b.record.ended, b.last_placement),
+            (a.record.ended, a.placed),
+            (b.record.ended, b.placed),
             "{name}: job {} ran differently with the price shock",
-            a.def.name
+            a.name
         );
     }
-    let same_window = cost_between(&base.world, start, end, |_| true);
-    let tier_in_window = cost_between(&base.world, start, end, compute_in(&base.world, tier, site));
+    let same_window = cost_between(&base.record, start, end, |_| true);
+    let tier_in_window = cost_between(&base.record, start, end, compute_in(&base.record, tier, site));
     assert!(tier_in_window > 0.0, "{name}: nothing ran in the shocked tier");
     assert!(shocked.cost_during_usd > same_window);
     assert_relative_eq!(
@@ -329,8 +333,8 @@ fn every_drill_validates_runs_quickly_and_explains_its_figures() {
 fn eu_requests_never_leave_the_eu_and_a_second_eu_region_recovers_in_minutes() {
     let single_scenario = drill("eu-outage-single");
     let dual_scenario = drill("eu-outage-dual");
-    let single = run(&single_scenario);
-    let dual = run(&dual_scenario);
+    let (single, single_model) = run_with_model(&single_scenario);
+    let (dual, dual_model) = run_with_model(&dual_scenario);
     let name = "eu-1 region down";
     let (start, end) = window(&single_scenario, name);
     assert_eq!((start, end), window(&dual_scenario, name));
@@ -343,19 +347,19 @@ fn eu_requests_never_leave_the_eu_and_a_second_eu_region_recovers_in_minutes() {
     };
 
     for (scenario, outcome) in [(&single_scenario, &single), (&dual_scenario, &dual)] {
-        let world = &outcome.world;
+        let record = &outcome.record;
         // EU requests carry EU residency: the router never sent one to the US, whatever the
         // queues; US requests did go to the US.
-        let eu = routes(world, "assistant", "users-eu");
+        let eu = routes(record, "assistant", "users-eu");
         assert!(!eu.is_empty());
         assert!(eu.iter().all(|(_, site)| site != "cloud-us"), "{eu:?}");
         assert!(
-            routes(world, "assistant", "users-us")
+            routes(record, "assistant", "users-us")
                 .iter()
                 .any(|(_, s)| s == "cloud-us")
         );
         // US users are served in every minute of the outage.
-        let during = windows_within(scenario, world, "assistant", start, end);
+        let during = windows_within(scenario, record, "assistant", start, end);
         assert_eq!(during.len() as f64, (end - start) / 60.0);
         assert!(during.iter().all(|w| w.served > 0));
         let figures = incident(outcome, name);
@@ -378,9 +382,9 @@ fn eu_requests_never_leave_the_eu_and_a_second_eu_region_recovers_in_minutes() {
     assert!(u64::from(summary.replicas.max * service.model.gpus_per_replica) < us_limit);
     let lonely = incident(&single, name);
     assert_eq!(lonely.jobs_failed_over, 0);
-    let interruption = single.world.jobs.interruptions[0];
+    let interruption = single_model.jobs.interruptions[0];
     assert_eq!(
-        site_name(&single.world, interruption.resumed.unwrap().1),
+        site_name(&single.record, interruption.resumed.unwrap().1),
         "cloud-eu-1"
     );
     let restore = single_scenario.spec.jobs[0]
@@ -399,9 +403,9 @@ fn eu_requests_never_leave_the_eu_and_a_second_eu_region_recovers_in_minutes() {
     // Two EU regions: traffic and the training run fail over; recovery takes minutes.
     let paired = incident(&dual, name);
     assert_eq!(paired.jobs_failed_over, 1);
-    let interruption = dual.world.jobs.interruptions[0];
+    let interruption = dual_model.jobs.interruptions[0];
     assert_eq!(
-        site_name(&dual.world, interruption.resumed.unwrap().1),
+        site_name(&dual.record, interruption.resumed.unwrap().1),
         "cloud-eu-2"
     );
     assert!(resumed_at(&interruption) < end);
@@ -412,13 +416,16 @@ fn eu_requests_never_leave_the_eu_and_a_second_eu_region_recovers_in_minutes() {
     );
     assert_relative_eq!(paired_ttr, resumed_at(&interruption) - start, max_relative = 1e-9);
     assert!(
-        routes(&dual.world, "assistant", "users-eu")
+        routes(&dual.record, "assistant", "users-eu")
             .iter()
             .any(|(t, s)| *t >= start && *t < end && s == "cloud-eu-2")
     );
     assert!(paired.requests_failed * 10 < lonely.requests_failed);
     // It stays in the second region to the end: the default policy does not move it back.
-    assert_eq!(last_site(&dual.world, job(&dual.world, "pretrain")), "cloud-eu-2");
+    assert_eq!(
+        last_site(&dual.record, job(&dual.record, "pretrain")),
+        "cloud-eu-2"
+    );
     assert!(dual.summary.cost.total_usd > single.summary.cost.total_usd);
     assert!(
         dual.summary.services["assistant"]
@@ -434,8 +441,8 @@ fn eu_requests_never_leave_the_eu_and_a_second_eu_region_recovers_in_minutes() {
 fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_after() {
     let name = "H100 shortage";
     let scenario = drill("gpu-shortage");
-    let outcome = run(&scenario);
-    let world = &outcome.world;
+    let (outcome, model) = run_with_model(&scenario);
+    let record = &outcome.record;
     let (start, end) = window(&scenario, name);
     let spec = scenario.spec.incidents.iter().find(|i| i.name == name).unwrap();
     let IncidentKind::CapacityShock {
@@ -449,48 +456,45 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
     let limit = scenario.spec.pools[0].on_demand.as_ref().unwrap().limit;
     let left = (limit as f64 * share).floor() as u32;
 
-    let cut = interruptions(world, InterruptCause::CapacityLoss);
+    let cut = interruptions(&model, InterruptCause::CapacityLoss);
     let figures = incident(&outcome, name);
     assert!(cut.len() >= 2 && cut.len() as u64 == figures.jobs_interrupted);
     assert!(cut.iter().all(|i| i.at.as_secs_f64() == start));
-    let cut_jobs: Vec<&JobState> = cut.iter().map(|i| &world.jobs.jobs[i.job as usize]).collect();
+    // Each job's definition (from the model) with what happened to it (from the record).
+    let jobs: Vec<(&JobDef, &JobRow)> = model.jobs.jobs.iter().map(|j| &j.def).zip(&record.jobs).collect();
+    let cut_jobs: Vec<(&JobDef, &JobRow)> = cut.iter().map(|i| jobs[i.job as usize]).collect();
     // The on-demand holders that kept their GPUs through the shock.
-    let kept: Vec<&JobState> = world
-        .jobs
-        .jobs
+    let kept: Vec<(&JobDef, &JobRow)> = jobs
         .iter()
-        .filter(|j| {
-            j.last_placement.is_some_and(|(_, tier)| tier == Tier::OnDemand)
+        .copied()
+        .filter(|(_, j)| {
+            j.placed.is_some_and(|(_, tier)| tier == Tier::OnDemand)
                 && secs(j.record.first_start) < start
                 && j.record.ended.is_none_or(|e| e.as_secs_f64() > start)
                 && j.record.interrupted() == 0
         })
         .collect();
     assert!(!kept.is_empty());
-    let highest_cut = cut_jobs.iter().map(|j| j.def.priority).max().unwrap();
-    let lowest_kept = kept.iter().map(|j| j.def.priority).min().unwrap();
+    let highest_cut = cut_jobs.iter().map(|j| j.0.priority).max().unwrap();
+    let lowest_kept = kept.iter().map(|j| j.0.priority).min().unwrap();
     assert!(
         highest_cut < lowest_kept,
         "cut up to priority {highest_cut}, kept from {lowest_kept}"
     );
-    let kept_gpus: u32 = kept.iter().map(|j| j.def.gpus).sum();
+    let kept_gpus: u32 = kept.iter().map(|j| j.0.gpus).sum();
     assert!(kept_gpus <= left);
     // No more than needed: the last job cut (the highest priority) did not fit beside the rest.
-    let last = cut_jobs.iter().max_by_key(|j| j.def.priority).unwrap();
-    assert!(kept_gpus + last.def.gpus > left);
+    let last = cut_jobs.iter().max_by_key(|j| j.0.priority).unwrap();
+    assert!(kept_gpus + last.0.gpus > left);
     assert_eq!(
-        job(world, "pretrain-7b").record.interrupted(),
+        job(record, "pretrain-7b").record.interrupted(),
         0,
         "reserved GPUs are not shocked"
     );
-    let rlhf = job(world, "rlhf");
-    assert!(kept.iter().any(|j| j.def.name == "rlhf") && rlhf.record.interrupted() == 0);
+    let rlhf = job(record, "rlhf");
+    assert!(kept.iter().any(|j| j.1.name == "rlhf") && rlhf.record.interrupted() == 0);
     // Cut in order of priority, lowest first.
-    assert!(
-        cut_jobs
-            .windows(2)
-            .all(|w| w[0].def.priority <= w[1].def.priority)
-    );
+    assert!(cut_jobs.windows(2).all(|w| w[0].0.priority <= w[1].0.priority));
 
     // Everyone cut waits for the end of the shock (the GPUs left fit none of them), then
     // computes again: the last to do so sets the time to recover.
@@ -506,7 +510,7 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
     // The backlog builds during the shock and is back at its level before it only hours later.
     let width = scenario.spec.metrics.window.as_secs_f64();
     let sampled = |k: usize| (k + 1) as f64 * width;
-    let before = world
+    let before = record
         .backlog
         .iter()
         .enumerate()
@@ -514,7 +518,7 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
         .map(|(_, &b)| b)
         .next_back()
         .unwrap();
-    let peak = world
+    let peak = record
         .backlog
         .iter()
         .enumerate()
@@ -523,7 +527,7 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
         .max()
         .unwrap();
     assert!(peak >= before + 10, "backlog {before} → {peak}");
-    let emptied = world
+    let emptied = record
         .backlog
         .iter()
         .enumerate()
@@ -543,7 +547,7 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
 fn a_spot_price_spike_costs_more_and_changes_nothing_else() {
     let name = "spot price x4";
     let scenario = drill("spot-price-spike");
-    let outcome = run(&scenario);
+    let (outcome, model) = run_with_model(&scenario);
     check_price_shock(&scenario, &outcome, name, Tier::Spot, None);
     let (start, end) = window(&scenario, name);
     let pool = &scenario.spec.pools[0];
@@ -557,21 +561,17 @@ fn a_spot_price_spike_costs_more_and_changes_nothing_else() {
         assert!(outcome.summary.cost.by_tier[tier] > 0.0, "{tier}");
     }
     // Spot jobs keep being placed on spot during the spike, though on-demand is now cheaper.
-    let world = &outcome.world;
-    let opportunistic = |j: &&JobState| j.def.preemptible;
-    let placed_in_spike: Vec<&JobState> = world
+    let placed_in_spike: Vec<&JobRow> = model
         .jobs
         .jobs
         .iter()
-        .filter(opportunistic)
+        .zip(&outcome.record.jobs)
+        .filter(|(state, _)| state.def.preemptible)
+        .map(|(_, j)| j)
         .filter(|j| (start..end).contains(&secs(j.record.first_start)))
         .collect();
     assert!(placed_in_spike.len() > 10);
-    assert!(
-        placed_in_spike
-            .iter()
-            .all(|j| j.last_placement.unwrap().1 == Tier::Spot)
-    );
+    assert!(placed_in_spike.iter().all(|j| j.placed.unwrap().1 == Tier::Spot));
     // Reclaims come with enough notice to checkpoint: they cost restarts, not work.
     for class in ["embedding", "batch_inference"] {
         let summary = &outcome.summary.jobs[class];
@@ -586,16 +586,16 @@ fn a_factory_without_backhaul_keeps_its_line_running_and_its_data_waits() {
     let scenario = drill("edge-backhaul-loss");
     let outcome = run(&scenario);
     let base = run(&without(&scenario, name));
-    let world = &outcome.world;
+    let record = &outcome.record;
     let (start, end) = window(&scenario, name);
     let cut = end - start;
 
     // Local inference never notices.
     let line = &outcome.summary.services["vision-qc"];
     assert_eq!(line.requests.failed + line.requests.degraded, 0);
-    assert!(slo_always_met(world, "vision-qc"));
+    assert!(slo_always_met(record, "vision-qc"));
     assert!(
-        windows_within(&scenario, world, "vision-qc", start, end)
+        windows_within(&scenario, record, "vision-qc", start, end)
             .iter()
             .all(|w| w.served > 0)
     );
@@ -603,7 +603,7 @@ fn a_factory_without_backhaul_keeps_its_line_running_and_its_data_waits() {
     // few already in service in the region when the link drops still end as served, in the
     // first minute: the engine does not fail requests whose way back is cut.)
     let width = scenario.spec.metrics.window.as_secs_f64();
-    let during = windows_within(&scenario, world, "assistant", start + width, end);
+    let during = windows_within(&scenario, record, "assistant", start + width, end);
     assert!(during.iter().all(|w| w.served == 0 && w.degraded > 0));
     let assistant = &outcome.summary.services["assistant"];
     assert_eq!(assistant.requests.failed, 0);
@@ -615,8 +615,8 @@ fn a_factory_without_backhaul_keeps_its_line_running_and_its_data_waits() {
 
     // The telemetry transfer stalls for exactly the cut: the fine-tune ends that much later,
     // its cloud GPUs held (and billed) all along.
-    let ft = job(world, "telemetry-ft");
-    let ft_base = job(&base.world, "telemetry-ft");
+    let ft = job(record, "telemetry-ft");
+    let ft_base = job(&base.record, "telemetry-ft");
     assert!(secs(ft.record.first_start) < start);
     assert_relative_eq!(
         secs(ft.record.ended) - secs(ft_base.record.ended),
@@ -631,13 +631,13 @@ fn a_factory_without_backhaul_keeps_its_line_running_and_its_data_waits() {
         .usd_per_hour();
     assert_relative_eq!(
         outcome.summary.cost.total_usd - base.summary.cost.total_usd,
-        f64::from(ft.def.gpus) * price * cut / 3600.0,
+        f64::from(ft.gpus) * price * cut / 3600.0,
         max_relative = 1e-6
     );
     // The evaluation at the edge cannot get its test set until the link is back.
-    let eval = job(world, "edge-eval");
+    let eval = job(record, "edge-eval");
     assert_eq!(secs(eval.record.first_start), end);
-    let eval_base = job(&base.world, "edge-eval");
+    let eval_base = job(&base.record, "edge-eval");
     assert_eq!(eval_base.record.first_start, eval_base.record.submitted);
 }
 
@@ -652,9 +652,8 @@ fn a_congested_interconnect_delays_staging_and_replication_but_not_the_recorded_
         panic!();
     };
     // Transfers of job `j`: the interconnect charge of each, spanning the transfer.
-    let transfers = |world: &World, j: u32| -> Vec<(f64, f64)> {
-        world
-            .estate
+    let transfers = |record: &RunRecord, j: u32| -> Vec<(f64, f64)> {
+        record
             .ledger
             .entries()
             .iter()
@@ -668,27 +667,26 @@ fn a_congested_interconnect_delays_staging_and_replication_but_not_the_recorded_
     };
     let (mut delayed, mut untouched) = (0, 0);
     for j in outcome
-        .world
-        .jobs
+        .record
         .jobs
         .iter()
-        .filter(|j| j.def.class == WorkloadClass::FineTuning)
+        .filter(|j| j.class == WorkloadClass::FineTuning)
     {
-        let index = job_index(&outcome.world, &j.def.name);
-        let [(from, staged)] = transfers(&base.world, index)[..] else {
-            panic!("{} stages one dataset", j.def.name);
+        let index = job_index(&outcome.record, &j.name);
+        let [(from, staged)] = transfers(&base.record, index)[..] else {
+            panic!("{} stages one dataset", j.name);
         };
-        let [(_, staged_late)] = transfers(&outcome.world, index)[..] else {
+        let [(_, staged_late)] = transfers(&outcome.record, index)[..] else {
             panic!();
         };
-        let late = secs(j.record.ended) - secs(job(&base.world, &j.def.name).record.ended);
+        let late = secs(j.record.ended) - secs(job(&base.record, &j.name).record.ended);
         // The whole delay is in staging: once its data is there, a job runs as before.
         assert_relative_eq!(late, staged_late - staged, epsilon = 1e-6);
         if from < end && staged > start {
-            assert!(late > 600.0, "{} is {late} s late", j.def.name);
+            assert!(late > 600.0, "{} is {late} s late", j.name);
             delayed += 1;
         } else {
-            assert_eq!(late, 0.0, "{}", j.def.name);
+            assert_eq!(late, 0.0, "{}", j.name);
             untouched += 1;
         }
         // A job counts as started when it gets its GPUs, before its data arrives.
@@ -707,11 +705,11 @@ fn a_congested_interconnect_delays_staging_and_replication_but_not_the_recorded_
     // never copied.
     let checkpoint = scenario.spec.jobs[0].checkpoint.as_ref().unwrap();
     let alone = checkpoint.size.unwrap().bytes() as f64 / scenario.spec.links[0].bandwidth.bytes_per_sec();
-    let pretrain = job_index(&outcome.world, "pretrain");
-    let copies = transfers(&base.world, pretrain);
+    let pretrain = job_index(&outcome.record, "pretrain");
+    let copies = transfers(&base.record, pretrain);
     let shortest = copies.iter().map(|(a, b)| b - a).fold(f64::INFINITY, f64::min);
     assert_relative_eq!(shortest, alone, max_relative = 1e-6);
-    let congested = transfers(&outcome.world, pretrain);
+    let congested = transfers(&outcome.record, pretrain);
     let longest = congested.iter().map(|(a, b)| b - a).fold(0.0, f64::max);
     assert!(longest >= alone / bandwidth_factor, "{longest}");
     assert!(congested.len() < copies.len());
@@ -725,23 +723,23 @@ fn a_congested_interconnect_delays_staging_and_replication_but_not_the_recorded_
 #[test]
 fn pattern_a_edge_inference_survives_the_cloud_and_burst_jobs_fail_over_on_prem() {
     let scenario = drill("pattern-a");
-    let outcome = run(&scenario);
-    let world = &outcome.world;
+    let (outcome, model) = run_with_model(&scenario);
+    let record = &outcome.record;
     let name = "cloud-eu down";
     let (start, end) = window(&scenario, name);
     let serving = &outcome.summary.services["line-assistant"];
     assert_eq!(serving.requests.failed + serving.requests.degraded, 0);
-    assert!(slo_always_met(world, "line-assistant"));
+    assert!(slo_always_met(record, "line-assistant"));
     let figures = incident(&outcome, name);
     assert!(figures.affected_services.is_empty() && figures.time_to_detect_s.is_none());
 
-    let cut = interruptions(world, InterruptCause::SiteOutage);
+    let cut = interruptions(&model, InterruptCause::SiteOutage);
     assert!(!cut.is_empty() && cut.len() as u64 == figures.jobs_interrupted);
     let mut moved = 0;
     for i in &cut {
-        assert_eq!(site_name(world, i.site), "cloud-eu");
+        assert_eq!(site_name(record, i.site), "cloud-eu");
         let (at, site) = i.resumed.unwrap();
-        if site_name(world, site) == "onprem-fra" {
+        if site_name(record, site) == "onprem-fra" {
             // From the checkpoint copy already in the data centre, while the cloud is down.
             moved += 1;
             assert!(at.as_secs_f64() < end);
@@ -756,7 +754,7 @@ fn pattern_a_edge_inference_survives_the_cloud_and_burst_jobs_fail_over_on_prem(
         back - start,
         max_relative = 1e-9
     );
-    assert_eq!(job(world, "base-retrain").record.interrupted(), 0);
+    assert_eq!(job(record, "base-retrain").record.interrupted(), 0);
 
     check_price_shock(
         &scenario,
@@ -770,12 +768,12 @@ fn pattern_a_edge_inference_survives_the_cloud_and_burst_jobs_fail_over_on_prem(
 #[test]
 fn pattern_b_office_traffic_falls_back_on_prem_while_the_edge_and_retraining_carry_on() {
     let scenario = drill("pattern-b");
-    let outcome = run(&scenario);
-    let world = &outcome.world;
+    let (outcome, model) = run_with_model(&scenario);
+    let record = &outcome.record;
     let name = "cloud-eu down";
     let (start, end) = window(&scenario, name);
     // While the region is down the copilot is served on-prem only, and not enough of it.
-    let switches = routes(world, "copilot", "offices-eu");
+    let switches = routes(record, "copilot", "offices-eu");
     assert!(
         !switches
             .iter()
@@ -785,7 +783,7 @@ fn pattern_b_office_traffic_falls_back_on_prem_while_the_edge_and_retraining_car
         switches.iter().any(|(t, s)| *t >= end && s == "cloud-eu"),
         "back after"
     );
-    let during = windows_within(&scenario, world, "copilot", start, end);
+    let during = windows_within(&scenario, record, "copilot", start, end);
     assert!(during.iter().all(|w| w.served > 0 && w.failed > 0));
     let figures = incident(&outcome, name);
     assert_eq!(figures.affected_services, ["copilot"]);
@@ -794,11 +792,11 @@ fn pattern_b_office_traffic_falls_back_on_prem_while_the_edge_and_retraining_car
     // The selected edge workload and the on-prem retraining carry on.
     let edge = &outcome.summary.services["line-assistant"];
     assert_eq!(edge.requests.failed, 0);
-    assert!(slo_always_met(world, "line-assistant"));
-    assert_eq!(job(world, "retrain").record.interrupted(), 0);
-    assert_eq!(job(world, "retrain").phase, Phase::Completed);
+    assert!(slo_always_met(record, "line-assistant"));
+    assert_eq!(job(record, "retrain").record.interrupted(), 0);
+    assert_eq!(job(record, "retrain").outcome, JobOutcome::Completed);
     // Experiments can only run in the cloud: those cut wait for it.
-    let cut = interruptions(world, InterruptCause::SiteOutage);
+    let cut = interruptions(&model, InterruptCause::SiteOutage);
     assert!(!cut.is_empty());
     assert!(
         cut.iter()
@@ -812,11 +810,11 @@ fn pattern_b_office_traffic_falls_back_on_prem_while_the_edge_and_retraining_car
 fn pattern_c_the_second_cloud_absorbs_an_outage_and_governance_stays_on_prem() {
     let scenario = drill("pattern-c");
     let outcome = run(&scenario);
-    let world = &outcome.world;
+    let record = &outcome.record;
     let name = "provider A EU down";
     let (start, end) = window(&scenario, name);
     for origin in ["users-de", "users-fr"] {
-        let switches = routes(world, "assistant", origin);
+        let switches = routes(record, "assistant", origin);
         assert!(
             !switches
                 .iter()
@@ -836,13 +834,17 @@ fn pattern_c_the_second_cloud_absorbs_an_outage_and_governance_stays_on_prem() {
     );
     let width = scenario.spec.metrics.window.as_secs_f64();
     assert!(figures.time_to_recover_s.unwrap() <= 2.0 * width);
-    let during = windows_within(&scenario, world, "assistant", start, end);
+    let during = windows_within(&scenario, record, "assistant", start, end);
     assert!(during.iter().all(|w| w.served > 0));
     // Models are trained and evaluated centrally, undisturbed.
     for name in ["release-ft", "release-eval"] {
-        let j = job(world, name);
-        assert_eq!((j.phase, j.record.interrupted()), (Phase::Completed, 0), "{name}");
-        assert_eq!(last_site(world, j), "onprem-fra");
+        let j = job(record, name);
+        assert_eq!(
+            (j.outcome, j.record.interrupted()),
+            (JobOutcome::Completed, 0),
+            "{name}"
+        );
+        assert_eq!(last_site(record, j), "onprem-fra");
     }
 
     check_price_shock(
@@ -912,9 +914,8 @@ fn policies_differ_the_way_the_drills_explain() {
     let recover = |p: &str| dual[p].summary.incidents[0].time_to_recover_s.unwrap();
     assert!(recover("cost_ceiling") > 5.0 * recover("lowest_latency"));
     let migrated = dual["cheapest"]
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .any(|d| d.kind == DecisionKind::Migrate && d.subject == "pretrain");
     assert!(migrated);

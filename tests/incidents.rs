@@ -5,12 +5,19 @@
 use approx::assert_relative_eq;
 use hybridsim::infra::ledger::CostCategory;
 use hybridsim::kernel::{SimDuration as SimDurationExt, SimTime};
+use hybridsim::metrics::job::JobOutcome;
 use hybridsim::scenario::load_str;
-use hybridsim::world::{Phase, RunOutcome, simulate};
+use hybridsim::world::{RunOutcome, World, simulate, simulate_with_model};
 
 fn run(text: &str) -> RunOutcome {
     let scenario = load_str(text, "incidents.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
     simulate(&scenario, scenario.spec.seed).unwrap()
+}
+
+/// [`run`], with the model as it ended.
+fn run_with_model(text: &str) -> (RunOutcome, World) {
+    let scenario = load_str(text, "incidents.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    simulate_with_model(&scenario, scenario.spec.seed).unwrap()
 }
 
 fn secs(t: Option<hybridsim::kernel::SimTime>) -> f64 {
@@ -45,8 +52,8 @@ fn a_site_outage_interrupts_its_jobs_which_wait_for_it_and_recovery_is_exact() {
             checkpoint: (interval: "1h", write: "1m", restore: "5m"))],
     incidents: [(name: "fra down", start: "90m", duration: "2h", kind: site_outage(site: "fra"))],"#,
     ));
-    let job = &outcome.world.jobs.jobs[0];
-    assert_eq!(job.phase, Phase::Completed);
+    let job = &outcome.record.jobs[0];
+    assert_eq!(job.outcome, JobOutcome::Completed);
     assert_eq!(job.record.interruptions.iter().sum::<u32>(), 1);
     assert_eq!(job.record.lost_gpu_ns, 8 * 29 * 60 * 1_000_000_000);
     // Remaining 3 h of work (one hour was durable) + 4 writes... 3 writes after the restart.
@@ -58,8 +65,7 @@ fn a_site_outage_interrupts_its_jobs_which_wait_for_it_and_recovery_is_exact() {
     assert_eq!(incident.time_to_recover_s, Some(2.0 * 3600.0 + 300.0));
     assert_relative_eq!(incident.gpu_hours_lost, 8.0 * 29.0 / 60.0, max_relative = 1e-12);
     let billed_while_down: f64 = outcome
-        .world
-        .estate
+        .record
         .ledger
         .entries()
         .iter()
@@ -88,10 +94,10 @@ fn with_a_replicated_checkpoint_the_job_fails_over_to_the_other_site() {
             checkpoint: (interval: "1h", write: "1m", restore: "5m", size: "100GB", replicate_to: "ams"))],
     incidents: [(name: "fra lost", start: "90m", kind: site_outage(site: "fra"))],"#,
     ));
-    let job = &outcome.world.jobs.jobs[0];
-    assert_eq!(job.phase, Phase::Completed);
-    let (pool, _) = job.last_placement.unwrap();
-    assert_eq!(outcome.world.estate.pools[pool.index()].name, "ams/H100");
+    let job = &outcome.record.jobs[0];
+    assert_eq!(job.outcome, JobOutcome::Completed);
+    let (pool, _) = job.placed.unwrap();
+    assert_eq!(outcome.record.estate.pool(pool), "ams/H100");
     let incident = &outcome.summary.incidents[0];
     assert_eq!((incident.jobs_interrupted, incident.jobs_failed_over), (1, 1));
     assert_eq!(incident.time_to_recover_s, Some(300.0));
@@ -105,7 +111,7 @@ fn a_capacity_shock_preempts_the_lowest_priority_holder_and_gives_the_capacity_b
     // 16 on-demand GPUs; two 8-GPU jobs of 2 h. At 30 min the tier drops to half for 1 h: the
     // priority-0 job is interrupted (no checkpoints: all 30 min lost) and waits; at 1h30m the
     // capacity is back and it starts over, ending at 3h30m.
-    let outcome = run(&estate(
+    let (outcome, world) = run_with_model(&estate(
         "6h",
         r#"pools: [(site: "fra", accelerator: "H100", on_demand: (limit: 16, price: "1 USD/h"))],
     jobs: [(name: "low", class: fine_tuning, gpus: 8, work: 16, priority: 0),
@@ -113,7 +119,7 @@ fn a_capacity_shock_preempts_the_lowest_priority_holder_and_gives_the_capacity_b
     incidents: [(name: "shortage", start: "30m", duration: "1h",
                  kind: capacity_shock(pool: "fra/H100", tier: on_demand, to: fraction(0.5)))],"#,
     ));
-    let jobs = &outcome.world.jobs.jobs;
+    let jobs = &outcome.record.jobs;
     assert_eq!(
         secs(jobs[1].record.ended),
         2.0 * 3600.0,
@@ -129,21 +135,21 @@ fn a_capacity_shock_preempts_the_lowest_priority_holder_and_gives_the_capacity_b
         "the job was placed the instant the shock ended"
     );
     assert_relative_eq!(incident.gpu_hours_lost, 4.0, max_relative = 1e-12);
-    let pool = &outcome.world.estate.pools[0];
+    let pool = &world.estate.pools[0];
     assert_eq!(pool.tier(hybridsim::vocab::Tier::OnDemand).unwrap().capacity, 16);
 }
 
 #[test]
 fn a_price_shock_bills_its_period_at_the_shocked_price_and_then_reverts() {
     // One 8-GPU spot job of 6 h at 1 USD/h per GPU; ×4 from 2 h to 4 h: 8 × (4 × 1 + 2 × 4) = 96.
-    let outcome = run(&estate(
+    let (outcome, world) = run_with_model(&estate(
         "8h",
         r#"pools: [(site: "fra", accelerator: "H100", spot: (limit: 8, price: "1 USD/h"))],
     jobs: [(name: "batch", class: batch_inference, gpus: 8, work: 48, preemptible: true, tiers: [spot])],
     incidents: [(name: "spike", start: "2h", duration: "2h", kind: price_shock(tier: spot, factor: 4.0, site_kind: cloud))],"#,
     ));
     assert_relative_eq!(outcome.summary.cost.total_usd, 96.0, max_relative = 1e-12);
-    let pool = &outcome.world.estate.pools[0];
+    let pool = &world.estate.pools[0];
     assert_eq!(
         pool.tier(hybridsim::vocab::Tier::Spot)
             .unwrap()
@@ -170,8 +176,7 @@ fn staging(incident: &str) -> RunOutcome {
 
 #[test]
 fn link_degradation_and_link_down_slow_and_stall_a_transfer_exactly() {
-    let start =
-        |outcome: &RunOutcome| outcome.world.jobs.jobs[0].record.ended.unwrap().as_secs_f64() - 3600.0;
+    let start = |outcome: &RunOutcome| outcome.record.jobs[0].record.ended.unwrap().as_secs_f64() - 3600.0;
     // Bandwidth ×0.5 from 40 s to 100 s: 50 GB by 40 s, 37.5 GB by 100 s, the last 12.5 GB at
     // full speed in 10 s: running from 110 s.
     let slowed = staging(
@@ -208,8 +213,8 @@ fn gpu_failures_over_a_long_run_match_the_configured_rate() {
              failures: (gpu_mtbf: "1000h", repair: "10h", shape: {shape}))],
 )"#
         );
-        let outcome = run(&text);
-        let counts = outcome.world.incidents.counts[0];
+        let (_, world) = run_with_model(&text);
+        let counts = world.incidents.counts[0];
         let observed = counts.idle as f64;
         let (mu, variance) = (1_010.0_f64, (cv * 1_000.0_f64).powi(2));
         let mean = N * (T / mu + (variance - mu * mu) / (2.0 * mu * mu));
@@ -295,13 +300,7 @@ fn spot_reclaims_come_at_the_configured_rate() {
              spot: (limit: 8, price: "1 USD/h", notice: "0s", preemption: rate("0.01/h")))],
     jobs: [(name: "forever", class: training, gpus: 8, work: 1000000, preemptible: true, tiers: [spot])],"#,
     ));
-    let reclaims = f64::from(
-        outcome.world.jobs.jobs[0]
-            .record
-            .interruptions
-            .iter()
-            .sum::<u32>(),
-    );
+    let reclaims = f64::from(outcome.record.jobs[0].record.interruptions.iter().sum::<u32>());
     assert!((reclaims - 400.0).abs() < 4.0 * 20.0, "{reclaims} reclaims");
 }
 
@@ -389,7 +388,7 @@ fn a_demand_surge_multiplies_arrivals_while_it_lasts_and_only_then() {
     )],
     incidents: [(name: "launch", start: "20m", duration: "20m", kind: demand_surge(service: "chat", factor: 3.0))],
 )"#);
-    let windows = &outcome.world.serving.services[0].metrics.windows;
+    let windows = &outcome.record.services[0].windows;
     let count = |range: std::ops::Range<usize>| windows[range].iter().map(|w| w.arrived).sum::<u64>() as f64;
     for (range, per_window) in [(0..20, 240.0), (20..40, 720.0), (40..60, 240.0)] {
         let expected = per_window * range.len() as f64;
@@ -451,9 +450,8 @@ fn replicas_restarting_after_an_outage_are_not_scaled_away_while_they_start() {
     incidents: [(name: "dc down", start: "1h", duration: "30m", kind: site_outage(site: "dc"))],
 )"#);
     let removed: Vec<_> = outcome
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .filter(|d| d.kind == hybridsim::policy::DecisionKind::Scale && d.choice.starts_with('-'))
         .map(|d| (d.time.as_secs_f64(), d.choice.clone()))
@@ -464,7 +462,7 @@ fn replicas_restarting_after_an_outage_are_not_scaled_away_while_they_start() {
         removed.iter().all(|(t, _)| !(back..=back + 440.0).contains(t)),
         "scaled down while they started: {removed:?}"
     );
-    let restarted = outcome.world.decisions.entries().iter().any(|d| {
+    let restarted = outcome.record.decisions.iter().any(|d| {
         d.kind == hybridsim::policy::DecisionKind::Scale
             && d.time.as_secs_f64() == back
             && d.choice.starts_with("+3")

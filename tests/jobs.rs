@@ -5,10 +5,11 @@
 use approx::assert_relative_eq;
 use hybridsim::infra::ledger::CostCategory;
 use hybridsim::kernel::{RunLimits, SimTime, StopReason};
+use hybridsim::metrics::job::JobOutcome;
 use hybridsim::policy::DecisionKind;
 use hybridsim::scenario::{Scenario, load_str};
 use hybridsim::vocab::Tier;
-use hybridsim::world::{Phase, RunOutcome, conclude, prepare, simulate};
+use hybridsim::world::{RunOutcome, conclude, prepare, simulate, simulate_with_model};
 
 const HOUR: f64 = 3600.0;
 
@@ -45,12 +46,12 @@ const TIMELINE: &str = r#"#![enable(implicit_some)]
 #[test]
 fn staging_checkpoints_failure_and_restore_follow_the_hand_computed_timeline() {
     let outcome = run(TIMELINE);
-    let job = &outcome.world.jobs.jobs[0];
+    let job = &outcome.record.jobs[0];
     // 0: placed, staging 100 GB at 10 Gbps = 80 s. 80: running. 3680: first write; 4040:
     // durable. 7640: second write; 8000: durable. 9800: failure, 30 min lost; placed again at
     // once, the data is already there; restore 5 min to 10100. 13700: last hour done; final
     // write to 14060: completed.
-    assert_eq!(job.phase, Phase::Completed);
+    assert_eq!(job.outcome, JobOutcome::Completed);
     assert_eq!(job.record.first_start, Some(at(0)));
     assert_eq!(job.record.ended, Some(at(14_060)));
     assert_eq!(job.record.checkpoints, 3);
@@ -63,9 +64,8 @@ fn staging_checkpoints_failure_and_restore_follow_the_hand_computed_timeline() {
     assert_eq!(job.record.lost_gpu_ns, gpu_hours(1800));
 
     let log: Vec<(f64, DecisionKind)> = outcome
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .map(|d| (d.time.as_secs_f64(), d.kind))
         .collect();
@@ -84,8 +84,7 @@ fn staging_checkpoints_failure_and_restore_follow_the_hand_computed_timeline() {
     // [3h,14060], 8 GPUs at 0.001 USD per GPU-second. The transfer pays 0.05 egress and
     // 0.02 interconnect per GB, once, when it ends at 80 s.
     let compute: Vec<(f64, f64, f64)> = outcome
-        .world
-        .estate
+        .record
         .ledger
         .entries()
         .iter()
@@ -105,8 +104,7 @@ fn staging_checkpoints_failure_and_restore_follow_the_hand_computed_timeline() {
         assert_relative_eq!(*usd, (e - s) * 8.0 * 0.001, max_relative = 1e-12);
     }
     let transfer: Vec<(CostCategory, f64, f64)> = outcome
-        .world
-        .estate
+        .record
         .ledger
         .entries()
         .iter()
@@ -170,17 +168,21 @@ const RESIDENCY: &str = r#"#![enable(implicit_some)]
 
 #[test]
 fn restricted_data_never_leaves_its_jurisdiction_and_a_job_that_cannot_run_waits() {
-    let outcome = run(RESIDENCY);
-    let world = &outcome.world;
+    let scenario = load(RESIDENCY);
+    let (outcome, world) = simulate_with_model(&scenario, scenario.spec.seed).unwrap();
     let site = |name: &str| world.estate.sites.iter().position(|s| s.name == name).unwrap();
-    let big = &world.jobs.jobs[0];
-    let small = &world.jobs.jobs[1];
-    let free = &world.jobs.jobs[2];
-    assert_eq!(big.phase, Phase::Waiting, "the 8-GPU job only fits in the US");
+    let big = &outcome.record.jobs[0];
+    let small = &outcome.record.jobs[1];
+    let free = &outcome.record.jobs[2];
+    assert_eq!(
+        big.outcome,
+        JobOutcome::Waiting,
+        "the 8-GPU job only fits in the US"
+    );
     assert!(big.record.note.contains("patients"), "{}", big.record.note);
-    assert_eq!(small.phase, Phase::Completed);
-    let pool_site = |job: &hybridsim::world::JobState| {
-        let (pool, _) = job.last_placement.unwrap();
+    assert_eq!(small.outcome, JobOutcome::Completed);
+    let pool_site = |job: &hybridsim::metrics::record::JobRow| {
+        let (pool, _) = job.placed.unwrap();
         world.estate.pools[pool.index()].site.index()
     };
     assert_eq!(pool_site(small), site("eu-gpu"));
@@ -201,9 +203,9 @@ fn restricted_data_never_leaves_its_jurisdiction_and_a_job_that_cannot_run_waits
             assert_relative_eq!(forward + backward, 50e9, max_relative = 1e-9);
         }
     }
-    let deferred: Vec<_> = world
+    let deferred: Vec<_> = outcome
+        .record
         .decisions
-        .entries()
         .iter()
         .filter(|d| d.kind == DecisionKind::Defer)
         .collect();
@@ -260,7 +262,7 @@ fn capacity_is_never_exceeded_and_every_gpu_hour_held_is_billed_once() {
         }
     }
     let outcome = conclude(&scenario, scenario.spec.seed, sim, stop).unwrap();
-    let world = &outcome.world;
+    let record = &outcome.record;
     let training = &outcome.summary.jobs["training"];
     assert!(training.submitted > 100, "{}", training.submitted);
     assert!(
@@ -268,9 +270,8 @@ fn capacity_is_never_exceeded_and_every_gpu_hour_held_is_billed_once() {
         "{training:?}"
     );
     assert!(training.interruptions["spot_preemption"] > 0 && training.interruptions["failure"] > 0);
-    for (j, job) in world.jobs.jobs.iter().enumerate() {
-        let billed_gpu_hours: f64 = world
-            .estate
+    for (j, job) in record.jobs.iter().enumerate() {
+        let billed_gpu_hours: f64 = record
             .ledger
             .entries()
             .iter()
@@ -285,12 +286,11 @@ fn capacity_is_never_exceeded_and_every_gpu_hour_held_is_billed_once() {
         assert!(
             parts <= job.record.held_gpu_ns,
             "{}: parts exceed what was held",
-            job.def.name
+            job.name
         );
     }
     // Fixed tiers: what jobs used plus what stood idle is every GPU-hour paid for.
-    let fixed_paid: f64 = world
-        .estate
+    let fixed_paid: f64 = record
         .ledger
         .entries()
         .iter()
@@ -321,14 +321,14 @@ fn a_job_with_enough_notice_checkpoints_before_it_leaves() {
     // spot at once, it restores for 4 min (to 96 min), runs the remaining 32 min and writes:
     // done at 130 min.
     let warned = run(&scenario("2m"));
-    let job = &warned.world.jobs.jobs[0];
+    let job = &warned.record.jobs[0];
     assert_eq!(job.record.lost_gpu_ns, 0);
     assert_eq!(job.record.ended, Some(at(130 * 60)));
     assert_eq!(job.record.interruptions.iter().sum::<u32>(), 1);
     // Notice 1 min < the write: the job runs on until 91 min and loses the 29 min since 62; it
     // restores from the 1 h checkpoint to 95 min and needs another hour and a write.
     let cut = run(&scenario("1m"));
-    let job = &cut.world.jobs.jobs[0];
+    let job = &cut.record.jobs[0];
     assert_eq!(job.record.lost_gpu_ns, 8 * 29 * 60 * 1_000_000_000);
     assert_eq!(job.record.ended, Some(at((95 + 60 + 2) * 60)));
 }
@@ -355,14 +355,14 @@ fn an_alibaba_pod_trace_replays_its_own_submissions_sizes_and_durations() {
     let outcome = run(text);
     let spec = hybridsim::workload::trace::JobTraceSpec::alibaba("tests/fixtures/alibaba_pods_sample.csv");
     let trace = hybridsim::workload::trace::JobTrace::load(spec.path.as_ref(), &spec).unwrap();
-    let jobs = &outcome.world.jobs.jobs;
+    let jobs = &outcome.record.jobs;
     assert_eq!(jobs.len(), trace.jobs().len());
     assert_eq!(
         outcome.summary.jobs["batch_inference"].submitted,
         trace.jobs().len() as u64
     );
     for (job, row) in jobs.iter().zip(trace.jobs()) {
-        assert_eq!(job.def.gpus, row.gpus, "{}", row.name);
+        assert_eq!(job.gpus, row.gpus, "{}", row.name);
         assert_eq!(
             job.record.submitted,
             Some(SimTime::from_nanos(row.submit_ns)),
@@ -380,7 +380,7 @@ fn an_alibaba_pod_trace_replays_its_own_submissions_sizes_and_durations() {
             .unwrap()
             .saturating_since(job.record.first_start.unwrap());
         assert_eq!(ran.as_nanos(), row.duration_ns, "{}", row.name);
-        assert!(job.def.name.ends_with(&row.name));
+        assert!(job.name.ends_with(&row.name));
     }
     // Without G3 GPUs, the job that accepts only G3 cannot be replayed faithfully: it fails at
     // submission and says why; the others run as before.
@@ -398,17 +398,12 @@ fn an_alibaba_pod_trace_replays_its_own_submissions_sizes_and_durations() {
     assert!(!without_g3.contains("G3\""));
     let outcome = run(&without_g3);
     let failed: Vec<_> = outcome
-        .world
-        .jobs
+        .record
         .jobs
         .iter()
-        .filter(|j| j.phase == Phase::Failed)
+        .filter(|j| j.outcome == JobOutcome::Failed)
         .collect();
     assert_eq!(failed.len(), 1);
-    assert!(
-        failed[0].def.name.ends_with("openb-pod-8046"),
-        "{}",
-        failed[0].def.name
-    );
+    assert!(failed[0].name.ends_with("openb-pod-8046"), "{}", failed[0].name);
     assert!(failed[0].record.note.contains("G3"), "{}", failed[0].record.note);
 }

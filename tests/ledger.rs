@@ -56,7 +56,7 @@ const POOL: PoolId = PoolId(0);
 fn an_idle_reserved_pool_bills_count_times_price_times_hours() {
     let scenario = load_str(ESTATE, "ledger.ron".as_ref()).unwrap();
     let outcome = hybridsim::world::simulate(&scenario, 1).unwrap();
-    let ledger = &outcome.world.estate.ledger;
+    let ledger = &outcome.record.ledger;
     assert_eq!(
         ledger.by_category()[&CostCategory::IdleReserved],
         8.0 * 2.5 * 10.0

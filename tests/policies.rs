@@ -33,17 +33,15 @@ fn estate(policy: &str) -> String {
 }
 
 fn placed(outcome: &RunOutcome, job: usize) -> String {
-    let world = &outcome.world;
-    let (pool, tier) = world.jobs.jobs[job].last_placement.expect("placed");
-    format!("{}/{}", world.estate.pools[pool.index()].name, tier.as_str())
+    let (pool, tier) = outcome.record.jobs[job].placed.expect("placed");
+    format!("{}/{}", outcome.record.estate.pool(pool), tier.as_str())
 }
 
 /// The decisions about `subject`: (time in s, kind, choice).
 fn story(outcome: &RunOutcome, subject: &str) -> Vec<(f64, &'static str, String)> {
     outcome
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .filter(|d| d.subject == subject)
         .map(|d| (d.time.as_secs_f64(), d.kind.as_str(), d.choice.clone()))
@@ -77,12 +75,12 @@ fn cheapest_takes_spot_until_the_spike_then_moves_to_the_cheapest_left() {
 
 #[test]
 fn data_local_keeps_compute_with_the_data_and_moves_nothing() {
-    let outcome = run(&estate("data_local"));
+    let scenario = load_str(&estate("data_local"), "policies.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let (outcome, world) = hybridsim::world::simulate_with_model(&scenario, scenario.spec.seed).unwrap();
     assert_eq!(placed(&outcome, 0), "onprem/H100/owned");
-    let moved: f64 = (0..outcome.world.estate.link_names.len() as u32)
+    let moved: f64 = (0..world.estate.link_names.len() as u32)
         .map(|l| {
-            let (a, b) = outcome
-                .world
+            let (a, b) = world
                 .estate
                 .network
                 .bytes_carried(hybridsim::vocab::ids::LinkId(l));
@@ -175,9 +173,8 @@ fn tiered_uses_spot_under_the_ceiling_and_moves_off_it_above() {
     ];
     assert_eq!(moves(&outcome, "reads-data"), owned(&expected));
     let migrate = outcome
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .find(|d| d.kind.as_str() == "migrate")
         .unwrap();
@@ -197,9 +194,8 @@ fn cost_ceiling_defers_work_that_would_pass_the_budget() {
     let late = story(&tight, "late");
     assert!(late.iter().all(|(_, kind, _)| *kind != "place"), "{late:?}");
     let deferral = tight
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .find(|d| d.subject == "late" && d.kind.as_str() == "defer")
         .unwrap();
@@ -227,9 +223,8 @@ fn weighted_trades_price_against_moving_data() {
     ));
     assert_eq!(moves(&outcome, "reads-data")[0].2, "onprem/H100/owned");
     let place = outcome
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .find(|d| d.subject == "reads-data")
         .unwrap();
@@ -272,7 +267,7 @@ fn two_sites(policy: &str) -> String {
 #[test]
 fn failover_serves_from_the_primary_and_brings_up_the_standby_when_it_fails() {
     let outcome = run(&two_sites("failover"));
-    let decisions = outcome.world.decisions.entries();
+    let decisions = outcome.record.decisions;
     let routes: Vec<(f64, &str)> = decisions
         .iter()
         .filter(|d| d.kind.as_str() == "route_change")
@@ -311,9 +306,8 @@ fn failover_serves_from_the_primary_and_brings_up_the_standby_when_it_fails() {
     // Lowest latency routes to `a` from the start and has no standby to raise.
     let baseline = run(&two_sites("lowest_latency"));
     let first = baseline
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .find(|d| d.kind.as_str() == "route_change");
     assert_eq!(first.map(|d| d.choice.as_str()), Some("a"));

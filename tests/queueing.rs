@@ -44,7 +44,7 @@ fn batches(
     outcome: &RunOutcome,
     f: impl Fn(&hybridsim::metrics::service::WindowStats) -> (f64, f64),
 ) -> Vec<(f64, f64)> {
-    let windows = &outcome.world.serving.services[0].metrics.windows;
+    let windows = &outcome.record.services[0].windows;
     windows[1..windows.len() - 1]
         .iter()
         .map(f)

@@ -64,10 +64,7 @@ fn tables_have_their_headers_and_a_row_per_point_and_charge() {
     assert_eq!(text.lines().count(), points + 1);
     let cost = String::from_utf8(cost_csv(&outcome).unwrap()).unwrap();
     assert!(cost.starts_with(&(COST_CSV_HEADER.join(",") + "\n")));
-    assert_eq!(
-        cost.lines().count(),
-        outcome.world.estate.ledger.entries().len() + 1
-    );
+    assert_eq!(cost.lines().count(), outcome.record.ledger.entries().len() + 1);
     let total: f64 = cost
         .lines()
         .skip(1)
@@ -88,7 +85,7 @@ fn a_run_in_steps_for_progress_is_the_same_run() {
         serde_json::to_string(&whole.summary).unwrap(),
         serde_json::to_string(&stepped.summary).unwrap()
     );
-    assert_eq!(whole.world.decisions.entries(), stepped.world.decisions.entries());
+    assert_eq!(whole.record.decisions, stepped.record.decisions);
     assert_eq!(seen.len() as u64, hybridsim::world::PROGRESS_STEPS);
     assert!(seen.windows(2).all(|w| w[0] < w[1]) && seen.last() == Some(&1.0));
 }

@@ -80,9 +80,8 @@ fn a_full_queue_sends_the_request_to_the_fallback_service() {
     assert_eq!((small.requests.arrived, small.requests.served), (1, 1));
     assert_eq!(small.latency_ms["e2e"].mean, Some(50.0));
     let degrade: Vec<_> = outcome
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .filter(|d| d.kind == DecisionKind::Degrade)
         .collect();
@@ -150,13 +149,13 @@ fn the_autoscaler_adds_a_replica_that_serves_after_its_cold_start() {
                               tier: on_demand, load_bandwidth: "10Gbps", start_overhead: "52s"))"#
         ),
     );
-    let outcome = run(&text);
+    let scenario = load_str(&text, "serving.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let (outcome, world) = hybridsim::world::simulate_with_model(&scenario, scenario.spec.seed).unwrap();
     // At 60 s the scaler sees 100% utilization and a queue: +1 replica from on-demand. Cold start
     // = 10 GB / 10 Gbps + 52 s = 60 s, so the replica serves from 120 s on.
     let scale: Vec<_> = outcome
-        .world
+        .record
         .decisions
-        .entries()
         .iter()
         .filter(|d| d.kind == DecisionKind::Scale)
         .collect();
@@ -171,7 +170,7 @@ fn the_autoscaler_adds_a_replica_that_serves_after_its_cold_start() {
     );
     let replicas = service(&outcome, "s").replicas;
     assert_eq!((replicas.min, replicas.max, replicas.last), (1, 2, 2));
-    let usage = &outcome.world.serving.services[0].usage;
+    let usage = &world.serving.services[0].usage;
     assert_eq!(
         usage[1].replicas_ready, 1,
         "the window [60 s, 120 s) closes just before the replica is ready at 120 s"
@@ -181,7 +180,7 @@ fn the_autoscaler_adds_a_replica_that_serves_after_its_cold_start() {
         Some(1.0),
         "both replicas busy throughout [120, 180)"
     );
-    let windows = &outcome.world.serving.services[0].metrics.windows;
+    let windows = &outcome.record.services[0].windows;
     assert_eq!(windows[1].served, 60, "one replica in [60 s, 120 s)");
     assert_eq!(
         windows[2].served, 119,

@@ -106,6 +106,12 @@ impl Decider {
         &self.log
     }
 
+    /// Moves the decisions taken so far out of the log, which is left empty: the end of a run
+    /// hands them to its record.
+    pub fn take_entries(&mut self) -> Vec<Decision> {
+        std::mem::take(&mut self.log).into_entries()
+    }
+
     /// Queues a signal for delivery after the current event.
     pub fn signal(&mut self, signal: Signal) {
         self.signals.push(signal);

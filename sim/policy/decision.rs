@@ -97,4 +97,9 @@ impl DecisionLog {
     pub fn entries(&self) -> &[Decision] {
         &self.entries
     }
+
+    /// The decisions, owned.
+    pub fn into_entries(self) -> Vec<Decision> {
+        self.entries
+    }
 }

@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 
 use crate::infra::ledger::CostCategory;
 use crate::metrics::Summary;
+use crate::metrics::record::{RunOutcome, ServiceRecord};
 use crate::metrics::timeseries::{cost_curves, window_end_s};
 use crate::vocab::Tier;
-use crate::world::{RunOutcome, ServiceState};
 
 use super::charts::{
     Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow, LatencyChart,
@@ -36,18 +36,16 @@ pub fn incident_windows(summary: &Summary) -> Vec<IncidentWindow> {
 
 /// p50, p95 and p99 end-to-end latency of every service per metrics window, with its SLO.
 pub fn latency_chart(outcome: &RunOutcome) -> LatencyChart {
-    let window_ns = outcome.world.window().as_nanos();
+    let window_ns = outcome.record.window.as_nanos();
     let ms = |ns: Option<u64>| ns.map(|v| v as f64 / 1e6);
     let services = outcome
-        .world
-        .serving
+        .record
         .services
         .iter()
         .map(|service| ServiceLatency {
             service: service.name.clone(),
             slo_ms: service.slo.map(|(_, bound)| bound.as_secs_f64() * 1e3),
             points: service
-                .metrics
                 .windows
                 .iter()
                 .enumerate()
@@ -68,10 +66,10 @@ pub fn latency_chart(outcome: &RunOutcome) -> LatencyChart {
 
 /// Cumulative cost per metrics window, by category and by tier.
 pub fn cost_chart(outcome: &RunOutcome) -> CostChart {
-    let world = &outcome.world;
-    let window_ns = world.window().as_nanos();
-    let windows = world.backlog.len();
-    let curves = cost_curves(&world.estate.ledger, window_ns, windows);
+    let record = &outcome.record;
+    let window_ns = record.window.as_nanos();
+    let windows = record.windows();
+    let curves = cost_curves(&record.ledger, window_ns, windows);
     let points = (0..windows)
         .map(|w| CostPoint {
             t_s: window_end_s(window_ns, w),
@@ -88,10 +86,10 @@ pub fn cost_chart(outcome: &RunOutcome) -> CostChart {
 /// GPUs in use against capacity per pool and tier, from the window samples; the last sample
 /// is repeated at the horizon so that the final step shows.
 pub fn utilization_chart(outcome: &RunOutcome) -> UtilizationChart {
-    let world = &outcome.world;
-    let window_ns = world.window().as_nanos();
-    let samples = &world.capacity;
-    let pools = world
+    let record = &outcome.record;
+    let window_ns = record.window.as_nanos();
+    let samples = &record.capacity;
+    let pools = record
         .estate
         .pools
         .iter()
@@ -190,8 +188,7 @@ impl RunCurves {
     pub fn of(outcome: &RunOutcome) -> Self {
         RunCurves {
             services: outcome
-                .world
-                .serving
+                .record
                 .services
                 .iter()
                 .map(|s| {
@@ -201,7 +198,7 @@ impl RunCurves {
                 .collect(),
             categories: category_points(outcome),
             pools: outcome
-                .world
+                .record
                 .estate
                 .pools
                 .iter()
@@ -344,10 +341,9 @@ fn same_in_all(mut lists: impl Iterator<Item = Vec<IncidentWindow>>) -> Vec<Inci
 }
 
 /// A service's p99 end-to-end latency in milliseconds per metrics window.
-fn p99_points(outcome: &RunOutcome, service: &ServiceState) -> Points {
-    let window_ns = outcome.world.window().as_nanos();
+fn p99_points(outcome: &RunOutcome, service: &ServiceRecord) -> Points {
+    let window_ns = outcome.record.window.as_nanos();
     service
-        .metrics
         .windows
         .iter()
         .enumerate()
@@ -360,10 +356,10 @@ fn p99_points(outcome: &RunOutcome, service: &ServiceState) -> Points {
 
 /// Cumulative cost per category (in the order of [`CostCategory::ALL`]) per metrics window.
 fn category_points(outcome: &RunOutcome) -> Vec<Points> {
-    let world = &outcome.world;
-    let window_ns = world.window().as_nanos();
-    let windows = world.backlog.len();
-    let curves = cost_curves(&world.estate.ledger, window_ns, windows);
+    let record = &outcome.record;
+    let window_ns = record.window.as_nanos();
+    let windows = record.windows();
+    let curves = cost_curves(&record.ledger, window_ns, windows);
     (0..CostCategory::ALL.len())
         .map(|c| {
             (0..windows)
@@ -401,9 +397,9 @@ fn sum_points(by_category: &[Points]) -> Points {
 /// GPUs in use in pool `pool` over all tiers per metrics window; the last sample is repeated
 /// at the horizon so that the final step shows.
 fn in_use_points(outcome: &RunOutcome, pool: usize) -> Points {
-    let world = &outcome.world;
-    let window_ns = world.window().as_nanos();
-    let samples = &world.capacity;
+    let record = &outcome.record;
+    let window_ns = record.window.as_nanos();
+    let samples = &record.capacity;
     let in_use = |w: usize| {
         Tier::ALL
             .iter()

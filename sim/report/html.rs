@@ -26,8 +26,8 @@ use super::figures;
 use super::{ComparedRun, RUN_FILES};
 use crate::experiment::compare::Comparison;
 use crate::metrics::Summary;
+use crate::metrics::record::RunOutcome;
 use crate::scenario::Scenario;
-use crate::world::RunOutcome;
 use markup::{Cell, Column, count, escape as esc, table};
 use timeline::Span;
 
@@ -71,7 +71,7 @@ pub fn run_report(
         &mut body,
         "timeline",
         "The story: incidents and decisions",
-        |out| timeline::write(out, outcome.world.decisions.log().entries(), &spans(scenario, s)),
+        |out| timeline::write(out, &outcome.record.decisions, &spans(scenario, s)),
     );
     let mut charts = String::new();
     run_charts(&mut charts, outcome)?;

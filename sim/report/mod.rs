@@ -26,8 +26,8 @@ use crate::experiment::study::Study;
 use crate::experiment::study::files::StudyFiles;
 use crate::experiment::study::results::StudyResults;
 use crate::metrics::Summary;
+use crate::metrics::record::RunOutcome;
 use crate::scenario::Scenario;
-use crate::world::RunOutcome;
 
 /// The files of one run's folder and what each holds, in the order `report.html` lists them.
 pub const RUN_FILES: [(&str, &str); 15] = [
@@ -154,11 +154,11 @@ pub(crate) fn write_files(
     };
     let file = |name: &str| format!("{folder}{name}");
     out.write_json(&file("summary.json"), &outcome.summary)?;
-    let jobs = table("jobs.csv", jobs_csv(&outcome.world, outcome.horizon))?;
+    let jobs = table("jobs.csv", jobs_csv(&outcome.record))?;
     out.write_bytes(&file("jobs.csv"), &jobs)?;
     let incidents = table("incidents.csv", incidents_csv(&outcome.summary.incidents))?;
     out.write_bytes(&file("incidents.csv"), &incidents)?;
-    let decisions = table("decisions.csv", decisions_csv(outcome.world.decisions.log()))?;
+    let decisions = table("decisions.csv", decisions_csv(&outcome.record.decisions))?;
     out.write_bytes(&file("decisions.csv"), &decisions)?;
     let timeseries = table(
         "timeseries.csv",

@@ -2,9 +2,9 @@
 //! key, value) and the data behind the charts. `cost.csv` is the ledger, one row per charge.
 
 use crate::infra::ledger::CostCategory;
+use crate::metrics::record::RunOutcome;
 use crate::metrics::timeseries::{Series, cost_curves, window_end_s};
 use crate::vocab::Tier;
-use crate::world::RunOutcome;
 
 /// The header of `timeseries.csv`.
 pub const TIMESERIES_CSV_HEADER: [&str; 4] = ["time_s", "metric", "key", "value"];
@@ -17,13 +17,13 @@ pub const COST_CSV_HEADER: [&str; 10] = [
 /// Every series of a run, services first (latency quantiles and request counts per window),
 /// then GPUs per pool and tier, cumulative cost by category and by tier, and the backlog.
 pub fn collect(outcome: &RunOutcome) -> Vec<Series> {
-    let world = &outcome.world;
-    let window_ns = world.window().as_nanos();
-    let windows = world.backlog.len();
+    let record = &outcome.record;
+    let window_ns = record.window.as_nanos();
+    let windows = record.windows();
     let at = |w: usize| window_end_s(window_ns, w);
     let mut out = Vec::new();
-    for service in &world.serving.services {
-        let stats = &service.metrics.windows;
+    for service in &record.services {
+        let stats = &service.windows;
         let quantile = |metric, q| Series {
             metric,
             key: service.name.clone(),
@@ -50,9 +50,9 @@ pub fn collect(outcome: &RunOutcome) -> Vec<Series> {
         out.push(count("requests_degraded", |s| s.degraded));
         out.push(count("requests_failed", |s| s.failed));
     }
-    let samples = &world.capacity;
-    for (p, pool) in world.estate.pools.iter().enumerate() {
-        for (tier, _) in pool.tiers() {
+    let samples = &record.capacity;
+    for (p, pool) in record.estate.pools.iter().enumerate() {
+        for &tier in &pool.tiers {
             let key = format!("{}/{}", pool.name, tier.as_str());
             let series = |metric, read: fn((u32, u32)) -> u32| Series {
                 metric,
@@ -65,7 +65,7 @@ pub fn collect(outcome: &RunOutcome) -> Vec<Series> {
             out.push(series("gpus_capacity", |(_, capacity)| capacity));
         }
     }
-    let curves = cost_curves(&world.estate.ledger, window_ns, windows);
+    let curves = cost_curves(&record.ledger, window_ns, windows);
     for (category, values) in CostCategory::ALL.iter().zip(curves.by_category) {
         out.push(cost_series(
             "cost_cumulative_usd",
@@ -85,7 +85,7 @@ pub fn collect(outcome: &RunOutcome) -> Vec<Series> {
     out.push(Series {
         metric: "backlog",
         key: String::new(),
-        points: world
+        points: record
             .backlog
             .iter()
             .enumerate()
@@ -117,12 +117,12 @@ pub fn timeseries_csv(series: &[Series]) -> Result<Vec<u8>, csv::Error> {
 
 /// The bytes of `cost.csv`: every charge of the ledger, in the order charged.
 pub fn cost_csv(outcome: &RunOutcome) -> Result<Vec<u8>, csv::Error> {
-    let estate = &outcome.world.estate;
+    let record = &outcome.record;
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(COST_CSV_HEADER)?;
-    for e in estate.ledger.entries() {
-        let site = e.site.map_or("", |s| estate.sites[s.index()].name.as_str());
-        let pool = e.pool.map_or("", |p| estate.pools[p.index()].name.as_str());
+    for e in record.ledger.entries() {
+        let site = e.site.map_or("", |s| record.estate.site(s));
+        let pool = e.pool.map_or("", |p| record.estate.pool(p));
         writer.write_record([
             e.start.as_secs_f64().to_string().as_str(),
             &e.end.as_secs_f64().to_string(),

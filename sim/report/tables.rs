@@ -5,11 +5,10 @@
 //!   `metrics::recovery`);
 //! - `decisions.csv`: the decision log in time order — the story of the run.
 
-use crate::infra::ledger::Payer;
+use crate::metrics::record::RunRecord;
 use crate::metrics::recovery::IncidentSummary;
-use crate::policy::DecisionLog;
+use crate::policy::Decision;
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
-use crate::world::World;
 
 /// The header of `jobs.csv`.
 pub const JOBS_CSV_HEADER: [&str; 26] = [
@@ -49,27 +48,23 @@ fn hours(gpu_ns: u128) -> String {
     (gpu_ns as f64 / NANOS_PER_HOUR).to_string()
 }
 
-/// The bytes of `jobs.csv` for the jobs of `world` at the end of a run at `end`.
-pub fn jobs_csv(world: &World, end: crate::kernel::SimTime) -> Result<Vec<u8>, csv::Error> {
+/// The bytes of `jobs.csv` for the jobs of a finished run.
+pub fn jobs_csv(record: &RunRecord) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(JOBS_CSV_HEADER)?;
-    for (j, job) in world.jobs.jobs.iter().enumerate() {
+    for (j, job) in record.jobs.iter().enumerate() {
         let r = &job.record;
-        let placed = job.last_placement;
-        let payer = Payer {
-            class: job.def.class,
-            workload: j as u32,
-        };
+        let placed = job.placed;
         let mut row = vec![
-            job.def.name.clone(),
-            job.def.class.as_str().to_string(),
-            job.def.gpus.to_string(),
-            job.def.work_gpu_hours().to_string(),
+            job.name.clone(),
+            job.class.as_str().to_string(),
+            job.gpus.to_string(),
+            job.work_gpu_hours.to_string(),
             cell(r.submitted.map(|t| t.as_secs_f64())),
             cell(r.first_start.map(|t| t.as_secs_f64())),
             cell(r.ended.map(|t| t.as_secs_f64())),
-            job.outcome().as_str().to_string(),
-            cell(placed.map(|(pool, _)| world.estate.pools[pool.index()].name.clone())),
+            job.outcome.as_str().to_string(),
+            cell(placed.map(|(pool, _)| record.estate.pool(pool).to_string())),
             cell(placed.map(|(_, tier)| tier.as_str())),
             cell(r.initial_wait_ns().map(|ns| ns as f64 / 1e9)),
             r.placements.to_string(),
@@ -86,8 +81,8 @@ pub fn jobs_csv(world: &World, end: crate::kernel::SimTime) -> Result<Vec<u8>, c
             hours(r.useful_gpu_ns),
             hours(r.lost_gpu_ns),
             hours(r.checkpoint_gpu_ns),
-            world.estate.ledger.of_payer(payer).to_string(),
-            cell(job.def.deadline.map(|_| job.deadline_missed(end))),
+            record.job_cost(j).to_string(),
+            cell(job.deadline_missed),
             r.note.clone(),
         ]);
         writer.write_record(&row)?;
@@ -148,11 +143,11 @@ pub fn incidents_csv(incidents: &[IncidentSummary]) -> Result<Vec<u8>, csv::Erro
 /// The header of `decisions.csv`.
 pub const DECISIONS_CSV_HEADER: [&str; 6] = ["time_s", "kind", "subject", "choice", "alternatives", "reason"];
 
-/// The bytes of `decisions.csv`.
-pub fn decisions_csv(log: &DecisionLog) -> Result<Vec<u8>, csv::Error> {
+/// The bytes of `decisions.csv`: `decisions` in the order given (the log's time order).
+pub fn decisions_csv(decisions: &[Decision]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(DECISIONS_CSV_HEADER)?;
-    for d in log.entries() {
+    for d in decisions {
         writer.write_record([
             d.time.as_secs_f64().to_string().as_str(),
             d.kind.as_str(),

@@ -5,12 +5,15 @@
 mod incidents;
 mod jobs;
 mod reactions;
+mod record;
 mod recovery;
 mod serving;
 
 pub use incidents::{FailureCounts, Incidents, Parts};
 pub use jobs::{Holding, JobState, Jobs, JobsError, MAX_JOBS, Phase, RETRY_INTERVAL, TRANSFER_STREAMS};
 pub use serving::{Deployment, LostReplica, ServiceState, Serving, ServingError, WindowUsage};
+
+pub use crate::metrics::record::RunOutcome;
 
 use crate::infra::estate::{BILLING_PERIOD, Estate, TransferPurpose};
 use crate::kernel::{
@@ -394,16 +397,6 @@ impl Model for World {
     }
 }
 
-/// The outcome of a run.
-pub struct RunOutcome {
-    /// The headline figures.
-    pub summary: Summary,
-    /// The model as it was at the end (ledger, estate state).
-    pub world: World,
-    /// The end of the simulated period.
-    pub horizon: SimTime,
-}
-
 /// Simulates `scenario` with master seed `seed` under its policy.
 pub fn simulate(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
     simulate_with(scenario, seed, scenario_policy(scenario))
@@ -492,13 +485,25 @@ pub fn prepare_with(
 }
 
 /// Ends a run that stopped for `stop`: releases every GPU still held at the horizon, bills up
-/// to it, checks the end-of-run invariants and summarises.
+/// to it, checks the end-of-run invariants, summarises, and records what the outputs need.
 pub fn conclude(
+    scenario: &Scenario,
+    seed: u64,
+    sim: Simulation<World>,
+    stop: StopReason,
+) -> Result<RunOutcome, RunError> {
+    conclude_with_model(scenario, seed, sim, stop).map(|(outcome, _)| outcome)
+}
+
+/// [`conclude`], also returning the model as it ended, less what moved into the outcome's
+/// record (ledger, decision log, per-window figures and samples, job names and records): for
+/// looking at final model state that no output shows.
+pub fn conclude_with_model(
     scenario: &Scenario,
     seed: u64,
     mut sim: Simulation<World>,
     stop: StopReason,
-) -> Result<RunOutcome, RunError> {
+) -> Result<(RunOutcome, World), RunError> {
     let horizon = SimTime::ZERO.saturating_add(scenario.spec.horizon);
     let world = sim.model_mut();
     world.serving.release_all(horizon, &mut world.estate);
@@ -506,7 +511,7 @@ pub fn conclude(
     world.estate.bill_until(horizon);
     let stats = sim.stats();
     let end = sim.now();
-    let world = sim.into_model();
+    let mut world = sim.into_model();
     check_invariants(&world)?;
     let summary = Summary {
         schema_version: SCHEMA_VERSION,
@@ -526,11 +531,15 @@ pub fn conclude(
         }),
         incidents: recovery::incident_summaries(&world, scenario, horizon),
     };
-    Ok(RunOutcome {
-        summary,
-        world,
-        horizon,
-    })
+    let record = record::take_record(&mut world, horizon);
+    Ok((RunOutcome { summary, record }, world))
+}
+
+/// [`simulate`], also returning the model as it ended (see [`conclude_with_model`]).
+pub fn simulate_with_model(scenario: &Scenario, seed: u64) -> Result<(RunOutcome, World), RunError> {
+    let (mut sim, horizon) = prepare(scenario, seed)?;
+    let stop = sim.run(RunLimits::until(horizon))?;
+    conclude_with_model(scenario, seed, sim, stop)
 }
 
 fn check_invariants(world: &World) -> Result<(), RunError> {

@@ -21,9 +21,9 @@ use std::collections::BTreeSet;
 
 use crate::infra::ledger::CostCategory;
 use crate::infra::spec::pool_name;
+use crate::metrics::record::RunOutcome;
 use crate::scenario::ScenarioSpec;
 use crate::vocab::Tier;
-use crate::world::RunOutcome;
 
 /// The metric columns of a study.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +150,7 @@ const SERVICE_FIGURES: [&str; 8] = [
 /// The pool's GPUs in use over its capacity, both summed over tiers and over the metrics
 /// windows (`None`: the pool never had capacity).
 fn pool_utilization(outcome: &RunOutcome, pool: usize) -> Option<f64> {
-    let samples = &outcome.world.capacity;
+    let samples = &outcome.record.capacity;
     let (mut used, mut capacity) = (0u64, 0u64);
     for window in 0..samples.windows() {
         for tier in Tier::ALL {

@@ -55,11 +55,11 @@ impl Policy for Cheapest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::ids::PoolId;
-    use crate::vocab::Tier;
     use crate::kernel::SimTime;
-    use crate::vocab::JobId;
     use crate::policy::builtin::fixtures::{OneJob, estate, ids, placement};
+    use crate::vocab::JobId;
+    use crate::vocab::Tier;
+    use crate::vocab::ids::PoolId;
 
     #[test]
     fn cheapest_moves_a_job_only_for_a_large_enough_saving() {

@@ -132,8 +132,8 @@ impl Policy for CostCeiling {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::Tier;
     use crate::policy::builtin::fixtures::{estate, place_request, placement};
+    use crate::vocab::Tier;
 
     #[test]
     fn cost_ceiling_defers_pay_per_use_over_the_budget_but_not_reserved() {

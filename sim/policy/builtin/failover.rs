@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::vocab::ids::SiteId;
+use crate::infra::spec::SiteSpec;
 use crate::kernel::SimDuration;
 use crate::policy::spec::FailoverSpec;
 use crate::policy::{
     Action, JobStatus, PlaceRequest, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score,
     ServiceId, Signal, View, argmin,
 };
-use crate::infra::spec::SiteSpec;
+use crate::vocab::ids::SiteId;
 use crate::workload::service::ServiceSpec;
 
 /// Ordered site lists: each listed service is served from the first of its sites that can

@@ -2,14 +2,14 @@
 //! candidates, and one running job with its alternatives.
 
 use crate::infra::estate::Estate;
-use crate::vocab::ids::{PoolId, SiteId};
-use crate::vocab::Tier;
 use crate::kernel::SimTime;
 use crate::policy::{
     Action, JobId, JobInfo, JobStatus, PlaceRequest, PlacementCandidate, RouteCandidate, RouteRequest,
     ServiceId, Workloads,
 };
+use crate::vocab::Tier;
 use crate::vocab::WorkloadClass;
+use crate::vocab::ids::{PoolId, SiteId};
 
 /// The estate parts of a scenario file, read on their own.
 #[derive(serde::Deserialize)]

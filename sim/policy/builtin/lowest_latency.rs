@@ -59,10 +59,10 @@ impl Policy for LowestLatency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::Tier;
     use crate::kernel::SimTime;
     use crate::policy::Placement;
     use crate::policy::builtin::fixtures::{estate, place_request, placement, request, route};
+    use crate::vocab::Tier;
 
     #[test]
     fn lowest_latency_weighs_network_against_queueing() {

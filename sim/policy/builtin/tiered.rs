@@ -2,12 +2,12 @@
 //! workload class, with spot used only under a price ceiling.
 
 use super::lowest_latency;
-use crate::vocab::Tier;
 use crate::policy::spec::TieredSpec;
 use crate::policy::{
     Action, JobStatus, PlaceRequest, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score, Signal,
     View,
 };
+use crate::vocab::Tier;
 
 /// Fixed → burst → opportunistic: uses tiers in a set order per workload class (by default
 /// reserved, owned, on-demand, spot), the cheapest within a tier, and spot only while its price
@@ -115,10 +115,10 @@ impl Policy for Tiered {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::ids::PoolId;
     use crate::kernel::SimTime;
     use crate::policy::builtin::fixtures::{OneJob, estate, ids, place_request, placement};
     use crate::policy::{JobId, Placement};
+    use crate::vocab::ids::PoolId;
 
     #[test]
     fn tiered_takes_burst_before_spot_and_spot_only_under_the_ceiling() {

@@ -55,10 +55,10 @@ impl Policy for Weighted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::Tier;
     use crate::kernel::SimTime;
     use crate::policy::Placement;
     use crate::policy::builtin::fixtures::{estate, place_request, placement};
+    use crate::vocab::Tier;
 
     #[test]
     fn weighted_trades_price_against_staging_time() {
