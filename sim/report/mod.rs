@@ -4,6 +4,10 @@
 //! comparison (scenarios, policies or seeds), one such folder per run and the comparison table,
 //! its charts and its `report.html` beside them; the chart renderer (`charts`); the HTML report (`html`); and
 //! the JUnit XML report of `hybridsim check`.
+//!
+//! A run's files are written from its `RunOutcome` alone (the summary and the
+//! `metrics::record::RunRecord`): nothing here reads the live model, so the model of a run is
+//! gone by the time its files are written.
 pub mod charts;
 pub mod figures;
 pub mod html;
