@@ -5,8 +5,8 @@ use super::rates::{loss_cap_bps, max_min_rates};
 use super::{
     CancelledFlow, CompletedFlow, Flow, FlowId, FlowSpec, FlowState, Hop, Network, NetworkError, Slot,
 };
-use crate::vocab::ids::LinkId;
 use crate::kernel::{SimDuration, SimTime};
+use crate::vocab::ids::LinkId;
 
 /// A flow is complete once no more than this many bytes remain.
 const DONE_EPSILON_BYTES: f64 = 1e-6;

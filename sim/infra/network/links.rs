@@ -2,8 +2,8 @@
 //! link's effective figures (its spec modified by its condition).
 
 use super::{EffectiveLink, LinkCondition, Network, NetworkError};
-use crate::vocab::ids::{LinkId, SiteId};
 use crate::kernel::SimTime;
+use crate::vocab::ids::{LinkId, SiteId};
 
 /// Loss probabilities stop just below 1, so even a very lossy route keeps a positive rate cap.
 const MAX_LOSS: f64 = 0.999_999;

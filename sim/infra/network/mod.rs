@@ -48,8 +48,8 @@ mod routes;
 #[cfg(test)]
 mod tests;
 
-use crate::vocab::ids::{LinkId, SiteId};
 use crate::kernel::{SimDuration, SimTime};
+use crate::vocab::ids::{LinkId, SiteId};
 pub use rates::max_min_rates;
 
 /// A link between two sites as built: full duplex, the same bandwidth in each direction.

@@ -6,8 +6,8 @@ use std::collections::BinaryHeap;
 
 use super::links::loss_from_survival;
 use super::{Flow, FlowState, HeapKey, Hop, Network, NetworkError, Route, RouteTable, Tree};
-use crate::vocab::ids::{LinkId, SiteId};
 use crate::kernel::SimDuration;
+use crate::vocab::ids::{LinkId, SiteId};
 
 impl<T: Copy> Network<T> {
     /// The current lowest-latency route, read off the cached shortest-path trees; `None` when
