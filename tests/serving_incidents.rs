@@ -4,7 +4,7 @@
 //! surge), service times are deterministic.
 //!
 //! The kernel hands a `Context` only to the model it runs, so the tests run the world inside a
-//! small model of their own: it passes every event to the world, except `Event::Incident`, which
+//! small model of their own: it passes every event to the world, except the start of an incident, which
 //! here triggers the test's action at that instant. After every event it checks that no deployment
 //! has more busy slots than ready ones and that no request ended twice.
 
@@ -16,7 +16,7 @@ use hybridsim::policy::DecisionKind;
 use hybridsim::scenario::load_str;
 use hybridsim::vocab::Tier;
 use hybridsim::vocab::ids::{PoolId, SiteId};
-use hybridsim::world::{Event, RunError, World};
+use hybridsim::world::{ClockEvent, Event, IncidentEvent, IncidentId, RunError, World};
 
 type Action = Box<dyn FnOnce(&mut World, &mut Context<'_, Event>)>;
 
@@ -34,14 +34,15 @@ impl Model for Harness {
 
     fn handle(&mut self, ctx: &mut Context<'_, Event>, event: Event) -> Result<(), RunError> {
         let arrived = self.world.serving.services[0].metrics.arrived;
-        match event {
-            Event::Incident { index } => {
-                let action = self.actions[index as usize]
-                    .take()
-                    .expect("each action runs once");
-                action(&mut self.world, ctx);
-            }
-            _ => self.world.handle(ctx, event)?,
+        // The world is the one handling every event: only the start of an incident is the
+        // test's hook, and the world's own exhaustive match sees everything else.
+        if let Event::Incident(IncidentEvent::Begin { incident }) = event {
+            let action = self.actions[incident.0 as usize]
+                .take()
+                .expect("each action runs once");
+            action(&mut self.world, ctx);
+        } else {
+            self.world.handle(ctx, event)?;
         }
         let now = ctx.now().as_secs_f64();
         let new = self.world.serving.services[0].metrics.arrived - arrived;
@@ -75,11 +76,14 @@ fn harness(text: &str) -> Simulation<Harness> {
         actions: Vec::new(),
         arrivals: Vec::new(),
     });
-    sim.schedule(SimTime::ZERO.saturating_add(BILLING_PERIOD), Event::BillingTick)
-        .unwrap();
-    sim.schedule(SimTime::ZERO, Event::Start).unwrap();
+    sim.schedule(
+        SimTime::ZERO.saturating_add(BILLING_PERIOD),
+        ClockEvent::BillingTick.into(),
+    )
+    .unwrap();
+    sim.schedule(SimTime::ZERO, ClockEvent::Start.into()).unwrap();
     let window = scenario.spec.metrics.window;
-    sim.schedule(SimTime::ZERO.saturating_add(window), Event::WindowEnd)
+    sim.schedule(SimTime::ZERO.saturating_add(window), ClockEvent::WindowEnd.into())
         .unwrap();
     sim
 }
@@ -96,8 +100,9 @@ fn at(
 ) {
     let actions = &mut sim.model_mut().actions;
     actions.push(Some(Box::new(action)));
-    let index = (actions.len() - 1) as u32;
-    sim.schedule(secs(t), Event::Incident { index }).unwrap();
+    let incident = IncidentId((actions.len() - 1) as u32);
+    sim.schedule(secs(t), IncidentEvent::Begin { incident }.into())
+        .unwrap();
 }
 
 fn run_until(sim: &mut Simulation<Harness>, t: f64) -> &World {

@@ -17,9 +17,64 @@ use crate::vocab::ids::{LinkId, PoolId, SiteId};
 use crate::workload::job::InterruptCause;
 use crate::workload::trace::TraceError;
 
-use super::Event;
-use super::jobs::Jobs;
-use super::serving::Serving;
+use super::jobs::{JobEvent, Jobs};
+use super::serving::{Serving, ServingEvent};
+
+/// A scripted incident, by its position in the scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IncidentId(pub u32);
+
+/// What happens to the estate from outside: failures, repairs, scripted incidents and the spot
+/// market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentEvent {
+    /// A GPU of a pool fails (the pool's failure process).
+    GpuFailure {
+        /// The pool.
+        pool: PoolId,
+        /// Which of the pool's GPUs.
+        gpu: u32,
+    },
+    /// A failed GPU is back in service.
+    GpuRepaired {
+        /// The pool.
+        pool: PoolId,
+        /// Its tier.
+        tier: Tier,
+    },
+    /// A scripted incident starts.
+    Begin {
+        /// The incident.
+        incident: IncidentId,
+    },
+    /// A scripted incident ends.
+    End {
+        /// The incident.
+        incident: IncidentId,
+    },
+    /// The provider reclaims a spot GPU of a pool (the tier's preemption rate).
+    SpotReclaim {
+        /// The pool.
+        pool: PoolId,
+        /// Which of the tier's GPUs.
+        gpu: u32,
+    },
+    /// A pool's spot availability trace changes.
+    SpotAvailability {
+        /// The pool.
+        pool: PoolId,
+    },
+    /// A pool's spot price process moves.
+    SpotPrice {
+        /// The pool.
+        pool: PoolId,
+    },
+}
+
+/// The events incidents schedule: their own, and those of the services and jobs they act on.
+pub trait EffectEvents: From<IncidentEvent> + From<ServingEvent> + From<JobEvent> {}
+
+impl<E: From<IncidentEvent> + From<ServingEvent> + From<JobEvent>> EffectEvents for E {}
 
 /// The parts of the model an incident acts on.
 pub struct Parts<'a> {
@@ -221,41 +276,65 @@ impl Incidents {
         self.scripted.iter().map(|s| &s.spec)
     }
 
+    /// Handles one incident event.
+    pub fn handle<E: EffectEvents>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        parts: &mut Parts<'_>,
+        event: IncidentEvent,
+    ) -> Result<(), KernelError> {
+        match event {
+            IncidentEvent::GpuFailure { pool, gpu } => self.random_failure(ctx, parts, pool.0, gpu),
+            IncidentEvent::GpuRepaired { pool, tier } => self.repaired(ctx, parts, pool.0, tier),
+            IncidentEvent::Begin { incident } => self.begin(ctx, parts, incident.0),
+            IncidentEvent::End { incident } => self.end(ctx, parts, incident.0),
+            IncidentEvent::SpotReclaim { pool, gpu } => self.spot_reclaim(ctx, parts, pool.0, gpu),
+            IncidentEvent::SpotAvailability { pool } => self.spot_availability(ctx, parts, pool.0),
+            IncidentEvent::SpotPrice { pool } => self.spot_price(ctx, parts, pool.0),
+        }
+    }
+
     /// Schedules each scripted incident's start and end and each pool's first failure.
-    pub fn start(&mut self, ctx: &mut Context<'_, Event>) -> Result<(), KernelError> {
+    pub fn start<E: EffectEvents>(&mut self, ctx: &mut Context<'_, E>) -> Result<(), KernelError> {
         for (index, scripted) in self.scripted.iter().enumerate() {
             let index = index as u32;
             let at = SimTime::ZERO.saturating_add(scripted.spec.start);
-            ctx.schedule_at(at.max(ctx.now()), Event::Incident { index })?;
+            let incident = IncidentId(index);
+            ctx.schedule_at(at.max(ctx.now()), IncidentEvent::Begin { incident }.into())?;
             if let Some(end) = scripted.spec.end().filter(|_| !scripted.spec.kind.is_instant()) {
                 let end = SimTime::ZERO.saturating_add(end);
-                ctx.schedule_at(end.max(ctx.now()), Event::IncidentEnd { index })?;
+                ctx.schedule_at(end.max(ctx.now()), IncidentEvent::End { incident }.into())?;
             }
         }
         for pool in 0..self.failures.len() {
             self.schedule_failure(ctx, pool)?;
             self.schedule_reclaim(ctx, pool)?;
-            let pool_id = pool as u32;
+            let pool_id = PoolId(pool as u32);
             if let Some(market) = &self.spot[pool] {
                 if market.availability.is_some() {
-                    ctx.schedule_at(ctx.now(), Event::SpotAvailability { pool: pool_id })?;
+                    let availability = IncidentEvent::SpotAvailability { pool: pool_id };
+                    ctx.schedule_at(ctx.now(), availability.into())?;
                 }
                 if market.price.is_some() {
-                    ctx.schedule_at(ctx.now(), Event::SpotPrice { pool: pool_id })?;
+                    ctx.schedule_at(ctx.now(), IncidentEvent::SpotPrice { pool: pool_id }.into())?;
                 }
             }
         }
         Ok(())
     }
 
-    fn schedule_reclaim(&mut self, ctx: &mut Context<'_, Event>, pool: usize) -> Result<(), KernelError> {
+    fn schedule_reclaim<E: EffectEvents>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        pool: usize,
+    ) -> Result<(), KernelError> {
         match &mut self.spot[pool] {
             Some(SpotMarket {
                 reclaims: Some(process),
                 rng,
                 ..
-            }) => schedule_next(ctx, process, rng, |gpu| Event::SpotReclaim {
-                pool: pool as u32,
+            }) => schedule_next(ctx, process, rng, |gpu| IncidentEvent::SpotReclaim {
+                pool: PoolId(pool as u32),
                 gpu,
             }),
             _ => Ok(()),
@@ -264,9 +343,9 @@ impl Incidents {
 
     /// The spot tier's reclaim process fires on GPU `gpu` of its limit: its holder, if any, is
     /// preempted with the pool's notice (an inference replica is lost at once).
-    pub fn spot_reclaim(
+    fn spot_reclaim<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         pool: u32,
         gpu: u32,
@@ -283,9 +362,9 @@ impl Incidents {
         self.schedule_reclaim(ctx, pool as usize)
     }
 
-    fn preempt_holder(
+    fn preempt_holder<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         pool: PoolId,
         allocation: crate::infra::estate::AllocationId,
@@ -304,9 +383,9 @@ impl Incidents {
     /// The spot availability trace of a pool changes now: the tier's capacity follows it, and
     /// holders above it are preempted with the pool's notice, lowest priority first (capacity
     /// is below what is held until their notice runs out).
-    pub fn spot_availability(
+    fn spot_availability<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         pool: u32,
     ) -> Result<(), KernelError> {
@@ -345,15 +424,16 @@ impl Incidents {
                 .shed_replicas(ctx, parts.estate, parts.decider, id, Tier::Spot, over)?;
         }
         if let Some((at, _)) = next {
-            ctx.schedule_at(SimTime::ZERO.saturating_add(at), Event::SpotAvailability { pool })?;
+            let availability = IncidentEvent::SpotAvailability { pool: PoolId(pool) };
+            ctx.schedule_at(SimTime::ZERO.saturating_add(at), availability.into())?;
         }
         parts.jobs.place_waiting(ctx, parts.estate, parts.decider)
     }
 
     /// A pool's spot price moves now (at the start: to its first price).
-    pub fn spot_price(
+    fn spot_price<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         pool: u32,
     ) -> Result<(), KernelError> {
@@ -370,7 +450,7 @@ impl Incidents {
         let price = next_price.take();
         if let Some((at, upcoming)) = process.next(now, rng) {
             *next_price = Some(upcoming);
-            ctx.schedule_at(at, Event::SpotPrice { pool })?;
+            ctx.schedule_at(at, IncidentEvent::SpotPrice { pool: PoolId(pool) }.into())?;
         }
         if let Some(price) = price {
             self.set_market_price(now, parts, PoolId(pool), Tier::Spot, price);
@@ -378,10 +458,14 @@ impl Incidents {
         Ok(())
     }
 
-    fn schedule_failure(&mut self, ctx: &mut Context<'_, Event>, pool: usize) -> Result<(), KernelError> {
+    fn schedule_failure<E: EffectEvents>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        pool: usize,
+    ) -> Result<(), KernelError> {
         match &mut self.failures[pool] {
-            Some(f) => schedule_next(ctx, &mut f.process, &mut f.rng, |gpu| Event::GpuFailure {
-                pool: pool as u32,
+            Some(f) => schedule_next(ctx, &mut f.process, &mut f.rng, |gpu| IncidentEvent::GpuFailure {
+                pool: PoolId(pool as u32),
                 gpu,
             }),
             None => Ok(()),
@@ -389,9 +473,9 @@ impl Incidents {
     }
 
     /// A pool's failure process fires: GPU `gpu` of the pool fails.
-    pub fn random_failure(
+    fn random_failure<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         pool: u32,
         gpu: u32,
@@ -406,9 +490,9 @@ impl Incidents {
 
     /// The `victim`-th GPU of the pool fails (counting tiers in order, each over the GPUs it
     /// had at the start; in each, GPUs in use first, then idle ones, then those in repair).
-    fn fail_gpu_at(
+    fn fail_gpu_at<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         pool: PoolId,
         victim: u64,
@@ -447,9 +531,9 @@ impl Incidents {
         Ok(())
     }
 
-    fn fail_held_gpu(
+    fn fail_held_gpu<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         pool: PoolId,
         tier: Tier,
@@ -487,9 +571,9 @@ impl Incidents {
 
     /// Takes a failed owned or reserved GPU out of service for the pool's repair time (cloud
     /// on-demand and spot GPUs are swapped by the provider at once).
-    fn start_repair(
+    fn start_repair<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         pool: PoolId,
         tier: Tier,
@@ -500,16 +584,16 @@ impl Incidents {
         if tier.is_fixed() && !repair.is_zero() && estate.change_capacity(pool, tier, -1) == -1 {
             ctx.schedule_at(
                 ctx.now().saturating_add(repair),
-                Event::GpuRepaired { pool: pool.0, tier },
+                IncidentEvent::GpuRepaired { pool, tier }.into(),
             )?;
         }
         Ok(())
     }
 
     /// A GPU comes back from repair.
-    pub fn repaired(
+    fn repaired<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         pool: u32,
         tier: Tier,
@@ -519,9 +603,9 @@ impl Incidents {
     }
 
     /// Scripted incident `index` starts.
-    pub fn begin(
+    fn begin<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         index: u32,
     ) -> Result<(), KernelError> {
@@ -639,9 +723,9 @@ impl Incidents {
     }
 
     /// Scripted incident `index` ends: what it changed goes back.
-    pub fn end(
+    fn end<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         index: u32,
     ) -> Result<(), KernelError> {
@@ -669,9 +753,9 @@ impl Incidents {
     }
 
     /// Shrinks a tier to its target, interrupting holders above it; returns how to undo it.
-    fn shrink(
+    fn shrink<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         pool: PoolId,
         tier: Tier,
@@ -754,9 +838,9 @@ impl Incidents {
             .collect()
     }
 
-    fn scripted_gpu_failure(
+    fn scripted_gpu_failure<E: EffectEvents>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         parts: &mut Parts<'_>,
         index: u32,
         pool: PoolId,
@@ -786,21 +870,21 @@ impl Incidents {
 }
 
 /// Schedules the next event of a failure (or reclaim) process, naming the GPU it hits.
-fn schedule_next(
-    ctx: &mut Context<'_, Event>,
+fn schedule_next<E: EffectEvents>(
+    ctx: &mut Context<'_, E>,
     process: &mut FailureProcess,
     rng: &mut StreamRng,
-    event: impl FnOnce(u32) -> Event,
+    event: impl FnOnce(u32) -> IncidentEvent,
 ) -> Result<(), KernelError> {
     match process.next_failure(ctx.now(), rng) {
-        Some((at, gpu)) => ctx.schedule_at(at, event(u32::try_from(gpu).unwrap_or(u32::MAX))),
+        Some((at, gpu)) => ctx.schedule_at(at, event(u32::try_from(gpu).unwrap_or(u32::MAX)).into()),
         None => Ok(()),
     }
 }
 
 /// Takes a site down (or brings it back): its network links, its jobs and its replicas.
-fn set_site(
-    ctx: &mut Context<'_, Event>,
+fn set_site<E: EffectEvents>(
+    ctx: &mut Context<'_, E>,
     parts: &mut Parts<'_>,
     site: SiteId,
     up: bool,
@@ -848,8 +932,8 @@ fn capacity_changed(parts: &mut Parts<'_>, pool: PoolId, tier: Tier) {
 }
 
 /// Gives spot job `job` notice that it loses its GPUs in `pool`, and tells the policy.
-fn give_spot_notice(
-    ctx: &mut Context<'_, Event>,
+fn give_spot_notice<E: EffectEvents>(
+    ctx: &mut Context<'_, E>,
     parts: &mut Parts<'_>,
     job: u32,
     pool: PoolId,

@@ -42,14 +42,47 @@ use crate::workload::job::{
 };
 use crate::workload::trace::{JobTrace, TraceError};
 
-use super::Event;
-
 /// Parallel TCP streams of a staging or replication transfer (bulk tools open several).
 pub const TRANSFER_STREAMS: u32 = 8;
 /// How often waiting jobs are offered GPUs when nothing else prompts it.
 pub const RETRY_INTERVAL: SimDuration = SimDuration::from_secs(60);
 /// Most jobs one run may create (memory grows with every job: it keeps a row for `jobs.csv`).
 pub const MAX_JOBS: usize = 1_000_000;
+
+/// A job source (a Poisson stream or a trace of jobs), by its position in the scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourceId(pub u32);
+
+/// What happens to jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEvent {
+    /// A job is submitted.
+    Submit {
+        /// The job.
+        job: JobId,
+    },
+    /// A job source's next job arrives.
+    Source {
+        /// The source.
+        source: SourceId,
+    },
+    /// A job's restore, compute segment or checkpoint write ends.
+    Timer {
+        /// The job.
+        job: JobId,
+        /// Which of the job's timers; earlier ones are void.
+        timer: u32,
+    },
+    /// A job's preemption notice runs out.
+    Eviction {
+        /// The job.
+        job: JobId,
+        /// The placement the notice was given to.
+        placement: u32,
+    },
+    /// Waiting jobs are offered GPUs again.
+    Retry,
+}
 
 /// Why the jobs of a scenario cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -395,10 +428,29 @@ impl Jobs {
         })
     }
 
+    /// Handles one job event.
+    pub fn handle<E: From<JobEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        event: JobEvent,
+    ) -> Result<(), super::RunError> {
+        match event {
+            JobEvent::Submit { job } => self.submit(ctx, estate, decider, job.0)?,
+            JobEvent::Source { source } => self.source_arrival(ctx, estate, decider, source.0)?,
+            JobEvent::Timer { job, timer } => self.timer(ctx, estate, decider, job.0, timer)?,
+            JobEvent::Eviction { job, placement } => self.eviction(ctx, estate, decider, job.0, placement)?,
+            JobEvent::Retry => self.retry(ctx, estate, decider)?,
+        }
+        Ok(())
+    }
+
     /// Schedules every job's submission and every source's first arrival.
-    pub fn start(&mut self, ctx: &mut Context<'_, Event>) -> Result<(), KernelError> {
+    pub fn start<E: From<JobEvent>>(&mut self, ctx: &mut Context<'_, E>) -> Result<(), KernelError> {
         for (j, job) in self.jobs.iter().enumerate() {
-            ctx.schedule_at(job.def.submit.max(ctx.now()), Event::JobSubmit { job: j as u32 })?;
+            let submit = JobEvent::Submit { job: JobId(j as u32) };
+            ctx.schedule_at(job.def.submit.max(ctx.now()), submit.into())?;
         }
         for s in 0..self.sources.len() {
             self.schedule_source(ctx, s, self.sources[s].template.submit)?;
@@ -406,9 +458,9 @@ impl Jobs {
         Ok(())
     }
 
-    fn schedule_source(
+    fn schedule_source<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         s: usize,
         from: SimTime,
     ) -> Result<(), KernelError> {
@@ -438,13 +490,16 @@ impl Jobs {
                 None => return Ok(()),
             },
         };
-        ctx.schedule_at(at.max(ctx.now()), Event::JobSource { source: s as u32 })
+        let next = JobEvent::Source {
+            source: SourceId(s as u32),
+        };
+        ctx.schedule_at(at.max(ctx.now()), next.into())
     }
 
     /// A source's next job arrives now.
-    pub fn source_arrival(
+    fn source_arrival<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         source: u32,
@@ -517,9 +572,9 @@ impl Jobs {
     }
 
     /// Job `job` is submitted now.
-    pub fn submit(
+    fn submit<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         job: u32,
@@ -540,9 +595,9 @@ impl Jobs {
     }
 
     /// Offers GPUs to every waiting job, in order of priority and then of waiting time.
-    pub fn place_waiting(
+    pub fn place_waiting<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
     ) -> Result<(), KernelError> {
@@ -574,15 +629,15 @@ impl Jobs {
         }
         if !self.waiting.is_empty() && !self.retry_pending {
             self.retry_pending = true;
-            ctx.schedule_in(RETRY_INTERVAL, Event::JobRetry)?;
+            ctx.schedule_in(RETRY_INTERVAL, JobEvent::Retry.into())?;
         }
         Ok(())
     }
 
     /// The periodic offer to waiting jobs.
-    pub fn retry(
+    fn retry<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
     ) -> Result<(), KernelError> {
@@ -750,9 +805,9 @@ impl Jobs {
     }
 
     /// Offers GPUs to one waiting job. Returns whether it left the queue (placed or failed).
-    fn try_place(
+    fn try_place<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         job: u32,
@@ -824,9 +879,9 @@ impl Jobs {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn place(
+    fn place<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         job: u32,
@@ -897,9 +952,9 @@ impl Jobs {
         Ok(true)
     }
 
-    fn start_staging(
+    fn start_staging<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         job: u32,
         site: SiteId,
@@ -967,9 +1022,9 @@ impl Jobs {
     }
 
     /// A staging transfer of `job`'s `placement` finished.
-    pub fn staging_flow_done(
+    pub fn staging_flow_done<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         job: u32,
         placement: u32,
@@ -986,9 +1041,9 @@ impl Jobs {
         Ok(())
     }
 
-    fn staged_done(
+    fn staged_done<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &Estate,
         job: u32,
     ) -> Result<(), KernelError> {
@@ -1013,9 +1068,9 @@ impl Jobs {
         }
     }
 
-    fn set_timer(
+    fn set_timer<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         job: u32,
         delay_ns: u64,
     ) -> Result<(), KernelError> {
@@ -1025,14 +1080,19 @@ impl Jobs {
         // comes, and the run goes on.
         ctx.schedule_at(
             ctx.now().saturating_add(SimDuration::from_nanos(delay_ns)),
-            Event::JobTimer {
-                job,
+            JobEvent::Timer {
+                job: JobId(job),
                 timer: state.timer,
-            },
+            }
+            .into(),
         )
     }
 
-    fn start_segment(&mut self, ctx: &mut Context<'_, Event>, job: u32) -> Result<(), KernelError> {
+    fn start_segment<E: From<JobEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        job: u32,
+    ) -> Result<(), KernelError> {
         let state = &mut self.jobs[job as usize];
         let Some(holding) = state.holding else {
             return Ok(());
@@ -1056,9 +1116,9 @@ impl Jobs {
     }
 
     /// A job's timer fires: the end of a restore, a compute segment or a checkpoint write.
-    pub fn timer(
+    fn timer<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         job: u32,
@@ -1076,9 +1136,9 @@ impl Jobs {
         }
     }
 
-    fn segment_done(
+    fn segment_done<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         job: u32,
@@ -1101,9 +1161,9 @@ impl Jobs {
         }
     }
 
-    fn checkpoint_done(
+    fn checkpoint_done<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         job: u32,
@@ -1181,9 +1241,9 @@ impl Jobs {
         }
     }
 
-    fn complete(
+    fn complete<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         job: u32,
@@ -1231,9 +1291,9 @@ impl Jobs {
 
     /// Stops `job` now for `cause`: work since its last durable checkpoint is lost, its GPUs
     /// are released, and it waits to be placed again (or fails after too many interruptions).
-    pub fn interrupt(
+    pub fn interrupt<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         job: u32,
@@ -1300,9 +1360,9 @@ impl Jobs {
     /// Warns `job` that it loses its GPUs in `notice`. With time to write a checkpoint it cuts
     /// its segment short and checkpoints, then leaves without losing work; otherwise it keeps
     /// going until the notice runs out and is interrupted then.
-    pub fn preempt(
+    pub fn preempt<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         job: u32,
         notice: SimDuration,
         cause: InterruptCause,
@@ -1339,19 +1399,20 @@ impl Jobs {
                 };
                 ctx.schedule_at(
                     now.saturating_add(delay),
-                    Event::JobEviction {
-                        job,
+                    JobEvent::Eviction {
+                        job: JobId(job),
                         placement: state.placement,
-                    },
+                    }
+                    .into(),
                 )
             }
         }
     }
 
     /// A preemption notice ran out.
-    pub fn eviction(
+    fn eviction<E: From<JobEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         job: u32,
@@ -1502,7 +1563,11 @@ impl Jobs {
 
     /// Moves running `job`: it checkpoints (if it has checkpoints and is computing), gives its
     /// GPUs back and waits to be placed again. Whether the job was running.
-    pub fn migrate(&mut self, ctx: &mut Context<'_, Event>, job: JobId) -> Result<bool, KernelError> {
+    pub fn migrate<E: From<JobEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        job: JobId,
+    ) -> Result<bool, KernelError> {
         let Some(state) = self.jobs.get(job.0 as usize) else {
             return Ok(false);
         };

@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use rand::Rng;
 
-use super::Event;
 use crate::infra::estate::{AllocationId, Estate};
 use crate::infra::ledger::Payer;
 use crate::infra::spec::within_residency;
@@ -35,6 +34,65 @@ use crate::vocab::ids::{PoolId, SiteId};
 use crate::workload::arrivals::{Arrival, ArrivalProcess};
 use crate::workload::service::{AutoscaleSpec, FallbackSpec, ServiceSpec, ServiceTime, ServiceTimeSpec};
 use crate::workload::trace::Trace;
+
+/// A deployment: one service's replicas in one pool, by its position among all services'
+/// deployments (services in scenario order, then each service's deployments in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeploymentId(pub u32);
+
+/// A demand stream: one service's requests from one origin, by its position among all
+/// services' streams (services in scenario order, then each service's streams in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DemandId(pub u32);
+
+/// A slot of the request slab. Slots are reused; the generation that goes with a slot in every
+/// event tells a live request from one that ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestSlot(pub u32);
+
+/// What happens to services and their requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServingEvent {
+    /// A request of a service arrives from one of its demand streams.
+    Arrival {
+        /// The demand stream.
+        demand: DemandId,
+        /// The stream's epoch when it was scheduled; an arrival of an earlier epoch was
+        /// withdrawn by a rate change and is ignored.
+        epoch: u32,
+    },
+    /// A request reaches the site that will serve it.
+    ReachSite {
+        /// Request slot.
+        request: RequestSlot,
+        /// The slot's generation; an event of an earlier one is stale and ignored.
+        generation: u32,
+    },
+    /// A request finishes service.
+    ServiceDone {
+        /// Request slot.
+        request: RequestSlot,
+        /// The slot's generation; an event of an earlier one is stale and ignored.
+        generation: u32,
+    },
+    /// The oldest waiting request of a deployment reaches its deadline.
+    QueueTimeout {
+        /// The deployment.
+        deployment: DeploymentId,
+    },
+    /// A new replica finished its cold start.
+    ReplicaReady {
+        /// The deployment.
+        deployment: DeploymentId,
+        /// Replica id within the deployment.
+        replica: u32,
+    },
+    /// A service's autoscaler evaluates.
+    Autoscale {
+        /// The service.
+        service: ServiceId,
+    },
+}
 
 /// Minimum TCP retransmission timeout: the delay a lost packet adds to a request.
 const MIN_RETRANSMIT_TIMEOUT_NS: u64 = 200_000_000;
@@ -78,6 +136,8 @@ struct Replica {
 /// A service's replicas in one pool, and the queue in front of them.
 #[derive(Debug)]
 pub struct Deployment {
+    /// Its id among all services' deployments, which its events carry.
+    id: DeploymentId,
     /// The site.
     pub site: SiteId,
     /// The pool the replicas' GPUs come from.
@@ -149,6 +209,8 @@ impl Deployment {
 /// A request stream from one origin.
 #[derive(Debug)]
 struct Demand {
+    /// Its id among all services' streams, which its arrivals carry.
+    id: DemandId,
     origin: SiteId,
     process: ArrivalProcess,
     rng: StreamRng,
@@ -263,6 +325,10 @@ pub struct Serving {
     candidate_deployments: Vec<u32>,
     network_rng: StreamRng,
     window: SimDuration,
+    /// (service, deployment within it) of each [`DeploymentId`].
+    deployment_ids: Vec<Position>,
+    /// (service, stream within it) of each [`DemandId`].
+    demand_ids: Vec<Position>,
 }
 
 /// Stream names: one per stochastic source, so sources never disturb each other.
@@ -296,6 +362,7 @@ impl Serving {
                 },
             });
         }
+        let (deployment_ids, demand_ids) = number_streams_and_deployments(&mut services);
         Ok(Serving {
             services,
             requests: Vec::new(),
@@ -304,17 +371,53 @@ impl Serving {
             candidate_deployments: Vec::new(),
             network_rng: streams.stream("network/loss"),
             window: spec.metrics.window,
+            deployment_ids,
+            demand_ids,
         })
     }
 
+    /// Handles one serving event.
+    pub fn handle<E: From<ServingEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        event: ServingEvent,
+    ) -> Result<(), KernelError> {
+        match event {
+            ServingEvent::Arrival { demand, epoch } => {
+                let (service, index) = self.demand_ids[demand.0 as usize];
+                self.arrival(ctx, estate, decider, service, index, epoch)
+            }
+            ServingEvent::ReachSite { request, generation } => {
+                self.reach_site(ctx, estate, decider, request.0, generation)
+            }
+            ServingEvent::ServiceDone { request, generation } => {
+                self.service_done(ctx, estate, decider, request.0, generation)
+            }
+            ServingEvent::QueueTimeout { deployment } => {
+                let (service, index) = self.deployment_ids[deployment.0 as usize];
+                self.queue_timeout(ctx, estate, decider, service, index)
+            }
+            ServingEvent::ReplicaReady { deployment, replica } => {
+                let (service, index) = self.deployment_ids[deployment.0 as usize];
+                self.replica_ready(ctx, estate, decider, service, index, replica)
+            }
+            ServingEvent::Autoscale { service } => self.autoscale(ctx, estate, decider, service.0),
+        }
+    }
+
     /// Schedules every stream's first arrival and every autoscaler's first evaluation.
-    pub fn start(&mut self, ctx: &mut Context<'_, Event>) -> Result<(), KernelError> {
+    pub fn start<E: From<ServingEvent>>(&mut self, ctx: &mut Context<'_, E>) -> Result<(), KernelError> {
         for (s, service) in self.services.iter_mut().enumerate() {
-            for (d, demand) in service.demands.iter_mut().enumerate() {
-                schedule_next(ctx, s as u32, d as u32, demand)?;
+            for demand in &mut service.demands {
+                schedule_next(ctx, demand)?;
             }
             if let Some(scale) = &service.autoscale {
-                schedule_after(ctx, scale.interval, Event::Autoscale { service: s as u32 })?;
+                let autoscale = ServingEvent::Autoscale {
+                    service: ServiceId(s as u32),
+                };
+                schedule_after(ctx, scale.interval, autoscale)?;
             }
         }
         Ok(())
@@ -322,9 +425,9 @@ impl Serving {
 
     /// A request of `service` arrives from demand `demand` (unless a rate change of a later
     /// `epoch` withdrew it).
-    pub fn arrival(
+    fn arrival<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         service: u32,
@@ -340,7 +443,7 @@ impl Serving {
         let Some(arrival) = stream.next.take() else {
             return Ok(());
         };
-        schedule_next(ctx, service, demand, stream)?;
+        schedule_next(ctx, stream)?;
         let context = if arrival.context_tokens > 0 {
             arrival.context_tokens
         } else {
@@ -372,9 +475,9 @@ impl Serving {
     }
 
     /// Routes a request and sends it on its way to the chosen deployment.
-    fn submit(
+    fn submit<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         mut request: Request,
@@ -408,8 +511,8 @@ impl Serving {
             schedule_after(
                 ctx,
                 SimDuration::from_nanos(request.one_way_ns),
-                Event::ReachSite {
-                    request: id,
+                ServingEvent::ReachSite {
+                    request: RequestSlot(id),
                     generation,
                 },
             )?;
@@ -603,9 +706,9 @@ impl Serving {
     }
 
     /// A request reaches its deployment (unless it ended or was sent elsewhere meanwhile).
-    pub fn reach_site(
+    fn reach_site<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         id: u32,
@@ -618,9 +721,9 @@ impl Serving {
     }
 
     /// A request at its deployment starts, waits, or is refused.
-    fn enter(
+    fn enter<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         id: u32,
@@ -647,13 +750,10 @@ impl Serving {
         // earlier watch than the one pending; the later one then finds nothing due and re-arms.
         let at = SimTime::from_nanos(deadline_ns.max(now.as_nanos()));
         if deployment.timeout_watch.is_none_or(|watch| at < watch) {
-            ctx.schedule_at(
-                at,
-                Event::QueueTimeout {
-                    service: s as u32,
-                    deployment: d as u32,
-                },
-            )?;
+            let timeout = ServingEvent::QueueTimeout {
+                deployment: deployment.id,
+            };
+            ctx.schedule_at(at, timeout.into())?;
             deployment.timeout_watch = Some(at);
         }
         Ok(())
@@ -669,7 +769,11 @@ impl Serving {
         request
     }
 
-    fn start_service(&mut self, ctx: &mut Context<'_, Event>, id: u32) -> Result<(), KernelError> {
+    fn start_service<E: From<ServingEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        id: u32,
+    ) -> Result<(), KernelError> {
         let now = ctx.now();
         let request = &mut self.requests[id as usize];
         let service = &mut self.services[request.service as usize];
@@ -689,8 +793,8 @@ impl Serving {
         schedule_after(
             ctx,
             SimDuration::from_nanos(total),
-            Event::ServiceDone {
-                request: id,
+            ServingEvent::ServiceDone {
+                request: RequestSlot(id),
                 generation,
             },
         )?;
@@ -699,9 +803,9 @@ impl Serving {
 
     /// A request finishes service (unless its replica was lost meanwhile): record it, then give
     /// the slot to the next waiting request.
-    pub fn service_done(
+    fn service_done<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         id: u32,
@@ -747,9 +851,9 @@ impl Serving {
     }
 
     /// Starts waiting requests while slots are free, expiring those past their deadline.
-    fn next_from_queue(
+    fn next_from_queue<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         service: u32,
@@ -779,9 +883,9 @@ impl Serving {
     }
 
     /// The oldest waiting requests of a deployment may have passed their deadline.
-    pub fn queue_timeout(
+    fn queue_timeout<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         service: u32,
@@ -805,7 +909,8 @@ impl Serving {
                 .saturating_add(timeout_ns);
             if deadline > now {
                 let at = SimTime::from_nanos(deadline);
-                ctx.schedule_at(at, Event::QueueTimeout { service, deployment })?;
+                let timeout = ServingEvent::QueueTimeout { deployment: d.id };
+                ctx.schedule_at(at, timeout.into())?;
                 d.timeout_watch = Some(at);
                 return Ok(());
             }
@@ -816,9 +921,9 @@ impl Serving {
     }
 
     /// A request cannot be served: try the fallback, or count the failure.
-    fn fail(
+    fn fail<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         request: Request,
@@ -916,9 +1021,9 @@ impl Serving {
     }
 
     /// Evaluates the autoscaler of `service` at every deployment.
-    pub fn autoscale(
+    fn autoscale<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         service: u32,
@@ -929,13 +1034,16 @@ impl Serving {
         for d in 0..self.services[service as usize].deployments.len() {
             self.scale_deployment(ctx, estate, decider, service, d as u32, &scale)?;
         }
-        schedule_after(ctx, scale.interval, Event::Autoscale { service })?;
+        let autoscale = ServingEvent::Autoscale {
+            service: ServiceId(service),
+        };
+        schedule_after(ctx, scale.interval, autoscale)?;
         Ok(())
     }
 
-    fn scale_deployment(
+    fn scale_deployment<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         service: u32,
@@ -1009,9 +1117,9 @@ impl Serving {
 
 impl Serving {
     #[allow(clippy::too_many_arguments)]
-    fn add_replicas(
+    fn add_replicas<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         service: u32,
@@ -1044,9 +1152,9 @@ impl Serving {
 
     /// Starts up to `count` replicas of deployment `at` in `tier`, each ready after `cold_start`
     /// (at once if `None`), until the tier refuses.
-    fn start_replicas(
+    fn start_replicas<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         (service, deployment): (u32, u32),
         tier: Tier,
@@ -1078,9 +1186,8 @@ impl Serving {
                     d.slots_ready += state.slots_per_replica;
                 }
                 Some(delay) => {
-                    let ready = Event::ReplicaReady {
-                        service,
-                        deployment,
+                    let ready = ServingEvent::ReplicaReady {
+                        deployment: d.id,
                         replica,
                     };
                     schedule_after(ctx, delay, ready)?;
@@ -1130,9 +1237,9 @@ impl Serving {
     }
 
     /// A replica finished its cold start and takes requests.
-    pub fn replica_ready(
+    fn replica_ready<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         service: u32,
@@ -1252,9 +1359,9 @@ impl Serving {
     /// back), requests in service there fail, requests queued there or on their way there are
     /// routed again from their origin. Call it after marking the site down in the estate and the
     /// network, so the new routes avoid it.
-    pub fn site_down(
+    pub fn site_down<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         site: SiteId,
@@ -1280,9 +1387,9 @@ impl Serving {
     /// the run (those it lacks), in their tiers, each ready after the autoscaler's cold start
     /// (at once without an autoscaler); what the tiers refuse is logged. Call it after marking
     /// the site up in the estate (GPUs of a site that is down are refused) and the network.
-    pub fn site_up(
+    pub fn site_up<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         site: SiteId,
@@ -1320,9 +1427,9 @@ impl Serving {
 
     /// A GPU of the replica holding `allocation` failed: [`stop_replica`](Self::stop_replica)
     /// then [`replace_replica`](Self::replace_replica). Returns false if no replica holds it.
-    pub fn replica_failed(
+    pub fn replica_failed<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         allocation: AllocationId,
@@ -1339,9 +1446,9 @@ impl Serving {
     /// where it was, or `None` if no replica holds `allocation`. Between this and
     /// [`replace_replica`](Self::replace_replica) the caller may take the failed GPU out of the
     /// pool (repair), so that the replacement cannot take it.
-    pub fn stop_replica(
+    pub fn stop_replica<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         allocation: AllocationId,
@@ -1363,9 +1470,9 @@ impl Serving {
 
     /// Starts a replacement for a lost replica in its pool and tier, ready after the cold start
     /// (at once without an autoscaler), if the tier has room; logs a Scale decision either way.
-    pub fn replace_replica(
+    pub fn replace_replica<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         lost: LostReplica,
@@ -1382,9 +1489,9 @@ impl Serving {
     /// A capacity shock: gives back replicas holding GPUs of `tier` in `pool`, newest first,
     /// until `gpus` GPUs are freed or none are left (requests in service on them fail). Starts
     /// no replacement. Returns the GPUs freed, which may exceed `gpus` by part of a replica.
-    pub fn shed_replicas(
+    pub fn shed_replicas<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         pool: PoolId,
@@ -1433,15 +1540,15 @@ impl Serving {
     /// drawn under the old rate is withdrawn and the next one drawn from now. A factor the
     /// arrival process refuses (negative, not finite, or a rate beyond `f64`; the scenario
     /// checks refuse the first two) leaves the stream as it is.
-    pub fn set_demand_factor(
+    pub fn set_demand_factor<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         service: u32,
         origin: Option<SiteId>,
         factor: f64,
     ) -> Result<(), KernelError> {
         let state = &mut self.services[service as usize];
-        for (index, demand) in state.demands.iter_mut().enumerate() {
+        for demand in &mut state.demands {
             if origin.is_some_and(|o| o != demand.origin) {
                 continue;
             }
@@ -1450,7 +1557,7 @@ impl Serving {
             };
             // A paused stream (factor 0) has nothing pending and resumes here too.
             if withdrawn || demand.next.is_none() {
-                schedule_next(ctx, service, index as u32, demand)?;
+                schedule_next(ctx, demand)?;
             }
         }
         Ok(())
@@ -1502,9 +1609,9 @@ impl Serving {
 
     /// Fails, as [`FailReason::ReplicaLost`], the most recently started requests of deployment
     /// `at` while it has fewer ready slots than requests in service.
-    fn cut_excess(
+    fn cut_excess<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         at: (u32, u32),
@@ -1531,9 +1638,9 @@ impl Serving {
 
     /// After deployment `at` lost or gained replicas: with none left, ready or starting, its
     /// waiting and travelling requests go elsewhere; otherwise free slots take waiting ones.
-    fn settle(
+    fn settle<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         at: (u32, u32),
@@ -1550,9 +1657,9 @@ impl Serving {
 
     /// Sends the requests waiting at or travelling to the deployments `targets` back to their
     /// origin to be routed again, in order of arrival, keeping their arrival times.
-    fn evacuate(
+    fn evacuate<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         targets: &[(u32, u32)],
@@ -1591,8 +1698,12 @@ impl ServiceState {
 /// Schedules `event` after `delay`, which comes from the user's figures (service times, cold
 /// starts) and may be absurdly long: past the end of the clock it is parked at the end of time,
 /// beyond any horizon, so the run goes on and the request simply never finishes.
-fn schedule_after(ctx: &mut Context<'_, Event>, delay: SimDuration, event: Event) -> Result<(), KernelError> {
-    ctx.schedule_at(ctx.now().saturating_add(delay), event)
+fn schedule_after<E: From<ServingEvent>>(
+    ctx: &mut Context<'_, E>,
+    delay: SimDuration,
+    event: ServingEvent,
+) -> Result<(), KernelError> {
+    ctx.schedule_at(ctx.now().saturating_add(delay), event.into())
 }
 
 /// "service at site", the subject of scaling decisions.
@@ -1603,10 +1714,8 @@ fn subject(estate: &Estate, service: &ServiceState, deployment: u32) -> String {
 
 /// Draws a demand stream's next arrival from now and schedules it under a new epoch, so an
 /// arrival scheduled before is void.
-fn schedule_next(
-    ctx: &mut Context<'_, Event>,
-    service: u32,
-    index: u32,
+fn schedule_next<E: From<ServingEvent>>(
+    ctx: &mut Context<'_, E>,
     demand: &mut Demand,
 ) -> Result<(), KernelError> {
     demand.epoch = demand.epoch.wrapping_add(1);
@@ -1614,12 +1723,31 @@ fn schedule_next(
     let Some(next) = demand.next else {
         return Ok(());
     };
-    let arrival = Event::Arrival {
-        service,
-        demand: index,
+    let arrival = ServingEvent::Arrival {
+        demand: demand.id,
         epoch: demand.epoch,
     };
-    ctx.schedule_at(next.at.max(ctx.now()), arrival)
+    ctx.schedule_at(next.at.max(ctx.now()), arrival.into())
+}
+
+/// A deployment or demand stream by (service, index within the service).
+type Position = (u32, u32);
+
+/// Gives every deployment and demand stream its run-wide id; returns the (service, index
+/// within it) of each deployment id and of each stream id.
+fn number_streams_and_deployments(services: &mut [ServiceState]) -> (Vec<Position>, Vec<Position>) {
+    let (mut deployments, mut demands) = (Vec::new(), Vec::new());
+    for (s, service) in services.iter_mut().enumerate() {
+        for (d, deployment) in service.deployments.iter_mut().enumerate() {
+            deployment.id = DeploymentId(deployments.len() as u32);
+            deployments.push((s as u32, d as u32));
+        }
+        for (d, demand) in service.demands.iter_mut().enumerate() {
+            demand.id = DemandId(demands.len() as u32);
+            demands.push((s as u32, d as u32));
+        }
+    }
+    (deployments, demands)
 }
 
 /// Time for a new replica to load the model and start.
@@ -1713,6 +1841,7 @@ fn build_service(
             .position(|s| s.name == demand.origin)
             .unwrap_or(0);
         demands.push(Demand {
+            id: DemandId(0),
             origin: SiteId(origin as u32),
             process,
             rng: streams.stream(&stream_name(
@@ -1767,6 +1896,7 @@ fn build_service(
 fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
     let p = &estate.pools[pool.index()];
     Deployment {
+        id: DeploymentId(0),
         site: p.site,
         pool,
         tier,
@@ -1855,9 +1985,9 @@ impl Serving {
     /// in its autoscaling tier where the pool has it, else in the deployment's own tier; only
     /// idle ones are removed. Logs the scaling; returns why it cannot be done, if it cannot.
     #[allow(clippy::too_many_arguments)]
-    pub fn scale_to(
+    pub fn scale_to<E: From<ServingEvent>>(
         &mut self,
-        ctx: &mut Context<'_, Event>,
+        ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
         service: ServiceId,
