@@ -7,8 +7,8 @@ mod jobs;
 mod reactions;
 mod record;
 mod recovery;
-mod serving;
 
+mod serving;
 pub use incidents::{EffectEvents, FailureCounts, IncidentEvent, IncidentId, Incidents, Parts};
 pub use jobs::{
     Holding, JobEvent, JobState, Jobs, JobsError, MAX_JOBS, Phase, RETRY_INTERVAL, SourceId, TRANSFER_STREAMS,

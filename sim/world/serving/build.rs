@@ -1,0 +1,247 @@
+//! Building the services of a scenario: deployments with their initial replicas, demand
+//! streams with their arrival processes and random streams, and the run-wide ids of both.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::infra::estate::Estate;
+use crate::infra::ledger::Payer;
+use crate::infra::spec::within_residency;
+use crate::kernel::{RngStreams, SimTime};
+use crate::metrics::service::ServiceMetrics;
+use crate::scenario::Scenario;
+use crate::vocab::Tier;
+use crate::vocab::WorkloadClass;
+use crate::vocab::ids::{PoolId, SiteId};
+use crate::workload::arrivals::ArrivalProcess;
+use crate::workload::service::{FallbackSpec, ServiceSpec, ServiceTime, ServiceTimeSpec};
+use crate::workload::trace::Trace;
+
+use super::*;
+
+impl Serving {
+    /// Builds the services of `scenario`, placing their initial replicas in `estate`.
+    pub fn build(
+        scenario: &Scenario,
+        estate: &mut Estate,
+        streams: &RngStreams,
+    ) -> Result<Self, ServingError> {
+        let spec = &scenario.spec;
+        let mut services = Vec::with_capacity(spec.services.len());
+        for (index, service) in spec.services.iter().enumerate() {
+            services.push(build_service(scenario, estate, streams, index, service)?);
+        }
+        for (index, service) in spec.services.iter().enumerate() {
+            services[index].fallback = service.fallback.as_ref().map(|f| match f {
+                FallbackSpec::Service { name } => Fallback::Service(
+                    spec.services
+                        .iter()
+                        .position(|s| &s.name == name)
+                        .unwrap_or(index) as u32,
+                ),
+                FallbackSpec::EdgeCache { hit_ratio, latency } => Fallback::EdgeCache {
+                    hit_ratio: *hit_ratio,
+                    latency_ns: latency.as_nanos(),
+                },
+            });
+        }
+        let (deployment_ids, demand_ids) = number_streams_and_deployments(&mut services);
+        Ok(Serving {
+            services,
+            requests: Vec::new(),
+            free_requests: Vec::new(),
+            candidates: Vec::new(),
+            candidate_deployments: Vec::new(),
+            network_rng: streams.stream("network/loss"),
+            window: spec.metrics.window,
+            deployment_ids,
+            demand_ids,
+        })
+    }
+}
+
+/// Stream names: one per stochastic source, so sources never disturb each other.
+fn stream_name(kind: &str, service: &str, detail: &str) -> String {
+    format!("{kind}/{service}/{detail}")
+}
+
+/// Gives every deployment and demand stream its run-wide id; returns the (service, index
+/// within it) of each deployment id and of each stream id.
+fn number_streams_and_deployments(services: &mut [ServiceState]) -> (Vec<Position>, Vec<Position>) {
+    let (mut deployments, mut demands) = (Vec::new(), Vec::new());
+    for (s, service) in services.iter_mut().enumerate() {
+        for (d, deployment) in service.deployments.iter_mut().enumerate() {
+            deployment.id = DeploymentId(deployments.len() as u32);
+            deployments.push((s as u32, d as u32));
+        }
+        for (d, demand) in service.demands.iter_mut().enumerate() {
+            demand.id = DemandId(demands.len() as u32);
+            demands.push((s as u32, d as u32));
+        }
+    }
+    (deployments, demands)
+}
+
+/// The deployments whose site lies within `residency` (all of them when it is empty).
+pub(super) fn eligible_deployments(
+    estate: &Estate,
+    deployments: &[Deployment],
+    residency: &[String],
+) -> Vec<u32> {
+    deployments
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| within_residency(&estate.sites[d.site.index()].jurisdiction, residency))
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+fn build_service(
+    scenario: &Scenario,
+    estate: &mut Estate,
+    streams: &RngStreams,
+    index: usize,
+    spec: &ServiceSpec,
+) -> Result<ServiceState, ServingError> {
+    let placement = |problem: String| ServingError::Placement {
+        service: spec.name.clone(),
+        problem,
+    };
+    let payer = Payer {
+        class: WorkloadClass::Inference,
+        workload: index as u32,
+    };
+    let mut deployments: Vec<Deployment> = Vec::new();
+    for replicas in &spec.replicas {
+        let pool = estate
+            .pools
+            .iter()
+            .position(|p| p.name == replicas.pool)
+            .map(|p| PoolId(p as u32))
+            .ok_or_else(|| placement(format!("no pool {}", replicas.pool)))?;
+        let at = match deployments.iter().position(|d| d.pool == pool) {
+            Some(at) => at,
+            None => {
+                deployments.push(new_deployment(estate, pool, replicas.tier));
+                deployments.len() - 1
+            }
+        };
+        if replicas.keep_warm.is_some() {
+            deployments[at].floor = replicas.keep_warm;
+        }
+        for _ in 0..replicas.count {
+            let allocation = estate
+                .allocate(
+                    SimTime::ZERO,
+                    pool,
+                    replicas.tier,
+                    spec.model.gpus_per_replica,
+                    payer,
+                )
+                .map_err(|e| placement(e.to_string()))?;
+            deployments[at].add_replica(allocation, true);
+            deployments[at].slots_ready += spec.model.slots_per_replica;
+        }
+        let initial = &mut deployments[at].initial;
+        match initial.iter_mut().find(|(tier, _)| *tier == replicas.tier) {
+            Some((_, count)) => *count += replicas.count,
+            None => initial.push((replicas.tier, replicas.count)),
+        }
+    }
+    let mut demands = Vec::with_capacity(spec.demand.len());
+    for (d, demand) in spec.demand.iter().enumerate() {
+        let arrivals_error = |problem: String| ServingError::Arrivals {
+            service: spec.name.clone(),
+            origin: demand.origin.clone(),
+            problem,
+        };
+        let trace = match &demand.arrivals {
+            crate::workload::arrivals::ArrivalSpec::Trace(trace) => {
+                Some(Arc::new(Trace::load(&scenario.resolve_path(&trace.path), trace)?))
+            }
+            _ => None,
+        };
+        let process =
+            ArrivalProcess::new(&demand.arrivals, trace).map_err(|e| arrivals_error(e.to_string()))?;
+        let origin = estate
+            .sites
+            .iter()
+            .position(|s| s.name == demand.origin)
+            .unwrap_or(0);
+        demands.push(Demand {
+            id: DemandId(0),
+            origin: SiteId(origin as u32),
+            process,
+            rng: streams.stream(&stream_name(
+                "arrivals",
+                &spec.name,
+                &format!("{d}:{}", demand.origin),
+            )),
+            next: None,
+            eligible: eligible_deployments(estate, &deployments, &demand.residency),
+            residency: demand.residency.clone(),
+            context_tokens: demand.context_tokens,
+            generated_tokens: demand.generated_tokens,
+            last_choice: None,
+            logged_choice: None,
+            logged_at: SimTime::ZERO,
+            unlogged_changes: 0,
+            epoch: 0,
+        });
+    }
+    let metrics_spec = &scenario.spec.metrics;
+    let slo = spec.slo.as_ref().map(|s| (s.percentile, s.latency));
+    Ok(ServiceState {
+        name: spec.name.clone(),
+        metrics: ServiceMetrics::new(
+            demands.len(),
+            metrics_spec.window.as_nanos(),
+            metrics_spec.warmup.as_nanos(),
+            slo.map_or(u64::MAX, |(_, bound)| bound.as_nanos()),
+            matches!(spec.service_time, ServiceTimeSpec::Llm { .. }),
+        ),
+        deployments,
+        payer,
+        slo,
+        time: ServiceTime::new(&spec.service_time).map_err(|e| placement(e.to_string()))?,
+        time_rng: streams.stream(&stream_name("service_time", &spec.name, "")),
+        demands,
+        fallback: None,
+        fallback_rng: streams.stream(&stream_name("fallback", &spec.name, "")),
+        timeout_ns: spec.timeout.as_nanos(),
+        queue_limit: spec.queue_limit,
+        gpus_per_replica: spec.model.gpus_per_replica,
+        slots_per_replica: spec.model.slots_per_replica,
+        model_bytes: spec.model.memory.bytes(),
+        autoscale: spec.autoscaling.clone(),
+        last_degrade_logged: None,
+        degraded_by_policy: false,
+        usage: Vec::new(),
+        usage_marks: Vec::new(),
+    })
+}
+
+fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
+    let p = &estate.pools[pool.index()];
+    Deployment {
+        id: DeploymentId(0),
+        site: p.site,
+        pool,
+        tier,
+        initial: Vec::new(),
+        speed: estate.accelerators[p.accelerator.index()].speed(WorkloadClass::Inference),
+        replicas: Vec::new(),
+        next_replica_id: 0,
+        slots_ready: 0,
+        busy: 0,
+        queue: VecDeque::new(),
+        timeout_watch: None,
+        busy_slot_ns: 0,
+        ready_slot_ns: 0,
+        last_change: SimTime::ZERO,
+        last_scale: SimTime::ZERO,
+        scaled_busy_slot_ns: 0,
+        scaled_ready_slot_ns: 0,
+        floor: None,
+    }
+}

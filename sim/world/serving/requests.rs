@@ -1,0 +1,353 @@
+//! Requests at their deployment: the slab of request slots, the queue in front of the slots,
+//! service, deadlines, and failure (with the fallback).
+
+use rand::Rng;
+
+use crate::infra::estate::Estate;
+use crate::kernel::{Context, KernelError, SimDuration, SimTime};
+use crate::metrics::service::{FailReason, LatencyParts};
+use crate::policy::{Decider, DecisionKind};
+
+use super::*;
+
+impl Serving {
+    /// Puts a travelling request in a slot; returns the slot and its generation.
+    pub(super) fn store(&mut self, mut request: Request) -> (u32, u32) {
+        request.stage = Stage::Travelling;
+        match self.free_requests.pop() {
+            Some(id) => {
+                let slot = &mut self.requests[id as usize];
+                request.generation = slot.generation;
+                *slot = request;
+                (id, request.generation)
+            }
+            None => {
+                request.generation = 0;
+                self.requests.push(request);
+                ((self.requests.len() - 1) as u32, 0)
+            }
+        }
+    }
+
+    /// Whether slot `id` still holds, at `stage`, the request an event of `generation` was for.
+    fn live(&self, id: u32, generation: u32, stage: Stage) -> bool {
+        self.requests
+            .get(id as usize)
+            .is_some_and(|r| r.generation == generation && r.stage == stage)
+    }
+
+    /// A request reaches its deployment (unless it ended or was sent elsewhere meanwhile).
+    pub(super) fn reach_site<E: From<ServingEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        id: u32,
+        generation: u32,
+    ) -> Result<(), KernelError> {
+        if !self.live(id, generation, Stage::Travelling) {
+            return Ok(());
+        }
+        self.enter(ctx, estate, decider, id)
+    }
+
+    /// A request at its deployment starts, waits, or is refused.
+    pub(super) fn enter<E: From<ServingEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        id: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let request = &mut self.requests[id as usize];
+        request.reached = now;
+        let (s, d) = (request.service as usize, request.deployment as usize);
+        let service = &mut self.services[s];
+        let limit = service.queue_limit as usize;
+        let deadline_ns = request.arrived.as_nanos().saturating_add(service.timeout_ns);
+        let deployment = &mut service.deployments[d];
+        if deployment.busy < deployment.slots_ready {
+            return self.start_service(ctx, id);
+        }
+        if deployment.queue.len() >= limit {
+            let request = self.release(id);
+            return self.fail(ctx, estate, decider, request, FailReason::QueueFull);
+        }
+        deployment.queue.push_back(id);
+        request.stage = Stage::Queued;
+        // One watch event per deployment, at the earliest deadline known to be waiting. Origins
+        // at different distances reach the site out of deadline order, so a newcomer may need an
+        // earlier watch than the one pending; the later one then finds nothing due and re-arms.
+        let at = SimTime::from_nanos(deadline_ns.max(now.as_nanos()));
+        if deployment.timeout_watch.is_none_or(|watch| at < watch) {
+            let timeout = ServingEvent::QueueTimeout {
+                deployment: deployment.id,
+            };
+            ctx.schedule_at(at, timeout.into())?;
+            deployment.timeout_watch = Some(at);
+        }
+        Ok(())
+    }
+
+    /// Frees a request's slot, voiding the events still pending for it; returns the request.
+    pub(super) fn release(&mut self, id: u32) -> Request {
+        self.free_requests.push(id);
+        let slot = &mut self.requests[id as usize];
+        let request = *slot;
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.stage = Stage::Free;
+        request
+    }
+
+    fn start_service<E: From<ServingEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        id: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let request = &mut self.requests[id as usize];
+        let service = &mut self.services[request.service as usize];
+        let deployment = &mut service.deployments[request.deployment as usize];
+        deployment.integrate(now);
+        deployment.busy += 1;
+        let (first_token, total) = service.time.draw(
+            &mut service.time_rng,
+            request.context,
+            request.generated,
+            deployment.speed,
+        );
+        request.started = now;
+        request.first_token_ns = first_token;
+        request.stage = Stage::InService;
+        let generation = request.generation;
+        schedule_after(
+            ctx,
+            SimDuration::from_nanos(total),
+            ServingEvent::ServiceDone {
+                request: RequestSlot(id),
+                generation,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// A request finishes service (unless its replica was lost meanwhile): record it, then give
+    /// the slot to the next waiting request.
+    pub(super) fn service_done<E: From<ServingEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        id: u32,
+        generation: u32,
+    ) -> Result<(), KernelError> {
+        if !self.live(id, generation, Stage::InService) {
+            return Ok(());
+        }
+        let now = ctx.now();
+        let request = self.release(id);
+        let service = &mut self.services[request.service as usize];
+        let deployment = &mut service.deployments[request.deployment as usize];
+        deployment.integrate(now);
+        deployment.busy -= 1;
+        let waited = request.started.saturating_since(request.reached).as_nanos();
+        let served = now.saturating_since(request.started).as_nanos();
+        let back = request.network_ns - request.one_way_ns;
+        let parts = LatencyParts {
+            end_to_end: now.saturating_since(request.arrived).as_nanos() + back,
+            first_token: request.started.saturating_since(request.arrived).as_nanos()
+                + request.first_token_ns
+                + back,
+            queue: waited,
+            network: request.network_ns,
+            service: served,
+        };
+        service.metrics.served(
+            now.as_nanos(),
+            request.arrived.as_nanos(),
+            request.origin_index,
+            &parts,
+        );
+        if let Some(primary) = request.primary {
+            let latency = now.saturating_since(primary.arrived).as_nanos() + back;
+            self.services[primary.service as usize].metrics.degraded(
+                now.as_nanos(),
+                primary.arrived.as_nanos(),
+                Some(primary.origin_index),
+                latency,
+            );
+        }
+        self.next_from_queue(ctx, estate, decider, request.service, request.deployment)
+    }
+
+    /// Starts waiting requests while slots are free, expiring those past their deadline.
+    pub(super) fn next_from_queue<E: From<ServingEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        service: u32,
+        deployment: u32,
+    ) -> Result<(), KernelError> {
+        loop {
+            let state = &mut self.services[service as usize];
+            let timeout_ns = state.timeout_ns;
+            let d = &mut state.deployments[deployment as usize];
+            if d.busy >= d.slots_ready {
+                return Ok(());
+            }
+            let Some(id) = d.queue.pop_front() else {
+                return Ok(());
+            };
+            let deadline = self.requests[id as usize]
+                .arrived
+                .as_nanos()
+                .saturating_add(timeout_ns);
+            if deadline <= ctx.now().as_nanos() {
+                let request = self.release(id);
+                self.fail(ctx, estate, decider, request, FailReason::Timeout)?;
+            } else {
+                self.start_service(ctx, id)?;
+            }
+        }
+    }
+
+    /// The oldest waiting requests of a deployment may have passed their deadline.
+    pub(super) fn queue_timeout<E: From<ServingEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        service: u32,
+        deployment: u32,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now().as_nanos();
+        let timeout_ns = self.services[service as usize].timeout_ns;
+        let watch = &mut self.services[service as usize].deployments[deployment as usize].timeout_watch;
+        if *watch != Some(ctx.now()) {
+            return Ok(()); // superseded by an earlier watch, which re-armed for what remains
+        }
+        *watch = None;
+        loop {
+            let d = &mut self.services[service as usize].deployments[deployment as usize];
+            let Some(&front) = d.queue.front() else {
+                return Ok(());
+            };
+            let deadline = self.requests[front as usize]
+                .arrived
+                .as_nanos()
+                .saturating_add(timeout_ns);
+            if deadline > now {
+                let at = SimTime::from_nanos(deadline);
+                let timeout = ServingEvent::QueueTimeout { deployment: d.id };
+                ctx.schedule_at(at, timeout.into())?;
+                d.timeout_watch = Some(at);
+                return Ok(());
+            }
+            d.queue.pop_front();
+            let request = self.release(front);
+            self.fail(ctx, estate, decider, request, FailReason::Timeout)?;
+        }
+    }
+
+    /// A request cannot be served: try the fallback, or count the failure.
+    pub(super) fn fail<E: From<ServingEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        request: Request,
+        reason: FailReason,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let service = &mut self.services[request.service as usize];
+        if let Some(primary) = request.primary {
+            // The fallback failed too: both services count it, the fallback as a stand-in so
+            // that counts over services see the user's request once.
+            service
+                .metrics
+                .failed_standing_in(now.as_nanos(), request.arrived.as_nanos(), reason);
+            let primary_metrics = &mut self.services[primary.service as usize].metrics;
+            primary_metrics.failed(now.as_nanos(), primary.arrived.as_nanos(), reason);
+            return Ok(());
+        }
+        let Some(index) = request.origin_index else {
+            service
+                .metrics
+                .failed(now.as_nanos(), request.arrived.as_nanos(), reason);
+            return Ok(());
+        };
+        match service.fallback {
+            None => service
+                .metrics
+                .failed(now.as_nanos(), request.arrived.as_nanos(), reason),
+            Some(Fallback::EdgeCache {
+                hit_ratio,
+                latency_ns,
+            }) => {
+                if service.fallback_rng.random::<f64>() < hit_ratio {
+                    let latency = now.saturating_since(request.arrived).as_nanos() + latency_ns;
+                    service.metrics.degraded(
+                        now.as_nanos(),
+                        request.arrived.as_nanos(),
+                        Some(index),
+                        latency,
+                    );
+                    self.note_degrade(now, decider, request.service, reason, "edge cache");
+                } else {
+                    service
+                        .metrics
+                        .failed(now.as_nanos(), request.arrived.as_nanos(), reason);
+                }
+            }
+            Some(Fallback::Service(target)) => {
+                let primary = Primary {
+                    service: request.service,
+                    origin_index: index,
+                    arrived: request.arrived,
+                };
+                let target_name = self.services[target as usize].name.clone();
+                self.note_degrade(now, decider, request.service, reason, &target_name);
+                self.services[target as usize].metrics.arrival(now.as_nanos());
+                let fallback = Request {
+                    service: target,
+                    origin_index: None,
+                    arrived: now,
+                    primary: Some(primary),
+                    ..request
+                };
+                return self.submit(ctx, estate, decider, fallback);
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs the start of a spell of degradation (at most once per metrics window).
+    fn note_degrade(
+        &mut self,
+        now: SimTime,
+        decider: &mut Decider,
+        service: u32,
+        reason: FailReason,
+        to: &str,
+    ) {
+        let state = &mut self.services[service as usize];
+        let quiet_since = state
+            .last_degrade_logged
+            .is_none_or(|t| now.saturating_since(t) > self.window);
+        if quiet_since {
+            decider.record(
+                now,
+                DecisionKind::Degrade,
+                state.name.clone(),
+                to.to_string(),
+                format!(
+                    "primary cannot serve ({}); answering from the fallback",
+                    reason.as_str()
+                ),
+            );
+        }
+        state.last_degrade_logged = Some(now);
+    }
+}

@@ -1,0 +1,61 @@
+//! Metrics windows and the end of the run: slot use and replicas per window, where routing
+//! settled, and the release of every replica at the horizon.
+
+use crate::infra::estate::Estate;
+use crate::kernel::SimTime;
+use crate::policy::Decider;
+
+use super::*;
+
+impl Serving {
+    /// Releases every replica's GPUs at the end of the run so their time is billed.
+    pub fn release_all(&mut self, now: SimTime, estate: &mut Estate) {
+        for service in &mut self.services {
+            for d in &mut service.deployments {
+                d.integrate(now);
+                for replica in d.replicas.drain(..) {
+                    estate.release(now, replica.allocation);
+                }
+            }
+        }
+    }
+
+    /// Closes a metrics window at `now`: records each service's replicas and slot use over it,
+    /// and logs where flapping routes settled.
+    pub fn close_window(&mut self, now: SimTime, estate: &Estate, decider: &mut Decider) {
+        self.note_settled_routes(now, estate, decider);
+        for service in &mut self.services {
+            service.usage_marks.resize(service.deployments.len(), (0, 0));
+            let (mut busy, mut ready, mut replicas_ready, mut replicas_held) = (0u128, 0u128, 0, 0);
+            for (d, mark) in service.deployments.iter_mut().zip(&mut service.usage_marks) {
+                d.integrate(now);
+                busy += d.busy_slot_ns - mark.0;
+                ready += d.ready_slot_ns - mark.1;
+                *mark = (d.busy_slot_ns, d.ready_slot_ns);
+                replicas_ready += d.ready_replicas() as u32;
+                replicas_held += d.replicas.len() as u32;
+            }
+            let utilization = (ready > 0).then(|| busy as f64 / ready as f64);
+            service.usage.push(WindowUsage {
+                replicas_ready,
+                replicas_held,
+                utilization,
+            });
+        }
+    }
+
+    /// The origin site names of a service's demand streams, in order.
+    pub fn origin_names(&self, service: &ServiceState, estate: &Estate) -> Vec<String> {
+        service
+            .demands
+            .iter()
+            .map(|d| estate.sites[d.origin.index()].name.clone())
+            .collect()
+    }
+
+    /// Requests of `service` waiting in its queues now.
+    pub fn queued(&self, service: u32) -> u64 {
+        let deployments = &self.services[service as usize].deployments;
+        deployments.iter().map(|d| d.queue.len() as u64).sum()
+    }
+}
