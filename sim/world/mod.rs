@@ -1,14 +1,15 @@
 //! The assembled model of one run: the estate and everything that happens to it, driven by the
-//! kernel. This is where events are dispatched to the subsystem that owns them; the subsystems
-//! themselves live in `infra`, `workload`, `policy` and `metrics`.
+//! kernel. This is where events are dispatched to the subsystem that owns them: services and
+//! jobs run from `serving/` and `jobs/` here, incidents from `incidents.rs`; the estate, specs,
+//! policies and figures they use live in `infra`, `workload`, `policy` and `metrics`.
 
 mod incidents;
 mod jobs;
 mod reactions;
 mod record;
 mod recovery;
-
 mod serving;
+
 pub use incidents::{EffectEvents, FailureCounts, IncidentEvent, IncidentId, Incidents, Parts};
 pub use jobs::{
     Holding, JobEvent, JobState, Jobs, JobsError, MAX_JOBS, Phase, RETRY_INTERVAL, SourceId, TRANSFER_STREAMS,
@@ -94,7 +95,7 @@ pub enum RunError {
     Serving(#[from] ServingError),
     /// The jobs could not be built or run.
     #[error(transparent)]
-    Jobs(#[from] JobsError),
+    Jobs(JobsError),
     /// A spot availability or price trace cannot be read.
     #[error(transparent)]
     Incidents(#[from] crate::workload::trace::TraceError),
@@ -104,6 +105,16 @@ pub enum RunError {
     /// An end-of-run invariant does not hold.
     #[error("invariant violated at the end of the run: {0}")]
     Invariant(String),
+}
+
+impl From<JobsError> for RunError {
+    /// A kernel refusal met while handling jobs is the simulator's, like any other.
+    fn from(error: JobsError) -> Self {
+        match error {
+            JobsError::Kernel(kernel) => RunError::Kernel(kernel),
+            JobsError::Trace(_) | JobsError::TooMany { .. } => RunError::Jobs(error),
+        }
+    }
 }
 
 impl RunError {

@@ -1,0 +1,345 @@
+//! Running jobs: submission, placement through the policy, data staging, restore, compute
+//! segments and checkpoints, interruptions and restarts, completion.
+//!
+//! A job's life:
+//!
+//! ```text
+//! submitted → waiting → placed (GPUs held, billed from here) → staging (dataset, checkpoint)
+//!   → restoring (after an interruption) → running ⇄ checkpointing → … → completed
+//!   ↘ interrupted (failure, preemption, capacity loss, outage, migration): work since the last
+//!     durable checkpoint is lost, the GPUs are released, the job waits again
+//! ```
+//!
+//! Compute runs in segments of the checkpoint interval; each ends with a checkpoint write
+//! during which nothing is computed, and the work is durable once the write ends. The last
+//! segment ends with a final write too (the trained model is saved). Jobs without a checkpoint
+//! policy run in one segment and lose everything when interrupted.
+//!
+//! Waiting jobs are offered GPUs whenever capacity may have changed (a job released GPUs, a GPU
+//! came back from repair, a job arrived) and at least once a minute while any job waits, in
+//! order of priority, then of how long they have waited. A job that fits is placed even if one
+//! ahead of it does not (first fit, no reservations), so a large gang can wait behind a stream
+//! of small ones.
+//!
+//! This folder owns the run-time state of every job ([`Jobs`]), its events ([`JobEvent`]) and
+//! their handler ([`Jobs::handle`]). Handlers take a [`Context`] over any event type that job
+//! events convert into, so they never name the world's event enum: the folder may import the
+//! estate, the kernel, metrics, the policy's decider and the workload specs, never the rest of
+//! `world`, `incident` or the serving subsystem. It sits in `world`, not in `workload`, for the
+//! same reason as serving: the workload specs are imported by modules this folder imports.
+
+mod access;
+mod build;
+mod event;
+mod lifecycle;
+mod placement;
+mod progress;
+
+pub use event::{JobEvent, SourceId};
+
+use std::collections::BTreeSet;
+
+use crate::infra::estate::{AllocationId, Estate};
+use crate::infra::ledger::Payer;
+use crate::infra::network::{FlowId, Route};
+use crate::kernel::{Context, KernelError, SimDuration, SimTime, StreamRng};
+use crate::metrics::job::{Interruption, JobOutcome, JobRecord};
+use crate::policy::Decider;
+use crate::vocab::JobId;
+use crate::vocab::Tier;
+use crate::vocab::ids::{DatasetId, PoolId, SiteId};
+use crate::workload::job::{DurationDist, InterruptCause, JobDef};
+use crate::workload::trace::JobTrace;
+use crate::workload::trace::TraceError;
+
+/// Parallel TCP streams of a staging or replication transfer (bulk tools open several).
+pub const TRANSFER_STREAMS: u32 = 8;
+/// How often waiting jobs are offered GPUs when nothing else prompts it.
+pub const RETRY_INTERVAL: SimDuration = SimDuration::from_secs(60);
+/// Most jobs one run may create (memory grows with every job: it keeps a row for `jobs.csv`).
+pub const MAX_JOBS: usize = 1_000_000;
+
+/// Why the jobs of a scenario cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum JobsError {
+    /// A job trace cannot be read.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// More jobs than a run may hold.
+    #[error(
+        "job source {source_name} would create more than {MAX_JOBS} jobs in this run; set `count` (Poisson), `limit` (trace) or shorten the horizon"
+    )]
+    TooMany {
+        /// The source's name.
+        source_name: String,
+    },
+    /// The kernel refused an operation (a bug, not the scenario's fault).
+    #[error("simulation kernel: {0}")]
+    Kernel(#[from] KernelError),
+}
+
+/// Where a job's life stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not submitted yet.
+    Pending,
+    /// Waiting for GPUs.
+    Waiting,
+    /// Holding GPUs, moving its dataset or checkpoint to its site.
+    Staging,
+    /// Holding GPUs, restarting from its checkpoint.
+    Restoring,
+    /// Computing.
+    Running,
+    /// Writing a checkpoint.
+    Checkpointing,
+    /// All work done.
+    Completed,
+    /// Gave up or was rejected.
+    Failed,
+}
+
+/// GPUs a job holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Holding {
+    /// The allocation.
+    pub allocation: AllocationId,
+    /// The pool.
+    pub pool: PoolId,
+    /// The tier.
+    pub tier: Tier,
+    /// The pool's site.
+    pub site: SiteId,
+    /// The accelerator's speed for the job's class.
+    pub speed: f64,
+    /// When the GPUs were taken.
+    pub since: SimTime,
+}
+
+/// One job at run time.
+#[derive(Debug, Clone)]
+pub struct JobState {
+    /// What it is.
+    pub def: JobDef,
+    /// Where its life stands.
+    pub phase: Phase,
+    /// What happened to it.
+    pub record: JobRecord,
+    /// Reference work made durable, in ns.
+    pub progress_ns: u64,
+    /// The GPUs it holds.
+    pub holding: Option<Holding>,
+    /// Checkpoint copies: site and the progress the copy holds.
+    pub copies: Vec<(SiteId, u64)>,
+    /// The last pool and tier it ran on, for reports.
+    pub last_placement: Option<(PoolId, Tier)>,
+    timer: u32,
+    placement: u32,
+    phase_since: SimTime,
+    segment_ns: u64,
+    at_risk_ns: u64,
+    replica_flow: Option<FlowId>,
+    flows: Vec<FlowId>,
+    needs_restore: bool,
+    leaving: Option<InterruptCause>,
+    evicting: Option<InterruptCause>,
+    waiting_since: SimTime,
+    deferred: bool,
+    open_interruption: Option<usize>,
+    /// A policy deferred the job: no placement before this.
+    hold_until: SimTime,
+    /// A policy asked for the job to be restored at this site.
+    pinned_site: Option<SiteId>,
+}
+
+impl JobState {
+    fn new(def: JobDef) -> Self {
+        JobState {
+            def,
+            phase: Phase::Pending,
+            record: JobRecord::default(),
+            progress_ns: 0,
+            holding: None,
+            copies: Vec::new(),
+            last_placement: None,
+            timer: 0,
+            placement: 0,
+            phase_since: SimTime::ZERO,
+            segment_ns: 0,
+            at_risk_ns: 0,
+            replica_flow: None,
+            flows: Vec::new(),
+            needs_restore: false,
+            leaving: None,
+            evicting: None,
+            waiting_since: SimTime::ZERO,
+            deferred: false,
+            open_interruption: None,
+            hold_until: SimTime::ZERO,
+            pinned_site: None,
+        }
+    }
+
+    /// Where the job stands, for reports.
+    pub fn outcome(&self) -> JobOutcome {
+        match self.phase {
+            Phase::Pending => JobOutcome::NotSubmitted,
+            Phase::Waiting => JobOutcome::Waiting,
+            Phase::Completed => JobOutcome::Completed,
+            Phase::Failed => JobOutcome::Failed,
+            _ => JobOutcome::Running,
+        }
+    }
+
+    /// Whether the deadline passed before the job completed, as of `now`.
+    pub fn deadline_missed(&self, now: SimTime) -> bool {
+        let Some(deadline) = self.def.deadline else {
+            return false;
+        };
+        match (self.phase, self.record.ended) {
+            (Phase::Completed, Some(ended)) => ended > deadline,
+            _ => now > deadline,
+        }
+    }
+
+    fn payer(&self, index: u32) -> Payer {
+        Payer {
+            class: self.def.class,
+            workload: index,
+        }
+    }
+
+    fn gpus(&self) -> u128 {
+        u128::from(self.def.gpus)
+    }
+}
+
+enum SourceKind {
+    Poisson {
+        rate_per_sec: f64,
+        gpus: Vec<(u32, f64)>,
+        duration: DurationDist,
+        remaining: Option<u64>,
+        rng: StreamRng,
+    },
+    Trace {
+        trace: JobTrace,
+        next: usize,
+    },
+}
+
+struct Source {
+    name: String,
+    template: JobDef,
+    /// Whether the scenario lists the tiers (otherwise preemptible trace rows may use spot).
+    explicit_tiers: bool,
+    kind: SourceKind,
+    made: u64,
+}
+
+/// Every job of a run and the sources that create them.
+pub struct Jobs {
+    /// Jobs in order of creation; a job's index is its workload id in the ledger.
+    pub jobs: Vec<JobState>,
+    /// Every interruption, in time order.
+    pub interruptions: Vec<Interruption>,
+    /// Jobs written one by one in the scenario come first; source jobs follow.
+    singles: usize,
+    sources: Vec<Source>,
+    waiting: Vec<u32>,
+    staged: BTreeSet<(DatasetId, SiteId)>,
+    retry_pending: bool,
+}
+
+/// The most GPUs free in one tier of one pool at a site that is up.
+fn largest_free_block(estate: &Estate) -> u32 {
+    estate
+        .pools
+        .iter()
+        .filter(|p| estate.sites[p.site.index()].up)
+        .flat_map(|p| p.tiers().map(|(_, t)| t.free()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Stops a transfer, billing the bytes it moved.
+fn cancel_and_bill(now: SimTime, estate: &mut Estate, flow: FlowId) {
+    if let Some(cancelled) = estate.network.cancel_flow(now, flow) {
+        estate.bill_transfer(
+            cancelled.started,
+            now,
+            &cancelled.route,
+            cancelled.bytes_moved,
+            cancelled.tag.payer,
+        );
+    }
+}
+
+/// What has to move before a job can start somewhere.
+#[derive(Debug, Clone, Copy, Default)]
+struct Staging {
+    bytes: u64,
+    /// At each route's bottleneck bandwidth, one transfer after the other, ignoring sharing.
+    seconds: f64,
+}
+
+impl Staging {
+    fn add(&mut self, estate: &Estate, route: &Route, bytes: u64) {
+        let bottleneck = route
+            .hops
+            .iter()
+            .filter_map(|hop| estate.network.effective_link(hop.link))
+            .map(|link| link.bandwidth_bps)
+            .fold(f64::INFINITY, f64::min);
+        self.bytes += bytes;
+        if bottleneck > 0.0 {
+            self.seconds += bytes as f64 * 8.0 / bottleneck;
+        }
+    }
+}
+
+/// The route a checkpoint may take: through sites the job's dataset may be in (a model trained
+/// on restricted data is restricted too), or the lowest-latency route.
+fn checkpoint_route(estate: &Estate, dataset: Option<DatasetId>, from: SiteId, to: SiteId) -> Option<Route> {
+    match dataset {
+        Some(d) => estate.network.route_where(from, to, |s| estate.may_hold(d, s)),
+        None => estate.network.route(from, to),
+    }
+}
+
+/// A site or dataset name to its id; the scenario checks resolved every name.
+fn find(names: impl Iterator<Item = String>, wanted: &str) -> Option<u32> {
+    names.into_iter().position(|n| n == wanted).map(|i| i as u32)
+}
+
+impl Jobs {
+    /// Handles one job event.
+    pub fn handle<E: From<JobEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        event: JobEvent,
+    ) -> Result<(), JobsError> {
+        match event {
+            JobEvent::Submit { job } => self.submit(ctx, estate, decider, job.0)?,
+            JobEvent::Source { source } => self.source_arrival(ctx, estate, decider, source.0)?,
+            JobEvent::Timer { job, timer } => self.timer(ctx, estate, decider, job.0, timer)?,
+            JobEvent::Eviction { job, placement } => self.eviction(ctx, estate, decider, job.0, placement)?,
+            JobEvent::Retry => self.retry(ctx, estate, decider)?,
+        }
+        Ok(())
+    }
+
+    /// Schedules every job's submission and every source's first arrival.
+    pub fn start<E: From<JobEvent>>(&mut self, ctx: &mut Context<'_, E>) -> Result<(), KernelError> {
+        for (j, job) in self.jobs.iter().enumerate() {
+            let submit = JobEvent::Submit { job: JobId(j as u32) };
+            ctx.schedule_at(job.def.submit.max(ctx.now()), submit.into())?;
+        }
+        for s in 0..self.sources.len() {
+            self.schedule_source(ctx, s, self.sources[s].template.submit)?;
+        }
+        Ok(())
+    }
+}
