@@ -462,7 +462,7 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
     assert!(cut.iter().all(|i| i.at.as_secs_f64() == start));
     // Each job's definition (from the model) with what happened to it (from the record).
     let jobs: Vec<(&JobDef, &JobRow)> = model.jobs.jobs.iter().map(|j| &j.def).zip(&record.jobs).collect();
-    let cut_jobs: Vec<(&JobDef, &JobRow)> = cut.iter().map(|i| jobs[i.job as usize]).collect();
+    let cut_jobs: Vec<(&JobDef, &JobRow)> = cut.iter().map(|i| jobs[i.job.index()]).collect();
     // The on-demand holders that kept their GPUs through the shock.
     let kept: Vec<(&JobDef, &JobRow)> = jobs
         .iter()

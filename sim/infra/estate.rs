@@ -16,7 +16,7 @@ use crate::infra::pool::{AllocError, Pool};
 use crate::infra::spec::{EstateSpec, link_name, pool_name, within_residency};
 use crate::kernel::{SimDuration, SimTime};
 use crate::vocab::ids::{AcceleratorId, DatasetId, PoolId, SiteId};
-use crate::vocab::{SiteKind, Tier, WorkloadClass};
+use crate::vocab::{JobId, SiteKind, Tier, WorkloadClass};
 
 const NANOS_PER_HOUR: f64 = 3.6e12;
 
@@ -91,14 +91,14 @@ pub enum TransferPurpose {
     /// A job waits for it (dataset staging or a checkpoint fetch) before it can start.
     JobStaging {
         /// The job.
-        job: u32,
+        job: JobId,
         /// The job's placement it belongs to; a transfer of an earlier placement is stale.
         placement: u32,
     },
     /// A copy of a job's checkpoint to its replica site.
     CheckpointReplica {
         /// The job.
-        job: u32,
+        job: JobId,
         /// Reference progress the checkpoint holds, in ns.
         progress_ns: u64,
     },

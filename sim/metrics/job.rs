@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::kernel::SimTime;
+use crate::vocab::JobId;
 use crate::vocab::WorkloadClass;
 use crate::vocab::ids::SiteId;
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
@@ -23,7 +24,7 @@ use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Interruption {
     /// The job.
-    pub job: u32,
+    pub job: JobId,
     /// When.
     pub at: SimTime,
     /// Why.

@@ -377,7 +377,7 @@ impl Incidents {
             return Ok(());
         }
         let notice = parts.estate.pools[pool.index()].spot_notice;
-        give_spot_notice(ctx, parts, payer.workload, pool, notice)
+        give_spot_notice(ctx, parts, JobId(payer.workload), pool, notice)
     }
 
     /// The spot availability trace of a pool changes now: the tier's capacity follows it, and
@@ -414,7 +414,7 @@ impl Incidents {
             if over == 0 {
                 break;
             }
-            over = over.saturating_sub(parts.jobs.jobs[job as usize].def.gpus);
+            over = over.saturating_sub(parts.jobs.jobs[job.index()].def.gpus);
             let notice = parts.estate.pools[id.index()].spot_notice;
             give_spot_notice(ctx, parts, job, id, notice)?;
         }
@@ -556,7 +556,7 @@ impl Incidents {
                 ctx,
                 parts.estate,
                 parts.decider,
-                payer.workload,
+                JobId(payer.workload),
                 InterruptCause::Failure,
             )
         }
@@ -707,7 +707,7 @@ impl Incidents {
                         None => parts.jobs.holders(pool, Tier::Spot),
                     };
                     for j in targets {
-                        if parts.jobs.jobs[j as usize]
+                        if parts.jobs.jobs[j.index()]
                             .holding
                             .is_some_and(|h| h.tier == Tier::Spot)
                         {
@@ -847,7 +847,7 @@ impl Incidents {
         job: Option<&str>,
     ) -> Result<(), KernelError> {
         if let Some(j) = job.and_then(|name| parts.jobs.holder_in_pool(name, pool)) {
-            let tier = parts.jobs.jobs[j as usize]
+            let tier = parts.jobs.jobs[j.index()]
                 .holding
                 .map_or(Tier::OnDemand, |h| h.tier);
             self.counts[pool.index()].on_jobs += 1;
@@ -935,15 +935,13 @@ fn capacity_changed(parts: &mut Parts<'_>, pool: PoolId, tier: Tier) {
 fn give_spot_notice<E: EffectEvents>(
     ctx: &mut Context<'_, E>,
     parts: &mut Parts<'_>,
-    job: u32,
+    job: JobId,
     pool: PoolId,
     notice: SimDuration,
 ) -> Result<(), KernelError> {
-    parts.decider.signal(Signal::PreemptionNotice {
-        job: JobId(job),
-        pool,
-        notice,
-    });
+    parts
+        .decider
+        .signal(Signal::PreemptionNotice { job, pool, notice });
     parts
         .jobs
         .preempt(ctx, job, notice, InterruptCause::SpotPreemption)

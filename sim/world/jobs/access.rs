@@ -15,37 +15,38 @@ use super::*;
 impl Jobs {
     /// The job written one by one in the scenario as `name`, if it holds GPUs of `pool`.
     /// (Source jobs are not searched: their generated names may repeat a single job's.)
-    pub fn holder_in_pool(&self, name: &str, pool: PoolId) -> Option<u32> {
+    pub fn holder_in_pool(&self, name: &str, pool: PoolId) -> Option<JobId> {
         self.jobs[..self.singles]
             .iter()
             .position(|j| j.def.name == name && j.holding.is_some_and(|h| h.pool == pool))
-            .map(|j| j as u32)
+            .map(job_id)
     }
 
     /// Jobs holding GPUs of `tier` in `pool`, lowest priority first.
-    pub fn holders(&self, pool: PoolId, tier: Tier) -> Vec<u32> {
-        let mut holders: Vec<u32> = (0..self.jobs.len() as u32)
+    pub fn holders(&self, pool: PoolId, tier: Tier) -> Vec<JobId> {
+        let mut holders: Vec<JobId> = self
+            .ids()
             .filter(|&j| {
-                self.jobs[j as usize]
+                self.jobs[j.index()]
                     .holding
                     .is_some_and(|h| h.pool == pool && h.tier == tier)
             })
             .collect();
-        holders.sort_by_key(|&j| (self.jobs[j as usize].def.priority, j));
+        holders.sort_by_key(|&j| (self.jobs[j.index()].def.priority, j));
         holders
     }
 
     /// Releases every job's GPUs at the end of the run so their time is billed and accounted;
     /// compute in progress stays unaccounted as useful or lost (it is in `other`).
     pub fn release_all(&mut self, now: SimTime, estate: &mut Estate) {
-        for job in 0..self.jobs.len() as u32 {
-            let state = &mut self.jobs[job as usize];
+        for job in self.ids() {
+            let state = &mut self.jobs[job.index()];
             if state.holding.is_some() && state.phase == Phase::Checkpointing {
                 let in_phase = now.saturating_since(state.phase_since).as_nanos();
                 state.record.checkpoint_gpu_ns += state.gpus() * u128::from(in_phase);
             }
             self.cancel_flows(now, estate, job);
-            if let Some(flow) = self.jobs[job as usize].replica_flow.take() {
+            if let Some(flow) = self.jobs[job.index()].replica_flow.take() {
                 cancel_and_bill(now, estate, flow);
             }
             self.release(now, estate, job);
@@ -68,9 +69,9 @@ impl Jobs {
     }
 
     /// Jobs holding GPUs at `site`, in job order.
-    pub fn holders_at(&self, site: SiteId) -> Vec<u32> {
-        (0..self.jobs.len() as u32)
-            .filter(|&j| self.jobs[j as usize].holding.is_some_and(|h| h.site == site))
+    pub fn holders_at(&self, site: SiteId) -> Vec<JobId> {
+        self.ids()
+            .filter(|&j| self.jobs[j.index()].holding.is_some_and(|h| h.site == site))
             .collect()
     }
 }
@@ -103,7 +104,7 @@ impl Jobs {
             });
             let request = self.place_request(SimTime::ZERO, j);
             out.push(JobInfo {
-                id: JobId(j as u32),
+                id: job_id(j),
                 name: state.def.name.clone(),
                 class: state.def.class,
                 gpus: state.def.gpus,
@@ -121,12 +122,12 @@ impl Jobs {
     /// Where `job` could be placed now if it moved. For a running job, moving to another site
     /// also means fetching the checkpoint it writes before it leaves.
     pub fn placements(&self, estate: &Estate, job: JobId) -> Vec<PlacementCandidate> {
-        let Some(state) = self.jobs.get(job.0 as usize) else {
+        let Some(state) = self.jobs.get(job.index()) else {
             return Vec::new();
         };
         let checkpoint = state.def.checkpoint.map_or(0, |c| c.size_bytes);
         let mut out: Vec<PlacementCandidate> = self
-            .candidates(estate, job.0 as usize)
+            .candidates(estate, job.index())
             .into_iter()
             .map(|(c, _)| c)
             .collect();
@@ -154,20 +155,20 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         job: JobId,
     ) -> Result<bool, KernelError> {
-        let Some(state) = self.jobs.get(job.0 as usize) else {
+        let Some(state) = self.jobs.get(job.index()) else {
             return Ok(false);
         };
         if state.holding.is_none() || state.leaving.is_some() || state.evicting.is_some() {
             return Ok(false);
         }
         let notice = SimDuration::from_nanos(state.def.checkpoint.map_or(0, |c| c.write_ns));
-        self.preempt(ctx, job.0, notice, InterruptCause::Migration)?;
+        self.preempt(ctx, job, notice, InterruptCause::Migration)?;
         Ok(true)
     }
 
     /// Keeps waiting `job` from being placed before `until`. Whether the job was waiting.
     pub fn hold(&mut self, job: JobId, until: SimTime) -> bool {
-        match self.jobs.get_mut(job.0 as usize) {
+        match self.jobs.get_mut(job.index()) {
             Some(state) if state.phase == Phase::Waiting => {
                 state.hold_until = until;
                 true
@@ -186,7 +187,7 @@ impl Jobs {
     /// Pins waiting, interrupted `job` to `site`, where a checkpoint copy must be reachable.
     /// Whether that holds.
     pub fn pin_restore(&mut self, estate: &Estate, job: JobId, site: SiteId) -> bool {
-        let j = job.0 as usize;
+        let j = job.index();
         let Some(state) = self.jobs.get(j) else {
             return false;
         };

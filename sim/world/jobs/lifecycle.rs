@@ -58,9 +58,9 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        source: u32,
+        source: SourceId,
     ) -> Result<(), JobsError> {
-        let s = source as usize;
+        let s = source.0 as usize;
         if self.jobs.len() >= MAX_JOBS {
             return Err(JobsError::TooMany {
                 source_name: self.sources[s].name.clone(),
@@ -113,11 +113,11 @@ impl Jobs {
         }
         self.jobs.push(JobState::new(def));
         self.schedule_source(ctx, s, now)?;
-        let job = (self.jobs.len() - 1) as u32;
+        let job = job_id(self.jobs.len() - 1);
         match unknown_accelerators {
             // Running it elsewhere would replay a different workload than the trace's.
             Some(wanted) => {
-                self.jobs[job as usize].record.submitted = Some(now);
+                self.jobs[job.index()].record.submitted = Some(now);
                 let why = format!("accepts only accelerators {wanted}, which the estate does not have");
                 self.end_failed(now, job, "reject", why, decider);
             }
@@ -132,18 +132,18 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        job: u32,
+        job: JobId,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         state.record.submitted = Some(now);
         self.requeue(now, job);
         self.place_waiting(ctx, estate, decider)
     }
 
     /// Puts `job` in the waiting queue from `now`.
-    pub(super) fn requeue(&mut self, now: SimTime, job: u32) {
-        let state = &mut self.jobs[job as usize];
+    pub(super) fn requeue(&mut self, now: SimTime, job: JobId) {
+        let state = &mut self.jobs[job.index()];
         state.phase = Phase::Waiting;
         state.waiting_since = now;
         self.waiting.push(job);
@@ -162,8 +162,8 @@ impl Jobs {
         let jobs = &self.jobs;
         self.waiting.sort_by_key(|&j| {
             (
-                Reverse(jobs[j as usize].def.priority),
-                jobs[j as usize].waiting_since,
+                Reverse(jobs[j.index()].def.priority),
+                jobs[j.index()].waiting_since,
                 j,
             )
         });
@@ -171,7 +171,7 @@ impl Jobs {
         // candidates (once it has been told why it waits), so a long queue stays cheap.
         let mut largest_free = largest_free_block(estate);
         for j in std::mem::take(&mut self.waiting) {
-            let state = &self.jobs[j as usize];
+            let state = &self.jobs[j.index()];
             if state.deferred && state.def.gpus > largest_free {
                 self.waiting.push(j);
                 continue;
@@ -205,11 +205,11 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        job: u32,
+        job: JobId,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
         self.release(now, estate, job);
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         state.phase = Phase::Completed;
         state.record.ended = Some(now);
         state.timer = state.timer.wrapping_add(1);
@@ -220,12 +220,12 @@ impl Jobs {
     pub(super) fn end_failed(
         &mut self,
         now: SimTime,
-        job: u32,
+        job: JobId,
         choice: &str,
         why: String,
         decider: &mut Decider,
     ) {
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         state.phase = Phase::Failed;
         state.record.ended = Some(now);
         state.timer = state.timer.wrapping_add(1);
@@ -240,8 +240,8 @@ impl Jobs {
     }
 
     /// Gives the job's GPUs back, accounting the time held.
-    pub(super) fn release(&mut self, now: SimTime, estate: &mut Estate, job: u32) {
-        let state = &mut self.jobs[job as usize];
+    pub(super) fn release(&mut self, now: SimTime, estate: &mut Estate, job: JobId) {
+        let state = &mut self.jobs[job.index()];
         if let Some(holding) = state.holding.take() {
             estate.release(now, holding.allocation);
             state.record.held_gpu_ns +=
@@ -249,8 +249,8 @@ impl Jobs {
         }
     }
 
-    pub(super) fn cancel_flows(&mut self, now: SimTime, estate: &mut Estate, job: u32) {
-        for flow in std::mem::take(&mut self.jobs[job as usize].flows) {
+    pub(super) fn cancel_flows(&mut self, now: SimTime, estate: &mut Estate, job: JobId) {
+        for flow in std::mem::take(&mut self.jobs[job.index()].flows) {
             cancel_and_bill(now, estate, flow);
         }
     }
@@ -262,11 +262,11 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        job: u32,
+        job: JobId,
         cause: InterruptCause,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         let Some(holding) = state.holding else {
             return Ok(());
         };
@@ -296,7 +296,7 @@ impl Jobs {
         });
         self.cancel_flows(now, estate, job);
         self.release(now, estate, job);
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         let pool = estate.pools[holding.pool.index()].name.clone();
         decider.record(
             now,
@@ -329,12 +329,12 @@ impl Jobs {
     pub fn preempt<E: From<JobEvent>>(
         &mut self,
         ctx: &mut Context<'_, E>,
-        job: u32,
+        job: JobId,
         notice: SimDuration,
         cause: InterruptCause,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         let Some(holding) = state.holding else {
             return Ok(());
         };
@@ -366,7 +366,7 @@ impl Jobs {
                 ctx.schedule_at(
                     now.saturating_add(delay),
                     JobEvent::Eviction {
-                        job: JobId(job),
+                        job: job,
                         placement: state.placement,
                     }
                     .into(),
@@ -381,10 +381,10 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        job: u32,
+        job: JobId,
         placement: u32,
     ) -> Result<(), KernelError> {
-        let state = &self.jobs[job as usize];
+        let state = &self.jobs[job.index()];
         match state.evicting {
             Some(cause) if state.placement == placement && state.holding.is_some() => {
                 self.interrupt(ctx, estate, decider, job, cause)

@@ -202,10 +202,10 @@ impl JobState {
         }
     }
 
-    fn payer(&self, index: u32) -> Payer {
+    fn payer(&self, job: JobId) -> Payer {
         Payer {
             class: self.def.class,
-            workload: index,
+            workload: job.0,
         }
     }
 
@@ -246,9 +246,21 @@ pub struct Jobs {
     /// Jobs written one by one in the scenario come first; source jobs follow.
     singles: usize,
     sources: Vec<Source>,
-    waiting: Vec<u32>,
+    waiting: Vec<JobId>,
     staged: BTreeSet<(DatasetId, SiteId)>,
     retry_pending: bool,
+}
+
+impl Jobs {
+    /// Every job's id, in order of creation.
+    fn ids(&self) -> impl Iterator<Item = JobId> + use<> {
+        (0..self.jobs.len()).map(job_id)
+    }
+}
+
+/// The id of the job at `index` of the arena; there are at most [`MAX_JOBS`], so it fits.
+fn job_id(index: usize) -> JobId {
+    JobId(index as u32)
 }
 
 /// The most GPUs free in one tier of one pool at a site that is up.
@@ -322,10 +334,10 @@ impl Jobs {
         event: JobEvent,
     ) -> Result<(), JobsError> {
         match event {
-            JobEvent::Submit { job } => self.submit(ctx, estate, decider, job.0)?,
-            JobEvent::Source { source } => self.source_arrival(ctx, estate, decider, source.0)?,
-            JobEvent::Timer { job, timer } => self.timer(ctx, estate, decider, job.0, timer)?,
-            JobEvent::Eviction { job, placement } => self.eviction(ctx, estate, decider, job.0, placement)?,
+            JobEvent::Submit { job } => self.submit(ctx, estate, decider, job)?,
+            JobEvent::Source { source } => self.source_arrival(ctx, estate, decider, source)?,
+            JobEvent::Timer { job, timer } => self.timer(ctx, estate, decider, job, timer)?,
+            JobEvent::Eviction { job, placement } => self.eviction(ctx, estate, decider, job, placement)?,
             JobEvent::Retry => self.retry(ctx, estate, decider)?,
         }
         Ok(())
@@ -334,7 +346,7 @@ impl Jobs {
     /// Schedules every job's submission and every source's first arrival.
     pub fn start<E: From<JobEvent>>(&mut self, ctx: &mut Context<'_, E>) -> Result<(), KernelError> {
         for (j, job) in self.jobs.iter().enumerate() {
-            let submit = JobEvent::Submit { job: JobId(j as u32) };
+            let submit = JobEvent::Submit { job: job_id(j) };
             ctx.schedule_at(job.def.submit.max(ctx.now()), submit.into())?;
         }
         for s in 0..self.sources.len() {

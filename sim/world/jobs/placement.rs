@@ -185,9 +185,9 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        job: u32,
+        job: JobId,
     ) -> Result<bool, KernelError> {
-        let j = job as usize;
+        let j = job.index();
         let now = ctx.now();
         if self.jobs[j].hold_until > now {
             return Ok(false);
@@ -225,7 +225,7 @@ impl Jobs {
     pub(super) fn place_request(&self, now: SimTime, j: usize) -> PlaceRequest<'_> {
         let def = &self.jobs[j].def;
         PlaceRequest {
-            id: JobId(j as u32),
+            id: job_id(j),
             job: &def.name,
             class: def.class,
             gpus: def.gpus,
@@ -259,12 +259,12 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        job: u32,
+        job: JobId,
         candidate: PlacementCandidate,
         copy: Option<(SiteId, u64)>,
         (alternatives, reason): (String, String),
     ) -> Result<bool, KernelError> {
-        let j = job as usize;
+        let j = job.index();
         let now = ctx.now();
         let payer = self.jobs[j].payer(job);
         let gpus = self.jobs[j].def.gpus;
@@ -331,11 +331,11 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
-        job: u32,
+        job: JobId,
         site: SiteId,
         copy: Option<(SiteId, u64)>,
     ) -> Result<(), KernelError> {
-        let j = job as usize;
+        let j = job.index();
         let now = ctx.now();
         let state = &self.jobs[j];
         let tag = TransferTag {
@@ -401,11 +401,11 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
-        job: u32,
+        job: JobId,
         placement: u32,
         flow: FlowId,
     ) -> Result<(), KernelError> {
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         if state.placement != placement || state.phase != Phase::Staging {
             return Ok(());
         }
@@ -420,9 +420,9 @@ impl Jobs {
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &Estate,
-        job: u32,
+        job: JobId,
     ) -> Result<(), KernelError> {
-        let j = job as usize;
+        let j = job.index();
         let state = &mut self.jobs[j];
         let Some(holding) = state.holding else {
             return Ok(());

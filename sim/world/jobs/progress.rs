@@ -14,17 +14,17 @@ impl Jobs {
     pub(super) fn set_timer<E: From<JobEvent>>(
         &mut self,
         ctx: &mut Context<'_, E>,
-        job: u32,
+        job: JobId,
         delay_ns: u64,
     ) -> Result<(), KernelError> {
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         state.timer = state.timer.wrapping_add(1);
         // A very slow accelerator or write can put the end past the end of time: it then never
         // comes, and the run goes on.
         ctx.schedule_at(
             ctx.now().saturating_add(SimDuration::from_nanos(delay_ns)),
             JobEvent::Timer {
-                job: JobId(job),
+                job: job,
                 timer: state.timer,
             }
             .into(),
@@ -34,9 +34,9 @@ impl Jobs {
     pub(super) fn start_segment<E: From<JobEvent>>(
         &mut self,
         ctx: &mut Context<'_, E>,
-        job: u32,
+        job: JobId,
     ) -> Result<(), KernelError> {
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         let Some(holding) = state.holding else {
             return Ok(());
         };
@@ -64,10 +64,10 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        job: u32,
+        job: JobId,
         timer: u32,
     ) -> Result<(), KernelError> {
-        let state = &self.jobs[job as usize];
+        let state = &self.jobs[job.index()];
         if state.timer != timer {
             return Ok(());
         }
@@ -84,10 +84,10 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        job: u32,
+        job: JobId,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         state.at_risk_ns += now.saturating_since(state.phase_since).as_nanos();
         match state.def.checkpoint {
             Some(c) => {
@@ -109,10 +109,10 @@ impl Jobs {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        job: u32,
+        job: JobId,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         let Some(holding) = state.holding else {
             return Ok(());
         };
@@ -130,7 +130,7 @@ impl Jobs {
             None => state.copies.push((holding.site, progress)),
         }
         self.replicate(now, estate, job, holding.site);
-        let state = &mut self.jobs[job as usize];
+        let state = &mut self.jobs[job.index()];
         if progress >= state.def.work_ns {
             return self.complete(ctx, estate, decider, job);
         }
@@ -140,8 +140,8 @@ impl Jobs {
         self.start_segment(ctx, job)
     }
 
-    fn replicate(&mut self, now: SimTime, estate: &mut Estate, job: u32, from: SiteId) {
-        let state = &mut self.jobs[job as usize];
+    fn replicate(&mut self, now: SimTime, estate: &mut Estate, job: JobId, from: SiteId) {
+        let state = &mut self.jobs[job.index()];
         let Some(checkpoint) = state.def.checkpoint else {
             return;
         };
@@ -175,8 +175,8 @@ impl Jobs {
     }
 
     /// A checkpoint copy reached `site`.
-    pub fn replica_done(&mut self, job: u32, site: SiteId, progress_ns: u64) {
-        let state = &mut self.jobs[job as usize];
+    pub fn replica_done(&mut self, job: JobId, site: SiteId, progress_ns: u64) {
+        let state = &mut self.jobs[job.index()];
         state.replica_flow = None;
         match state.copies.iter_mut().find(|(at, _)| *at == site) {
             Some(copy) => copy.1 = copy.1.max(progress_ns),
