@@ -15,7 +15,7 @@ use hybridsim::metrics::service::ServiceMetrics;
 use hybridsim::policy::DecisionKind;
 use hybridsim::scenario::load_str;
 use hybridsim::vocab::Tier;
-use hybridsim::vocab::ids::{PoolId, SiteId};
+use hybridsim::vocab::ids::{PoolId, ServiceId, SiteId};
 use hybridsim::world::{ClockEvent, Event, IncidentEvent, IncidentId, RunError, World};
 
 type Action = Box<dyn FnOnce(&mut World, &mut Context<'_, Event>)>;
@@ -214,7 +214,7 @@ fn an_outage_reroutes_waiting_and_travelling_requests_and_fails_those_in_service
         // at 0.15 and 0.25 s) and 3 is on its way (due at 0.35 s).
         at(&mut sim, 0.32, |w, ctx| site_down(w, ctx, "near"));
         let world = run_until(&mut sim, 0.32);
-        assert_eq!(world.serving.queued(0), 0, "the queue went elsewhere");
+        assert_eq!(world.serving.queued(ServiceId(0)), 0, "the queue went elsewhere");
         let near = &world.serving.services[0].deployments[0];
         assert_eq!((near.held_replicas(), near.slots()), (0, (0, 0)));
         assert_eq!(world.estate.pools[0].tier(Tier::Reserved).unwrap().in_use, 0);
@@ -425,7 +425,7 @@ fn a_capacity_shock_sheds_the_newest_replicas_and_strands_no_request() {
     assert_eq!((s.metrics.failed[3], s.deployments[0].slots()), (1, (1, 1)));
     assert_eq!(
         (
-            world.serving.queued(0),
+            world.serving.queued(ServiceId(0)),
             world.estate.pools[0].tier(Tier::Reserved).unwrap().in_use
         ),
         (2, 1)
@@ -437,7 +437,7 @@ fn a_capacity_shock_sheds_the_newest_replicas_and_strands_no_request() {
         (
             s.metrics.served,
             s.deployments[0].slots(),
-            world.serving.queued(0)
+            world.serving.queued(ServiceId(0))
         ),
         (1, (1, 1), 1)
     );
@@ -479,7 +479,9 @@ fn a_demand_surge_multiplies_the_arrival_rate_while_it_lasts() {
     let surge = |factor: f64| {
         move |w: &mut World, ctx: &mut Context<'_, Event>| {
             let origin = Some(site(w, "a"));
-            w.serving.set_demand_factor(ctx, 0, origin, factor).unwrap();
+            w.serving
+                .set_demand_factor(ctx, ServiceId(0), origin, factor)
+                .unwrap();
         }
     };
     at(&mut sim, 100.0, surge(3.0));
@@ -488,7 +490,9 @@ fn a_demand_surge_multiplies_the_arrival_rate_while_it_lasts() {
     at(&mut sim, 400.0, surge(1.0));
     // A factor the process refuses changes nothing (the last window checks it).
     at(&mut sim, 450.0, |w, ctx| {
-        w.serving.set_demand_factor(ctx, 0, None, -1.0).unwrap()
+        w.serving
+            .set_demand_factor(ctx, ServiceId(0), None, -1.0)
+            .unwrap()
     });
     let world = run_until(&mut sim, 500.0);
     let windows = &world.serving.services[0].metrics.windows;
@@ -523,10 +527,10 @@ fn a_surge_withdraws_the_arrival_drawn_under_the_old_rate() {
     );
     let mut sim = harness(&text);
     at(&mut sim, 5.0, |w, ctx| {
-        w.serving.set_demand_factor(ctx, 0, None, 2.0).unwrap()
+        w.serving.set_demand_factor(ctx, ServiceId(0), None, 2.0).unwrap()
     });
     at(&mut sim, 15.0, |w, ctx| {
-        w.serving.set_demand_factor(ctx, 0, None, 1.0).unwrap()
+        w.serving.set_demand_factor(ctx, ServiceId(0), None, 1.0).unwrap()
     });
     sim.run(RunLimits::until(secs(60.0))).unwrap();
     assert_eq!(sim.model().arrivals, [0.0, 7.5, 12.5, 20.0]);

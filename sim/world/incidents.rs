@@ -10,10 +10,10 @@ use crate::infra::network::LinkCondition;
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
 use crate::policy::{Decider, DecisionKind, Signal};
 use crate::scenario::Scenario;
-use crate::vocab::JobId;
 use crate::vocab::Tier;
 use crate::vocab::WorkloadClass;
 use crate::vocab::ids::{LinkId, PoolId, SiteId};
+use crate::vocab::{JobId, ServiceId};
 use crate::workload::job::InterruptCause;
 use crate::workload::trace::TraceError;
 
@@ -132,7 +132,7 @@ enum Undo {
     },
     Links(Vec<LinkId>),
     Surge {
-        service: u32,
+        service: ServiceId,
         origin: Option<SiteId>,
     },
 }
@@ -686,7 +686,7 @@ impl Incidents {
                 let origin = origin.as_deref().and_then(|o| site_id(parts.estate, o));
                 match parts.serving.services.iter().position(|s| s.name == service) {
                     Some(service) => {
-                        let service = service as u32;
+                        let service = ServiceId(service as u32);
                         parts.serving.set_demand_factor(ctx, service, origin, factor)?;
                         Undo::Surge { service, origin }
                     }

@@ -237,9 +237,7 @@ impl World {
             ClockEvent::WindowEnd => {
                 self.serving
                     .close_window(ctx.now(), &self.estate, &mut self.decisions);
-                let queued: u64 = (0..self.serving.services.len() as u32)
-                    .map(|s| self.serving.queued(s))
-                    .sum();
+                let queued = self.serving.queued_total();
                 self.backlog.push(queued + self.jobs.waiting_count() as u64);
                 self.capacity.record(&self.estate);
                 ctx.schedule_in(self.window, ClockEvent::WindowEnd.into())?;

@@ -199,14 +199,14 @@ impl World {
     fn job_name(&self, job: JobId) -> String {
         self.jobs
             .jobs
-            .get(job.0 as usize)
+            .get(job.index())
             .map_or_else(|| format!("job #{}", job.0), |j| j.def.name.clone())
     }
 
     fn service_name(&self, service: ServiceId) -> String {
         self.serving
             .services
-            .get(service.0 as usize)
+            .get(service.index())
             .map_or_else(|| format!("service #{}", service.0), |s| s.name.clone())
     }
 

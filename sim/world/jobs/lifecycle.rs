@@ -366,7 +366,7 @@ impl Jobs {
                 ctx.schedule_at(
                     now.saturating_add(delay),
                     JobEvent::Eviction {
-                        job: job,
+                        job,
                         placement: state.placement,
                     }
                     .into(),

@@ -24,7 +24,7 @@ impl Jobs {
         ctx.schedule_at(
             ctx.now().saturating_add(SimDuration::from_nanos(delay_ns)),
             JobEvent::Timer {
-                job: job,
+                job,
                 timer: state.timer,
             }
             .into(),

@@ -33,12 +33,12 @@ impl Serving {
         }
         for (index, service) in spec.services.iter().enumerate() {
             services[index].fallback = service.fallback.as_ref().map(|f| match f {
-                FallbackSpec::Service { name } => Fallback::Service(
+                FallbackSpec::Service { name } => Fallback::Service(service_id(
                     spec.services
                         .iter()
                         .position(|s| &s.name == name)
-                        .unwrap_or(index) as u32,
-                ),
+                        .unwrap_or(index),
+                )),
                 FallbackSpec::EdgeCache { hit_ratio, latency } => Fallback::EdgeCache {
                     hit_ratio: *hit_ratio,
                     latency_ns: latency.as_nanos(),
@@ -72,11 +72,11 @@ fn number_streams_and_deployments(services: &mut [ServiceState]) -> (Vec<Positio
     for (s, service) in services.iter_mut().enumerate() {
         for (d, deployment) in service.deployments.iter_mut().enumerate() {
             deployment.id = DeploymentId(deployments.len() as u32);
-            deployments.push((s as u32, d as u32));
+            deployments.push((service_id(s), d as u32));
         }
         for (d, demand) in service.demands.iter_mut().enumerate() {
             demand.id = DemandId(demands.len() as u32);
-            demands.push((s as u32, d as u32));
+            demands.push((service_id(s), d as u32));
         }
     }
     (deployments, demands)

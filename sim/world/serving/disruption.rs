@@ -31,7 +31,7 @@ impl Serving {
     ) -> Result<(), KernelError> {
         let hit = self.deployments_at(site);
         for &(s, d) in &hit {
-            while let Some(last) = self.services[s as usize].deployments[d as usize]
+            while let Some(last) = self.services[s.index()].deployments[d as usize]
                 .replicas
                 .len()
                 .checked_sub(1)
@@ -58,7 +58,7 @@ impl Serving {
         site: SiteId,
     ) -> Result<(), KernelError> {
         for (s, d) in self.deployments_at(site) {
-            let state = &self.services[s as usize];
+            let state = &self.services[s.index()];
             let subject = subject(estate, state, d);
             let deployment = &state.deployments[d as usize];
             let held = |tier: Tier| {
@@ -119,7 +119,7 @@ impl Serving {
         let Some((service, deployment, index)) = self.find_replica(allocation) else {
             return Ok(None);
         };
-        let initial_tier = self.services[service as usize].deployments[deployment as usize].tier;
+        let initial_tier = self.services[service.index()].deployments[deployment as usize].tier;
         let tier = estate.allocation(allocation).map_or(initial_tier, |a| a.tier);
         let gpus = self.drop_replica(ctx.now(), estate, (service, deployment), index);
         self.cut_excess(ctx, estate, decider, (service, deployment))?;
@@ -141,7 +141,7 @@ impl Serving {
         lost: LostReplica,
     ) -> Result<(), KernelError> {
         let at = (lost.service, lost.deployment);
-        let state = &self.services[lost.service as usize];
+        let state = &self.services[lost.service.index()];
         let (subject, cold_start) = (subject(estate, state, lost.deployment), state.replica_start());
         let started = self.start_replicas(ctx, estate, at, lost.tier, 1, cold_start)?;
         let reason = started.reason("a replica was lost; replacing it");
@@ -171,7 +171,7 @@ impl Serving {
             for (d, deployment) in in_pool {
                 for r in &deployment.replicas {
                     if let Some(a) = estate.allocation(r.allocation).filter(|a| a.tier == tier) {
-                        held.push((a.since, s as u32, d as u32, r.id, r.allocation));
+                        held.push((a.since, service_id(s), d as u32, r.id, r.allocation));
                     }
                 }
             }
@@ -182,7 +182,7 @@ impl Serving {
             if freed >= gpus {
                 break;
             }
-            let replicas = &self.services[s as usize].deployments[d as usize].replicas;
+            let replicas = &self.services[s.index()].deployments[d as usize].replicas;
             if let Some(index) = replicas.iter().position(|r| r.allocation == allocation) {
                 freed += self.drop_replica(ctx.now(), estate, (s, d), index);
             }
@@ -199,12 +199,12 @@ impl Serving {
     }
 
     /// The deployments at `site`, as (service, deployment).
-    fn deployments_at(&self, site: SiteId) -> Vec<(u32, u32)> {
+    fn deployments_at(&self, site: SiteId) -> Vec<Position> {
         let mut found = Vec::new();
         for (s, state) in self.services.iter().enumerate() {
             for (d, deployment) in state.deployments.iter().enumerate() {
                 if deployment.site == site {
-                    found.push((s as u32, d as u32));
+                    found.push((service_id(s), d as u32));
                 }
             }
         }
@@ -212,14 +212,14 @@ impl Serving {
     }
 
     /// The service, deployment and position of the replica holding `allocation`.
-    fn find_replica(&self, allocation: AllocationId) -> Option<(u32, u32, usize)> {
+    fn find_replica(&self, allocation: AllocationId) -> Option<(ServiceId, u32, usize)> {
         self.services.iter().enumerate().find_map(|(s, state)| {
             state.deployments.iter().enumerate().find_map(|(d, deployment)| {
                 let index = deployment
                     .replicas
                     .iter()
                     .position(|r| r.allocation == allocation)?;
-                Some((s as u32, d as u32, index))
+                Some((service_id(s), d as u32, index))
             })
         })
     }
@@ -229,10 +229,10 @@ impl Serving {
         &mut self,
         now: SimTime,
         estate: &mut Estate,
-        (s, d): (u32, u32),
+        (s, d): Position,
         index: usize,
     ) -> u32 {
-        let state = &mut self.services[s as usize];
+        let state = &mut self.services[s.index()];
         let deployment = &mut state.deployments[d as usize];
         deployment.integrate(now);
         let replica = deployment.replicas.remove(index);
@@ -249,9 +249,9 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        at: (u32, u32),
+        at: Position,
     ) -> Result<(), KernelError> {
-        let deployment = &mut self.services[at.0 as usize].deployments[at.1 as usize];
+        let deployment = &mut self.services[at.0.index()].deployments[at.1 as usize];
         let excess = deployment.busy.saturating_sub(deployment.slots_ready);
         if excess == 0 {
             return Ok(());
@@ -259,7 +259,7 @@ impl Serving {
         deployment.integrate(ctx.now());
         deployment.busy -= excess;
         let mut serving = self.slots_where(Stage::InService, &[at]);
-        serving.sort_unstable_by_key(|&id| Reverse((self.requests[id as usize].started, id)));
+        serving.sort_unstable_by_key(|&id| Reverse((self.requests[id.index()].started, id)));
         let lost: Vec<Request> = serving
             .into_iter()
             .take(excess as usize)
@@ -278,9 +278,9 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        at: (u32, u32),
+        at: Position,
     ) -> Result<(), KernelError> {
-        if self.services[at.0 as usize].deployments[at.1 as usize]
+        if self.services[at.0.index()].deployments[at.1 as usize]
             .replicas
             .is_empty()
         {
@@ -297,14 +297,14 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        targets: &[(u32, u32)],
+        targets: &[Position],
     ) -> Result<(), KernelError> {
         let mut moved = Vec::new();
         for &(s, d) in targets {
-            moved.extend(self.services[s as usize].deployments[d as usize].queue.drain(..));
+            moved.extend(self.services[s.index()].deployments[d as usize].queue.drain(..));
         }
         moved.extend(self.slots_where(Stage::Travelling, targets));
-        moved.sort_by_key(|&id| self.requests[id as usize].arrived);
+        moved.sort_by_key(|&id| self.requests[id.index()].arrived);
         let requests: Vec<Request> = moved.into_iter().map(|id| self.release(id)).collect();
         for request in requests {
             self.submit(ctx, estate, decider, request)?;
@@ -313,10 +313,11 @@ impl Serving {
     }
 
     /// The slots of the requests at `stage` at any of the deployments `targets`, in slot order.
-    fn slots_where(&self, stage: Stage, targets: &[(u32, u32)]) -> Vec<u32> {
+    fn slots_where(&self, stage: Stage, targets: &[Position]) -> Vec<RequestSlot> {
         let at = |r: &Request| r.stage == stage && targets.contains(&(r.service, r.deployment));
         (0..self.requests.len() as u32)
-            .filter(|&id| at(&self.requests[id as usize]))
+            .map(RequestSlot)
+            .filter(|&id| at(&self.requests[id.index()]))
             .collect()
     }
 }

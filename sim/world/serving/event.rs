@@ -17,6 +17,13 @@ pub struct DemandId(pub u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestSlot(pub u32);
 
+impl RequestSlot {
+    /// The slot's position in the slab.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// What happens to services and their requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServingEvent {

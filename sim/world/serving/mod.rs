@@ -103,7 +103,7 @@ pub struct Deployment {
     next_replica_id: u32,
     slots_ready: u32,
     busy: u32,
-    queue: VecDeque<u32>,
+    queue: VecDeque<RequestSlot>,
     /// When the pending queue-timeout event fires, if one is pending.
     timeout_watch: Option<SimTime>,
     busy_slot_ns: u128,
@@ -182,7 +182,7 @@ struct Demand {
 }
 
 enum Fallback {
-    Service(u32),
+    Service(ServiceId),
     EdgeCache { hit_ratio: f64, latency_ns: u64 },
 }
 
@@ -231,7 +231,7 @@ pub struct WindowUsage {
 /// Where a request's outcome is counted besides its own service: the primary it stands in for.
 #[derive(Debug, Clone, Copy)]
 struct Primary {
-    service: u32,
+    service: ServiceId,
     origin_index: u32,
     arrived: SimTime,
 }
@@ -253,7 +253,7 @@ enum Stage {
 struct Request {
     generation: u32,
     stage: Stage,
-    service: u32,
+    service: ServiceId,
     deployment: u32,
     origin_index: Option<u32>,
     arrived: SimTime,
@@ -272,7 +272,7 @@ pub struct Serving {
     /// The services, in scenario order.
     pub services: Vec<ServiceState>,
     requests: Vec<Request>,
-    free_requests: Vec<u32>,
+    free_requests: Vec<RequestSlot>,
     candidates: Vec<RouteCandidate>,
     candidate_deployments: Vec<u32>,
     network_rng: StreamRng,
@@ -298,10 +298,10 @@ impl Serving {
                 self.arrival(ctx, estate, decider, service, index, epoch)
             }
             ServingEvent::ReachSite { request, generation } => {
-                self.reach_site(ctx, estate, decider, request.0, generation)
+                self.reach_site(ctx, estate, decider, request, generation)
             }
             ServingEvent::ServiceDone { request, generation } => {
-                self.service_done(ctx, estate, decider, request.0, generation)
+                self.service_done(ctx, estate, decider, request, generation)
             }
             ServingEvent::QueueTimeout { deployment } => {
                 let (service, index) = self.deployment_ids[deployment.0 as usize];
@@ -311,7 +311,7 @@ impl Serving {
                 let (service, index) = self.deployment_ids[deployment.0 as usize];
                 self.replica_ready(ctx, estate, decider, service, index, replica)
             }
-            ServingEvent::Autoscale { service } => self.autoscale(ctx, estate, decider, service.0),
+            ServingEvent::Autoscale { service } => self.autoscale(ctx, estate, decider, service),
         }
     }
 
@@ -323,7 +323,7 @@ impl Serving {
             }
             if let Some(scale) = &service.autoscale {
                 let autoscale = ServingEvent::Autoscale {
-                    service: ServiceId(s as u32),
+                    service: service_id(s),
                 };
                 schedule_after(ctx, scale.interval, autoscale)?;
             }
@@ -336,7 +336,7 @@ impl Serving {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LostReplica {
     /// Service index.
-    pub service: u32,
+    pub service: ServiceId,
     /// Deployment index within the service.
     pub deployment: u32,
     /// The tier its GPUs came from.
@@ -345,8 +345,13 @@ pub struct LostReplica {
     pub gpus: u32,
 }
 
+/// The id of the service at `index` of the scenario's list (bounded by the checks' item limit).
+fn service_id(index: usize) -> ServiceId {
+    ServiceId(index as u32)
+}
+
 /// A deployment or demand stream by (service, index within the service).
-type Position = (u32, u32);
+type Position = (ServiceId, u32);
 
 /// Schedules `event` after `delay`, which comes from the user's figures (service times, cold
 /// starts) and may be absurdly long: past the end of the clock it is parked at the end of time,

@@ -17,17 +17,15 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        service: u32,
+        service: ServiceId,
     ) -> Result<(), KernelError> {
-        let Some(scale) = self.services[service as usize].autoscale.clone() else {
+        let Some(scale) = self.services[service.index()].autoscale.clone() else {
             return Ok(());
         };
-        for d in 0..self.services[service as usize].deployments.len() {
+        for d in 0..self.services[service.index()].deployments.len() {
             self.scale_deployment(ctx, estate, decider, service, d as u32, &scale)?;
         }
-        let autoscale = ServingEvent::Autoscale {
-            service: ServiceId(service),
-        };
+        let autoscale = ServingEvent::Autoscale { service };
         schedule_after(ctx, scale.interval, autoscale)?;
         Ok(())
     }
@@ -37,12 +35,12 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        service: u32,
+        service: ServiceId,
         deployment: u32,
         scale: &AutoscaleSpec,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let state = &mut self.services[service as usize];
+        let state = &mut self.services[service.index()];
         let slots_per_replica = state.slots_per_replica;
         let d = &mut state.deployments[deployment as usize];
         if !estate.sites[d.site.index()].up {
@@ -111,7 +109,7 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        service: u32,
+        service: ServiceId,
         deployment: u32,
         count: u32,
         scale: &AutoscaleSpec,
@@ -119,7 +117,7 @@ impl Serving {
         reason: String,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let cold_start = cold_start(self.services[service as usize].model_bytes, scale);
+        let cold_start = cold_start(self.services[service.index()].model_bytes, scale);
         let started = self.start_replicas(
             ctx,
             estate,
@@ -128,7 +126,7 @@ impl Serving {
             count,
             Some(cold_start),
         )?;
-        self.services[service as usize].deployments[deployment as usize].last_scale = now;
+        self.services[service.index()].deployments[deployment as usize].last_scale = now;
         decider.record(
             now,
             DecisionKind::Scale,
@@ -145,13 +143,13 @@ impl Serving {
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
-        (service, deployment): (u32, u32),
+        (service, deployment): Position,
         tier: Tier,
         count: u32,
         cold_start: Option<SimDuration>,
     ) -> Result<Started, KernelError> {
         let now = ctx.now();
-        let state = &mut self.services[service as usize];
+        let state = &mut self.services[service.index()];
         let d = &mut state.deployments[deployment as usize];
         let mut started = Started {
             tier,
@@ -193,17 +191,17 @@ impl Serving {
         now: SimTime,
         estate: &mut Estate,
         decider: &mut Decider,
-        service: u32,
+        service: ServiceId,
         deployment: u32,
         count: u32,
         subject: String,
         reason: String,
     ) {
-        let slots = self.services[service as usize].slots_per_replica;
+        let slots = self.services[service.index()].slots_per_replica;
         let mut removed = 0;
         // Only idle capacity goes, newest replica first; requests in service are never cut off.
         while removed < count {
-            let d = &self.services[service as usize].deployments[deployment as usize];
+            let d = &self.services[service.index()].deployments[deployment as usize];
             let (Some(last), true) = (d.replicas.last(), d.replicas.len() > 1) else {
                 break;
             };
@@ -214,7 +212,7 @@ impl Serving {
             removed += 1;
         }
         if removed > 0 {
-            self.services[service as usize].deployments[deployment as usize].last_scale = now;
+            self.services[service.index()].deployments[deployment as usize].last_scale = now;
             decider.record(
                 now,
                 DecisionKind::Scale,
@@ -231,11 +229,11 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        service: u32,
+        service: ServiceId,
         deployment: u32,
         replica: u32,
     ) -> Result<(), KernelError> {
-        let state = &mut self.services[service as usize];
+        let state = &mut self.services[service.index()];
         let slots = state.slots_per_replica;
         let d = &mut state.deployments[deployment as usize];
         // The replica may have been removed while it was starting.
@@ -268,8 +266,8 @@ impl Serving {
         if !estate.sites[site.index()].up {
             return Ok(Err("the site is down".into()));
         }
-        let s = service.0;
-        let state = &self.services[s as usize];
+        let s = service;
+        let state = &self.services[s.index()];
         let current = state.deployments[deployment as usize].replicas.len() as u32;
         let subject = subject(estate, state, deployment);
         if replicas > current {
@@ -286,7 +284,7 @@ impl Serving {
             let cold_start = state.replica_start();
             let started =
                 self.start_replicas(ctx, estate, (s, deployment), tier, replicas - current, cold_start)?;
-            self.services[s as usize].deployments[deployment as usize].last_scale = ctx.now();
+            self.services[s.index()].deployments[deployment as usize].last_scale = ctx.now();
             decider.record(
                 ctx.now(),
                 DecisionKind::Scale,

@@ -12,11 +12,11 @@ use super::*;
 
 impl Serving {
     /// Puts a travelling request in a slot; returns the slot and its generation.
-    pub(super) fn store(&mut self, mut request: Request) -> (u32, u32) {
+    pub(super) fn store(&mut self, mut request: Request) -> (RequestSlot, u32) {
         request.stage = Stage::Travelling;
         match self.free_requests.pop() {
             Some(id) => {
-                let slot = &mut self.requests[id as usize];
+                let slot = &mut self.requests[id.index()];
                 request.generation = slot.generation;
                 *slot = request;
                 (id, request.generation)
@@ -24,15 +24,15 @@ impl Serving {
             None => {
                 request.generation = 0;
                 self.requests.push(request);
-                ((self.requests.len() - 1) as u32, 0)
+                (RequestSlot((self.requests.len() - 1) as u32), 0)
             }
         }
     }
 
     /// Whether slot `id` still holds, at `stage`, the request an event of `generation` was for.
-    fn live(&self, id: u32, generation: u32, stage: Stage) -> bool {
+    fn live(&self, id: RequestSlot, generation: u32, stage: Stage) -> bool {
         self.requests
-            .get(id as usize)
+            .get(id.index())
             .is_some_and(|r| r.generation == generation && r.stage == stage)
     }
 
@@ -42,7 +42,7 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        id: u32,
+        id: RequestSlot,
         generation: u32,
     ) -> Result<(), KernelError> {
         if !self.live(id, generation, Stage::Travelling) {
@@ -57,12 +57,12 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        id: u32,
+        id: RequestSlot,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let request = &mut self.requests[id as usize];
+        let request = &mut self.requests[id.index()];
         request.reached = now;
-        let (s, d) = (request.service as usize, request.deployment as usize);
+        let (s, d) = (request.service.index(), request.deployment as usize);
         let service = &mut self.services[s];
         let limit = service.queue_limit as usize;
         let deadline_ns = request.arrived.as_nanos().saturating_add(service.timeout_ns);
@@ -91,9 +91,9 @@ impl Serving {
     }
 
     /// Frees a request's slot, voiding the events still pending for it; returns the request.
-    pub(super) fn release(&mut self, id: u32) -> Request {
+    pub(super) fn release(&mut self, id: RequestSlot) -> Request {
         self.free_requests.push(id);
-        let slot = &mut self.requests[id as usize];
+        let slot = &mut self.requests[id.index()];
         let request = *slot;
         slot.generation = slot.generation.wrapping_add(1);
         slot.stage = Stage::Free;
@@ -103,11 +103,11 @@ impl Serving {
     fn start_service<E: From<ServingEvent>>(
         &mut self,
         ctx: &mut Context<'_, E>,
-        id: u32,
+        id: RequestSlot,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let request = &mut self.requests[id as usize];
-        let service = &mut self.services[request.service as usize];
+        let request = &mut self.requests[id.index()];
+        let service = &mut self.services[request.service.index()];
         let deployment = &mut service.deployments[request.deployment as usize];
         deployment.integrate(now);
         deployment.busy += 1;
@@ -125,7 +125,7 @@ impl Serving {
             ctx,
             SimDuration::from_nanos(total),
             ServingEvent::ServiceDone {
-                request: RequestSlot(id),
+                request: id,
                 generation,
             },
         )?;
@@ -139,7 +139,7 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        id: u32,
+        id: RequestSlot,
         generation: u32,
     ) -> Result<(), KernelError> {
         if !self.live(id, generation, Stage::InService) {
@@ -147,7 +147,7 @@ impl Serving {
         }
         let now = ctx.now();
         let request = self.release(id);
-        let service = &mut self.services[request.service as usize];
+        let service = &mut self.services[request.service.index()];
         let deployment = &mut service.deployments[request.deployment as usize];
         deployment.integrate(now);
         deployment.busy -= 1;
@@ -171,7 +171,7 @@ impl Serving {
         );
         if let Some(primary) = request.primary {
             let latency = now.saturating_since(primary.arrived).as_nanos() + back;
-            self.services[primary.service as usize].metrics.degraded(
+            self.services[primary.service.index()].metrics.degraded(
                 now.as_nanos(),
                 primary.arrived.as_nanos(),
                 Some(primary.origin_index),
@@ -187,11 +187,11 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        service: u32,
+        service: ServiceId,
         deployment: u32,
     ) -> Result<(), KernelError> {
         loop {
-            let state = &mut self.services[service as usize];
+            let state = &mut self.services[service.index()];
             let timeout_ns = state.timeout_ns;
             let d = &mut state.deployments[deployment as usize];
             if d.busy >= d.slots_ready {
@@ -200,7 +200,7 @@ impl Serving {
             let Some(id) = d.queue.pop_front() else {
                 return Ok(());
             };
-            let deadline = self.requests[id as usize]
+            let deadline = self.requests[id.index()]
                 .arrived
                 .as_nanos()
                 .saturating_add(timeout_ns);
@@ -219,22 +219,22 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        service: u32,
+        service: ServiceId,
         deployment: u32,
     ) -> Result<(), KernelError> {
         let now = ctx.now().as_nanos();
-        let timeout_ns = self.services[service as usize].timeout_ns;
-        let watch = &mut self.services[service as usize].deployments[deployment as usize].timeout_watch;
+        let timeout_ns = self.services[service.index()].timeout_ns;
+        let watch = &mut self.services[service.index()].deployments[deployment as usize].timeout_watch;
         if *watch != Some(ctx.now()) {
             return Ok(()); // superseded by an earlier watch, which re-armed for what remains
         }
         *watch = None;
         loop {
-            let d = &mut self.services[service as usize].deployments[deployment as usize];
+            let d = &mut self.services[service.index()].deployments[deployment as usize];
             let Some(&front) = d.queue.front() else {
                 return Ok(());
             };
-            let deadline = self.requests[front as usize]
+            let deadline = self.requests[front.index()]
                 .arrived
                 .as_nanos()
                 .saturating_add(timeout_ns);
@@ -261,14 +261,14 @@ impl Serving {
         reason: FailReason,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let service = &mut self.services[request.service as usize];
+        let service = &mut self.services[request.service.index()];
         if let Some(primary) = request.primary {
             // The fallback failed too: both services count it, the fallback as a stand-in so
             // that counts over services see the user's request once.
             service
                 .metrics
                 .failed_standing_in(now.as_nanos(), request.arrived.as_nanos(), reason);
-            let primary_metrics = &mut self.services[primary.service as usize].metrics;
+            let primary_metrics = &mut self.services[primary.service.index()].metrics;
             primary_metrics.failed(now.as_nanos(), primary.arrived.as_nanos(), reason);
             return Ok(());
         }
@@ -307,9 +307,9 @@ impl Serving {
                     origin_index: index,
                     arrived: request.arrived,
                 };
-                let target_name = self.services[target as usize].name.clone();
+                let target_name = self.services[target.index()].name.clone();
                 self.note_degrade(now, decider, request.service, reason, &target_name);
-                self.services[target as usize].metrics.arrival(now.as_nanos());
+                self.services[target.index()].metrics.arrival(now.as_nanos());
                 let fallback = Request {
                     service: target,
                     origin_index: None,
@@ -328,11 +328,11 @@ impl Serving {
         &mut self,
         now: SimTime,
         decider: &mut Decider,
-        service: u32,
+        service: ServiceId,
         reason: FailReason,
         to: &str,
     ) {
-        let state = &mut self.services[service as usize];
+        let state = &mut self.services[service.index()];
         let quiet_since = state
             .last_degrade_logged
             .is_none_or(|t| now.saturating_since(t) > self.window);

@@ -22,12 +22,12 @@ impl Serving {
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
         decider: &mut Decider,
-        service: u32,
+        service: ServiceId,
         demand: u32,
         epoch: u32,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
-        let state = &mut self.services[service as usize];
+        let state = &mut self.services[service.index()];
         let stream = &mut state.demands[demand as usize];
         if stream.epoch != epoch {
             return Ok(());
@@ -74,7 +74,7 @@ impl Serving {
         decider: &mut Decider,
         mut request: Request,
     ) -> Result<(), KernelError> {
-        let service = &self.services[request.service as usize];
+        let service = &self.services[request.service.index()];
         if request.primary.is_none() && service.degraded_by_policy && service.fallback.is_some() {
             return self.fail(ctx, estate, decider, request, FailReason::PolicyDegraded);
         }
@@ -84,12 +84,12 @@ impl Serving {
             return self.fail(ctx, estate, decider, request, FailReason::NoEligibleSite);
         }
         let route_request = RouteRequest {
-            service: ServiceId(request.service),
+            service: request.service,
             origin,
             now: ctx.now(),
         };
         let view = View::of_estate(ctx.now(), estate);
-        let subject = &self.services[request.service as usize].name;
+        let subject = &self.services[request.service.index()].name;
         let choice = decider.route(&view, &route_request, &self.candidates, subject);
         let chosen = self.candidates[choice];
         request.deployment = self.candidate_deployments[choice];
@@ -104,7 +104,7 @@ impl Serving {
                 ctx,
                 SimDuration::from_nanos(request.one_way_ns),
                 ServingEvent::ReachSite {
-                    request: RequestSlot(id),
+                    request: id,
                     generation,
                 },
             )?;
@@ -117,7 +117,7 @@ impl Serving {
             Some(p) => (p.service, p.origin_index),
             None => (request.service, request.origin_index.unwrap_or(0)),
         };
-        self.services[service as usize].demands[index as usize].origin
+        self.services[service.index()].demands[index as usize].origin
     }
 
     /// Refills the candidate buffers with the deployments that may serve `request` now.
@@ -127,21 +127,21 @@ impl Serving {
         let fallback_eligible;
         let eligible: &[u32] = match request.primary {
             None => {
-                &self.services[request.service as usize].demands[request.origin_index.unwrap_or(0) as usize]
+                &self.services[request.service.index()].demands[request.origin_index.unwrap_or(0) as usize]
                     .eligible
             }
             Some(primary) => {
                 let residency =
-                    &self.services[primary.service as usize].demands[primary.origin_index as usize].residency;
+                    &self.services[primary.service.index()].demands[primary.origin_index as usize].residency;
                 fallback_eligible = eligible_deployments(
                     estate,
-                    &self.services[request.service as usize].deployments,
+                    &self.services[request.service.index()].deployments,
                     residency,
                 );
                 &fallback_eligible
             }
         };
-        let service = &self.services[request.service as usize];
+        let service = &self.services[request.service.index()];
         let mean_ns = service.time.mean_ns(request.context, request.generated);
         for &d in eligible {
             let deployment = &service.deployments[d as usize];
@@ -193,7 +193,7 @@ impl Serving {
             return;
         };
         let now = view.now();
-        let service = &mut self.services[request.service as usize];
+        let service = &mut self.services[request.service.index()];
         let demand = &mut service.demands[index as usize];
         if demand.last_choice.replace(request.deployment) == Some(request.deployment) {
             return;
@@ -280,11 +280,11 @@ impl Serving {
     pub fn set_demand_factor<E: From<ServingEvent>>(
         &mut self,
         ctx: &mut Context<'_, E>,
-        service: u32,
+        service: ServiceId,
         origin: Option<SiteId>,
         factor: f64,
     ) -> Result<(), KernelError> {
-        let state = &mut self.services[service as usize];
+        let state = &mut self.services[service.index()];
         for demand in &mut state.demands {
             if origin.is_some_and(|o| o != demand.origin) {
                 continue;

@@ -54,8 +54,14 @@ impl Serving {
     }
 
     /// Requests of `service` waiting in its queues now.
-    pub fn queued(&self, service: u32) -> u64 {
-        let deployments = &self.services[service as usize].deployments;
+    pub fn queued(&self, service: ServiceId) -> u64 {
+        let deployments = &self.services[service.index()].deployments;
         deployments.iter().map(|d| d.queue.len() as u64).sum()
+    }
+
+    /// Requests waiting in every service's queues now.
+    pub fn queued_total(&self) -> u64 {
+        let deployments = self.services.iter().flat_map(|s| &s.deployments);
+        deployments.map(|d| d.queue.len() as u64).sum()
     }
 }
