@@ -11,6 +11,10 @@
 //! println!("total cost: {:.2} USD", outcome.summary.cost.total_usd);
 //! # Ok::<(), hybridsim::Error>(())
 //! ```
+// Every public item is documented, and `pub` means reachable from outside the crate: what
+// only the crate uses says `pub(crate)`. Clippy runs with `-D warnings`, which makes both binding.
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod experiment;
 pub mod incident;
 pub mod infra;

@@ -14,7 +14,7 @@ use crate::output::OutputError;
 
 /// `text` escaped for XML content and attribute values. Line breaks and tabs are written as
 /// character references so attribute values keep them.
-pub fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

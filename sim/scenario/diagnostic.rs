@@ -142,7 +142,7 @@ impl fmt::Display for Diagnostics {
 }
 
 /// The existing name closest to `wanted`, if one is close enough to be a likely typo.
-pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     known
         .into_iter()
         .map(|name| (strsim::damerau_levenshtein(wanted, name), name))

@@ -39,7 +39,7 @@ fn segments(path: &str) -> Vec<Segment<'_>> {
 }
 
 /// The location of the value at `path` in `src`, or of its deepest existing ancestor.
-pub fn locate(src: &str, path: &str) -> Location {
+pub(super) fn locate(src: &str, path: &str) -> Location {
     let bytes = src.as_bytes();
     let mut pos = skip_trivia(bytes, skip_attributes(bytes));
     for segment in segments(path) {
@@ -56,7 +56,7 @@ pub fn locate(src: &str, path: &str) -> Location {
 }
 
 /// The location of byte offset `pos`.
-pub fn location_of(src: &str, pos: usize) -> Location {
+pub(super) fn location_of(src: &str, pos: usize) -> Location {
     let pos = pos.min(src.len());
     let before = &src[..pos];
     let line = before.matches('\n').count() + 1;

@@ -11,7 +11,11 @@ use crate::workload::job::InterruptCause;
 use super::World;
 
 /// The recovery figures of every scripted incident of a finished run.
-pub fn incident_summaries(world: &World, scenario: &Scenario, horizon: SimTime) -> Vec<IncidentSummary> {
+pub(super) fn incident_summaries(
+    world: &World,
+    scenario: &Scenario,
+    horizon: SimTime,
+) -> Vec<IncidentSummary> {
     let run = RunRecord {
         window_ns: scenario.spec.metrics.window.as_nanos(),
         recovery_windows: scenario.spec.metrics.recovery_windows,

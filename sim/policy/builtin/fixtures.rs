@@ -27,7 +27,7 @@ const ESTATE: &str = r#"(
 )"#;
 
 /// Sites `a` and `b`; at `a`, 8 on-demand GPUs at 4 USD/h and 8 spot at 1 USD/h.
-pub fn estate() -> Estate {
+pub(super) fn estate() -> Estate {
     let parts: Parts = match crate::vocab::ron_options().from_str(ESTATE) {
         Ok(parts) => parts,
         Err(e) => panic!("{e}"),
@@ -42,7 +42,7 @@ pub fn estate() -> Estate {
 }
 
 /// A site with 4 slots of 100 ms service at 1 USD/GPU-h, `rtt_ms` away.
-pub fn route(site: u32, rtt_ms: u64, queued: u32, free: u32) -> RouteCandidate {
+pub(super) fn route(site: u32, rtt_ms: u64, queued: u32, free: u32) -> RouteCandidate {
     RouteCandidate {
         site: SiteId(site),
         round_trip_ns: rtt_ms * 1_000_000,
@@ -55,7 +55,7 @@ pub fn route(site: u32, rtt_ms: u64, queued: u32, free: u32) -> RouteCandidate {
 }
 
 /// A request of service 0 from site 0 at time zero.
-pub fn request() -> RouteRequest {
+pub(super) fn request() -> RouteRequest {
     RouteRequest {
         service: ServiceId(0),
         origin: SiteId(0),
@@ -64,7 +64,7 @@ pub fn request() -> RouteRequest {
 }
 
 /// A most preferred placement in pool 0 at `price`, with nothing to stage.
-pub fn placement(tier: Tier, price: f64) -> PlacementCandidate {
+pub(super) fn placement(tier: Tier, price: f64) -> PlacementCandidate {
     PlacementCandidate {
         pool: PoolId(0),
         site: SiteId(0),
@@ -79,7 +79,7 @@ pub fn placement(tier: Tier, price: f64) -> PlacementCandidate {
 }
 
 /// A training job of `gpus` GPUs with 10 GPU-hours left.
-pub fn place_request(gpus: u32) -> PlaceRequest<'static> {
+pub(super) fn place_request(gpus: u32) -> PlaceRequest<'static> {
     PlaceRequest {
         id: JobId(0),
         job: "j",
@@ -92,7 +92,7 @@ pub fn place_request(gpus: u32) -> PlaceRequest<'static> {
 }
 
 /// The jobs that `actions` asks to migrate, in order.
-pub fn ids(actions: &[Action]) -> Vec<JobId> {
+pub(super) fn ids(actions: &[Action]) -> Vec<JobId> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -103,7 +103,7 @@ pub fn ids(actions: &[Action]) -> Vec<JobId> {
 }
 
 /// One running job (id 3) at `current`, its alternatives, one service with a fallback.
-pub struct OneJob {
+pub(super) struct OneJob {
     /// Where the job runs.
     pub current: PlacementCandidate,
     /// Where it could move.

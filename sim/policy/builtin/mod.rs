@@ -14,13 +14,13 @@
 //!   goes down.
 //! - [`weighted`]: a weighted sum of cost, latency, staging time and data moved.
 
-pub mod cheapest;
-pub mod cost_ceiling;
-pub mod data_local;
-pub mod failover;
+pub(super) mod cheapest;
+pub(super) mod cost_ceiling;
+pub(super) mod data_local;
+pub(super) mod failover;
 pub mod lowest_latency;
-pub mod tiered;
-pub mod weighted;
+pub(super) mod tiered;
+pub(super) mod weighted;
 
 #[cfg(test)]
 mod fixtures;

@@ -61,7 +61,7 @@ pub(super) struct LegendItem {
 
 impl LegendItem {
     /// An entry with `label` and `swatch`.
-    pub fn new(label: impl Into<String>, swatch: Swatch) -> Self {
+    pub(super) fn new(label: impl Into<String>, swatch: Swatch) -> Self {
         LegendItem {
             label: label.into(),
             swatch,

@@ -127,7 +127,7 @@ pub(super) struct TimeAxis {
 impl TimeAxis {
     /// Minutes for runs up to three hours, hours up to four days, days beyond: the tick
     /// labels stay short round numbers whatever the horizon.
-    pub fn for_span(span_s: f64) -> TimeAxis {
+    pub(super) fn for_span(span_s: f64) -> TimeAxis {
         if span_s <= 3.0 * 3600.0 {
             TimeAxis {
                 per_unit_s: 60.0,
@@ -147,7 +147,7 @@ impl TimeAxis {
     }
 
     /// The axis position of a time in seconds.
-    pub fn at(self, t_s: f64) -> f64 {
+    pub(super) fn at(self, t_s: f64) -> f64 {
         t_s / self.per_unit_s
     }
 }

@@ -25,7 +25,7 @@ pub(super) struct Typeset<B> {
 
 impl<B: DrawingBackend> Typeset<B> {
     /// Wraps `inner`; `rasterize` for pixel backends.
-    pub fn new(inner: B, rasterize: bool) -> Self {
+    pub(super) fn new(inner: B, rasterize: bool) -> Self {
         Typeset { inner, rasterize }
     }
 }

@@ -18,20 +18,20 @@ use crate::report::charts::{
 };
 
 /// The most points per series drawn in the page.
-pub const MAX_POINTS: usize = 1_000;
+pub(super) const MAX_POINTS: usize = 1_000;
 
 /// The fewest points a series is thinned to, however many panels its chart has.
-pub const MIN_POINTS: usize = 150;
+pub(super) const MIN_POINTS: usize = 150;
 
 /// About how many points per series, summed over a chart's panels, the page draws.
-pub const CHART_POINTS: usize = 4_000;
+pub(super) const CHART_POINTS: usize = 4_000;
 
 /// The largest SVG put into the page, in bytes.
-pub const MAX_SVG_BYTES: usize = 1_000_000;
+pub(super) const MAX_SVG_BYTES: usize = 1_000_000;
 
 /// Writes `chart` as a figure with `caption` (markup) and links to its `.svg` and `.png` files
 /// beside the report.
-pub fn figure<C: Chart>(out: &mut String, chart: &C, caption: &str) -> Result<(), ChartError> {
+pub(super) fn figure<C: Chart>(out: &mut String, chart: &C, caption: &str) -> Result<(), ChartError> {
     let svg = chart.svg()?;
     let name = C::NAME;
     let _ = writeln!(out, "<figure class=\"chart\" id=\"chart-{name}\">");
@@ -78,7 +78,7 @@ fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 
 /// The latency chart with each service's windows merged in groups, keeping each group's
 /// highest quantiles at the group's end.
-pub fn thin_latency(chart: &LatencyChart) -> LatencyChart {
+pub(super) fn thin_latency(chart: &LatencyChart) -> LatencyChart {
     let mut thin = chart.clone();
     let budget = budget(chart.services.len());
     for service in &mut thin.services {
@@ -112,7 +112,7 @@ pub fn thin_latency(chart: &LatencyChart) -> LatencyChart {
 }
 
 /// The cost chart with one point per group of windows: cumulative spend at the group's end.
-pub fn thin_cost(chart: &CostChart) -> CostChart {
+pub(super) fn thin_cost(chart: &CostChart) -> CostChart {
     let mut thin = chart.clone();
     let k = group_size(chart.points.len(), MAX_POINTS);
     if k > 1 {
@@ -128,7 +128,7 @@ pub fn thin_cost(chart: &CostChart) -> CostChart {
 /// The utilization chart with each pool's states merged in groups: from the group's first
 /// instant, the most GPUs in use and the least capacity of any of its states. The last state
 /// (at the horizon) is kept as it is, so the final step still shows.
-pub fn thin_utilization(chart: &UtilizationChart) -> UtilizationChart {
+pub(super) fn thin_utilization(chart: &UtilizationChart) -> UtilizationChart {
     let mut thin = chart.clone();
     let budget = budget(chart.pools.len());
     for pool in &mut thin.pools {
@@ -163,7 +163,7 @@ type RunPoint = (f64, Option<f64>);
 
 /// The latency comparison with each run's series merged in groups, keeping each group's
 /// highest p99 at the group's end.
-pub fn thin_latency_runs(chart: &LatencyRunsChart) -> LatencyRunsChart {
+pub(super) fn thin_latency_runs(chart: &LatencyRunsChart) -> LatencyRunsChart {
     thin_runs(chart, false, |group| {
         let (t_s, _) = group.last()?;
         Some((*t_s, group.iter().fold(None, |acc, p| max_option(acc, p.1))))
@@ -172,14 +172,14 @@ pub fn thin_latency_runs(chart: &LatencyRunsChart) -> LatencyRunsChart {
 
 /// The cost comparison with one point per group of windows: cumulative spend at the group's
 /// end.
-pub fn thin_cost_runs(chart: &CostRunsChart) -> CostRunsChart {
+pub(super) fn thin_cost_runs(chart: &CostRunsChart) -> CostRunsChart {
     thin_runs(chart, false, |group| group.last().copied())
 }
 
 /// The utilization comparison with each run's states merged in groups: from the group's first
 /// instant, the most GPUs in use of any of its states. The last state (at the horizon) is
 /// kept as it is, so the final step still shows.
-pub fn thin_utilization_runs(chart: &UtilizationRunsChart) -> UtilizationRunsChart {
+pub(super) fn thin_utilization_runs(chart: &UtilizationRunsChart) -> UtilizationRunsChart {
     thin_runs(chart, true, |group| {
         let (t_s, _) = group.first()?;
         Some((*t_s, group.iter().fold(None, |acc, p| max_option(acc, p.1))))

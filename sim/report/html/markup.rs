@@ -21,7 +21,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// `text` cut to at most `max` characters, ending in "…" when it was cut.
-pub fn clip(text: &str, max: usize) -> String {
+pub(crate) fn clip(text: &str, max: usize) -> String {
     if text.chars().nth(max).is_none() {
         return text.to_string();
     }
@@ -33,7 +33,7 @@ pub fn clip(text: &str, max: usize) -> String {
 }
 
 /// `n` with thousands separated by commas: `12,229`.
-pub fn count(n: u64) -> String {
+pub(crate) fn count(n: u64) -> String {
     group(&n.to_string())
 }
 
@@ -49,7 +49,7 @@ fn group(digits: &str) -> String {
 }
 
 /// `v` with `decimals` decimals and thousands separated by commas; "—" when not finite.
-pub fn number(v: f64, decimals: usize) -> String {
+pub(crate) fn number(v: f64, decimals: usize) -> String {
     if !v.is_finite() {
         return DASH.to_string();
     }
@@ -71,15 +71,15 @@ pub fn number(v: f64, decimals: usize) -> String {
 }
 
 /// The mark of a figure that is missing or cannot be given.
-pub const DASH: &str = "—";
+pub(crate) const DASH: &str = "—";
 
 /// A dollar amount with cents: `5,481.28`.
-pub fn usd(v: f64) -> String {
+pub(crate) fn usd(v: f64) -> String {
     number(v, 2)
 }
 
 /// Milliseconds with as many decimals as a reader needs: `4,208`, `31.5`, `2.38`.
-pub fn ms(v: Option<f64>) -> String {
+pub(crate) fn ms(v: Option<f64>) -> String {
     match v {
         Some(v) if v.abs() >= 100.0 => number(v, 0),
         Some(v) if v.abs() >= 10.0 => number(v, 1),
@@ -90,7 +90,7 @@ pub fn ms(v: Option<f64>) -> String {
 
 /// A share as a percentage with two decimals, or more when two would round a share below one
 /// up to `100.00%`: `90.10%`, `99.995%`, `100%`.
-pub fn share(v: Option<f64>) -> String {
+pub(crate) fn share(v: Option<f64>) -> String {
     let Some(v) = v.filter(|v| v.is_finite()) else {
         return DASH.to_string();
     };
@@ -107,7 +107,7 @@ pub fn share(v: Option<f64>) -> String {
 
 /// A span of seconds in its two largest units: `45 s`, `2 min`, `2 h 2 min`, `3 d 4 h`;
 /// "—" when missing.
-pub fn duration(v: Option<f64>) -> String {
+pub(crate) fn duration(v: Option<f64>) -> String {
     let Some(s) = v.filter(|s| s.is_finite() && *s >= 0.0) else {
         return DASH.to_string();
     };
@@ -137,7 +137,7 @@ pub fn duration(v: Option<f64>) -> String {
 
 /// An instant as time since the start of the run on a clock: `10:00:00`, and after the
 /// first day `2 d 10:00:00`.
-pub fn clock(t_s: f64) -> String {
+pub(crate) fn clock(t_s: f64) -> String {
     if !t_s.is_finite() || t_s < 0.0 {
         return DASH.to_string();
     }
@@ -149,14 +149,14 @@ pub fn clock(t_s: f64) -> String {
 
 /// A table column: its title and whether its cells are figures (set right-aligned).
 #[derive(Debug, Clone)]
-pub struct Column {
+pub(crate) struct Column {
     title: String,
     numeric: bool,
 }
 
 impl Column {
     /// A column of text.
-    pub fn text(title: impl Into<String>) -> Self {
+    pub(crate) fn text(title: impl Into<String>) -> Self {
         Column {
             title: title.into(),
             numeric: false,
@@ -164,7 +164,7 @@ impl Column {
     }
 
     /// A column of figures.
-    pub fn num(title: impl Into<String>) -> Self {
+    pub(crate) fn num(title: impl Into<String>) -> Self {
         Column {
             title: title.into(),
             numeric: true,
@@ -174,14 +174,14 @@ impl Column {
 
 /// One table cell: markup (already escaped) and an optional tooltip.
 #[derive(Debug, Clone, Default)]
-pub struct Cell {
+pub(crate) struct Cell {
     html: String,
     title: Option<String>,
 }
 
 impl Cell {
     /// A cell showing `text`, escaped.
-    pub fn text(text: impl AsRef<str>) -> Self {
+    pub(crate) fn text(text: impl AsRef<str>) -> Self {
         Cell {
             html: escape(text.as_ref()),
             title: None,
@@ -189,19 +189,19 @@ impl Cell {
     }
 
     /// A cell of ready markup.
-    pub fn html(html: String) -> Self {
+    pub(crate) fn html(html: String) -> Self {
         Cell { html, title: None }
     }
 
     /// The same cell with a tooltip explaining it.
-    pub fn titled(mut self, title: impl AsRef<str>) -> Self {
+    pub(crate) fn titled(mut self, title: impl AsRef<str>) -> Self {
         self.title = Some(escape(title.as_ref()));
         self
     }
 }
 
 /// Writes a table with `columns` and `rows`; a row shorter than the columns is padded.
-pub fn table(out: &mut String, class: &str, columns: &[Column], rows: &[Vec<Cell>]) {
+pub(crate) fn table(out: &mut String, class: &str, columns: &[Column], rows: &[Vec<Cell>]) {
     let align = |numeric: bool| if numeric { " class=\"num\"" } else { "" };
     let _ = write!(
         out,

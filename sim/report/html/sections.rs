@@ -20,7 +20,7 @@ const MAX_ESTATE_ROWS: usize = 200;
 
 /// A paragraph of a description: an optional lead-in set in bold, and the text after it.
 #[derive(Debug, PartialEq)]
-pub struct Paragraph {
+pub(super) struct Paragraph {
     /// "What goes wrong:", or a policy's name.
     pub lead: Option<String>,
     /// The rest of the paragraph.
@@ -30,7 +30,7 @@ pub struct Paragraph {
 /// Splits a description into paragraphs: at blank lines, before a sentence that opens with a
 /// short label and a colon ("What goes wrong: …", "What the run shows (seed 17): …"), and
 /// before a sentence that opens with one of the policy `names` ("failover sends …").
-pub fn paragraphs(text: &str, names: &[&str]) -> Vec<Paragraph> {
+pub(super) fn paragraphs(text: &str, names: &[&str]) -> Vec<Paragraph> {
     let mut out = Vec::new();
     for block in blocks(text) {
         let mut current: Option<Paragraph> = None;
@@ -134,7 +134,7 @@ fn named<'a>(sentence: &'a str, names: &[&str]) -> Option<(&'a str, &'a str)> {
 }
 
 /// Writes the description as paragraphs.
-pub fn description(out: &mut String, text: &str, names: &[&str]) {
+pub(super) fn description(out: &mut String, text: &str, names: &[&str]) {
     let shown = clip(text, MAX_DESCRIPTION);
     if shown.trim().is_empty() {
         return;
@@ -156,7 +156,7 @@ pub fn description(out: &mut String, text: &str, names: &[&str]) {
 }
 
 /// A few headline numbers as cards: total cost, requests, jobs, incidents.
-pub fn cards(out: &mut String, s: &Summary) {
+pub(super) fn cards(out: &mut String, s: &Summary) {
     let mut cards = vec![(format!("${}", usd(s.cost.total_usd)), "total cost".to_string())];
     if !s.services.is_empty() {
         let arrived: u64 = s.services.values().map(|v| v.requests.arrived).sum();
@@ -196,7 +196,7 @@ fn slo_text(percentile: f64, target_ms: f64) -> String {
 }
 
 /// A table of the services: how requests ended, latency quantiles, the SLO and its attainment.
-pub fn services(out: &mut String, s: &Summary) {
+pub(super) fn services(out: &mut String, s: &Summary) {
     if s.services.is_empty() {
         out.push_str("<p>No inference services.</p>\n");
         return;
@@ -255,7 +255,7 @@ pub fn services(out: &mut String, s: &Summary) {
 }
 
 /// A table of the jobs per class: how many ran and finished, interruptions, goodput.
-pub fn jobs(out: &mut String, s: &Summary) {
+pub(super) fn jobs(out: &mut String, s: &Summary) {
     if s.jobs.is_empty() {
         out.push_str("<p>No jobs.</p>\n");
         return;
@@ -306,7 +306,7 @@ pub fn jobs(out: &mut String, s: &Summary) {
 
 /// The cost by category, by tier and by site, as three small tables side by side; the
 /// ledger is `cost.csv` in `folder` (`""` or `"name/"`).
-pub fn cost(out: &mut String, s: &Summary, folder: &str) {
+pub(super) fn cost(out: &mut String, s: &Summary, folder: &str) {
     let c = &s.cost;
     let _ = writeln!(
         out,
@@ -361,7 +361,7 @@ fn capped(out: &mut String, columns: &[Column], rows: Vec<Vec<Cell>>) {
 
 /// The estate as the scenario sets it up: sites, pools with tiers and prices, links,
 /// services and datasets.
-pub fn estate(out: &mut String, scenario: &Scenario) {
+pub(super) fn estate(out: &mut String, scenario: &Scenario) {
     let estate = Estate::build(scenario.spec.estate());
     out.push_str("<h3>Sites</h3>\n");
     sites(out, &estate);
@@ -549,7 +549,7 @@ fn datasets(out: &mut String, scenario: &Scenario, estate: &Estate) {
 
 /// A table of the incidents with their recovery figures; a missing figure shows its reason
 /// as a tooltip and in the notes.
-pub fn incidents(out: &mut String, incidents: &[IncidentSummary]) {
+pub(super) fn incidents(out: &mut String, incidents: &[IncidentSummary]) {
     if incidents.is_empty() {
         out.push_str("<p>The scenario scripts no incidents.</p>\n");
         return;

@@ -35,7 +35,7 @@ const TOOLTIP: usize = 1_000;
 /// When an incident was in force: from its start to its end (its start for an instant
 /// incident, the horizon for one lasting to the end of the run), in seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Span {
+pub(super) struct Span {
     /// Start.
     pub start_s: f64,
     /// End.
@@ -44,7 +44,7 @@ pub struct Span {
 
 /// A row of the timeline.
 #[derive(Debug, PartialEq)]
-pub enum Row<'a> {
+pub(super) enum Row<'a> {
     /// A decision, shown.
     Shown(&'a Decision),
     /// Consecutive decisions left out.
@@ -53,7 +53,7 @@ pub enum Row<'a> {
 
 /// Consecutive decisions left out of the timeline.
 #[derive(Debug, Default, PartialEq)]
-pub struct Omitted {
+pub(super) struct Omitted {
     /// How many of each kind.
     pub by_kind: BTreeMap<DecisionKind, u64>,
     /// Time of the first, in seconds.
@@ -113,7 +113,7 @@ fn shown(log: &[Decision], spans: &[Span]) -> Vec<bool> {
 
 /// The timeline's rows: shown decisions in time order, with the left-out ones between them
 /// folded into [`Row::Omitted`] rows.
-pub fn rows<'a>(log: &'a [Decision], spans: &[Span]) -> Vec<Row<'a>> {
+pub(super) fn rows<'a>(log: &'a [Decision], spans: &[Span]) -> Vec<Row<'a>> {
     let shown = shown(log, spans);
     let mut rows = Vec::new();
     let mut gap: Option<Omitted> = None;
@@ -154,7 +154,7 @@ fn kind_words(kind: DecisionKind, n: u64) -> String {
 }
 
 /// Writes the timeline of `log` as a note and a table.
-pub fn write(out: &mut String, log: &[Decision], spans: &[Span]) {
+pub(super) fn write(out: &mut String, log: &[Decision], spans: &[Span]) {
     if log.is_empty() {
         out.push_str("<p>The policy took no logged decisions in this run.</p>\n");
         return;

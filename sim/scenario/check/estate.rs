@@ -29,7 +29,7 @@ pub(super) fn check_accelerators(spec: &ScenarioSpec, diags: &mut Diagnostics) {
 }
 
 /// Most GPU failures a pool may be expected to have over the horizon.
-pub const MAX_EXPECTED_FAILURES: f64 = 100_000_000.0;
+pub(super) const MAX_EXPECTED_FAILURES: f64 = 100_000_000.0;
 
 fn check_failures(
     diags: &mut Diagnostics,

@@ -6,7 +6,7 @@ use crate::scenario::schema::ScenarioSpec;
 use crate::vocab::WorkloadClass;
 
 /// Checks the `expect` assertions: every name they use resolves and every bound can be met.
-pub fn check_expectations(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+pub(super) fn check_expectations(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     use crate::scenario::expect::{Expectation, LatencyComponent, is_reported_percentile};
     bounded_count(diags, "expect", spec.expect.len(), MAX_ITEMS);
     let services = Names::collect(

@@ -5,7 +5,7 @@ use crate::scenario::diagnostic::Diagnostics;
 use crate::scenario::schema::ScenarioSpec;
 
 /// Checks the scripted incidents.
-pub fn check_incidents(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+pub(super) fn check_incidents(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     use crate::incident::IncidentKind;
     unique(
         diags,

@@ -7,12 +7,12 @@ use crate::scenario::schema::ScenarioSpec;
 use crate::vocab::WorkloadClass;
 
 /// Most jobs a Poisson source may be expected to create over the horizon.
-pub const MAX_EXPECTED_JOBS: f64 = 1_000_000.0;
+pub(super) const MAX_EXPECTED_JOBS: f64 = 1_000_000.0;
 /// Most reference GPU-hours of work one job may have (a 100,000-GPU job running ten years).
-pub const MAX_JOB_WORK_GPU_HOURS: f64 = 1e10;
+pub(super) const MAX_JOB_WORK_GPU_HOURS: f64 = 1e10;
 
 /// Checks the jobs and job sources.
-pub fn check_jobs(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+pub(super) fn check_jobs(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     use crate::workload::job::JobArrivals;
     unique(diags, "jobs", "job", spec.jobs.iter().map(|j| j.name.as_str()));
     bounded_count(diags, "jobs", spec.jobs.len(), MAX_ITEMS);

@@ -120,7 +120,7 @@ pub(super) fn bounded_count(diags: &mut Diagnostics, list: &str, count: usize, m
 }
 
 /// Checks a parsed scenario; every problem is added to `diags`.
-pub fn check(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+pub(super) fn check(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     check_header(spec, diags);
     unique(
         diags,

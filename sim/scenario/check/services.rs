@@ -9,16 +9,16 @@ use crate::scenario::diagnostic::Diagnostics;
 use crate::scenario::schema::ScenarioSpec;
 
 /// Most requests a service may keep waiting at one site.
-pub const MAX_QUEUE_LIMIT: u32 = 10_000_000;
+pub(super) const MAX_QUEUE_LIMIT: u32 = 10_000_000;
 /// Most replicas of one service (initial plus autoscaled).
-pub const MAX_REPLICAS: u32 = 100_000;
+pub(super) const MAX_REPLICAS: u32 = 100_000;
 /// Most concurrent requests one replica serves. With [`MAX_REPLICAS`] this keeps a service's
 /// slot count within `u32`.
-pub const MAX_SLOTS_PER_REPLICA: u32 = 10_000;
+pub(super) const MAX_SLOTS_PER_REPLICA: u32 = 10_000;
 
 /// Checks the inference services: names resolve, models fit their GPUs, replicas fit their
 /// pools, demand streams and fallbacks make sense.
-pub fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+pub(super) fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     use crate::workload::service::FallbackSpec;
     unique(
         diags,
