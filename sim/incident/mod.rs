@@ -24,6 +24,7 @@
 //! GPUs again at once), or the tier's capacity follows an availability trace ([`spot`]); spot
 //! prices may move over a run ([`price`]).
 
+pub mod effect;
 pub mod price;
 pub mod spot;
 
@@ -37,6 +38,9 @@ use serde::{Deserialize, Serialize};
 use crate::kernel::{SimDuration, SimTime, StreamRng};
 use crate::vocab::SiteKind;
 use crate::vocab::Tier;
+use crate::vocab::ids::LinkId;
+
+use effect::{Effect, IncidentNames, LinkChange};
 
 /// A scripted incident.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -187,6 +191,117 @@ impl IncidentKind {
             self,
             IncidentKind::GpuFailure { .. } | IncidentKind::SpotPreemption { .. }
         )
+    }
+
+    /// What it does, as primitive effects on the ids `names` resolves; a name that does not
+    /// resolve contributes nothing. Its start applies them in order, its end undoes them in
+    /// reverse order.
+    pub fn effects(&self, names: &impl IncidentNames) -> Vec<Effect> {
+        match self {
+            IncidentKind::SiteOutage { site } => names
+                .site(site)
+                .map(|site| Effect::SiteDown { site })
+                .into_iter()
+                .collect(),
+            IncidentKind::CapacityShock { pool, tier, to } => names
+                .pool(pool)
+                .map(|pool| Effect::ShrinkTier {
+                    pool,
+                    tier: *tier,
+                    to: *to,
+                })
+                .into_iter()
+                .collect(),
+            IncidentKind::PriceShock {
+                tier,
+                factor,
+                pool,
+                site,
+                site_kind,
+            } => {
+                let targets = names
+                    .pools()
+                    .into_iter()
+                    .filter(|&(p, _, _)| names.has_tier(p, *tier))
+                    .filter(|&(p, _, _)| pool.as_deref().is_none_or(|name| names.pool(name) == Some(p)))
+                    .filter(|&(_, s, _)| site.as_deref().is_none_or(|name| names.site(name) == Some(s)))
+                    .filter(|&(_, _, kind)| site_kind.is_none_or(|wanted| kind == wanted))
+                    .map(|(p, _, _)| (p, *tier))
+                    .collect();
+                vec![Effect::ScalePrices {
+                    targets,
+                    factor: *factor,
+                }]
+            }
+            IncidentKind::LinkDegradation {
+                link,
+                bandwidth_factor,
+                added_latency,
+                loss,
+            } => {
+                let link = names.link(link);
+                vec![Effect::SetLinks {
+                    links: link.into_iter().collect(),
+                    change: LinkChange::Degrade {
+                        bandwidth_factor: *bandwidth_factor,
+                        added_latency: *added_latency,
+                        loss: *loss,
+                    },
+                    sites: link.map(|l| names.ends_of(l)).unwrap_or_default(),
+                }]
+            }
+            IncidentKind::LinkDown { link, site } => {
+                let named = link.as_deref().and_then(|name| names.link(name));
+                let site = site.as_deref().and_then(|name| names.site(name));
+                let mut links: Vec<LinkId> = site.map(|s| names.links_of(s)).unwrap_or_default();
+                links.extend(named);
+                links.sort_unstable();
+                links.dedup();
+                // A named link reaches the sites at its ends; a site's links, the site.
+                let sites = match link {
+                    Some(_) => named.map(|l| names.ends_of(l)).unwrap_or_default(),
+                    None => site.into_iter().collect(),
+                };
+                vec![Effect::SetLinks {
+                    links,
+                    change: LinkChange::Down,
+                    sites,
+                }]
+            }
+            IncidentKind::DemandSurge {
+                service,
+                origin,
+                factor,
+            } => names
+                .service(service)
+                .map(|service| Effect::ScaleDemand {
+                    service,
+                    origin: origin.as_deref().and_then(|o| names.site(o)),
+                    factor: *factor,
+                })
+                .into_iter()
+                .collect(),
+            IncidentKind::GpuFailure { pool, job } => names
+                .pool(pool)
+                .map(|pool| Effect::FailGpu {
+                    pool,
+                    job: job.as_deref().and_then(|j| names.job(j)),
+                })
+                .into_iter()
+                .collect(),
+            IncidentKind::SpotPreemption { pool, job } => {
+                let job = job.as_deref().map(|j| names.job(j));
+                // A named job that does not resolve is preempted nowhere, not everywhere.
+                match (names.pool(pool), job) {
+                    (Some(pool), None | Some(Some(_))) => vec![Effect::PreemptSpot {
+                        pool,
+                        job: job.flatten(),
+                        notice: names.spot_notice(pool),
+                    }],
+                    (Some(_), Some(None)) | (None, _) => Vec::new(),
+                }
+            }
+        }
     }
 }
 
