@@ -1,14 +1,16 @@
-//! Which services and jobs each scripted incident touches, handed to the recovery figures of
-//! `metrics::recovery` together with what the run recorded.
+//! Which services and jobs each scripted incident touches — the reach and interruptions of its
+//! effects, whatever its kind — handed to the recovery figures of `metrics::recovery` together
+//! with what the run recorded.
 
-use crate::incident::{IncidentKind, IncidentSpec};
-use crate::kernel::{SimDuration, SimTime};
+use crate::incident::IncidentSpec;
+use crate::incident::effect::{Effect, Reach};
+use crate::kernel::SimTime;
 use crate::metrics::recovery::{IncidentSummary, IncidentView, RunRecord, ServiceView, summarize};
 use crate::scenario::Scenario;
-use crate::vocab::ids::{LinkId, SiteId};
-use crate::workload::job::InterruptCause;
+use crate::vocab::ServiceId;
 
-use super::World;
+use super::incidents::RunNames;
+use super::{ServiceState, World};
 
 /// The recovery figures of every scripted incident of a finished run.
 pub(super) fn incident_summaries(
@@ -47,95 +49,48 @@ fn view(world: &World, spec: &IncidentSpec, horizon: SimTime) -> IncidentView {
         .end()
         .filter(|_| !spec.kind.is_instant())
         .map(|end| SimTime::ZERO.saturating_add(end).min(horizon));
+    let effects = spec
+        .kind
+        .effects(&RunNames::new(&world.estate, &world.serving, &world.jobs));
     IncidentView {
         name: spec.name.clone(),
         kind: spec.kind.as_str(),
         start,
         end,
         instant: spec.kind.is_instant(),
-        affected: affected_services(world, &spec.kind),
-        interrupts: interrupts(world, &spec.kind),
-    }
-}
-
-fn site(world: &World, name: &str) -> Option<SiteId> {
-    world.estate.sites.iter().find(|s| s.name == name).map(|s| s.id)
-}
-
-/// Services with a deployment or a demand origin at one of `sites`, or a deployment in `pools`.
-fn services_touching(world: &World, sites: &[SiteId], pools: &[String]) -> Vec<usize> {
-    let estate = &world.estate;
-    (0..world.serving.services.len())
-        .filter(|&s| {
-            let service = &world.serving.services[s];
-            let deployed = service
-                .deployments
-                .iter()
-                .any(|d| sites.contains(&d.site) || pools.contains(&estate.pools[d.pool.index()].name));
-            let origins = world.serving.origin_names(service, estate);
-            deployed
-                || origins
-                    .iter()
-                    .any(|o| sites.iter().any(|&x| estate.sites[x.index()].name == *o))
-        })
-        .collect()
-}
-
-fn affected_services(world: &World, kind: &IncidentKind) -> Vec<usize> {
-    let estate = &world.estate;
-    match kind {
-        IncidentKind::SiteOutage { site: name } => {
-            services_touching(world, &site(world, name).into_iter().collect::<Vec<_>>(), &[])
-        }
-        IncidentKind::CapacityShock { pool, .. }
-        | IncidentKind::GpuFailure { pool, .. }
-        | IncidentKind::SpotPreemption { pool, .. } => {
-            services_touching(world, &[], std::slice::from_ref(pool))
-        }
-        IncidentKind::LinkDegradation { link, .. } | IncidentKind::LinkDown { link: Some(link), .. } => {
-            let ends: Vec<SiteId> = estate
-                .link_names
-                .iter()
-                .position(|l| l == link)
-                .map(|l| {
-                    estate
-                        .sites
-                        .iter()
-                        .filter(|s| estate.network.touches(LinkId(l as u32), s.id))
-                        .map(|s| s.id)
-                        .collect()
-                })
-                .unwrap_or_default();
-            services_touching(world, &ends, &[])
-        }
-        IncidentKind::LinkDown { site: Some(name), .. } => {
-            services_touching(world, &site(world, name).into_iter().collect::<Vec<_>>(), &[])
-        }
-        IncidentKind::DemandSurge { service, .. } => world
-            .serving
-            .services
-            .iter()
-            .position(|s| &s.name == service)
+        affected: affected_services(world, &effects)
             .into_iter()
+            .map(ServiceId::index)
             .collect(),
-        IncidentKind::PriceShock { .. } | IncidentKind::LinkDown { .. } => Vec::new(),
+        interrupts: effects
+            .iter()
+            .find_map(Effect::interrupts)
+            .map(|i| (i.cause, i.after)),
     }
 }
 
-fn interrupts(world: &World, kind: &IncidentKind) -> Option<(InterruptCause, SimDuration)> {
-    match kind {
-        IncidentKind::SiteOutage { .. } => Some((InterruptCause::SiteOutage, SimDuration::ZERO)),
-        IncidentKind::CapacityShock { .. } => Some((InterruptCause::CapacityLoss, SimDuration::ZERO)),
-        IncidentKind::GpuFailure { .. } => Some((InterruptCause::Failure, SimDuration::ZERO)),
-        IncidentKind::SpotPreemption { pool, .. } => {
-            let notice = world
-                .estate
-                .pools
-                .iter()
-                .find(|p| &p.name == pool)
-                .map_or(SimDuration::ZERO, |p| p.spot_notice);
-            Some((InterruptCause::SpotPreemption, notice))
-        }
-        _ => None,
-    }
+/// Services an incident's effects reach, in service order: those with a deployment at a
+/// reached site or in a reached pool, demand from a reached site, or reached by name.
+pub(super) fn affected_services(world: &World, effects: &[Effect]) -> Vec<ServiceId> {
+    let reach: Vec<Reach> = effects.iter().map(Effect::reach).collect();
+    let reached = |service: ServiceId, state: &ServiceState| {
+        let origins = world.serving.origins(service);
+        reach.iter().any(|r| {
+            r.services.contains(&service)
+                || state
+                    .deployments
+                    .iter()
+                    .any(|d| r.sites.contains(&d.site) || r.pools.contains(&d.pool))
+                || origins.iter().any(|o| r.sites.contains(o))
+        })
+    };
+    world
+        .serving
+        .services
+        .iter()
+        .enumerate()
+        .map(|(s, state)| (ServiceId(s as u32), state))
+        .filter(|&(s, state)| reached(s, state))
+        .map(|(s, _)| s)
+        .collect()
 }

@@ -13,13 +13,22 @@ use crate::workload::job::InterruptCause;
 use super::*;
 
 impl Jobs {
-    /// The job written one by one in the scenario as `name`, if it holds GPUs of `pool`.
-    /// (Source jobs are not searched: their generated names may repeat a single job's.)
-    pub fn holder_in_pool(&self, name: &str, pool: PoolId) -> Option<JobId> {
+    /// The job written one by one in the scenario as `name`. (Source jobs are not searched:
+    /// their generated names may repeat a single job's.)
+    pub fn single_named(&self, name: &str) -> Option<JobId> {
         self.jobs[..self.singles]
             .iter()
-            .position(|j| j.def.name == name && j.holding.is_some_and(|h| h.pool == pool))
+            .position(|j| j.def.name == name)
             .map(job_id)
+    }
+
+    /// The tier of `pool` whose GPUs `job` holds, if it holds GPUs there.
+    pub fn holding_in(&self, job: JobId, pool: PoolId) -> Option<Tier> {
+        self.jobs
+            .get(job.index())
+            .and_then(|j| j.holding)
+            .filter(|h| h.pool == pool)
+            .map(|h| h.tier)
     }
 
     /// Jobs holding GPUs of `tier` in `pool`, lowest priority first.

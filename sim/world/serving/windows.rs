@@ -44,6 +44,25 @@ impl Serving {
         }
     }
 
+    /// The origin sites of a service's demand streams, in order.
+    pub fn origins(&self, service: ServiceId) -> Vec<SiteId> {
+        self.services[service.index()]
+            .demands
+            .iter()
+            .map(|d| d.origin)
+            .collect()
+    }
+
+    /// The factor each of a service's demand streams' arrival rate is multiplied by now, in
+    /// order.
+    pub fn demand_factors(&self, service: ServiceId) -> Vec<f64> {
+        self.services[service.index()]
+            .demands
+            .iter()
+            .map(|d| d.process.rate_factor())
+            .collect()
+    }
+
     /// The origin site names of a service's demand streams, in order.
     pub fn origin_names(&self, service: &ServiceState, estate: &Estate) -> Vec<String> {
         service
