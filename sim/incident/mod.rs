@@ -406,6 +406,141 @@ fn seconds_to_ns(seconds: f64) -> u64 {
 mod tests {
     use super::*;
     use crate::kernel::RngStreams;
+    use crate::vocab::ids::{PoolId, SiteId};
+    use crate::vocab::{JobId, ServiceId};
+
+    /// Two sites (`a` cloud, `b` on-prem), a pool at each, one link between them, a service
+    /// `chat` and a job `train`.
+    struct Names;
+
+    impl IncidentNames for Names {
+        fn site(&self, name: &str) -> Option<SiteId> {
+            ["a", "b"]
+                .iter()
+                .position(|s| *s == name)
+                .map(|i| SiteId(i as u32))
+        }
+        fn pool(&self, name: &str) -> Option<PoolId> {
+            ["a/H100", "b/H100"]
+                .iter()
+                .position(|p| *p == name)
+                .map(|i| PoolId(i as u32))
+        }
+        fn link(&self, name: &str) -> Option<LinkId> {
+            (name == "a--b").then_some(LinkId(0))
+        }
+        fn service(&self, name: &str) -> Option<ServiceId> {
+            (name == "chat").then_some(ServiceId(0))
+        }
+        fn job(&self, name: &str) -> Option<JobId> {
+            (name == "train").then_some(JobId(0))
+        }
+        fn pools(&self) -> Vec<(PoolId, SiteId, SiteKind)> {
+            vec![
+                (PoolId(0), SiteId(0), SiteKind::Cloud),
+                (PoolId(1), SiteId(1), SiteKind::OnPrem),
+            ]
+        }
+        fn has_tier(&self, pool: PoolId, tier: Tier) -> bool {
+            tier != Tier::Spot || pool == PoolId(0)
+        }
+        fn links_of(&self, _site: SiteId) -> Vec<LinkId> {
+            vec![LinkId(0)]
+        }
+        fn ends_of(&self, _link: LinkId) -> Vec<SiteId> {
+            vec![SiteId(0), SiteId(1)]
+        }
+        fn spot_notice(&self, _pool: PoolId) -> SimDuration {
+            SimDuration::from_secs(120)
+        }
+    }
+
+    fn kind(ron: &str) -> IncidentKind {
+        match crate::vocab::ron_options().from_str(ron) {
+            Ok(kind) => kind,
+            Err(e) => panic!("{ron}: {e}"),
+        }
+    }
+
+    #[test]
+    fn each_kind_maps_to_its_effects_on_resolved_ids() {
+        let cases: Vec<(&str, Vec<Effect>)> = vec![
+            (
+                "site_outage(site: \"b\")",
+                vec![Effect::SiteDown { site: SiteId(1) }],
+            ),
+            (
+                "capacity_shock(pool: \"a/H100\", tier: on_demand, to: count(3))",
+                vec![Effect::ShrinkTier {
+                    pool: PoolId(0),
+                    tier: Tier::OnDemand,
+                    to: CapacityTarget::Count(3),
+                }],
+            ),
+            (
+                "price_shock(tier: spot, factor: 4.0)",
+                vec![Effect::ScalePrices {
+                    targets: vec![(PoolId(0), Tier::Spot)],
+                    factor: 4.0,
+                }],
+            ),
+            (
+                "price_shock(tier: on_demand, factor: 2.0, site_kind: on_prem)",
+                vec![Effect::ScalePrices {
+                    targets: vec![(PoolId(1), Tier::OnDemand)],
+                    factor: 2.0,
+                }],
+            ),
+            (
+                "link_down(site: \"a\")",
+                vec![Effect::SetLinks {
+                    links: vec![LinkId(0)],
+                    change: LinkChange::Down,
+                    sites: vec![SiteId(0)],
+                }],
+            ),
+            (
+                "link_degradation(link: \"a--b\", bandwidth_factor: 0.5)",
+                vec![Effect::SetLinks {
+                    links: vec![LinkId(0)],
+                    change: LinkChange::Degrade {
+                        bandwidth_factor: 0.5,
+                        added_latency: SimDuration::ZERO,
+                        loss: 0.0,
+                    },
+                    sites: vec![SiteId(0), SiteId(1)],
+                }],
+            ),
+            (
+                "demand_surge(service: \"chat\", origin: \"b\", factor: 3.0)",
+                vec![Effect::ScaleDemand {
+                    service: ServiceId(0),
+                    origin: Some(SiteId(1)),
+                    factor: 3.0,
+                }],
+            ),
+            (
+                "gpu_failure(pool: \"b/H100\", job: \"train\")",
+                vec![Effect::FailGpu {
+                    pool: PoolId(1),
+                    job: Some(JobId(0)),
+                }],
+            ),
+            (
+                "spot_preemption(pool: \"a/H100\")",
+                vec![Effect::PreemptSpot {
+                    pool: PoolId(0),
+                    job: None,
+                    notice: SimDuration::from_secs(120),
+                }],
+            ),
+            ("site_outage(site: \"nowhere\")", vec![]),
+            ("spot_preemption(pool: \"a/H100\", job: \"nobody\")", vec![]),
+        ];
+        for (ron, expected) in cases {
+            assert_eq!(kind(ron).effects(&Names), expected, "{ron}");
+        }
+    }
 
     #[test]
     fn pool_failures_arrive_at_gpus_over_mtbf() {

@@ -14,6 +14,8 @@ mod effects;
 mod failures;
 mod names;
 mod spot;
+#[cfg(test)]
+mod tests;
 
 pub(super) use names::RunNames;
 
