@@ -1,7 +1,8 @@
 //! Incidents: scripted events on a timeline (a tabletop drill) and stochastic failure
-//! processes. This module owns what a scenario says about them and the random draws; the
-//! engine in `world::incidents` applies them to the estate and its workloads, and reverts them
-//! when their `duration` ends (no duration: until the end of the run).
+//! processes. This module owns what a scenario says about them, what each kind does as a list
+//! of primitive, reversible effects ([`IncidentKind::effects`], [`effect`]) and the random
+//! draws; the engine in `world::incidents` applies the effects to the estate and its workloads,
+//! and undoes them when their `duration` ends (no duration: until the end of the run).
 //!
 //! ```ron
 //! pools: [(site: "fra", accelerator: "H100", reserved: (count: 512, price: "2 USD/h"),

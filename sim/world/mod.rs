@@ -1,6 +1,6 @@
 //! The assembled model of one run: the estate and everything that happens to it, driven by the
 //! kernel. This is where events are dispatched to the subsystem that owns them: services and
-//! jobs run from `serving/` and `jobs/` here, incidents from `incidents.rs`; the estate, specs,
+//! jobs run from `serving/` and `jobs/` here, incidents from `incidents/`; the estate, specs,
 //! policies and figures they use live in `infra`, `workload`, `policy` and `metrics`.
 
 mod incidents;
