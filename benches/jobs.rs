@@ -44,10 +44,11 @@ fn job_stream(c: &mut Criterion) {
     for (name, gpus) in [("contended-256-gpus", 256), ("ample-4096-gpus", 4096)] {
         let scenario =
             load_str(&scenario(gpus), "bench-jobs.ron".as_ref()).expect("the bench scenario is valid");
-        let jobs = simulate(&scenario, 1).expect("runs").record.jobs.len() as u64;
+        let resolved = scenario.resolve().expect("the traces load");
+        let jobs = simulate(&resolved, 1).expect("runs").record.jobs.len() as u64;
         group.throughput(Throughput::Elements(jobs));
         group.bench_function(format!("week-of-jobs/{name}"), |b| {
-            b.iter(|| black_box(simulate(&scenario, 1)))
+            b.iter(|| black_box(simulate(&resolved, 1)))
         });
     }
     group.finish();

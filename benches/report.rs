@@ -55,10 +55,11 @@ fn write_compared(scenario: &Scenario, outcomes: &[RunOutcome], target: &std::pa
 
 fn outputs(c: &mut Criterion) {
     let scenario = load(DRILL.as_ref()).expect("the drill is valid");
+    let resolved = scenario.resolve().expect("the traces load");
     let seed = scenario.spec.seed;
-    let outcome = simulate(&scenario, seed).expect("the drill runs");
+    let outcome = simulate(&resolved, seed).expect("the drill runs");
     let names: Vec<String> = POLICIES.map(String::from).to_vec();
-    let outcomes: Vec<RunOutcome> = run_policies(&scenario, seed, &names, &|_, _| {})
+    let outcomes: Vec<RunOutcome> = run_policies(&resolved, seed, &names, &|_, _| {})
         .into_iter()
         .map(|o| o.expect("each policy runs"))
         .collect();
@@ -69,7 +70,7 @@ fn outputs(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(15))
         .warm_up_time(Duration::from_secs(1));
     group.bench_function("simulate/eu-outage-dual (baseline)", |b| {
-        b.iter(|| black_box(simulate(&scenario, seed)))
+        b.iter(|| black_box(simulate(&resolved, seed)))
     });
     group.bench_function("write_run/eu-outage-dual", |b| {
         b.iter(|| write_run(&folder.path().join("run"), &scenario, &outcome, &info(&scenario)))

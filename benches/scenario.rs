@@ -24,7 +24,8 @@ fn mmc_one_million_requests(c: &mut Criterion) {
     let text =
         include_str!("../scenarios/bench/mmc.ron").replace("horizon: \"11112s\"", "horizon: \"1111s\"");
     let scenario = load_str(&text, "scenarios/bench/mmc.ron".as_ref()).expect("the bench scenario is valid");
-    let requests = simulate(&scenario, 1).expect("runs").summary.services["mmc"]
+    let resolved = scenario.resolve().expect("the traces load");
+    let requests = simulate(&resolved, 1).expect("runs").summary.services["mmc"]
         .requests
         .arrived;
     let mut group = c.benchmark_group("scenario");
@@ -34,7 +35,7 @@ fn mmc_one_million_requests(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(requests));
     group.bench_function("bench-mmc/1M-requests", |b| {
-        b.iter(|| black_box(simulate(&scenario, 1)))
+        b.iter(|| black_box(simulate(&resolved, 1)))
     });
     group.bench_function("bare-mmc/1M-requests", |b| {
         b.iter(|| black_box(bare_mmc(requests, 900.0, 100.0, 10)))

@@ -74,7 +74,7 @@ impl Policy for LeastLoaded {
 pub fn run(path: &Path) -> Result<RunOutcome, hybridsim::Error> {
     let scenario = hybridsim::scenario::load(path)?;
     Ok(simulate_with(
-        &scenario,
+        &scenario.resolve()?,
         scenario.spec.seed,
         Box::new(LeastLoaded),
     )?)

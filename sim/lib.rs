@@ -1,13 +1,14 @@
 //! hybridsim: a deterministic discrete-event simulator for hybrid AI infrastructure.
 //!
 //! The crate is laid out the way a study flows: [`scenario`] reads and checks a RON file into a
-//! [`scenario::Scenario`]; [`world`] builds the model of the estate ([`infra`]) and runs it on
+//! [`scenario::Scenario`] and resolves it once (traces loaded, names as ids) into a
+//! [`scenario::Resolved`]; [`world`] builds the model of the estate ([`infra`]) and runs it on
 //! the [`kernel`] (integer time, typed events, named random streams); [`metrics`] records what
 //! happened; [`report`] writes it out.
 //!
 //! ```no_run
 //! let scenario = hybridsim::scenario::load("scenarios/quickstart.ron".as_ref())?;
-//! let outcome = hybridsim::world::simulate(&scenario, scenario.spec.seed)?;
+//! let outcome = hybridsim::world::simulate(&scenario.resolve()?, scenario.spec.seed)?;
 //! println!("total cost: {:.2} USD", outcome.summary.cost.total_usd);
 //! # Ok::<(), hybridsim::Error>(())
 //! ```
@@ -46,6 +47,9 @@ pub enum Error {
     /// The scenario file is unreadable or invalid.
     #[error(transparent)]
     Scenario(#[from] scenario::ScenarioError),
+    /// A trace or other input the scenario names cannot be read or used.
+    #[error(transparent)]
+    Resolve(#[from] scenario::ResolveError),
     /// Results could not be written.
     #[error(transparent)]
     Output(#[from] output::OutputError),
@@ -67,7 +71,9 @@ impl Error {
     /// The exit code this error maps to.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scenario(_) | Error::Output(_) | Error::Compare(_) => exit::INVALID_INPUT,
+            Error::Scenario(_) | Error::Resolve(_) | Error::Output(_) | Error::Compare(_) => {
+                exit::INVALID_INPUT
+            }
             Error::Run(error) if error.is_input_error() => exit::INVALID_INPUT,
             Error::Run(_) => exit::INTERNAL,
             Error::Check(error) => error.exit_code(),

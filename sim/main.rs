@@ -7,13 +7,13 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use hybridsim::experiment::compare::{
-    CHARTED_RUNS, CompareError, Comparison, RunFigures, RunPlan, Seeds, plan, run_plan,
+    CHARTED_RUNS, CompareError, Comparison, RunFigures, RunPlan, Seeds, plan, resolve_all, run_plan,
 };
 use hybridsim::metrics::Summary;
 use hybridsim::output::RunInfo;
 use hybridsim::report::figures::RunCurves;
 use hybridsim::report::{ComparedRun, begin_comparison, finish_comparison, write_compared_run, write_run};
-use hybridsim::scenario::{self, Scenario};
+use hybridsim::scenario::{self, Resolved, Scenario, TraceCache};
 use hybridsim::world::PROGRESS_STEPS;
 use hybridsim::{exit, world};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -237,8 +237,9 @@ fn run(
     let scenario = load(path)?;
     let seeds = seed.map_or(Seeds::Own, |seed| Seeds::These(vec![seed]));
     let runs = plan(&[&scenario], &policy, &seeds).map_err(hybridsim::Error::from)?;
+    let resolved = scenario.resolve().map_err(hybridsim::Error::from)?;
     let target = out.unwrap_or_else(|| Path::new("outputs").join(&scenario.spec.name));
-    execute(&[&scenario], &runs, &target, quiet)
+    execute(&[&resolved], &runs, &target, quiet)
 }
 
 fn compare(
@@ -257,8 +258,10 @@ fn compare(
     if runs.len() < 2 {
         return Err(hybridsim::Error::from(CompareError::NothingToCompare).into());
     }
+    let resolved = resolve_all(&scenarios, &mut TraceCache::default()).map_err(hybridsim::Error::from)?;
+    let resolved: Vec<&Resolved> = resolved.iter().collect();
     let target = out.unwrap_or_else(|| Path::new("outputs").join(comparison_folder(&scenarios)));
-    execute(&scenarios, &runs, &target, quiet)
+    execute(&resolved, &runs, &target, quiet)
 }
 
 /// The default folder of a comparison: `<a>-compare`, `<a>-vs-<b>`, `<a>-vs-<b>-and-N-more`.
@@ -277,12 +280,13 @@ fn comparison_folder(scenarios: &[&Scenario]) -> String {
     }
 }
 
-/// Runs `runs` of `scenarios` in parallel and writes them into `target`: one run's folder, or a
-/// comparison of several.
-fn execute(scenarios: &[&Scenario], runs: &[RunPlan], target: &Path, quiet: bool) -> anyhow::Result<()> {
+/// Runs `runs` of the resolved `scenarios` in parallel and writes them into `target`: one run's
+/// folder, or a comparison of several.
+fn execute(resolved: &[&Resolved], runs: &[RunPlan], target: &Path, quiet: bool) -> anyhow::Result<()> {
     if let [run] = runs {
-        return execute_one(scenarios, run, target, quiet);
+        return execute_one(resolved, run, target, quiet);
     }
+    let scenarios: Vec<&Scenario> = resolved.iter().map(|r| r.scenario()).collect();
     let context = || format!("writing results into {}", target.display());
     let out = begin_comparison(target)
         .map_err(hybridsim::Error::from)
@@ -309,7 +313,7 @@ fn execute(scenarios: &[&Scenario], runs: &[RunPlan], target: &Path, quiet: bool
                 let index = c * chunk + i;
                 let started = Instant::now();
                 let bar = bars.get(index).filter(|_| bars.len() > 1);
-                let outcome = run_plan(scenarios, run, &mut |share| {
+                let outcome = run_plan(resolved, run, &mut |share| {
                     if let Some(bar) = bar {
                         bar.set_position((share * PROGRESS_STEPS as f64).round() as u64);
                     }
@@ -396,16 +400,16 @@ fn run_info(scenario: &Scenario, outcome: &world::RunOutcome, wall: f64) -> RunI
 }
 
 /// One run into its own folder.
-fn execute_one(scenarios: &[&Scenario], run: &RunPlan, target: &Path, quiet: bool) -> anyhow::Result<()> {
+fn execute_one(resolved: &[&Resolved], run: &RunPlan, target: &Path, quiet: bool) -> anyhow::Result<()> {
     let bar = progress_bars(&[run.label.as_str()], quiet).remove(0);
     let started = Instant::now();
-    let outcome = run_plan(scenarios, run, &mut |share| {
+    let outcome = run_plan(resolved, run, &mut |share| {
         bar.set_position((share * PROGRESS_STEPS as f64).round() as u64)
     })
     .map_err(hybridsim::Error::from)?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
-    let scenario = scenarios[run.scenario];
+    let scenario = resolved[run.scenario].scenario();
     let written = write_run(target, scenario, &outcome, &run_info(scenario, &outcome, wall))
         .map_err(hybridsim::Error::from)
         .with_context(|| format!("writing results into {}", target.display()))?;
@@ -534,8 +538,8 @@ fn sweep(
 
 fn validate(path: &Path) -> anyhow::Result<()> {
     let scenario = load(Some(path))?;
-    // Building the model reads every trace file, so a bad row is reported here too.
-    world::World::build(&scenario, scenario.spec.seed).map_err(hybridsim::Error::from)?;
+    // Resolving reads every trace file, so a bad row is reported here too.
+    scenario.resolve().map_err(hybridsim::Error::from)?;
     print!("{}", hybridsim::scenario::describe(&scenario));
     Ok(())
 }

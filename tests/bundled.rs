@@ -50,7 +50,7 @@ fn every_service_in_every_bundled_scenario_conserves_requests() {
             continue; // ten million requests: run by the benchmark, not the test suite
         }
         let scenario = load(&path).unwrap();
-        let outcome = simulate(&scenario, scenario.spec.seed).unwrap();
+        let outcome = simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
         for (name, service) in &outcome.summary.services {
             let r = &service.requests;
             assert_eq!(
@@ -74,7 +74,7 @@ fn the_azure_replay_reproduces_the_trace() {
     let trace = Trace::load(&trace_path, &TraceSpec::azure(trace_path.display().to_string())).unwrap();
     assert_eq!(trace.len(), 19_366);
 
-    let outcome = simulate(&scenario, scenario.spec.seed).unwrap();
+    let outcome = simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
     let chat = &outcome.record.services[0];
     assert_eq!(
         outcome.summary.services[&chat.name].requests.arrived, 19_366,

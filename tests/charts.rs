@@ -838,11 +838,12 @@ fn quickstart(policy: &str) -> RunOutcome {
     let policy = hybridsim::policy::built_in(
         policy,
         &scenario.spec.policies,
-        &scenario.spec.sites,
-        &scenario.spec.services,
+        &scenario.resolve().unwrap().names().sites,
+        &scenario.resolve().unwrap().names().services,
     )
     .expect("built in");
-    hybridsim::world::simulate_with(&scenario, scenario.spec.seed, policy).expect("the run")
+    hybridsim::world::simulate_with(&scenario.resolve().unwrap(), scenario.spec.seed, policy)
+        .expect("the run")
 }
 
 /// A one-hour scenario with one service ("svc"), one pool ("dc/ref") and a capacity shock.
@@ -877,7 +878,7 @@ fn small(seed: u64) -> RunOutcome {
     let path = dir.path().join("small.ron");
     std::fs::write(&path, SMALL).expect("the scenario file");
     let scenario = hybridsim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    hybridsim::world::simulate(&scenario, seed).expect("the run")
+    hybridsim::world::simulate(&scenario.resolve().unwrap(), seed).expect("the run")
 }
 
 fn captions<K>(chart: &RunsChart<K>) -> Vec<&str> {

@@ -30,7 +30,7 @@ fn wall_times(base: &Scenario, interval_h: f64) -> Vec<f64> {
     checkpoint.interval = hybridsim::kernel::SimDuration::from_secs((interval_h * 3600.0) as u64);
     (1..=REPLICATIONS)
         .map(|seed| {
-            let outcome = simulate(&scenario, seed).unwrap();
+            let outcome = simulate(&scenario.resolve().unwrap(), seed).unwrap();
             let job = &outcome.record.jobs[0];
             assert_eq!(
                 job.outcome,
@@ -87,7 +87,7 @@ fn the_llama3_like_run_loses_what_daly_predicts() {
     let expected = daly_expected_wall_time(1_166.25, 0.25, 30.0 / 3600.0, 5.0 / 60.0, mtbf);
     let walls: Vec<f64> = (1..=16)
         .map(|seed| {
-            let outcome = simulate(&scenario, seed).unwrap();
+            let outcome = simulate(&scenario.resolve().unwrap(), seed).unwrap();
             let training = &outcome.summary.jobs["training"];
             assert_eq!(training.completed, 1, "seed {seed}");
             let goodput = training.goodput.unwrap();

@@ -93,7 +93,7 @@ const SCENARIO: &str = r#"#![enable(implicit_some)]
 fn ineligible_answers_are_rejected_and_logged_and_the_run_goes_on() {
     let scenario =
         hybridsim::scenario::load_str(SCENARIO, "unruly.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    let outcome = simulate_with(&scenario, 4, Box::new(Unruly)).unwrap();
+    let outcome = simulate_with(&scenario.resolve().unwrap(), 4, Box::new(Unruly)).unwrap();
     let chat = &outcome.summary.services["chat"];
     assert!(chat.requests.served > 6000, "{:?}", chat.requests);
     assert_eq!(outcome.summary.jobs["training"].completed, 1);

@@ -44,12 +44,13 @@ fn drill(name: &str) -> Scenario {
 }
 
 fn run(scenario: &Scenario) -> RunOutcome {
-    simulate(scenario, scenario.spec.seed).unwrap_or_else(|e| panic!("{}: {e}", scenario.spec.name))
+    simulate(&scenario.resolve().unwrap(), scenario.spec.seed)
+        .unwrap_or_else(|e| panic!("{}: {e}", scenario.spec.name))
 }
 
 /// [`run`], with the model as it ended: for what no output shows (interruptions, priorities).
 fn run_with_model(scenario: &Scenario) -> (RunOutcome, World) {
-    simulate_with_model(scenario, scenario.spec.seed)
+    simulate_with_model(&scenario.resolve().unwrap(), scenario.spec.seed)
         .unwrap_or_else(|e| panic!("{}: {e}", scenario.spec.name))
 }
 
@@ -873,8 +874,12 @@ fn under_policies(name: &str) -> std::collections::BTreeMap<String, RunOutcome> 
         names[0], "lowest_latency",
         "{name}: the drill's own figures are the default's"
     );
-    let runs =
-        hybridsim::experiment::compare::run_policies(&scenario, scenario.spec.seed, &names, &|_, _| {});
+    let runs = hybridsim::experiment::compare::run_policies(
+        &scenario.resolve().unwrap(),
+        scenario.spec.seed,
+        &names,
+        &|_, _| {},
+    );
     names
         .into_iter()
         .zip(runs)

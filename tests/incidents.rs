@@ -11,13 +11,13 @@ use hybridsim::world::{RunOutcome, World, simulate, simulate_with_model};
 
 fn run(text: &str) -> RunOutcome {
     let scenario = load_str(text, "incidents.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    simulate(&scenario, scenario.spec.seed).unwrap()
+    simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap()
 }
 
 /// [`run`], with the model as it ended.
 fn run_with_model(text: &str) -> (RunOutcome, World) {
     let scenario = load_str(text, "incidents.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    simulate_with_model(&scenario, scenario.spec.seed).unwrap()
+    simulate_with_model(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap()
 }
 
 fn secs(t: Option<hybridsim::kernel::SimTime>) -> f64 {
@@ -252,7 +252,8 @@ fn spot_capacity_follows_an_availability_trace_exactly() {
         ..hybridsim::incident::spot::AvailabilityTraceSpec::new(SPOT_TRACE)
     };
     let trace = hybridsim::incident::spot::AvailabilityTrace::load(SPOT_TRACE.as_ref(), &spec).unwrap();
-    let (mut sim, horizon) = hybridsim::world::prepare(&scenario, 1).unwrap();
+    let resolved = scenario.resolve().unwrap();
+    let (mut sim, horizon) = hybridsim::world::prepare(&resolved, 1).unwrap();
     // Probe at every change of the trace and halfway through every step: running until an
     // instant delivers every event at it.
     let step = trace.gap().as_nanos();
@@ -284,7 +285,7 @@ fn spot_capacity_follows_an_availability_trace_exactly() {
     } else {
         sim.run(hybridsim::kernel::RunLimits::until(horizon)).unwrap()
     };
-    let outcome = hybridsim::world::conclude(&scenario, 1, sim, stop).unwrap();
+    let outcome = hybridsim::world::conclude(&resolved, 1, sim, stop).unwrap();
     let batch = &outcome.summary.jobs["batch_inference"];
     assert!(batch.interruptions["spot_preemption"] > 0, "{batch:?}");
 }

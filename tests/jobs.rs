@@ -19,7 +19,7 @@ fn load(text: &str) -> Scenario {
 
 fn run(text: &str) -> RunOutcome {
     let scenario = load(text);
-    simulate(&scenario, scenario.spec.seed).unwrap()
+    simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap()
 }
 
 fn at(seconds: u64) -> SimTime {
@@ -169,7 +169,7 @@ const RESIDENCY: &str = r#"#![enable(implicit_some)]
 #[test]
 fn restricted_data_never_leaves_its_jurisdiction_and_a_job_that_cannot_run_waits() {
     let scenario = load(RESIDENCY);
-    let (outcome, world) = simulate_with_model(&scenario, scenario.spec.seed).unwrap();
+    let (outcome, world) = simulate_with_model(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
     let site = |name: &str| world.estate.sites.iter().position(|s| s.name == name).unwrap();
     let big = &outcome.record.jobs[0];
     let small = &outcome.record.jobs[1];
@@ -243,7 +243,8 @@ const BUSY: &str = r#"#![enable(implicit_some)]
 #[test]
 fn capacity_is_never_exceeded_and_every_gpu_hour_held_is_billed_once() {
     let scenario = load(BUSY);
-    let (mut sim, horizon) = prepare(&scenario, scenario.spec.seed).unwrap();
+    let resolved = scenario.resolve().unwrap();
+    let (mut sim, horizon) = prepare(&resolved, scenario.spec.seed).unwrap();
     let mut stop = StopReason::EventBudget;
     while stop == StopReason::EventBudget {
         stop = sim.run(RunLimits::until(horizon).with_event_budget(1)).unwrap();
@@ -261,7 +262,7 @@ fn capacity_is_never_exceeded_and_every_gpu_hour_held_is_billed_once() {
             }
         }
     }
-    let outcome = conclude(&scenario, scenario.spec.seed, sim, stop).unwrap();
+    let outcome = conclude(&resolved, scenario.spec.seed, sim, stop).unwrap();
     let record = &outcome.record;
     let training = &outcome.summary.jobs["training"];
     assert!(training.submitted > 100, "{}", training.submitted);

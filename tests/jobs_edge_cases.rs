@@ -13,7 +13,7 @@ fn load(text: &str) -> Scenario {
 
 fn run(text: &str) -> RunOutcome {
     let scenario = load(text);
-    simulate(&scenario, scenario.spec.seed).unwrap()
+    simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap()
 }
 
 /// 8 owned GPUs with a 6 h repair; an 8-GPU job loses a GPU at 1 h. Only 7 GPUs remain until
@@ -148,7 +148,7 @@ fn a_very_slow_accelerator_does_not_abort_the_run() {
     jobs: [(name: "j", class: training, gpus: 1, work: 10000, submit: "1h")],
 )"#,
     );
-    let outcome = simulate(&scenario, 1).unwrap();
+    let outcome = simulate(&scenario.resolve().unwrap(), 1).unwrap();
     assert_eq!(outcome.summary.jobs["training"].running_at_end, 1);
 }
 

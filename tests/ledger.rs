@@ -55,7 +55,7 @@ const POOL: PoolId = PoolId(0);
 #[test]
 fn an_idle_reserved_pool_bills_count_times_price_times_hours() {
     let scenario = load_str(ESTATE, "ledger.ron".as_ref()).unwrap();
-    let outcome = hybridsim::world::simulate(&scenario, 1).unwrap();
+    let outcome = hybridsim::world::simulate(&scenario.resolve().unwrap(), 1).unwrap();
     let ledger = &outcome.record.ledger;
     assert_eq!(
         ledger.by_category()[&CostCategory::IdleReserved],

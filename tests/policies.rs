@@ -5,7 +5,7 @@ use hybridsim::world::{RunOutcome, simulate};
 
 fn run(text: &str) -> RunOutcome {
     let scenario = load_str(text, "policies.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    simulate(&scenario, scenario.spec.seed).unwrap()
+    simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap()
 }
 
 /// A 1 TB dataset at the on-prem site (owned GPUs at about 1.1 USD/h each) and a cloud region
@@ -76,7 +76,8 @@ fn cheapest_takes_spot_until_the_spike_then_moves_to_the_cheapest_left() {
 #[test]
 fn data_local_keeps_compute_with_the_data_and_moves_nothing() {
     let scenario = load_str(&estate("data_local"), "policies.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    let (outcome, world) = hybridsim::world::simulate_with_model(&scenario, scenario.spec.seed).unwrap();
+    let (outcome, world) =
+        hybridsim::world::simulate_with_model(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
     assert_eq!(placed(&outcome, 0), "onprem/H100/owned");
     let moved: f64 = (0..world.estate.link_names.len() as u32)
         .map(|l| {
@@ -324,15 +325,16 @@ fn policies_see_the_same_arrivals_and_failures() {
             r#"reserved: (count: 32, price: "3.20 USD/h"), failures: (gpu_mtbf: "100h", repair: "2h"),"#,
         );
     let scenario = load_str(&text, "crn.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let resolved = scenario.resolve().unwrap();
     let timeline = |name: &str| {
         let policy = hybridsim::policy::built_in(
             name,
             &scenario.spec.policies,
-            &scenario.spec.sites,
-            &scenario.spec.services,
+            &resolved.names().sites,
+            &resolved.names().services,
         )
         .unwrap();
-        let (mut sim, horizon) = hybridsim::world::prepare_with(&scenario, 7, policy).unwrap();
+        let (mut sim, horizon) = hybridsim::world::prepare_with(&resolved, 7, policy).unwrap();
         let mut failures = Vec::new();
         let step = 600_000_000_000;
         for t in (step..=horizon.as_nanos()).step_by(step as usize) {

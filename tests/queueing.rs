@@ -32,7 +32,7 @@ fn queue_scenario(rate: f64, slots: u32, service_time: &str, horizon: &str, wind
 
 fn run(text: &str) -> RunOutcome {
     let scenario = load_str(text, "queue.ron".as_ref()).expect("valid scenario");
-    simulate(&scenario, scenario.spec.seed).expect("run succeeds")
+    simulate(&scenario.resolve().unwrap(), scenario.spec.seed).expect("run succeeds")
 }
 
 /// Per-window batches `(sum, count)` of a per-request quantity, over the full windows after
@@ -147,7 +147,8 @@ fn md1_and_mm1_mean_waits_match_pollaczek_khinchine() {
 fn the_same_seed_gives_the_same_summary_and_another_seed_does_not() {
     let text = queue_scenario(80.0, 10, r#"exponential(mean: "100ms")"#, "10m", "1m");
     let scenario = load_str(&text, "queue.ron".as_ref()).unwrap();
-    let json = |seed| serde_json::to_string(&simulate(&scenario, seed).unwrap().summary).unwrap();
+    let json =
+        |seed| serde_json::to_string(&simulate(&scenario.resolve().unwrap(), seed).unwrap().summary).unwrap();
     assert_eq!(json(3), json(3));
     assert_ne!(json(3), json(4));
 }

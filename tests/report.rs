@@ -5,7 +5,7 @@ use hybridsim::world::{RunOutcome, simulate};
 
 fn run(path: &str) -> RunOutcome {
     let scenario = hybridsim::scenario::load(path.as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    simulate(&scenario, scenario.spec.seed).unwrap()
+    simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap()
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -76,11 +76,14 @@ fn tables_have_their_headers_and_a_row_per_point_and_charge() {
 #[test]
 fn a_run_in_steps_for_progress_is_the_same_run() {
     let scenario = hybridsim::scenario::load("scenarios/drills/eu-outage-dual.ron".as_ref()).unwrap();
-    let policy = || hybridsim::world::scenario_policy(&scenario);
-    let whole = hybridsim::world::simulate_with(&scenario, 7, policy()).unwrap();
+    let policy = || hybridsim::world::scenario_policy(&scenario.resolve().unwrap());
+    let whole = hybridsim::world::simulate_with(&scenario.resolve().unwrap(), 7, policy()).unwrap();
     let mut seen = Vec::new();
     let stepped =
-        hybridsim::world::simulate_observed(&scenario, 7, policy(), &mut |done| seen.push(done)).unwrap();
+        hybridsim::world::simulate_observed(&scenario.resolve().unwrap(), 7, policy(), &mut |done| {
+            seen.push(done)
+        })
+        .unwrap();
     assert_eq!(
         serde_json::to_string(&whole.summary).unwrap(),
         serde_json::to_string(&stepped.summary).unwrap()

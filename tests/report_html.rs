@@ -225,7 +225,7 @@ fn scenario_text_is_escaped() {
     std::fs::write(&path, HOSTILE).unwrap();
     let mut scenario = hybridsim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     scenario.spec.name = "<script>alert('name')</script> & co".into();
-    let outcome = hybridsim::world::simulate(&scenario, scenario.spec.seed).unwrap();
+    let outcome = hybridsim::world::simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
     let info = hybridsim::output::RunInfo {
         hybridsim_version: env!("CARGO_PKG_VERSION"),
         scenario_path: path.display().to_string(),

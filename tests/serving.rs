@@ -36,7 +36,7 @@ fn scenario(horizon: &str, services: &str) -> String {
 
 fn run(text: &str) -> RunOutcome {
     let scenario = load_str(text, "serving.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    simulate(&scenario, scenario.spec.seed).unwrap()
+    simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap()
 }
 
 fn service<'a>(outcome: &'a RunOutcome, name: &str) -> &'a ServiceSummary {
@@ -150,7 +150,8 @@ fn the_autoscaler_adds_a_replica_that_serves_after_its_cold_start() {
         ),
     );
     let scenario = load_str(&text, "serving.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    let (outcome, world) = hybridsim::world::simulate_with_model(&scenario, scenario.spec.seed).unwrap();
+    let (outcome, world) =
+        hybridsim::world::simulate_with_model(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
     // At 60 s the scaler sees 100% utilization and a queue: +1 replica from on-demand. Cold start
     // = 10 GB / 10 Gbps + 52 s = 60 s, so the replica serves from 120 s on.
     let scale: Vec<_> = outcome

@@ -70,7 +70,7 @@ impl Model for Harness {
 /// Builds the world of `text` and schedules its first events as `world::prepare` does.
 fn harness(text: &str) -> Simulation<Harness> {
     let scenario = load_str(text, "incidents.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    let world = World::build(&scenario, scenario.spec.seed).unwrap();
+    let world = World::build(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
     let mut sim = Simulation::new(Harness {
         world,
         actions: Vec::new(),

@@ -9,7 +9,7 @@ use hybridsim::report::{DECISIONS_CSV_HEADER, INCIDENTS_CSV_HEADER, JOBS_CSV_HEA
 #[test]
 fn quickstart_summary_json() {
     let scenario = hybridsim::scenario::load("scenarios/quickstart.ron".as_ref()).unwrap();
-    let outcome = hybridsim::world::simulate(&scenario, scenario.spec.seed).unwrap();
+    let outcome = hybridsim::world::simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
     insta::assert_snapshot!(serde_json::to_string_pretty(&outcome.summary).unwrap());
 }
 
@@ -33,7 +33,8 @@ fn table_headers() {
 fn comparison_header() {
     let scenario = hybridsim::scenario::load("scenarios/drills/eu-outage-dual.ron".as_ref()).unwrap();
     let names = ["lowest_latency".to_string(), "cheapest".to_string()];
-    let runs = hybridsim::experiment::compare::run_policies(&scenario, 7, &names, &|_, _| {});
+    let runs =
+        hybridsim::experiment::compare::run_policies(&scenario.resolve().unwrap(), 7, &names, &|_, _| {});
     let outcomes: Vec<_> = runs.into_iter().map(Result::unwrap).collect();
     let summaries: Vec<_> = outcomes.iter().map(|o| &o.summary).collect();
     let (header, _) = Comparison::of(&summaries).table();

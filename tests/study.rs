@@ -431,7 +431,7 @@ fn keep_warm_holds_a_floor_of_replicas_that_the_autoscaler_would_remove() {
         .replace(r#"poisson(rate: "15/s")"#, r#"poisson(rate: "1/s")"#);
     let cloud_cost = |text: &str| {
         let scenario = hybridsim::scenario::load_str(text, Path::new(BASE)).unwrap_or_else(|e| panic!("{e}"));
-        let outcome = hybridsim::world::simulate(&scenario, scenario.spec.seed).unwrap();
+        let outcome = hybridsim::world::simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
         outcome.summary.cost.by_site["cloud"]
     };
     let warm = on_demand.replace(

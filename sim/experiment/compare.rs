@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::metrics::Summary;
 use crate::metrics::stats::mean_confidence_interval;
 use crate::policy::built_in;
-use crate::scenario::Scenario;
+use crate::scenario::{ResolveError, Resolved, Scenario, TraceCache};
 use crate::world::{RunError, RunOutcome, simulate_observed};
 
 /// The most runs one comparison holds. Runs stream (each run's folder is written as it ends and
@@ -183,11 +183,20 @@ fn label(runs: &mut [RunPlan], scenarios: &[&Scenario]) {
     }
 }
 
-/// Runs every plan in parallel; the outcomes come back in the order of `runs`. `progress` hears
-/// (index in `runs`, fraction of simulated time done) as each run goes. A policy that is not
-/// built in is an error of the run.
+/// Resolves each scenario of a comparison once, through `cache`, so a trace that several of
+/// them name is read once; the resolved scenarios come back in the order of `scenarios`.
+pub fn resolve_all(scenarios: &[&Scenario], cache: &mut TraceCache) -> Result<Vec<Resolved>, ResolveError> {
+    scenarios
+        .iter()
+        .map(|scenario| Resolved::with_cache(scenario, cache))
+        .collect()
+}
+
+/// Runs every plan in parallel, each scenario resolved once and shared by its runs; the
+/// outcomes come back in the order of `runs`. `progress` hears (index in `runs`, fraction of
+/// simulated time done) as each run goes. A policy that is not built in is an error of the run.
 pub fn run_plans(
-    scenarios: &[&Scenario],
+    scenarios: &[&Resolved],
     runs: &[RunPlan],
     progress: &(dyn Fn(usize, f64) + Sync),
 ) -> Vec<Result<RunOutcome, RunError>> {
@@ -199,21 +208,26 @@ pub fn run_plans(
 
 /// Runs one plan; `progress` hears the fraction of simulated time done.
 pub fn run_plan(
-    scenarios: &[&Scenario],
+    scenarios: &[&Resolved],
     run: &RunPlan,
     progress: &mut dyn FnMut(f64),
 ) -> Result<RunOutcome, RunError> {
     let scenario = scenarios[run.scenario];
-    let spec = &scenario.spec;
-    let policy = built_in(&run.policy, &spec.policies, &spec.sites, &spec.services)
-        .ok_or_else(|| RunError::UnknownPolicy(run.policy.clone()))?;
+    let names = scenario.names();
+    let policy = built_in(
+        &run.policy,
+        &scenario.spec().policies,
+        &names.sites,
+        &names.services,
+    )
+    .ok_or_else(|| RunError::UnknownPolicy(run.policy.clone()))?;
     simulate_observed(scenario, run.seed, policy, progress)
 }
 
 /// Runs `scenario` with `seed` under each built-in policy in `names`, in parallel; the outcomes
 /// come back in the order of `names`.
 pub fn run_policies(
-    scenario: &Scenario,
+    scenario: &Resolved,
     seed: u64,
     names: &[String],
     progress: &(dyn Fn(usize, f64) + Sync),

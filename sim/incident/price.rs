@@ -26,6 +26,7 @@
 //!   name the file, the line and the column, what is wrong and how to fix it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -82,7 +83,7 @@ pub struct PriceProcess {
 #[derive(Debug, Clone)]
 enum Kind {
     Walk(Walk),
-    Trace(PriceTrace),
+    Trace(Arc<PriceTrace>),
 }
 
 /// A random walk's parameters and state.
@@ -103,19 +104,21 @@ struct Walk {
 }
 
 /// A loaded price trace: strictly increasing times after 0 in nanoseconds, with their prices.
+/// Read once per file and shared, read-only, by every run that replays it.
 #[derive(Debug, Clone)]
-struct PriceTrace {
+pub struct PriceTrace {
     times: Vec<u64>,
     prices: Vec<f64>,
 }
 
 impl PriceProcess {
     /// The process `spec` describes for a tier whose price is `start_price` USD per GPU-hour;
-    /// `resolve` turns the spec's file path into the file to read (relative to the scenario).
+    /// `load` reads (or finds already read) the trace a spec's file path names (relative to the
+    /// scenario); it is called only for a trace.
     pub fn new(
         spec: &PriceProcessSpec,
         start_price: f64,
-        resolve: impl Fn(&str) -> PathBuf,
+        load: impl FnOnce(&str) -> Result<Arc<PriceTrace>, TraceError>,
     ) -> Result<Self, TraceError> {
         match spec {
             PriceProcessSpec::RandomWalk {
@@ -154,8 +157,7 @@ impl PriceProcess {
                 })
             }
             PriceProcessSpec::Trace { path } => {
-                let path = resolve(path);
-                let trace = PriceTrace::load(&path)?;
+                let trace = load(path)?;
                 let initial = if trace.times.first() == Some(&0) {
                     trace.prices[0]
                 } else {
@@ -284,8 +286,9 @@ const TIME: &str = "time_s";
 const PRICE: &str = "price_usd_per_hour";
 
 impl PriceTrace {
-    /// Reads and checks the price file at `path`.
-    fn load(path: &Path) -> Result<PriceTrace, TraceError> {
+    /// Reads and checks the price file at `path` (already resolved against the scenario's
+    /// folder).
+    pub fn load(path: &Path) -> Result<PriceTrace, TraceError> {
         Self::load_at_most(path, MAX_PRICE_ROWS)
     }
 
@@ -398,7 +401,7 @@ mod tests {
         }
     }
 
-    fn no_files(_: &str) -> PathBuf {
+    fn no_files(_: &str) -> Result<Arc<PriceTrace>, TraceError> {
         panic!("a random walk reads no file")
     }
 
@@ -562,7 +565,7 @@ mod tests {
         };
         let process = PriceProcess::new(&spec, start, |given| {
             assert_eq!(given, "prices.csv");
-            path.clone()
+            PriceTrace::load(&path).map(Arc::new)
         });
         (process, file)
     }

@@ -18,6 +18,7 @@ mod describe;
 mod diagnostic;
 pub mod expect;
 mod locate;
+pub mod resolve;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ pub use describe::describe;
 pub(crate) use diagnostic::closest;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use locate::Location;
+pub use resolve::{Names, ResolveError, Resolved, TraceCache};
 pub use schema::ScenarioSpec;
 
 /// Largest scenario file accepted; anything bigger is certainly not hand-written.

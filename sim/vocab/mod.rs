@@ -8,6 +8,7 @@
 mod class;
 pub mod format;
 pub mod ids;
+mod names;
 mod site;
 mod tier;
 pub mod units;
@@ -15,5 +16,6 @@ pub mod units;
 pub use class::WorkloadClass;
 pub use format::ron_options;
 pub use ids::{AcceleratorId, DatasetId, JobId, LinkId, PoolId, ServiceId, SiteId};
+pub use names::NameTable;
 pub use site::SiteKind;
 pub use tier::Tier;

@@ -35,6 +35,9 @@ use crate::vocab::units::{Bandwidth, DataSize, Rate};
 /// Nanoseconds in an hour, for converting GPU-hours.
 pub const NANOS_PER_HOUR: f64 = 3.6e12;
 
+/// Most jobs one run may create (memory grows with every job: it keeps a row for `jobs.csv`).
+pub const MAX_JOBS: usize = 1_000_000;
+
 /// One job, or a source of many, as written in a scenario.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -12,7 +12,7 @@ mod serving;
 
 pub use incidents::{EffectEvents, FailureCounts, IncidentEvent, IncidentId, Incidents, Parts};
 pub use jobs::{
-    Holding, JobEvent, JobState, Jobs, JobsError, MAX_JOBS, Phase, RETRY_INTERVAL, SourceId, TRANSFER_STREAMS,
+    Holding, JobEvent, JobState, Jobs, JobsError, Phase, RETRY_INTERVAL, SourceId, TRANSFER_STREAMS,
 };
 pub use serving::{
     DemandId, Deployment, DeploymentId, LostReplica, RequestSlot, ServiceState, Serving, ServingError,
@@ -30,7 +30,7 @@ use crate::metrics::job::JobClassSummary;
 use crate::metrics::timeseries::CapacitySamples;
 use crate::metrics::{CostSummary, EstateSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary};
 use crate::policy::{Decider, Policy, Signal};
-use crate::scenario::Scenario;
+use crate::scenario::Resolved;
 
 /// Everything that can happen in a run, by the subsystem that handles it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,12 +93,9 @@ pub enum RunError {
     /// The services could not be built.
     #[error(transparent)]
     Serving(#[from] ServingError),
-    /// The jobs could not be built or run.
+    /// The jobs could not be run.
     #[error(transparent)]
     Jobs(JobsError),
-    /// A spot availability or price trace cannot be read.
-    #[error(transparent)]
-    Incidents(#[from] crate::workload::trace::TraceError),
     /// A policy name that is not a built-in one.
     #[error("unknown policy \"{0}\"; built-in policies: {list}", list = crate::policy::BUILT_IN.join(", "))]
     UnknownPolicy(String),
@@ -112,22 +109,16 @@ impl From<JobsError> for RunError {
     fn from(error: JobsError) -> Self {
         match error {
             JobsError::Kernel(kernel) => RunError::Kernel(kernel),
-            JobsError::Trace(_) | JobsError::TooMany { .. } => RunError::Jobs(error),
+            JobsError::TooMany { .. } => RunError::Jobs(error),
         }
     }
 }
 
 impl RunError {
-    /// Whether the failure is in the user's input (a trace file, an arrival process) rather
-    /// than in the simulator.
+    /// Whether the failure is in the user's input (a job source that makes too many jobs, a
+    /// policy name) rather than in the simulator.
     pub fn is_input_error(&self) -> bool {
-        matches!(
-            self,
-            RunError::Serving(ServingError::Trace(_) | ServingError::Arrivals { .. })
-                | RunError::Jobs(_)
-                | RunError::Incidents(_)
-                | RunError::UnknownPolicy(_)
-        )
+        matches!(self, RunError::Jobs(_) | RunError::UnknownPolicy(_))
     }
 }
 
@@ -152,19 +143,20 @@ pub struct World {
 }
 
 impl World {
-    /// Builds the model of a checked scenario with master seed `seed`, under the scenario's
+    /// Builds the model of a resolved scenario with master seed `seed`, under the scenario's
     /// policy (the first, when it lists several).
-    pub fn build(scenario: &Scenario, seed: u64) -> Result<Self, RunError> {
-        Self::build_with(scenario, seed, scenario_policy(scenario))
+    pub fn build(resolved: &Resolved, seed: u64) -> Result<Self, RunError> {
+        Self::build_with(resolved, seed, scenario_policy(resolved))
     }
 
-    /// Builds the model of a checked scenario under `policy`.
-    pub fn build_with(scenario: &Scenario, seed: u64, policy: Box<dyn Policy>) -> Result<Self, RunError> {
-        let mut estate = Estate::build(scenario.spec.estate());
+    /// Builds the model of a resolved scenario under `policy`. Reads no file: the traces were
+    /// loaded when the scenario was resolved.
+    pub fn build_with(resolved: &Resolved, seed: u64, policy: Box<dyn Policy>) -> Result<Self, RunError> {
+        let mut estate = Estate::build(resolved.spec().estate());
         let streams = RngStreams::new(seed);
-        let serving = Serving::build(scenario, &mut estate, &streams)?;
-        let jobs = Jobs::build(scenario, &estate, &streams)?;
-        let incidents = Incidents::build(scenario, &estate, &streams)?;
+        let serving = Serving::build(resolved, &mut estate, &streams)?;
+        let jobs = Jobs::build(resolved, &streams);
+        let incidents = Incidents::build(resolved, &estate, &streams);
         Ok(World {
             estate,
             serving,
@@ -173,7 +165,7 @@ impl World {
             backlog: Vec::new(),
             capacity: CapacitySamples::default(),
             decisions: Decider::new(policy),
-            window: scenario.spec.metrics.window,
+            window: resolved.spec().metrics.window,
             transfers_due: None,
         })
     }
@@ -294,7 +286,7 @@ impl Model for World {
 }
 
 /// Simulates `scenario` with master seed `seed` under its policy.
-pub fn simulate(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
+pub fn simulate(scenario: &Resolved, seed: u64) -> Result<RunOutcome, RunError> {
     simulate_with(scenario, seed, scenario_policy(scenario))
 }
 
@@ -303,7 +295,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> 
 /// under different policies see the same arrivals, failures and preemptions (common random
 /// numbers): differences between them are the policies'.
 pub fn simulate_with(
-    scenario: &Scenario,
+    scenario: &Resolved,
     seed: u64,
     policy: Box<dyn Policy>,
 ) -> Result<RunOutcome, RunError> {
@@ -316,7 +308,7 @@ pub fn simulate_with(
 /// tells `progress` the fraction done after each. Stopping at an instant delivers every event
 /// at it, so the run is the same as in one go.
 pub fn simulate_observed(
-    scenario: &Scenario,
+    scenario: &Resolved,
     seed: u64,
     policy: Box<dyn Policy>,
     progress: &mut dyn FnMut(f64),
@@ -343,32 +335,33 @@ pub const PROGRESS_STEPS: u64 = 200;
 
 /// The scenario's policy (the first when it lists several); the scenario check refused
 /// unknown names, so an unknown one here falls back to the default.
-pub fn scenario_policy(scenario: &Scenario) -> Box<dyn Policy> {
-    let spec = &scenario.spec;
+pub fn scenario_policy(scenario: &Resolved) -> Box<dyn Policy> {
+    let spec = scenario.spec();
     let name = spec
         .policy
         .as_ref()
         .and_then(|p| p.names().first())
         .map_or("lowest_latency", String::as_str);
-    crate::policy::built_in(name, &spec.policies, &spec.sites, &spec.services)
+    let names = scenario.names();
+    crate::policy::built_in(name, &spec.policies, &names.sites, &names.services)
         .unwrap_or_else(|| Box::new(crate::policy::LowestLatency))
 }
 
 /// Builds the model of a run and schedules its first events; returns it with the horizon.
 /// [`simulate`] is `prepare`, one `run` to the horizon, then [`conclude`]; driving the
 /// simulation in steps between the two lets a caller watch the model as it goes.
-pub fn prepare(scenario: &Scenario, seed: u64) -> Result<(Simulation<World>, SimTime), RunError> {
+pub fn prepare(scenario: &Resolved, seed: u64) -> Result<(Simulation<World>, SimTime), RunError> {
     prepare_with(scenario, seed, scenario_policy(scenario))
 }
 
 /// [`prepare`] under `policy`.
 pub fn prepare_with(
-    scenario: &Scenario,
+    scenario: &Resolved,
     seed: u64,
     policy: Box<dyn Policy>,
 ) -> Result<(Simulation<World>, SimTime), RunError> {
     let horizon = SimTime::ZERO
-        .checked_add(scenario.spec.horizon)
+        .checked_add(scenario.spec().horizon)
         .map_err(KernelError::from)?;
     let mut sim = Simulation::new(World::build_with(scenario, seed, policy)?);
     sim.schedule(
@@ -377,7 +370,7 @@ pub fn prepare_with(
     )?;
     sim.schedule(SimTime::ZERO, ClockEvent::Start.into())?;
     sim.schedule(
-        SimTime::ZERO.saturating_add(scenario.spec.metrics.window),
+        SimTime::ZERO.saturating_add(scenario.spec().metrics.window),
         ClockEvent::WindowEnd.into(),
     )?;
     Ok((sim, horizon))
@@ -386,7 +379,7 @@ pub fn prepare_with(
 /// Ends a run that stopped for `stop`: releases every GPU still held at the horizon, bills up
 /// to it, checks the end-of-run invariants, summarises, and records what the outputs need.
 pub fn conclude(
-    scenario: &Scenario,
+    scenario: &Resolved,
     seed: u64,
     sim: Simulation<World>,
     stop: StopReason,
@@ -398,12 +391,12 @@ pub fn conclude(
 /// record (ledger, decision log, per-window figures and samples, job names and records): for
 /// looking at final model state that no output shows.
 pub fn conclude_with_model(
-    scenario: &Scenario,
+    scenario: &Resolved,
     seed: u64,
     mut sim: Simulation<World>,
     stop: StopReason,
 ) -> Result<(RunOutcome, World), RunError> {
-    let horizon = SimTime::ZERO.saturating_add(scenario.spec.horizon);
+    let horizon = SimTime::ZERO.saturating_add(scenario.spec().horizon);
     let world = sim.model_mut();
     world.serving.release_all(horizon, &mut world.estate);
     world.jobs.release_all(horizon, &mut world.estate);
@@ -414,7 +407,7 @@ pub fn conclude_with_model(
     check_invariants(&world)?;
     let summary = Summary {
         schema_version: SCHEMA_VERSION,
-        scenario: scenario.spec.name.clone(),
+        scenario: scenario.spec().name.clone(),
         seed,
         rng: RNG_ALGORITHM,
         policy: world.decisions.policy_name().to_string(),
@@ -428,14 +421,14 @@ pub fn conclude_with_model(
         jobs: JobClassSummary::by_class(world.jobs.views(horizon), |class| {
             world.estate.ledger.by_class().get(&class).copied().unwrap_or(0.0)
         }),
-        incidents: recovery::incident_summaries(&world, scenario, horizon),
+        incidents: recovery::incident_summaries(&world, scenario.scenario(), horizon),
     };
     let record = record::take_record(&mut world, horizon);
     Ok((RunOutcome { summary, record }, world))
 }
 
 /// [`simulate`], also returning the model as it ended (see [`conclude_with_model`]).
-pub fn simulate_with_model(scenario: &Scenario, seed: u64) -> Result<(RunOutcome, World), RunError> {
+pub fn simulate_with_model(scenario: &Resolved, seed: u64) -> Result<(RunOutcome, World), RunError> {
     let (mut sim, horizon) = prepare(scenario, seed)?;
     let stop = sim.run(RunLimits::until(horizon))?;
     conclude_with_model(scenario, seed, sim, stop)

@@ -20,6 +20,7 @@ use super::files::StudyFiles;
 use super::{Study, StudyError, results};
 use crate::output::{OutputDir, OutputError, RunInfo};
 use crate::policy::built_in;
+use crate::scenario::{Resolved, TraceCache};
 use crate::world::{RunError, simulate_with};
 
 /// Runs per chunk and thread: enough to keep every core busy, few enough that a chunk's rows are
@@ -147,6 +148,9 @@ pub struct SweepReport {
     pub wall_s: f64,
     /// The break-even answers, one sentence each (none for a shard, which computes none).
     pub break_even: Vec<String>,
+    /// Trace files read: each distinct trace once, however many points and runs use it (unless
+    /// more distinct traces are in use at once than the cache keeps).
+    pub trace_reads: u64,
 }
 
 /// The identity of a study's text and version, as hex.
@@ -190,10 +194,20 @@ pub fn sweep(study: &Study, target: &Path, options: &SweepOptions) -> Result<Swe
     let mine: Vec<u64> = options.shard.runs(total).collect();
     let chunk = rayon::current_num_threads().max(1) * CHUNK_PER_THREAD;
     let (mut done, mut invalid) = (0u64, 0u64);
+    let mut cache = TraceCache::default();
+    let mut points: BTreeMap<u64, Result<Resolved, String>> = BTreeMap::new();
     for runs in mine.chunks(chunk) {
+        // Each point of the chunk is resolved once, here, and shared by its runs.
+        let wanted: std::collections::BTreeSet<u64> = runs.iter().map(|&run| study.key(run).point).collect();
+        points.retain(|point, _| wanted.contains(point));
+        for &point in &wanted {
+            points
+                .entry(point)
+                .or_insert_with(|| resolve_point(study, point, &mut cache));
+        }
         let rows: Vec<Result<Row, StudyError>> = runs
             .par_iter()
-            .map(|&run| run_one(study, &columns, run, &out, options))
+            .map(|&run| run_one(study, &points, &columns, run, &out, options))
             .collect();
         for row in rows {
             let row = row?;
@@ -247,7 +261,17 @@ pub fn sweep(study: &Study, target: &Path, options: &SweepOptions) -> Result<Swe
         invalid,
         wall_s: started.elapsed().as_secs_f64(),
         break_even,
+        trace_reads: cache.reads(),
     })
+}
+
+/// The scenario at `point`, resolved through `cache`; or why the point is invalid.
+fn resolve_point(study: &Study, point: u64, cache: &mut TraceCache) -> Result<Resolved, String> {
+    match study.scenario_at(point) {
+        Ok(scenario) => Resolved::with_cache(&scenario, cache).map_err(|error| error.to_string()),
+        Err(StudyError::InvalidPoint { message, .. }) => Err(message),
+        Err(other) => Err(other.to_string()),
+    }
 }
 
 /// The file that marks a shard's folder.
@@ -267,6 +291,7 @@ fn row_error_cell(study: &Study) -> usize {
 /// Runs one run of the study and makes its row.
 fn run_one(
     study: &Study,
+    points: &BTreeMap<u64, Result<Resolved, String>>,
     columns: &Columns,
     run: u64,
     out: &OutputDir,
@@ -284,23 +309,33 @@ fn run_one(
             .map(|(p, &l)| p.levels[l].label.clone()),
     );
     cells.extend([variant.name.clone(), policy.clone(), key.seed.to_string()]);
-    let outcome = study.scenario_at(key.point).and_then(|scenario| {
-        let spec = &scenario.spec;
-        let chosen =
-            built_in(policy, &spec.policies, &spec.sites, &spec.services).ok_or_else(|| StudyError::Run {
-                run,
-                message: format!("policy {policy} is not built in"),
-            })?;
-        let started = Instant::now();
-        match simulate_with(&scenario, key.seed, chosen) {
-            Ok(outcome) => Ok((scenario, outcome, started.elapsed().as_secs_f64())),
-            Err(error) if error.is_input_error() => Err(StudyError::InvalidPoint {
-                point: study.point_label(key.point),
-                message: error.to_string(),
-            }),
-            Err(error) => Err(run_failed(run, &error)),
-        }
-    });
+    let invalid = |message: String| StudyError::InvalidPoint {
+        point: study.point_label(key.point),
+        message,
+    };
+    let resolved = match points.get(&key.point) {
+        Some(Ok(resolved)) => Ok(resolved),
+        Some(Err(message)) => Err(invalid(message.clone())),
+        None => Err(invalid("the point was not resolved".into())),
+    };
+    let outcome =
+        resolved.and_then(|scenario| {
+            let names = scenario.names();
+            let chosen = built_in(policy, &scenario.spec().policies, &names.sites, &names.services)
+                .ok_or_else(|| StudyError::Run {
+                    run,
+                    message: format!("policy {policy} is not built in"),
+                })?;
+            let started = Instant::now();
+            match simulate_with(scenario, key.seed, chosen) {
+                Ok(outcome) => Ok((scenario, outcome, started.elapsed().as_secs_f64())),
+                Err(error) if error.is_input_error() => Err(StudyError::InvalidPoint {
+                    point: study.point_label(key.point),
+                    message: error.to_string(),
+                }),
+                Err(error) => Err(run_failed(run, &error)),
+            }
+        });
     let mut row = match outcome {
         Ok((scenario, outcome, wall)) => {
             cells.extend(["ok".to_string(), String::new()]);
@@ -321,7 +356,7 @@ fn run_one(
                 };
                 options
                     .files
-                    .run_files(out, &folder, &scenario, &outcome, &info)?;
+                    .run_files(out, &folder, scenario.scenario(), &outcome, &info)?;
             }
             Ok(Row {
                 run,

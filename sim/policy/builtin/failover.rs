@@ -3,15 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::infra::spec::SiteSpec;
 use crate::kernel::SimDuration;
 use crate::policy::spec::FailoverSpec;
 use crate::policy::{
     Action, JobStatus, PlaceRequest, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score,
     ServiceId, Signal, View, argmin,
 };
+use crate::vocab::NameTable;
 use crate::vocab::ids::SiteId;
-use crate::workload::service::ServiceSpec;
 
 /// Ordered site lists: each listed service is served from the first of its sites that can
 /// serve, and jobs run at the first listed site with room. When a site goes down, the next site
@@ -47,22 +46,21 @@ struct Standby {
 const FAILOVER_TICK: SimDuration = SimDuration::from_secs(60);
 
 impl Failover {
-    /// A failover policy with `spec`'s lists, names resolved against a scenario's `sites` and
-    /// `services`; names it does not know are left out (the scenario check reports them).
-    pub fn new(spec: &FailoverSpec, sites: &[SiteSpec], services: &[ServiceSpec]) -> Self {
-        let site = |name: &String| sites.iter().position(|s| &s.name == name);
+    /// A failover policy with `spec`'s lists, names resolved through a scenario's `sites` and
+    /// `services` tables; names it does not know are left out (the scenario check reports them).
+    pub fn new(spec: &FailoverSpec, sites: &NameTable<SiteId>, services: &NameTable<ServiceId>) -> Self {
         let ranks = |names: &[String]| {
             let mut rank = vec![names.len() as u32; sites.len()];
-            let mut sites = Vec::new();
-            for (i, s) in names.iter().filter_map(site).enumerate() {
-                rank[s] = rank[s].min(i as u32);
-                sites.push(SiteId(s as u32));
+            let mut listed = Vec::new();
+            for (i, s) in names.iter().filter_map(|name| sites.get(name)).enumerate() {
+                rank[s.index()] = rank[s.index()].min(i as u32);
+                listed.push(s);
             }
-            (rank, sites)
+            (rank, listed)
         };
         let (mut route_rank, mut service_sites) = (Vec::new(), Vec::new());
-        for service in services {
-            let (rank, sites) = ranks(spec.services.get(&service.name).map_or(&[][..], Vec::as_slice));
+        for service in services.names() {
+            let (rank, sites) = ranks(spec.services.get(service).map_or(&[][..], Vec::as_slice));
             route_rank.push(rank);
             service_sites.push(sites);
         }

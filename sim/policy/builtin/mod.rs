@@ -35,8 +35,8 @@ pub use weighted::Weighted;
 
 use super::spec::PolicySettings;
 use super::{Action, JobStatus, PlacementCandidate, Policy, Signal, View};
-use crate::infra::spec::SiteSpec;
-use crate::workload::service::ServiceSpec;
+use crate::vocab::NameTable;
+use crate::vocab::ids::{ServiceId, SiteId};
 
 /// The names of the built-in policies, as written in scenarios.
 pub const BUILT_IN: [&str; 7] = [
@@ -50,12 +50,12 @@ pub const BUILT_IN: [&str; 7] = [
 ];
 
 /// The built-in policy called `name`, configured from `settings`, with site and service names
-/// resolved against a scenario's `sites` and `services`; `None` for an unknown name.
+/// resolved through a scenario's `sites` and `services` tables; `None` for an unknown name.
 pub fn built_in(
     name: &str,
     settings: &PolicySettings,
-    sites: &[SiteSpec],
-    services: &[ServiceSpec],
+    sites: &NameTable<SiteId>,
+    services: &NameTable<ServiceId>,
 ) -> Option<Box<dyn Policy>> {
     let gain = settings.migration_gain;
     Some(match name {

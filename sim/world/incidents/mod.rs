@@ -23,10 +23,9 @@ use crate::incident::IncidentSpec;
 use crate::infra::estate::Estate;
 use crate::kernel::{Context, KernelError, RngStreams, SimTime, StreamRng};
 use crate::policy::{Decider, DecisionKind};
-use crate::scenario::Scenario;
+use crate::scenario::Resolved;
 use crate::vocab::Tier;
 use crate::vocab::ids::PoolId;
-use crate::workload::trace::TraceError;
 
 use super::jobs::{JobEvent, Jobs};
 use super::serving::{Serving, ServingEvent};
@@ -148,9 +147,10 @@ pub struct Incidents {
 }
 
 impl Incidents {
-    /// Builds the incidents, failure processes and spot markets of a checked scenario; reads
-    /// their trace files.
-    pub fn build(scenario: &Scenario, estate: &Estate, streams: &RngStreams) -> Result<Self, TraceError> {
+    /// Builds the incidents, failure processes and spot markets of a resolved scenario, whose
+    /// traces and price processes are already loaded.
+    pub fn build(resolved: &Resolved, estate: &Estate, streams: &RngStreams) -> Self {
+        let scenario = resolved.scenario();
         let failures = scenario
             .spec
             .pools
@@ -173,15 +173,15 @@ impl Incidents {
             .pools
             .iter()
             .zip(&estate.pools)
-            .map(|(spec, pool)| spot::spot_market(scenario, spec, pool, streams))
-            .collect::<Result<_, _>>()?;
-        Ok(Incidents {
+            .map(|(spec, pool)| spot::spot_market(resolved, spec, pool, streams))
+            .collect();
+        Incidents {
             scripted,
             failures,
             counts: vec![FailureCounts::default(); estate.pools.len()],
             price_factors: vec![[1.0; 4]; estate.pools.len()],
             spot,
-        })
+        }
     }
 
     /// The scripted incidents, in scenario order.

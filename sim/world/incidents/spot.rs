@@ -1,6 +1,8 @@
 //! The spot market of a run: a pool's spot tier loses GPUs to reclaims at a rate, follows an
 //! availability trace, or changes price; scripted spot preemptions give holders notice.
 
+use std::sync::Arc;
+
 use crate::incident::FailureProcess;
 use crate::incident::FailureSpec;
 use crate::incident::price::PriceProcess;
@@ -11,11 +13,10 @@ use crate::infra::pool::Pool;
 use crate::infra::spec::PoolSpec;
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
 use crate::policy::Signal;
-use crate::scenario::Scenario;
+use crate::scenario::Resolved;
 use crate::vocab::ids::PoolId;
 use crate::vocab::{JobId, Tier, WorkloadClass};
 use crate::workload::job::InterruptCause;
-use crate::workload::trace::TraceError;
 
 use super::effects::capacity_changed;
 use super::failures::schedule_next;
@@ -26,27 +27,26 @@ pub(super) struct SpotMarket {
     limit: u32,
     /// Reclaims at a rate per GPU: the failure process of the tier's positions.
     reclaims: Option<FailureProcess>,
-    availability: Option<AvailabilityTrace>,
+    availability: Option<Arc<AvailabilityTrace>>,
     price: Option<PriceProcess>,
     /// The price the pending `SpotPrice` event brings.
     next_price: Option<f64>,
     rng: StreamRng,
 }
 
-/// The spot market of a pool from its spec, if it has a spot tier with anything that moves.
-/// Reads its availability and price trace files.
+/// The spot market of a pool from its spec and its resolved traces and price process, if it
+/// has a spot tier with anything that moves.
 pub(super) fn spot_market(
-    scenario: &Scenario,
+    resolved: &Resolved,
     spec: &PoolSpec,
     pool: &Pool,
     streams: &RngStreams,
-) -> Result<Option<SpotMarket>, TraceError> {
-    let Some(spot) = &spec.spot else {
-        return Ok(None);
-    };
+) -> Option<SpotMarket> {
+    let spot = spec.spot.as_ref()?;
     if spot.preemption.is_none() && spot.price_process.is_none() {
-        return Ok(None);
+        return None;
     }
+    let inputs = resolved.spot(pool.id).cloned().unwrap_or_default();
     let (reclaims, availability) = match &spot.preemption {
         Some(SpotPreemptionSpec::Rate(rate)) => {
             // A reclaim is a failure of a spot position: the same thinned Poisson process.
@@ -58,29 +58,18 @@ pub(super) fn spot_market(
             let mut rng = streams.stream(&format!("spot/{}/reclaims", pool.name));
             (FailureProcess::new(&spec, spot.limit, &mut rng), None)
         }
-        Some(SpotPreemptionSpec::Availability(trace)) => (
-            None,
-            Some(AvailabilityTrace::load(
-                &scenario.resolve_path(&trace.path),
-                trace,
-            )?),
-        ),
+        Some(SpotPreemptionSpec::Availability(_)) => (None, inputs.availability),
         None => (None, None),
     };
-    let price = match &spot.price_process {
-        Some(process) => Some(PriceProcess::new(process, spot.price.usd_per_hour(), |p| {
-            scenario.resolve_path(p)
-        })?),
-        None => None,
-    };
-    Ok(Some(SpotMarket {
+    let price = inputs.price;
+    Some(SpotMarket {
         limit: u32::try_from(spot.limit).unwrap_or(u32::MAX),
         next_price: price.as_ref().map(PriceProcess::initial_price),
         reclaims,
         availability,
         price,
         rng: streams.stream(&format!("spot/{}", pool.name)),
-    }))
+    })
 }
 
 impl Incidents {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::incident::effect::Effect;
 use crate::kernel::{RunLimits, SimDuration, SimTime, Simulation};
-use crate::scenario::{Scenario, load_str};
+use crate::scenario::{Resolved, Scenario, load_str};
 use crate::vocab::ids::{LinkId, PoolId, SiteId};
 use crate::vocab::{ServiceId, Tier};
 
@@ -119,8 +119,15 @@ fn at(sim: &mut Simulation<World>, time: SimTime) -> Snapshot {
     snapshot(sim.model())
 }
 
+fn resolved(scenario: &Scenario) -> Resolved {
+    match scenario.resolve() {
+        Ok(resolved) => resolved,
+        Err(e) => panic!("the test scenario resolves: {e}"),
+    }
+}
+
 fn start(scenario: &Scenario) -> Simulation<World> {
-    match prepare(scenario, 3) {
+    match prepare(&resolved(scenario), 3) {
         Ok((sim, _)) => sim,
         Err(e) => panic!("the test run builds: {e}"),
     }
@@ -276,7 +283,7 @@ fn recovery_reach_is_the_services_the_effects_reach() {
         })
         .collect();
     let scenario = scenario(&format!("[{}]", incidents.join(",\n")));
-    let world = match World::build(&scenario, 3) {
+    let world = match World::build(&resolved(&scenario), 3) {
         Ok(world) => world,
         Err(e) => panic!("the test run builds: {e}"),
     };
@@ -296,7 +303,7 @@ fn recovery_reach_is_the_services_the_effects_reach() {
 fn names_resolve_to_the_runs_ids() {
     use crate::incident::effect::IncidentNames;
     let scenario = scenario("[]");
-    let world = match World::build(&scenario, 3) {
+    let world = match World::build(&resolved(&scenario), 3) {
         Ok(world) => world,
         Err(e) => panic!("the test run builds: {e}"),
     };

@@ -3,22 +3,19 @@
 
 use std::collections::BTreeSet;
 
-use crate::infra::estate::Estate;
 use crate::kernel::{RngStreams, SimTime};
-use crate::scenario::Scenario;
-use crate::vocab::ids::{DatasetId, SiteId};
+use crate::scenario::{Names, Resolved};
 use crate::workload::job::{Checkpointing, JobArrivals, JobDef, JobSpec, default_tiers, work_ns};
-use crate::workload::trace::JobTrace;
 
 use super::*;
 
 impl Jobs {
-    /// Builds the jobs and job sources of a checked scenario.
-    pub fn build(scenario: &Scenario, estate: &Estate, streams: &RngStreams) -> Result<Self, JobsError> {
+    /// Builds the jobs and job sources of a resolved scenario.
+    pub fn build(resolved: &Resolved, streams: &RngStreams) -> Self {
         let mut jobs = Vec::new();
         let mut sources = Vec::new();
-        for spec in &scenario.spec.jobs {
-            let template = template(spec, estate);
+        for (index, spec) in resolved.spec().jobs.iter().enumerate() {
+            let template = template(spec, resolved.names());
             let kind = match &spec.arrivals {
                 None => {
                     jobs.push(JobState::new(template));
@@ -36,15 +33,15 @@ impl Jobs {
                     remaining: *count,
                     rng: streams.stream(&format!("jobs/{}", spec.name)),
                 },
-                Some(JobArrivals::Trace(trace)) => {
-                    let trace = JobTrace::load(&scenario.resolve_path(&trace.path), trace)?;
-                    if trace.jobs().len() > MAX_JOBS {
-                        return Err(JobsError::TooMany {
-                            source_name: spec.name.clone(),
-                        });
-                    }
-                    SourceKind::Trace { trace, next: 0 }
-                }
+                Some(JobArrivals::Trace(_)) => match resolved.job_trace(index) {
+                    Some(trace) => SourceKind::Trace {
+                        trace: trace.clone(),
+                        next: 0,
+                    },
+                    // Resolving loads every job trace, so this does not happen; without its
+                    // trace a source makes no jobs.
+                    None => continue,
+                },
             };
             sources.push(Source {
                 name: spec.name.clone(),
@@ -54,7 +51,7 @@ impl Jobs {
                 made: 0,
             });
         }
-        Ok(Jobs {
+        Jobs {
             singles: jobs.len(),
             jobs,
             interruptions: Vec::new(),
@@ -62,23 +59,18 @@ impl Jobs {
             waiting: Vec::new(),
             staged: BTreeSet::new(),
             retry_pending: false,
-        })
+        }
     }
 }
 
-fn template(spec: &JobSpec, estate: &Estate) -> JobDef {
+fn template(spec: &JobSpec, names: &Names) -> JobDef {
     let accelerators = spec
         .accelerators
         .iter()
-        .filter_map(|a| find(estate.accelerators.iter().map(|x| x.name.clone()), a))
-        .map(crate::vocab::ids::AcceleratorId)
+        .filter_map(|a| names.accelerators.get(a))
         .collect();
     let checkpoint = spec.checkpoint.as_ref().map(|c| {
-        let replica = c
-            .replicate_to
-            .as_deref()
-            .and_then(|s| find(estate.sites.iter().map(|x| x.name.clone()), s))
-            .map(SiteId);
+        let replica = c.replicate_to.as_deref().and_then(|s| names.sites.get(s));
         Checkpointing::new(c, replica)
     });
     let submit = SimTime::ZERO.saturating_add(spec.submit);
@@ -92,11 +84,7 @@ fn template(spec: &JobSpec, estate: &Estate) -> JobDef {
         priority: spec.priority,
         preemptible: spec.preemptible,
         deadline: spec.deadline.map(|d| submit.saturating_add(d)),
-        dataset: spec
-            .dataset
-            .as_deref()
-            .and_then(|d| find(estate.datasets.iter().map(|x| x.name.clone()), d))
-            .map(DatasetId),
+        dataset: spec.dataset.as_deref().and_then(|d| names.datasets.get(d)),
         checkpoint,
         tiers: if spec.tiers.is_empty() {
             default_tiers(spec.preemptible)

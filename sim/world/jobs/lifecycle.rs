@@ -38,7 +38,7 @@ impl Jobs {
                 source.template.work_ns = runtime;
                 from.saturating_add(SimDuration::from_nanos(gap))
             }
-            SourceKind::Trace { trace, next } => match trace.jobs().get(*next) {
+            SourceKind::Trace { trace, next } => match trace.trace.jobs().get(*next) {
                 Some(job) => source
                     .template
                     .submit
@@ -84,7 +84,7 @@ impl Jobs {
                 }
             }
             SourceKind::Trace { trace, next } => {
-                if let Some(row) = trace.jobs().get(*next) {
+                if let Some(row) = trace.trace.jobs().get(*next) {
                     def.gpus = row.gpus.max(1);
                     def.work_ns = row.duration_ns.max(1);
                     // The trace's priorities are relative to the source's.
@@ -94,12 +94,7 @@ impl Jobs {
                         def.name = format!("{}-{}", src.name, row.name);
                     }
                     if def.accelerators.is_empty() && !row.accelerators.is_empty() {
-                        def.accelerators = row
-                            .accelerators
-                            .iter()
-                            .filter_map(|a| find(estate.accelerators.iter().map(|x| x.name.clone()), a))
-                            .map(crate::vocab::ids::AcceleratorId)
-                            .collect();
+                        def.accelerators = trace.accelerators.get(*next).cloned().unwrap_or_default();
                         if def.accelerators.is_empty() {
                             unknown_accelerators = Some(row.accelerators.join("|"));
                         }

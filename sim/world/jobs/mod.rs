@@ -45,26 +45,21 @@ use crate::infra::network::{FlowId, Route};
 use crate::kernel::{Context, KernelError, SimDuration, SimTime, StreamRng};
 use crate::metrics::job::{Interruption, JobOutcome, JobRecord};
 use crate::policy::Decider;
+use crate::scenario::resolve::ResolvedJobTrace;
 use crate::vocab::JobId;
 use crate::vocab::Tier;
 use crate::vocab::ids::{DatasetId, PoolId, SiteId};
+use crate::workload::job::MAX_JOBS;
 use crate::workload::job::{DurationDist, InterruptCause, JobDef};
-use crate::workload::trace::JobTrace;
-use crate::workload::trace::TraceError;
 
 /// Parallel TCP streams of a staging or replication transfer (bulk tools open several).
 pub const TRANSFER_STREAMS: u32 = 8;
 /// How often waiting jobs are offered GPUs when nothing else prompts it.
 pub const RETRY_INTERVAL: SimDuration = SimDuration::from_secs(60);
-/// Most jobs one run may create (memory grows with every job: it keeps a row for `jobs.csv`).
-pub const MAX_JOBS: usize = 1_000_000;
 
 /// Why the jobs of a scenario cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum JobsError {
-    /// A job trace cannot be read.
-    #[error(transparent)]
-    Trace(#[from] TraceError),
     /// More jobs than a run may hold.
     #[error(
         "job source {source_name} would create more than {MAX_JOBS} jobs in this run; set `count` (Poisson), `limit` (trace) or shorten the horizon"
@@ -223,7 +218,7 @@ enum SourceKind {
         rng: StreamRng,
     },
     Trace {
-        trace: JobTrace,
+        trace: ResolvedJobTrace,
         next: usize,
     },
 }
@@ -317,11 +312,6 @@ fn checkpoint_route(estate: &Estate, dataset: Option<DatasetId>, from: SiteId, t
         Some(d) => estate.network.route_where(from, to, |s| estate.may_hold(d, s)),
         None => estate.network.route(from, to),
     }
-}
-
-/// A site or dataset name to its id; the scenario checks resolved every name.
-fn find(names: impl Iterator<Item = String>, wanted: &str) -> Option<u32> {
-    names.into_iter().position(|n| n == wanted).map(|i| i as u32)
 }
 
 impl Jobs {

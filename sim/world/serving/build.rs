@@ -2,43 +2,37 @@
 //! streams with their arrival processes and random streams, and the run-wide ids of both.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use crate::infra::estate::Estate;
 use crate::infra::ledger::Payer;
 use crate::infra::spec::within_residency;
 use crate::kernel::{RngStreams, SimTime};
 use crate::metrics::service::ServiceMetrics;
-use crate::scenario::Scenario;
+use crate::scenario::Resolved;
 use crate::vocab::Tier;
 use crate::vocab::WorkloadClass;
 use crate::vocab::ids::{PoolId, SiteId};
-use crate::workload::arrivals::ArrivalProcess;
 use crate::workload::service::{FallbackSpec, ServiceSpec, ServiceTime, ServiceTimeSpec};
-use crate::workload::trace::Trace;
 
 use super::*;
 
 impl Serving {
-    /// Builds the services of `scenario`, placing their initial replicas in `estate`.
+    /// Builds the services of a resolved scenario, placing their initial replicas in `estate`.
     pub fn build(
-        scenario: &Scenario,
+        resolved: &Resolved,
         estate: &mut Estate,
         streams: &RngStreams,
     ) -> Result<Self, ServingError> {
-        let spec = &scenario.spec;
+        let spec = resolved.spec();
         let mut services = Vec::with_capacity(spec.services.len());
         for (index, service) in spec.services.iter().enumerate() {
-            services.push(build_service(scenario, estate, streams, index, service)?);
+            services.push(build_service(resolved, estate, streams, index, service)?);
         }
         for (index, service) in spec.services.iter().enumerate() {
             services[index].fallback = service.fallback.as_ref().map(|f| match f {
-                FallbackSpec::Service { name } => Fallback::Service(service_id(
-                    spec.services
-                        .iter()
-                        .position(|s| &s.name == name)
-                        .unwrap_or(index),
-                )),
+                FallbackSpec::Service { name } => {
+                    Fallback::Service(resolved.names().services.get(name).unwrap_or(service_id(index)))
+                }
                 FallbackSpec::EdgeCache { hit_ratio, latency } => Fallback::EdgeCache {
                     hit_ratio: *hit_ratio,
                     latency_ns: latency.as_nanos(),
@@ -97,7 +91,7 @@ pub(super) fn eligible_deployments(
 }
 
 fn build_service(
-    scenario: &Scenario,
+    resolved: &Resolved,
     estate: &mut Estate,
     streams: &RngStreams,
     index: usize,
@@ -113,11 +107,10 @@ fn build_service(
     };
     let mut deployments: Vec<Deployment> = Vec::new();
     for replicas in &spec.replicas {
-        let pool = estate
+        let pool: PoolId = resolved
+            .names()
             .pools
-            .iter()
-            .position(|p| p.name == replicas.pool)
-            .map(|p| PoolId(p as u32))
+            .get(&replicas.pool)
             .ok_or_else(|| placement(format!("no pool {}", replicas.pool)))?;
         let at = match deployments.iter().position(|d| d.pool == pool) {
             Some(at) => at,
@@ -150,27 +143,14 @@ fn build_service(
     }
     let mut demands = Vec::with_capacity(spec.demand.len());
     for (d, demand) in spec.demand.iter().enumerate() {
-        let arrivals_error = |problem: String| ServingError::Arrivals {
-            service: spec.name.clone(),
-            origin: demand.origin.clone(),
-            problem,
-        };
-        let trace = match &demand.arrivals {
-            crate::workload::arrivals::ArrivalSpec::Trace(trace) => {
-                Some(Arc::new(Trace::load(&scenario.resolve_path(&trace.path), trace)?))
-            }
-            _ => None,
-        };
-        let process =
-            ArrivalProcess::new(&demand.arrivals, trace).map_err(|e| arrivals_error(e.to_string()))?;
-        let origin = estate
-            .sites
-            .iter()
-            .position(|s| s.name == demand.origin)
-            .unwrap_or(0);
+        let process = resolved
+            .arrivals(service_id(index), d)
+            .cloned()
+            .ok_or_else(|| placement(format!("demand from {} was not resolved", demand.origin)))?;
+        let origin = resolved.names().sites.get(&demand.origin).unwrap_or(SiteId(0));
         demands.push(Demand {
             id: DemandId(0),
-            origin: SiteId(origin as u32),
+            origin,
             process,
             rng: streams.stream(&stream_name(
                 "arrivals",
@@ -189,7 +169,7 @@ fn build_service(
             epoch: 0,
         });
     }
-    let metrics_spec = &scenario.spec.metrics;
+    let metrics_spec = &resolved.spec().metrics;
     let slo = spec.slo.as_ref().map(|s| (s.percentile, s.latency));
     Ok(ServiceState {
         name: spec.name.clone(),

@@ -49,23 +49,9 @@ use crate::workload::service::{AutoscaleSpec, ServiceTime};
 /// Minimum TCP retransmission timeout: the delay a lost packet adds to a request.
 const MIN_RETRANSMIT_TIMEOUT_NS: u64 = 200_000_000;
 
-/// Why the serving model could not be built (a scenario the checks let through by mistake, or
-/// a trace that cannot be read).
+/// Why the serving model could not be built (a scenario the checks let through by mistake).
 #[derive(Debug, thiserror::Error)]
 pub enum ServingError {
-    /// A trace could not be loaded.
-    #[error(transparent)]
-    Trace(#[from] crate::workload::trace::TraceError),
-    /// An arrival process is invalid.
-    #[error("service {service}, demand from {origin}: {problem}")]
-    Arrivals {
-        /// The service.
-        service: String,
-        /// The origin.
-        origin: String,
-        /// What is wrong.
-        problem: String,
-    },
     /// Initial replicas do not fit.
     #[error("service {service}: cannot place its initial replicas: {problem}")]
     Placement {
