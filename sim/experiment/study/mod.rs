@@ -28,16 +28,20 @@ pub mod results;
 pub mod sweep;
 pub mod values;
 
-use std::collections::BTreeMap;
+mod spec;
+#[cfg(test)]
+mod tests;
+
+pub use spec::{BreakEvenSpec, ChartSpec, Combine, ParameterSpec, StudySpec, VariantSpec};
+
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::policy::BUILT_IN;
 use crate::scenario::{self, Diagnostics, Scenario, ScenarioError, closest};
 use address::{Address, AddressError};
-use values::{Level, LinearRange, LogRange, Written};
+use values::Level;
 
 /// How study files are named, so that `check` and other folder walks tell them from scenarios.
 pub const STUDY_SUFFIX: &str = ".study.ron";
@@ -53,117 +57,6 @@ pub const MAX_RUNS: u64 = 1_000_000;
 
 /// The largest study file read.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
-
-/// What a study file says.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct StudySpec {
-    /// Short name; also the default output folder's.
-    pub name: String,
-    /// What the study asks, for the report.
-    #[serde(default)]
-    pub description: String,
-    /// The base scenario, relative to the study file.
-    pub scenario: String,
-    /// What to vary.
-    #[serde(default)]
-    pub parameters: Vec<ParameterSpec>,
-    /// How parameters combine: every combination (`grid`), or the i-th values together (`zip`).
-    #[serde(default)]
-    pub combine: Combine,
-    /// Named alternatives of the estate, each a set of values; every point runs under each.
-    #[serde(default)]
-    pub variants: Vec<VariantSpec>,
-    /// Policies every point runs under; default: the scenario's own list.
-    #[serde(default)]
-    pub policies: Vec<String>,
-    /// Independent replications of every point: the first seed and the next ones.
-    #[serde(default = "one")]
-    pub replications: u64,
-    /// The first seed; default: the scenario's own.
-    #[serde(default)]
-    pub seed: Option<u64>,
-    /// Where two variants' or policies' curves of a metric cross along a parameter.
-    #[serde(default)]
-    pub break_even: Vec<BreakEvenSpec>,
-    /// Charts of a metric against a parameter, a line per variant and policy with its band.
-    #[serde(default)]
-    pub charts: Vec<ChartSpec>,
-    /// The most runs this study may have (at most [`MAX_RUNS`]).
-    #[serde(default)]
-    pub max_runs: Option<u64>,
-}
-
-fn one() -> u64 {
-    1
-}
-
-/// How parameters combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Combine {
-    /// Every combination of values (the first parameter varies slowest).
-    #[default]
-    Grid,
-    /// The first values together, then the second ones, …: every list as long as the others.
-    Zip,
-}
-
-/// One parameter: an address in the scenario and its values.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ParameterSpec {
-    /// Its name in tables and charts; default: the address.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Where it is in the scenario (see [`address`]).
-    pub path: String,
-    /// A list of values.
-    #[serde(default)]
-    pub values: Option<Vec<Written>>,
-    /// A range with a step.
-    #[serde(default)]
-    pub range: Option<LinearRange>,
-    /// A logarithmic range.
-    #[serde(default)]
-    pub log: Option<LogRange>,
-}
-
-/// A named alternative: values set at addresses.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct VariantSpec {
-    /// Its name.
-    pub name: String,
-    /// Address → value; empty: the base scenario as it is.
-    #[serde(default)]
-    pub set: BTreeMap<String, Written>,
-}
-
-/// A break-even question.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BreakEvenSpec {
-    /// The metric compared (a column of `runs.csv`, such as `cost_usd`).
-    pub metric: String,
-    /// Two variants, or two policies.
-    pub between: (String, String),
-    /// The parameter along which to look for the crossing.
-    pub along: String,
-    /// A metric to state the answer in as well (such as `utilization.chat`).
-    #[serde(default)]
-    pub express_in: Option<String>,
-}
-
-/// A study chart.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChartSpec {
-    /// The metric on the y axis.
-    pub metric: String,
-    /// The parameter on the x axis.
-    pub along: String,
-}
 
 /// What a run of a study is: a point (parameter values and variant), a policy and a seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -735,86 +628,5 @@ impl Study {
                         .replace(&self.base.path.display().to_string(), &name),
                 )
             })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-    }
-
-    #[test]
-    fn combinations_are_decoded_first_parameter_slowest() {
-        let grid = Combinations {
-            how: Combine::Grid,
-            sizes: vec![2, 3],
-        };
-        let all: Vec<Vec<usize>> = (0..grid.len()).map(|i| grid.get(i)).collect();
-        assert_eq!(all, [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]);
-        let zip = Combinations {
-            how: Combine::Zip,
-            sizes: vec![3, 3],
-        };
-        assert_eq!((zip.len(), zip.get(2)), (3, vec![2, 2]));
-        let none = Combinations {
-            how: Combine::Grid,
-            sizes: Vec::new(),
-        };
-        assert_eq!((none.len(), none.get(0)), (1, Vec::<usize>::new()));
-    }
-
-    #[test]
-    fn every_bundled_scenario_survives_the_round_trip_through_a_point() {
-        let mut checked = 0;
-        let mut stack = vec![root().join("scenarios")];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                if path.extension().is_none_or(|e| e != "ron")
-                    || path.starts_with(root().join("scenarios/studies"))
-                {
-                    continue;
-                }
-                let base = scenario::load(&path).unwrap();
-                let study = Study {
-                    spec: crate::vocab::ron_options()
-                        .from_str("(name: \"t\", scenario: \"x\")")
-                        .unwrap(),
-                    path: path.clone(),
-                    text: String::new(),
-                    base_text: String::new(),
-                    parameters: Vec::new(),
-                    combinations: Combinations {
-                        how: Combine::Grid,
-                        sizes: Vec::new(),
-                    },
-                    variants: vec![Variant {
-                        name: String::new(),
-                        set: Vec::new(),
-                    }],
-                    policies: vec!["lowest_latency".into()],
-                    seeds: vec![1],
-                    base: base.clone(),
-                };
-                let again = study
-                    .scenario_at(0)
-                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                assert_eq!(
-                    serde_json::to_value(&again.spec).unwrap(),
-                    serde_json::to_value(&base.spec).unwrap(),
-                    "{}",
-                    path.display()
-                );
-                checked += 1;
-            }
-        }
-        assert!(checked >= 15, "{checked}");
     }
 }
