@@ -22,6 +22,24 @@ fn run(text: &str) -> RunOutcome {
     simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap()
 }
 
+/// The rows of the run's `jobs.csv`, each as column name → cell.
+fn jobs_csv_rows(outcome: &RunOutcome) -> Vec<std::collections::BTreeMap<String, String>> {
+    let bytes = hybridsim::report::jobs_csv(&outcome.record).expect("jobs.csv");
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let header = reader.headers().expect("header").clone();
+    reader
+        .records()
+        .map(|row| {
+            let row = row.expect("row");
+            header
+                .iter()
+                .map(String::from)
+                .zip(row.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
 fn at(seconds: u64) -> SimTime {
     SimTime::from_nanos(seconds * 1_000_000_000)
 }
@@ -62,6 +80,16 @@ fn staging_checkpoints_failure_and_restore_follow_the_hand_computed_timeline() {
     assert_eq!(job.record.useful_gpu_ns, gpu_hours(3 * 3600));
     assert_eq!(job.record.checkpoint_gpu_ns, gpu_hours(3 * 360));
     assert_eq!(job.record.lost_gpu_ns, gpu_hours(1800));
+    // Wall time by phase: one staging of 80 s (the second placement finds the data there), one
+    // restore of 5 min, three checkpoint writes of 6 min.
+    assert_eq!(job.record.staging_ns, 80 * 1_000_000_000);
+    assert_eq!(job.record.restore_ns, 300 * 1_000_000_000);
+    let row = &jobs_csv_rows(&outcome)[0];
+    assert_eq!(
+        (row["staging_s"].as_str(), row["restore_s"].as_str()),
+        ("80", "300")
+    );
+    assert_eq!(row["checkpoint_s"], "1080");
 
     let log: Vec<(f64, DecisionKind)> = outcome
         .record

@@ -111,6 +111,19 @@ fn mmc_mean_wait_and_wait_tail_match_erlang_c_at_three_loads() {
             erlang_c_wait_exceeds(rate, mu, c, 0.0495),
         );
         assert_within(&format!("{name} P(W > 50ms)"), &tail, low, high);
+        // P(W > 0), Erlang C's wait probability: zero waits are counted exactly.
+        let waited = batches(&outcome, |w| {
+            let count = w.queue.count() as f64;
+            (count - w.queue.count_at_most(0) as f64, count)
+        });
+        let p_wait = exact.wait_probability;
+        assert_within(&format!("{name} P(W > 0)"), &waited, p_wait, p_wait);
+        // The summary's figure covers the whole run after warm-up: it must agree with the
+        // windows' estimate as well.
+        let reported = outcome.summary.services["q"]
+            .wait_probability
+            .expect("requests served");
+        assert_within(&format!("{name} summary P(W > 0)"), &waited, reported, reported);
         let summary = &outcome.summary.services["q"];
         assert_eq!(
             summary.requests.arrived,

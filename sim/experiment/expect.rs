@@ -428,6 +428,7 @@ mod tests {
             cost_usd: 0.0,
             cost_per_1k_requests_usd: None,
             utilization: None,
+            wait_probability: None,
             replicas: ReplicaSummary::default(),
         }
     }

@@ -89,6 +89,10 @@ pub struct JobRecord {
     pub checkpoint_gpu_ns: u128,
     /// Checkpoints made durable.
     pub checkpoints: u32,
+    /// Wall time spent staging its dataset and checkpoint to where it was placed, in ns.
+    pub staging_ns: u64,
+    /// Wall time spent restoring from a checkpoint before computing again, in ns.
+    pub restore_ns: u64,
     /// Why it is waiting or failed, when there is something to say.
     pub note: String,
 }

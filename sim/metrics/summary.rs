@@ -200,6 +200,10 @@ pub struct ServiceSummary {
     pub cost_per_1k_requests_usd: Option<f64>,
     /// Mean share of ready slots that were busy, over all deployments.
     pub utilization: Option<f64>,
+    /// P(wait > 0): the share of requests served after warm-up that found every slot busy and
+    /// waited in a queue (Erlang C's wait probability for an M/M/c service). `None` before
+    /// any such request was served.
+    pub wait_probability: Option<f64>,
     /// Replicas held at the ends of the metrics windows.
     pub replicas: ReplicaSummary,
 }
@@ -278,9 +282,16 @@ impl ServiceSummary {
             cost_usd,
             cost_per_1k_requests_usd: (answered > 0).then(|| cost_usd / answered as f64 * 1_000.0),
             utilization,
+            wait_probability: wait_probability(&metrics.queue),
             replicas: ReplicaSummary::default(),
         }
     }
+}
+
+/// The share of queueing delays above zero. Exact: the histogram keeps values below 128 ns in
+/// buckets of their own, so zero is counted apart from every positive wait.
+fn wait_probability(queue: &LatencyHistogram) -> Option<f64> {
+    (!queue.is_empty()).then(|| 1.0 - queue.fraction_at_most(0))
 }
 
 fn slo_summary(metrics: &ServiceMetrics, percentile: f64, bound: SimDuration) -> SloSummary {
@@ -298,5 +309,39 @@ fn slo_summary(metrics: &ServiceMetrics, percentile: f64, bound: SimDuration) ->
         measured_ms: metrics.end_to_end.quantile(share).map(|ns| ns as f64 / 1e6),
         windows_met: (!windows.is_empty())
             .then(|| windows.iter().filter(|&&met| met).count() as f64 / windows.len() as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::service::LatencyParts;
+
+    #[test]
+    fn wait_probability_counts_every_positive_wait_and_only_after_warm_up() {
+        let mut metrics = ServiceMetrics::new(1, 1_000, 100, u64::MAX, false);
+        let waits = [0, 1, 0, 127, 128, 5_000_000, 0, 0];
+        for (i, &queue) in waits.iter().enumerate() {
+            let parts = LatencyParts {
+                queue,
+                ..LatencyParts::default()
+            };
+            metrics.arrival(100 + i as u64);
+            metrics.served(200 + i as u64, 100 + i as u64, None, &parts);
+        }
+        // Before warm-up: a wait that must not count.
+        let early = LatencyParts {
+            queue: 9,
+            ..LatencyParts::default()
+        };
+        metrics.arrival(0);
+        metrics.served(50, 0, None, &early);
+        let summary = ServiceSummary::of(&metrics, &[], None, 0.0, None);
+        assert_eq!(summary.wait_probability, Some(4.0 / 8.0));
+        let empty = ServiceMetrics::new(1, 1_000, 0, u64::MAX, false);
+        assert_eq!(
+            ServiceSummary::of(&empty, &[], None, 0.0, None).wait_probability,
+            None
+        );
     }
 }

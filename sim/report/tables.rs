@@ -11,7 +11,7 @@ use crate::policy::Decision;
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
 
 /// The header of `jobs.csv`.
-pub const JOBS_CSV_HEADER: [&str; 26] = [
+pub const JOBS_CSV_HEADER: [&str; 29] = [
     "name",
     "class",
     "gpus",
@@ -35,6 +35,9 @@ pub const JOBS_CSV_HEADER: [&str; 26] = [
     "useful_gpu_h",
     "lost_gpu_h",
     "checkpoint_gpu_h",
+    "staging_s",
+    "restore_s",
+    "checkpoint_s",
     "cost_usd",
     "deadline_missed",
     "note",
@@ -42,6 +45,10 @@ pub const JOBS_CSV_HEADER: [&str; 26] = [
 
 fn cell<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(String::new, |v| v.to_string())
+}
+
+fn seconds(ns: u128) -> String {
+    (ns as f64 / 1e9).to_string()
 }
 
 fn hours(gpu_ns: u128) -> String {
@@ -81,6 +88,10 @@ pub fn jobs_csv(record: &RunRecord) -> Result<Vec<u8>, csv::Error> {
             hours(r.useful_gpu_ns),
             hours(r.lost_gpu_ns),
             hours(r.checkpoint_gpu_ns),
+            seconds(u128::from(r.staging_ns)),
+            seconds(u128::from(r.restore_ns)),
+            // Every GPU of the gang writes for the same wall time.
+            seconds(r.checkpoint_gpu_ns / u128::from(job.gpus.max(1))),
             record.job_cost(j).to_string(),
             cell(job.deadline_missed),
             r.note.clone(),

@@ -139,7 +139,7 @@ impl Jobs {
     /// Puts `job` in the waiting queue from `now`.
     pub(super) fn requeue(&mut self, now: SimTime, job: JobId) {
         let state = &mut self.jobs[job.index()];
-        state.phase = Phase::Waiting;
+        state.enter_phase(Phase::Waiting, now);
         state.waiting_since = now;
         self.waiting.push(job);
     }
@@ -205,7 +205,7 @@ impl Jobs {
         let now = ctx.now();
         self.release(now, estate, job);
         let state = &mut self.jobs[job.index()];
-        state.phase = Phase::Completed;
+        state.enter_phase(Phase::Completed, now);
         state.record.ended = Some(now);
         state.timer = state.timer.wrapping_add(1);
         self.place_waiting(ctx, estate, decider)
@@ -221,7 +221,7 @@ impl Jobs {
         decider: &mut Decider,
     ) {
         let state = &mut self.jobs[job.index()];
-        state.phase = Phase::Failed;
+        state.enter_phase(Phase::Failed, now);
         state.record.ended = Some(now);
         state.timer = state.timer.wrapping_add(1);
         decider.record(
@@ -237,6 +237,7 @@ impl Jobs {
     /// Gives the job's GPUs back, accounting the time held.
     pub(super) fn release(&mut self, now: SimTime, estate: &mut Estate, job: JobId) {
         let state = &mut self.jobs[job.index()];
+        state.close_setup_time(now);
         if let Some(holding) = state.holding.take() {
             estate.release(now, holding.allocation);
             state.record.held_gpu_ns +=
@@ -339,8 +340,7 @@ impl Jobs {
                 let elapsed = now.saturating_since(state.phase_since).as_nanos();
                 state.at_risk_ns += elapsed;
                 state.segment_ns = ((elapsed as f64 * holding.speed) as u64).min(state.segment_ns);
-                state.phase = Phase::Checkpointing;
-                state.phase_since = now;
+                state.enter_phase(Phase::Checkpointing, now);
                 state.leaving = Some(cause);
                 self.set_timer(ctx, job, write)
             }

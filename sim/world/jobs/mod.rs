@@ -148,6 +148,26 @@ pub struct JobState {
 }
 
 impl JobState {
+    /// Moves the job into `phase` at `now`, closing the time spent in the phase it leaves.
+    fn enter_phase(&mut self, phase: Phase, now: SimTime) {
+        self.close_setup_time(now);
+        self.phase = phase;
+        self.phase_since = now;
+    }
+
+    /// Adds the time since the phase began to the record's staging or restore time, if the job
+    /// is in one of those; GPU time of compute and checkpoint writes is accounted where those
+    /// end, because an interruption splits it into useful and lost.
+    fn close_setup_time(&mut self, now: SimTime) {
+        let spent = now.saturating_since(self.phase_since).as_nanos();
+        match self.phase {
+            Phase::Staging => self.record.staging_ns += spent,
+            Phase::Restoring => self.record.restore_ns += spent,
+            _ => return,
+        }
+        self.phase_since = now;
+    }
+
     fn new(def: JobDef) -> Self {
         JobState {
             def,

@@ -290,8 +290,7 @@ impl Jobs {
             since: now,
         });
         state.last_placement = Some((candidate.pool, candidate.tier));
-        state.phase = Phase::Staging;
-        state.phase_since = now;
+        state.enter_phase(Phase::Staging, now);
         decider.record_with(
             now,
             DecisionKind::Place,
@@ -434,8 +433,7 @@ impl Jobs {
         }
         let restore = state.def.checkpoint.map_or(0, |c| c.restore_ns);
         if state.needs_restore && restore > 0 {
-            state.phase = Phase::Restoring;
-            state.phase_since = ctx.now();
+            state.enter_phase(Phase::Restoring, ctx.now());
             self.set_timer(ctx, job, restore)
         } else {
             state.needs_restore = false;

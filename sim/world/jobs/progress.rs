@@ -53,8 +53,7 @@ impl Jobs {
             _ => (remaining, (remaining as f64 / holding.speed).ceil() as u64),
         };
         state.segment_ns = segment;
-        state.phase = Phase::Running;
-        state.phase_since = ctx.now();
+        state.enter_phase(Phase::Running, ctx.now());
         self.set_timer(ctx, job, wall)
     }
 
@@ -91,8 +90,7 @@ impl Jobs {
         state.at_risk_ns += now.saturating_since(state.phase_since).as_nanos();
         match state.def.checkpoint {
             Some(c) => {
-                state.phase = Phase::Checkpointing;
-                state.phase_since = now;
+                state.enter_phase(Phase::Checkpointing, now);
                 self.set_timer(ctx, job, c.write_ns)
             }
             None => {
