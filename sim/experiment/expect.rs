@@ -426,6 +426,7 @@ mod tests {
                 windows_met: None,
             }),
             cost_usd: 0.0,
+            transfer: Default::default(),
             cost_per_1k_requests_usd: None,
             utilization: None,
             wait_probability: None,
@@ -451,6 +452,7 @@ mod tests {
             goodput: (held > 0.0).then(|| useful / held),
             wait_h: None,
             cost_usd: 0.0,
+            transfer: Default::default(),
         }
     }
 
@@ -514,6 +516,7 @@ mod tests {
                 by_tier: [("spot", 700.0)].into_iter().collect(),
                 by_site: [("fra".to_string(), 3000.0)].into_iter().collect(),
                 by_class: [("training", 4000.0)].into_iter().collect(),
+                transfer_share: Some(120.0 / 5000.0),
             },
             services: [
                 ("chat".to_string(), service(30, Some(812.5), Some(0.985))),

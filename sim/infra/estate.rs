@@ -8,14 +8,17 @@
 //!   changes, or the hourly billing point passes;
 //! - reserved and owned GPUs bill every hour whether used or not: the part nobody used is
 //!   `idle_reserved`;
-//! - a transfer pays the sending site's egress price and each link's per-GB price for its bytes.
+//! - a transfer pays the sending site's egress price and each link's per-GB price for its bytes;
+//!   request and response payloads follow the same rule, metered and billed once per billing
+//!   period ([`metering`](crate::infra::metering)).
 
 use crate::infra::ledger::{CostCategory, Ledger, LedgerEntry, Payer};
+use crate::infra::metering::{MeterId, Meters};
 use crate::infra::network::{LinkSpec as NetLink, Network, Route};
 use crate::infra::pool::{AllocError, Pool};
 use crate::infra::spec::{EstateSpec, link_name, pool_name, within_residency};
 use crate::kernel::{SimDuration, SimTime};
-use crate::vocab::ids::{AcceleratorId, DatasetId, PoolId, SiteId};
+use crate::vocab::ids::{AcceleratorId, DatasetId, LinkId, PoolId, SiteId};
 use crate::vocab::{JobId, SiteKind, Tier, WorkloadClass};
 
 const NANOS_PER_HOUR: f64 = 3.6e12;
@@ -172,6 +175,7 @@ pub struct Estate {
     /// Every charge so far.
     pub ledger: Ledger,
     link_prices: Vec<f64>,
+    meters: Meters,
     allocations: Vec<(u32, Option<Allocation>)>,
     free_allocations: Vec<u32>,
 }
@@ -257,6 +261,7 @@ impl Estate {
                 .map(|l| l.price.map_or(0.0, |p| p.usd_per_gb()))
                 .collect(),
             ledger: Ledger::default(),
+            meters: Meters::default(),
             allocations: Vec::new(),
             free_allocations: Vec::new(),
         }
@@ -370,6 +375,36 @@ impl Estate {
             for tier in [Tier::Reserved, Tier::Owned] {
                 self.bill_idle(PoolId(pool as u32), tier, now);
             }
+        }
+        let (sites, network, link_prices) = (&self.sites, &self.network, &self.link_prices);
+        self.meters.bill(
+            now,
+            &mut self.ledger,
+            |site| sites[site.index()].egress_usd_per_gb,
+            |link| {
+                let (a, b) = network.link_ends(LinkId(link as u32))?;
+                Some((link_prices.get(link).copied().unwrap_or(0.0), a, b))
+            },
+        );
+    }
+
+    /// A meter for the payloads `payer`'s requests and responses carry between sites.
+    pub fn add_meter(&mut self, payer: Payer) -> MeterId {
+        self.meters.add(payer, self.sites.len(), self.link_prices.len())
+    }
+
+    /// Counts `bytes` sent from `from` to `to` over the current route, for the next bill.
+    /// Nothing is counted within a site or when no route connects the two.
+    pub fn meter(&mut self, meter: MeterId, from: SiteId, to: SiteId, bytes: u64) {
+        if from == to || bytes == 0 {
+            return;
+        }
+        let meters = &mut self.meters;
+        if self
+            .network
+            .for_each_hop(from, to, |hop| meters.carry(meter, hop, bytes))
+        {
+            meters.leave(meter, from, bytes);
         }
     }
 

@@ -91,6 +91,33 @@ pub struct Ledger {
     by_site: BTreeMap<SiteId, f64>,
     by_class: BTreeMap<WorkloadClass, f64>,
     by_payer: BTreeMap<Payer, f64>,
+    /// Transfer charges (egress, interconnect) per payer and per class.
+    transfer_by_payer: BTreeMap<Payer, TransferCost>,
+    transfer_by_class: BTreeMap<WorkloadClass, TransferCost>,
+}
+
+/// What a workload paid to move data: bulk transfers and request payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct TransferCost {
+    /// Charged by the sending sites for data leaving them, in USD.
+    pub egress_usd: f64,
+    /// Charged by the links crossed, per GB, in USD.
+    pub interconnect_usd: f64,
+}
+
+impl TransferCost {
+    fn add(&mut self, category: CostCategory, usd: f64) {
+        match category {
+            CostCategory::Egress => self.egress_usd += usd,
+            CostCategory::Interconnect => self.interconnect_usd += usd,
+            CostCategory::Compute | CostCategory::IdleReserved | CostCategory::Storage => {}
+        }
+    }
+
+    /// Egress plus interconnect.
+    pub fn total_usd(&self) -> f64 {
+        self.egress_usd + self.interconnect_usd
+    }
 }
 
 impl Ledger {
@@ -110,6 +137,16 @@ impl Ledger {
         if let Some(payer) = entry.payer {
             *self.by_class.entry(payer.class).or_default() += entry.usd;
             *self.by_payer.entry(payer).or_default() += entry.usd;
+            if matches!(entry.category, CostCategory::Egress | CostCategory::Interconnect) {
+                self.transfer_by_payer
+                    .entry(payer)
+                    .or_default()
+                    .add(entry.category, entry.usd);
+                self.transfer_by_class
+                    .entry(payer.class)
+                    .or_default()
+                    .add(entry.category, entry.usd);
+            }
         }
         self.entries.push(entry);
     }
@@ -150,6 +187,24 @@ impl Ledger {
     /// USD charged to one workload.
     pub fn of_payer(&self, payer: Payer) -> f64 {
         self.by_payer.get(&payer).copied().unwrap_or(0.0)
+    }
+
+    /// What one workload paid for transfers.
+    pub fn transfer_of_payer(&self, payer: Payer) -> TransferCost {
+        self.transfer_by_payer.get(&payer).copied().unwrap_or_default()
+    }
+
+    /// What a workload class paid for transfers.
+    pub fn transfer_of_class(&self, class: WorkloadClass) -> TransferCost {
+        self.transfer_by_class.get(&class).copied().unwrap_or_default()
+    }
+
+    /// Share of all spending that went to moving data (egress and interconnect); `None` when
+    /// nothing was spent.
+    pub fn transfer_share(&self) -> Option<f64> {
+        let spent = |category| self.by_category.get(&category).copied().unwrap_or(0.0);
+        let transfer = spent(CostCategory::Egress) + spent(CostCategory::Interconnect);
+        (self.total > 0.0).then(|| transfer / self.total)
     }
 
     /// Recomputes the total from the entries; equal to [`Ledger::total`] up to rounding.

@@ -3,6 +3,7 @@
 //! the cost [`ledger`]; and the estate as a scenario file writes it ([`spec`]).
 pub mod estate;
 pub mod ledger;
+pub mod metering;
 pub mod network;
 pub mod pool;
 pub mod spec;

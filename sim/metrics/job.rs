@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::infra::ledger::TransferCost;
 use crate::kernel::SimTime;
 use crate::vocab::JobId;
 use crate::vocab::WorkloadClass;
@@ -160,6 +161,8 @@ pub struct JobClassSummary {
     pub wait_h: Option<WaitHours>,
     /// Cost charged to the class's jobs (compute and transfers), in USD.
     pub cost_usd: f64,
+    /// The part of it spent moving data: staging, checkpoint copies.
+    pub transfer: TransferCost,
 }
 
 /// One job's state as the summary needs it.
@@ -180,10 +183,10 @@ fn hours(gpu_ns: u128) -> f64 {
 
 impl JobClassSummary {
     /// Summarises jobs by class; classes without submitted jobs are left out. `cost_of_class`
-    /// gives the ledger's total for a class.
+    /// gives the ledger's total for a class and the part of it spent on transfers.
     pub fn by_class<'a>(
         jobs: impl Iterator<Item = JobView<'a>>,
-        cost_of_class: impl Fn(WorkloadClass) -> f64,
+        cost_of_class: impl Fn(WorkloadClass) -> (f64, TransferCost),
     ) -> BTreeMap<&'static str, JobClassSummary> {
         let mut grouped: BTreeMap<WorkloadClass, Vec<JobView<'a>>> = BTreeMap::new();
         for job in jobs.filter(|j| j.outcome != JobOutcome::NotSubmitted) {
@@ -191,11 +194,14 @@ impl JobClassSummary {
         }
         grouped
             .into_iter()
-            .map(|(class, jobs)| (class.as_str(), Self::of(&jobs, cost_of_class(class))))
+            .map(|(class, jobs)| {
+                let (cost_usd, transfer) = cost_of_class(class);
+                (class.as_str(), Self::of(&jobs, cost_usd, transfer))
+            })
             .collect()
     }
 
-    fn of(jobs: &[JobView<'_>], cost_usd: f64) -> Self {
+    fn of(jobs: &[JobView<'_>], cost_usd: f64, transfer: TransferCost) -> Self {
         let count = |outcome: JobOutcome| jobs.iter().filter(|j| j.outcome == outcome).count() as u64;
         let sum = |f: fn(&JobRecord) -> u128| hours(jobs.iter().map(|j| f(j.record)).sum());
         let held = sum(|r| r.held_gpu_ns);
@@ -240,6 +246,7 @@ impl JobClassSummary {
             goodput: (held > 0.0).then(|| useful / held),
             wait_h,
             cost_usd,
+            transfer,
         }
     }
 }
@@ -268,7 +275,7 @@ mod tests {
             deadline_missed: false,
             record: r,
         });
-        let summary = JobClassSummary::by_class(jobs, |_| 5.0);
+        let summary = JobClassSummary::by_class(jobs, |_| (5.0, TransferCost::default()));
         let training = &summary["training"];
         assert_eq!(training.completed, 20);
         assert_eq!(training.gpu_hours.held, 200.0);

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::histogram::LatencyHistogram;
 use super::service::{FailReason, ServiceMetrics};
 use crate::infra::estate::Estate;
+use crate::infra::ledger::TransferCost;
 use crate::kernel::{KernelStats, SimDuration, StopReason};
 use crate::vocab::Tier;
 
@@ -95,6 +96,9 @@ pub struct CostSummary {
     pub by_site: BTreeMap<String, f64>,
     /// Per workload class.
     pub by_class: BTreeMap<&'static str, f64>,
+    /// Share of the total spent moving data (egress and interconnect); `null` when nothing
+    /// was spent.
+    pub transfer_share: Option<f64>,
 }
 
 impl CostSummary {
@@ -115,6 +119,7 @@ impl CostSummary {
                 .map(|(s, v)| (estate.sites[s.index()].name.clone(), *v))
                 .collect(),
             by_class: ledger.by_class().iter().map(|(c, v)| (c.as_str(), *v)).collect(),
+            transfer_share: ledger.transfer_share(),
         }
     }
 }
@@ -194,8 +199,10 @@ pub struct ServiceSummary {
     pub latency_ms_by_origin: BTreeMap<String, LatencySummary>,
     /// The SLO, if the service has one.
     pub slo: Option<SloSummary>,
-    /// What the service's GPUs cost.
+    /// What the service cost: its GPUs and the bytes its requests and responses moved.
     pub cost_usd: f64,
+    /// The part of it spent moving payloads between sites.
+    pub transfer: TransferCost,
     /// Cost per thousand requests served or degraded.
     pub cost_per_1k_requests_usd: Option<f64>,
     /// Mean share of ready slots that were busy, over all deployments.
@@ -280,6 +287,7 @@ impl ServiceSummary {
                 .collect(),
             slo: slo.map(|(percentile, bound)| slo_summary(metrics, percentile, bound)),
             cost_usd,
+            transfer: TransferCost::default(),
             cost_per_1k_requests_usd: (answered > 0).then(|| cost_usd / answered as f64 * 1_000.0),
             utilization,
             wait_probability: wait_probability(&metrics.queue),

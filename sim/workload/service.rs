@@ -148,6 +148,55 @@ pub struct DemandSpec {
     /// Output length of synthetic requests (traces carry their own).
     #[serde(default)]
     pub generated_tokens: u32,
+    /// The bytes each request and response carries; none: payloads are not modelled.
+    #[serde(default)]
+    pub payload: Option<PayloadSpec>,
+}
+
+/// The bytes a request and its response carry over the network. A request served at another
+/// site than its origin sends its request bytes there and its response bytes back; each
+/// crossing is billed like a bulk transfer: the sending site's egress price plus every link's
+/// per-GB price, under the service that served it. Optionally the bytes also take time: size ÷
+/// the route's bottleneck bandwidth, once each way (no sharing with other traffic).
+///
+/// ```ron
+/// payload: (request_bytes: "2KB", response_bytes: "1KB",
+///           bytes_per_context_token: "4B", bytes_per_generated_token: "4B")
+/// ```
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadSpec {
+    /// Bytes of every request, besides its tokens.
+    #[serde(default)]
+    pub request_bytes: DataSize,
+    /// Bytes of every response, besides its tokens.
+    #[serde(default)]
+    pub response_bytes: DataSize,
+    /// Request bytes per context (prompt) token.
+    #[serde(default)]
+    pub bytes_per_context_token: DataSize,
+    /// Response bytes per generated token.
+    #[serde(default)]
+    pub bytes_per_generated_token: DataSize,
+    /// Whether sending the bytes takes time: size ÷ the bottleneck bandwidth, each way.
+    #[serde(default)]
+    pub serialization: bool,
+}
+
+impl PayloadSpec {
+    /// Request and response bytes of a request with `context` prompt and `generated` output
+    /// tokens (saturating: the scenario checks bound every part).
+    pub fn bytes(&self, context: u32, generated: u32) -> (u64, u64) {
+        let per = |size: DataSize, tokens: u32| size.bytes().saturating_mul(u64::from(tokens));
+        (
+            self.request_bytes
+                .bytes()
+                .saturating_add(per(self.bytes_per_context_token, context)),
+            self.response_bytes
+                .bytes()
+                .saturating_add(per(self.bytes_per_generated_token, generated)),
+        )
+    }
 }
 
 /// A latency objective: the `percentile` of end-to-end latency is at most `latency`.

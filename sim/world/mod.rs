@@ -419,7 +419,11 @@ pub fn conclude_with_model(
         cost: CostSummary::of(&world.estate),
         services: service_summaries(&world),
         jobs: JobClassSummary::by_class(world.jobs.views(horizon), |class| {
-            world.estate.ledger.by_class().get(&class).copied().unwrap_or(0.0)
+            let ledger = &world.estate.ledger;
+            (
+                ledger.by_class().get(&class).copied().unwrap_or(0.0),
+                ledger.transfer_of_class(class),
+            )
         }),
         incidents: recovery::incident_summaries(&world, scenario.scenario(), horizon),
     };
@@ -483,6 +487,7 @@ fn service_summaries(world: &World) -> std::collections::BTreeMap<String, Servic
             let utilization = (ready > 0).then(|| busy as f64 / ready as f64);
             let mut summary = ServiceSummary::of(&service.metrics, &origins, service.slo, cost, utilization);
             summary.replicas = ReplicaSummary::of(service.usage.iter().map(|u| u.replicas_held));
+            summary.transfer = world.estate.ledger.transfer_of_payer(service.payer);
             (service.name.clone(), summary)
         })
         .collect()

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `cost_usd` | total cost |
 //! | `cost_usd.<category>` | compute, idle_reserved, egress, storage, interconnect |
+//! | `transfer_share` | share of the total spent moving data (egress and interconnect) |
 //! | `cost_usd.tier.<tier>`, `cost_usd.site.<site>`, `cost_usd.class.<class>` | cost by tier, site and workload class |
 //! | `requests.<service>`, `requests_failed.<service>` | requests arrived, and failed |
 //! | `p50_ms.<service>`, `p95_ms.<service>`, `p99_ms.<service>` | end-to-end latency quantiles |
@@ -66,6 +67,7 @@ impl Columns {
                 .iter()
                 .map(|c| format!("cost_usd.{}", c.as_str())),
         );
+        names.push("transfer_share".to_string());
         names.extend(Tier::ALL.iter().map(|t| format!("cost_usd.tier.{}", t.as_str())));
         names.extend(self.sites.iter().map(|s| format!("cost_usd.site.{s}")));
         names.extend(self.classes.iter().map(|c| format!("cost_usd.class.{c}")));
@@ -99,6 +101,7 @@ impl Columns {
                 .iter()
                 .map(|c| or_zero(cost.by_category.get(c.as_str()))),
         );
+        row.push(cost.transfer_share);
         row.extend(Tier::ALL.iter().map(|t| or_zero(cost.by_tier.get(t.as_str()))));
         row.extend(self.sites.iter().map(|site| or_zero(cost.by_site.get(site))));
         row.extend(self.classes.iter().map(|c| or_zero(cost.by_class.get(c))));

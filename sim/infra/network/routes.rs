@@ -46,6 +46,49 @@ impl<T: Copy> Network<T> {
         Some(loss_from_survival(self.routes.survival[cell]))
     }
 
+    /// Calls `visit` with each link of the current route from `from` to `to`, from the last
+    /// hop back to the first, without building the route (the request path calls it per
+    /// request); `false`, having visited nothing, when there is no route.
+    pub fn for_each_hop(&self, from: SiteId, to: SiteId, mut visit: impl FnMut(Hop)) -> bool {
+        let Some(cell) = self.routes.cell(from, to) else {
+            return false;
+        };
+        if self.routes.latency[cell].is_none() {
+            return false;
+        }
+        let row = cell - to.index();
+        let last_hop = &self.routes.last_hop[row..row + self.routes.sites];
+        // A path visits each site at most once; the bound guards against a broken tree.
+        let mut site = to;
+        for _ in 0..=self.routes.sites {
+            if site == from {
+                return true;
+            }
+            let Some(hop) = last_hop[site.index()] else {
+                return false;
+            };
+            visit(hop);
+            site = self.hop_ends(hop).0;
+        }
+        false
+    }
+
+    /// The smallest current bandwidth on the route from `from` to `to`, in bits per second;
+    /// `None` when there is no route or it crosses no link.
+    pub fn route_bottleneck_bps(&self, from: SiteId, to: SiteId) -> Option<f64> {
+        let mut bottleneck: Option<f64> = None;
+        self.for_each_hop(from, to, |hop| {
+            let bps = self.effective(hop.link).bandwidth_bps;
+            bottleneck = Some(bottleneck.map_or(bps, |b| b.min(bps)));
+        });
+        bottleneck
+    }
+
+    /// The two end sites `(a, b)` of a link.
+    pub fn link_ends(&self, link: LinkId) -> Option<(SiteId, SiteId)> {
+        self.links.get(link.index()).map(|spec| (spec.a, spec.b))
+    }
+
     fn hop_ends(&self, hop: Hop) -> (SiteId, SiteId) {
         let spec = &self.links[hop.link.index()];
         if hop.forward {

@@ -110,6 +110,9 @@ pub(super) fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
         }
         for (d, demand) in service.demand.iter().enumerate() {
             sites.resolve(diags, &at(&format!("demand[{d}].origin")), &demand.origin);
+            if let Some(payload) = &demand.payload {
+                check_payload(diags, &at(&format!("demand[{d}].payload")), payload);
+            }
         }
         match &service.fallback {
             Some(FallbackSpec::Service { name }) => {
@@ -185,6 +188,46 @@ pub(super) fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                     pool_name(&spec.pools[p])
                 ),
                 Some("add capacity to the tier or place fewer replicas there".into()),
+            );
+        }
+    }
+}
+
+/// Largest payload part: a request or response of more than this is a bulk transfer, better
+/// modelled as a job's dataset. It also keeps any request's bytes, with the token limits, far
+/// inside `u64` and its serialization delay inside the clock.
+pub(super) const MAX_PAYLOAD_BYTES: u64 = 10_000_000_000;
+/// Largest payload per token (text is a few bytes a token; 1 MB covers images and embeddings).
+pub(super) const MAX_BYTES_PER_TOKEN: u64 = 1_000_000;
+
+fn check_payload(diags: &mut Diagnostics, path: &str, payload: &crate::workload::service::PayloadSpec) {
+    let parts = [
+        ("request_bytes", payload.request_bytes, MAX_PAYLOAD_BYTES, "10GB"),
+        (
+            "response_bytes",
+            payload.response_bytes,
+            MAX_PAYLOAD_BYTES,
+            "10GB",
+        ),
+        (
+            "bytes_per_context_token",
+            payload.bytes_per_context_token,
+            MAX_BYTES_PER_TOKEN,
+            "1MB",
+        ),
+        (
+            "bytes_per_generated_token",
+            payload.bytes_per_generated_token,
+            MAX_BYTES_PER_TOKEN,
+            "1MB",
+        ),
+    ];
+    for (field, size, limit, shown) in parts {
+        if size.bytes() > limit {
+            diags.at_path(
+                &format!("{path}.{field}"),
+                format!("{} bytes is more than this tool accepts here ({shown})", size.bytes()),
+                Some("payload sizes are per request or per token, e.g. \"2KB\" or \"4B\"; move bulk data as a dataset".into()),
             );
         }
     }

@@ -39,6 +39,17 @@ impl Serving {
                 },
             });
         }
+        // Payloads are metered per serving service, fallbacks included, once any demand has one.
+        if spec
+            .services
+            .iter()
+            .flat_map(|s| &s.demand)
+            .any(|d| d.payload.is_some())
+        {
+            for service in &mut services {
+                service.meter = Some(estate.add_meter(service.payer));
+            }
+        }
         let (deployment_ids, demand_ids) = number_streams_and_deployments(&mut services);
         Ok(Serving {
             services,
@@ -162,6 +173,7 @@ fn build_service(
             residency: demand.residency.clone(),
             context_tokens: demand.context_tokens,
             generated_tokens: demand.generated_tokens,
+            payload: demand.payload.unwrap_or_default(),
             last_choice: None,
             logged_choice: None,
             logged_at: SimTime::ZERO,
@@ -182,6 +194,7 @@ fn build_service(
         ),
         deployments,
         payer,
+        meter: None,
         slo,
         time: ServiceTime::new(&spec.service_time).map_err(|e| placement(e.to_string()))?,
         time_rng: streams.stream(&stream_name("service_time", &spec.name, "")),

@@ -37,6 +37,7 @@ use std::collections::VecDeque;
 
 use crate::infra::estate::{AllocationId, Estate};
 use crate::infra::ledger::Payer;
+use crate::infra::metering::MeterId;
 use crate::kernel::{Context, KernelError, SimDuration, SimTime, StreamRng};
 use crate::metrics::service::ServiceMetrics;
 use crate::policy::{Decider, RouteCandidate};
@@ -44,7 +45,7 @@ use crate::vocab::ServiceId;
 use crate::vocab::Tier;
 use crate::vocab::ids::{PoolId, SiteId};
 use crate::workload::arrivals::{Arrival, ArrivalProcess};
-use crate::workload::service::{AutoscaleSpec, ServiceTime};
+use crate::workload::service::{AutoscaleSpec, PayloadSpec, ServiceTime};
 
 /// Minimum TCP retransmission timeout: the delay a lost packet adds to a request.
 const MIN_RETRANSMIT_TIMEOUT_NS: u64 = 200_000_000;
@@ -157,6 +158,8 @@ struct Demand {
     eligible: Vec<u32>,
     context_tokens: u32,
     generated_tokens: u32,
+    /// The bytes its requests and responses carry (zero when not modelled).
+    payload: PayloadSpec,
     /// The deployment the last request went to.
     last_choice: Option<u32>,
     /// The route last written to the decision log, when, and the changes since not written.
@@ -182,6 +185,8 @@ pub struct ServiceState {
     pub deployments: Vec<Deployment>,
     /// Who pays for its GPUs.
     pub payer: Payer,
+    /// Where the payloads it sends and receives are metered, when the scenario has payloads.
+    meter: Option<MeterId>,
     /// The SLO percentile (e.g. 99.0) and bound, if any.
     pub slo: Option<(f64, SimDuration)>,
     /// Replicas and utilization per metrics window.
@@ -250,6 +255,8 @@ struct Request {
     network_ns: u64,
     context: u32,
     generated: u32,
+    /// Bytes of its response, metered when it is sent back.
+    response_bytes: u64,
     primary: Option<Primary>,
 }
 

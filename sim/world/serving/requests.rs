@@ -151,6 +151,12 @@ impl Serving {
         let deployment = &mut service.deployments[request.deployment as usize];
         deployment.integrate(now);
         deployment.busy -= 1;
+        let site = deployment.site;
+        if let Some(meter) = service.meter {
+            let origin = self.origin_of(&request);
+            estate.meter(meter, site, origin, request.response_bytes);
+        }
+        let service = &mut self.services[request.service.index()];
         let waited = request.started.saturating_since(request.reached).as_nanos();
         let served = now.saturating_since(request.started).as_nanos();
         let back = request.network_ns - request.one_way_ns;

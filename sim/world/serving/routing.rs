@@ -61,6 +61,7 @@ impl Serving {
             network_ns: 0,
             context,
             generated,
+            response_bytes: 0,
             primary: None,
         };
         self.submit(ctx, estate, decider, request)
@@ -94,8 +95,10 @@ impl Serving {
         let chosen = self.candidates[choice];
         request.deployment = self.candidate_deployments[choice];
         self.note_route_change(&view, decider, &route_request, &request, &chosen);
-        request.one_way_ns = chosen.round_trip_ns / 2;
-        request.network_ns = chosen.round_trip_ns + self.loss_penalty(estate, origin, chosen);
+        let (sent, received) = self.send_payload(estate, &mut request, origin, chosen.site);
+        request.one_way_ns = chosen.round_trip_ns / 2 + sent;
+        request.network_ns =
+            chosen.round_trip_ns + self.loss_penalty(estate, origin, chosen) + sent + received;
         let (id, generation) = self.store(request);
         if request.one_way_ns == 0 {
             self.enter(ctx, estate, decider, id)
@@ -112,12 +115,47 @@ impl Serving {
         }
     }
 
-    fn origin_of(&self, request: &Request) -> SiteId {
+    /// Meters the request's bytes from `origin` to `site` and notes its response's size;
+    /// returns the time to send each way (zero unless the payload takes time to send).
+    fn send_payload(
+        &self,
+        estate: &mut Estate,
+        request: &mut Request,
+        origin: SiteId,
+        site: SiteId,
+    ) -> (u64, u64) {
+        let payload = self.demand_of(request).payload;
+        let (request_bytes, response_bytes) = payload.bytes(request.context, request.generated);
+        request.response_bytes = response_bytes;
+        if let Some(meter) = self.services[request.service.index()].meter {
+            estate.meter(meter, origin, site, request_bytes);
+        }
+        if !payload.serialization {
+            return (0, 0);
+        }
+        let send_ns = |from: SiteId, to: SiteId, bytes: u64| {
+            estate
+                .network
+                .route_bottleneck_bps(from, to)
+                .map_or(0, |bps| (bytes as f64 * 8.0 / bps * 1e9).ceil() as u64)
+        };
+        (
+            send_ns(origin, site, request_bytes),
+            send_ns(site, origin, response_bytes),
+        )
+    }
+
+    /// The demand stream a request came from (its primary's, for a fallback request).
+    fn demand_of(&self, request: &Request) -> &Demand {
         let (service, index) = match request.primary {
             Some(p) => (p.service, p.origin_index),
             None => (request.service, request.origin_index.unwrap_or(0)),
         };
-        self.services[service.index()].demands[index as usize].origin
+        &self.services[service.index()].demands[index as usize]
+    }
+
+    pub(super) fn origin_of(&self, request: &Request) -> SiteId {
+        self.demand_of(request).origin
     }
 
     /// Refills the candidate buffers with the deployments that may serve `request` now.
