@@ -1,8 +1,11 @@
 //! The engine's side of a policy: the one policy instance of a run, the decision log it writes
 //! to, and the signals waiting to be delivered. Placement and routing answers are checked here;
-//! one outside the eligible list is rejected, logged and replaced by the default.
+//! one outside the eligible list is rejected, logged and replaced by the default. Routes are
+//! made sticky here, for every policy alike: a stream stays on its site unless another is
+//! better by the route margin.
 
 use super::decision::{Decision, DecisionKind, DecisionLog};
+use super::spec::DEFAULT_ROUTE_MARGIN;
 use super::{
     PlaceRequest, Placement, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score, Signal, View,
     lowest_latency, preferred_then_cheapest,
@@ -38,6 +41,8 @@ pub struct Decider {
     signals: Vec<Signal>,
     /// When an ineligible route was last logged, and how many came since.
     route_rejections: (Option<SimTime>, u64),
+    /// The scenario's route margin, before the policy's say ([`Policy::route_margin`]).
+    route_margin: f64,
 }
 
 /// Ineligible routes are logged at most once per this interval: a policy that gets every
@@ -52,7 +57,15 @@ impl Decider {
             log: DecisionLog::default(),
             signals: Vec::new(),
             route_rejections: (None, 0),
+            route_margin: DEFAULT_ROUTE_MARGIN,
         }
+    }
+
+    /// Keeps streams on their site unless another is better by `margin`, a fraction of the
+    /// current site's score (the scenario's `policies.route_margin`).
+    pub fn with_route_margin(mut self, margin: f64) -> Self {
+        self.route_margin = margin;
+        self
     }
 
     /// The policy's name.
@@ -123,7 +136,9 @@ impl Decider {
     }
 
     /// Asks the policy which candidate serves `request`; an index outside `candidates` is
-    /// rejected and logged, and the lowest expected latency is used instead.
+    /// rejected and logged, and the lowest expected latency is used instead. A stream on a
+    /// site that can still serve (`request.current` among the candidates) stays there unless
+    /// the policy's choice scores lower by more than the route margin ([`Decider::hold`]).
     pub fn route(
         &mut self,
         view: &View<'_>,
@@ -137,7 +152,7 @@ impl Decider {
         }
         let choice = self.policy.route(request, candidates, view);
         if choice < candidates.len() {
-            return choice;
+            return self.hold(view, request, candidates, choice);
         }
         let (last, unlogged) = &mut self.route_rejections;
         if last.is_some_and(|t| request.now.saturating_since(t) < ROUTE_REJECTION_INTERVAL) {
@@ -162,6 +177,44 @@ impl Decider {
             reason,
         );
         lowest_latency::fastest(candidates)
+    }
+
+    /// Hysteresis: `choice` unless the stream's current site is a candidate and `choice` is
+    /// not better than it by the margin, in which case the best candidate at the current site.
+    /// Without it, routing flaps between sites whose scores are nearly equal, every request
+    /// moving the queues that the next one's scores are read from. Runs per request: it only
+    /// scores when the choice would move the stream, and allocates nothing.
+    fn hold(
+        &self,
+        view: &View<'_>,
+        request: &RouteRequest,
+        candidates: &[RouteCandidate],
+        choice: usize,
+    ) -> usize {
+        let Some(current) = request.current else {
+            return choice;
+        };
+        if candidates[choice].site == current {
+            return choice;
+        }
+        let margin = self.policy.route_margin(self.route_margin);
+        if margin.is_nan() || margin <= 0.0 {
+            return choice;
+        }
+        let score = |c: &RouteCandidate| self.policy.route_score(request, c, view);
+        let mut here: Option<(usize, f64)> = None;
+        for (i, c) in candidates.iter().enumerate() {
+            if c.site == current {
+                let s = score(c);
+                if here.is_none_or(|(_, best)| s < best) {
+                    here = Some((i, s));
+                }
+            }
+        }
+        match here {
+            Some((stay, s_here)) if !clears_margin(score(&candidates[choice]), s_here, margin) => stay,
+            _ => choice,
+        }
     }
 
     /// The runners-up of a route with their scores: `"us-east 212.400, eu-par 230.100"`.
@@ -261,6 +314,12 @@ impl Decider {
             reason,
         }
     }
+}
+
+/// Whether a score of `there` is better (lower) than `here` by more than `margin`, a fraction
+/// of `here`'s size. Scores that do not compare (NaN) never clear it: the stream stays.
+fn clears_margin(there: f64, here: f64, margin: f64) -> bool {
+    there < here - margin * here.abs()
 }
 
 fn join(items: impl Iterator<Item = String>) -> String {

@@ -60,9 +60,10 @@ impl Policy for LowestLatency {
 mod tests {
     use super::*;
     use crate::kernel::SimTime;
-    use crate::policy::Placement;
     use crate::policy::builtin::fixtures::{estate, place_request, placement, request, route};
+    use crate::policy::{Decider, Placement};
     use crate::vocab::Tier;
+    use crate::vocab::ids::SiteId;
 
     #[test]
     fn lowest_latency_weighs_network_against_queueing() {
@@ -116,6 +117,64 @@ mod tests {
         assert_eq!(
             bare.place(&place_request(1), &placements, &view),
             lowest.place(&place_request(1), &placements, &view)
+        );
+    }
+
+    /// Routes like lowest latency but wants no route margin.
+    struct Jumpy;
+
+    impl Policy for Jumpy {
+        fn name(&self) -> &str {
+            "jumpy"
+        }
+        fn route_margin(&self, _: f64) -> f64 {
+            0.0
+        }
+    }
+
+    #[test]
+    fn a_stream_stays_unless_another_site_is_better_by_the_margin() {
+        let estate = estate();
+        let view = View::of_estate(SimTime::ZERO, &estate);
+        let mut decider = Decider::new(Box::new(LowestLatency)).with_route_margin(0.2);
+        let on_a = RouteRequest {
+            current: Some(SiteId(0)),
+            ..request()
+        };
+        let a = route(0, 20, 0, 1); // 120 ms
+        let slightly_better_b = route(1, 0, 0, 1); // 100 ms: 17% better, under the margin
+        let candidates = [a, slightly_better_b];
+        assert_eq!(decider.route(&view, &on_a, &candidates, "s"), 0, "stays on a");
+        let fresh = RouteRequest {
+            current: None,
+            ..on_a
+        };
+        assert_eq!(
+            decider.route(&view, &fresh, &candidates, "s"),
+            1,
+            "a new stream takes the best"
+        );
+        let busy_a = route(0, 20, 3, 0); // 20 + 4 × 100 / 4 + 100 = 220 ms: b is 55% better
+        assert_eq!(
+            decider.route(&view, &on_a, &[busy_a, slightly_better_b], "s"),
+            1,
+            "moves"
+        );
+        // Site a can no longer serve: the stream moves at once, even to a worse site.
+        let far_b = route(1, 200, 0, 1);
+        let far_c = route(2, 300, 0, 1);
+        assert_eq!(decider.route(&view, &on_a, &[far_c, far_b], "s"), 1, "a is gone");
+        let mut jumpy = Decider::new(Box::new(Jumpy)).with_route_margin(0.2);
+        assert_eq!(
+            jumpy.route(&view, &on_a, &candidates, "s"),
+            1,
+            "a policy may opt out"
+        );
+        let mut unset = Decider::new(Box::new(LowestLatency)).with_route_margin(0.0);
+        assert_eq!(
+            unset.route(&view, &on_a, &candidates, "s"),
+            1,
+            "margin 0: the best"
         );
     }
 

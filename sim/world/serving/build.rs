@@ -183,9 +183,6 @@ fn build_service(
             context_tokens: demand.context_tokens,
             generated_tokens: demand.generated_tokens,
             last_choice: None,
-            logged_choice: None,
-            logged_at: SimTime::ZERO,
-            unlogged_changes: 0,
             epoch: 0,
         });
     }

@@ -171,12 +171,8 @@ struct Demand {
     eligible: Vec<u32>,
     context_tokens: u32,
     generated_tokens: u32,
-    /// The deployment the last request went to.
+    /// The deployment the last request went to: its site is the stream's current site.
     last_choice: Option<u32>,
-    /// The route last written to the decision log, when, and the changes since not written.
-    logged_choice: Option<u32>,
-    logged_at: SimTime,
-    unlogged_changes: u32,
     /// Bumped whenever an arrival is scheduled; only the arrival of the current epoch is live.
     epoch: u32,
 }
