@@ -425,7 +425,7 @@ fn eu_requests_never_leave_the_eu_and_a_second_eu_region_recovers_in_minutes() {
     // During the outage EU requests are served in Paris: the stream moved there when Dublin
     // went down, or was there already.
     let eu_routes = routes(&dual.record, "assistant", "users-eu");
-    let during_outage = eu_routes.iter().filter(|(t, _)| *t < end).last();
+    let during_outage = eu_routes.iter().rfind(|(t, _)| *t < end);
     assert_eq!(
         during_outage.map(|(_, s)| s.as_str()),
         Some("cloud-eu-2"),
