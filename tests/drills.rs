@@ -363,23 +363,16 @@ fn eu_requests_never_leave_the_eu_and_a_second_eu_region_recovers_in_minutes() {
         assert_eq!(during.len() as f64, (end - start) / 60.0);
         assert!(during.iter().all(|w| w.served > 0));
         let figures = incident(outcome, name);
+        assert_eq!(
+            figures.time_to_detect_s,
+            Some(60.0),
+            "noticed in the first window"
+        );
         assert_eq!(figures.jobs_interrupted, 1);
-        // Routes are sticky: with two EU regions the EU stream may already be in Paris when
-        // Dublin fails, and then no request is lost and no SLO missed. When requests are lost,
-        // the outage is noticed in its first window and failures go to the edge cache, which
-        // answers its share of them.
-        let lost = figures.requests_degraded + figures.requests_failed;
-        if lost > 0 {
-            assert_eq!(
-                figures.time_to_detect_s,
-                Some(60.0),
-                "noticed in the first window"
-            );
-        }
-        if lost >= 100 {
-            let share = figures.requests_degraded as f64 / lost as f64;
-            assert!((share - hit_ratio).abs() < 0.05, "edge cache answered {share}");
-        }
+        // A failure goes to the edge cache, which answers its share of them.
+        let share =
+            figures.requests_degraded as f64 / (figures.requests_degraded + figures.requests_failed) as f64;
+        assert!((share - hit_ratio).abs() < 0.05, "edge cache answered {share}");
     }
 
     // One EU region: EU requests had nowhere to go although the US region had room to spare.
@@ -422,15 +415,13 @@ fn eu_requests_never_leave_the_eu_and_a_second_eu_region_recovers_in_minutes() {
         "{paired_ttr}"
     );
     assert_relative_eq!(paired_ttr, resumed_at(&interruption) - start, max_relative = 1e-9);
-    // During the outage EU requests are served in Paris: the stream moved there when Dublin
-    // went down, or was there already.
+    // The EU stream moves to Paris when Dublin fails and back once Dublin serves again: its
+    // site changes twice, however busy either region gets (overflow is no route change).
     let eu_routes = routes(&dual.record, "assistant", "users-eu");
-    let during_outage = eu_routes.iter().rfind(|(t, _)| *t < end);
-    assert_eq!(
-        during_outage.map(|(_, s)| s.as_str()),
-        Some("cloud-eu-2"),
-        "{eu_routes:?}"
-    );
+    let sites: Vec<&str> = eu_routes.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(sites, ["cloud-eu-1", "cloud-eu-2", "cloud-eu-1"], "{eu_routes:?}");
+    assert!(eu_routes[1].0 >= start && eu_routes[1].0 < end, "{eu_routes:?}");
+    assert!(eu_routes[2].0 >= end, "{eu_routes:?}");
     assert!(paired.requests_failed * 10 < lonely.requests_failed);
     // It stays in the second region to the end: the default policy does not move it back.
     assert_eq!(
@@ -834,16 +825,17 @@ fn pattern_c_the_second_cloud_absorbs_an_outage_and_governance_stays_on_prem() {
     }
     let figures = incident(&outcome, name);
     let assistant = &outcome.summary.services["assistant"];
-    // The requests in service at provider A are lost (there is no fallback). Routes are
-    // sticky, so at seed 9 both origins' streams are on provider A when it fails and provider B
-    // holds only the replicas it needs for no load: requests also time out in B's queue until
-    // its new replicas are ready, about 5 minutes. (Routed request by request, the load was
-    // spread over both providers, B had headroom and only the requests in service were lost.)
-    let lost_or_late = assistant.failed_by_reason["replica_lost"] + assistant.failed_by_reason["timeout"];
-    assert_eq!(figures.requests_failed, lost_or_late);
-    assert_eq!(assistant.requests.failed, lost_or_late);
+    // Only the requests in service at provider A are lost (there is no fallback).
+    assert_eq!(
+        figures.requests_failed,
+        assistant.failed_by_reason["replica_lost"]
+    );
+    assert_eq!(
+        assistant.requests.failed,
+        assistant.failed_by_reason["replica_lost"]
+    );
     let width = scenario.spec.metrics.window.as_secs_f64();
-    assert!(figures.time_to_recover_s.unwrap() <= 10.0 * width);
+    assert!(figures.time_to_recover_s.unwrap() <= 2.0 * width);
     let during = windows_within(&scenario, record, "assistant", start, end);
     assert!(during.iter().all(|w| w.served > 0));
     // Models are trained and evaluated centrally, undisturbed.

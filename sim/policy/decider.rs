@@ -1,8 +1,8 @@
 //! The engine's side of a policy: the one policy instance of a run, the decision log it writes
 //! to, and the signals waiting to be delivered. Placement and routing answers are checked here;
 //! one outside the eligible list is rejected, logged and replaced by the default. Routes are
-//! made sticky here, for every policy alike: a stream stays on its site unless another is
-//! better by the route margin.
+//! made sticky here, for every policy alike: a stream keeps its site unless another is better
+//! by the route margin or its preferred site is no worse, and overflows while its site is full.
 
 use super::decision::{Decision, DecisionKind, DecisionLog};
 use super::spec::DEFAULT_ROUTE_MARGIN;
@@ -32,6 +32,41 @@ pub enum PlaceOutcome {
     Wait(String),
     /// Give up on the job, for this reason.
     Reject(String),
+}
+
+/// Where a request goes ([`Decider::route`]) and what that does to its stream's site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routed {
+    /// The candidate that serves the request.
+    pub index: usize,
+    /// The request overflows from its stream's site, which is full, to `index`; the stream's
+    /// site stays where it is. Otherwise `index`'s site is the stream's site from now on.
+    pub spill: bool,
+    /// Why the stream is at `index`'s site, when that is a change.
+    pub why: RouteWhy,
+}
+
+impl Routed {
+    fn stream(index: usize, why: RouteWhy) -> Self {
+        Routed {
+            index,
+            spill: false,
+            why,
+        }
+    }
+}
+
+/// Why a stream is on the site a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteWhy {
+    /// The policy's choice: the stream had no site, its site can no longer serve, it stays,
+    /// or the margin is 0.
+    Chosen,
+    /// Better than the stream's site by more than the route margin.
+    Better,
+    /// To the stream's preferred site (the best with no queues), which scores no worse than
+    /// its current one.
+    Back,
 }
 
 /// The policy of a run with its decision log and pending signals.
@@ -136,28 +171,29 @@ impl Decider {
     }
 
     /// Asks the policy which candidate serves `request`; an index outside `candidates` is
-    /// rejected and logged, and the lowest expected latency is used instead. A stream on a
-    /// site that can still serve (`request.current` among the candidates) stays there unless
-    /// the policy's choice scores lower by more than the route margin ([`Decider::hold`]).
+    /// rejected and logged, and the lowest expected latency is used instead. The answer is then
+    /// made sticky for the request's stream; [`Routed`] says what the request does to its
+    /// stream's site.
     pub fn route(
         &mut self,
         view: &View<'_>,
         request: &RouteRequest,
         candidates: &[RouteCandidate],
         subject: &str,
-    ) -> usize {
+    ) -> Routed {
         // With one eligible candidate there is nothing to choose.
         if candidates.len() == 1 {
-            return 0;
+            return Routed::stream(0, RouteWhy::Chosen);
         }
         let choice = self.policy.route(request, candidates, view);
         if choice < candidates.len() {
             return self.hold(view, request, candidates, choice);
         }
         let (last, unlogged) = &mut self.route_rejections;
+        let fastest = Routed::stream(lowest_latency::fastest(candidates), RouteWhy::Chosen);
         if last.is_some_and(|t| request.now.saturating_since(t) < ROUTE_REJECTION_INTERVAL) {
             *unlogged += 1;
-            return lowest_latency::fastest(candidates);
+            return fastest;
         }
         let since = match std::mem::take(unlogged) {
             0 => String::new(),
@@ -176,45 +212,79 @@ impl Decider {
             format!("candidate {choice}"),
             reason,
         );
-        lowest_latency::fastest(candidates)
+        fastest
     }
 
-    /// Hysteresis: `choice` unless the stream's current site is a candidate and `choice` is
-    /// not better than it by the margin, in which case the best candidate at the current site.
+    /// Hysteresis around the policy's `choice` for a stream on site `request.current`:
+    ///
+    /// - no current site, a margin of 0, or the current site no longer a candidate: `choice`;
+    /// - the stream moves to `choice` when it scores lower than the current site by more than
+    ///   the margin;
+    /// - it moves to its preferred site (the best with no queue anywhere,
+    ///   [`Decider::preferred`]) as soon as that scores no worse than the current site, so a
+    ///   stream that left during a queue does not stay on a worse site once the queue is gone;
+    /// - otherwise it stays, but a request that would queue at the current site (no free slot)
+    ///   spills to `choice` when that scores lower: the load is spread while the stream's site
+    ///   stays where it is.
+    ///
     /// Without it, routing flaps between sites whose scores are nearly equal, every request
     /// moving the queues that the next one's scores are read from. Runs per request: it only
-    /// scores when the choice would move the stream, and allocates nothing.
+    /// scores when the choice is not the current site, and allocates nothing.
     fn hold(
         &self,
         view: &View<'_>,
         request: &RouteRequest,
         candidates: &[RouteCandidate],
         choice: usize,
-    ) -> usize {
+    ) -> Routed {
+        let chosen = Routed::stream(choice, RouteWhy::Chosen);
         let Some(current) = request.current else {
-            return choice;
+            return chosen;
         };
         if candidates[choice].site == current {
-            return choice;
+            return chosen;
         }
         let margin = self.policy.route_margin(self.route_margin);
         if margin.is_nan() || margin <= 0.0 {
-            return choice;
+            return chosen;
         }
         let score = |c: &RouteCandidate| self.policy.route_score(request, c, view);
-        let mut here: Option<(usize, f64)> = None;
-        for (i, c) in candidates.iter().enumerate() {
-            if c.site == current {
-                let s = score(c);
-                if here.is_none_or(|(_, best)| s < best) {
-                    here = Some((i, s));
-                }
-            }
+        let Some((stay, s_here)) = best_at(candidates, current, score) else {
+            return chosen;
+        };
+        let s_choice = score(&candidates[choice]);
+        if clears_margin(s_choice, s_here, margin) {
+            return Routed::stream(choice, RouteWhy::Better);
         }
-        match here {
-            Some((stay, s_here)) if !clears_margin(score(&candidates[choice]), s_here, margin) => stay,
-            _ => choice,
+        let preferred = self.preferred(view, request, candidates);
+        if candidates[preferred].site != current
+            && let Some((back, s_back)) = best_at(candidates, candidates[preferred].site, score)
+            && s_back <= s_here
+        {
+            return Routed::stream(back, RouteWhy::Back);
         }
+        if candidates[stay].free_slots == 0 && s_choice < s_here {
+            return Routed {
+                index: choice,
+                spill: true,
+                why: RouteWhy::Chosen,
+            };
+        }
+        Routed::stream(stay, RouteWhy::Chosen)
+    }
+
+    /// The candidate a stream would be on with no queue anywhere: the best
+    /// [`Policy::route_score`] of each candidate as if all its slots were free (ties to the
+    /// earlier candidate).
+    pub fn preferred(&self, view: &View<'_>, request: &RouteRequest, candidates: &[RouteCandidate]) -> usize {
+        super::argmin(candidates, |c| {
+            let idle = RouteCandidate {
+                queued: 0,
+                free_slots: c.slots,
+                ..*c
+            };
+            self.policy.route_score(request, &idle, view)
+        })
     }
 
     /// The runners-up of a route with their scores: `"us-east 212.400, eu-par 230.100"`.
@@ -314,6 +384,24 @@ impl Decider {
             reason,
         }
     }
+}
+
+/// The best-scoring candidate at `site` with its score, if any is there.
+fn best_at(
+    candidates: &[RouteCandidate],
+    site: SiteId,
+    score: impl Fn(&RouteCandidate) -> f64,
+) -> Option<(usize, f64)> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, c) in candidates.iter().enumerate() {
+        if c.site == site {
+            let s = score(c);
+            if best.is_none_or(|(_, b)| s < b) {
+                best = Some((i, s));
+            }
+        }
+    }
+    best
 }
 
 /// Whether a score of `there` is better (lower) than `here` by more than `margin`, a fraction

@@ -16,7 +16,9 @@
 //! - Routes are sticky: a request stream (a service's demand from one origin) stays on its
 //!   current site unless another is better by the route margin, a fraction of the current
 //!   site's [`Policy::route_score`] (`policies.route_margin`, default 0.2), or its site can no
-//!   longer serve. The [`Decider`] applies this to whatever `route` answers, so it holds for
+//!   longer serve, or its preferred site (best with no queues) scores no worse; while its site
+//!   is full, a request may spill over to the policy's choice without moving the stream
+//!   ([`Routed`]). The [`Decider`] applies this to whatever `route` answers, so it holds for
 //!   every policy; [`Policy::route_margin`] lets a policy change or refuse it, and
 //!   [`RouteRequest::current`] shows a policy where the stream is.
 //! - [`Policy::on_signal`] hears of outages, price and capacity changes, preemption notices and
@@ -54,7 +56,7 @@ pub use builtin::{
     BUILT_IN, Cheapest, CostCeiling, DataLocal, Failover, LowestLatency, Tiered, Weighted, built_in,
     lowest_latency,
 };
-pub use decider::{Decider, PlaceOutcome};
+pub use decider::{Decider, PlaceOutcome, RouteWhy, Routed};
 pub use decision::{Decision, DecisionKind, DecisionLog};
 pub use spec::{
     CostCeilingSpec, DEFAULT_ROUTE_MARGIN, FailoverSpec, PolicyChoice, PolicySettings, TieredSpec,
@@ -112,9 +114,10 @@ pub struct RouteRequest {
     pub origin: SiteId,
     /// When.
     pub now: SimTime,
-    /// The site the request's stream (its service's demand from its origin) was routed to
-    /// last, if any; `None` for a stream's first request and for fallback requests. It may be
-    /// among the candidates or not (down, no ready replicas, not allowed).
+    /// The site of the request's stream (its service's demand from its origin), where its
+    /// requests go unless they spill over to another site while it is full; `None` for a
+    /// stream's first request and for fallback requests. It may be among the candidates or not
+    /// (down, no ready replicas, not allowed).
     pub current: Option<SiteId>,
 }
 

@@ -61,7 +61,7 @@ mod tests {
     use super::*;
     use crate::kernel::SimTime;
     use crate::policy::builtin::fixtures::{estate, place_request, placement, request, route};
-    use crate::policy::{Decider, Placement};
+    use crate::policy::{Decider, Placement, RouteWhy, Routed};
     use crate::vocab::Tier;
     use crate::vocab::ids::SiteId;
 
@@ -137,43 +137,75 @@ mod tests {
         let estate = estate();
         let view = View::of_estate(SimTime::ZERO, &estate);
         let mut decider = Decider::new(Box::new(LowestLatency)).with_route_margin(0.2);
-        let on_a = RouteRequest {
-            current: Some(SiteId(0)),
+        let on = |site| RouteRequest {
+            current: Some(SiteId(site)),
             ..request()
         };
-        let a = route(0, 20, 0, 1); // 120 ms
-        let slightly_better_b = route(1, 0, 0, 1); // 100 ms: 17% better, under the margin
-        let candidates = [a, slightly_better_b];
-        assert_eq!(decider.route(&view, &on_a, &candidates, "s"), 0, "stays on a");
-        let fresh = RouteRequest {
-            current: None,
-            ..on_a
+        let stays = |index| Routed {
+            index,
+            spill: false,
+            why: RouteWhy::Chosen,
         };
+        let a = route(0, 0, 0, 1); // 100 ms: the preferred site
+        let b = route(1, 10, 0, 1); // 110 ms
+        let full_a = route(0, 0, 0, 0); // 100 + 1 × 100 / 4 = 125 ms: b is 12% better
+        let busy_a = route(0, 0, 3, 0); // 100 + 4 × 100 / 4 = 200 ms: b is 45% better
         assert_eq!(
-            decider.route(&view, &fresh, &candidates, "s"),
-            1,
+            decider.route(&view, &request(), &[a, b], "s"),
+            stays(0),
             "a new stream takes the best"
         );
-        let busy_a = route(0, 20, 3, 0); // 20 + 4 × 100 / 4 + 100 = 220 ms: b is 55% better
+        assert_eq!(decider.route(&view, &on(0), &[a, b], "s"), stays(0));
         assert_eq!(
-            decider.route(&view, &on_a, &[busy_a, slightly_better_b], "s"),
-            1,
-            "moves"
+            decider.route(&view, &on(0), &[full_a, b], "s"),
+            Routed {
+                index: 1,
+                spill: true,
+                why: RouteWhy::Chosen
+            },
+            "a is full: the request spills to b, the stream stays on a"
+        );
+        assert_eq!(
+            decider.route(&view, &on(0), &[busy_a, b], "s"),
+            Routed {
+                index: 1,
+                spill: false,
+                why: RouteWhy::Better
+            },
+            "b is better by more than the margin: the stream moves"
+        );
+        assert_eq!(
+            decider.route(&view, &on(1), &[full_a, b], "s"),
+            stays(1),
+            "a is still worse than b: the stream stays on b"
+        );
+        assert_eq!(
+            decider.route(&view, &on(1), &[a, b], "s"),
+            Routed {
+                index: 0,
+                spill: false,
+                why: RouteWhy::Back
+            },
+            "a is no worse than b again: back to a, without the margin"
         );
         // Site a can no longer serve: the stream moves at once, even to a worse site.
         let far_b = route(1, 200, 0, 1);
         let far_c = route(2, 300, 0, 1);
-        assert_eq!(decider.route(&view, &on_a, &[far_c, far_b], "s"), 1, "a is gone");
+        assert_eq!(
+            decider.route(&view, &on(0), &[far_c, far_b], "s"),
+            stays(1),
+            "a is gone"
+        );
         let mut jumpy = Decider::new(Box::new(Jumpy)).with_route_margin(0.2);
         assert_eq!(
-            jumpy.route(&view, &on_a, &candidates, "s"),
-            1,
+            jumpy.route(&view, &on(0), &[full_a, b], "s"),
+            stays(1),
             "a policy may opt out"
         );
         let mut unset = Decider::new(Box::new(LowestLatency)).with_route_margin(0.0);
         assert_eq!(
-            unset.route(&view, &on_a, &candidates, "s"),
-            1,
+            unset.route(&view, &on(0), &[full_a, b], "s"),
+            stays(1),
             "margin 0: the best"
         );
     }

@@ -182,7 +182,7 @@ fn build_service(
             residency: demand.residency.clone(),
             context_tokens: demand.context_tokens,
             generated_tokens: demand.generated_tokens,
-            last_choice: None,
+            site: None,
             epoch: 0,
         });
     }

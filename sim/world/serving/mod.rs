@@ -171,8 +171,8 @@ struct Demand {
     eligible: Vec<u32>,
     context_tokens: u32,
     generated_tokens: u32,
-    /// The deployment the last request went to: its site is the stream's current site.
-    last_choice: Option<u32>,
+    /// The stream's site: where its requests go unless they spill over while it is full.
+    site: Option<SiteId>,
     /// Bumped whenever an arrival is scheduled; only the arrival of the current epoch is live.
     epoch: u32,
 }

@@ -1,14 +1,16 @@
 //! Routing: a request arrives from its origin's demand stream, the policy picks a deployment
 //! among those that may serve it, and the request travels there. Each stream (a service's
-//! demand from one origin) has a current site, which the `Decider` keeps unless another is
-//! better by the route margin; a change of that site is logged, not every request.
+//! demand from one origin) has a site, which the `Decider` keeps unless another is better by
+//! the route margin or the stream's preferred site is no worse; while that site is full a
+//! request may spill over to another without moving the stream. A change of a stream's site is
+//! logged, not every request.
 
 use rand::Rng;
 
 use crate::infra::estate::Estate;
 use crate::kernel::{Context, KernelError, SimDuration};
 use crate::metrics::service::FailReason;
-use crate::policy::{Decider, DecisionKind, RouteCandidate, RouteRequest, View};
+use crate::policy::{Decider, DecisionKind, RouteCandidate, RouteRequest, RouteWhy, View};
 use crate::vocab::ServiceId;
 use crate::vocab::ids::SiteId;
 
@@ -92,10 +94,12 @@ impl Serving {
         };
         let view = View::of_estate(ctx.now(), estate);
         let subject = &self.services[request.service.index()].name;
-        let choice = decider.route(&view, &route_request, &self.candidates, subject);
-        let chosen = self.candidates[choice];
-        request.deployment = self.candidate_deployments[choice];
-        self.note_route_change(&view, decider, &route_request, &request, &chosen);
+        let routed = decider.route(&view, &route_request, &self.candidates, subject);
+        let chosen = self.candidates[routed.index];
+        request.deployment = self.candidate_deployments[routed.index];
+        if !routed.spill {
+            self.note_route_change(&view, decider, &route_request, &request, &chosen, routed.why);
+        }
         request.one_way_ns = chosen.round_trip_ns / 2;
         request.network_ns = chosen.round_trip_ns + self.loss_penalty(estate, origin, chosen);
         let (id, generation) = self.store(request);
@@ -178,20 +182,19 @@ impl Serving {
         }
     }
 
-    /// The site a stream's last request went to; `None` for a fallback request, which is no
-    /// stream's own.
+    /// The site of the request's stream; `None` for a fallback request, which is no stream's
+    /// own.
     fn current_site(&self, request: &Request) -> Option<SiteId> {
         let (Some(index), None) = (request.origin_index, request.primary) else {
             return None;
         };
-        let service = &self.services[request.service.index()];
-        let last = service.demands[index as usize].last_choice?;
-        Some(service.deployments[last as usize].site)
+        self.services[request.service.index()].demands[index as usize].site
     }
 
-    /// Logs when the site serving a stream changes. Routing is sticky (the `Decider` keeps a
-    /// stream where it is unless another site is better by the route margin), so every change
-    /// is news: the old site can no longer serve, or the new one is clearly better.
+    /// Sets the stream's site to the one a request (not a spilled one) went to, and logs a
+    /// change. Routing is sticky (see the `Decider`), so every change is news: the old site can
+    /// no longer serve, the new one is clearly better, or the stream is back on its preferred
+    /// site.
     fn note_route_change(
         &mut self,
         view: &View<'_>,
@@ -199,25 +202,29 @@ impl Serving {
         route: &RouteRequest,
         request: &Request,
         chosen: &RouteCandidate,
+        why: RouteWhy,
     ) {
         let (Some(index), None) = (request.origin_index, request.primary) else {
             return;
         };
         let service = &mut self.services[request.service.index()];
         let demand = &mut service.demands[index as usize];
-        demand.last_choice = Some(request.deployment);
+        demand.site = Some(chosen.site);
         if route.current == Some(chosen.site) {
             return;
         }
-        let why = match route.current {
-            None => "first request".to_string(),
-            Some(was) if self.candidates.iter().any(|c| c.site == was) => {
+        let why = match (route.current, why) {
+            (None, _) => "first request".to_string(),
+            (Some(was), RouteWhy::Back) => {
+                format!("to its preferred site, no worse than {}", view.site_name(was))
+            }
+            (Some(was), _) if self.candidates.iter().any(|c| c.site == was) => {
                 format!(
                     "better than {} by more than the route margin",
                     view.site_name(was)
                 )
             }
-            Some(was) => format!("{} can no longer serve", view.site_name(was)),
+            (Some(was), _) => format!("{} can no longer serve", view.site_name(was)),
         };
         let subject = format!("{} from {}", service.name, view.site_name(demand.origin));
         let alternatives = decider.route_alternatives(view, route, &self.candidates, chosen.site);
