@@ -1,8 +1,11 @@
 //! The engine's side of a policy: the one policy instance of a run, the decision log it writes
 //! to, and the signals waiting to be delivered. Placement and routing answers are checked here;
-//! one outside the eligible list is rejected, logged and replaced by the default.
+//! one outside the eligible list is rejected, logged and replaced by the default. Routes are
+//! made sticky here, for every policy alike: a stream keeps its site unless another is better
+//! by the route margin or its preferred site is no worse, and overflows while its site is full.
 
 use super::decision::{Decision, DecisionKind, DecisionLog};
+use super::spec::DEFAULT_ROUTE_MARGIN;
 use super::{
     PlaceRequest, Placement, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score, Signal, View,
     lowest_latency, preferred_then_cheapest,
@@ -31,6 +34,41 @@ pub enum PlaceOutcome {
     Reject(String),
 }
 
+/// Where a request goes ([`Decider::route`]) and what that does to its stream's site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routed {
+    /// The candidate that serves the request.
+    pub index: usize,
+    /// The request overflows from its stream's site, which is full, to `index`; the stream's
+    /// site stays where it is. Otherwise `index`'s site is the stream's site from now on.
+    pub spill: bool,
+    /// Why the stream is at `index`'s site, when that is a change.
+    pub why: RouteWhy,
+}
+
+impl Routed {
+    fn stream(index: usize, why: RouteWhy) -> Self {
+        Routed {
+            index,
+            spill: false,
+            why,
+        }
+    }
+}
+
+/// Why a stream is on the site a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteWhy {
+    /// The policy's choice: the stream had no site, its site can no longer serve, it stays,
+    /// or the margin is 0.
+    Chosen,
+    /// Better than the stream's site by more than the route margin.
+    Better,
+    /// To the stream's preferred site (the best with no queues), which scores no worse than
+    /// its current one.
+    Back,
+}
+
 /// The policy of a run with its decision log and pending signals.
 pub struct Decider {
     policy: Box<dyn Policy>,
@@ -38,6 +76,8 @@ pub struct Decider {
     signals: Vec<Signal>,
     /// When an ineligible route was last logged, and how many came since.
     route_rejections: (Option<SimTime>, u64),
+    /// The scenario's route margin, before the policy's say ([`Policy::route_margin`]).
+    route_margin: f64,
 }
 
 /// Ineligible routes are logged at most once per this interval: a policy that gets every
@@ -52,7 +92,15 @@ impl Decider {
             log: DecisionLog::default(),
             signals: Vec::new(),
             route_rejections: (None, 0),
+            route_margin: DEFAULT_ROUTE_MARGIN,
         }
+    }
+
+    /// Keeps streams on their site unless another is better by `margin`, a fraction of the
+    /// current site's score (the scenario's `policies.route_margin`).
+    pub fn with_route_margin(mut self, margin: f64) -> Self {
+        self.route_margin = margin;
+        self
     }
 
     /// The policy's name.
@@ -123,26 +171,29 @@ impl Decider {
     }
 
     /// Asks the policy which candidate serves `request`; an index outside `candidates` is
-    /// rejected and logged, and the lowest expected latency is used instead.
+    /// rejected and logged, and the lowest expected latency is used instead. The answer is then
+    /// made sticky for the request's stream; [`Routed`] says what the request does to its
+    /// stream's site.
     pub fn route(
         &mut self,
         view: &View<'_>,
         request: &RouteRequest,
         candidates: &[RouteCandidate],
         subject: &str,
-    ) -> usize {
+    ) -> Routed {
         // With one eligible candidate there is nothing to choose.
         if candidates.len() == 1 {
-            return 0;
+            return Routed::stream(0, RouteWhy::Chosen);
         }
         let choice = self.policy.route(request, candidates, view);
         if choice < candidates.len() {
-            return choice;
+            return self.hold(view, request, candidates, choice);
         }
         let (last, unlogged) = &mut self.route_rejections;
+        let fastest = Routed::stream(lowest_latency::fastest(candidates), RouteWhy::Chosen);
         if last.is_some_and(|t| request.now.saturating_since(t) < ROUTE_REJECTION_INTERVAL) {
             *unlogged += 1;
-            return lowest_latency::fastest(candidates);
+            return fastest;
         }
         let since = match std::mem::take(unlogged) {
             0 => String::new(),
@@ -161,7 +212,79 @@ impl Decider {
             format!("candidate {choice}"),
             reason,
         );
-        lowest_latency::fastest(candidates)
+        fastest
+    }
+
+    /// Hysteresis around the policy's `choice` for a stream on site `request.current`:
+    ///
+    /// - no current site, a margin of 0, or the current site no longer a candidate: `choice`;
+    /// - the stream moves to `choice` when it scores lower than the current site by more than
+    ///   the margin;
+    /// - it moves to its preferred site (the best with no queue anywhere,
+    ///   [`Decider::preferred`]) as soon as that scores no worse than the current site, so a
+    ///   stream that left during a queue does not stay on a worse site once the queue is gone;
+    /// - otherwise it stays, but a request that would queue at the current site (no free slot)
+    ///   spills to `choice` when that scores lower: the load is spread while the stream's site
+    ///   stays where it is.
+    ///
+    /// Without it, routing flaps between sites whose scores are nearly equal, every request
+    /// moving the queues that the next one's scores are read from. Runs per request: it only
+    /// scores when the choice is not the current site, and allocates nothing.
+    fn hold(
+        &self,
+        view: &View<'_>,
+        request: &RouteRequest,
+        candidates: &[RouteCandidate],
+        choice: usize,
+    ) -> Routed {
+        let chosen = Routed::stream(choice, RouteWhy::Chosen);
+        let Some(current) = request.current else {
+            return chosen;
+        };
+        if candidates[choice].site == current {
+            return chosen;
+        }
+        let margin = self.policy.route_margin(self.route_margin);
+        if margin.is_nan() || margin <= 0.0 {
+            return chosen;
+        }
+        let score = |c: &RouteCandidate| self.policy.route_score(request, c, view);
+        let Some((stay, s_here)) = best_at(candidates, current, score) else {
+            return chosen;
+        };
+        let s_choice = score(&candidates[choice]);
+        if clears_margin(s_choice, s_here, margin) {
+            return Routed::stream(choice, RouteWhy::Better);
+        }
+        let preferred = self.preferred(view, request, candidates);
+        if candidates[preferred].site != current
+            && let Some((back, s_back)) = best_at(candidates, candidates[preferred].site, score)
+            && s_back <= s_here
+        {
+            return Routed::stream(back, RouteWhy::Back);
+        }
+        if candidates[stay].free_slots == 0 && s_choice < s_here {
+            return Routed {
+                index: choice,
+                spill: true,
+                why: RouteWhy::Chosen,
+            };
+        }
+        Routed::stream(stay, RouteWhy::Chosen)
+    }
+
+    /// The candidate a stream would be on with no queue anywhere: the best
+    /// [`Policy::route_score`] of each candidate as if all its slots were free (ties to the
+    /// earlier candidate).
+    pub fn preferred(&self, view: &View<'_>, request: &RouteRequest, candidates: &[RouteCandidate]) -> usize {
+        super::argmin(candidates, |c| {
+            let idle = RouteCandidate {
+                queued: 0,
+                free_slots: c.slots,
+                ..*c
+            };
+            self.policy.route_score(request, &idle, view)
+        })
     }
 
     /// The runners-up of a route with their scores: `"us-east 212.400, eu-par 230.100"`.
@@ -261,6 +384,30 @@ impl Decider {
             reason,
         }
     }
+}
+
+/// The best-scoring candidate at `site` with its score, if any is there.
+fn best_at(
+    candidates: &[RouteCandidate],
+    site: SiteId,
+    score: impl Fn(&RouteCandidate) -> f64,
+) -> Option<(usize, f64)> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, c) in candidates.iter().enumerate() {
+        if c.site == site {
+            let s = score(c);
+            if best.is_none_or(|(_, b)| s < b) {
+                best = Some((i, s));
+            }
+        }
+    }
+    best
+}
+
+/// Whether a score of `there` is better (lower) than `here` by more than `margin`, a fraction
+/// of `here`'s size. Scores that do not compare (NaN) never clear it: the stream stays.
+fn clears_margin(there: f64, here: f64, margin: f64) -> bool {
+    there < here - margin * here.abs()
 }
 
 fn join(items: impl Iterator<Item = String>) -> String {

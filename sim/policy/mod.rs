@@ -13,6 +13,14 @@
 //! - [`Policy::route_score`] and [`Policy::place_score`] score single candidates. The default
 //!   `route` and `place` take the best score, and the decision log shows the runners-up with
 //!   their scores, so most policies only write the scores.
+//! - Routes are sticky: a request stream (a service's demand from one origin) stays on its
+//!   current site unless another is better by the route margin, a fraction of the current
+//!   site's [`Policy::route_score`] (`policies.route_margin`, default 0.2), or its site can no
+//!   longer serve, or its preferred site (best with no queues) scores no worse; while its site
+//!   is full, a request may spill over to the policy's choice without moving the stream
+//!   ([`Routed`]). The [`Decider`] applies this to whatever `route` answers, so it holds for
+//!   every policy; [`Policy::route_margin`] lets a policy change or refuse it, and
+//!   [`RouteRequest::current`] shows a policy where the stream is.
 //! - [`Policy::on_signal`] hears of outages, price and capacity changes, preemption notices and
 //!   a periodic tick, and answers with [`Action`]s: migrate a job, scale a service at a site,
 //!   switch a service to its fallback, defer a job, restore a job elsewhere.
@@ -48,9 +56,12 @@ pub use builtin::{
     BUILT_IN, Cheapest, CostCeiling, DataLocal, Failover, LowestLatency, Tiered, Weighted, built_in,
     lowest_latency,
 };
-pub use decider::{Decider, PlaceOutcome};
+pub use decider::{Decider, PlaceOutcome, RouteWhy, Routed};
 pub use decision::{Decision, DecisionKind, DecisionLog};
-pub use spec::{CostCeilingSpec, FailoverSpec, PolicyChoice, PolicySettings, TieredSpec, WeightedSpec};
+pub use spec::{
+    CostCeilingSpec, DEFAULT_ROUTE_MARGIN, FailoverSpec, PolicyChoice, PolicySettings, TieredSpec,
+    WeightedSpec,
+};
 pub use view::{Action, JobInfo, JobStatus, Signal, View, Workloads};
 
 use crate::kernel::{SimDuration, SimTime};
@@ -103,6 +114,11 @@ pub struct RouteRequest {
     pub origin: SiteId,
     /// When.
     pub now: SimTime,
+    /// The site of the request's stream (its service's demand from its origin), where its
+    /// requests go unless they spill over to another site while it is full; `None` for a
+    /// stream's first request and for fallback requests. It may be among the candidates or not
+    /// (down, no ready replicas, not allowed).
+    pub current: Option<SiteId>,
 }
 
 /// A placement and routing strategy. Every hook has a default; see the module docs. Policies
@@ -123,6 +139,15 @@ pub trait Policy: Send {
     fn route_score(&self, request: &RouteRequest, candidate: &RouteCandidate, view: &View<'_>) -> f64 {
         let _ = (request, view);
         lowest_latency::route_score(candidate)
+    }
+
+    /// The route margin this policy wants: a stream stays on its current site unless another
+    /// candidate's [`Policy::route_score`] is lower by more than this fraction of the current
+    /// site's (see [`Decider::route`]). `configured` is the scenario's `policies.route_margin`,
+    /// which the default returns; return 0 to opt out and have [`Policy::route`]'s answer
+    /// used as it is (a policy may then read [`RouteRequest::current`] itself).
+    fn route_margin(&self, configured: f64) -> f64 {
+        configured
     }
 
     /// Chooses where `request`'s gang runs among `candidates` (never empty), or to wait or

@@ -164,7 +164,7 @@ impl World {
             incidents,
             backlog: Vec::new(),
             capacity: CapacitySamples::default(),
-            decisions: Decider::new(policy),
+            decisions: Decider::new(policy).with_route_margin(resolved.spec().policies.route_margin),
             window: resolved.spec().metrics.window,
             transfers_due: None,
         })
@@ -227,8 +227,7 @@ impl World {
                 }
             }
             ClockEvent::WindowEnd => {
-                self.serving
-                    .close_window(ctx.now(), &self.estate, &mut self.decisions);
+                self.serving.close_window(ctx.now());
                 let queued = self.serving.queued_total();
                 self.backlog.push(queued + self.jobs.waiting_count() as u64);
                 self.capacity.record(&self.estate);

@@ -60,6 +60,7 @@ pub(super) fn request() -> RouteRequest {
         service: ServiceId(0),
         origin: SiteId(0),
         now: SimTime::ZERO,
+        current: None,
     }
 }
 

@@ -60,9 +60,10 @@ impl Policy for LowestLatency {
 mod tests {
     use super::*;
     use crate::kernel::SimTime;
-    use crate::policy::Placement;
     use crate::policy::builtin::fixtures::{estate, place_request, placement, request, route};
+    use crate::policy::{Decider, Placement, RouteWhy, Routed};
     use crate::vocab::Tier;
+    use crate::vocab::ids::SiteId;
 
     #[test]
     fn lowest_latency_weighs_network_against_queueing() {
@@ -116,6 +117,96 @@ mod tests {
         assert_eq!(
             bare.place(&place_request(1), &placements, &view),
             lowest.place(&place_request(1), &placements, &view)
+        );
+    }
+
+    /// Routes like lowest latency but wants no route margin.
+    struct Jumpy;
+
+    impl Policy for Jumpy {
+        fn name(&self) -> &str {
+            "jumpy"
+        }
+        fn route_margin(&self, _: f64) -> f64 {
+            0.0
+        }
+    }
+
+    #[test]
+    fn a_stream_stays_unless_another_site_is_better_by_the_margin() {
+        let estate = estate();
+        let view = View::of_estate(SimTime::ZERO, &estate);
+        let mut decider = Decider::new(Box::new(LowestLatency)).with_route_margin(0.2);
+        let on = |site| RouteRequest {
+            current: Some(SiteId(site)),
+            ..request()
+        };
+        let stays = |index| Routed {
+            index,
+            spill: false,
+            why: RouteWhy::Chosen,
+        };
+        let a = route(0, 0, 0, 1); // 100 ms: the preferred site
+        let b = route(1, 10, 0, 1); // 110 ms
+        let full_a = route(0, 0, 0, 0); // 100 + 1 × 100 / 4 = 125 ms: b is 12% better
+        let busy_a = route(0, 0, 3, 0); // 100 + 4 × 100 / 4 = 200 ms: b is 45% better
+        assert_eq!(
+            decider.route(&view, &request(), &[a, b], "s"),
+            stays(0),
+            "a new stream takes the best"
+        );
+        assert_eq!(decider.route(&view, &on(0), &[a, b], "s"), stays(0));
+        assert_eq!(
+            decider.route(&view, &on(0), &[full_a, b], "s"),
+            Routed {
+                index: 1,
+                spill: true,
+                why: RouteWhy::Chosen
+            },
+            "a is full: the request spills to b, the stream stays on a"
+        );
+        assert_eq!(
+            decider.route(&view, &on(0), &[busy_a, b], "s"),
+            Routed {
+                index: 1,
+                spill: false,
+                why: RouteWhy::Better
+            },
+            "b is better by more than the margin: the stream moves"
+        );
+        assert_eq!(
+            decider.route(&view, &on(1), &[full_a, b], "s"),
+            stays(1),
+            "a is still worse than b: the stream stays on b"
+        );
+        assert_eq!(
+            decider.route(&view, &on(1), &[a, b], "s"),
+            Routed {
+                index: 0,
+                spill: false,
+                why: RouteWhy::Back
+            },
+            "a is no worse than b again: back to a, without the margin"
+        );
+        // Site a can no longer serve: the stream moves at once, even to a worse site.
+        let far_b = route(1, 200, 0, 1);
+        let far_c = route(2, 300, 0, 1);
+        assert_eq!(
+            decider.route(&view, &on(0), &[far_c, far_b], "s"),
+            stays(1),
+            "a is gone"
+        );
+        let mut jumpy = Decider::new(Box::new(Jumpy)).with_route_margin(0.2);
+        assert_eq!(
+            jumpy.route(&view, &on(0), &[full_a, b], "s"),
+            stays(1),
+            "a policy may opt out"
+        );
+        let mut unset = Decider::new(Box::new(LowestLatency)).with_route_margin(0.0);
+        assert_eq!(
+            unset.route(&view, &on(0), &[full_a, b], "s"),
+            stays(1),
+            "margin 0: the best"
         );
     }
 

@@ -4,10 +4,12 @@
 //! A log can hold thousands of route changes, so the timeline is cut to [`MAX_SHOWN`]
 //! decisions, chosen in this order:
 //! 1. incident starts and ends;
-//! 2. every other decision except route changes and scaling, nearest an incident (or the
-//!    start of the run) first;
-//! 3. route changes and scaling within [`NEAR_S`] of an incident or of the start, nearest
-//!    first — never those further away.
+//! 2. every other decision except route changes and scaling (failovers, placements,
+//!    interruptions, degradation…), nearest an incident (or the start of the run) first;
+//! 3. scaling within [`NEAR_S`] of an incident or of the start, nearest first;
+//! 4. route changes within [`NEAR_S`] of an incident or of the start, nearest first, at most
+//!    [`MAX_ROUTES_SHOWN`] of them — never those further away, so that routing, however busy,
+//!    does not bury what the incident did.
 //!
 //! Shown decisions keep their time order; each run of left-out decisions between two shown
 //! ones becomes one row counting them by kind. `decisions.csv` always has them all.
@@ -24,6 +26,9 @@ pub const MAX_SHOWN: usize = 300;
 /// How near an incident (or the start) a route change or scaling decision must be to be
 /// shown, in seconds: 30 minutes.
 pub const NEAR_S: f64 = 1_800.0;
+
+/// The most route changes the timeline shows.
+pub(super) const MAX_ROUTES_SHOWN: usize = 40;
 
 /// The most characters of a subject or choice shown; the rest is in `decisions.csv`.
 const SHORT_CELL: usize = 120;
@@ -87,6 +92,18 @@ fn distance(t_s: f64, spans: &[Span]) -> f64 {
         .fold(t_s.abs(), f64::min)
 }
 
+/// Where a decision comes in the timeline's order (see the module documentation), or `None`
+/// for one never shown.
+fn rank(kind: DecisionKind, near: f64) -> Option<u8> {
+    Some(match kind {
+        DecisionKind::Incident => 0,
+        kind if !routine(kind) => 1,
+        _ if near > NEAR_S => return None,
+        DecisionKind::Scale => 2,
+        _ => 3,
+    })
+}
+
 /// Which decisions of `log` the timeline shows (see the module documentation).
 fn shown(log: &[Decision], spans: &[Span]) -> Vec<bool> {
     let mut candidates: Vec<(u8, f64, usize)> = log
@@ -94,19 +111,25 @@ fn shown(log: &[Decision], spans: &[Span]) -> Vec<bool> {
         .enumerate()
         .filter_map(|(i, d)| {
             let near = distance(d.time.as_secs_f64(), spans);
-            let rank = match d.kind {
-                DecisionKind::Incident => 0,
-                kind if routine(kind) && near <= NEAR_S => 2,
-                kind if routine(kind) => return None,
-                _ => 1,
-            };
-            Some((rank, near, i))
+            Some((rank(d.kind, near)?, near, i))
         })
         .collect();
     candidates.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
     let mut shown = vec![false; log.len()];
-    for &(_, _, i) in candidates.iter().take(MAX_SHOWN) {
+    let mut routes = 0;
+    let mut taken = 0;
+    for &(_, _, i) in &candidates {
+        if taken == MAX_SHOWN {
+            break;
+        }
+        if log[i].kind == DecisionKind::RouteChange {
+            if routes == MAX_ROUTES_SHOWN {
+                continue;
+            }
+            routes += 1;
+        }
         shown[i] = true;
+        taken += 1;
     }
     shown
 }
@@ -186,8 +209,9 @@ fn note(shown: usize, total: usize) -> String {
     }
     format!(
         "{} of the run's {} decisions, in time order: every incident start and end, then the other \
-         decisions nearest an incident or the start of the run (up to {MAX_SHOWN}); route changes and \
-         scaling only within 30 minutes of an incident or the start. The rows in grey count what is \
+         decisions nearest an incident or the start of the run (up to {MAX_SHOWN}); scaling, then \
+         route changes (at most {MAX_ROUTES_SHOWN}), only within 30 minutes of an incident or the \
+         start. The rows in grey count what is \
          left out between two shown decisions. Every decision is in \
          <a href=\"decisions.csv\">decisions.csv</a>.",
         count(shown as u64),
@@ -320,6 +344,42 @@ mod tests {
             })
             .sum();
         assert_eq!(omitted as usize + MAX_SHOWN, log.len());
+    }
+
+    #[test]
+    fn route_changes_do_not_crowd_out_scaling_or_failovers() {
+        let spans = [Span {
+            start_s: 3_600.0,
+            end_s: 7_200.0,
+        }];
+        let mut log: Vec<Decision> = (0..1_000)
+            .map(|t| decision(3_600 + t, DecisionKind::RouteChange))
+            .collect();
+        log.push(decision(3_600, DecisionKind::Incident));
+        log.extend((0..300).map(|t| decision(4_000 + t, DecisionKind::Scale)));
+        log.push(decision(9_000, DecisionKind::Degrade));
+        log.sort_by_key(|d| d.time);
+        let rows = rows(&log, &spans);
+        let shown = |kind| {
+            rows.iter()
+                .filter(|r| matches!(r, Row::Shown(d) if d.kind == kind))
+                .count()
+        };
+        assert_eq!(shown(DecisionKind::Incident), 1);
+        assert_eq!(shown(DecisionKind::Degrade), 1);
+        assert_eq!(shown(DecisionKind::Scale), MAX_SHOWN - 2);
+        assert_eq!(shown(DecisionKind::RouteChange), 0);
+        let few: Vec<Decision> = log
+            .iter()
+            .filter(|d| d.kind != DecisionKind::Scale)
+            .cloned()
+            .collect();
+        let rows = super::rows(&few, &spans);
+        let routes = rows
+            .iter()
+            .filter(|r| matches!(r, Row::Shown(d) if d.kind == DecisionKind::RouteChange))
+            .count();
+        assert_eq!(routes, MAX_ROUTES_SHOWN);
     }
 
     #[test]

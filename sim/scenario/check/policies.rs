@@ -58,6 +58,12 @@ pub(super) fn check_policy(spec: &ScenarioSpec, diags: &mut Diagnostics) {
         settings.migration_gain,
         "migration_gain",
     );
+    fraction(
+        diags,
+        "policies.route_margin",
+        settings.route_margin,
+        "route_margin",
+    );
     let resume = settings.cost_ceiling.resume_below;
     if !(resume > 0.0 && resume <= 1.0) {
         diags.at_path(

@@ -174,10 +174,7 @@ fn build_service(
             context_tokens: demand.context_tokens,
             generated_tokens: demand.generated_tokens,
             payload: demand.payload.unwrap_or_default(),
-            last_choice: None,
-            logged_choice: None,
-            logged_at: SimTime::ZERO,
-            unlogged_changes: 0,
+            site: None,
             epoch: 0,
         });
     }

@@ -160,12 +160,8 @@ struct Demand {
     generated_tokens: u32,
     /// The bytes its requests and responses carry (zero when not modelled).
     payload: PayloadSpec,
-    /// The deployment the last request went to.
-    last_choice: Option<u32>,
-    /// The route last written to the decision log, when, and the changes since not written.
-    logged_choice: Option<u32>,
-    logged_at: SimTime,
-    unlogged_changes: u32,
+    /// The stream's site: where its requests go unless they spill over while it is full.
+    site: Option<SiteId>,
     /// Bumped whenever an arrival is scheduled; only the arrival of the current epoch is live.
     epoch: u32,
 }

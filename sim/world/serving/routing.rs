@@ -1,13 +1,16 @@
 //! Routing: a request arrives from its origin's demand stream, the policy picks a deployment
-//! among those that may serve it, and the request travels there. Route changes are logged per
-//! origin, not per request.
+//! among those that may serve it, and the request travels there. Each stream (a service's
+//! demand from one origin) has a site, which the `Decider` keeps unless another is better by
+//! the route margin or the stream's preferred site is no worse; while that site is full a
+//! request may spill over to another without moving the stream. A change of a stream's site is
+//! logged, not every request.
 
 use rand::Rng;
 
 use crate::infra::estate::Estate;
-use crate::kernel::{Context, KernelError, SimDuration, SimTime};
+use crate::kernel::{Context, KernelError, SimDuration};
 use crate::metrics::service::FailReason;
-use crate::policy::{Decider, DecisionKind, RouteCandidate, RouteRequest, View};
+use crate::policy::{Decider, DecisionKind, RouteCandidate, RouteRequest, RouteWhy, View};
 use crate::vocab::ServiceId;
 use crate::vocab::ids::SiteId;
 
@@ -88,13 +91,16 @@ impl Serving {
             service: request.service,
             origin,
             now: ctx.now(),
+            current: self.current_site(&request),
         };
         let view = View::of_estate(ctx.now(), estate);
         let subject = &self.services[request.service.index()].name;
-        let choice = decider.route(&view, &route_request, &self.candidates, subject);
-        let chosen = self.candidates[choice];
-        request.deployment = self.candidate_deployments[choice];
-        self.note_route_change(&view, decider, &route_request, &request, &chosen);
+        let routed = decider.route(&view, &route_request, &self.candidates, subject);
+        let chosen = self.candidates[routed.index];
+        request.deployment = self.candidate_deployments[routed.index];
+        if !routed.spill {
+            self.note_route_change(&view, decider, &route_request, &request, &chosen, routed.why);
+        }
         let (sent, received) = self.send_payload(estate, &mut request, origin, chosen.site);
         request.one_way_ns = chosen.round_trip_ns / 2 + sent;
         request.network_ns =
@@ -214,11 +220,19 @@ impl Serving {
         }
     }
 
-    /// Logs when the site serving an origin's requests changes, not every request. A change
-    /// away from a site that can no longer serve is logged at once. When routes flip between
-    /// sites that can both serve (two about equally good), at most one change per origin is
-    /// logged per metrics window; the others are counted, and where routing settled is logged
-    /// at the window's end ([`Serving::close_window`]).
+    /// The site of the request's stream; `None` for a fallback request, which is no stream's
+    /// own.
+    fn current_site(&self, request: &Request) -> Option<SiteId> {
+        let (Some(index), None) = (request.origin_index, request.primary) else {
+            return None;
+        };
+        self.services[request.service.index()].demands[index as usize].site
+    }
+
+    /// Sets the stream's site to the one a request (not a spilled one) went to, and logs a
+    /// change. Routing is sticky (see the `Decider`), so every change is news: the old site can
+    /// no longer serve, the new one is clearly better, or the stream is back on its preferred
+    /// site.
     fn note_route_change(
         &mut self,
         view: &View<'_>,
@@ -226,88 +240,47 @@ impl Serving {
         route: &RouteRequest,
         request: &Request,
         chosen: &RouteCandidate,
+        why: RouteWhy,
     ) {
         let (Some(index), None) = (request.origin_index, request.primary) else {
             return;
         };
-        let now = view.now();
         let service = &mut self.services[request.service.index()];
         let demand = &mut service.demands[index as usize];
-        if demand.last_choice.replace(request.deployment) == Some(request.deployment) {
+        demand.site = Some(chosen.site);
+        if route.current == Some(chosen.site) {
             return;
         }
-        // A change away from a site that can no longer serve (down, no ready replicas) is news;
-        // a change between sites that both still can, within a window of the last entry, is
-        // routing spreading load and is only counted.
-        let quiet = now.saturating_since(demand.logged_at) >= self.window;
-        let logged_site = demand.logged_choice.map(|d| service.deployments[d as usize].site);
-        let still_serves = logged_site.is_some_and(|site| self.candidates.iter().any(|c| c.site == site));
-        if (still_serves && !quiet) || demand.logged_choice == Some(request.deployment) {
-            demand.unlogged_changes += 1;
-            return;
-        }
-        let was = demand.logged_choice.map_or("none".to_string(), |d| {
-            view.site_name(service.deployments[d as usize].site).to_string()
-        });
-        let flips = match std::mem::take(&mut demand.unlogged_changes) {
-            0 => String::new(),
-            n => format!("; {n} brief changes since the last entry"),
+        let why = match (route.current, why) {
+            (None, _) => "first request".to_string(),
+            (Some(was), RouteWhy::Back) => {
+                format!("to its preferred site, no worse than {}", view.site_name(was))
+            }
+            (Some(was), _) if self.candidates.iter().any(|c| c.site == was) => {
+                format!(
+                    "better than {} by more than the route margin",
+                    view.site_name(was)
+                )
+            }
+            (Some(was), _) => format!("{} can no longer serve", view.site_name(was)),
         };
-        demand.logged_choice = Some(request.deployment);
-        demand.logged_at = now;
         let subject = format!("{} from {}", service.name, view.site_name(demand.origin));
         let alternatives = decider.route_alternatives(view, route, &self.candidates, chosen.site);
         let reason = format!(
-            "{} score {:.3}; expected {:.1} ms (was {was}){flips}",
+            "{} score {:.3}; expected {:.1} ms; {why}",
             decider.policy_name(),
             decider.route_score(view, route, chosen),
             chosen.expected_latency_ns() / 1e6,
         );
         let choice = view.site_name(chosen.site).to_string();
         decider.record_with(
-            now,
+            view.now(),
             DecisionKind::RouteChange,
             subject,
             choice,
             alternatives,
             reason,
         );
-    }
-
-    /// At the end of a window, logs where each origin's routing settled if that differs from
-    /// the last logged route (flips inside the window were not logged one by one).
-    pub(super) fn note_settled_routes(&mut self, now: SimTime, estate: &Estate, decider: &mut Decider) {
-        for service in &mut self.services {
-            for demand in &mut service.demands {
-                let (Some(current), true) = (demand.last_choice, demand.unlogged_changes > 0) else {
-                    continue;
-                };
-                let changes = std::mem::take(&mut demand.unlogged_changes);
-                let up = estate.sites[service.deployments[current as usize].site.index()].up;
-                if demand.logged_choice == Some(current) || !up {
-                    continue;
-                }
-                let site = |d: u32| {
-                    estate.sites[service.deployments[d as usize].site.index()]
-                        .name
-                        .clone()
-                };
-                let was = demand.logged_choice.map_or("none".to_string(), site);
-                demand.logged_choice = Some(current);
-                demand.logged_at = now;
-                decider.record(
-                    now,
-                    DecisionKind::RouteChange,
-                    format!(
-                        "{} from {}",
-                        service.name,
-                        estate.sites[demand.origin.index()].name
-                    ),
-                    site(current),
-                    format!("settled after {changes} changes in the window (was {was})"),
-                );
-            }
-        }
     }
 
     /// A demand surge: from now on the arrival rate of `service`'s demand from `origin` (every

@@ -1,9 +1,8 @@
-//! Metrics windows and the end of the run: slot use and replicas per window, where routing
-//! settled, and the release of every replica at the horizon.
+//! Metrics windows and the end of the run: slot use and replicas per window, and the release
+//! of every replica at the horizon.
 
 use crate::infra::estate::Estate;
 use crate::kernel::SimTime;
-use crate::policy::Decider;
 
 use super::*;
 
@@ -20,10 +19,8 @@ impl Serving {
         }
     }
 
-    /// Closes a metrics window at `now`: records each service's replicas and slot use over it,
-    /// and logs where flapping routes settled.
-    pub fn close_window(&mut self, now: SimTime, estate: &Estate, decider: &mut Decider) {
-        self.note_settled_routes(now, estate, decider);
+    /// Closes a metrics window at `now`: records each service's replicas and slot use over it.
+    pub fn close_window(&mut self, now: SimTime) {
         for service in &mut self.services {
             service.usage_marks.resize(service.deployments.len(), (0, 0));
             let (mut busy, mut ready, mut replicas_ready, mut replicas_held) = (0u128, 0u128, 0, 0);
