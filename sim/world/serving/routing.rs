@@ -121,6 +121,8 @@ impl Serving {
     }
 
     /// Refills the candidate buffers with the deployments that may serve `request` now.
+    // Inlined: it runs once per request, and as a call it costs more than its body saves.
+    #[inline]
     fn fill_candidates(&mut self, estate: &Estate, request: &Request, origin: SiteId) {
         self.candidates.clear();
         self.candidate_deployments.clear();
@@ -181,6 +183,7 @@ impl Serving {
     /// sites that can both serve (two about equally good), at most one change per origin is
     /// logged per metrics window; the others are counted, and where routing settled is logged
     /// at the window's end ([`Serving::close_window`]).
+    #[inline]
     fn note_route_change(
         &mut self,
         view: &View<'_>,
@@ -192,12 +195,27 @@ impl Serving {
         let (Some(index), None) = (request.origin_index, request.primary) else {
             return;
         };
+        let demand = &mut self.services[request.service.index()].demands[index as usize];
+        // Almost every request goes where the last one went: that check stays on the hot path.
+        if demand.last_choice.replace(request.deployment) != Some(request.deployment) {
+            self.log_route_change(view, decider, route, request, index, chosen);
+        }
+    }
+
+    /// The slow part of [`Serving::note_route_change`]: the stream's route moved.
+    #[cold]
+    fn log_route_change(
+        &mut self,
+        view: &View<'_>,
+        decider: &mut Decider,
+        route: &RouteRequest,
+        request: &Request,
+        index: u32,
+        chosen: &RouteCandidate,
+    ) {
         let now = view.now();
         let service = &mut self.services[request.service.index()];
         let demand = &mut service.demands[index as usize];
-        if demand.last_choice.replace(request.deployment) == Some(request.deployment) {
-            return;
-        }
         // A change away from a site that can no longer serve (down, no ready replicas) is news;
         // a change between sites that both still can, within a window of the last entry, is
         // routing spreading load and is only counted.
