@@ -12,6 +12,7 @@ use super::*;
 
 impl Serving {
     /// Puts a travelling request in a slot; returns the slot and its generation.
+    #[inline]
     pub(super) fn store(&mut self, mut request: Request) -> (RequestSlot, u32) {
         request.stage = Stage::Travelling;
         match self.free_requests.pop() {
