@@ -31,7 +31,8 @@ fn scenario(origin: &str, payload: &str) -> String {
 
 fn run(text: &str) -> RunOutcome {
     let scenario = load_str(text, "payloads.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    simulate(&scenario, scenario.spec.seed).expect("run succeeds")
+    let resolved = scenario.resolve().expect("nothing to load");
+    simulate(&resolved, scenario.spec.seed).expect("run succeeds")
 }
 
 fn spent(outcome: &RunOutcome, category: CostCategory) -> f64 {
