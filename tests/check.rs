@@ -185,7 +185,7 @@ fn every_kind_of_assertion_can_fail_the_gate() {
             r#"latency: "110ms""#,
             &[
                 "slo_attainment(chat) measured 0.0000, bound > 0.9",
-                "time_to_recover(node dies) has no measured value (an affected service does not meet its SLO for 3 windows in a row before the end of the run), bound < 10m",
+                "time_to_recover(node dies) has no measured value (an affected service does not meet its SLO for 3 windows in a row starting within 1h of the incident settling, or before the end of the run), bound < 10m",
             ],
         ),
     ];

@@ -4,17 +4,20 @@
 //! Definitions (all times in seconds from the incident's start unless said otherwise):
 //! - **time to detect**: to the end of the first metrics window, from the one the incident
 //!   starts in, in which an affected service misses its SLO (the SLO's share of requests within
-//!   the bound; failures count as misses). `null` when no affected SLO broke.
+//!   the bound; failures count as misses). Only windows that start before the incident settles
+//!   (its end; its start, if instant) plus `attribution_window` (default 1 h) count: a miss
+//!   later than that is not this incident's. `null` when no affected SLO broke in that span.
 //! - **time to recover**: until every affected service meets its SLO again for
 //!   `recovery_windows` consecutive windows (measured to the start of the first of them; 0 if
-//!   none broke) and every job the incident interrupted computes again. `null` when that does not
-//!   happen before the end of the run.
+//!   none broke) and every job the incident interrupted computes again. The good run must start
+//!   within the same span or in the window right after it. `null` when that does not happen.
 //! - **backlog drain**: from the incident's end (its start, for an instant incident) until the
 //!   backlog — requests queued at services plus jobs waiting for GPUs, sampled at each window's
 //!   end — is back at or below its level at the last window end before the incident.
-//! - **during**: from the start until the end or until recovery, whichever is later (to the end
-//!   of the run if neither comes), counted in whole windows for requests and prorated over the
-//!   ledger's entries for cost.
+//! - **during**: from the start until the end or until recovery, whichever is later; to the end
+//!   of the attribution window if it does not recover, and to the end of the run for an incident
+//!   that lasts until then; counted in whole windows for requests and prorated over the ledger's
+//!   entries for cost.
 //!
 //! A figure that cannot be given is `null` with a note saying why, never a made-up number.
 
@@ -44,6 +47,8 @@ pub struct RunRecord<'a> {
     pub window_ns: u64,
     /// Consecutive good windows that count as recovered.
     pub recovery_windows: u32,
+    /// How long after an incident settles detection and recovery are searched.
+    pub attribution_window: SimDuration,
     /// The end of the run.
     pub horizon: SimTime,
     /// Backlog at the end of each window.
@@ -142,6 +147,26 @@ impl RunRecord<'_> {
     }
 }
 
+/// The first window that starts at or after the incident settles plus the attribution window:
+/// detection and recovery are searched before it. An incident that lasts to the end of the run
+/// is searched to the end.
+fn attribution_end(incident: &IncidentView, run: &RunRecord<'_>) -> u64 {
+    let settles = if incident.instant {
+        Some(incident.start)
+    } else {
+        incident.end
+    };
+    match settles {
+        Some(at) => {
+            let bound = at.saturating_add(run.attribution_window).as_nanos();
+            bound
+                .div_ceil(run.window_ns.max(1))
+                .max(run.window_of(incident.start) + 1)
+        }
+        None => u64::MAX,
+    }
+}
+
 fn seconds(d: SimDuration) -> f64 {
     d.as_secs_f64()
 }
@@ -151,7 +176,9 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> IncidentSummar
     let mut notes = BTreeMap::new();
     let first = run.window_of(incident.start);
     let windows = run.windows();
-    let first_bad = (first..windows).find(|&k| !run.all_good(&incident.affected, k));
+    // Windows starting before this one can still be put down to the incident.
+    let attributed = attribution_end(incident, run);
+    let first_bad = (first..attributed.min(windows)).find(|&k| !run.all_good(&incident.affected, k));
     let time_to_detect_s = match first_bad {
         Some(k) => Some(seconds(run.window_start(k + 1).saturating_since(incident.start))),
         None => {
@@ -166,7 +193,8 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> IncidentSummar
         None => Some(incident.start),
         Some(bad) => {
             let run_length = u64::from(run.recovery_windows.max(1));
-            (bad + 1..windows)
+            // The good run may start in the window right after the last attributable one.
+            (bad + 1..attributed.saturating_add(1).min(windows))
                 .find(|&k| {
                     k + run_length <= windows
                         && (k..k + run_length).all(|w| run.all_good(&incident.affected, w))
@@ -193,8 +221,8 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> IncidentSummar
             notes.insert(
                 "time_to_recover_s",
                 format!(
-                    "an affected service does not meet its SLO for {} windows in a row before the end of the run",
-                    run.recovery_windows
+                    "an affected service does not meet its SLO for {} windows in a row starting within {} of the incident settling, or before the end of the run",
+                    run.recovery_windows, run.attribution_window
                 ),
             );
             None
@@ -230,7 +258,8 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> IncidentSummar
     };
     let until = match (settled, recovered) {
         (Some(end), Some(back)) => end.max(back),
-        _ => run.horizon,
+        (Some(end), None) => end.saturating_add(run.attribution_window).min(run.horizon),
+        (None, _) => run.horizon,
     };
     let (requests_failed, requests_degraded) = requests_between(run, incident.start, until);
     IncidentSummary {
@@ -310,4 +339,86 @@ fn cost_between(ledger: &Ledger, start: SimTime, until: SimTime) -> f64 {
             e.usd * overlap as f64 / e.end.saturating_since(e.start).as_nanos() as f64
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::service::FailReason;
+
+    const MINUTE: u64 = 60_000_000_000;
+
+    /// A service with an SLO of 1 s at p99 whose only misses are failed requests in `bad`
+    /// windows, over `windows` one-minute windows.
+    fn service(windows: u64, bad: &[u64]) -> ServiceMetrics {
+        let mut metrics = ServiceMetrics::new(1, MINUTE, 0, 1_000_000_000, false);
+        for k in 0..windows {
+            let at = k * MINUTE + 1;
+            metrics.arrival(at);
+            if bad.contains(&k) {
+                metrics.failed(at, at, FailReason::Timeout);
+            } else {
+                metrics.served(at, at, Some(0), &Default::default());
+            }
+        }
+        metrics
+    }
+
+    fn figures(metrics: &ServiceMetrics, windows: u64, attribution_window: SimDuration) -> IncidentSummary {
+        let ledger = Ledger::default();
+        let backlog = vec![0; windows as usize];
+        let run = RunRecord {
+            window_ns: MINUTE,
+            recovery_windows: 3,
+            attribution_window,
+            horizon: SimTime::from_nanos(windows * MINUTE),
+            backlog: &backlog,
+            services: vec![ServiceView {
+                name: "s",
+                metrics,
+                slo: Some((99.0, SimDuration::from_secs(1))),
+            }],
+            interruptions: &[],
+            ledger: &ledger,
+        };
+        // Down from 0:10 to 1:10: it settles in window 1.
+        let incident = IncidentView {
+            name: "i".into(),
+            kind: "site_outage",
+            start: SimTime::from_nanos(10_000_000_000),
+            end: Some(SimTime::from_nanos(MINUTE + 10_000_000_000)),
+            instant: false,
+            affected: vec![0],
+            interrupts: None,
+        };
+        summarize(&incident, &run)
+    }
+
+    #[test]
+    fn a_miss_after_the_attribution_window_is_not_the_incidents() {
+        let hour = SimDuration::from_secs(3_600);
+        // Windows 0..=61 start before 1:10 + 60 min = 61:10; window 62 starts after it.
+        let late = service(200, &[62]);
+        let summary = figures(&late, 200, hour);
+        assert_eq!(summary.time_to_detect_s, None);
+        assert_eq!(summary.time_to_recover_s, Some(0.0));
+        let inside = service(200, &[61]);
+        let summary = figures(&inside, 200, hour);
+        assert_eq!(summary.time_to_detect_s, Some((62 * 60 - 10) as f64));
+        assert_eq!(summary.time_to_recover_s, Some((62 * 60 - 10) as f64));
+        // Missing from window 3 on, with no good run of three starting by window 61: never
+        // recovered within the span, although the service is fine from window 100.
+        let long: Vec<u64> = (3..100).collect();
+        let summary = figures(&service(200, &long), 200, hour);
+        assert_eq!(summary.time_to_detect_s, Some((4 * 60 - 10) as f64));
+        assert_eq!(summary.time_to_recover_s, None);
+        assert!(
+            summary.notes["time_to_recover_s"].contains("1h"),
+            "{:?}",
+            summary.notes
+        );
+        // With a longer window the same run recovers at window 100.
+        let summary = figures(&service(200, &long), 200, SimDuration::from_secs(3 * 3_600));
+        assert_eq!(summary.time_to_recover_s, Some((100 * 60 - 10) as f64));
+    }
 }

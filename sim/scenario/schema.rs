@@ -102,6 +102,15 @@ pub struct MetricsSpec {
     /// incident.
     #[serde(default = "default_recovery_windows")]
     pub recovery_windows: u32,
+    /// How long after an incident ends (after its start, for an instant one) a missed SLO is
+    /// still put down to it: detection and recovery are searched up to then, not to the end of
+    /// the run.
+    #[serde(default = "default_attribution_window")]
+    pub attribution_window: SimDuration,
+}
+
+fn default_attribution_window() -> SimDuration {
+    SimDuration::from_secs(3_600)
 }
 
 fn default_recovery_windows() -> u32 {
@@ -118,6 +127,7 @@ impl Default for MetricsSpec {
             window: default_window(),
             warmup: SimDuration::ZERO,
             recovery_windows: default_recovery_windows(),
+            attribution_window: default_attribution_window(),
         }
     }
 }

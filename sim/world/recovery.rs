@@ -21,6 +21,7 @@ pub(super) fn incident_summaries(
     let run = RunRecord {
         window_ns: scenario.spec.metrics.window.as_nanos(),
         recovery_windows: scenario.spec.metrics.recovery_windows,
+        attribution_window: scenario.spec.metrics.attribution_window,
         horizon,
         backlog: &world.backlog,
         services: world
