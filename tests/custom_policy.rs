@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use hybridsim::infra::network::LinkCondition;
+use hybridsim::kernel::SimDuration;
 use hybridsim::policy::{
     Action, PlaceRequest, Placement, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Signal, View,
 };
@@ -136,4 +138,54 @@ fn ineligible_answers_are_rejected_and_logged_and_the_run_goes_on() {
     ] {
         assert!(at_outage.iter().any(|r| r.contains(why)), "{why}: {at_outage:?}");
     }
+}
+
+/// Writes down every link signal it hears, with the link's name and the time.
+struct LinkListener(std::sync::Arc<std::sync::Mutex<Vec<(f64, String, LinkCondition)>>>);
+
+impl Policy for LinkListener {
+    fn name(&self) -> &str {
+        "link_listener"
+    }
+    fn on_signal(&mut self, signal: &Signal, view: &View<'_>, _: &mut Vec<Action>) {
+        if let Signal::LinkChange { link, condition } = *signal {
+            let heard = (
+                view.now().as_secs_f64(),
+                view.link_name(link).to_string(),
+                condition,
+            );
+            self.0.lock().unwrap().push(heard);
+        }
+    }
+}
+
+#[test]
+fn a_policy_hears_when_a_link_degrades_and_when_it_is_back() {
+    let degraded = SCENARIO.replace(
+        r#"kind: site_outage(site: "b")"#,
+        r#"kind: link_degradation(link: "users--b", bandwidth_factor: 0.5, added_latency: "20ms", loss: 0.01)"#,
+    );
+    let scenario =
+        hybridsim::scenario::load_str(&degraded, "links.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    simulate_with(
+        &scenario.resolve().unwrap(),
+        4,
+        Box::new(LinkListener(heard.clone())),
+    )
+    .unwrap();
+    let expected = vec![
+        (
+            3600.0,
+            "users--b".to_string(),
+            LinkCondition {
+                up: true,
+                bandwidth_factor: 0.5,
+                added_latency: SimDuration::from_millis(20),
+                added_loss: 0.01,
+            },
+        ),
+        (5400.0, "users--b".to_string(), LinkCondition::NORMAL),
+    ];
+    assert_eq!(*heard.lock().unwrap(), expected);
 }

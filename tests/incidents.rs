@@ -292,17 +292,98 @@ fn spot_capacity_follows_an_availability_trace_exactly() {
 
 #[test]
 fn spot_reclaims_come_at_the_configured_rate() {
-    // An 8-GPU gang held on spot around the clock (restarting at once after each reclaim, 0 s
-    // notice); each GPU is reclaimed at 1 per 100 h, so the gang at 8 per 100 h: over 5,000 h
-    // 400 reclaims, Poisson, standard deviation 20.
+    // An 8-GPU gang held on spot around the clock (restarting at once after each reclaim: 0 s
+    // notice, and the GPU offered again at once); each GPU is reclaimed at 1 per 100 h, so the
+    // gang at 8 per 100 h: over 5,000 h 400 reclaims, Poisson, standard deviation 20.
     let outcome = run(&estate(
         "5000h",
         r#"pools: [(site: "fra", accelerator: "H100",
-             spot: (limit: 8, price: "1 USD/h", notice: "0s", preemption: rate("0.01/h")))],
+             spot: (limit: 8, price: "1 USD/h", notice: "0s", preemption: rate("0.01/h"), reclaimed_for: "0s"))],
     jobs: [(name: "forever", class: training, gpus: 8, work: 1000000, preemptible: true, tiers: [spot])],"#,
     ));
     let reclaims = f64::from(outcome.record.jobs[0].record.interruptions.iter().sum::<u32>());
     assert!((reclaims - 400.0).abs() < 4.0 * 20.0, "{reclaims} reclaims");
+}
+
+#[test]
+fn a_reclaimed_spot_gpu_is_out_of_the_tier_until_it_returns() {
+    // As above, but a reclaimed GPU comes back only after 1 h: the gang (8 of the tier's 8
+    // GPUs) cannot restart until then. Each cycle is an exponential run of mean 12.5 h and one
+    // hour waiting, so over 5,000 h the reclaims are a renewal count of mean 5,000 / 13.5 =
+    // 370.4 and variance t·σ²/μ³ = 5,000 × 12.5² / 13.5³ = 317.5 (sd 17.8). The GPUs are
+    // held for exactly the time not spent waiting: 5,000 h less an hour per reclaim (the last
+    // wait may be cut by the horizon).
+    let outcome = run(&estate(
+        "5000h",
+        r#"pools: [(site: "fra", accelerator: "H100",
+             spot: (limit: 8, price: "1 USD/h", notice: "0s", preemption: rate("0.01/h"), reclaimed_for: "1h"))],
+    jobs: [(name: "forever", class: training, gpus: 8, work: 1000000, preemptible: true, tiers: [spot])],"#,
+    ));
+    let record = &outcome.record.jobs[0].record;
+    let reclaims = record.interruptions.iter().sum::<u32>();
+    let expected = 5000.0 / 13.5;
+    let sd = (5000.0 * 12.5f64.powi(2) / 13.5f64.powi(3)).sqrt();
+    assert!(
+        (f64::from(reclaims) - expected).abs() < 4.0 * sd,
+        "{reclaims} reclaims"
+    );
+    let hour_ns = 3600 * 1_000_000_000u128;
+    let held_hours_if_every_wait_ends = 8 * (5000 - u128::from(reclaims)) * hour_ns;
+    assert!(
+        (held_hours_if_every_wait_ends..held_hours_if_every_wait_ends + 8 * hour_ns)
+            .contains(&record.held_gpu_ns),
+        "{} GPU-ns held, {reclaims} reclaims",
+        record.held_gpu_ns
+    );
+}
+
+#[test]
+fn reclaimed_for_is_refused_without_a_reclaim_rate() {
+    let text = estate(
+        "1h",
+        r#"pools: [(site: "fra", accelerator: "H100", spot: (limit: 8, price: "1 USD/h", reclaimed_for: "1h"))],"#,
+    );
+    let error = load_str(&text, "incidents.ron".as_ref()).unwrap_err().to_string();
+    assert!(
+        error.contains("reclaimed_for applies to reclaims at a rate"),
+        "{error}"
+    );
+    assert!(error.contains("incidents.ron:"), "{error}");
+}
+
+#[test]
+fn checkpoint_replication_goes_on_after_a_failover_so_a_second_loss_finds_a_copy() {
+    // fra, ams and par, 10 Gbps apart. The job runs at fra and copies each checkpoint to ams.
+    // fra is lost at 1h30m: the job restores the 1 h copy at ams (5 min) and computes from
+    // 1h35m. Its own site is now the copy site, so its checkpoints go to the nearest other site
+    // where it could run: par (fra is down). The 3 h checkpoint is durable at 3h37m and at par
+    // 80 s later. ams is lost at 4 h: the job restores the 3 h copy at par (5 min) and does its
+    // last hour of work and its write by 4h05m + 61m = 18,360 s.
+    let outcome = run(r#"#![enable(implicit_some)]
+(
+    name: "replication", horizon: "12h", seed: 3, metrics: (window: "5m"),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "fra", kind: cloud, jurisdiction: "eu/de"), (name: "ams", kind: cloud, jurisdiction: "eu/nl"),
+            (name: "par", kind: cloud, jurisdiction: "eu/fr")],
+    links: [(a: "fra", b: "ams", bandwidth: "10Gbps", latency: "10ms"),
+            (a: "ams", b: "par", bandwidth: "10Gbps", latency: "10ms"),
+            (a: "fra", b: "par", bandwidth: "10Gbps", latency: "15ms")],
+    pools: [(site: "fra", accelerator: "H100", on_demand: (limit: 8, price: "1 USD/h")),
+            (site: "ams", accelerator: "H100", on_demand: (limit: 8, price: "2 USD/h")),
+            (site: "par", accelerator: "H100", on_demand: (limit: 8, price: "3 USD/h"))],
+    jobs: [(name: "train", class: training, gpus: 8, work: 32,
+            checkpoint: (interval: "1h", write: "1m", restore: "5m", size: "100GB", replicate_to: "ams"))],
+    incidents: [(name: "fra lost", start: "90m", kind: site_outage(site: "fra")),
+                (name: "ams lost", start: "4h", kind: site_outage(site: "ams"))],
+)"#);
+    let job = &outcome.record.jobs[0];
+    assert_eq!(job.outcome, JobOutcome::Completed);
+    let (pool, _) = job.placed.unwrap();
+    assert_eq!(outcome.record.estate.pool(pool), "par/H100");
+    let second = &outcome.summary.incidents[1];
+    assert_eq!((second.jobs_interrupted, second.jobs_failed_over), (1, 1));
+    assert_eq!(second.time_to_recover_s, Some(300.0));
+    assert_eq!(secs(job.record.ended), 4.0 * 3600.0 + 300.0 + 3660.0);
 }
 
 #[test]

@@ -377,3 +377,38 @@ fn policies_see_the_same_arrivals_and_failures() {
         assert_eq!(f, failures, "{other}: failures per 10 minutes");
     }
 }
+
+#[test]
+fn failover_takes_over_from_a_site_cut_off_by_link_loss_and_stands_down_after() {
+    // `b` stays up, but its only link goes down from 1 h to 2 h: the users cannot reach it. The
+    // policy hears of the link, finds `b` cut off, and `a` takes over its two replicas; once the
+    // link is back (and `b`'s replicas never stopped), the next tick returns `a` to its size.
+    let cut =
+        two_sites("failover").replace(r#"kind: site_outage(site: "b")"#, r#"kind: link_down(site: "b")"#);
+    let outcome = run(&cut);
+    let scale: Vec<(f64, &str, &str)> = outcome
+        .record
+        .decisions
+        .iter()
+        .filter(|d| d.kind.as_str() == "scale" && d.subject.contains(" at a"))
+        .map(|d| (d.time.as_secs_f64(), d.choice.as_str(), d.reason.as_str()))
+        .collect();
+    assert_eq!(scale.len(), 2, "{scale:?}");
+    assert_eq!(
+        (scale[0].0, scale[0].1),
+        (3600.0, "+2 replica(s) from on_demand (ready at once)"),
+        "{scale:?}"
+    );
+    assert!(scale[0].2.contains("b is cut off"), "{scale:?}");
+    assert_eq!(scale[1].1, "-2 replica(s)", "{scale:?}");
+    assert!((7200.0..=7260.0).contains(&scale[1].0), "{scale:?}");
+    // Lowest latency hears the same signal and has nothing to do: it never scales.
+    let baseline = run(&cut.replace(r#"policy: "failover""#, r#"policy: "lowest_latency""#));
+    assert!(
+        !baseline
+            .record
+            .decisions
+            .iter()
+            .any(|d| d.kind.as_str() == "scale")
+    );
+}

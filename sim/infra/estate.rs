@@ -520,12 +520,12 @@ impl Estate {
         }
     }
 
-    /// Total GPUs per tier over all pools (capacity now).
+    /// Total GPUs per tier over all pools, as built (shortages, repairs and reclaims aside).
     pub fn gpus_per_tier(&self) -> [u64; 4] {
         let mut totals = [0u64; 4];
         for pool in &self.pools {
             for (tier, state) in pool.tiers() {
-                totals[tier as usize] += u64::from(state.capacity);
+                totals[tier as usize] += u64::from(state.built_capacity);
             }
         }
         totals

@@ -11,6 +11,8 @@ use crate::vocab::ids::{AcceleratorId, PoolId, SiteId};
 pub struct TierState {
     /// GPUs that can be allocated now (shrinks in a shortage).
     pub capacity: u32,
+    /// GPUs the tier was built with (its count or limit), whatever happens to it in the run.
+    pub built_capacity: u32,
     /// GPUs allocated now.
     pub in_use: u32,
     /// GPUs billed every hour whatever their use (fixed tiers; 0 otherwise).
@@ -31,6 +33,7 @@ impl TierState {
         let count = u32::try_from(count).unwrap_or(u32::MAX);
         TierState {
             capacity: count,
+            built_capacity: count,
             in_use: 0,
             billed_count: if fixed { count } else { 0 },
             price_per_gpu_hour: price,

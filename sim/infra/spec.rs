@@ -145,10 +145,21 @@ pub struct SpotTierSpec {
     /// How the tier loses capacity: a reclaim rate per GPU, or an availability trace.
     #[serde(default)]
     pub preemption: Option<SpotPreemptionSpec>,
+    /// With `preemption: rate(…)`: how long a reclaimed GPU stays out of the tier's capacity
+    /// before the provider offers it again ([`DEFAULT_RECLAIMED_FOR`] when not given; `"0s"`
+    /// gives it back at once). An availability trace says itself when capacity returns.
+    #[serde(default)]
+    pub reclaimed_for: Option<SimDuration>,
     /// How its price moves: a random walk or a price trace.
     #[serde(default)]
     pub price_process: Option<PriceProcessSpec>,
 }
+
+/// How long a GPU reclaimed at a rate stays out of a spot tier unless the scenario says
+/// (`reclaimed_for`): one hour. An assumption, not a measured figure: providers publish how often
+/// they reclaim (AWS's interruption-frequency buckets) but not how long capacity stays gone;
+/// availability traces (`preemption: availability(…)`) carry the real spells.
+pub const DEFAULT_RECLAIMED_FOR: SimDuration = SimDuration::from_secs(3600);
 
 fn default_spot_notice() -> SimDuration {
     SimDuration::from_secs(120)

@@ -9,10 +9,11 @@
 //! handlers always get the whole view.
 
 use crate::infra::estate::Estate;
+use crate::infra::network::LinkCondition;
 use crate::kernel::{SimDuration, SimTime};
 use crate::vocab::Tier;
 use crate::vocab::WorkloadClass;
-use crate::vocab::ids::{JobId, PoolId, ServiceId, SiteId};
+use crate::vocab::ids::{JobId, LinkId, PoolId, ServiceId, SiteId};
 
 use super::PlacementCandidate;
 
@@ -55,6 +56,15 @@ pub enum Signal {
         pool: PoolId,
         /// Time left.
         notice: SimDuration,
+    },
+    /// A link's condition changed: an incident degraded it or took it down, or its end set it
+    /// back to normal. Routes already follow it; a policy hears of it to move what routes
+    /// cannot (replicas behind a cut link, jobs whose staging it slows).
+    LinkChange {
+        /// The link.
+        link: LinkId,
+        /// Its condition now.
+        condition: LinkCondition,
     },
     /// The periodic control tick the policy asked for with [`super::Policy::tick`].
     Tick,
@@ -212,6 +222,21 @@ impl<'a> View<'a> {
     /// Whether `site` is up.
     pub fn site_up(&self, site: SiteId) -> bool {
         self.estate.sites[site.index()].up
+    }
+
+    /// Whether `site` can be reached from elsewhere: it is up and at least one of its links
+    /// carries traffic. A site with no links at all counts as reachable (it serves its own
+    /// users).
+    pub fn site_reachable(&self, site: SiteId) -> bool {
+        self.site_up(site) && !self.estate.network.cut_off(site)
+    }
+
+    /// A link's name.
+    pub fn link_name(&self, link: LinkId) -> &'a str {
+        self.estate
+            .link_names
+            .get(link.index())
+            .map_or("?", String::as_str)
     }
 
     /// The site called `name`.

@@ -3,7 +3,7 @@
 //! availability traces; the engine applies them to the tier and the jobs on it.
 //!
 //! ```ron
-//! spot: (limit: 64, price: "1.1 USD/h", preemption: rate("0.5/day")),
+//! spot: (limit: 64, price: "1.1 USD/h", preemption: rate("0.5/day"), reclaimed_for: "2h"),
 //! spot: (limit: 64, price: "1.1 USD/h",
 //!        preemption: availability(path: "traces/us-east-1a.json", gpus_per_instance: 8)),
 //! ```
@@ -11,6 +11,9 @@
 //! - `rate(…)`: every spot GPU in use is reclaimed independently at this rate, so a gang of `g`
 //!   GPUs loses one after an exponential time of rate `g × rate` (drawn by the same thinned
 //!   process as GPU failures, [`FailureProcess`](super::FailureProcess), over the tier's limit).
+//!   The reclaimed GPU is out of the tier's capacity for `reclaimed_for` (default one hour,
+//!   [`DEFAULT_RECLAIMED_FOR`](crate::infra::spec::DEFAULT_RECLAIMED_FOR)), so the preempted job
+//!   cannot simply take it back.
 //! - `availability(…)`: the tier's capacity follows a spot availability trace
 //!   ([`AvailabilityTrace`]), replayed from the start of the run.
 //!
@@ -60,8 +63,9 @@ pub const MAX_AVAILABILITY_STEPS: usize = 10_000_000;
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SpotPreemptionSpec {
     /// Each spot GPU in use is reclaimed at this rate (a Poisson process per GPU; a gang is
-    /// reclaimed when any of its GPUs is). The tier's capacity does not change: to model spot
-    /// capacity that is gone for a while, use an availability trace.
+    /// reclaimed when any of its GPUs is). A reclaimed GPU leaves the tier's capacity for the
+    /// tier's `reclaimed_for` (an hour unless given); for spells of unavailability measured in
+    /// a market, use an availability trace.
     Rate(Rate),
     /// Replay a spot availability trace: the tier's capacity follows it.
     Availability(AvailabilityTraceSpec),

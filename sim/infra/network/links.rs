@@ -48,6 +48,17 @@ impl<T: Copy> Network<T> {
         (link.index() < self.links.len()).then(|| self.effective(link))
     }
 
+    /// Whether `site` has links and none of them carries traffic (they are down, or the sites at
+    /// their other ends are), or the site itself is down. A site built without links is not cut
+    /// off: it never had a path to lose.
+    pub fn cut_off(&self, site: SiteId) -> bool {
+        match self.adjacency.get(site.index()) {
+            Some(links) if !links.is_empty() => links.iter().all(|&l| !self.link_usable(l)),
+            Some(_) => !self.site_is_up(site),
+            None => true,
+        }
+    }
+
     /// Whether `link` has `site` at one of its ends.
     pub fn touches(&self, link: LinkId, site: SiteId) -> bool {
         self.links

@@ -1,5 +1,6 @@
-//! `failover`: ordered site lists per service and for jobs; when a site goes down the next one
-//! takes over its replicas and its interrupted jobs, and stands down once it serves again.
+//! `failover`: ordered site lists per service and for jobs; when a site goes down, or is cut off
+//! by link loss, the next one takes over its replicas (and, for an outage, its interrupted jobs),
+//! and stands down once it serves again.
 
 use std::collections::BTreeMap;
 
@@ -87,46 +88,17 @@ impl Failover {
         for (s, sites) in self.service_sites.iter().enumerate() {
             for &site in sites {
                 let service = ServiceId(s as u32);
-                if view.site_up(site) {
+                if view.site_reachable(site) {
                     self.seen.insert((service, site), view.replicas(service, site));
                 }
             }
         }
     }
 
+    /// `down` went down: its services' next sites take over, and its interrupted jobs are
+    /// restored where a checkpoint copy is.
     fn site_down(&mut self, view: &View<'_>, down: SiteId, actions: &mut Vec<Action>) {
-        for (s, sites) in self.service_sites.iter().enumerate() {
-            let service = ServiceId(s as u32);
-            let Some(at) = sites.iter().position(|&x| x == down) else {
-                continue;
-            };
-            let lost = self.seen.get(&(service, down)).copied().unwrap_or(0);
-            let Some(&next) = sites[at + 1..].iter().find(|&&x| view.site_up(x)) else {
-                continue;
-            };
-            let now = view.replicas(service, next);
-            if lost == 0 || self.standby.contains_key(&(service, next)) {
-                continue;
-            }
-            self.standby.insert(
-                (service, next),
-                Standby {
-                    size_before: now,
-                    for_site: down,
-                    replicas_lost: lost,
-                },
-            );
-            actions.push(Action::Scale {
-                service,
-                site: next,
-                replicas: now + lost,
-                reason: format!(
-                    "failover: {} is down; {} takes over its {lost} replica(s)",
-                    view.site_name(down),
-                    view.site_name(next)
-                ),
-            });
-        }
+        self.take_over(view, down, "is down", actions);
         for job in view.jobs() {
             let lost_here = job.status == JobStatus::Waiting && !job.checkpoint_sites.is_empty();
             let next = self
@@ -147,6 +119,65 @@ impl Failover {
         }
     }
 
+    /// A link changed: every listed site it left cut off (up, but with no link carrying
+    /// traffic) is taken over like a site that went down. Its replicas still serve its own
+    /// users, and its jobs run on, so only the replicas other sites' users lost are replaced.
+    fn link_changed(&mut self, view: &View<'_>, actions: &mut Vec<Action>) {
+        let mut cut: Vec<SiteId> = self.service_sites.iter().flatten().copied().collect();
+        cut.sort_unstable();
+        cut.dedup();
+        cut.retain(|&site| view.site_up(site) && !view.site_reachable(site));
+        for site in cut {
+            self.take_over(
+                view,
+                site,
+                "is cut off (none of its links carries traffic)",
+                actions,
+            );
+        }
+    }
+
+    /// The next reachable site of each service `gone` served scales up by the replicas `gone`
+    /// had, once per service and site gone.
+    fn take_over(&mut self, view: &View<'_>, gone: SiteId, why: &str, actions: &mut Vec<Action>) {
+        for (s, sites) in self.service_sites.iter().enumerate() {
+            let service = ServiceId(s as u32);
+            let Some(at) = sites.iter().position(|&x| x == gone) else {
+                continue;
+            };
+            let lost = self.seen.get(&(service, gone)).copied().unwrap_or(0);
+            let Some(&next) = sites[at + 1..].iter().find(|&&x| view.site_reachable(x)) else {
+                continue;
+            };
+            let covered = self
+                .standby
+                .iter()
+                .any(|(&(of, _), standby)| of == service && standby.for_site == gone);
+            if lost == 0 || covered || self.standby.contains_key(&(service, next)) {
+                continue;
+            }
+            let now = view.replicas(service, next);
+            self.standby.insert(
+                (service, next),
+                Standby {
+                    size_before: now,
+                    for_site: gone,
+                    replicas_lost: lost,
+                },
+            );
+            actions.push(Action::Scale {
+                service,
+                site: next,
+                replicas: now + lost,
+                reason: format!(
+                    "failover: {} {why}; {} takes over its {lost} replica(s)",
+                    view.site_name(gone),
+                    view.site_name(next)
+                ),
+            });
+        }
+    }
+
     /// Returns standbys to their size once the site they stood in for is back with as many
     /// ready replicas as it lost (not when it comes back: its replicas still have to start).
     fn stand_down(&mut self, view: &View<'_>, actions: &mut Vec<Action>) {
@@ -154,7 +185,7 @@ impl Failover {
             .standby
             .iter()
             .filter(|&(&(service, _), s)| {
-                view.site_up(s.for_site)
+                view.site_reachable(s.for_site)
                     && view
                         .workloads()
                         .is_some_and(|w| w.ready_replicas(service, s.for_site) >= s.replicas_lost)
@@ -210,6 +241,7 @@ impl Policy for Failover {
                 self.stand_down(view, actions);
             }
             Signal::SiteDown { site } => self.site_down(view, site, actions),
+            Signal::LinkChange { .. } => self.link_changed(view, actions),
             _ => {}
         }
     }

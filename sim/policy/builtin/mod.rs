@@ -73,11 +73,15 @@ pub fn built_in(
     })
 }
 
-/// Whether the signal changes what placements cost or which exist.
+/// Whether the signal changes what placements cost or which exist (a link's condition changes
+/// what staging and data moves take).
 fn market_moved(signal: &Signal) -> bool {
     matches!(
         signal,
-        Signal::PriceChange { .. } | Signal::CapacityChange { .. } | Signal::SiteUp { .. }
+        Signal::PriceChange { .. }
+            | Signal::CapacityChange { .. }
+            | Signal::SiteUp { .. }
+            | Signal::LinkChange { .. }
     )
 }
 

@@ -94,6 +94,14 @@ fn check_spot_market(diags: &mut Diagnostics, i: usize, spot: &SpotTierSpec, hor
             }
         }
     }
+    let by_trace = matches!(spot.preemption, Some(SpotPreemptionSpec::Availability(_)) | None);
+    if spot.reclaimed_for.is_some() && by_trace {
+        diags.at_path(
+            &at("reclaimed_for"),
+            "reclaimed_for applies to reclaims at a rate; this tier has no `preemption: rate(…)`",
+            Some("remove reclaimed_for, or give the tier preemption: rate(\"0.5/day\")".into()),
+        );
+    }
     if let Some(problem) = spot
         .price_process
         .as_ref()

@@ -60,7 +60,7 @@ impl Incidents {
                 }
             }
             Effect::SetLinks { links, change, .. } => {
-                set_links(ctx.now(), parts.estate, links, condition(*change));
+                set_links(ctx.now(), parts, links, condition(*change));
                 Undo::Links(links.clone())
             }
             Effect::ScaleDemand {
@@ -101,7 +101,7 @@ impl Incidents {
                 capacity_changed(parts, pool, tier);
             }
             Undo::Prices { targets, factor } => self.scale_prices(now, parts, &targets, 1.0 / factor),
-            Undo::Links(links) => set_links(now, parts.estate, &links, LinkCondition::NORMAL),
+            Undo::Links(links) => set_links(now, parts, &links, LinkCondition::NORMAL),
             Undo::Demand { service, origin } => parts.serving.set_demand_factor(ctx, service, origin, 1.0)?,
         }
         Ok(())
@@ -251,9 +251,17 @@ pub(super) fn capacity_changed(parts: &mut Parts<'_>, pool: PoolId, tier: Tier) 
         .signal(Signal::CapacityChange { pool, tier, capacity });
 }
 
-fn set_links(now: SimTime, estate: &mut Estate, links: &[LinkId], condition: LinkCondition) {
+/// Sets links to `condition` and tells the policy of each.
+fn set_links(now: SimTime, parts: &mut Parts<'_>, links: &[LinkId], condition: LinkCondition) {
     for &link in links {
-        // Link ids come from the estate's own list.
-        let _ = estate.network.set_link_condition(now, link, condition);
+        // Link ids come from the estate's own list; an unknown one has nothing to tell.
+        if parts
+            .estate
+            .network
+            .set_link_condition(now, link, condition)
+            .is_ok()
+        {
+            parts.decider.signal(Signal::LinkChange { link, condition });
+        }
     }
 }

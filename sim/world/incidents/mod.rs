@@ -79,6 +79,11 @@ pub enum IncidentEvent {
         /// Which of the tier's GPUs.
         gpu: u32,
     },
+    /// A spot GPU reclaimed at the tier's rate is offered again.
+    SpotReturned {
+        /// The pool.
+        pool: PoolId,
+    },
     /// A pool's spot availability trace changes.
     SpotAvailability {
         /// The pool.
@@ -202,6 +207,7 @@ impl Incidents {
             IncidentEvent::Begin { incident } => self.begin(ctx, parts, incident),
             IncidentEvent::End { incident } => self.end(ctx, parts, incident),
             IncidentEvent::SpotReclaim { pool, gpu } => self.spot_reclaim(ctx, parts, pool, gpu),
+            IncidentEvent::SpotReturned { pool } => self.spot_returned(ctx, parts, pool),
             IncidentEvent::SpotAvailability { pool } => self.spot_availability(ctx, parts, pool),
             IncidentEvent::SpotPrice { pool } => self.spot_price(ctx, parts, pool),
         }

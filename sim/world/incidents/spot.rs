@@ -1,5 +1,6 @@
-//! The spot market of a run: a pool's spot tier loses GPUs to reclaims at a rate, follows an
-//! availability trace, or changes price; scripted spot preemptions give holders notice.
+//! The spot market of a run: a pool's spot tier loses GPUs to reclaims at a rate (each out of the
+//! tier's capacity until it returns), follows an availability trace, or changes price; scripted
+//! spot preemptions give holders notice.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use crate::incident::spot::{AvailabilityTrace, SpotPreemptionSpec};
 use crate::infra::estate::AllocationId;
 use crate::infra::ledger::Payer;
 use crate::infra::pool::Pool;
-use crate::infra::spec::PoolSpec;
+use crate::infra::spec::{DEFAULT_RECLAIMED_FOR, PoolSpec};
 use crate::kernel::{Context, KernelError, RngStreams, SimDuration, SimTime, StreamRng};
 use crate::policy::Signal;
 use crate::scenario::Resolved;
@@ -27,6 +28,8 @@ pub(super) struct SpotMarket {
     limit: u32,
     /// Reclaims at a rate per GPU: the failure process of the tier's positions.
     reclaims: Option<FailureProcess>,
+    /// How long a GPU reclaimed at the rate stays out of the tier's capacity.
+    reclaimed_for: SimDuration,
     availability: Option<Arc<AvailabilityTrace>>,
     price: Option<PriceProcess>,
     /// The price the pending `SpotPrice` event brings.
@@ -64,6 +67,7 @@ pub(super) fn spot_market(
     let price = inputs.price;
     Some(SpotMarket {
         limit: u32::try_from(spot.limit).unwrap_or(u32::MAX),
+        reclaimed_for: spot.reclaimed_for.unwrap_or(DEFAULT_RECLAIMED_FOR),
         next_price: price.as_ref().map(PriceProcess::initial_price),
         reclaims,
         availability,
@@ -105,8 +109,11 @@ impl Incidents {
         }
     }
 
-    /// The spot tier's reclaim process fires on GPU `gpu` of its limit: its holder, if any, is
-    /// preempted with the pool's notice (an inference replica is lost at once).
+    /// The spot tier's reclaim process fires on GPU `gpu` of its limit: if it is in use, it
+    /// leaves the tier's capacity for the market's `reclaimed_for` and its holder is preempted
+    /// with the pool's notice (an inference replica is lost at once). Capacity goes first, so
+    /// the holder cannot take the GPU back; until the notice runs out more is held than the tier
+    /// has, as with an availability trace.
     pub(super) fn spot_reclaim<E: EffectEvents>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -117,12 +124,44 @@ impl Incidents {
         let in_use = parts.estate.pools[pool.index()]
             .tier(Tier::Spot)
             .map_or(0, |s| s.in_use);
-        if gpu < in_use {
-            if let Some((allocation, payer)) = parts.estate.holder_of_gpu(pool, Tier::Spot, gpu) {
-                preempt_holder(ctx, parts, pool, allocation, payer)?;
-            }
+        let holder = (gpu < in_use)
+            .then(|| parts.estate.holder_of_gpu(pool, Tier::Spot, gpu))
+            .flatten();
+        if let Some((allocation, payer)) = holder {
+            self.take_reclaimed_gpu(ctx, parts, pool)?;
+            preempt_holder(ctx, parts, pool, allocation, payer)?;
         }
         self.schedule_reclaim(ctx, pool)
+    }
+
+    /// Takes one GPU out of a spot tier's capacity until the market's `reclaimed_for` has passed.
+    fn take_reclaimed_gpu<E: EffectEvents>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        parts: &mut Parts<'_>,
+        pool: PoolId,
+    ) -> Result<(), KernelError> {
+        let away = self.spot[pool.index()]
+            .as_ref()
+            .map_or(SimDuration::ZERO, |m| m.reclaimed_for);
+        if away.is_zero() || parts.estate.change_capacity(pool, Tier::Spot, -1) != -1 {
+            return Ok(());
+        }
+        capacity_changed(parts, pool, Tier::Spot);
+        let back = IncidentEvent::SpotReturned { pool };
+        ctx.schedule_at(ctx.now().saturating_add(away), back.into())
+    }
+
+    /// A reclaimed spot GPU is offered again: the tier gets it back and waiting jobs may take it.
+    pub(super) fn spot_returned<E: EffectEvents>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        parts: &mut Parts<'_>,
+        pool: PoolId,
+    ) -> Result<(), KernelError> {
+        parts.estate.change_capacity(pool, Tier::Spot, 1);
+        capacity_changed(parts, pool, Tier::Spot);
+        parts.jobs.place_waiting(ctx, parts.estate, parts.decider)
     }
 
     /// The spot availability trace of a pool changes now: the tier's capacity follows it, and

@@ -6,6 +6,7 @@ use std::cmp::Reverse;
 
 use crate::infra::estate::{Estate, TransferPurpose, TransferTag};
 use crate::infra::network::{FlowId, FlowSpec};
+use crate::infra::pool::Pool;
 use crate::kernel::{Context, KernelError, SimTime};
 use crate::policy::{Decider, DecisionKind, PlaceOutcome, PlaceRequest, PlacementCandidate, View};
 use crate::vocab::JobId;
@@ -123,16 +124,8 @@ impl Jobs {
     fn why_waiting(&self, estate: &Estate, job: usize) -> String {
         let state = &self.jobs[job];
         let def = &state.def;
-        let fits = |pool: &crate::infra::pool::Pool, tier: Tier| {
-            pool.tier(tier).is_some_and(|t| t.capacity >= def.gpus)
-                && (def.accelerators.is_empty() || def.accelerators.contains(&pool.accelerator))
-                && (tier != Tier::Spot || def.preemptible)
-        };
-        let sized: Vec<&crate::infra::pool::Pool> = estate
-            .pools
-            .iter()
-            .filter(|p| def.tiers.iter().any(|&t| fits(p, t)))
-            .collect();
+        let sized: Vec<&crate::infra::pool::Pool> =
+            estate.pools.iter().filter(|p| could_use(def, p)).collect();
         if sized.is_empty() {
             let tiers: Vec<&str> = def.tiers.iter().map(|t| t.as_str()).collect();
             return format!(
@@ -440,4 +433,15 @@ impl Jobs {
             self.start_segment(ctx, job)
         }
     }
+}
+
+/// Whether the job could ever run on `pool`: a tier it accepts is large enough, with an
+/// accelerator it takes (spot only if it is preemptible). Free capacity and outages aside.
+pub(super) fn could_use(def: &JobDef, pool: &Pool) -> bool {
+    let fits = |tier: Tier| {
+        pool.tier(tier).is_some_and(|t| t.capacity >= def.gpus)
+            && (def.accelerators.is_empty() || def.accelerators.contains(&pool.accelerator))
+            && (tier != Tier::Spot || def.preemptible)
+    };
+    def.tiers.iter().any(|&t| fits(t))
 }

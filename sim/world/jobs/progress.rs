@@ -8,6 +8,7 @@ use crate::policy::Decider;
 use crate::vocab::JobId;
 use crate::vocab::ids::SiteId;
 
+use super::placement::could_use;
 use super::*;
 
 impl Jobs {
@@ -139,17 +140,16 @@ impl Jobs {
     }
 
     fn replicate(&mut self, now: SimTime, estate: &mut Estate, job: JobId, from: SiteId) {
-        let state = &mut self.jobs[job.index()];
+        let state = &self.jobs[job.index()];
         let Some(checkpoint) = state.def.checkpoint else {
             return;
         };
-        let Some(to) = checkpoint.replicate_to.filter(|&to| to != from) else {
-            return;
-        };
-        if state.replica_flow.is_some() || checkpoint.size_bytes == 0 {
+        if checkpoint.replicate_to.is_none() || state.replica_flow.is_some() || checkpoint.size_bytes == 0 {
             return;
         }
-        let Some(route) = checkpoint_route(estate, state.def.dataset, from, to) else {
+        // No site to copy to now (every one is down or cut off): this checkpoint stays
+        // unreplicated; the next one tries again.
+        let Some((to, route)) = replica_target(estate, state, from) else {
             return;
         };
         let spec = FlowSpec {
@@ -167,9 +167,8 @@ impl Jobs {
                 },
             },
         };
-        // No route now (a link or the replica site is down): this checkpoint stays unreplicated;
-        // the next one tries again.
-        state.replica_flow = estate.network.start_flow(now, spec).ok();
+        let flow = estate.network.start_flow(now, spec).ok();
+        self.jobs[job.index()].replica_flow = flow;
     }
 
     /// A checkpoint copy reached `site`.
@@ -181,4 +180,35 @@ impl Jobs {
             None => state.copies.push((site, progress_ns)),
         }
     }
+}
+
+/// Where a checkpoint written at `from` is copied: the job's `replicate_to` when it runs
+/// elsewhere and a route reaches it. Otherwise, if that site is down or cut off, or the job
+/// failed over to it (it runs there and holds copies elsewhere), the nearest other site where it
+/// could run (a pool it could use, where its dataset may be), by route latency from `from`, then
+/// site order: so replication goes on after a failover, and a second loss still finds a copy. A
+/// job that has only ever run at its `replicate_to` site keeps its copies there, as asked.
+fn replica_target(estate: &Estate, state: &JobState, from: SiteId) -> Option<(SiteId, Route)> {
+    let def = &state.def;
+    let named = def.checkpoint.and_then(|c| c.replicate_to)?;
+    let route_to = |to: SiteId| checkpoint_route(estate, def.dataset, from, to).map(|r| (to, r));
+    if named != from {
+        if let Some(found) = route_to(named) {
+            return Some(found);
+        }
+    } else if state.copies.iter().all(|&(site, _)| site == from) {
+        return None;
+    }
+    let mut sites: Vec<SiteId> = estate
+        .pools
+        .iter()
+        .filter(|pool| pool.site != from && pool.site != named && could_use(def, pool))
+        .map(|pool| pool.site)
+        .collect();
+    sites.sort_unstable();
+    sites.dedup();
+    sites
+        .into_iter()
+        .filter_map(route_to)
+        .min_by_key(|(site, route)| (route.one_way_latency, *site))
 }
