@@ -431,6 +431,7 @@ mod tests {
             utilization: None,
             wait_probability: None,
             replicas: ReplicaSummary::default(),
+            tokens: None,
         }
     }
 

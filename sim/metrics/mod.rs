@@ -12,5 +12,5 @@ pub mod timeseries;
 
 pub use summary::{
     CostSummary, EstateSummary, LatencySummary, ReplicaSummary, RequestCounts, SCHEMA_VERSION,
-    ServiceSummary, SloSummary, Summary,
+    ServiceSummary, SloSummary, Summary, TokenSummary,
 };

@@ -76,6 +76,18 @@ pub struct ServiceRecord {
     pub slo: Option<(f64, SimDuration)>,
     /// Its figures per metrics window.
     pub windows: Vec<WindowStats>,
+    /// For a batched service, per deployment (its pool): batch size and KV-cache occupancy per
+    /// metrics window.
+    pub batching: Vec<(PoolId, Vec<BatchWindow>)>,
+}
+
+/// A batched deployment over one metrics window, averaged over the time its replicas were ready.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchWindow {
+    /// Sequences per ready replica; `None` when no replica was ready.
+    pub batch_mean: Option<f64>,
+    /// Share of the ready replicas' KV cache reserved; `None` when unbounded or none was ready.
+    pub kv_occupancy: Option<f64>,
 }
 
 /// What a job was and what happened to it (a row of `jobs.csv`).

@@ -193,7 +193,8 @@ pub struct ServiceSummary {
     pub requests: RequestCounts,
     /// Failed requests by reason.
     pub failed_by_reason: BTreeMap<&'static str, u64>,
-    /// Latency components: e2e, ttft, queue, network, service.
+    /// Latency components: e2e, ttft, queue, network, service; for batched services also tpot
+    /// (time per output token after the first).
     pub latency_ms: BTreeMap<&'static str, LatencySummary>,
     /// End-to-end latency per origin site.
     pub latency_ms_by_origin: BTreeMap<String, LatencySummary>,
@@ -213,6 +214,18 @@ pub struct ServiceSummary {
     pub wait_probability: Option<f64>,
     /// Replicas held at the ends of the metrics windows.
     pub replicas: ReplicaSummary,
+    /// Tokens generated and the throughput they make, for batched services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenSummary>,
+}
+
+/// The tokens a batched service generated.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct TokenSummary {
+    /// Tokens of the requests it served, over the whole run.
+    pub generated: u64,
+    /// Generated tokens per second of simulated time.
+    pub per_s: f64,
 }
 
 /// How many replicas a service held over the run, read at the end of each metrics window.
@@ -278,6 +291,11 @@ impl ServiceSummary {
                 ("service", &metrics.service),
             ]
             .into_iter()
+            .chain(
+                metrics
+                    .generated_tokens
+                    .map(|_| ("tpot", &metrics.per_output_token)),
+            )
             .map(|(k, h)| (k, LatencySummary::of(h)))
             .collect(),
             latency_ms_by_origin: origins
@@ -292,6 +310,7 @@ impl ServiceSummary {
             utilization,
             wait_probability: wait_probability(&metrics.queue),
             replicas: ReplicaSummary::default(),
+            tokens: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! key, value) and the data behind the charts. `cost.csv` is the ledger, one row per charge.
 
 use crate::infra::ledger::CostCategory;
-use crate::metrics::record::RunOutcome;
+use crate::metrics::record::{BatchWindow, RunOutcome};
 use crate::metrics::timeseries::{Series, cost_curves, window_end_s};
 use crate::vocab::Tier;
 
@@ -49,6 +49,20 @@ pub fn collect(outcome: &RunOutcome) -> Vec<Series> {
         out.push(count("requests_served", |s| s.served));
         out.push(count("requests_degraded", |s| s.degraded));
         out.push(count("requests_failed", |s| s.failed));
+        for (pool, windows) in &service.batching {
+            let key = format!("{}/{}", service.name, record.estate.pool(*pool));
+            let per_window = |metric, read: fn(&BatchWindow) -> Option<f64>| Series {
+                metric,
+                key: key.clone(),
+                points: windows
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(w, b)| read(b).map(|v| (at(w), v)))
+                    .collect(),
+            };
+            out.push(per_window("batch_size_mean", |b| b.batch_mean));
+            out.push(per_window("kv_cache_occupancy", |b| b.kv_occupancy));
+        }
     }
     let samples = &record.capacity;
     for (p, pool) in record.estate.pools.iter().enumerate() {

@@ -5,7 +5,9 @@
 //! request occupies one slot for its service time. For LLMs the service time is
 //! `overhead + prefill_per_token × context + decode_per_token × generated`, divided by the
 //! accelerator's inference speed factor; the time to first token is the part before decoding.
-//! Continuous batching is not modelled: a slot is one concurrent request.
+//! In these models a slot is one concurrent request whose time does not depend on the others;
+//! the `batched` model ([`super::batched`]) batches at the iteration level instead, bounded by
+//! the KV cache, and its replicas take `max_batch` sequences in place of `slots_per_replica`.
 
 use rand::Rng;
 use rand_distr::{Distribution, Exp, LogNormal};
@@ -15,6 +17,7 @@ use crate::kernel::{SimDuration, StreamRng};
 use crate::vocab::Tier;
 use crate::vocab::units::{Bandwidth, DataSize};
 use crate::workload::arrivals::ArrivalSpec;
+use crate::workload::batched::BatchedSpec;
 
 /// An inference service.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -112,6 +115,8 @@ pub enum ServiceTimeSpec {
         #[serde(default)]
         overhead: SimDuration,
     },
+    /// LLM with continuous batching and a KV cache ([`BatchedSpec`]).
+    Batched(BatchedSpec),
 }
 
 /// Replicas of a service in one pool.
@@ -301,6 +306,9 @@ pub enum ServiceTime {
         /// Per request.
         overhead: f64,
     },
+    /// Iteration-level batching: the serving engine runs the batches; the draws here are the
+    /// time of a request alone on a replica (for routing estimates).
+    Batched(BatchedSpec),
 }
 
 /// Why a service-time spec cannot be used.
@@ -355,6 +363,10 @@ impl ServiceTime {
                 decode: ns(decode_per_token),
                 overhead: ns(overhead),
             },
+            ServiceTimeSpec::Batched(spec) => match spec.problem() {
+                Some(problem) => return Err(invalid(problem)),
+                None => ServiceTime::Batched(*spec),
+            },
         })
     }
 
@@ -383,6 +395,10 @@ impl ServiceTime {
                 let first = overhead + prefill * f64::from(context);
                 (first, first + decode * f64::from(generated))
             }
+            ServiceTime::Batched(spec) => {
+                let first = spec.alone_ns(context, 1);
+                (first, spec.alone_ns(context, generated))
+            }
         };
         // Times are non-negative, so adding ½ and truncating rounds to nearest (cheaper than round()).
         ((first / speed + 0.5) as u64, (total / speed + 0.5) as u64)
@@ -400,6 +416,15 @@ impl ServiceTime {
                 decode,
                 overhead,
             } => overhead + prefill * f64::from(context) + decode * f64::from(generated),
+            ServiceTime::Batched(spec) => spec.alone_ns(context, generated),
+        }
+    }
+
+    /// The batched model, if this is one.
+    pub fn batched(&self) -> Option<&BatchedSpec> {
+        match self {
+            ServiceTime::Batched(spec) => Some(spec),
+            _ => None,
         }
     }
 }

@@ -28,7 +28,9 @@ use crate::kernel::{
 };
 use crate::metrics::job::JobClassSummary;
 use crate::metrics::timeseries::CapacitySamples;
-use crate::metrics::{CostSummary, EstateSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary};
+use crate::metrics::{
+    CostSummary, EstateSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary, TokenSummary,
+};
 use crate::policy::{Decider, Policy, Signal};
 use crate::scenario::Resolved;
 
@@ -416,7 +418,7 @@ pub fn conclude_with_model(
         kernel: stats,
         estate: EstateSummary::of(&world.estate),
         cost: CostSummary::of(&world.estate),
-        services: service_summaries(&world),
+        services: service_summaries(&world, end.as_secs_f64()),
         jobs: JobClassSummary::by_class(world.jobs.views(horizon), |class| {
             let ledger = &world.estate.ledger;
             (
@@ -471,7 +473,7 @@ fn check_invariants(world: &World) -> Result<(), RunError> {
 }
 
 /// The summaries of every service of a finished run, by name.
-fn service_summaries(world: &World) -> std::collections::BTreeMap<String, ServiceSummary> {
+fn service_summaries(world: &World, end_s: f64) -> std::collections::BTreeMap<String, ServiceSummary> {
     world
         .serving
         .services
@@ -487,6 +489,10 @@ fn service_summaries(world: &World) -> std::collections::BTreeMap<String, Servic
             let mut summary = ServiceSummary::of(&service.metrics, &origins, service.slo, cost, utilization);
             summary.replicas = ReplicaSummary::of(service.usage.iter().map(|u| u.replicas_held));
             summary.transfer = world.estate.ledger.transfer_of_payer(service.payer);
+            summary.tokens = service.metrics.generated_tokens.map(|generated| TokenSummary {
+                generated,
+                per_s: generated as f64 / end_s.max(f64::MIN_POSITIVE),
+            });
             (service.name.clone(), summary)
         })
         .collect()

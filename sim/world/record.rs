@@ -32,6 +32,12 @@ fn take_services(world: &mut World) -> Vec<ServiceRecord> {
             name: service.name.clone(),
             slo: service.slo,
             windows: std::mem::take(&mut service.metrics.windows),
+            batching: service
+                .deployments
+                .iter_mut()
+                .filter(|d| !d.batching.is_empty())
+                .map(|d| (d.pool, std::mem::take(&mut d.batching)))
+                .collect(),
         })
         .collect()
 }

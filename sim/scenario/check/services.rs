@@ -105,6 +105,16 @@ pub(super) fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                 &spec.pools[p],
                 model,
             );
+            if let crate::workload::service::ServiceTimeSpec::Batched(batched) = &service.service_time {
+                check_kv_room(
+                    spec,
+                    diags,
+                    &at("service_time.kv_cache"),
+                    &spec.pools[p],
+                    model,
+                    batched,
+                );
+            }
             *demanded.entry((p, replicas.tier)).or_default() +=
                 u64::from(replicas.count) * u64::from(model.gpus_per_replica);
         }
@@ -271,6 +281,41 @@ fn check_demand_residency(
                 Some("place replicas inside the allowed jurisdictions or add a fallback".into()),
             );
         }
+    }
+}
+
+/// A batched model's KV cache needs room beside the weights on the replica's GPUs.
+fn check_kv_room(
+    spec: &ScenarioSpec,
+    diags: &mut Diagnostics,
+    path: &str,
+    pool: &PoolSpec,
+    model: &crate::workload::service::ModelSpec,
+    batched: &crate::workload::batched::BatchedSpec,
+) {
+    let (Some(kv), Some(accelerator)) = (
+        batched.kv_cache,
+        spec.accelerators.iter().find(|a| a.name == pool.accelerator),
+    ) else {
+        return;
+    };
+    let memory = accelerator
+        .memory
+        .bytes()
+        .saturating_mul(u64::from(model.gpus_per_replica));
+    if kv.problem().is_none() && kv.capacity_tokens(memory, model.memory.bytes()) == 0 {
+        diags.at_path(
+            path,
+            format!(
+                "the weights (model.memory, {}) leave no room for the KV cache in {:.0}% of {} × {} ({} each)",
+                model.memory,
+                kv.memory_utilization * 100.0,
+                model.gpus_per_replica,
+                accelerator.name,
+                accelerator.memory
+            ),
+            Some("raise gpus_per_replica or memory_utilization, or use an accelerator with more memory".into()),
+        );
     }
 }
 

@@ -61,6 +61,7 @@ impl Serving {
             window: spec.metrics.window,
             deployment_ids,
             demand_ids,
+            orphans: Vec::new(),
         })
     }
 }
@@ -116,6 +117,11 @@ fn build_service(
         class: WorkloadClass::Inference,
         workload: index as u32,
     };
+    let time = ServiceTime::new(&spec.service_time).map_err(|e| placement(e.to_string()))?;
+    // A batched replica takes `max_batch` sequences where a slot model takes its slots.
+    let slots_per_replica = time
+        .batched()
+        .map_or(spec.model.slots_per_replica, |b| b.max_batch);
     let mut deployments: Vec<Deployment> = Vec::new();
     for replicas in &spec.replicas {
         let pool: PoolId = resolved
@@ -126,7 +132,9 @@ fn build_service(
         let at = match deployments.iter().position(|d| d.pool == pool) {
             Some(at) => at,
             None => {
-                deployments.push(new_deployment(estate, pool, replicas.tier));
+                let mut deployment = new_deployment(estate, pool, replicas.tier);
+                deployment.kv_capacity = kv_capacity(estate, pool, spec, &time).map_err(placement)?;
+                deployments.push(deployment);
                 deployments.len() - 1
             }
         };
@@ -144,7 +152,7 @@ fn build_service(
                 )
                 .map_err(|e| placement(e.to_string()))?;
             deployments[at].add_replica(allocation, true);
-            deployments[at].slots_ready += spec.model.slots_per_replica;
+            deployments[at].slots_ready += slots_per_replica;
         }
         let initial = &mut deployments[at].initial;
         match initial.iter_mut().find(|(tier, _)| *tier == replicas.tier) {
@@ -187,13 +195,17 @@ fn build_service(
             metrics_spec.window.as_nanos(),
             metrics_spec.warmup.as_nanos(),
             slo.map_or(u64::MAX, |(_, bound)| bound.as_nanos()),
-            matches!(spec.service_time, ServiceTimeSpec::Llm { .. }),
-        ),
+            matches!(
+                spec.service_time,
+                ServiceTimeSpec::Llm { .. } | ServiceTimeSpec::Batched(_)
+            ),
+        )
+        .with_token_metrics(time.batched().is_some()),
         deployments,
         payer,
         meter: None,
         slo,
-        time: ServiceTime::new(&spec.service_time).map_err(|e| placement(e.to_string()))?,
+        time,
         time_rng: streams.stream(&stream_name("service_time", &spec.name, "")),
         demands,
         fallback: None,
@@ -201,7 +213,7 @@ fn build_service(
         timeout_ns: spec.timeout.as_nanos(),
         queue_limit: spec.queue_limit,
         gpus_per_replica: spec.model.gpus_per_replica,
-        slots_per_replica: spec.model.slots_per_replica,
+        slots_per_replica,
         model_bytes: spec.model.memory.bytes(),
         autoscale: spec.autoscaling.clone(),
         last_degrade_logged: None,
@@ -233,5 +245,35 @@ fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
         scaled_busy_slot_ns: 0,
         scaled_ready_slot_ns: 0,
         floor: None,
+        kv_capacity: u64::MAX,
+        kv_reserved: 0,
+        kv_reserved_ns: 0,
+        kv_peak: 0,
+        batching: Vec::new(),
+        batching_marks: (0, 0, 0),
+    }
+}
+
+/// The KV-cache tokens of one replica of a batched service in `pool`: what its GPUs' usable
+/// memory holds beyond the weights (`model.memory`). Unbounded without a `kv_cache` (or for
+/// other models); an error when the weights leave no room.
+fn kv_capacity(estate: &Estate, pool: PoolId, spec: &ServiceSpec, time: &ServiceTime) -> Result<u64, String> {
+    let Some(kv) = time.batched().and_then(|b| b.kv_cache) else {
+        return Ok(u64::MAX);
+    };
+    let accelerator = &estate.accelerators[estate.pools[pool.index()].accelerator.index()];
+    let memory = accelerator
+        .memory_bytes
+        .saturating_mul(u64::from(spec.model.gpus_per_replica));
+    match kv.capacity_tokens(memory, spec.model.memory.bytes()) {
+        0 => Err(format!(
+            "in {}, the weights ({}) leave no room for the KV cache in {:.0}% of {} GPU(s) of {}",
+            estate.pools[pool.index()].name,
+            spec.model.memory,
+            kv.memory_utilization * 100.0,
+            spec.model.gpus_per_replica,
+            accelerator.name
+        )),
+        tokens => Ok(tokens),
     }
 }

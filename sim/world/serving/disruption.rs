@@ -232,6 +232,8 @@ impl Serving {
         (s, d): Position,
         index: usize,
     ) -> u32 {
+        let orphans = self.orphan(now, (s, d), index);
+        self.orphans.extend(orphans);
         let state = &mut self.services[s.index()];
         let deployment = &mut state.deployments[d as usize];
         deployment.integrate(now);
@@ -242,8 +244,9 @@ impl Serving {
         estate.release(now, replica.allocation).map_or(0, |a| a.gpus)
     }
 
-    /// Fails, as [`FailReason::ReplicaLost`], the most recently started requests of deployment
-    /// `at` while it has fewer ready slots than requests in service.
+    /// Fails, as [`FailReason::ReplicaLost`], the sequences of the batched replicas just dropped,
+    /// then the most recently started requests of deployment `at` while it has fewer ready slots
+    /// than requests in service.
     fn cut_excess<E: From<ServingEvent>>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -251,6 +254,10 @@ impl Serving {
         decider: &mut Decider,
         at: Position,
     ) -> Result<(), KernelError> {
+        for id in std::mem::take(&mut self.orphans) {
+            let request = self.release(id);
+            self.fail(ctx, estate, decider, request, FailReason::ReplicaLost)?;
+        }
         let deployment = &mut self.services[at.0.index()].deployments[at.1 as usize];
         let excess = deployment.busy.saturating_sub(deployment.slots_ready);
         if excess == 0 {

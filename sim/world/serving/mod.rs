@@ -23,6 +23,7 @@
 //! state that imports them back would close import cycles.
 
 mod access;
+mod batch;
 mod build;
 mod disruption;
 mod event;
@@ -70,6 +71,8 @@ struct Replica {
     id: u32,
     allocation: AllocationId,
     ready: bool,
+    /// Its sequences, for a batched service (always empty otherwise).
+    batch: batch::Batch,
 }
 
 /// A service's replicas in one pool, and the queue in front of them.
@@ -101,6 +104,17 @@ pub struct Deployment {
     scaled_ready_slot_ns: u128,
     /// The fewest replicas the autoscaler leaves here (`keep_warm`), if not the service's min.
     floor: Option<u32>,
+    /// KV-cache tokens per replica of a batched service (`u64::MAX`: unbounded or not batched).
+    kv_capacity: u64,
+    /// KV-cache tokens reserved now, over all replicas.
+    kv_reserved: u64,
+    kv_reserved_ns: u128,
+    /// The most KV-cache tokens one replica had reserved at once.
+    kv_peak: u64,
+    /// Batch size and KV-cache occupancy per metrics window, for a batched service.
+    pub batching: Vec<crate::metrics::record::BatchWindow>,
+    /// Busy-slot, ready-slot and reserved-KV integrals at the last window's end.
+    batching_marks: (u128, u128, u128),
 }
 
 impl Deployment {
@@ -109,6 +123,7 @@ impl Deployment {
         let span = u128::from(now.saturating_since(self.last_change).as_nanos());
         self.busy_slot_ns += span * u128::from(self.busy);
         self.ready_slot_ns += span * u128::from(self.slots_ready);
+        self.kv_reserved_ns += span * u128::from(self.kv_reserved);
         self.last_change = now;
     }
 
@@ -120,6 +135,7 @@ impl Deployment {
             id,
             allocation,
             ready,
+            batch: batch::Batch::default(),
         });
         id
     }
@@ -137,6 +153,12 @@ impl Deployment {
     /// Busy and ready slots now.
     pub fn slots(&self) -> (u32, u32) {
         (self.busy, self.slots_ready)
+    }
+
+    /// The most KV-cache tokens one replica had reserved at once, and a replica's capacity
+    /// (`u64::MAX` when unbounded or not batched).
+    pub fn kv_tokens(&self) -> (u64, u64) {
+        (self.kv_peak, self.kv_capacity)
     }
 
     /// Busy and ready slot-nanoseconds so far (as of the last change).
@@ -270,6 +292,9 @@ pub struct Serving {
     deployment_ids: Vec<Position>,
     /// (service, stream within it) of each [`DemandId`].
     demand_ids: Vec<Position>,
+    /// Requests of lost replicas of batched services, still held, to fail once the replica is
+    /// gone.
+    orphans: Vec<RequestSlot>,
 }
 
 impl Serving {
@@ -291,6 +316,10 @@ impl Serving {
             }
             ServingEvent::ServiceDone { request, generation } => {
                 self.service_done(ctx, estate, decider, request, generation)
+            }
+            ServingEvent::StepDone { deployment, replica } => {
+                let at = self.deployment_ids[deployment.0 as usize];
+                self.step_done(ctx, estate, decider, at, replica)
             }
             ServingEvent::QueueTimeout { deployment } => {
                 let (service, index) = self.deployment_ids[deployment.0 as usize];

@@ -205,7 +205,7 @@ impl Serving {
             let (Some(last), true) = (d.replicas.last(), d.replicas.len() > 1) else {
                 break;
             };
-            if last.ready && d.slots_ready - d.busy < slots {
+            if last.ready && (d.slots_ready - d.busy < slots || !last.batch.is_idle()) {
                 break;
             }
             self.drop_replica(now, estate, (service, deployment), d.replicas.len() - 1);

@@ -67,10 +67,16 @@ impl Serving {
         let service = &mut self.services[s];
         let limit = service.queue_limit as usize;
         let deadline_ns = request.arrived.as_nanos().saturating_add(service.timeout_ns);
-        let deployment = &mut service.deployments[d];
-        if deployment.busy < deployment.slots_ready {
+        if service.time.batched().is_some() {
+            if self.enter_batched(ctx, estate, decider, id)? {
+                return Ok(());
+            }
+        } else if service.deployments[d].busy < service.deployments[d].slots_ready {
             return self.start_service(ctx, id);
         }
+        let request = &mut self.requests[id.index()];
+        let service = &mut self.services[s];
+        let deployment = &mut service.deployments[d];
         if deployment.queue.len() >= limit {
             let request = self.release(id);
             return self.fail(ctx, estate, decider, request, FailReason::QueueFull);
@@ -148,13 +154,20 @@ impl Serving {
         }
         let now = ctx.now();
         let request = self.release(id);
-        let service = &mut self.services[request.service.index()];
-        let deployment = &mut service.deployments[request.deployment as usize];
+        let deployment = &mut self.services[request.service.index()].deployments[request.deployment as usize];
         deployment.integrate(now);
         deployment.busy -= 1;
-        let site = deployment.site;
+        self.complete(now, estate, &request);
+        self.next_from_queue(ctx, estate, decider, request.service, request.deployment)
+    }
+
+    /// Records a request that ended served at `now`: its response's bytes, its latencies, and
+    /// the primary it stood in for.
+    pub(super) fn complete(&mut self, now: SimTime, estate: &mut Estate, request: &Request) {
+        let service = &mut self.services[request.service.index()];
+        let site = service.deployments[request.deployment as usize].site;
         if let Some(meter) = service.meter {
-            let origin = self.origin_of(&request);
+            let origin = self.origin_of(request);
             estate.meter(meter, site, origin, request.response_bytes);
         }
         let service = &mut self.services[request.service.index()];
@@ -169,6 +182,9 @@ impl Serving {
             queue: waited,
             network: request.network_ns,
             service: served,
+            per_output_token: (request.generated > 1)
+                .then(|| (served - request.first_token_ns) / u64::from(request.generated - 1)),
+            generated_tokens: request.generated,
         };
         service.metrics.served(
             now.as_nanos(),
@@ -185,7 +201,6 @@ impl Serving {
                 latency,
             );
         }
-        self.next_from_queue(ctx, estate, decider, request.service, request.deployment)
     }
 
     /// Starts waiting requests while slots are free, expiring those past their deadline.
@@ -197,6 +212,9 @@ impl Serving {
         service: ServiceId,
         deployment: u32,
     ) -> Result<(), KernelError> {
+        if self.services[service.index()].time.batched().is_some() {
+            return self.pump(ctx, estate, decider, (service, deployment));
+        }
         loop {
             let state = &mut self.services[service.index()];
             let timeout_ns = state.timeout_ns;

@@ -32,6 +32,13 @@ impl Serving {
                 replicas_ready += d.ready_replicas() as u32;
                 replicas_held += d.replicas.len() as u32;
             }
+            if service.time.batched().is_some() {
+                let slots = u128::from(service.slots_per_replica.max(1));
+                service
+                    .deployments
+                    .iter_mut()
+                    .for_each(|d| d.close_batching_window(slots));
+            }
             let utilization = (ready > 0).then(|| busy as f64 / ready as f64);
             service.usage.push(WindowUsage {
                 replicas_ready,
