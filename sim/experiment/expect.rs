@@ -412,9 +412,13 @@ mod tests {
                 in_flight: 0,
             },
             failed_by_reason: BTreeMap::new(),
-            latency_ms: [("e2e", latency(p99)), ("ttft", latency(p99.map(|p| p / 10.0)))]
-                .into_iter()
-                .collect(),
+            latency_ms: [
+                ("e2e", latency(p99)),
+                ("ttft", latency(p99.map(|p| p / 10.0))),
+                ("tpot", latency(p99.map(|p| p / 100.0))),
+            ]
+            .into_iter()
+            .collect(),
             latency_ms_by_origin: [("users-eu".to_string(), latency(Some(1234.0)))]
                 .into_iter()
                 .collect(),
@@ -577,6 +581,16 @@ mod tests {
                 r#"latency(service: "chat", percentile: 99.0, component: ttft, below: "81ms")"#,
                 false,
                 "81.2 ms",
+            ),
+            (
+                r#"latency(service: "chat", percentile: 99.0, component: tpot, below: "9ms")"#,
+                true,
+                "8.12 ms",
+            ),
+            (
+                r#"latency(service: "chat", percentile: 99.0, component: tpot, below: "8ms")"#,
+                false,
+                "8.12 ms",
             ),
             (
                 r#"latency(service: "chat", percentile: 99.0, origin: "users-eu", below: "1s")"#,

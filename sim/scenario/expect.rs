@@ -45,7 +45,8 @@ pub enum Expectation {
         service: String,
         /// One of the reported percentiles: 50, 90, 95, 99 or 99.9.
         percentile: f64,
-        /// Which part of the latency: `e2e` (the default), `ttft`, `queue`, `network`, `service`.
+        /// Which part of the latency: `e2e` (the default), `ttft`, `queue`, `network`, `service`,
+        /// or `tpot` (time per output token, batched services).
         #[serde(default)]
         component: LatencyComponent,
         /// Only requests from this demand origin (end-to-end latency only).
@@ -172,6 +173,8 @@ pub enum LatencyComponent {
     Network,
     /// In service.
     Service,
+    /// Time per output token after the first (batched services).
+    Tpot,
 }
 
 impl LatencyComponent {
@@ -183,6 +186,7 @@ impl LatencyComponent {
             LatencyComponent::Queue => "queue",
             LatencyComponent::Network => "network",
             LatencyComponent::Service => "service",
+            LatencyComponent::Tpot => "tpot",
         }
     }
 }
