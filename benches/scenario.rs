@@ -7,6 +7,12 @@
 //! Baseline in the same run: `bare-mmc` is the same M/M/10 queue hand-written as a bare
 //! binary-heap loop (no scenario, no routing, no metrics beyond a wait sum), so the simulator's
 //! figure can be stated as a ratio to it.
+//!
+//! `llm-serving/*` runs a day of the quickstart's load (about 0.9 M assistant requests, with its
+//! jobs and fallback) twice: `slots` as bundled (16 slots per replica, a load-independent
+//! service time), and `batched` with the assistant on continuous batching (16 sequences per
+//! replica, a step of 20 ms + 0.1 ms per sequence + 0.15 ms per prefill token). The ratio
+//! batched/slots is the cost of iteration-level batching on the same load.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -89,5 +95,42 @@ fn bare_mmc(requests: u64, lambda: f64, mu: f64, servers: u32) -> f64 {
     wait_ns / 1e9 / arrived as f64
 }
 
-criterion_group!(benches, mmc_one_million_requests);
+/// The quickstart's assistant moved to continuous batching.
+const BATCHED_ASSISTANT: &str = r#"service_time: batched(step: (base: "20ms", per_sequence: "0.1ms", per_prefill_token: "0.15ms"), max_batch: 16),"#;
+/// The quickstart's assistant as bundled.
+const SLOT_ASSISTANT: &str =
+    r#"service_time: llm(prefill_per_token: "0.15ms", decode_per_token: "20ms", overhead: "30ms"),"#;
+
+fn quickstart_day_slots_against_batched(c: &mut Criterion) {
+    let path = "scenarios/quickstart.ron";
+    let slots = include_str!("../scenarios/quickstart.ron");
+    assert!(
+        slots.contains(SLOT_ASSISTANT),
+        "the quickstart's assistant is as this bench expects"
+    );
+    let batched = slots.replacen(SLOT_ASSISTANT, BATCHED_ASSISTANT, 1);
+    let mut group = c.benchmark_group("llm-serving");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(15))
+        .warm_up_time(Duration::from_secs(1));
+    for (name, text) in [("slots", slots.to_string()), ("batched", batched)] {
+        let scenario = load_str(&text, path.as_ref()).expect("the quickstart is valid");
+        let resolved = scenario.resolve().expect("the quickstart resolves");
+        let requests = simulate(&resolved, 1).expect("runs").summary.services["assistant"]
+            .requests
+            .arrived;
+        group.throughput(Throughput::Elements(requests));
+        group.bench_function(format!("{name}/quickstart-day"), |b| {
+            b.iter(|| black_box(simulate(&resolved, 1)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    mmc_one_million_requests,
+    quickstart_day_slots_against_batched
+);
 criterion_main!(benches);

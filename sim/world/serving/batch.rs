@@ -1,6 +1,15 @@
 //! Iteration-level batching on the replicas of a `batched` service (the model is described in
 //! [`crate::workload::batched`]): admission from the deployment's queue into a replica's batch,
-//! one `StepDone` event per iteration, and the tokens each iteration produces.
+//! the iterations, and the tokens each iteration produces.
+//!
+//! One `StepDone` event ends a *run* of iterations. While every sequence in a batch decodes,
+//! consecutive iterations are identical until the first sequence finishes, so they are scheduled
+//! as one run that ends there. Skipping the boundaries inside a run is exact as long as nothing
+//! could be admitted at them; a batch's room and cache only change at its own run ends, so the
+//! one thing that can is a queued request that fits. [`Serving::watch_queue_head`] therefore cuts
+//! the run of the replica whose next boundary is the earliest at which the queue's head fits, and
+//! the request joins there, exactly as with one event per iteration. A day of steady load then
+//! costs a few events per request rather than one per iteration.
 //!
 //! Bookkeeping is shared with the slot model: a sequence in a batch is a busy slot, and a ready
 //! replica has `max_batch` slots, so utilization, the autoscaler and routing read batched
@@ -8,7 +17,7 @@
 //! replica, so losing a replica loses exactly its sequences.
 
 use crate::infra::estate::Estate;
-use crate::kernel::{Context, KernelError, SimDuration, SimTime};
+use crate::kernel::{Context, KernelError, SimTime};
 use crate::metrics::record::BatchWindow;
 use crate::metrics::service::FailReason;
 use crate::policy::Decider;
@@ -44,18 +53,50 @@ enum Work {
     Decode,
 }
 
-/// A replica's batch: its sequences in admission order, and whether an iteration is running.
+/// A replica's batch: its sequences in admission order, and the run of iterations in progress.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Batch {
     pub(super) sequences: Vec<Sequence>,
-    pub(super) stepping: bool,
+    run: Option<Run>,
+    /// Runs scheduled so far, which numbers them.
+    runs: u32,
     pub(super) kv_reserved: u64,
+}
+
+/// Identical iterations scheduled as one event.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: SimTime,
+    step_ns: u64,
+    steps: u32,
+}
+
+impl Run {
+    fn end_ns(&self) -> u64 {
+        self.start.as_nanos() + u64::from(self.steps) * self.step_ns
+    }
+
+    /// The iterations done by the first boundary at or after `now` (at least one).
+    fn steps_by(&self, now: SimTime) -> u32 {
+        let elapsed = now.as_nanos() - self.start.as_nanos();
+        (elapsed.div_ceil(self.step_ns.max(1)).max(1)).min(u64::from(self.steps)) as u32
+    }
 }
 
 impl Batch {
     /// Whether nothing runs on the replica.
     pub(super) fn is_idle(&self) -> bool {
         self.sequences.is_empty()
+    }
+
+    /// Whether a run of iterations is in progress.
+    fn stepping(&self) -> bool {
+        self.run.is_some()
+    }
+
+    /// Whether a request needing `kv_tokens` of cache could join now.
+    fn has_room(&self, max_batch: u32, kv_tokens: u64, kv_capacity: u64) -> bool {
+        self.sequences.len() < max_batch as usize && self.kv_reserved.saturating_add(kv_tokens) <= kv_capacity
     }
 }
 
@@ -75,6 +116,23 @@ impl Deployment {
         });
         self.batching_marks = (self.busy_slot_ns, self.ready_slot_ns, self.kv_reserved_ns);
     }
+}
+
+/// Schedules the end of replica `r`'s run at `end_ns`, under a new run number so that an
+/// earlier event for the run (before it was cut short) is recognised as stale.
+fn schedule_run_end<E: From<ServingEvent>>(
+    ctx: &mut Context<'_, E>,
+    deployment: DeploymentId,
+    r: &mut Replica,
+    end_ns: u64,
+) -> Result<(), KernelError> {
+    r.batch.runs = r.batch.runs.wrapping_add(1);
+    let done = ServingEvent::StepDone {
+        deployment,
+        replica: r.id,
+        run: r.batch.runs,
+    };
+    ctx.schedule_at(SimTime::from_nanos(end_ns), done.into())
 }
 
 /// The KV tokens a request reserves: its whole context and output.
@@ -107,7 +165,7 @@ impl Serving {
         let idle = deployment
             .replicas
             .iter()
-            .position(|r| r.ready && !r.batch.stepping);
+            .position(|r| r.ready && !r.batch.stepping());
         let Some(replica) = idle else {
             return Ok(false);
         };
@@ -131,12 +189,12 @@ impl Serving {
             .len();
         for replica in 0..count {
             let r = &self.services[at.0.index()].deployments[at.1 as usize].replicas[replica];
-            if r.ready && !r.batch.stepping {
+            if r.ready && !r.batch.stepping() {
                 self.admit(ctx, estate, decider, at, replica)?;
                 self.start_step(ctx, at, replica)?;
             }
         }
-        Ok(())
+        self.watch_queue_head(ctx, at)
     }
 
     /// Moves requests from the head of the queue into replica `replica`'s batch while it has
@@ -166,8 +224,7 @@ impl Serving {
                 self.fail(ctx, estate, decider, request, FailReason::Timeout)?;
                 continue;
             }
-            let fits = batch.kv_reserved.saturating_add(kv_need(request)) <= d.kv_capacity;
-            if batch.sequences.len() >= max_batch as usize || !fits {
+            if !batch.has_room(max_batch, kv_need(request), d.kv_capacity) {
                 return Ok(());
             }
             d.queue.pop_front();
@@ -199,8 +256,9 @@ impl Serving {
         d.kv_peak = d.kv_peak.max(batch.kv_reserved);
     }
 
-    /// Starts the next iteration of replica `replica` if it has sequences: hands out the
-    /// prefill budget in admission order, and schedules the iteration's end.
+    /// Starts the next iterations of replica `replica` if it has sequences: hands out the
+    /// prefill budget in admission order, and schedules the end of the run. A run is one
+    /// iteration, or, while every sequence decodes, all of them until the first sequence is done.
     fn start_step<E: From<ServingEvent>>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -219,9 +277,11 @@ impl Serving {
         }
         let mut budget = spec.prefill_chunk.unwrap_or(u32::MAX);
         let (mut decoding, mut prefill_tokens) = (0u32, 0u64);
+        let mut steps = u32::MAX;
         for sequence in &mut r.batch.sequences {
             sequence.work = if sequence.prefilled {
                 decoding += 1;
+                steps = steps.min(sequence.target - sequence.emitted);
                 Work::Decode
             } else if sequence.prefill_left <= budget {
                 budget -= sequence.prefill_left;
@@ -233,28 +293,77 @@ impl Serving {
             } else {
                 Work::Idle
             };
+            if !matches!(sequence.work, Work::Decode) {
+                steps = 1;
+            }
             if let Work::Prefill(tokens) = sequence.work {
                 prefill_tokens += u64::from(tokens);
             }
         }
-        r.batch.stepping = true;
         let reference_ns = spec.step_ns(decoding, prefill_tokens);
-        let step = if speed == 1.0 {
+        let step_ns = if speed == 1.0 {
             reference_ns
         } else {
             // Times are non-negative, so adding ½ and truncating rounds to nearest.
             (reference_ns as f64 / speed + 0.5) as u64
         };
-        let done = ServingEvent::StepDone {
-            deployment: d.id,
-            replica: r.id,
-        };
-        schedule_after(ctx, SimDuration::from_nanos(step), done)
+        let start = ctx.now();
+        r.batch.run = Some(Run {
+            start,
+            step_ns,
+            steps,
+        });
+        let end_ns = start
+            .as_nanos()
+            .saturating_add(u64::from(steps).saturating_mul(step_ns));
+        schedule_run_end(ctx, d.id, r, end_ns)
     }
 
-    /// An iteration of replica `replica_id` of deployment `at` ends: every sequence that
-    /// decoded gains a token, prompts that finished give their first token, sequences with all
-    /// their tokens end, the batch takes new requests, and the next iteration starts.
+    /// Makes sure the request at the head of a batched deployment's queue joins at the first
+    /// iteration boundary where it fits: if that boundary lies inside some replica's run, the
+    /// run is cut there. Boundaries that end a run need nothing: the run's end admits.
+    pub(super) fn watch_queue_head<E: From<ServingEvent>>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        at: Position,
+    ) -> Result<(), KernelError> {
+        let now = ctx.now();
+        let state = &mut self.services[at.0.index()];
+        let max_batch = state.slots_per_replica;
+        let d = &mut state.deployments[at.1 as usize];
+        let Some(&head) = d.queue.front() else {
+            return Ok(());
+        };
+        let need = kv_need(&self.requests[head.index()]);
+        let mut earliest: Option<(u64, bool, usize)> = None;
+        for (index, r) in d.replicas.iter().enumerate() {
+            let Some(run) = r.batch.run else { continue };
+            if !r.ready || !r.batch.has_room(max_batch, need, d.kv_capacity) {
+                continue;
+            }
+            let steps = run.steps_by(now);
+            let boundary = run.start.as_nanos() + u64::from(steps) * run.step_ns;
+            let cut = steps < run.steps;
+            if earliest.is_none_or(|(best, _, _)| boundary < best) {
+                earliest = Some((boundary, cut, index));
+            }
+        }
+        let Some((boundary, true, index)) = earliest else {
+            return Ok(());
+        };
+        let r = &mut d.replicas[index];
+        let Some(run) = r.batch.run.as_mut() else {
+            return Ok(());
+        };
+        run.steps = run.steps_by(now);
+        debug_assert_eq!(run.end_ns(), boundary);
+        schedule_run_end(ctx, d.id, r, boundary)
+    }
+
+    /// A run of iterations of replica `replica_id` of deployment `at` ends: every sequence that
+    /// decoded gains a token per iteration, prompts that finished give their first token,
+    /// sequences with all their tokens end, the batch takes new requests, and the next run
+    /// starts.
     pub(super) fn step_done<E: From<ServingEvent>>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -262,6 +371,7 @@ impl Serving {
         decider: &mut Decider,
         at: Position,
         replica_id: u32,
+        run_number: u32,
     ) -> Result<(), KernelError> {
         let now = ctx.now();
         let d = &mut self.services[at.0.index()].deployments[at.1 as usize];
@@ -270,12 +380,17 @@ impl Serving {
             return Ok(());
         };
         let batch = &mut d.replicas[replica].batch;
-        batch.stepping = false;
-        let mut finished = Vec::new();
+        if batch.runs != run_number {
+            return Ok(()); // the run was cut short, and a later event ends it
+        }
+        let Some(run) = batch.run.take() else {
+            return Ok(());
+        };
+        let mut finished = std::mem::take(&mut self.finished);
         batch.sequences.retain_mut(|sequence| {
             match sequence.work {
                 Work::Idle => return true,
-                Work::Decode => sequence.emitted += 1,
+                Work::Decode => sequence.emitted += run.steps,
                 Work::Prefill(tokens) => {
                     sequence.prefill_left -= tokens;
                     if sequence.prefill_left > 0 {
@@ -298,12 +413,15 @@ impl Serving {
         d.integrate(now);
         d.busy -= finished.len() as u32;
         d.kv_reserved -= freed;
-        for (id, _) in finished {
+        for &(id, _) in &finished {
             let request = self.release(id);
             self.complete(now, estate, &request);
         }
+        finished.clear();
+        self.finished = finished;
         self.admit(ctx, estate, decider, at, replica)?;
-        self.start_step(ctx, at, replica)
+        self.start_step(ctx, at, replica)?;
+        self.watch_queue_head(ctx, at)
     }
 
     /// Takes the sequences out of a replica that is being dropped, freeing their slots and cache;

@@ -62,6 +62,7 @@ impl Serving {
             deployment_ids,
             demand_ids,
             orphans: Vec::new(),
+            finished: Vec::new(),
         })
     }
 }

@@ -49,12 +49,14 @@ pub enum ServingEvent {
         /// The slot's generation; an event of an earlier one is stale and ignored.
         generation: u32,
     },
-    /// An iteration of a replica of a batched service ends.
+    /// A run of iterations of a replica of a batched service ends.
     StepDone {
         /// The deployment.
         deployment: DeploymentId,
         /// Replica id within the deployment.
         replica: u32,
+        /// The run's number on its replica; an event of a run that was cut short is stale.
+        run: u32,
     },
     /// The oldest waiting request of a deployment reaches its deadline.
     QueueTimeout {

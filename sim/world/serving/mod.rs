@@ -295,6 +295,9 @@ pub struct Serving {
     /// Requests of lost replicas of batched services, still held, to fail once the replica is
     /// gone.
     orphans: Vec<RequestSlot>,
+    /// Scratch space for the sequences that finish at the end of a run, kept to spare an
+    /// allocation per run.
+    finished: Vec<(RequestSlot, u64)>,
 }
 
 impl Serving {
@@ -317,9 +320,13 @@ impl Serving {
             ServingEvent::ServiceDone { request, generation } => {
                 self.service_done(ctx, estate, decider, request, generation)
             }
-            ServingEvent::StepDone { deployment, replica } => {
+            ServingEvent::StepDone {
+                deployment,
+                replica,
+                run,
+            } => {
                 let at = self.deployment_ids[deployment.0 as usize];
-                self.step_done(ctx, estate, decider, at, replica)
+                self.step_done(ctx, estate, decider, at, replica, run)
             }
             ServingEvent::QueueTimeout { deployment } => {
                 let (service, index) = self.deployment_ids[deployment.0 as usize];

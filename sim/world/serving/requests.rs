@@ -94,6 +94,10 @@ impl Serving {
             ctx.schedule_at(at, timeout.into())?;
             deployment.timeout_watch = Some(at);
         }
+        if deployment.queue.len() == 1 && service.time.batched().is_some() {
+            let position = (request.service, d as u32);
+            return self.watch_queue_head(ctx, position);
+        }
         Ok(())
     }
 
@@ -273,6 +277,9 @@ impl Serving {
             d.queue.pop_front();
             let request = self.release(front);
             self.fail(ctx, estate, decider, request, FailReason::Timeout)?;
+            if self.services[service.index()].time.batched().is_some() {
+                self.watch_queue_head(ctx, (service, deployment))?;
+            }
         }
     }
 
