@@ -390,3 +390,35 @@ fn with_no_per_sequence_cost_and_no_cache_bound_it_is_the_slot_model_up_to_one_s
     let mean_wait = extra as f64 / n as f64 / step as f64;
     assert!((0.3..0.7).contains(&mean_wait), "{mean_wait}");
 }
+
+/// The bundled comparison with vLLM's published figures (scenarios/validation/vllm-70b-4xh100.ron:
+/// 5000 equal requests at once, at most 256 per batch, no chunked prefill) against the
+/// independent iteration loop: the makespan, and with it the output throughput compared in
+/// REFERENCE.md, match to the nanosecond.
+#[test]
+fn the_published_figure_scenario_matches_the_reference_loop() {
+    let path = std::path::Path::new("scenarios/validation/vllm-70b-4xh100.ron");
+    let scenario = hybridsim::scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+    let (outcome, world) = simulate_with_model(&scenario.resolve().unwrap(), 1).unwrap();
+    let arrivals = read_trace("scenarios/traces/offline-batch/sharegpt-mean-5000.csv".as_ref());
+    assert_eq!(arrivals.len(), 5000);
+    let kv_capacity = (4.0 * 80e9 * 0.9 - 141e9) as u64 / 327_680;
+    let model = Model {
+        base: 10_500_000,
+        per_sequence: 80_000,
+        per_prefill_token: 70_000,
+        max_batch: 256,
+        chunk: u64::MAX,
+        kv_capacity,
+    };
+    let expected = reference(&arrivals, &model);
+    let metrics = &world.serving.services[0].metrics;
+    let makespan = *expected.e2e.iter().max().unwrap();
+    assert_eq!(metrics.end_to_end.max(), Some(makespan));
+    assert_eq!(metrics.end_to_end.sum(), sum(&expected.e2e));
+    assert_eq!(metrics.per_output_token.sum(), sum(&expected.tpot));
+    let tokens = outcome.summary.services["llama-70b"].tokens.as_ref().unwrap();
+    assert_eq!(tokens.generated, 5000 * 196);
+    let throughput = tokens.generated as f64 / (makespan as f64 / 1e9);
+    assert!((5000.0..5300.0).contains(&throughput), "{throughput} tokens/s");
+}
