@@ -422,3 +422,31 @@ fn the_published_figure_scenario_matches_the_reference_loop() {
     let throughput = tokens.generated as f64 / (makespan as f64 / 1e9);
     assert!((5000.0..5300.0).contains(&throughput), "{throughput} tokens/s");
 }
+
+/// Scaling a batched deployment down drains replicas: each takes no new sequences and goes when
+/// its own are done, so an over-provisioned fleet shrinks even though requests spread over every
+/// replica keep each batch busy, and nothing in service is cut off.
+#[test]
+fn scale_down_drains_batched_replicas_without_cutting_sequences() {
+    let text = r#"#![enable(implicit_some)]
+(
+    name: "drain", horizon: "1h", seed: 3, metrics: (window: "1m"),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "dc", kind: cloud, jurisdiction: "eu")],
+    pools: [(site: "dc", accelerator: "H100", on_demand: (limit: 16, price: "2 USD/h"))],
+    services: [(name: "llm", model: (memory: "70GB"),
+        service_time: batched(step: (base: "10ms", per_sequence: "0.1ms"), max_batch: 16),
+        replicas: [(pool: "dc/H100", tier: on_demand, count: 12)],
+        timeout: "1h",
+        demand: [(origin: "dc", arrivals: poisson(rate: "20/s"), context_tokens: 500, generated_tokens: 150)],
+        autoscaling: (target_utilization: 0.6, min: 1, max: 12, tier: on_demand,
+            load_bandwidth: "10Gbps", start_overhead: "1m"))],
+)"#;
+    let (outcome, _) = run(text);
+    let summary = &outcome.summary.services["llm"];
+    // About 20/s × 1.6 s ≈ 32 sequences in service: 4 replicas at 60% of 16 places each.
+    assert_eq!(summary.replicas.max, 12);
+    assert!((3..=6).contains(&summary.replicas.last), "{:?}", summary.replicas);
+    assert_eq!(summary.failed_by_reason["replica_lost"], 0);
+    assert_eq!(summary.requests.failed, 0);
+}

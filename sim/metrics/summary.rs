@@ -226,6 +226,8 @@ pub struct TokenSummary {
     pub generated: u64,
     /// Generated tokens per second of simulated time.
     pub per_s: f64,
+    /// The service's cost per thousand generated tokens (`None`: it generated none).
+    pub cost_per_1k_usd: Option<f64>,
 }
 
 /// How many replicas a service held over the run, read at the end of each metrics window.

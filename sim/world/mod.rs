@@ -492,6 +492,7 @@ fn service_summaries(world: &World, end_s: f64) -> std::collections::BTreeMap<St
             summary.tokens = service.metrics.generated_tokens.map(|generated| TokenSummary {
                 generated,
                 per_s: generated as f64 / end_s.max(f64::MIN_POSITIVE),
+                cost_per_1k_usd: (generated > 0).then(|| cost / generated as f64 * 1_000.0),
             });
             (service.name.clone(), summary)
         })

@@ -14,6 +14,7 @@
 //! | `slo_attainment.<service>` | share of requests within the SLO |
 //! | `cost_per_1k_requests_usd.<service>` | the service's GPU cost per thousand requests answered |
 //! | `utilization.<service>` | mean share of ready slots busy |
+//! | `cost_per_1k_tokens_usd.<service>`, `tokens_per_s.<service>`, `p99_ttft_ms.<service>`, `p99_tpot_ms.<service>` | batched services only: cost per thousand generated tokens, output throughput, and the p99 time to first token and per output token |
 //! | `gpu_utilization.<pool>` | mean share of the pool's GPUs in use |
 //! | `goodput.<class>`, `jobs_completed.<class>` | per job class |
 //! | `time_to_recover_s.<incident>`, `requests_failed.incident.<incident>`, `cost_usd.incident.<incident>` | per incident: recovery, requests failed and cost while it lasted |
@@ -25,11 +26,14 @@ use crate::infra::spec::pool_name;
 use crate::metrics::record::RunOutcome;
 use crate::scenario::ScenarioSpec;
 use crate::vocab::Tier;
+use crate::workload::service::ServiceTimeSpec;
 
 /// The metric columns of a study.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Columns {
     services: Vec<String>,
+    /// The services on the batched model, which have token figures.
+    batched: Vec<String>,
     classes: Vec<&'static str>,
     incidents: Vec<String>,
     pools: Vec<String>,
@@ -42,6 +46,12 @@ impl Columns {
         let classes: BTreeSet<&'static str> = spec.jobs.iter().map(|j| j.class.as_str()).collect();
         Columns {
             services: spec.services.iter().map(|s| s.name.clone()).collect(),
+            batched: spec
+                .services
+                .iter()
+                .filter(|s| matches!(s.service_time, ServiceTimeSpec::Batched(_)))
+                .map(|s| s.name.clone())
+                .collect(),
             classes: classes.into_iter().collect(),
             incidents: spec.incidents.iter().map(|i| i.name.clone()).collect(),
             pools: spec.pools.iter().map(pool_name).collect(),
@@ -73,6 +83,11 @@ impl Columns {
         names.extend(self.classes.iter().map(|c| format!("cost_usd.class.{c}")));
         for s in &self.services {
             for figure in SERVICE_FIGURES {
+                names.push(format!("{figure}.{s}"));
+            }
+        }
+        for s in &self.batched {
+            for figure in TOKEN_FIGURES {
                 names.push(format!("{figure}.{s}"));
             }
         }
@@ -123,6 +138,17 @@ impl Columns {
                 None => row.extend([None; SERVICE_FIGURES.len()]),
             }
         }
+        for name in &self.batched {
+            let service = s.services.get(name);
+            let tokens = service.and_then(|service| service.tokens);
+            let p99 = |part: &str| service.and_then(|s| s.latency_ms.get(part)).and_then(|l| l.p99);
+            row.extend([
+                tokens.and_then(|t| t.cost_per_1k_usd),
+                tokens.map(|t| t.per_s),
+                p99("ttft"),
+                p99("tpot"),
+            ]);
+        }
         row.extend((0..self.pools.len()).map(|pool| pool_utilization(outcome, pool)));
         for c in &self.classes {
             let jobs = s.jobs.get(c);
@@ -148,6 +174,13 @@ const SERVICE_FIGURES: [&str; 8] = [
     "slo_attainment",
     "cost_per_1k_requests_usd",
     "utilization",
+];
+
+const TOKEN_FIGURES: [&str; 4] = [
+    "cost_per_1k_tokens_usd",
+    "tokens_per_s",
+    "p99_ttft_ms",
+    "p99_tpot_ms",
 ];
 
 /// The pool's GPUs in use over its capacity, both summed over tiers and over the metrics

@@ -165,7 +165,7 @@ impl Serving {
         let idle = deployment
             .replicas
             .iter()
-            .position(|r| r.ready && !r.batch.stepping());
+            .position(|r| r.ready && !r.draining && !r.batch.stepping());
         let Some(replica) = idle else {
             return Ok(false);
         };
@@ -189,7 +189,7 @@ impl Serving {
             .len();
         for replica in 0..count {
             let r = &self.services[at.0.index()].deployments[at.1 as usize].replicas[replica];
-            if r.ready && !r.batch.stepping() {
+            if r.ready && !r.draining && !r.batch.stepping() {
                 self.admit(ctx, estate, decider, at, replica)?;
                 self.start_step(ctx, at, replica)?;
             }
@@ -338,7 +338,7 @@ impl Serving {
         let mut earliest: Option<(u64, bool, usize)> = None;
         for (index, r) in d.replicas.iter().enumerate() {
             let Some(run) = r.batch.run else { continue };
-            if !r.ready || !r.batch.has_room(max_batch, need, d.kv_capacity) {
+            if !r.ready || r.draining || !r.batch.has_room(max_batch, need, d.kv_capacity) {
                 continue;
             }
             let steps = run.steps_by(now);
@@ -419,6 +419,14 @@ impl Serving {
         }
         finished.clear();
         self.finished = finished;
+        let r = &self.services[at.0.index()].deployments[at.1 as usize].replicas[replica];
+        if r.draining {
+            if r.batch.is_idle() {
+                self.drop_replica(now, estate, at, replica);
+                return Ok(());
+            }
+            return self.start_step(ctx, at, replica);
+        }
         self.admit(ctx, estate, decider, at, replica)?;
         self.start_step(ctx, at, replica)?;
         self.watch_queue_head(ctx, at)

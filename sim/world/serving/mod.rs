@@ -71,6 +71,9 @@ struct Replica {
     id: u32,
     allocation: AllocationId,
     ready: bool,
+    /// Being scaled away: a batched replica takes no new sequences and goes once its own are
+    /// done (a slot replica is removed only when idle, so it never drains).
+    draining: bool,
     /// Its sequences, for a batched service (always empty otherwise).
     batch: batch::Batch,
 }
@@ -135,14 +138,20 @@ impl Deployment {
             id,
             allocation,
             ready,
+            draining: false,
             batch: batch::Batch::default(),
         });
         id
     }
 
-    /// Ready replicas.
+    /// Ready replicas, not counting those draining.
     pub fn ready_replicas(&self) -> usize {
-        self.replicas.iter().filter(|r| r.ready).count()
+        self.replicas.iter().filter(|r| r.ready && !r.draining).count()
+    }
+
+    /// Replicas held that are not draining, ready or starting.
+    fn kept_replicas(&self) -> usize {
+        self.replicas.iter().filter(|r| !r.draining).count()
     }
 
     /// Replicas held, ready or starting.

@@ -57,7 +57,7 @@ impl Serving {
         } else {
             1.0
         };
-        let current = d.replicas.len() as u32;
+        let current = d.kept_replicas() as u32;
         let ready_replicas = d.ready_replicas() as f64;
         let wanted = ((ready_replicas * utilization + waiting) / scale.target_utilization).ceil() as u32;
         let floor = d.floor.unwrap_or(scale.min);
@@ -65,7 +65,7 @@ impl Serving {
         let cooled = now.saturating_since(d.last_scale) >= scale.cooldown || d.last_scale == SimTime::ZERO;
         // While replicas start, nothing routes to them yet, so the load they are for is not
         // visible: no scale-down until they are ready.
-        let starting = d.replicas.len() > d.ready_replicas();
+        let starting = d.replicas.iter().any(|r| !r.ready);
         if desired == current || !cooled || (desired < current && starting) {
             return Ok(());
         }
@@ -199,16 +199,25 @@ impl Serving {
     ) {
         let slots = self.services[service.index()].slots_per_replica;
         let mut removed = 0;
-        // Only idle capacity goes, newest replica first; requests in service are never cut off.
+        // Newest replica first; requests in service are never cut off. A slot replica goes only
+        // when the deployment has a replica's worth of idle slots; a batched replica whose batch
+        // is not empty drains: it takes no new sequences and goes when its own are done.
         while removed < count {
-            let d = &self.services[service.index()].deployments[deployment as usize];
-            let (Some(last), true) = (d.replicas.last(), d.replicas.len() > 1) else {
+            let d = &mut self.services[service.index()].deployments[deployment as usize];
+            let (Some(index), true) = (
+                d.replicas.iter().rposition(|r| !r.draining),
+                d.kept_replicas() > 1,
+            ) else {
                 break;
             };
-            if last.ready && (d.slots_ready - d.busy < slots || !last.batch.is_idle()) {
+            let last = &mut d.replicas[index];
+            if last.ready && !last.batch.is_idle() {
+                last.draining = true;
+            } else if last.ready && d.slots_ready - d.busy < slots {
                 break;
+            } else {
+                self.drop_replica(now, estate, (service, deployment), index);
             }
-            self.drop_replica(now, estate, (service, deployment), d.replicas.len() - 1);
             removed += 1;
         }
         if removed > 0 {
