@@ -450,3 +450,40 @@ fn scale_down_drains_batched_replicas_without_cutting_sequences() {
     assert_eq!(summary.failed_by_reason["replica_lost"], 0);
     assert_eq!(summary.requests.failed, 0);
 }
+
+/// Routing sees a full KV cache: a batched deployment with free batch places but requests
+/// waiting for cache is not offered as free, so traffic spills to a farther site instead of
+/// timing out in the nearer one's queue.
+#[test]
+fn routing_spills_past_a_deployment_whose_cache_is_full() {
+    let text = r#"#![enable(implicit_some)]
+(
+    name: "spill", horizon: "30m", seed: 2, metrics: (window: "1m"),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [
+        (name: "users", kind: edge, jurisdiction: "eu"),
+        (name: "near", kind: on_prem, jurisdiction: "eu"),
+        (name: "far", kind: cloud, jurisdiction: "eu"),
+    ],
+    pools: [
+        (site: "near", accelerator: "H100", on_demand: (limit: 1, price: "2 USD/h")),
+        (site: "far", accelerator: "H100", on_demand: (limit: 1, price: "2 USD/h")),
+    ],
+    links: [
+        (a: "users", b: "near", bandwidth: "10Gbps", latency: "2ms"),
+        (a: "users", b: "far", bandwidth: "10Gbps", latency: "20ms"),
+    ],
+    services: [(name: "llm", model: (memory: "70GB"),
+        service_time: batched(step: (base: "10ms", per_sequence: "0.5ms"), max_batch: 16,
+                              kv_cache: (bytes_per_token: "1MB")),
+        replicas: [(pool: "near/H100", tier: on_demand, count: 1), (pool: "far/H100", tier: on_demand, count: 1)],
+        timeout: "60s",
+        demand: [(origin: "users", arrivals: poisson(rate: "5/s"), context_tokens: 400, generated_tokens: 100)])],
+)"#;
+    let (outcome, world) = run(text);
+    let deployments = &world.serving.services[0].deployments;
+    // 2000 tokens of cache hold 4 requests of 500: one replica serves about 3.3 requests/s.
+    assert_eq!(deployments[0].kv_tokens().1, 2000);
+    assert!(deployments[1].kv_tokens().0 > 0, "the far site served nothing");
+    assert_eq!(outcome.summary.services["llm"].requests.failed, 0);
+}

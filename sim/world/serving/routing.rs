@@ -189,6 +189,7 @@ impl Serving {
         };
         let service = &self.services[request.service.index()];
         let mean_ns = service.time.mean_ns(request.context, request.generated);
+        let batched = service.time.batched().is_some();
         for &d in eligible {
             let deployment = &service.deployments[d as usize];
             if !estate.sites[deployment.site.index()].up || deployment.slots_ready == 0 {
@@ -201,7 +202,13 @@ impl Serving {
                 site: deployment.site,
                 round_trip_ns: rtt.as_nanos(),
                 queued: deployment.queue.len() as u32,
-                free_slots: deployment.slots_ready.saturating_sub(deployment.busy),
+                // A batched deployment can have places its KV cache cannot fill: while requests
+                // wait there, nothing new starts, whatever the free places say.
+                free_slots: if batched && !deployment.queue.is_empty() {
+                    0
+                } else {
+                    deployment.slots_ready.saturating_sub(deployment.busy)
+                },
                 slots: deployment.slots_ready,
                 mean_service_ns: mean_ns / deployment.speed,
                 usd_per_gpu_hour: estate.pools[deployment.pool.index()]
