@@ -270,10 +270,10 @@ fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
             .iter()
             .flat_map(|b| std::iter::once(b.metric.as_str()).chain(b.express_in.as_deref())),
     ) {
-        if let Some(i) = index_of(m) {
-            if !wanted.contains(&i) {
-                wanted.push(i);
-            }
+        if let Some(i) = index_of(m)
+            && !wanted.contains(&i)
+        {
+            wanted.push(i);
         }
     }
     // (point, policy) → metric index → stat, for wanted metrics.
