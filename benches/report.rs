@@ -28,7 +28,7 @@ fn info(scenario: &Scenario) -> RunInfo {
 }
 
 fn write_compared(scenario: &Scenario, outcomes: &[RunOutcome], target: &std::path::Path) {
-    let out = begin_comparison(target).expect("the folder starts");
+    let out = begin_comparison(target, &|_| {}).expect("the folder starts");
     for (label, outcome) in POLICIES.iter().zip(outcomes) {
         write_compared_run(&out, label, scenario, outcome, &info(scenario)).expect("a run's folder");
     }
@@ -73,7 +73,15 @@ fn outputs(c: &mut Criterion) {
         b.iter(|| black_box(simulate(&resolved, seed)))
     });
     group.bench_function("write_run/eu-outage-dual", |b| {
-        b.iter(|| write_run(&folder.path().join("run"), &scenario, &outcome, &info(&scenario)))
+        b.iter(|| {
+            write_run(
+                &folder.path().join("run"),
+                &scenario,
+                &outcome,
+                &info(&scenario),
+                &|_| {},
+            )
+        })
     });
     group.bench_function("write_comparison/eu-outage-dual x3 policies", |b| {
         b.iter(|| write_compared(&scenario, &outcomes, &folder.path().join("compared")))

@@ -17,6 +17,7 @@ fn options(shard: sweep::Shard) -> sweep::SweepOptions<'static> {
         stop_on_invalid: true,
         progress: &|_, _| {},
         files: &hybridsim::report::StudyReport,
+        notify: &|_| {},
     }
 }
 
@@ -68,6 +69,7 @@ fn merge(c: &mut Criterion) {
                 &shards,
                 &dir.path().join("merged"),
                 &hybridsim::report::StudyReport,
+                &|_| {},
             )
         })
     });

@@ -10,7 +10,7 @@ use hybridsim::experiment::compare::{
     CHARTED_RUNS, CompareError, Comparison, RunFigures, RunPlan, Seeds, plan, resolve_all, run_plan,
 };
 use hybridsim::metrics::Summary;
-use hybridsim::output::RunInfo;
+use hybridsim::output::{self, Notice, RunInfo};
 use hybridsim::report::figures::RunCurves;
 use hybridsim::report::{ComparedRun, begin_comparison, finish_comparison, write_compared_run, write_run};
 use hybridsim::scenario::{self, Resolved, Scenario, TraceCache};
@@ -202,9 +202,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             quiet,
         } => sweep(&study, out, shard.as_deref(), keep_runs, stop_on_invalid, quiet),
         Command::Merge { shards, out, quiet } => {
-            let folder =
-                hybridsim::experiment::study::sweep::merge(&shards, &out, &hybridsim::report::StudyReport)
-                    .map_err(hybridsim::Error::from)?;
+            output::check_target(&out).map_err(hybridsim::Error::from)?;
+            let folder = hybridsim::experiment::study::sweep::merge(
+                &shards,
+                &out,
+                &hybridsim::report::StudyReport,
+                &notices(quiet),
+            )
+            .map_err(hybridsim::Error::from)?;
             if !quiet {
                 println!("merged {} shards into {}/", shards.len(), folder.display());
             }
@@ -237,8 +242,9 @@ fn run(
     let scenario = load(path)?;
     let seeds = seed.map_or(Seeds::Own, |seed| Seeds::These(vec![seed]));
     let runs = plan(&[&scenario], &policy, &seeds).map_err(hybridsim::Error::from)?;
-    let resolved = scenario.resolve().map_err(hybridsim::Error::from)?;
     let target = out.unwrap_or_else(|| Path::new("outputs").join(&scenario.spec.name));
+    output::check_target(&target).map_err(hybridsim::Error::from)?;
+    let resolved = scenario.resolve().map_err(hybridsim::Error::from)?;
     execute(&[&resolved], &runs, &target, quiet)
 }
 
@@ -258,9 +264,10 @@ fn compare(
     if runs.len() < 2 {
         return Err(hybridsim::Error::from(CompareError::NothingToCompare).into());
     }
+    let target = out.unwrap_or_else(|| Path::new("outputs").join(comparison_folder(&scenarios)));
+    output::check_target(&target).map_err(hybridsim::Error::from)?;
     let resolved = resolve_all(&scenarios, &mut TraceCache::default()).map_err(hybridsim::Error::from)?;
     let resolved: Vec<&Resolved> = resolved.iter().collect();
-    let target = out.unwrap_or_else(|| Path::new("outputs").join(comparison_folder(&scenarios)));
     execute(&resolved, &runs, &target, quiet)
 }
 
@@ -288,7 +295,7 @@ fn execute(resolved: &[&Resolved], runs: &[RunPlan], target: &Path, quiet: bool)
     }
     let scenarios: Vec<&Scenario> = resolved.iter().map(|r| r.scenario()).collect();
     let context = || format!("writing results into {}", target.display());
-    let out = begin_comparison(target)
+    let out = begin_comparison(target, &notices(quiet))
         .map_err(hybridsim::Error::from)
         .with_context(context)?;
     let bars = if runs.len() <= MAX_BARS {
@@ -410,7 +417,8 @@ fn execute_one(resolved: &[&Resolved], run: &RunPlan, target: &Path, quiet: bool
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
     let scenario = resolved[run.scenario].scenario();
-    let written = write_run(target, scenario, &outcome, &run_info(scenario, &outcome, wall))
+    let info = run_info(scenario, &outcome, wall);
+    let written = write_run(target, scenario, &outcome, &info, &notices(quiet))
         .map_err(hybridsim::Error::from)
         .with_context(|| format!("writing results into {}", target.display()))?;
     if !quiet {
@@ -418,6 +426,17 @@ fn execute_one(resolved: &[&Resolved], run: &RunPlan, target: &Path, quiet: bool
         println!("  results in {}/", written.display());
     }
     Ok(())
+}
+
+/// Prints what the writing of an output folder tells on stderr: a wait for another run writing
+/// the same folder (not with `--quiet`), and, always, what was done about a killed run's
+/// leftovers, since it changes the user's files.
+fn notices(quiet: bool) -> impl Fn(&Notice) + Sync {
+    move |notice| {
+        if !(quiet && matches!(notice, Notice::Waiting { .. })) {
+            eprintln!("{notice}");
+        }
+    }
 }
 
 /// One progress bar per run, drawn on stderr when it is a terminal (never with `--quiet`).
@@ -507,6 +526,7 @@ fn sweep(
         None => sweep::Shard::WHOLE,
     };
     let target = out.unwrap_or_else(|| Path::new("outputs").join(&study.spec.name));
+    output::check_target(&target).map_err(hybridsim::Error::from)?;
     let total = shard.runs(study.runs()).count() as u64;
     let bar = progress_bars(&["runs"], quiet).remove(0);
     bar.set_length(total);
@@ -516,6 +536,7 @@ fn sweep(
         stop_on_invalid,
         progress: &|done, _| bar.set_position(done),
         files: &hybridsim::report::StudyReport,
+        notify: &notices(quiet),
     };
     let report = sweep::sweep(&study, &target, &options).map_err(hybridsim::Error::from)?;
     bar.finish_and_clear();

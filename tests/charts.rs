@@ -969,7 +969,7 @@ fn runs_charts_of_two_real_runs() {
 
     let root = tempfile::tempdir().expect("a temp folder");
     let target = root.path().join("compare");
-    let out = hybridsim::output::OutputDir::create(&target).expect("the output folder");
+    let out = hybridsim::output::OutputDir::create(&target, &|_| {}).expect("the output folder");
     let summaries = [("lowest_latency", &a.summary), ("cheapest", &b.summary)];
     hybridsim::report::figures::write_runs_charts(&out, &curves, &summaries).expect("the charts");
     out.commit().expect("commit");

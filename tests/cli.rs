@@ -113,8 +113,16 @@ fn a_rerun_replaces_the_output_folder_whole() {
     assert_eq!(run_into(&out, &[]).status.code(), Some(0));
     assert!(!out.join("stale.txt").exists());
     assert!(out.join("summary.json").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
-    assert_eq!(leftovers.len(), 1, "no staging folder left behind");
+    let mut left: Vec<String> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [".qs.lock", "qs"],
+        "no staging folder left behind, the lock file stays"
+    );
 }
 
 #[test]

@@ -248,7 +248,8 @@ fn writes_the_full_set(scenario: &Scenario, outcome: &RunOutcome) {
         wall_clock_s: 1.0,
         events_per_wall_second: 1.0,
     };
-    let out = hybridsim::report::write_run(&root.path().join("out"), scenario, outcome, &info).unwrap();
+    let out =
+        hybridsim::report::write_run(&root.path().join("out"), scenario, outcome, &info, &|_| {}).unwrap();
     let mut names: Vec<&str> = hybridsim::report::RUN_FILES.iter().map(|(n, _)| *n).collect();
     names.push("recovery.png");
     for name in names {

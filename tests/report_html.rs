@@ -233,7 +233,7 @@ fn scenario_text_is_escaped() {
         events_per_wall_second: 0.0,
     };
     let out = root.path().join("out");
-    hybridsim::report::write_run(&out, &scenario, &outcome, &info).unwrap();
+    hybridsim::report::write_run(&out, &scenario, &outcome, &info, &|_| {}).unwrap();
     let html = read(&out.join("report.html"));
     assert!(
         !html.contains("<script"),

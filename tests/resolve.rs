@@ -86,6 +86,7 @@ fn a_study_reads_each_trace_once_for_all_its_points_and_runs() {
         stop_on_invalid: true,
         progress: &|_, _| {},
         files: &hybridsim::report::StudyReport,
+        notify: &|_| {},
     };
     let report = sweep::sweep(&study, &dir.path().join("out"), &options).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.runs, 6);

@@ -19,12 +19,10 @@ fn main() {
     let arguments = Arguments::from_args();
     let cluster = cluster_up();
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if let Err(why) = &cluster {
-        if !in_ci {
-            println!(
-                "note: the Slurm test is ignored: {why}; start one with `sudo deploy/slurm/local-cluster`"
-            );
-        }
+    if let Err(why) = &cluster
+        && !in_ci
+    {
+        println!("note: the Slurm test is ignored: {why}; start one with `sudo deploy/slurm/local-cluster`");
     }
     let ignored = cluster.is_err() && !in_ci;
     let trial = Trial::test(

@@ -240,10 +240,10 @@ fn walk_problem(
 
 impl Walk {
     fn next(&mut self, now: SimTime, rng: &mut StreamRng) -> Option<(SimTime, f64)> {
-        if let Some((at, price)) = self.pending {
-            if at > now {
-                return Some((at, price));
-            }
+        if let Some((at, price)) = self.pending
+            && at > now
+        {
+            return Some((at, price));
         }
         if self.done {
             return None;
@@ -329,17 +329,17 @@ impl PriceTrace {
             };
             let time_text = time.get(&record);
             let at = numeric_time(time_text, TimeUnit::S).map_err(|e| bad(&time, e))?;
-            if let Some((previous_at, previous_line, previous_text)) = &previous {
-                if at < *previous_at {
-                    return Err(TraceError::Unsorted {
-                        path: path.to_path_buf(),
-                        line,
-                        column: TIME.into(),
-                        time: time_text.into(),
-                        previous_line: *previous_line,
-                        previous_time: previous_text.clone(),
-                    });
-                }
+            if let Some((previous_at, previous_line, previous_text)) = &previous
+                && at < *previous_at
+            {
+                return Err(TraceError::Unsorted {
+                    path: path.to_path_buf(),
+                    line,
+                    column: TIME.into(),
+                    time: time_text.into(),
+                    previous_line: *previous_line,
+                    previous_time: previous_text.clone(),
+                });
             }
             let usd = parse_price(price.get(&record)).map_err(|e| bad(&price, e))?;
             previous = Some((at, line, time_text.to_string()));

@@ -35,7 +35,7 @@ pub enum ColumnType {
 
 /// Writes the CSV table at `csv_path` as Parquet at `target`, with a type per column.
 pub fn csv_to_parquet(csv_path: &Path, target: &Path, types: &[ColumnType]) -> Result<(), OutputError> {
-    let fail = |path: &Path, e: &dyn std::fmt::Display| OutputError {
+    let fail = |path: &Path, e: &dyn std::fmt::Display| OutputError::Io {
         path: path.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
     };
@@ -51,7 +51,7 @@ pub fn csv_to_parquet(csv_path: &Path, target: &Path, types: &[ColumnType]) -> R
     let properties = WriterProperties::builder()
         .set_created_by(format!("hybridsim {}", env!("CARGO_PKG_VERSION")))
         .build();
-    let file = File::create(target).map_err(|e| OutputError {
+    let file = File::create(target).map_err(|e| OutputError::Io {
         path: target.to_path_buf(),
         source: e,
     })?;

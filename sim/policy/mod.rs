@@ -246,10 +246,10 @@ pub fn best_placement(
 ) -> Placement {
     let mut best: Option<(usize, Score)> = None;
     for (i, candidate) in candidates.iter().enumerate() {
-        if let Some(s) = score(candidate) {
-            if best.is_none_or(|(_, b)| s.better_than(&b)) {
-                best = Some((i, s));
-            }
+        if let Some(s) = score(candidate)
+            && best.is_none_or(|(_, b)| s.better_than(&b))
+        {
+            best = Some((i, s));
         }
     }
     best.map_or(Placement::Wait, |(i, _)| Placement::Place(i))

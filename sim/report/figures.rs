@@ -145,7 +145,7 @@ pub fn recovery_chart(runs: &[(&str, &Summary)]) -> RecoveryChart {
 
 /// Writes `chart` as `<folder><name>.svg` and `.png`.
 pub fn write_chart<C: Chart>(out: &OutputDir, folder: &str, chart: &C) -> Result<(), OutputError> {
-    let fail = |e: ChartError| OutputError {
+    let fail = |e: ChartError| OutputError::Io {
         path: out.target().join(format!("{folder}{}", C::NAME)),
         source: std::io::Error::other(e),
     };

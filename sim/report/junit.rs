@@ -133,7 +133,7 @@ fn suite(xml: &mut String, report: &ScenarioReport) {
 pub fn write_junit(path: &Path, reports: &[ScenarioReport]) -> Result<(), OutputError> {
     let at = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| OutputError { path, source }
+        move |source| OutputError::Io { path, source }
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(at(parent))?;
@@ -145,7 +145,7 @@ pub fn write_junit(path: &Path, reports: &[ScenarioReport]) -> Result<(), Output
     std::fs::write(&staging, junit_xml(reports)).map_err(at(&staging))?;
     std::fs::rename(&staging, path).map_err(|source| {
         let _ = std::fs::remove_file(&staging);
-        OutputError {
+        OutputError::Io {
             path: path.to_path_buf(),
             source,
         }

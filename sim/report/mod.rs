@@ -18,7 +18,7 @@ mod tables;
 
 use std::path::{Path, PathBuf};
 
-use crate::output::{OutputDir, OutputError, RunInfo};
+use crate::output::{Notice, OutputDir, OutputError, RunInfo};
 
 pub use junit::{junit_xml, write_junit};
 pub use tables::{
@@ -58,15 +58,17 @@ pub const RUN_FILES: [(&str, &str); 15] = [
     ),
 ];
 
-/// Writes the results of a run of `scenario` into `target`, replacing it atomically. Returns
-/// the folder.
+/// Writes the results of a run of `scenario` into `target`, replacing it atomically; `notify`
+/// hears of a wait for another writer of the folder and of leftovers tidied up
+/// ([`OutputDir::create`]). Returns the folder.
 pub fn write_run(
     target: &Path,
     scenario: &Scenario,
     outcome: &RunOutcome,
     info: &RunInfo,
+    notify: &dyn Fn(&Notice),
 ) -> Result<PathBuf, OutputError> {
-    let out = OutputDir::create(target)?;
+    let out = OutputDir::create(target, notify)?;
     write_files(&out, "", scenario, outcome, info)?;
     out.commit()
 }
@@ -86,8 +88,9 @@ pub struct ComparedRun<'a> {
 
 /// Starts the folder of a comparison at `target`: it replaces `target` atomically when
 /// [`finish_comparison`] commits it, and is removed if the comparison fails before that.
-pub fn begin_comparison(target: &Path) -> Result<OutputDir, OutputError> {
-    OutputDir::create(target)
+/// `notify` is as for [`OutputDir::create`].
+pub fn begin_comparison(target: &Path, notify: &dyn Fn(&Notice)) -> Result<OutputDir, OutputError> {
+    OutputDir::create(target, notify)
 }
 
 /// Writes one compared run's full set of files into the folder named by its label.
@@ -114,7 +117,7 @@ pub fn finish_comparison(
 ) -> Result<PathBuf, OutputError> {
     let target = out.target().to_path_buf();
     let table = |name: &str, bytes: Result<Vec<u8>, csv::Error>| {
-        bytes.map_err(|e| OutputError {
+        bytes.map_err(|e| OutputError::Io {
             path: target.join(name),
             source: std::io::Error::other(e),
         })
@@ -135,7 +138,7 @@ pub fn finish_comparison(
 
 /// A failure to draw the charts of `report.html` in `folder`.
 fn report_error(out: &OutputDir, folder: &str, e: charts::ChartError) -> OutputError {
-    OutputError {
+    OutputError::Io {
         path: out.target().join(folder).join(html::REPORT_HTML),
         source: std::io::Error::other(e),
     }
@@ -151,7 +154,7 @@ pub(crate) fn write_files(
     info: &RunInfo,
 ) -> Result<(), OutputError> {
     let table = |name: &str, bytes: Result<Vec<u8>, csv::Error>| {
-        bytes.map_err(|e| OutputError {
+        bytes.map_err(|e| OutputError::Io {
             path: out.target().join(folder).join(name),
             source: std::io::Error::other(e),
         })

@@ -29,7 +29,7 @@ pub fn write_study_outputs(
     study: &Study,
     results: &StudyResults,
 ) -> Result<(), OutputError> {
-    let chart_error = |name: &str, e: ChartError| OutputError {
+    let chart_error = |name: &str, e: ChartError| OutputError::Io {
         path: out.target().join(name),
         source: std::io::Error::other(e.to_string()),
     };

@@ -182,10 +182,10 @@ fn open(bytes: &[u8], pos: usize, bracket: u8) -> Option<usize> {
     // `Some(( ... ))` or `Some([ ... ])`: look through the option.
     if bytes[pos..].starts_with(b"Some") {
         let paren = skip_trivia(bytes, pos + 4);
-        if bytes.get(paren) == Some(&b'(') {
-            if let Some(inner) = open(bytes, skip_trivia(bytes, paren + 1), bracket) {
-                return Some(inner);
-            }
+        if bytes.get(paren) == Some(&b'(')
+            && let Some(inner) = open(bytes, skip_trivia(bytes, paren + 1), bracket)
+        {
+            return Some(inner);
         }
     }
     let mut i = pos;

@@ -23,7 +23,7 @@ pub mod schema;
 
 use std::path::{Path, PathBuf};
 
-pub use check::{MAX_GPUS_PER_TIER, MAX_HORIZON, MAX_ITEMS, MAX_SITES, MAX_WINDOWS};
+pub use check::{MAX_GPUS_PER_TIER, MAX_HORIZON, MAX_ITEMS, MAX_NAME, MAX_SITES, MAX_WINDOWS};
 pub use describe::describe;
 pub(crate) use diagnostic::closest;
 pub use diagnostic::{Diagnostic, Diagnostics};

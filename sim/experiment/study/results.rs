@@ -232,13 +232,13 @@ fn points_types(study: &Study) -> Vec<crate::output::parquet::ColumnType> {
 fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
     let metrics = super::figures::Columns::of(&study.base.spec).names();
     let runs_path = out.staged(RUNS_CSV);
-    let read_error = |e: csv::Error| OutputError {
+    let read_error = |e: csv::Error| OutputError::Io {
         path: runs_path.clone(),
         source: std::io::Error::other(e),
     };
     let mut reader = csv::Reader::from_path(&runs_path).map_err(read_error)?;
     let points_path = out.staged(POINTS_CSV);
-    let write_error = |e: csv::Error| OutputError {
+    let write_error = |e: csv::Error| OutputError::Io {
         path: points_path.clone(),
         source: std::io::Error::other(e),
     };
@@ -270,10 +270,10 @@ fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
             .iter()
             .flat_map(|b| std::iter::once(b.metric.as_str()).chain(b.express_in.as_deref())),
     ) {
-        if let Some(i) = index_of(m) {
-            if !wanted.contains(&i) {
-                wanted.push(i);
-            }
+        if let Some(i) = index_of(m)
+            && !wanted.contains(&i)
+        {
+            wanted.push(i);
         }
     }
     // (point, policy) → metric index → stat, for wanted metrics.
@@ -350,7 +350,7 @@ fn compute(study: &Study, out: &OutputDir) -> Result<StudyResults, StudyError> {
             block.insert((row.point, row.policy, row.seed_index), needed);
         }
     }
-    points.flush().map_err(|e| OutputError {
+    points.flush().map_err(|e| OutputError::Io {
         path: points_path.clone(),
         source: e,
     })?;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::figures::Columns;
 use super::files::StudyFiles;
 use super::{Study, StudyError, results};
-use crate::output::{OutputDir, OutputError, RunInfo};
+use crate::output::{Notice, OutputDir, OutputError, RunInfo};
 use crate::policy::built_in;
 use crate::scenario::{Resolved, TraceCache};
 use crate::world::{RunError, simulate_with};
@@ -107,6 +107,9 @@ pub struct SweepOptions<'a> {
     pub progress: &'a (dyn Fn(u64, u64) + Sync),
     /// Writes the kept runs' folders and the study's charts and page.
     pub files: &'a dyn StudyFiles,
+    /// Hears of a wait for another writer of the output folder and of leftovers tidied up
+    /// ([`OutputDir::create`]).
+    pub notify: &'a (dyn Fn(&Notice) + Sync),
 }
 
 /// What a shard folder says about itself: `shard.json`.
@@ -181,11 +184,11 @@ pub fn runs_header(study: &Study) -> Vec<String> {
 /// Runs `study` (or `options.shard` of it) into `target`, replaced atomically.
 pub fn sweep(study: &Study, target: &Path, options: &SweepOptions) -> Result<SweepReport, StudyError> {
     let started = Instant::now();
-    let out = OutputDir::create(target)?;
+    let out = OutputDir::create(target, options.notify)?;
     let columns = Columns::of(&study.base.spec);
     let runs_path = out.staged(results::RUNS_CSV);
     let mut writer = csv::Writer::from_writer(BufWriter::new(out.create_file(results::RUNS_CSV)?));
-    let csv_error = |e: csv::Error| OutputError {
+    let csv_error = |e: csv::Error| OutputError::Io {
         path: runs_path.clone(),
         source: std::io::Error::other(e),
     };
@@ -225,7 +228,7 @@ pub fn sweep(study: &Study, target: &Path, options: &SweepOptions) -> Result<Swe
         done += runs.len() as u64;
         (options.progress)(done, mine.len() as u64);
     }
-    writer.flush().map_err(|e| OutputError {
+    writer.flush().map_err(|e| OutputError::Io {
         path: runs_path.clone(),
         source: e,
     })?;
@@ -398,8 +401,13 @@ fn run_failed(run: u64, error: &RunError) -> StudyError {
 
 /// Merges shard folders into `target`: exactly the files a whole sweep of the study writes.
 /// Shards of another study or version, a shard given twice and a missing shard are refused
-/// before anything is written.
-pub fn merge(folders: &[PathBuf], target: &Path, files: &dyn StudyFiles) -> Result<PathBuf, StudyError> {
+/// before anything is written. `notify` is as for [`OutputDir::create`].
+pub fn merge(
+    folders: &[PathBuf],
+    target: &Path,
+    files: &dyn StudyFiles,
+    notify: &dyn Fn(&Notice),
+) -> Result<PathBuf, StudyError> {
     let refuse = |why: String| Err(StudyError::Merge(why));
     if folders.is_empty() {
         return refuse("no shard folders given".into());
@@ -467,7 +475,7 @@ pub fn merge(folders: &[PathBuf], target: &Path, files: &dyn StudyFiles) -> Resu
         &first.scenario_text,
         Path::new(&first.scenario_path),
     )?;
-    let out = OutputDir::create(target)?;
+    let out = OutputDir::create(target, notify)?;
     let ordered: Vec<&PathBuf> = by_index.values().copied().collect();
     interleave(&study, &ordered, &out)?;
     for folder in &ordered {
@@ -502,7 +510,7 @@ fn interleave(study: &Study, shards: &[&PathBuf], out: &OutputDir) -> Result<(),
         readers.push((path, lines));
     }
     let target = out.staged(results::RUNS_CSV);
-    let io = |e: std::io::Error| OutputError {
+    let io = |e: std::io::Error| OutputError::Io {
         path: target.clone(),
         source: e,
     };
@@ -561,7 +569,7 @@ fn copy_kept_runs(folder: &Path, out: &OutputDir) -> Result<(), StudyError> {
         let name = entry.file_name().to_string_lossy().into_owned();
         out.create_folder(&format!("runs/{name}"))?;
         for file in std::fs::read_dir(entry.path()).into_iter().flatten().flatten() {
-            let bytes = std::fs::read(file.path()).map_err(|e| OutputError {
+            let bytes = std::fs::read(file.path()).map_err(|e| OutputError::Io {
                 path: file.path(),
                 source: e,
             })?;

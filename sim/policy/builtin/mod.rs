@@ -104,17 +104,17 @@ fn migrate_to_better(
             .iter()
             .filter_map(|c| score(c).map(|s| (s, *c)))
             .min_by(|a, b| a.0.total_cmp(&b.0));
-        if let Some((there, to)) = best {
-            if there < here * (1.0 - gain) {
-                actions.push(Action::Migrate {
-                    job: job.id,
-                    reason: format!(
-                        "{what} {there:.2} at {}/{} vs {here:.2} where it runs",
-                        view.pool_name(to.pool),
-                        to.tier.as_str()
-                    ),
-                });
-            }
+        if let Some((there, to)) = best
+            && there < here * (1.0 - gain)
+        {
+            actions.push(Action::Migrate {
+                job: job.id,
+                reason: format!(
+                    "{what} {there:.2} at {}/{} vs {here:.2} where it runs",
+                    view.pool_name(to.pool),
+                    to.tier.as_str()
+                ),
+            });
         }
     }
 }

@@ -143,14 +143,14 @@ pub(super) fn check_incidents(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                         None,
                     );
                 }
-                if let (Some(s), Some(origin)) = (s, origin) {
-                    if !spec.services[s].demand.iter().any(|d| &d.origin == origin) {
-                        diags.at_path(
-                            &at("kind.origin"),
-                            format!("service \"{service}\" has no demand from \"{origin}\""),
-                            Some("name one of its demand origins, or leave `origin` out for all".into()),
-                        );
-                    }
+                if let (Some(s), Some(origin)) = (s, origin)
+                    && !spec.services[s].demand.iter().any(|d| &d.origin == origin)
+                {
+                    diags.at_path(
+                        &at("kind.origin"),
+                        format!("service \"{service}\" has no demand from \"{origin}\""),
+                        Some("name one of its demand origins, or leave `origin` out for all".into()),
+                    );
                 }
             }
             IncidentKind::GpuFailure { pool, job } | IncidentKind::SpotPreemption { pool, job } => {
@@ -158,14 +158,14 @@ pub(super) fn check_incidents(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                 if let Some(job) = job {
                     names.jobs.resolve(diags, &at("kind.job"), job);
                 }
-                if let (Some(p), IncidentKind::SpotPreemption { .. }) = (p, &incident.kind) {
-                    if spec.pools[p].spot.is_none() {
-                        diags.at_path(
-                            &at("kind.pool"),
-                            format!("pool \"{pool}\" has no spot tier to preempt"),
-                            None,
-                        );
-                    }
+                if let (Some(p), IncidentKind::SpotPreemption { .. }) = (p, &incident.kind)
+                    && spec.pools[p].spot.is_none()
+                {
+                    diags.at_path(
+                        &at("kind.pool"),
+                        format!("pool \"{pool}\" has no spot tier to preempt"),
+                        None,
+                    );
                 }
             }
         }

@@ -37,6 +37,9 @@ pub const MAX_GPUS_PER_TIER: u64 = 1_000_000;
 pub const MAX_HORIZON: SimDuration = SimDuration::from_hours(10 * 8_760);
 /// Most metric windows a run may cut its horizon into (memory is proportional to it).
 pub const MAX_WINDOWS: u64 = 1_000_000;
+/// Longest scenario name, in characters: it names the output folder, and the staging and backup
+/// folders written beside it add to its length, which file systems cap at 255 bytes.
+pub const MAX_NAME: usize = 200;
 
 /// Names declared in a scenario, by kind, for resolving references.
 pub(super) struct Names<'s> {
@@ -190,6 +193,17 @@ fn check_header(spec: &ScenarioSpec, diags: &mut Diagnostics) {
             "name",
             "the scenario needs a name",
             Some("it names the output folder".into()),
+        );
+    } else if spec.name.chars().count() > MAX_NAME {
+        diags.at_path(
+            "name",
+            format!(
+                "the scenario name is {} characters long; at most {MAX_NAME} fit in an output folder's name",
+                spec.name.chars().count()
+            ),
+            Some(format!(
+                "shorten `name` to {MAX_NAME} characters or fewer: it names the output folder, outputs/<name>/"
+            )),
         );
     } else if !spec
         .name

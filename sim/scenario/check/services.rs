@@ -177,14 +177,14 @@ pub(super) fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
                 }
             }
         }
-        if let Some(slo) = &service.slo {
-            if !(slo.percentile > 0.0 && slo.percentile < 100.0) {
-                diags.at_path(
-                    &at("slo.percentile"),
-                    "the percentile must be between 0 and 100, e.g. 99.0",
-                    None,
-                );
-            }
+        if let Some(slo) = &service.slo
+            && !(slo.percentile > 0.0 && slo.percentile < 100.0)
+        {
+            diags.at_path(
+                &at("slo.percentile"),
+                "the percentile must be between 0 and 100, e.g. 99.0",
+                None,
+            );
         }
     }
     for ((p, tier), gpus) in demanded {

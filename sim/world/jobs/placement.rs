@@ -134,15 +134,15 @@ impl Jobs {
                 tiers.join("/")
             );
         }
-        if let Some(dataset) = def.dataset {
-            if !sized.iter().any(|p| estate.may_hold(dataset, p.site)) {
-                let data = &estate.datasets[dataset.index()];
-                return format!(
-                    "dataset {} may only be in {}; no pool large enough is there",
-                    data.name,
-                    data.residency.join(", ")
-                );
-            }
+        if let Some(dataset) = def.dataset
+            && !sized.iter().any(|p| estate.may_hold(dataset, p.site))
+        {
+            let data = &estate.datasets[dataset.index()];
+            return format!(
+                "dataset {} may only be in {}; no pool large enough is there",
+                data.name,
+                data.residency.join(", ")
+            );
         }
         if let Some(dataset) = def.dataset {
             let reachable = |site: SiteId| {
@@ -341,33 +341,35 @@ impl Jobs {
         let mut transfers = Vec::new();
         if let Some(dataset) = state.def.dataset {
             let data = &estate.datasets[dataset.index()];
-            if data.home != site && !self.staged.contains(&(dataset, site)) {
-                if let Ok(route) = estate.dataset_route(dataset, site) {
-                    transfers.push(FlowSpec {
-                        from: data.home,
-                        to: site,
-                        bytes: data.size_bytes,
-                        streams: TRANSFER_STREAMS,
-                        route: Some(route),
-                        tag: TransferTag {
-                            dataset: Some(dataset),
-                            ..tag
-                        },
-                    });
-                }
-            }
-        }
-        if let (Some((at, _)), Some(checkpoint)) = (copy, state.def.checkpoint) {
-            if at != site && checkpoint.size_bytes > 0 {
+            if data.home != site
+                && !self.staged.contains(&(dataset, site))
+                && let Ok(route) = estate.dataset_route(dataset, site)
+            {
                 transfers.push(FlowSpec {
-                    from: at,
+                    from: data.home,
                     to: site,
-                    bytes: checkpoint.size_bytes,
+                    bytes: data.size_bytes,
                     streams: TRANSFER_STREAMS,
-                    route: checkpoint_route(estate, state.def.dataset, at, site),
-                    tag,
+                    route: Some(route),
+                    tag: TransferTag {
+                        dataset: Some(dataset),
+                        ..tag
+                    },
                 });
             }
+        }
+        if let (Some((at, _)), Some(checkpoint)) = (copy, state.def.checkpoint)
+            && at != site
+            && checkpoint.size_bytes > 0
+        {
+            transfers.push(FlowSpec {
+                from: at,
+                to: site,
+                bytes: checkpoint.size_bytes,
+                streams: TRANSFER_STREAMS,
+                route: checkpoint_route(estate, state.def.dataset, at, site),
+                tag,
+            });
         }
         for spec in transfers {
             match estate.network.start_flow(now, spec) {
@@ -419,10 +421,10 @@ impl Jobs {
         let Some(holding) = state.holding else {
             return Ok(());
         };
-        if let Some(dataset) = state.def.dataset {
-            if estate.datasets[dataset.index()].home != holding.site {
-                self.staged.insert((dataset, holding.site));
-            }
+        if let Some(dataset) = state.def.dataset
+            && estate.datasets[dataset.index()].home != holding.site
+        {
+            self.staged.insert((dataset, holding.site));
         }
         let restore = state.def.checkpoint.map_or(0, |c| c.restore_ns);
         if state.needs_restore && restore > 0 {

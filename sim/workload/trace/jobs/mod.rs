@@ -270,11 +270,11 @@ impl Candidates {
             );
             return Err(csv.empty(problem, "lower start_offset below the trace's span"));
         };
-        if let Some(limit) = spec.limit.and_then(|l| usize::try_from(l).ok()) {
-            if self.candidates.len() > limit {
-                self.skipped.over_limit = (self.candidates.len() - limit) as u64;
-                self.candidates.truncate(limit);
-            }
+        if let Some(limit) = spec.limit.and_then(|l| usize::try_from(l).ok())
+            && self.candidates.len() > limit
+        {
+            self.skipped.over_limit = (self.candidates.len() - limit) as u64;
+            self.candidates.truncate(limit);
         }
         let mut jobs = Vec::with_capacity(self.candidates.len());
         let mut fractional_shares = 0;
