@@ -157,7 +157,14 @@ fn main() -> ExitCode {
             let code = error
                 .downcast_ref::<hybridsim::Error>()
                 .map_or(exit::INTERNAL, |e| e.exit_code());
-            eprintln!("{error:#}");
+            // Located scenario errors render their own `error:` heading; give every other one
+            // the same start, so a reader (or a script) finds them the same way.
+            let text = format!("{error:#}");
+            if text.starts_with("error") {
+                eprintln!("{text}");
+            } else {
+                eprintln!("error: {text}");
+            }
             ExitCode::from(code)
         }
         Err(_) => {
@@ -560,8 +567,14 @@ fn sweep(
 fn validate(path: &Path) -> anyhow::Result<()> {
     let scenario = load(Some(path))?;
     // Resolving reads every trace file, so a bad row is reported here too.
-    scenario.resolve().map_err(hybridsim::Error::from)?;
+    let resolved = scenario.resolve().map_err(hybridsim::Error::from)?;
     print!("{}", hybridsim::scenario::describe(&scenario));
+    println!(
+        "\nbudget: about {:.3e} requests expected (limit {}, `limits.requests`), at most {} events (`limits.events`)",
+        resolved.expected_requests(),
+        scenario.spec.limits.requests,
+        resolved.event_budget()
+    );
     Ok(())
 }
 

@@ -536,6 +536,7 @@ mod tests {
             .into_iter()
             .collect(),
             incidents: vec![incident("eu-outage", Some(900.0)), incident("stuck", None)],
+            invariants: crate::metrics::InvariantSummary::held(),
         }
     }
 

@@ -126,6 +126,7 @@ impl Ledger {
         if entry.usd == 0.0 {
             return;
         }
+        debug_assert!(entry.usd.is_finite(), "a charge of {} USD", entry.usd);
         self.total += entry.usd;
         *self.by_category.entry(entry.category).or_default() += entry.usd;
         if let Some(tier) = entry.tier {

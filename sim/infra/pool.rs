@@ -175,12 +175,19 @@ impl Pool {
             });
         }
         state.in_use += gpus;
+        debug_assert!(state.in_use <= state.capacity.max(state.billed_count));
         Ok(())
     }
 
     /// Gives `gpus` GPUs back to `tier`.
     pub fn release(&mut self, tier: Tier, gpus: u32) {
         if let Some(state) = self.tiers[tier.index()].as_mut() {
+            debug_assert!(
+                state.in_use >= gpus,
+                "pool {}: {gpus} GPUs released, {} held",
+                self.name,
+                state.in_use
+            );
             state.in_use = state.in_use.saturating_sub(gpus);
         }
     }

@@ -11,6 +11,6 @@ mod summary;
 pub mod timeseries;
 
 pub use summary::{
-    CostSummary, EstateSummary, LatencySummary, ReplicaSummary, RequestCounts, SCHEMA_VERSION,
-    ServiceSummary, SloSummary, Summary, TokenSummary,
+    CostSummary, EstateSummary, InvariantSummary, LatencySummary, ReplicaSummary, RequestCounts,
+    SCHEMA_VERSION, ServiceSummary, SloSummary, Summary, TokenSummary,
 };

@@ -49,6 +49,39 @@ pub struct Summary {
     pub jobs: BTreeMap<&'static str, super::job::JobClassSummary>,
     /// Recovery figures of each scripted incident, in scenario order.
     pub incidents: Vec<super::recovery::IncidentSummary>,
+    /// The run's own consistency, as checked.
+    pub invariants: InvariantSummary,
+}
+
+/// Which invariants a run checked, when, and that they held: a run where one fails ends in an
+/// error and writes no summary, so each is `true` here.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct InvariantSummary {
+    /// When they were checked: at every allocation, release, request end and charge, and at
+    /// the end (builds with debug assertions, as the tests run); or at the end of the run only.
+    pub checked: &'static str,
+    /// The ledger's running total equals the sum of its charges.
+    pub ledger_adds_up: bool,
+    /// Every service ended no more requests than arrived, each request once.
+    pub requests_end_once: bool,
+    /// No pool tier held more GPUs than it had.
+    pub capacity_holds: bool,
+}
+
+impl InvariantSummary {
+    /// The invariants of a run that ended without a violation.
+    pub fn held() -> Self {
+        InvariantSummary {
+            checked: if cfg!(debug_assertions) {
+                "every_event_and_end"
+            } else {
+                "end_of_run"
+            },
+            ledger_adds_up: true,
+            requests_end_once: true,
+            capacity_holds: true,
+        }
+    }
 }
 
 /// The size of the estate.

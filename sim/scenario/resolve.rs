@@ -39,6 +39,22 @@ pub enum ResolveError {
         /// What is wrong.
         problem: String,
     },
+    /// The demand would bring more requests over the horizon than the scenario allows.
+    #[error(
+        "the demand would bring about {expected:.3e} requests over the horizon (the most from service {service}, demand from {origin}: {largest:.3e}), more than `limits.requests` allows ({limit}); shorten `horizon`, lower the rates or the trace's `time_scale`, or raise `limits.requests` if you mean it: a run handles a few million requests per second of wall time"
+    )]
+    TooManyRequests {
+        /// Requests expected from every stream together.
+        expected: f64,
+        /// The limit.
+        limit: u64,
+        /// The service of the largest stream.
+        service: String,
+        /// The origin of the largest stream.
+        origin: String,
+        /// Requests expected from the largest stream.
+        largest: f64,
+    },
     /// A job trace holds more jobs than a run may.
     #[error(
         "job source {source_name} would create more than {MAX_JOBS} jobs in this run; set `count` (Poisson), `limit` (trace) or shorten the horizon"
@@ -121,7 +137,56 @@ impl Scenario {
     }
 }
 
+/// Refuses a demand that would bring more requests over the horizon than `limits.requests`.
+fn check_request_budget(spec: &ScenarioSpec, arrivals: &[Vec<ArrivalProcess>]) -> Result<(), ResolveError> {
+    let streams = spec
+        .services
+        .iter()
+        .zip(arrivals)
+        .flat_map(|(service, processes)| {
+            service
+                .demand
+                .iter()
+                .zip(processes)
+                .map(move |(demand, process)| (service, demand, process.expected_count(spec.horizon)))
+        });
+    let (mut expected, mut largest) = (0.0, None);
+    for (service, demand, count) in streams {
+        expected += count;
+        if largest.is_none_or(|(_, _, most)| count > most) {
+            largest = Some((service, demand, count));
+        }
+    }
+    let limit = spec.limits.requests;
+    match largest {
+        Some((service, demand, count)) if expected > limit as f64 => Err(ResolveError::TooManyRequests {
+            expected,
+            limit,
+            service: service.name.clone(),
+            origin: demand.origin.clone(),
+            largest: count,
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Resolved {
+    /// The requests the demand is expected to bring over the horizon, from the mean rates and
+    /// the traces' rows.
+    pub fn expected_requests(&self) -> f64 {
+        let horizon = self.scenario.spec.horizon;
+        self.arrivals
+            .iter()
+            .flatten()
+            .map(|process| process.expected_count(horizon))
+            .sum()
+    }
+
+    /// The most events one run may deliver (`limits.events`, or its default from the demand).
+    pub fn event_budget(&self) -> u64 {
+        self.scenario.spec.limits.event_budget(self.expected_requests())
+    }
+
     /// Resolves `scenario`, reading every trace it names.
     pub fn new(scenario: &Scenario) -> Result<Self, ResolveError> {
         Self::with_cache(scenario, &mut TraceCache::new(TRACE_CACHE_ENTRIES))
@@ -153,6 +218,7 @@ impl Resolved {
             }
             arrivals.push(processes);
         }
+        check_request_budget(spec, &arrivals)?;
         let mut job_traces = Vec::with_capacity(spec.jobs.len());
         for job in &spec.jobs {
             let Some(JobArrivals::Trace(trace)) = &job.arrivals else {

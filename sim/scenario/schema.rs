@@ -64,6 +64,56 @@ pub struct ScenarioSpec {
     /// Settings of the built-in policies that have any.
     #[serde(default)]
     pub policies: crate::policy::PolicySettings,
+    /// What one run may cost before it is refused or stopped.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+}
+
+/// Budgets that keep a run from running away. Each is judged with a message that names it, so
+/// a user who means a large run raises it, e.g. `limits: (requests: 5000000000)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Most requests the demand may bring over the horizon, estimated from the rates and traces
+    /// before the run starts (at a few million requests per second of wall time, the default
+    /// is about ten minutes).
+    #[serde(default = "LimitsSpec::default_requests")]
+    pub requests: u64,
+    /// Most events one run may deliver. By default [`LimitsSpec::EVENTS_PER_REQUEST`] per
+    /// expected request plus [`LimitsSpec::BASE_EVENTS`]: far above what a sound run needs, so
+    /// that only a run caught in a loop of its own making stops.
+    #[serde(default)]
+    pub events: Option<u64>,
+}
+
+impl LimitsSpec {
+    /// Default of `requests`.
+    pub const DEFAULT_REQUESTS: u64 = 2_000_000_000;
+    /// Events allowed per expected request when `events` is not given.
+    pub const EVENTS_PER_REQUEST: u64 = 50;
+    /// Events allowed whatever the demand, when `events` is not given.
+    pub const BASE_EVENTS: u64 = 1_000_000_000;
+
+    fn default_requests() -> u64 {
+        Self::DEFAULT_REQUESTS
+    }
+
+    /// The event budget of a run whose demand is expected to bring `expected_requests`.
+    pub fn event_budget(&self, expected_requests: f64) -> u64 {
+        self.events.unwrap_or_else(|| {
+            let per_request = expected_requests.max(0.0) * Self::EVENTS_PER_REQUEST as f64;
+            Self::BASE_EVENTS.saturating_add(per_request.min(u64::MAX as f64 / 2.0) as u64)
+        })
+    }
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        LimitsSpec {
+            requests: Self::DEFAULT_REQUESTS,
+            events: None,
+        }
+    }
 }
 
 impl ScenarioSpec {

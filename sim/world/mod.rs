@@ -29,7 +29,8 @@ use crate::kernel::{
 use crate::metrics::job::JobClassSummary;
 use crate::metrics::timeseries::CapacitySamples;
 use crate::metrics::{
-    CostSummary, EstateSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary, TokenSummary,
+    CostSummary, EstateSummary, InvariantSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary,
+    TokenSummary,
 };
 use crate::policy::{Decider, Policy, Signal};
 use crate::scenario::Resolved;
@@ -101,6 +102,18 @@ pub enum RunError {
     /// A policy name that is not a built-in one.
     #[error("unknown policy \"{0}\"; built-in policies: {list}", list = crate::policy::BUILT_IN.join(", "))]
     UnknownPolicy(String),
+    /// The run delivered its whole event budget before its horizon.
+    #[error(
+        "the run stopped after {limit} events, at {at_s:.0} s of its {horizon_s:.0} s horizon: far more events than its demand explains, as when failures, retries or scaling feed each other; run a shorter horizon and look for the loop in decisions.csv, or raise `limits.events` if the run is sound"
+    )]
+    EventBudget {
+        /// The budget.
+        limit: u64,
+        /// Simulated seconds reached.
+        at_s: f64,
+        /// The horizon in seconds.
+        horizon_s: f64,
+    },
     /// An end-of-run invariant does not hold.
     #[error("invariant violated at the end of the run: {0}")]
     Invariant(String),
@@ -120,7 +133,10 @@ impl RunError {
     /// Whether the failure is in the user's input (a job source that makes too many jobs, a
     /// policy name) rather than in the simulator.
     pub fn is_input_error(&self) -> bool {
-        matches!(self, RunError::Jobs(_) | RunError::UnknownPolicy(_))
+        matches!(
+            self,
+            RunError::Jobs(_) | RunError::UnknownPolicy(_) | RunError::EventBudget { .. }
+        )
     }
 }
 
@@ -301,7 +317,7 @@ pub fn simulate_with(
     policy: Box<dyn Policy>,
 ) -> Result<RunOutcome, RunError> {
     let (mut sim, horizon) = prepare_with(scenario, seed, policy)?;
-    let stop = sim.run(RunLimits::until(horizon))?;
+    let stop = sim.run(RunLimits::until(horizon).with_event_budget(scenario.event_budget()))?;
     conclude(scenario, seed, sim, stop)
 }
 
@@ -322,7 +338,9 @@ pub fn simulate_observed(
         } else {
             SimTime::from_nanos(horizon.as_nanos() / PROGRESS_STEPS * step)
         };
-        stop = sim.run(RunLimits::until(until))?;
+        let spent = sim.stats().events_processed;
+        let budget = scenario.event_budget().saturating_sub(spent);
+        stop = sim.run(RunLimits::until(until).with_event_budget(budget))?;
         progress(step as f64 / PROGRESS_STEPS as f64);
         if stop != StopReason::Horizon {
             break;
@@ -398,6 +416,13 @@ pub fn conclude_with_model(
     stop: StopReason,
 ) -> Result<(RunOutcome, World), RunError> {
     let horizon = SimTime::ZERO.saturating_add(scenario.spec().horizon);
+    if stop == StopReason::EventBudget {
+        return Err(RunError::EventBudget {
+            limit: scenario.event_budget(),
+            at_s: sim.now().as_secs_f64(),
+            horizon_s: horizon.as_secs_f64(),
+        });
+    }
     let world = sim.model_mut();
     world.serving.release_all(horizon, &mut world.estate);
     world.jobs.release_all(horizon, &mut world.estate);
@@ -427,6 +452,7 @@ pub fn conclude_with_model(
             )
         }),
         incidents: recovery::incident_summaries(&world, scenario.scenario(), horizon),
+        invariants: InvariantSummary::held(),
     };
     let record = record::take_record(&mut world, horizon);
     Ok((RunOutcome { summary, record }, world))
@@ -435,7 +461,7 @@ pub fn conclude_with_model(
 /// [`simulate`], also returning the model as it ended (see [`conclude_with_model`]).
 pub fn simulate_with_model(scenario: &Resolved, seed: u64) -> Result<(RunOutcome, World), RunError> {
     let (mut sim, horizon) = prepare(scenario, seed)?;
-    let stop = sim.run(RunLimits::until(horizon))?;
+    let stop = sim.run(RunLimits::until(horizon).with_event_budget(scenario.event_budget()))?;
     conclude_with_model(scenario, seed, sim, stop)
 }
 

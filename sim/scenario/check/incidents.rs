@@ -36,6 +36,17 @@ pub(super) fn check_incidents(spec: &ScenarioSpec, diags: &mut Diagnostics) {
     };
     for (i, incident) in spec.incidents.iter().enumerate() {
         let at = |field: &str| format!("incidents[{i}].{field}");
+        if incident.start >= spec.horizon {
+            // It would never happen, and a `check` on its recovery would pass on nothing.
+            diags.at_path(
+                &at("start"),
+                format!(
+                    "incident \"{}\" starts at {}, at or after the end of the run ({})",
+                    incident.name, incident.start, spec.horizon
+                ),
+                Some("start it before `horizon`, or lengthen `horizon`".into()),
+            );
+        }
         match incident.duration {
             Some(_) if incident.kind.is_instant() => diags.at_path(
                 &at("duration"),

@@ -21,6 +21,11 @@ pub(super) struct Diurnal {
 }
 
 impl Diurnal {
+    /// The mean rate per second over whole periods.
+    pub(super) fn mean_rate(&self) -> f64 {
+        self.mean
+    }
+
     pub(super) fn new(
         peak: Rate,
         trough: Rate,

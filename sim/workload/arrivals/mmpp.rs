@@ -10,6 +10,8 @@ use crate::kernel::{SimTime, StreamRng};
 #[derive(Debug, Clone)]
 pub(super) struct Phase {
     pub(super) rate: f64,
+    /// Mean time in the state, in seconds.
+    mean_s: f64,
     /// Arrival gaps at rate × factor.
     gap: Option<Exp<f64>>,
     /// State durations.
@@ -32,6 +34,13 @@ pub(super) struct Mmpp {
 }
 
 impl Mmpp {
+    /// The long-run mean rate per second: each state's rate weighted by its mean duration.
+    pub(super) fn mean_rate(&self) -> f64 {
+        let time: f64 = self.phases.iter().map(|p| p.mean_s).sum();
+        let arrivals: f64 = self.phases.iter().map(|p| p.rate * p.mean_s).sum();
+        if time > 0.0 { arrivals / time } else { 0.0 }
+    }
+
     pub(super) fn new(states: &[MmppState]) -> Result<Self, ArrivalError> {
         if states.is_empty() {
             return Err(ArrivalError::NoMmppStates);
@@ -41,6 +50,7 @@ impl Mmpp {
             let duration = Exp::new(1.0 / mean).ok().filter(|_| mean > 0.0);
             Ok(Phase {
                 rate: state.rate.per_sec(),
+                mean_s: mean,
                 gap: exponential(state.rate.per_sec()),
                 duration: duration.ok_or(ArrivalError::ZeroStateDuration { state: i + 1 })?,
             })

@@ -191,6 +191,19 @@ enum Source {
 }
 
 impl ArrivalProcess {
+    /// The arrivals expected over `horizon` at the current rate factor: the mean rate times the
+    /// horizon for a synthetic process, the rows replayed for a trace. What a run's budget is
+    /// judged by before it starts.
+    pub fn expected_count(&self, horizon: SimDuration) -> f64 {
+        let seconds = horizon.as_secs_f64() * self.factor;
+        match &self.source {
+            Source::Poisson(p) => p.rate * seconds,
+            Source::Diurnal(d) => d.mean_rate() * seconds,
+            Source::Mmpp(m) => m.mean_rate() * seconds,
+            Source::Trace(r) => r.expected_count(horizon.as_nanos(), self.factor),
+        }
+    }
+
     /// Builds the process `spec` describes. `trace` is the trace of an [`ArrivalSpec::Trace`],
     /// loaded by [`Trace::load`] with the same [`TraceSpec`] (which applied `time_scale` and
     /// `start_offset`; `repeat` is applied here); it is ignored for the other kinds.

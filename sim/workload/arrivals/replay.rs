@@ -45,6 +45,18 @@ impl Replay {
         })
     }
 
+    /// The rows replayed within `horizon_ns` of simulated time at rate factor `factor`: the
+    /// whole trace once, or as many copies as start within the horizon when repeating.
+    pub(super) fn expected_count(&self, horizon_ns: u64, factor: f64) -> f64 {
+        let rows = self.trace.len() as f64;
+        match self.period {
+            Some(period) if factor > 0.0 => {
+                rows * (horizon_ns as f64 * factor / period as f64).ceil().max(1.0)
+            }
+            _ => rows,
+        }
+    }
+
     pub(super) fn next(&mut self, start: SimTime, factor: f64) -> Option<Arrival> {
         let (anchor_sim, anchor_trace) = *self.anchor.get_or_insert((start, 0));
         if self.row >= self.trace.len() {

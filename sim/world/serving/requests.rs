@@ -105,6 +105,7 @@ impl Serving {
     pub(super) fn release(&mut self, id: RequestSlot) -> Request {
         self.free_requests.push(id);
         let slot = &mut self.requests[id.index()];
+        debug_assert!(slot.stage != Stage::Free, "a request ended twice");
         let request = *slot;
         slot.generation = slot.generation.wrapping_add(1);
         slot.stage = Stage::Free;
