@@ -1,7 +1,8 @@
 //! Runs that would run away are refused or stopped with a message naming the setting to change:
 //! the demand's expected requests against `limits.requests` before the run, the events against
-//! `limits.events` during it; an incident after the horizon is refused at load. Each exits with
-//! code 2, says `error:` first, and leaves no output folder.
+//! `limits.events` during it; an incident after the horizon and a device given as a scenario or
+//! trace are refused at load. Each exits with code 2, says `error:` first, and leaves no output
+//! folder.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -98,4 +99,26 @@ fn an_incident_after_the_horizon_is_refused_at_its_line() {
         "{stderr}"
     );
     assert!(stderr.contains("mmc.ron:1"), "located: {stderr}");
+}
+
+#[test]
+fn a_device_is_refused_as_a_scenario_and_as_a_trace() {
+    let output = hybridsim(&["validate", "/dev/zero"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("not a regular file"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = mmc_with(dir.path(), |t| {
+        t.replace(
+            r#"arrivals: poisson(rate: "80/s")"#,
+            r#"arrivals: trace(path: "/dev/zero")"#,
+        )
+    });
+    let out = dir.path().join("out");
+    for args in [
+        vec!["validate", path.as_str()],
+        vec!["run", path.as_str(), "--out", out.to_str().unwrap(), "--quiet"],
+    ] {
+        let output = hybridsim(&args);
+        refused(&output, "not a regular file", &out);
+    }
 }

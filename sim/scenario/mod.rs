@@ -46,6 +46,12 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is not a regular file (a folder, a device, a pipe).
+    #[error("{path} is not a regular file; give the path of a scenario file (.ron)")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// The file is too large to be a scenario.
     #[error("scenario file {path} is {bytes} bytes; the limit is {MAX_FILE_BYTES} (is this the right file?)")]
     TooLarge {
@@ -85,7 +91,14 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         path: path.to_path_buf(),
         source,
     };
-    let bytes = std::fs::metadata(path).map_err(read_error)?.len();
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    // A device such as /dev/zero reports no length and never ends.
+    if !metadata.is_file() {
+        return Err(ScenarioError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let bytes = metadata.len();
     if bytes > MAX_FILE_BYTES {
         return Err(ScenarioError::TooLarge {
             path: path.to_path_buf(),

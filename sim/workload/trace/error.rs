@@ -24,6 +24,15 @@ pub enum TraceError {
         /// Why it cannot be read.
         source: io::Error,
     },
+    /// The path is not a regular file (a folder, a device, a pipe).
+    #[error(
+        "trace {}: not a regular file; give the path of a CSV file (relative to the scenario)",
+        .path.display()
+    )]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// The file is larger than [`MAX_TRACE_BYTES`].
     #[error(
         "trace {}: the file is {bytes} bytes, over the limit of 4 GiB ({MAX_TRACE_BYTES} bytes); cut it to the part the study needs",

@@ -66,7 +66,14 @@ pub(crate) fn open_bounded(path: &Path) -> Result<File, TraceError> {
         path: path.to_path_buf(),
         source,
     };
-    let bytes = std::fs::metadata(path).map_err(open_error)?.len();
+    let metadata = std::fs::metadata(path).map_err(open_error)?;
+    // A device such as /dev/zero reports no length and never ends.
+    if !metadata.is_file() {
+        return Err(TraceError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let bytes = metadata.len();
     if bytes > MAX_TRACE_BYTES {
         return Err(TraceError::TooLarge {
             path: path.to_path_buf(),
