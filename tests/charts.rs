@@ -78,6 +78,7 @@ fn latency() -> LatencyChart {
     LatencyChart {
         services: vec![service("chat", 180.0, 900.0), service("embed", 35.0, 150.0)],
         incidents: incidents(),
+        omitted: 0,
     }
 }
 
@@ -195,6 +196,7 @@ fn utilization() -> UtilizationChart {
             }),
         ],
         incidents: incidents(),
+        omitted: 0,
     }
 }
 
@@ -450,6 +452,7 @@ fn a_missing_window_breaks_the_line() {
             points,
         }],
         incidents: vec![],
+        omitted: 0,
     };
     let p50 = "#4E79A7";
     // The legend's p50 sample is a polyline of the same colour: compare counts, not totals.
@@ -546,6 +549,7 @@ fn degenerate_latency_input_does_not_panic() {
             ),
         ],
         incidents: weird,
+        omitted: 0,
     };
     let texts = renders(&chart);
     assert!(says_no_data(&texts));
@@ -553,6 +557,7 @@ fn degenerate_latency_input_does_not_panic() {
     let single = LatencyChart {
         services: vec![svc("x", None, vec![p(0.0, Some(5.0))])],
         incidents: vec![],
+        omitted: 0,
     };
     assert!(!says_no_data(&renders(&single)));
 }
@@ -652,6 +657,7 @@ fn degenerate_utilization_input_does_not_panic() {
             ),
         ],
         incidents: incidents(),
+        omitted: 0,
     };
     assert!(says_no_data(&renders(&chart)));
 }
@@ -1043,4 +1049,20 @@ fn write_samples() {
     write(&runs, &latency_runs());
     write(&runs, &cost_runs());
     write(&runs, &utilization_runs());
+}
+
+/// An estate with more services or pools than a chart draws keeps the highest-ranked, in their
+/// own order, and says how many it left out; the chart's size stays bounded.
+#[test]
+fn charts_of_many_services_keep_the_highest_ranked_panels() {
+    use hybridsim::report::charts::{MAX_PANELS, select_panels};
+    let ranks: Vec<f64> = (0..MAX_PANELS + 6).map(|i| ((i * 7) % 30) as f64).collect();
+    let (shown, omitted) = select_panels(&ranks);
+    assert_eq!((shown.len(), omitted), (MAX_PANELS, 6));
+    assert!(shown.windows(2).all(|w| w[0] < w[1]), "original order");
+    let lowest_shown = shown.iter().map(|&i| ranks[i]).fold(f64::INFINITY, f64::min);
+    let left_out = (0..ranks.len()).filter(|i| !shown.contains(i));
+    assert!(left_out.into_iter().all(|i| ranks[i] <= lowest_shown));
+    let few = select_panels(&[1.0, 3.0, 2.0]);
+    assert_eq!(few, (vec![0, 1, 2], 0));
 }

@@ -35,6 +35,34 @@ pub use runs::{
 pub use study::{StudyChart, StudyLine};
 pub use utilization::{PoolUtilization, UtilizationChart, UtilizationPoint};
 
+/// Most panels in a chart of one panel per service or pool: a chart's size (and the memory to
+/// draw it) grows with its panels, so an estate of thousands of services gets the ones that
+/// matter most, and the title says how many were left out.
+pub const MAX_PANELS: usize = 24;
+
+/// The indices of the at most [`MAX_PANELS`] items that rank highest by `rank` (ties: the
+/// earlier item), in their original order, and how many were left out.
+pub fn select_panels(ranks: &[f64]) -> (Vec<usize>, usize) {
+    let mut order: Vec<usize> = (0..ranks.len()).collect();
+    order.sort_by(|&a, &b| ranks[b].total_cmp(&ranks[a]).then(a.cmp(&b)));
+    order.truncate(MAX_PANELS);
+    order.sort_unstable();
+    let omitted = ranks.len() - order.len();
+    (order, omitted)
+}
+
+/// A chart's title, saying which panels it shows when some were left out.
+fn panel_title(title: &str, shown: usize, omitted: usize, which: &str) -> String {
+    if omitted == 0 {
+        title.to_string()
+    } else {
+        format!(
+            "{title}: the {shown} {which} of {} (all are in timeseries.csv)",
+            shown + omitted
+        )
+    }
+}
+
 /// An incident's time window, shaded and labelled on the time-based charts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentWindow {

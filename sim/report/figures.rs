@@ -16,7 +16,7 @@ use crate::vocab::Tier;
 use super::charts::{
     Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow, LatencyChart,
     LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RunSeries, RunsPanel,
-    ServiceLatency, UtilizationChart, UtilizationPoint, UtilizationRunsChart,
+    ServiceLatency, UtilizationChart, UtilizationPoint, UtilizationRunsChart, select_panels,
 };
 use crate::output::OutputDir;
 use crate::output::OutputError;
@@ -57,10 +57,23 @@ pub fn latency_chart(outcome: &RunOutcome) -> LatencyChart {
                 })
                 .collect(),
         })
+        .collect::<Vec<_>>();
+    // The services with the highest p99 over the run, when there are too many to draw.
+    let p99 = |name: &str| {
+        let service = outcome.summary.services.get(name);
+        let e2e = service.and_then(|s| s.latency_ms.get("e2e"));
+        e2e.and_then(|l| l.p99).unwrap_or(f64::NEG_INFINITY)
+    };
+    let ranks: Vec<f64> = services
+        .iter()
+        .map(|s: &ServiceLatency| p99(&s.service))
         .collect();
+    let (shown, omitted) = select_panels(&ranks);
+    let mut services: Vec<Option<ServiceLatency>> = services.into_iter().map(Some).collect();
     LatencyChart {
-        services,
+        services: shown.iter().filter_map(|&i| services[i].take()).collect(),
         incidents: incident_windows(&outcome.summary),
+        omitted,
     }
 }
 
@@ -114,10 +127,23 @@ pub fn utilization_chart(outcome: &RunOutcome) -> UtilizationChart {
                 points,
             }
         })
+        .collect::<Vec<_>>();
+    // The pools with the most GPUs, when there are too many to draw.
+    let ranks: Vec<f64> = pools
+        .iter()
+        .map(|p: &PoolUtilization| {
+            p.points
+                .iter()
+                .map(|point| point.capacity.iter().sum::<f64>())
+                .fold(0.0, f64::max)
+        })
         .collect();
+    let (shown, omitted) = select_panels(&ranks);
+    let mut pools: Vec<Option<PoolUtilization>> = pools.into_iter().map(Some).collect();
     UtilizationChart {
-        pools,
+        pools: shown.iter().filter_map(|&i| pools[i].take()).collect(),
         incidents: incident_windows(&outcome.summary),
+        omitted,
     }
 }
 

@@ -10,7 +10,7 @@ use plotters::style::{Color, RGBColor};
 use super::frame::{self, Axes, LegendItem, Plot, Swatch};
 use super::render::Area;
 use super::style::{self, P50, P95, P99, REFERENCE, TimeAxis, WIDTH};
-use super::{Chart, ChartError, IncidentWindow};
+use super::{Chart, ChartError, IncidentWindow, panel_title};
 
 /// Height of one service's panel.
 const PANEL_H: u32 = 300;
@@ -47,6 +47,8 @@ pub struct LatencyChart {
     pub services: Vec<ServiceLatency>,
     /// Incident windows shaded on every panel.
     pub incidents: Vec<IncidentWindow>,
+    /// Services left out to keep the chart within [`MAX_PANELS`] panels.
+    pub omitted: usize,
 }
 
 /// Reads one percentile from a window.
@@ -67,7 +69,13 @@ pub(super) fn size(chart: &LatencyChart) -> (u32, u32) {
 
 /// Draws the chart on `root`.
 pub(super) fn draw<DB: DrawingBackend>(chart: &LatencyChart, root: &Area<DB>) -> Result<(), ChartError> {
-    let body = frame::figure(root, LatencyChart::TITLE, &legend(chart))?;
+    let title = panel_title(
+        LatencyChart::TITLE,
+        chart.services.len(),
+        chart.omitted,
+        "services with the highest p99",
+    );
+    let body = frame::figure(root, &title, &legend(chart))?;
     if chart.services.is_empty() {
         return frame::no_data(&body, "no services to show");
     }

@@ -9,7 +9,7 @@ use plotters::style::{Color, RGBColor};
 use super::frame::{self, Axes, LegendItem, Plot, Swatch};
 use super::render::Area;
 use super::style::{self, IDLE, REFERENCE, TimeAxis, WIDTH};
-use super::{Chart, ChartError, IncidentWindow};
+use super::{Chart, ChartError, IncidentWindow, panel_title};
 use crate::vocab::Tier;
 
 /// Height of one pool's panel.
@@ -45,6 +45,8 @@ pub struct UtilizationChart {
     pub pools: Vec<PoolUtilization>,
     /// Incident windows shaded on every panel.
     pub incidents: Vec<IncidentWindow>,
+    /// Pools left out to keep the chart within [`MAX_PANELS`] panels.
+    pub omitted: usize,
 }
 
 /// What a stacked layer shows.
@@ -131,7 +133,13 @@ pub(super) fn draw<DB: DrawingBackend>(chart: &UtilizationChart, root: &Area<DB>
     if !chart.incidents.is_empty() {
         legend.push(LegendItem::new("incident", Swatch::Incident));
     }
-    let body = frame::figure(root, UtilizationChart::TITLE, &legend)?;
+    let title = panel_title(
+        UtilizationChart::TITLE,
+        chart.pools.len(),
+        chart.omitted,
+        "largest pools",
+    );
+    let body = frame::figure(root, &title, &legend)?;
     if chart.pools.is_empty() {
         return frame::no_data(&body, "no GPU pools to show");
     }

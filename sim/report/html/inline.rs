@@ -231,6 +231,7 @@ mod tests {
                     .collect(),
             }],
             incidents: Vec::new(),
+            omitted: 0,
         }
     }
 
@@ -287,6 +288,7 @@ mod tests {
                 points,
             }],
             incidents: Vec::new(),
+            omitted: 0,
         };
         let thin = thin_utilization(&chart);
         let points = &thin.pools[0].points;
