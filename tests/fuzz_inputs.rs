@@ -5,7 +5,7 @@
 //! unicode, NUL). The property: no panic, and every refusal renders a message.
 //!
 //! The same entry points are fuzzed for longer by the targets in `fuzz/` (see `fuzz/README.md`);
-//! inputs that once crashed a reader are kept below as regression cases.
+//! an input that crashes a reader there is added here as a regression case (none so far).
 
 use std::fmt::{Debug, Display};
 use std::path::{Path, PathBuf};
