@@ -40,8 +40,10 @@
 //! A file is bounded: at most [`MAX_TRACE_BYTES`] bytes and [`MAX_AVAILABILITY_STEPS`] steps.
 //! Errors are [`TraceError`]s naming the file, what is wrong and how to fix it: JSON that cannot
 //! be read gives its line and column, a bad element of the list its index.
+//! [`AvailabilityTrace::from_bytes`] reads a file's contents already in memory, with the same
+//! checks.
 
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -51,7 +53,7 @@ use crate::kernel::SimDuration;
 use crate::vocab::units::Rate;
 #[cfg(doc)]
 use crate::workload::trace::MAX_TRACE_BYTES;
-use crate::workload::trace::{TraceError, open_bounded};
+use crate::workload::trace::{TraceError, check_length, open_bounded};
 
 /// The most steps an availability trace may hold (memory: 4 bytes a step): 10 million, about 190
 /// years of one-minute steps.
@@ -135,6 +137,18 @@ pub enum AvailabilityValues {
     AvailableInstances,
 }
 
+/// A [`TraceError::Spec`] for the trace at `path` if its spec is unusable.
+fn check_spec(path: &Path, spec: &AvailabilityTraceSpec) -> Result<(), TraceError> {
+    match spec_problem(spec) {
+        Some((problem, fix)) => Err(TraceError::Spec {
+            path: path.to_path_buf(),
+            problem,
+            fix,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// What is wrong with an availability spec, and the fix.
 fn spec_problem(spec: &AvailabilityTraceSpec) -> Option<(String, String)> {
     if spec.gpus_per_instance == 0 {
@@ -175,16 +189,32 @@ impl AvailabilityTrace {
         Self::load_at_most(path, spec, MAX_AVAILABILITY_STEPS)
     }
 
+    /// Reads and checks an availability trace's contents, `bytes`, as [`AvailabilityTrace::load`]
+    /// does the file; `path` names it in messages.
+    pub fn from_bytes(path: &Path, bytes: &[u8], spec: &AvailabilityTraceSpec) -> Result<Self, TraceError> {
+        check_spec(path, spec)?;
+        check_length(path, bytes)?;
+        Self::read(path, bytes, spec, MAX_AVAILABILITY_STEPS)
+    }
+
     fn load_at_most(path: &Path, spec: &AvailabilityTraceSpec, max_steps: usize) -> Result<Self, TraceError> {
+        check_spec(path, spec)?;
+        let file = open_bounded(path)?;
+        Self::read(path, file, spec, max_steps)
+    }
+
+    /// Reads the trace from `input`, named `path` in messages; the spec has been checked.
+    fn read(
+        path: &Path,
+        input: impl Read,
+        spec: &AvailabilityTraceSpec,
+        max_steps: usize,
+    ) -> Result<Self, TraceError> {
         let spec_error = |(problem, fix): (String, String)| TraceError::Spec {
             path: path.to_path_buf(),
             problem,
             fix,
         };
-        if let Some(problem) = spec_problem(spec) {
-            return Err(spec_error(problem));
-        }
-        let file = open_bounded(path)?;
         let mut fault = None;
         let reader = Reader {
             values: spec.values,
@@ -192,7 +222,7 @@ impl AvailabilityTrace {
             max_steps,
             fault: &mut fault,
         };
-        let mut json = serde_json::Deserializer::from_reader(BufReader::new(file));
+        let mut json = serde_json::Deserializer::from_reader(BufReader::new(input));
         let document = reader
             .deserialize(&mut json)
             .and_then(|document| json.end().map(|()| document))

@@ -13,7 +13,7 @@ mod time;
 pub use error::TraceError;
 pub use jobs::{JobTrace, JobTraceFormat, JobTraceSpec, MAX_JOB_TRACE_ROWS, SkippedRows, TraceJob};
 pub use reader::MAX_TRACE_BYTES;
-pub(crate) use reader::{Column, csv_error, header_column, open_bounded, open_csv};
+pub(crate) use reader::{Column, check_length, csv_error, header_column, open_bounded, open_csv};
 pub use requests::{MAX_TRACE_ROWS, Trace, TraceFormat, TraceSpec};
 pub use time::TimeUnit;
 pub(crate) use time::numeric_time;

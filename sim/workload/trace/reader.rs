@@ -6,6 +6,7 @@
 //! row means.
 
 use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use super::TraceError;
@@ -83,14 +84,36 @@ pub(crate) fn open_bounded(path: &Path) -> Result<File, TraceError> {
     File::open(path).map_err(open_error)
 }
 
+/// Refuses contents of a trace named `path` over [`MAX_TRACE_BYTES`], as [`open_bounded`] does a
+/// file.
+pub(crate) fn check_length(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
+    let length = bytes.len() as u64;
+    if length > MAX_TRACE_BYTES {
+        return Err(TraceError::TooLarge {
+            path: path.to_path_buf(),
+            bytes: length,
+        });
+    }
+    Ok(())
+}
+
 /// Opens `path` as CSV with a header (fields trimmed) and reads the header; an empty file is
 /// refused with `empty_fix` as the advice.
 pub(crate) fn open_csv(
     path: &Path,
     empty_fix: &str,
 ) -> Result<(csv::Reader<File>, csv::StringRecord), TraceError> {
-    let file = open_bounded(path)?;
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
+    read_csv(path, open_bounded(path)?, empty_fix)
+}
+
+/// Reads `input` as CSV with a header (fields trimmed), named `path` in messages, and reads the
+/// header; an empty input is refused with `empty_fix` as the advice.
+fn read_csv<R: Read>(
+    path: &Path,
+    input: R,
+    empty_fix: &str,
+) -> Result<(csv::Reader<R>, csv::StringRecord), TraceError> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
     let header = reader.headers().map_err(|e| csv_error(path, e, 1))?.clone();
     if header.iter().all(str::is_empty) {
         return Err(TraceError::Empty {
@@ -172,7 +195,7 @@ pub(crate) fn header_column(
 /// A CSV trace file open for reading: its header, and how far the data rows have been read.
 pub(crate) struct CsvTrace<'p> {
     path: &'p Path,
-    reader: csv::Reader<File>,
+    reader: csv::Reader<Box<dyn Read + 'p>>,
     header: csv::StringRecord,
     missing_column_fix: String,
     record: csv::StringRecord,
@@ -190,7 +213,19 @@ impl<'p> CsvTrace<'p> {
         row: &str,
         max_rows: u64,
     ) -> Result<Self, TraceError> {
-        let (reader, header) = open_csv(path, &format.empty_fix(row))?;
+        Self::read(path, Box::new(open_bounded(path)?), format, row, max_rows)
+    }
+
+    /// Like [`CsvTrace::open`], reading the file's contents from `input`; `path` names it in
+    /// messages.
+    pub(crate) fn read(
+        path: &'p Path,
+        input: Box<dyn Read + 'p>,
+        format: &Format,
+        row: &str,
+        max_rows: u64,
+    ) -> Result<Self, TraceError> {
+        let (reader, header) = read_csv(path, input, &format.empty_fix(row))?;
         Ok(CsvTrace {
             path,
             reader,

@@ -1,6 +1,6 @@
 //! Request trace files: what a scenario says about one ([`TraceSpec`]), reading and checking it
-//! ([`Trace::load`]), and the loaded requests, ready for replay by
-//! [`ArrivalProcess`](crate::workload::arrivals::ArrivalProcess).
+//! ([`Trace::load`], or [`Trace::from_bytes`] for contents already in memory), and the loaded
+//! requests, ready for replay by [`ArrivalProcess`](crate::workload::arrivals::ArrivalProcess).
 //!
 //! Two formats are read:
 //!
@@ -22,7 +22,7 @@ use chrono::{DateTime, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::TraceError;
-use super::reader::{Column, CsvTrace, Format, Row};
+use super::reader::{Column, CsvTrace, Format, Row, check_length};
 use super::time::{TimeUnit, check_time_scale, numeric_time, own_speed, scale_nanos};
 use crate::kernel::SimDuration;
 
@@ -104,7 +104,23 @@ impl Trace {
     /// applied at replay.
     pub fn load(path: &Path, spec: &TraceSpec) -> Result<Trace, TraceError> {
         check_time_scale(path, spec.time_scale)?;
-        let mut csv = CsvTrace::open(path, &spec.format.help(), "request", MAX_TRACE_ROWS)?;
+        let csv = CsvTrace::open(path, &spec.format.help(), "request", MAX_TRACE_ROWS)?;
+        Self::read(csv, spec)
+    }
+
+    /// Reads and checks a trace file's contents, `bytes`, as [`Trace::load`] does the file;
+    /// `path` names it in messages. Contents over
+    /// [`MAX_TRACE_BYTES`](super::MAX_TRACE_BYTES) are refused.
+    pub fn from_bytes(path: &Path, bytes: &[u8], spec: &TraceSpec) -> Result<Trace, TraceError> {
+        check_time_scale(path, spec.time_scale)?;
+        check_length(path, bytes)?;
+        let format = spec.format.help();
+        let csv = CsvTrace::read(path, Box::new(bytes), &format, "request", MAX_TRACE_ROWS)?;
+        Self::read(csv, spec)
+    }
+
+    /// Reads the rows of `csv`, whose header has been read.
+    fn read(mut csv: CsvTrace, spec: &TraceSpec) -> Result<Trace, TraceError> {
         let mut requests = Requests::new(spec, Columns::find(&csv, &spec.format)?);
         while let Some(row) = csv.next_row()? {
             requests.add(&row)?;
