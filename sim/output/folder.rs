@@ -377,15 +377,7 @@ mod tests {
         path
     }
 
-    fn listing(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.ends_with(".lock"))
-            .collect();
-        names.sort();
-        names
-    }
+    use super::super::tests::entries as listing;
 
     #[test]
     fn a_staging_folder_of_a_dead_process_is_removed_and_a_live_ones_kept() {

@@ -296,7 +296,7 @@ mod tests {
     use super::*;
 
     /// The entries of `dir` but the lock file, sorted.
-    fn entries(dir: &Path) -> Vec<String> {
+    pub(super) fn entries(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -41,7 +41,7 @@ pub enum ResolveError {
     },
     /// The demand would bring more requests over the horizon than the scenario allows.
     #[error(
-        "the demand would bring about {expected:.3e} requests over the horizon (the most from service {service}, demand from {origin}: {largest:.3e}), more than `limits.requests` allows ({limit}); shorten `horizon`, lower the rates or the trace's `time_scale`, or raise `limits.requests` if you mean it: a run handles a few million requests per second of wall time"
+        "the demand would bring about {expected:.3e} requests over the horizon (the most from service {service}, demand from {origin}: {largest:.3e}), more than `limits.requests` allows ({limit}); shorten `horizon`, lower the rates, raise a trace's `time_scale` (a smaller one compresses the trace), or raise `limits.requests` if you mean it: a run handles a few million requests per second of wall time"
     )]
     TooManyRequests {
         /// Requests expected from every stream together.
