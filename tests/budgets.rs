@@ -122,3 +122,35 @@ fn a_device_is_refused_as_a_scenario_and_as_a_trace() {
         refused(&output, "not a regular file", &out);
     }
 }
+
+#[test]
+fn arrival_figures_are_refused_at_their_line_and_a_missing_file_says_its_reason_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            r#"arrivals: diurnal(peak: "10/s", trough: "20/s")"#,
+            "the peak rate 10/s is below the trough 20/s",
+        ),
+        (
+            r#"arrivals: trace(path: "trace.csv", time_scale: 0.0)"#,
+            "time_scale 0 is not a positive number",
+        ),
+    ];
+    for (arrivals, says) in cases {
+        let path = mmc_with(dir.path(), |t| {
+            t.replace(r#"arrivals: poisson(rate: "80/s")"#, arrivals)
+        });
+        let output = hybridsim(&["validate", &path]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.starts_with("error:") && stderr.contains(says), "{stderr}");
+        assert!(
+            stderr.contains("mmc.ron:19:"),
+            "located at the demand's line: {stderr}"
+        );
+    }
+    let output = hybridsim(&["validate", "no/such/scenario.ron"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
+}

@@ -37,14 +37,16 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    /// The file could not be read.
-    #[error("cannot read scenario file {path}: {source}")]
+    /// The file could not be read. The reason is part of the message, not a source, so it is
+    /// printed once.
+    #[error(
+        "cannot read scenario file {path}: {reason}; check the path (relative paths start from the current folder)"
+    )]
     Read {
         /// The file.
         path: PathBuf,
         /// The operating system's reason.
-        #[source]
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The path is not a regular file (a folder, a device, a pipe).
     #[error("{path} is not a regular file; give the path of a scenario file (.ron)")]
@@ -87,9 +89,9 @@ impl Scenario {
 
 /// Reads and checks the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let read_error = |source| ScenarioError::Read {
+    let read_error = |reason| ScenarioError::Read {
         path: path.to_path_buf(),
-        source,
+        reason,
     };
     let metadata = std::fs::metadata(path).map_err(read_error)?;
     // A device such as /dev/zero reports no length and never ends.

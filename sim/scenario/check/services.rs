@@ -120,6 +120,7 @@ pub(super) fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
         }
         for (d, demand) in service.demand.iter().enumerate() {
             sites.resolve(diags, &at(&format!("demand[{d}].origin")), &demand.origin);
+            check_arrivals(diags, &at(&format!("demand[{d}].arrivals")), &demand.arrivals);
             if let Some(payload) = &demand.payload {
                 check_payload(diags, &at(&format!("demand[{d}].payload")), payload);
             }
@@ -209,6 +210,26 @@ pub(super) fn check_services(spec: &ScenarioSpec, diags: &mut Diagnostics) {
 pub(super) const MAX_PAYLOAD_BYTES: u64 = 10_000_000_000;
 /// Largest payload per token (text is a few bytes a token; 1 MB covers images and embeddings).
 pub(super) const MAX_BYTES_PER_TOKEN: u64 = 1_000_000;
+
+/// What an arrival process's own figures get wrong, found at load so the message points at the
+/// line (resolving, which builds the process, knows no position).
+fn check_arrivals(diags: &mut Diagnostics, path: &str, arrivals: &crate::workload::arrivals::ArrivalSpec) {
+    use crate::workload::arrivals::ArrivalSpec;
+    match arrivals {
+        ArrivalSpec::Diurnal { peak, trough, .. } if peak.per_sec() < trough.per_sec() => diags.at_path(
+            &format!("{path}.peak"),
+            format!("the peak rate {peak} is below the trough {trough}"),
+            Some("swap them: `peak` is the highest rate of the day, `trough` the lowest".into()),
+        ),
+        ArrivalSpec::Trace(trace) if !(trace.time_scale.is_finite() && trace.time_scale > 0.0) => diags
+            .at_path(
+                &format!("{path}.time_scale"),
+                format!("time_scale {} is not a positive number", trace.time_scale),
+                Some("write e.g. time_scale: 0.5 to replay twice as fast, or 2.0 for half as fast".into()),
+            ),
+        _ => {}
+    }
+}
 
 fn check_payload(diags: &mut Diagnostics, path: &str, payload: &crate::workload::service::PayloadSpec) {
     let parts = [
