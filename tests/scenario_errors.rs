@@ -35,6 +35,30 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        name: "a negative count",
+        replace: "count: 8,",
+        with: "count: -32,",
+        at: "11:75",
+        says: &["`-32` is negative", "a whole number such as 16"],
+    },
+    Case {
+        name: "a count in exponent notation",
+        replace: "count: 8,",
+        with: "count: 1e15,",
+        at: "11:74",
+        says: &[
+            "`1e15` is not a whole number",
+            "no sign, decimal point or exponent",
+        ],
+    },
+    Case {
+        name: "a fractional count",
+        replace: "count: 8,",
+        with: "count: 16.5,",
+        at: "11:76",
+        says: &["`16.5` is not a whole number", "a whole number such as 16"],
+    },
+    Case {
         name: "unknown site with a suggestion",
         replace: r#"(a: "fra-2", b: "cloud-us""#,
         with: r#"(a: "fra-1", b: "cloud-us""#,

@@ -119,12 +119,9 @@ pub fn load_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         Ok(spec) => spec,
         Err(error) => {
             let start = error.span.start;
-            diags.at_position(
-                start.line,
-                start.col,
-                error.code.to_string(),
-                parse_hint(&error.code),
-            );
+            let (problem, hint) = not_a_whole_number(text, start.line, start.col, &error.code)
+                .unwrap_or_else(|| (error.code.to_string(), parse_hint(&error.code)));
+            diags.at_position(start.line, start.col, problem, hint);
             return Err(ScenarioError::Invalid(diags));
         }
     };
@@ -136,6 +133,57 @@ pub fn load_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         })
     } else {
         Err(ScenarioError::Invalid(diags))
+    }
+}
+
+/// The problem and fix when the parser stopped in a number where a whole number belongs: RON
+/// reports `-32` as too large, `1e15` as an invalid digit and `16.5` as a missing comma, none
+/// of which says what is wrong.
+fn not_a_whole_number(
+    text: &str,
+    line: usize,
+    col: usize,
+    code: &ron::Error,
+) -> Option<(String, Option<String>)> {
+    use ron::Error as E;
+    if !matches!(
+        code,
+        E::IntegerOutOfBounds | E::InvalidIntegerDigit { .. } | E::ExpectedComma
+    ) {
+        return None;
+    }
+    let row = text.lines().nth(line.checked_sub(1)?)?;
+    let at = row
+        .char_indices()
+        .nth(col.saturating_sub(1))
+        .map_or(row.len(), |(i, _)| i);
+    let is_number = |c: char| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-' | '_');
+    let start = row[..at].rfind(|c: char| !is_number(c)).map_or(0, |i| i + 1);
+    let end = row[at..]
+        .find(|c: char| !is_number(c))
+        .map_or(row.len(), |i| at + i);
+    let token = row.get(start..end)?;
+    if !token.starts_with(|c: char| c.is_ascii_digit() || c == '-') || token.parse::<f64>().is_err() {
+        return None;
+    }
+    let fix = Some("write a whole number such as 16: no sign, decimal point or exponent".to_string());
+    if token.starts_with('-') {
+        Some((
+            format!("`{token}` is negative; this field takes a whole number of 0 or more"),
+            fix,
+        ))
+    } else if token.contains(['.', 'e', 'E']) {
+        Some((
+            format!("`{token}` is not a whole number, which this field needs"),
+            fix,
+        ))
+    } else if matches!(code, E::IntegerOutOfBounds) {
+        Some((
+            format!("`{token}` is too large for this field"),
+            Some("check for a typo: a count this size is beyond what a run can hold".into()),
+        ))
+    } else {
+        None
     }
 }
 
