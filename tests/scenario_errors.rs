@@ -363,3 +363,113 @@ fn job_and_incident_errors_are_diagnosed_before_the_run() {
         assert!(error.contains(says) && error.contains("j.ron:"), "{to}: {error}");
     }
 }
+
+fn validate(name: &str, contents: &[u8]) -> (Option<i32>, String) {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join(name);
+    std::fs::write(&file, contents).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hybridsim"))
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_file_with_nothing_to_read_says_so() {
+    for (contents, says) in [
+        ("", "the file is empty"),
+        ("\n  \n", "holds only blank lines"),
+        ("// a scenario\n/* to come */\n", "holds only comments"),
+        ("#![enable(implicit_some)]\n", "holds only comments"),
+    ] {
+        let (code, stderr) = validate("nothing.ron", contents.as_bytes());
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("nothing.ron:1:1"), "{stderr}");
+        assert!(stderr.contains(says), "{contents:?}: {stderr}");
+        assert!(
+            stderr.contains("holding at least `name` and `horizon`"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("Expected opening"), "{stderr}");
+    }
+}
+
+#[test]
+fn invalid_utf8_is_reported_once_at_its_line_and_column() {
+    let mut contents = BASE
+        .replacen("fra-2\", kind", "fra-\u{e9}2\", kind", 1)
+        .into_bytes();
+    // Cut the two-byte é after its first byte: a lone 0xC3 followed by '2'.
+    let at = contents.iter().position(|&b| b == 0xC3).unwrap();
+    contents.remove(at + 1);
+    let (code, stderr) = validate("latin.ron", &contents);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("latin.ron:7:21"), "{stderr}");
+    assert!(stderr.contains("byte 0xC3 is not UTF-8 text"), "{stderr}");
+    assert!(stderr.contains("save the file as UTF-8"), "{stderr}");
+    assert_eq!(
+        stderr.matches("UTF-8").count(),
+        3,
+        "the reason is given once: {stderr}"
+    );
+}
+
+#[test]
+fn problems_after_an_unreadable_item_are_still_listed() {
+    let text = BASE
+        // An unknown field in the first site: the site is left out and reading goes on.
+        .replacen(
+            r#"jurisdiction: "eu/de")"#,
+            r#"jurisdiction: "eu/de", extra: 1)"#,
+            1,
+        )
+        // An unknown field in the only pool.
+        .replacen("size: 16,", "size: 16, colour: 1,", 1)
+        // A bad unit in the first link, and a second link to a site that does not exist.
+        .replacen(
+            r#"latency: "40ms"),"#,
+            r#"latency: "-40ms"),
+        (a: "cloud-us", b: "fra-9", bandwidth: "1Gbps", latency: "9ms"),"#,
+            1,
+        );
+    let (code, stderr) = validate("many.ron", text.as_bytes());
+    assert_eq!(code, Some(2), "{stderr}");
+    for expected in [
+        "many.ron:7:63",
+        "`extra`",
+        "many.ron:11:56",
+        "`colour`",
+        "many.ron:14:68",
+        "\"-40ms\"",
+        // Checked without the items left out, and shown at its index as written.
+        "many.ron:15:28 (at links[1].b)",
+        "unknown site \"fra-9\"",
+        "4 errors in",
+        "3 items that could not be read were left out",
+    ] {
+        assert!(stderr.contains(expected), "no {expected:?} in:\n{stderr}");
+    }
+    // The dataset's home is "fra-2", the site left out: no error for that, it goes with the fix.
+    assert!(!stderr.contains("unknown site \"fra-2\""), "{stderr}");
+}
+
+#[test]
+fn an_error_outside_any_list_item_stops_reading_and_says_so() {
+    let text = BASE
+        .replacen(r#"horizon: "2h""#, r#"horizon: "2 fortnights""#, 1)
+        .replacen(r#"home: "fra-2""#, r#"home: "fra-3""#, 1);
+    let (code, stderr) = validate("stop.ron", text.as_bytes());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("stop.ron:4:"), "{stderr}");
+    assert!(stderr.contains("\n1 error in "), "{stderr}");
+    assert!(
+        !stderr.contains("fra-3"),
+        "nothing after the stop is checked: {stderr}"
+    );
+    assert!(stderr.contains("reading stopped at the last error"), "{stderr}");
+}

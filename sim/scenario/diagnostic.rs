@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::locate::{Location, locate, location_of};
+use super::locate::{Location, locate, location_of, offset_of};
 
 /// One problem in a scenario file.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +25,19 @@ pub struct Diagnostics {
     file: PathBuf,
     source: String,
     items: Vec<Diagnostic>,
+    reading: Reading,
+}
+
+/// How far the file could be read, which says whether more problems may be hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum Reading {
+    /// The whole file was read and checked.
+    #[default]
+    Whole,
+    /// Items that could not be read were left out, and the rest was checked without them.
+    Skipped(usize),
+    /// Reading stopped at an error no item could be left out for; nothing after it was checked.
+    Stopped,
 }
 
 impl Diagnostics {
@@ -34,7 +47,18 @@ impl Diagnostics {
             file: file.to_path_buf(),
             source: source.to_string(),
             items: Vec::new(),
+            reading: Reading::Whole,
         }
+    }
+
+    /// Says how far the file could be read, for the closing line.
+    pub(super) fn set_reading(&mut self, reading: Reading) {
+        self.reading = reading;
+    }
+
+    /// Adds a problem found elsewhere (in a copy of the file with unreadable items blanked).
+    pub(super) fn push(&mut self, item: Diagnostic) {
+        self.items.push(item);
     }
 
     /// Records a problem with the value at `path` (e.g. `pools[3].reserved.count`).
@@ -50,38 +74,17 @@ impl Diagnostics {
 
     /// Records a problem at a 1-based line and column (from the parser).
     pub fn at_position(&mut self, line: usize, col: usize, message: impl Into<String>, help: Option<String>) {
-        let location = self
-            .offset_of(line, col)
-            .map_or(Location { line, col, len: 1 }, |offset| {
-                let mut loc = location_of(&self.source, offset);
-                loc.len = 1;
-                loc
-            });
+        let location = offset_of(&self.source, line, col).map_or(Location { line, col, len: 1 }, |offset| {
+            let mut loc = location_of(&self.source, offset);
+            loc.len = 1;
+            loc
+        });
         self.items.push(Diagnostic {
             message: message.into(),
             location,
             path: None,
             help,
         });
-    }
-
-    fn offset_of(&self, line: usize, col: usize) -> Option<usize> {
-        let line_start = if line <= 1 {
-            0
-        } else {
-            self.source
-                .match_indices('\n')
-                .nth(line - 2)
-                .map(|(i, _)| i + 1)?
-        };
-        let rest = &self.source[line_start..];
-        Some(
-            line_start
-                + rest
-                    .char_indices()
-                    .nth(col.saturating_sub(1))
-                    .map_or(rest.len(), |(i, _)| i),
-        )
     }
 
     /// Whether any problem was recorded.
@@ -137,7 +140,22 @@ impl fmt::Display for Diagnostics {
             "{count} error{} in {}",
             if count == 1 { "" } else { "s" },
             self.file.display()
-        )
+        )?;
+        match self.reading {
+            Reading::Whole => Ok(()),
+            Reading::Skipped(1) => write!(
+                f,
+                "\n(1 item that could not be read was left out when checking the rest; problems that depend on it show once it is fixed)"
+            ),
+            Reading::Skipped(n) => write!(
+                f,
+                "\n({n} items that could not be read were left out when checking the rest; problems that depend on them show once they are fixed)"
+            ),
+            Reading::Stopped => write!(
+                f,
+                "\n(reading stopped at the last error; fix it to see any problems after it)"
+            ),
+        }
     }
 }
 

@@ -233,6 +233,94 @@ fn index(bytes: &[u8], pos: usize, wanted: usize) -> Option<usize> {
     (i < bytes.len() && bytes[i] != b']').then_some(i)
 }
 
+/// An item of one of the file's top-level lists (`sites`, `pools` …), as the scanner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ListItem {
+    /// The list's field name.
+    pub(super) list: String,
+    /// The item's index in the list as written.
+    pub(super) index: usize,
+    /// Its bytes, with the comma after it when there is one.
+    pub(super) span: std::ops::Range<usize>,
+    /// Its `name: "…"`, when it has one.
+    pub(super) name: Option<String>,
+}
+
+/// The top-level list item that holds byte offset `at`, if the brackets around it close where
+/// they should: an item not followed by a comma or the list's end is not taken to be one.
+pub(super) fn list_item_at(src: &str, at: usize) -> Option<ListItem> {
+    let bytes = src.as_bytes();
+    let mut i = open(bytes, skip_trivia(bytes, skip_attributes(bytes)), b'(')?;
+    loop {
+        i = skip_trivia(bytes, i);
+        if i >= bytes.len() || bytes[i] == b')' || i > at {
+            return None;
+        }
+        let key_end = skip_value(bytes, i);
+        let key = src.get(i..key_end)?.trim();
+        let colon = skip_trivia(bytes, key_end);
+        if bytes.get(colon) != Some(&b':') {
+            return None;
+        }
+        let value = skip_trivia(bytes, colon + 1);
+        let value_end = skip_value(bytes, value);
+        if (value..value_end).contains(&at) {
+            let first = open(bytes, value, b'[')?;
+            return item_in_list(src, first, at).map(|(index, span)| ListItem {
+                list: key.to_string(),
+                index,
+                name: field(bytes, span.start, "name")
+                    .filter(|&p| p < span.end && bytes[p] == b'"')
+                    .and_then(|p| src.get(p + 1..skip_string(bytes, p).saturating_sub(1)))
+                    .map(str::to_string),
+                span,
+            });
+        }
+        i = next_item(bytes, value_end)?;
+    }
+}
+
+fn item_in_list(src: &str, first: usize, at: usize) -> Option<(usize, std::ops::Range<usize>)> {
+    let bytes = src.as_bytes();
+    let mut i = first;
+    for index in 0.. {
+        i = skip_trivia(bytes, i);
+        if i >= bytes.len() || bytes[i] == b']' || i > at {
+            return None;
+        }
+        let end = skip_value(bytes, i);
+        let after = skip_trivia(bytes, end);
+        let well_formed = matches!(bytes.get(after), Some(b',' | b']'));
+        if (i..end).contains(&at) {
+            let span_end = if bytes.get(after) == Some(&b',') {
+                after + 1
+            } else {
+                end
+            };
+            return well_formed.then_some((index, i..span_end));
+        }
+        i = next_item(bytes, end)?;
+    }
+    None
+}
+
+/// The byte offset of a 1-based line and column (in characters), if the text has them.
+pub(super) fn offset_of(src: &str, line: usize, col: usize) -> Option<usize> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        src.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)?
+    };
+    let rest = &src[line_start..];
+    Some(
+        line_start
+            + rest
+                .char_indices()
+                .nth(col.saturating_sub(1))
+                .map_or(rest.len(), |(i, _)| i),
+    )
+}
+
 /// Past the comma after an item, or `None` at the closing bracket.
 fn next_item(bytes: &[u8], end: usize) -> Option<usize> {
     let i = skip_trivia(bytes, end);
@@ -297,5 +385,25 @@ mod tests {
         assert_eq!(locate(SRC, "sites[1].missing").line, 7);
         assert_eq!(locate(SRC, "sites[9]").line, 5);
         assert_eq!(locate(SRC, "nothing").line, 3);
+    }
+
+    #[test]
+    fn finds_the_top_level_list_item_around_an_offset() {
+        let at = |needle: &str| SRC.find(needle).unwrap();
+        let item = list_item_at(SRC, at("edge")).unwrap();
+        assert_eq!((item.list.as_str(), item.index), ("sites", 1));
+        assert_eq!(item.name.as_deref(), Some("b,c"));
+        assert!(SRC[item.span.clone()].starts_with("(name: \"b,c\""));
+        assert!(
+            SRC[item.span].ends_with("]) ])),"),
+            "the comma after it goes with it"
+        );
+        assert_eq!(list_item_at(SRC, at("demo")), None, "not in a list");
+        assert_eq!(list_item_at(SRC, at("raw")), None, "in a map");
+        let unclosed = "(sites: [(name: \"a\", kind: cloud, (name: \"b\")])";
+        assert_eq!(list_item_at(unclosed, unclosed.find("kind").unwrap()), None);
+        let last = "(sites: [(name: \"a\"), (name: \"b\" x)])";
+        let item = list_item_at(last, last.find('x').unwrap()).unwrap();
+        assert_eq!((item.index, &last[item.span]), (1, "(name: \"b\" x)"));
     }
 }

@@ -18,6 +18,7 @@ mod describe;
 mod diagnostic;
 pub mod expect;
 mod locate;
+mod recover;
 pub mod resolve;
 pub mod schema;
 
@@ -107,24 +108,76 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
             bytes,
         });
     }
-    let text = std::fs::read_to_string(path).map_err(read_error)?;
-    load_str(&text, path)
+    let bytes = std::fs::read(path).map_err(read_error)?;
+    match String::from_utf8(bytes) {
+        Ok(text) => load_str(&text, path),
+        Err(error) => Err(not_utf8(path, error)),
+    }
+}
+
+/// The problem with a file that is not UTF-8 text, at the first byte that is not.
+fn not_utf8(path: &Path, error: std::string::FromUtf8Error) -> ScenarioError {
+    let valid = error.utf8_error().valid_up_to();
+    let bytes = error.into_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    // The lossy text equals the file up to the first bad byte, so lines and columns agree.
+    let before = &text[..valid];
+    let line = before.matches('\n').count() + 1;
+    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
+    let mut diags = Diagnostics::new(path, &text);
+    diags.at_position(
+        line,
+        col,
+        format!(
+            "byte 0x{:02X} is not UTF-8 text; scenario files are UTF-8",
+            bytes[valid]
+        ),
+        Some("save the file as UTF-8 (is this the right file?); the character is shown as \u{FFFD}".into()),
+    );
+    ScenarioError::Invalid(diags)
 }
 
 /// Parses and checks scenario `text`, naming it `path` in messages and resolving relative paths
 /// against `path`'s folder.
+///
+/// A parse error inside an item of a top-level list does not end the reading: the item is left
+/// out and the rest is read and checked, so that every problem that can be found is listed.
 pub fn load_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     let mut diags = Diagnostics::new(path, text);
-    let spec: ScenarioSpec = match crate::vocab::ron_options().from_str(text) {
-        Ok(spec) => spec,
-        Err(error) => {
-            let start = error.span.start;
-            let (problem, hint) = not_a_whole_number(text, start.line, start.col, &error.code)
-                .unwrap_or_else(|| (error.code.to_string(), parse_hint(&error.code)));
-            diags.at_position(start.line, start.col, problem, hint);
-            return Err(ScenarioError::Invalid(diags));
+    if let Some(what) = nothing_to_read(text) {
+        diags.at_position(
+            1,
+            1,
+            format!("the file {what}; a scenario is one `( … )` holding at least `name` and `horizon`"),
+            Some("start from scenarios/quickstart.ron, or write `(name: \"demo\", horizon: \"1h\", sites: [ … ])`".into()),
+        );
+        return Err(ScenarioError::Invalid(diags));
+    }
+    let mut recovery = recover::Recovery::new(text);
+    let spec = loop {
+        let readable = recovery.readable();
+        match crate::vocab::ron_options().from_str::<ScenarioSpec>(readable) {
+            Ok(spec) => break spec,
+            Err(error) => {
+                let start = error.span.start;
+                let (problem, hint) = not_a_whole_number(readable, start.line, start.col, &error.code)
+                    .unwrap_or_else(|| (error.code.to_string(), parse_hint(&error.code)));
+                diags.at_position(start.line, start.col, problem, hint);
+                let at = locate::offset_of(readable, start.line, start.col);
+                if !at.is_some_and(|at| recovery.skip_item_at(at)) {
+                    diags.set_reading(diagnostic::Reading::Stopped);
+                    return Err(ScenarioError::Invalid(diags));
+                }
+            }
         }
     };
+    if recovery.skipped() > 0 {
+        let mut found = Diagnostics::new(path, recovery.readable());
+        check::check(&spec, &mut found);
+        recovery.carry_over(&found, &mut diags);
+        diags.set_reading(diagnostic::Reading::Skipped(recovery.skipped()));
+        return Err(ScenarioError::Invalid(diags));
+    }
     check::check(&spec, &mut diags);
     if diags.is_empty() {
         Ok(Scenario {
@@ -134,6 +187,31 @@ pub fn load_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     } else {
         Err(ScenarioError::Invalid(diags))
     }
+}
+
+/// What is wrong with a file that holds no value at all: empty, blank or only comments.
+fn nothing_to_read(text: &str) -> Option<&'static str> {
+    if text.is_empty() {
+        return Some("is empty");
+    }
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("//") {
+            rest = after.split_once('\n').map_or("", |(_, next)| next);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, next)| next);
+        } else if rest.starts_with("#!") {
+            rest = rest.split_once('\n').map_or("", |(_, next)| next);
+        } else {
+            return None;
+        }
+        rest = rest.trim_start();
+    }
+    Some(if text.trim().is_empty() {
+        "holds only blank lines"
+    } else {
+        "holds only comments"
+    })
 }
 
 /// The problem and fix when the parser stopped in a number where a whole number belongs: RON
