@@ -575,6 +575,13 @@ fn validate(path: &Path) -> anyhow::Result<()> {
         scenario.spec.limits.requests,
         resolved.event_budget()
     );
+    let memory = hybridsim::scenario::memory::MemoryEstimate::of(&scenario.spec);
+    println!(
+        "        about {} held for per-window figures and the ledger (limit {}, `limits.memory`), at most {} requests alive at once (`limits.in_flight`)",
+        hybridsim::scenario::memory::human_bytes(memory.total()),
+        scenario.spec.limits.memory,
+        scenario.spec.limits.in_flight
+    );
     Ok(())
 }
 

@@ -83,6 +83,98 @@ fn a_run_that_spends_its_event_budget_stops_with_the_setting_to_raise() {
 }
 
 #[test]
+fn requests_piling_up_past_the_in_flight_bound_stop_the_run_with_the_setting_to_raise() {
+    let dir = tempfile::tempdir().unwrap();
+    // Twice what ten slots serve: the queue grows by about 100 requests a second.
+    let overloaded = |limit: &'static str| {
+        move |t: String| {
+            t.replace(r#"rate: "80/s""#, r#"rate: "200/s""#).replace(
+                "    seed: 1,",
+                &format!("    seed: 1,\n    limits: (in_flight: {limit}),"),
+            )
+        }
+    };
+    let out = dir.path().join("out");
+    let path = mmc_with(dir.path(), overloaded("5000"));
+    let output = hybridsim(&["run", &path, "--out", out.to_str().unwrap(), "--quiet"]);
+    refused(&output, "`limits.in_flight`", &out);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("more than 5000 requests were alive at once"),
+        "{stderr}"
+    );
+    // 5000 waiting after about 50 s of a 100/s surplus. The count's variance grows as
+    // (200 + 100)/s × t, an sd of about 120 requests (1.2 s) at 50 s: ±10 s is over 8 sd.
+    let at_s: f64 = stderr
+        .split("in service) at ")
+        .nth(1)
+        .and_then(|rest| rest.split(" s:").next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no time in {stderr}"));
+    assert!((40.0..60.0).contains(&at_s), "{stderr}");
+    // The sound load stays well inside a bound of a hundred.
+    let path = mmc_with(dir.path(), |t| {
+        t.replace("    seed: 1,", "    seed: 1,\n    limits: (in_flight: 100),")
+            .replace(r#"horizon: "2h""#, r#"horizon: "10m""#)
+    });
+    let output = hybridsim(&["run", &path, "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+#[test]
+fn per_window_figures_beyond_the_memory_limit_are_refused_at_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    // A year of minute windows: 525,600 windows of latency histograms.
+    let path = mmc_with(dir.path(), |t| {
+        t.replace(r#"horizon: "2h""#, r#"horizon: "365d""#)
+    });
+    let out = dir.path().join("out");
+    for args in [
+        vec!["validate", path.as_str()],
+        vec!["run", path.as_str(), "--out", out.to_str().unwrap(), "--quiet"],
+    ] {
+        let output = hybridsim(&args);
+        refused(&output, "`limits.memory` (8GB)", &out);
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("mmc.ron:10:23 (at metrics.window)"), "{stderr}");
+        assert!(stderr.contains("525600 windows of 1 service(s)"), "{stderr}");
+        assert!(stderr.contains("widen `metrics.window`"), "{stderr}");
+    }
+    // Hour windows hold sixty times less.
+    let path = mmc_with(dir.path(), |t| {
+        t.replace(r#"horizon: "2h""#, r#"horizon: "365d""#)
+            .replace(r#"window: "1m""#, r#"window: "1h""#)
+            .replace(r#"rate: "80/s""#, r#"rate: "8/s""#)
+    });
+    let output = hybridsim(&["validate", &path]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("held for per-window figures"));
+}
+
+#[test]
+fn a_run_that_outgrows_the_memory_limit_stops_with_the_setting_to_raise() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string("scenarios/validation/mmc.ron").unwrap();
+    let spec = hybridsim::scenario::load_str(&base, Path::new("mmc.ron"))
+        .unwrap()
+        .spec;
+    // A limit the estimate passes but the run's measured figures (which the estimate puts low
+    // for a queue whose waits span zero to hundreds of ms) outgrow before the horizon.
+    let estimate = hybridsim::scenario::memory::MemoryEstimate::of(&spec).total();
+    let limit = estimate + estimate / 20;
+    let path = mmc_with(dir.path(), |t| {
+        t.replace(
+            "    seed: 1,",
+            &format!("    seed: 1,\n    limits: (memory: \"{limit}B\"),"),
+        )
+    });
+    let out = dir.path().join("out");
+    let output = hybridsim(&["run", &path, "--out", out.to_str().unwrap(), "--quiet"]);
+    refused(&output, "`limits.memory`", &out);
+    assert!(text(&output.stderr).contains("of per-window figures, ledger and decisions at"));
+}
+
+#[test]
 fn an_incident_after_the_horizon_is_refused_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = mmc_with(dir.path(), |t| {

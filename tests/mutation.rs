@@ -453,3 +453,140 @@ fn mutated_scenarios_are_refused_with_a_location_or_run() {
         LOCATED_FLOOR * 100.0
     );
 }
+
+/// Rows of a bundled trace kept for its mutants: enough for every kind of row, few enough to
+/// resolve hundreds of mutants in a second.
+const TRACE_ROWS: usize = 300;
+
+/// Mutants per bundled trace.
+const TRACE_MUTATIONS: usize = 150;
+
+/// Fields put in place of a field of a trace row.
+const FIELDS: &[&str] = &[
+    "",
+    "-1",
+    "NaN",
+    "1e300",
+    "abc",
+    "99999999999999999999",
+    "2023-13-45 25:61:00",
+    "\"",
+    "1.5",
+];
+
+/// A trace mutant: the text with one line changed, and that line (1-based).
+fn mutate_trace(text: &str, draw: &mut Draw) -> (Vec<u8>, String, usize) {
+    let lines: Vec<&str> = text.lines().collect();
+    // The header now and then, a row otherwise.
+    let at = if draw.below(10) == 0 { 0 } else { 1 + draw.below(lines.len() - 1) };
+    let fields: Vec<&str> = lines[at].split(',').collect();
+    let field = draw.below(fields.len());
+    let (changed, what): (Vec<u8>, String) = match draw.below(6) {
+        0 | 1 => {
+            let with = draw.pick(FIELDS);
+            let mut f = fields.clone();
+            f[field] = with;
+            (f.join(",").into_bytes(), format!("field {field} = {with:?}"))
+        }
+        2 => {
+            let mut f = fields.clone();
+            f.remove(field);
+            (f.join(",").into_bytes(), format!("field {field} removed"))
+        }
+        3 => (format!("{},7", lines[at]).into_bytes(), "a field added".into()),
+        4 => {
+            let cut = draw.below(lines[at].len().max(1));
+            (lines[at].as_bytes()[..cut].to_vec(), format!("cut at byte {cut}"))
+        }
+        _ => {
+            let mut bytes = lines[at].as_bytes().to_vec();
+            bytes.insert(draw.below(bytes.len() + 1), 0xFF);
+            (bytes, "a byte that is not UTF-8".into())
+        }
+    };
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        out.extend_from_slice(if i == at { &changed } else { line.as_bytes() });
+        out.push(b'\n');
+    }
+    (out, what, at + 1)
+}
+
+/// Every bundled request trace, cut to [`TRACE_ROWS`] rows, mutated one line at a time and
+/// replayed through a scenario: each mutant resolves, or is refused by a message that names the
+/// trace's line; the share that names the changed line is printed and must stay above a floor.
+#[test]
+fn mutated_traces_are_refused_at_their_line_or_replayed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/traces");
+    let traces = [
+        root.join("azure-llm-2023/AzureLLMInferenceTrace_conv.csv"),
+        root.join("azure-llm-2023/AzureLLMInferenceTrace_code.csv"),
+        root.join("offline-batch/sharegpt-mean-5000.csv"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = dir.path().join("trace.csv");
+    let scenario_path = dir.path().join("replay.ron");
+    let scenario = r#"#![enable(implicit_some)]
+(
+    name: "replay", horizon: "1h",
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "dc", kind: on_prem, jurisdiction: "eu")],
+    pools: [(site: "dc", accelerator: "H100", reserved: (count: 8, price: "2 USD/h"))],
+    services: [(
+        name: "chat",
+        model: (memory: "20GB", gpus_per_replica: 1, slots_per_replica: 8),
+        service_time: llm(prefill_per_token: "0.2ms", decode_per_token: "20ms"),
+        replicas: [(pool: "dc/H100", tier: reserved, count: 8)],
+        demand: [(origin: "dc", arrivals: trace(path: "trace.csv"))],
+    )],
+)"#;
+    std::fs::write(&scenario_path, scenario).unwrap();
+    let mut draw = Draw(SEED);
+    let (mut replayed, mut refused, mut located, mut at_line) = (0, 0, 0, 0);
+    let mut failures = Vec::new();
+    for trace in &traces {
+        let full = std::fs::read_to_string(trace).expect("a bundled trace");
+        let cut: String = full.lines().take(TRACE_ROWS + 1).map(|l| format!("{l}\n")).collect();
+        for _ in 0..TRACE_MUTATIONS {
+            let (bytes, what, line) = mutate_trace(&cut, &mut draw);
+            std::fs::write(&trace_path, &bytes).unwrap();
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                hybridsim::scenario::load(&scenario_path)
+                    .expect("the scenario itself is sound")
+                    .resolve()
+                    .map(|_| ())
+            }));
+            match outcome {
+                Ok(Ok(())) => replayed += 1,
+                Ok(Err(error)) => {
+                    refused += 1;
+                    let message = error.to_string();
+                    let names_line = |l: usize| {
+                        message.contains(&format!("line {l}:")) || message.contains(&format!("line {l},"))
+                    };
+                    match &error {
+                        ResolveError::Trace(trace) if located_trace_error(trace) => {
+                            located += 1;
+                            at_line += usize::from(names_line(line));
+                        }
+                        _ => failures.push(format!("{}: {what}: not located: {message}", trace.display())),
+                    }
+                }
+                Err(panic) => {
+                    eprintln!("{} ({what}) panicked", trace.display());
+                    resume_unwind(panic);
+                }
+            }
+        }
+    }
+    let share = |part: usize, whole: usize| part as f64 / whole.max(1) as f64;
+    eprintln!(
+        "{} trace mutants: {replayed} replayed, {refused} refused, {located} of them located ({:.1}%), {at_line} at the changed line ({:.1}%)",
+        replayed + refused,
+        100.0 * share(located, refused),
+        100.0 * share(at_line, refused),
+    );
+    assert!(refused > 100, "too few refusals to judge: {refused}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(share(at_line, located) >= AT_MUTATION_FLOOR, "only {at_line} of {located} refusals name the changed line");
+}

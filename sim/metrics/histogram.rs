@@ -97,6 +97,17 @@ pub struct LatencyHistogram {
 }
 
 impl LatencyHistogram {
+    /// Gives back the room its counts grew into but did not fill, once nothing more will be
+    /// recorded in it.
+    pub fn shrink_to_fit(&mut self) {
+        self.counts.shrink_to_fit();
+    }
+
+    /// Bytes its counts hold on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.counts.capacity() * std::mem::size_of::<u64>()
+    }
+
     /// An empty histogram; allocates nothing until the first value.
     pub fn new() -> Self {
         Self::default()

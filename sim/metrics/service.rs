@@ -89,6 +89,11 @@ pub struct WindowStats {
 }
 
 impl WindowStats {
+    /// Bytes it holds, its histograms' counts included.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.end_to_end.heap_bytes() + self.queue.heap_bytes()
+    }
+
     /// Whether at least `percentile` % of the requests that ended in the window ended within
     /// `bound` (failures never do); `None` when none ended.
     pub fn meets_slo(&self, percentile: f64, bound: crate::kernel::SimDuration) -> Option<bool> {
@@ -142,6 +147,9 @@ pub struct ServiceMetrics {
     pub ended_after_warmup: u64,
     slo_bound_ns: u64,
     current_window_end: u64,
+    /// Bytes of the windows before `windows_counted`, which no longer change.
+    past_window_bytes: u64,
+    windows_counted: usize,
 }
 
 impl ServiceMetrics {
@@ -181,6 +189,8 @@ impl ServiceMetrics {
             ended_after_warmup: 0,
             slo_bound_ns,
             current_window_end: 0,
+            past_window_bytes: 0,
+            windows_counted: 0,
         }
     }
 
@@ -207,12 +217,26 @@ impl ServiceMetrics {
     fn open_window(&mut self, now_ns: u64) -> usize {
         let index = (now_ns / self.window_ns) as usize;
         if index >= self.windows.len() {
+            // Time moves forward: the windows so far are done, and their size is final.
+            let first = self.windows_counted.min(self.windows.len());
+            for done in &mut self.windows[first..] {
+                done.end_to_end.shrink_to_fit();
+                done.queue.shrink_to_fit();
+                self.past_window_bytes += done.bytes() as u64;
+            }
+            self.windows_counted = self.windows.len();
             self.windows.resize_with(index + 1, WindowStats::default);
         }
         if index + 1 == self.windows.len() {
             self.current_window_end = (index as u64 + 1).saturating_mul(self.window_ns);
         }
         index
+    }
+
+    /// Bytes its per-window figures hold: the memory that grows with the horizon.
+    pub fn window_bytes(&self) -> u64 {
+        let open = &self.windows[self.windows_counted.min(self.windows.len())..];
+        self.past_window_bytes + open.iter().map(|w| w.bytes() as u64).sum::<u64>()
     }
 
     /// A request arrived at `now_ns`.

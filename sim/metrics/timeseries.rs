@@ -17,6 +17,11 @@ pub struct CapacitySamples {
 }
 
 impl CapacitySamples {
+    /// Bytes its samples hold.
+    pub fn bytes(&self) -> u64 {
+        (self.values.len() * std::mem::size_of::<(u32, u32)>()) as u64
+    }
+
     /// Samples the estate now.
     pub fn record(&mut self, estate: &Estate) {
         self.pools = estate.pools.len();

@@ -18,6 +18,7 @@ mod describe;
 mod diagnostic;
 pub mod expect;
 mod locate;
+pub mod memory;
 mod recover;
 pub mod resolve;
 pub mod schema;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::incident::IncidentSpec;
 use crate::infra::spec::{AcceleratorSpec, DatasetSpec, EstateSpec, LinkSpec, PoolSpec, SiteSpec};
 use crate::kernel::SimDuration;
+use crate::vocab::units::DataSize;
 use crate::workload::job::JobSpec;
 use crate::workload::service::ServiceSpec;
 
@@ -84,6 +85,15 @@ pub struct LimitsSpec {
     /// that only a run caught in a loop of its own making stops.
     #[serde(default)]
     pub events: Option<u64>,
+    /// Most requests alive at once: travelling to their site, queued or in service. Each holds
+    /// about [`LimitsSpec::BYTES_PER_REQUEST`] bytes, so the default bounds them near 2 GB. A
+    /// run reaches it only when requests pile up faster than the estate ends them.
+    #[serde(default = "LimitsSpec::default_in_flight")]
+    pub in_flight: u64,
+    /// Most memory a run may hold for figures that grow with the horizon (per-window series
+    /// and the cost ledger): estimated at load, measured at every window's end.
+    #[serde(default = "LimitsSpec::default_memory")]
+    pub memory: DataSize,
 }
 
 impl LimitsSpec {
@@ -94,8 +104,24 @@ impl LimitsSpec {
     /// Events allowed whatever the demand, when `events` is not given.
     pub const BASE_EVENTS: u64 = 1_000_000_000;
 
+    /// Default of `in_flight`.
+    pub const DEFAULT_IN_FLIGHT: u64 = 10_000_000;
+    /// Memory a request alive in a run takes: its slot, its place in a queue and its events.
+    pub const BYTES_PER_REQUEST: u64 = 200;
+
     fn default_requests() -> u64 {
         Self::DEFAULT_REQUESTS
+    }
+
+    fn default_in_flight() -> u64 {
+        Self::DEFAULT_IN_FLIGHT
+    }
+
+    /// Default of `memory`: 8 GB, room on a laptop beside everything else.
+    pub const DEFAULT_MEMORY: DataSize = DataSize::from_bytes(8_000_000_000);
+
+    fn default_memory() -> DataSize {
+        Self::DEFAULT_MEMORY
     }
 
     /// The event budget of a run whose demand is expected to bring `expected_requests`.
@@ -112,6 +138,8 @@ impl Default for LimitsSpec {
         LimitsSpec {
             requests: Self::DEFAULT_REQUESTS,
             events: None,
+            in_flight: Self::DEFAULT_IN_FLIGHT,
+            memory: Self::DEFAULT_MEMORY,
         }
     }
 }

@@ -34,6 +34,8 @@ use crate::metrics::{
 };
 use crate::policy::{Decider, Policy, Signal};
 use crate::scenario::Resolved;
+use crate::scenario::schema::LimitsSpec;
+use crate::vocab::units::DataSize;
 
 /// Everything that can happen in a run, by the subsystem that handles it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +116,31 @@ pub enum RunError {
         /// The horizon in seconds.
         horizon_s: f64,
     },
+    /// More requests were alive at once than `limits.in_flight` allows.
+    #[error(
+        "more than {limit} requests were alive at once (travelling, queued or in service) at {at_s:.0} s: they arrive faster than the estate ends them, or the network holds them long; give the services more capacity, a `queue_limit` or a `timeout`, lower the demand, or raise `limits.in_flight` (about {bytes_per_request} bytes each) if you mean it"
+    )]
+    InFlight {
+        /// The limit.
+        limit: u64,
+        /// Simulated seconds reached.
+        at_s: f64,
+        /// Memory per request alive.
+        bytes_per_request: u64,
+    },
+    /// What grows with the horizon outgrew `limits.memory`.
+    #[error(
+        "the run holds {held_text} of per-window figures, ledger and decisions at {at_s:.0} s, more than `limits.memory` ({limit}); widen `metrics.window`, shorten `horizon`, or raise `limits.memory` if the machine has the room",
+        held_text = crate::scenario::memory::human_bytes(*held)
+    )]
+    Memory {
+        /// The limit.
+        limit: DataSize,
+        /// Bytes held.
+        held: u64,
+        /// Simulated seconds reached.
+        at_s: f64,
+    },
     /// An end-of-run invariant does not hold.
     #[error("invariant violated at the end of the run: {0}")]
     Invariant(String),
@@ -135,7 +162,11 @@ impl RunError {
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
-            RunError::Jobs(_) | RunError::UnknownPolicy(_) | RunError::EventBudget { .. }
+            RunError::Jobs(_)
+                | RunError::UnknownPolicy(_)
+                | RunError::EventBudget { .. }
+                | RunError::InFlight { .. }
+                | RunError::Memory { .. }
         )
     }
 }
@@ -157,6 +188,7 @@ pub struct World {
     /// The policy, and every decision taken.
     pub decisions: Decider,
     window: SimDuration,
+    memory_limit: DataSize,
     transfers_due: Option<EventId>,
 }
 
@@ -184,8 +216,19 @@ impl World {
             capacity: CapacitySamples::default(),
             decisions: Decider::new(policy).with_route_margin(resolved.spec().policies.route_margin),
             window: resolved.spec().metrics.window,
+            memory_limit: resolved.spec().limits.memory,
             transfers_due: None,
         })
+    }
+
+    /// Bytes held by what grows with the horizon: per-window figures, the ledger and the
+    /// decision log. `limits.memory` bounds it.
+    pub fn growing_bytes(&self) -> u64 {
+        use std::mem::size_of_val;
+        let ledger = size_of_val(self.estate.ledger.entries());
+        let decisions = size_of_val(self.decisions.log().entries());
+        let backlog = size_of_val(self.backlog.as_slice());
+        self.serving.window_bytes() + self.capacity.bytes() + (ledger + decisions + backlog) as u64
     }
 
     /// The width of a metrics window.
@@ -249,6 +292,14 @@ impl World {
                 let queued = self.serving.queued_total();
                 self.backlog.push(queued + self.jobs.waiting_count() as u64);
                 self.capacity.record(&self.estate);
+                let held = self.growing_bytes();
+                if held > self.memory_limit.bytes() {
+                    return Err(RunError::Memory {
+                        limit: self.memory_limit,
+                        held,
+                        at_s: ctx.now().as_secs_f64(),
+                    });
+                }
                 ctx.schedule_in(self.window, ClockEvent::WindowEnd.into())?;
             }
             ClockEvent::TransfersDue => self.finish_transfers(ctx)?,
@@ -297,6 +348,15 @@ impl Model for World {
                 self.after_reactive_event(ctx)?;
             }
             Event::Clock(event) => self.handle_clock(ctx, event)?,
+        }
+        // Requests enter from serving and incident events; one comparison per event bounds
+        // them wherever they come from.
+        if let Some(limit) = self.serving.in_flight_exceeded() {
+            return Err(RunError::InFlight {
+                limit: limit as u64,
+                at_s: ctx.now().as_secs_f64(),
+                bytes_per_request: LimitsSpec::BYTES_PER_REQUEST,
+            });
         }
         Ok(())
     }

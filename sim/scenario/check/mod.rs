@@ -249,6 +249,7 @@ fn check_header(spec: &ScenarioSpec, diags: &mut Diagnostics) {
             Some("use a wider window".into()),
         );
     }
+    check_memory(spec, diags);
     if spec.metrics.warmup >= spec.horizon && !spec.horizon.is_zero() {
         diags.at_path(
             "metrics.warmup",
@@ -265,5 +266,48 @@ pub(super) fn tier_capacity(pool: &PoolSpec, tier: crate::vocab::Tier) -> u64 {
         Tier::Owned => pool.owned.as_ref().map_or(0, |t| t.count),
         Tier::OnDemand => pool.on_demand.as_ref().map_or(0, |t| t.limit),
         Tier::Spot => pool.spot.as_ref().map_or(0, |t| t.limit),
+    }
+}
+
+/// Refuses a run whose per-window figures and ledger would not fit in `limits.memory`, at the
+/// setting that shrinks the larger part.
+fn check_memory(spec: &ScenarioSpec, diags: &mut Diagnostics) {
+    use super::memory::{MemoryEstimate, human_bytes};
+    if spec.metrics.window.is_zero() || spec.horizon.as_nanos() / spec.metrics.window.as_nanos() > MAX_WINDOWS
+    {
+        return;
+    }
+    let estimate = MemoryEstimate::of(spec);
+    let limit = spec.limits.memory;
+    if estimate.total() <= limit.bytes() {
+        return;
+    }
+    let problem = format!(
+        "this run would hold about {}: {} for {} windows of {} service(s) and {} for about {:.2e} ledger entries, more than `limits.memory` ({limit})",
+        human_bytes(estimate.total()),
+        human_bytes(estimate.window_bytes),
+        estimate.windows,
+        estimate.services,
+        human_bytes(estimate.ledger_bytes),
+        estimate.ledger_entries as f64,
+    );
+    let raise = format!(
+        "or raise `limits.memory` (e.g. limits: (memory: \"{}GB\")) if the machine has the room",
+        estimate.total().div_ceil(1_000_000_000) + 1
+    );
+    if estimate.window_bytes >= estimate.ledger_bytes {
+        diags.at_path(
+            "metrics.window",
+            problem,
+            Some(format!(
+                "widen `metrics.window` (e.g. \"1h\"), shorten `horizon`, {raise}"
+            )),
+        );
+    } else {
+        diags.at_path(
+            "horizon",
+            problem,
+            Some(format!("shorten `horizon` or scale the estate down, {raise}")),
+        );
     }
 }

@@ -55,6 +55,7 @@ impl Serving {
             services,
             requests: Vec::new(),
             free_requests: Vec::new(),
+            in_flight_limit: usize::try_from(spec.limits.in_flight).unwrap_or(usize::MAX),
             candidates: Vec::new(),
             candidate_deployments: Vec::new(),
             network_rng: streams.stream("network/loss"),

@@ -293,6 +293,8 @@ pub struct Serving {
     pub services: Vec<ServiceState>,
     requests: Vec<Request>,
     free_requests: Vec<RequestSlot>,
+    /// `limits.in_flight`: the slab never needs more slots than requests alive at once.
+    in_flight_limit: usize,
     candidates: Vec<RouteCandidate>,
     candidate_deployments: Vec<u32>,
     network_rng: StreamRng,

@@ -30,6 +30,13 @@ impl Serving {
         }
     }
 
+    /// The limit, when more requests have been alive at once than `limits.in_flight` allows.
+    /// The slab grows only when every slot is taken, so its length is the most ever alive.
+    #[inline]
+    pub fn in_flight_exceeded(&self) -> Option<usize> {
+        (self.requests.len() > self.in_flight_limit).then_some(self.in_flight_limit)
+    }
+
     /// Whether slot `id` still holds, at `stage`, the request an event of `generation` was for.
     fn live(&self, id: RequestSlot, generation: u32, stage: Stage) -> bool {
         self.requests

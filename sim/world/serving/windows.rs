@@ -48,6 +48,22 @@ impl Serving {
         }
     }
 
+    /// Bytes held by every service's per-window figures.
+    pub fn window_bytes(&self) -> u64 {
+        use std::mem::size_of_val;
+        self.services
+            .iter()
+            .map(|s| {
+                s.metrics.window_bytes()
+                    + size_of_val(s.usage.as_slice()) as u64
+                    + s.deployments
+                        .iter()
+                        .map(|d| size_of_val(d.batching.as_slice()) as u64)
+                        .sum::<u64>()
+            })
+            .sum()
+    }
+
     /// The origin sites of a service's demand streams, in order.
     pub fn origins(&self, service: ServiceId) -> Vec<SiteId> {
         self.services[service.index()]
