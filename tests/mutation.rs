@@ -8,6 +8,10 @@
 //! line and column of the file and a trace refusal at a line or element; a run either completes
 //! or stops with a run-time error that is not a broken invariant. The share of refusals that are
 //! located is printed and must stay above a floor.
+//!
+//! The bundled request traces get the same treatment a line at a time (a field replaced, removed
+//! or added, a line cut short, a byte that is not UTF-8): each mutant replays or is refused by
+//! a message naming its line.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::{Path, PathBuf};
@@ -478,7 +482,11 @@ const FIELDS: &[&str] = &[
 fn mutate_trace(text: &str, draw: &mut Draw) -> (Vec<u8>, String, usize) {
     let lines: Vec<&str> = text.lines().collect();
     // The header now and then, a row otherwise.
-    let at = if draw.below(10) == 0 { 0 } else { 1 + draw.below(lines.len() - 1) };
+    let at = if draw.below(10) == 0 {
+        0
+    } else {
+        1 + draw.below(lines.len() - 1)
+    };
     let fields: Vec<&str> = lines[at].split(',').collect();
     let field = draw.below(fields.len());
     let (changed, what): (Vec<u8>, String) = match draw.below(6) {
@@ -546,7 +554,11 @@ fn mutated_traces_are_refused_at_their_line_or_replayed() {
     let mut failures = Vec::new();
     for trace in &traces {
         let full = std::fs::read_to_string(trace).expect("a bundled trace");
-        let cut: String = full.lines().take(TRACE_ROWS + 1).map(|l| format!("{l}\n")).collect();
+        let cut: String = full
+            .lines()
+            .take(TRACE_ROWS + 1)
+            .map(|l| format!("{l}\n"))
+            .collect();
         for _ in 0..TRACE_MUTATIONS {
             let (bytes, what, line) = mutate_trace(&cut, &mut draw);
             std::fs::write(&trace_path, &bytes).unwrap();
@@ -588,5 +600,8 @@ fn mutated_traces_are_refused_at_their_line_or_replayed() {
     );
     assert!(refused > 100, "too few refusals to judge: {refused}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(share(at_line, located) >= AT_MUTATION_FLOOR, "only {at_line} of {located} refusals name the changed line");
+    assert!(
+        share(at_line, located) >= AT_MUTATION_FLOOR,
+        "only {at_line} of {located} refusals name the changed line"
+    );
 }
