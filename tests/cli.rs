@@ -160,6 +160,29 @@ fn validate_prints_the_estate() {
 }
 
 #[test]
+fn validate_shows_jobs_incidents_policies_and_assertions_as_written() {
+    let result = hybridsim(&["validate", "scenarios/drills/eu-outage-dual.ron"]);
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let stdout = text(&result.stdout);
+    for expected in [
+        "jobs (1):\n  pretrain                 training     submitted at 0s, 32 GPUs\n",
+        "incidents (1):\n  eu-1 region down         site_outage        at 10h for 2h\n",
+        "policies: lowest_latency, failover, cheapest, cost_ceiling\n",
+        "expect (10):\n",
+        "  time_to_recover(incident: \"eu-1 region down\", below: \"20m\")\n",
+        "  cost(below: \"7200 USD\", policy: \"cheapest\")\n",
+        "at most 10000000 requests alive at once (`limits.in_flight`)",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    let quickstart = text(&hybridsim(&["validate", "scenarios/quickstart.ron"]).stdout);
+    assert!(
+        quickstart.contains("policies: lowest_latency (the default)"),
+        "{quickstart}"
+    );
+}
+
+#[test]
 fn policy_overrides_the_scenario_and_unknown_names_exit_2() {
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("p");

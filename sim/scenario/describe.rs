@@ -1,11 +1,14 @@
 //! The one-screen description of a valid scenario that `hybridsim validate` prints: its estate,
-//! links, services and datasets.
+//! links, services, datasets, jobs, incidents, policies and `expect` assertions.
 
 use std::fmt::Write as _;
 
 use super::Scenario;
+use super::expect::Expectation;
+use super::schema::ScenarioSpec;
 use crate::infra::estate::Estate;
 use crate::vocab::Tier;
+use crate::workload::job::JobArrivals;
 
 /// A one-screen summary of a scenario's estate, as `hybridsim validate` prints it.
 pub fn describe(scenario: &Scenario) -> String {
@@ -116,5 +119,77 @@ pub fn describe(scenario: &Scenario) -> String {
             data.name, size
         );
     }
+    describe_jobs(spec, &mut out);
+    describe_incidents(spec, &mut out);
+    let names = spec.policy_names();
+    let _ = writeln!(
+        out,
+        "\npolicies: {}{}",
+        names.join(", "),
+        if spec.policy.is_none() {
+            " (the default)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "\nexpect ({}):", spec.expect.len());
+    for expectation in &spec.expect {
+        let _ = writeln!(out, "  {}", as_written(expectation));
+    }
     out
+}
+
+fn describe_jobs(spec: &ScenarioSpec, out: &mut String) {
+    let _ = writeln!(out, "\njobs ({}):", spec.jobs.len());
+    for job in &spec.jobs {
+        let arrives = match &job.arrivals {
+            None => format!("submitted at {}", job.submit),
+            Some(JobArrivals::Poisson { rate, count, .. }) => match count {
+                Some(count) => format!("{count} arriving at {rate}"),
+                None => format!("arriving at {rate}"),
+            },
+            Some(JobArrivals::Trace(trace)) => format!("from trace {}", trace.path),
+        };
+        let gpus = job.gpus.map_or(String::new(), |g| format!(", {g} GPUs"));
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<12} {arrives}{gpus}",
+            job.name,
+            job.class.as_str()
+        );
+    }
+}
+
+fn describe_incidents(spec: &ScenarioSpec, out: &mut String) {
+    let _ = writeln!(out, "\nincidents ({}):", spec.incidents.len());
+    for incident in &spec.incidents {
+        let lasting = incident
+            .duration
+            .map_or("until the end".to_string(), |d| format!("for {d}"));
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<18} at {} {lasting}",
+            incident.name,
+            incident.kind.as_str(),
+            incident.start
+        );
+    }
+}
+
+/// An assertion as a scenario writes it, e.g. `latency(service: "chat", percentile: 99.0,
+/// below: "800ms")`.
+fn as_written(expectation: &Expectation) -> String {
+    let config = ron::ser::PrettyConfig::default()
+        .extensions(ron::extensions::Extensions::IMPLICIT_SOME)
+        .compact_structs(true)
+        .separator(" ");
+    match ron::ser::to_string_pretty(expectation, config) {
+        // The text starts with the `#![enable(implicit_some)]` line the extension needs.
+        Ok(text) => text
+            .lines()
+            .filter(|l| !l.starts_with("#!"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(_) => expectation.describe(),
+    }
 }

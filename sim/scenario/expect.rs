@@ -50,7 +50,7 @@ pub enum Expectation {
         #[serde(default)]
         component: LatencyComponent,
         /// Only requests from this demand origin (end-to-end latency only).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         origin: Option<String>,
         /// The measured latency must be below this.
         below: SimDuration,
@@ -75,16 +75,16 @@ pub enum Expectation {
     /// class of the ledger (`cost.total_usd`, `cost.by_<…>`). At most one of them may be given.
     Cost {
         /// Only this category: compute, idle_reserved, egress, storage, interconnect.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         category: Option<CostCategory>,
         /// Only this capacity tier.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         tier: Option<Tier>,
         /// Only this site.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         site: Option<String>,
         /// Only this workload class.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         class: Option<WorkloadClass>,
         /// The cost must be below this.
         below: Money,
@@ -121,7 +121,7 @@ pub enum Expectation {
     /// (`jobs.<class>.goodput`).
     Goodput {
         /// The class; all jobs when left out.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         class: Option<WorkloadClass>,
         /// A share between 0 and 1, e.g. 0.9.
         above: f64,
@@ -134,7 +134,7 @@ pub enum Expectation {
     /// (`jobs.<class>.completed`).
     JobsCompleted {
         /// The class; all jobs when left out.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         class: Option<WorkloadClass>,
         /// The fewest completed jobs that pass.
         at_least: u64,
@@ -147,7 +147,7 @@ pub enum Expectation {
     /// (`services.<service>.requests.failed`).
     RequestsFailed {
         /// The service; all services when left out.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         service: Option<String>,
         /// The most failed requests that pass.
         at_most: u64,
