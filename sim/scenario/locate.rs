@@ -82,6 +82,12 @@ fn token_len(bytes: &[u8], pos: usize) -> usize {
     }
 }
 
+/// Where the first value of `src` starts, past blank space, comments and `#![enable(...)]`
+/// lines: the text's length when it holds no value.
+pub(super) fn past_attributes(src: &str) -> usize {
+    skip_attributes(src.as_bytes())
+}
+
 /// Skips `#![enable(...)]` lines at the top of a file.
 fn skip_attributes(bytes: &[u8]) -> usize {
     let mut pos = skip_trivia(bytes, 0);

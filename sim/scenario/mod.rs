@@ -193,26 +193,14 @@ pub fn load_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 /// What is wrong with a file that holds no value at all: empty, blank or only comments.
 fn nothing_to_read(text: &str) -> Option<&'static str> {
     if text.is_empty() {
-        return Some("is empty");
-    }
-    let mut rest = text.trim_start();
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("//") {
-            rest = after.split_once('\n').map_or("", |(_, next)| next);
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.split_once("*/").map_or("", |(_, next)| next);
-        } else if rest.starts_with("#!") {
-            rest = rest.split_once('\n').map_or("", |(_, next)| next);
-        } else {
-            return None;
-        }
-        rest = rest.trim_start();
-    }
-    Some(if text.trim().is_empty() {
-        "holds only blank lines"
+        Some("is empty")
+    } else if locate::past_attributes(text) < text.len() {
+        None
+    } else if text.trim().is_empty() {
+        Some("holds only blank lines")
     } else {
-        "holds only comments"
-    })
+        Some("holds only comments")
+    }
 }
 
 /// The problem and fix when the parser stopped in a number where a whole number belongs: RON
