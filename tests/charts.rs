@@ -8,8 +8,9 @@
 
 use hybridsim::report::charts::{
     Chart, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow, LatencyChart, LatencyPoint,
-    LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RunSeries, RunsChart, RunsPanel,
-    ServiceLatency, UtilizationChart, UtilizationPoint, UtilizationRunsChart,
+    LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RequestPoint, RequestRateChart,
+    RunSeries, RunsChart, RunsPanel, ServiceLatency, ServiceRequests, UtilizationChart, UtilizationPoint,
+    UtilizationRunsChart,
 };
 use hybridsim::report::figures::RunCurves;
 use hybridsim::world::RunOutcome;
@@ -382,7 +383,7 @@ fn cost_chart_renders() {
         &[
             "cumulative cost (USD)",
             "compute",
-            "idle reserved",
+            "idle owned/reserved",
             "on-demand",
             "spot price spike",
         ],
@@ -408,10 +409,12 @@ fn utilization_chart_renders() {
     check(
         &utilization(),
         &[
-            "fra-h100: GPUs in use vs capacity",
-            "onprem-a100: GPUs in use vs capacity",
+            "fra-h100: GPUs in use; 64 owned/reserved, burst limit 112 (above the axis)",
+            "onprem-a100: GPUs in use; 32 owned/reserved",
             "GPUs",
-            "capacity",
+            "idle owned/reserved",
+            "owned/reserved capacity",
+            "burst limit (+ on-demand, spot)",
             "backhaul loss",
         ],
     );
@@ -496,6 +499,78 @@ fn empty_charts_say_there_is_no_data() {
     assert!(says_no_data(&renders(&CostChart::default())));
     assert!(says_no_data(&renders(&RecoveryChart::default())));
     assert!(says_no_data(&renders(&UtilizationChart::default())));
+}
+
+/// Two services over the sample day: "chat" follows the day and loses requests to its
+/// fallback and to failures during the outage; "embed" is flat.
+fn requests() -> RequestRateChart {
+    let day = |h: f64| 40.0 + 30.0 * ((h - 8.0) / 24.0 * std::f64::consts::TAU).sin();
+    let service = |name: &str, rate: &dyn Fn(f64) -> f64, lossy: bool| ServiceRequests {
+        service: name.into(),
+        points: (1..=96)
+            .map(|q| {
+                let h = q as f64 / 4.0;
+                let outage = lossy && (10.0..12.0).contains(&h);
+                RequestPoint {
+                    t_s: h * HOUR,
+                    arrived_per_s: rate(h),
+                    degraded_per_s: if outage { rate(h) * 0.3 } else { 0.0 },
+                    failed_per_s: if outage { rate(h) * 0.1 } else { 0.0 },
+                }
+            })
+            .collect(),
+    };
+    RequestRateChart {
+        services: vec![service("chat", &day, true), service("embed", &|_| 12.0, false)],
+        incidents: incidents(),
+        omitted: 0,
+    }
+}
+
+#[test]
+fn request_rate_chart_renders() {
+    check(
+        &requests(),
+        &[
+            "chat: requests per second",
+            "embed: requests per second",
+            "requests/s",
+            "arrived",
+            "answered by the fallback",
+            "failed",
+            "eu-west outage",
+        ],
+    );
+}
+
+#[test]
+fn degenerate_request_rate_input_does_not_panic() {
+    let p = |t_s: f64, v: f64| RequestPoint {
+        t_s,
+        arrived_per_s: v,
+        degraded_per_s: v,
+        failed_per_s: -v,
+    };
+    let svc = |name: &str, points| ServiceRequests {
+        service: name.into(),
+        points,
+    };
+    let chart = RequestRateChart {
+        services: vec![
+            svc("no points", vec![]),
+            svc("one point", vec![p(30.0, 2.0)]),
+            svc(
+                "non-finite",
+                vec![p(f64::NAN, 1.0), p(0.0, f64::INFINITY), p(90.0, f64::NAN)],
+            ),
+        ],
+        incidents: incidents(),
+        omitted: 0,
+    };
+    let texts = renders(&chart);
+    assert!(says_no_data(&texts));
+    assert!(texts.iter().any(|t| t == "one point: requests per second"));
+    assert!(says_no_data(&renders(&RequestRateChart::default())));
 }
 
 #[test]
@@ -836,11 +911,13 @@ fn many_runs_get_a_taller_legend_that_stays_on_the_canvas() {
 // ---------------------------------------------------------------------------------------------
 // Comparison charts of real runs.
 
-/// `scenarios/quickstart.ron` cut to two hours, under the built-in policy `policy`.
+/// `scenarios/quickstart.ron` cut to its first two hours, before its outage, under the built-in
+/// policy `policy`.
 fn quickstart(policy: &str) -> RunOutcome {
     let mut scenario =
         hybridsim::scenario::load("scenarios/quickstart.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
     scenario.spec.horizon = "2h".parse().expect("a duration");
+    scenario.spec.incidents.clear();
     let policy = hybridsim::policy::built_in(
         policy,
         &scenario.spec.policies,
@@ -930,12 +1007,15 @@ fn runs_charts_of_two_real_runs() {
             .iter()
             .all(|s| s.points.iter().any(|p| p.1.is_some()))
     );
-    assert!(latency.incidents.is_empty(), "quickstart has no incidents");
+    assert!(
+        latency.incidents.is_empty(),
+        "the first two hours have no incident"
+    );
 
     let cost = hybridsim::report::figures::cost_runs_chart(&curves);
     assert_eq!(captions(&cost)[0], "total: cumulative cost");
     assert!(captions(&cost).contains(&"compute: cumulative cost"));
-    assert!(captions(&cost).contains(&"idle reserved: cumulative cost"));
+    assert!(captions(&cost).contains(&"idle owned/reserved: cumulative cost"));
     for ((_, outcome), series) in runs.iter().zip(&cost.panels[0].series) {
         let last = series.points.last().and_then(|p| p.1).expect("a total");
         assert!(close(last, outcome.summary.cost.total_usd), "{last}");

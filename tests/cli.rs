@@ -80,6 +80,8 @@ fn tables_and_charts_are_byte_identical_for_a_seed() {
             "cost.csv",
             "latency.svg",
             "latency.png",
+            "requests.svg",
+            "requests.png",
             "cost.svg",
             "cost.png",
             "recovery.svg",

@@ -92,3 +92,47 @@ fn a_run_in_steps_for_progress_is_the_same_run() {
     assert_eq!(seen.len() as u64, hybridsim::world::PROGRESS_STEPS);
     assert!(seen.windows(2).all(|w| w[0] < w[1]) && seen.last() == Some(&1.0));
 }
+
+#[test]
+fn the_request_rate_chart_adds_up_to_the_summary_and_shows_the_outage() {
+    let outcome = run("scenarios/quickstart.ron");
+    let chart = hybridsim::report::figures::request_rate_chart(&outcome);
+    let window_s = outcome.record.window.as_secs_f64();
+    let names: Vec<&str> = chart.services.iter().map(|s| s.service.as_str()).collect();
+    assert_eq!(names, ["assistant", "assistant-small"]);
+    for service in &chart.services {
+        let requests = &outcome.summary.services[&service.service].requests;
+        let total = |rate: fn(&hybridsim::report::charts::RequestPoint) -> f64| {
+            (service.points.iter().map(rate).sum::<f64>() * window_s).round()
+        };
+        assert_eq!(
+            total(|p| p.arrived_per_s),
+            requests.arrived as f64,
+            "{}",
+            service.service
+        );
+        assert_eq!(
+            total(|p| p.degraded_per_s),
+            requests.degraded as f64,
+            "{}",
+            service.service
+        );
+        assert_eq!(
+            total(|p| p.failed_per_s),
+            requests.failed as f64,
+            "{}",
+            service.service
+        );
+    }
+    // The fallback answers only while the EU region is down (12:00 to 14:00, and the window
+    // that ends as it comes back).
+    let fallback = &chart.services[1];
+    assert!(
+        fallback
+            .points
+            .iter()
+            .all(|p| p.arrived_per_s == 0.0 || (43_200.0..=50_400.0 + window_s).contains(&p.t_s)),
+    );
+    assert!(fallback.points.iter().any(|p| p.arrived_per_s > 0.0));
+    assert_eq!(chart.incidents.len(), 1);
+}

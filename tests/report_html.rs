@@ -134,8 +134,8 @@ fn a_run_writes_a_deterministic_self_contained_report() {
 
     assert_eq!(
         html.matches("<svg").count(),
-        4,
-        "latency, cost, utilization, recovery"
+        5,
+        "latency, requests, cost, utilization, recovery"
     );
     assert_self_contained(&html, "run report");
     assert_links_resolve(&page);

@@ -47,7 +47,19 @@ impl CostCategory {
             CostCategory::Interconnect => "interconnect",
         }
     }
+
+    /// The name shown to people, the same in every chart and table: idle capacity is owned as
+    /// well as reserved GPUs, which both bill whether used or not.
+    pub fn label(self) -> &'static str {
+        match self {
+            CostCategory::IdleReserved => IDLE_FIXED_LABEL,
+            other => other.as_str(),
+        }
+    }
 }
+
+/// What reports call owned and reserved GPUs that nobody used, and what they cost.
+pub const IDLE_FIXED_LABEL: &str = "idle owned/reserved";
 
 /// Which workload a cost belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -1,4 +1,4 @@
-//! The report's four charts — latency, cost, recovery and utilization — and the comparison
+//! The report's five charts — latency, request rate, cost, recovery and utilization — and the comparison
 //! charts that overlay several runs on the same axes, one colour per run (p99 latency,
 //! cumulative cost and GPUs in use by run, [`RunsChart`]), drawn from plain input data into
 //! SVG text or PNG bytes. This module owns the chart input types, the layout and look of each
@@ -17,6 +17,7 @@ mod frame;
 mod latency;
 mod recovery;
 mod render;
+mod requests;
 mod runs;
 mod study;
 mod style;
@@ -28,6 +29,7 @@ use plotters::drawing::DrawingAreaErrorKind;
 pub use cost::{CostChart, CostPoint};
 pub use latency::{LatencyChart, LatencyPoint, ServiceLatency};
 pub use recovery::{IncidentRecovery, PolicyRecovery, RecoveryChart};
+pub use requests::{RequestPoint, RequestRateChart, ServiceRequests};
 pub use runs::{
     CostRuns, CostRunsChart, LatencyRuns, LatencyRunsChart, RunSeries, RunsChart, RunsPanel, UtilizationRuns,
     UtilizationRunsChart,
@@ -137,6 +139,7 @@ macro_rules! impl_chart {
 
 impl_chart!(LatencyChart, latency, "latency", "Latency by service");
 impl_chart!(CostChart, cost, "cost", "Cumulative cost");
+impl_chart!(RequestRateChart, requests, "requests", "Request rate by service");
 impl_chart!(RecoveryChart, recovery, "recovery", "Recovery times by incident");
 impl_chart!(
     UtilizationChart,

@@ -15,8 +15,9 @@ use crate::vocab::Tier;
 
 use super::charts::{
     Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow, LatencyChart,
-    LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RunSeries, RunsPanel,
-    ServiceLatency, UtilizationChart, UtilizationPoint, UtilizationRunsChart, select_panels,
+    LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RequestPoint,
+    RequestRateChart, RunSeries, RunsPanel, ServiceLatency, ServiceRequests, UtilizationChart,
+    UtilizationPoint, UtilizationRunsChart, select_panels,
 };
 use crate::output::OutputDir;
 use crate::output::OutputError;
@@ -71,6 +72,46 @@ pub fn latency_chart(outcome: &RunOutcome) -> LatencyChart {
     let (shown, omitted) = select_panels(&ranks);
     let mut services: Vec<Option<ServiceLatency>> = services.into_iter().map(Some).collect();
     LatencyChart {
+        services: shown.iter().filter_map(|&i| services[i].take()).collect(),
+        incidents: incident_windows(&outcome.summary),
+        omitted,
+    }
+}
+
+/// Requests per second that arrived, were answered by the fallback and failed, per service
+/// and metrics window: the demand, and what the run did to it.
+pub fn request_rate_chart(outcome: &RunOutcome) -> RequestRateChart {
+    let window_ns = outcome.record.window.as_nanos();
+    let window_s = window_ns as f64 / 1e9;
+    let services: Vec<ServiceRequests> = outcome
+        .record
+        .services
+        .iter()
+        .map(|service| ServiceRequests {
+            service: service.name.clone(),
+            points: service
+                .windows
+                .iter()
+                .enumerate()
+                .map(|(w, stats)| RequestPoint {
+                    t_s: window_end_s(window_ns, w),
+                    arrived_per_s: stats.arrived as f64 / window_s,
+                    degraded_per_s: stats.degraded as f64 / window_s,
+                    failed_per_s: stats.failed as f64 / window_s,
+                })
+                .collect(),
+        })
+        .collect();
+    // The busiest services, when there are too many to draw.
+    let ranks: Vec<f64> = outcome
+        .record
+        .services
+        .iter()
+        .map(|s| s.windows.iter().map(|w| w.arrived as f64).sum())
+        .collect();
+    let (shown, omitted) = select_panels(&ranks);
+    let mut services: Vec<Option<ServiceRequests>> = services.into_iter().map(Some).collect();
+    RequestRateChart {
         services: shown.iter().filter_map(|&i| services[i].take()).collect(),
         incidents: incident_windows(&outcome.summary),
         omitted,
@@ -182,9 +223,10 @@ pub fn write_chart<C: Chart>(out: &OutputDir, folder: &str, chart: &C) -> Result
     out.write_bytes(&format!("{folder}{}.png", C::NAME), &chart.png().map_err(fail)?)
 }
 
-/// Writes the four charts of one run into `folder`.
+/// Writes the five charts of one run into `folder`.
 pub fn write_run_charts(out: &OutputDir, folder: &str, outcome: &RunOutcome) -> Result<(), OutputError> {
     write_chart(out, folder, &latency_chart(outcome))?;
+    write_chart(out, folder, &request_rate_chart(outcome))?;
     write_chart(out, folder, &cost_chart(outcome))?;
     write_chart(out, folder, &utilization_chart(outcome))?;
     let summary = &outcome.summary;
@@ -286,7 +328,7 @@ pub fn cost_runs_chart(runs: &[(&str, &RunCurves)]) -> CostRunsChart {
             .iter()
             .any(|(_, curves)| curves.categories.get(c).is_some_and(spent))
         {
-            let caption = format!("{}: cumulative cost", category.as_str().replace('_', " "));
+            let caption = format!("{}: cumulative cost", category.label());
             panels.push(panel(caption, &of_category));
         }
     }

@@ -290,7 +290,7 @@ fn spans(scenario: &Scenario, s: &Summary) -> Vec<Span> {
         .collect()
 }
 
-/// The four charts of a run, inline, thinned for the page.
+/// The five charts of a run, inline, thinned for the page.
 fn run_charts(out: &mut String, outcome: &RunOutcome) -> Result<(), ChartError> {
     out.push_str(
         "<p class=\"note\">Incidents are shaded in red. Times on the axes are since the start of the run.</p>\n",
@@ -302,13 +302,19 @@ fn run_charts(out: &mut String, outcome: &RunOutcome) -> Result<(), ChartError> 
     )?;
     inline::figure(
         out,
+        &inline::thin_requests(&figures::request_rate_chart(outcome)),
+        "Requests per second per service in each metrics window: the demand (arrivals), and \
+         beneath it the requests answered by the fallback and those that failed.",
+    )?;
+    inline::figure(
+        out,
         &inline::thin_cost(&figures::cost_chart(outcome)),
         "Cumulative spend by cost category and by capacity tier.",
     )?;
     inline::figure(
         out,
         &inline::thin_utilization(&figures::utilization_chart(outcome)),
-        "GPUs in use per pool and tier against capacity; idle reserved and owned GPUs are grey.",
+        "GPUs in use per pool and tier against capacity; idle owned/reserved GPUs are grey.",
     )?;
     inline::figure(
         out,

@@ -34,7 +34,7 @@ use crate::metrics::record::RunOutcome;
 use crate::scenario::Scenario;
 
 /// The files of one run's folder and what each holds, in the order `report.html` lists them.
-pub const RUN_FILES: [(&str, &str); 15] = [
+pub const RUN_FILES: [(&str, &str); 17] = [
     ("report.html", "this page"),
     ("summary.json", "the headline figures"),
     (
@@ -47,6 +47,8 @@ pub const RUN_FILES: [(&str, &str); 15] = [
     ("cost.csv", "every charge of the cost ledger"),
     ("latency.svg", "latency chart"),
     ("latency.png", "latency chart, as PNG"),
+    ("requests.svg", "request-rate chart: the demand per service"),
+    ("requests.png", "request-rate chart, as PNG"),
     ("cost.svg", "cost chart"),
     ("cost.png", "cost chart, as PNG"),
     ("utilization.svg", "utilization chart"),

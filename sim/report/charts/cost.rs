@@ -60,11 +60,10 @@ pub(super) fn draw<DB: DrawingBackend>(chart: &CostChart, root: &Area<DB>) -> Re
     let body = frame::figure(root, CostChart::TITLE, &legend)?;
     let mut points: Vec<&CostPoint> = chart.points.iter().filter(|p| p.t_s.is_finite()).collect();
     points.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
-    let by_category = CostCategory::ALL.iter().enumerate().map(|(i, &c)| {
-        layer(style::category_label(c), style::category_color(c), &points, |p| {
-            p.by_category[i]
-        })
-    });
+    let by_category = CostCategory::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| layer(c.label(), style::category_color(c), &points, |p| p.by_category[i]));
     let by_tier = Tier::ALL.iter().enumerate().map(|(i, &t)| {
         layer(style::tier_label(t), style::tier_color(t), &points, |p| {
             p.by_tier[i]

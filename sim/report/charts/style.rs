@@ -88,17 +88,6 @@ pub(super) fn tier_label(tier: Tier) -> &'static str {
     }
 }
 
-/// A human name for a cost category.
-pub(super) fn category_label(category: CostCategory) -> &'static str {
-    match category {
-        CostCategory::Compute => "compute",
-        CostCategory::IdleReserved => "idle reserved",
-        CostCategory::Egress => "egress",
-        CostCategory::Storage => "storage",
-        CostCategory::Interconnect => "interconnect",
-    }
-}
-
 /// A darker shade of `c`, for outlines drawn on top of a fill of `c`.
 pub(super) fn darker(c: RGBColor) -> RGBColor {
     let d = |v: u8| (f64::from(v) * 0.7).round() as u8;

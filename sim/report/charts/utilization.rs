@@ -1,8 +1,12 @@
 //! The utilization chart (`utilization`): one panel per GPU pool with the GPUs in use per
 //! tier stacked over time, the idle part of the fixed (reserved and owned) capacity shaded
-//! on top of what they use, and the pool's total capacity as a step line.
+//! on top of what they use, the fixed capacity as a step line and, apart from it, the burst
+//! limit (fixed plus on-demand and spot limits) as a dashed line. The y axis covers what is
+//! held and used, not the burst limits: a cloud pool's on-demand limit is often ten times what
+//! it holds, and an axis up to it would draw every pool as empty. A limit above the axis is
+//! given in the panel's caption instead.
 
-use plotters::element::{PathElement, Polygon};
+use plotters::element::{DashedPathElement, PathElement, Polygon};
 use plotters::prelude::DrawingBackend;
 use plotters::style::{Color, RGBColor};
 
@@ -10,6 +14,7 @@ use super::frame::{self, Axes, LegendItem, Plot, Swatch};
 use super::render::Area;
 use super::style::{self, IDLE, REFERENCE, TimeAxis, WIDTH};
 use super::{Chart, ChartError, IncidentWindow, panel_title};
+use crate::infra::ledger::IDLE_FIXED_LABEL;
 use crate::vocab::Tier;
 
 /// Height of one pool's panel.
@@ -83,7 +88,7 @@ impl Layer {
             Layer::InUse(tier) => {
                 LegendItem::new(style::tier_label(tier), Swatch::Fill(style::tier_color(tier)))
             }
-            Layer::IdleFixed => LegendItem::new("idle reserved/owned", Swatch::Wash(IDLE)),
+            Layer::IdleFixed => LegendItem::new(IDLE_FIXED_LABEL, Swatch::Wash(IDLE)),
         }
     }
 
@@ -115,10 +120,57 @@ fn count(v: f64) -> f64 {
     if v.is_finite() && v > 0.0 { v } else { 0.0 }
 }
 
-/// The pool's total capacity at a point.
+/// The pool's total capacity at a point: fixed capacity and the burst tiers' limits.
 fn total_capacity(p: &UtilizationPoint) -> f64 {
     p.capacity.iter().copied().map(count).sum()
 }
+
+/// The reserved and owned GPUs at a point, billed whether used or not.
+fn fixed_capacity(p: &UtilizationPoint) -> f64 {
+    fixed_tiers().map(|t| of_tier(&p.capacity, t)).sum()
+}
+
+/// The most a point's layers stack to: everything in use plus the idle fixed capacity.
+fn stacked(p: &UtilizationPoint) -> f64 {
+    LAYERS.iter().map(|l| l.value(p)).sum()
+}
+
+/// The top of a pool's y axis before headroom: what it holds and uses, never its burst limit.
+fn shown_max(points: &[&UtilizationPoint]) -> f64 {
+    points
+        .iter()
+        .map(|p| stacked(p).max(fixed_capacity(p)))
+        .fold(0.0, f64::max)
+}
+
+/// The largest value of `value` over the points.
+fn largest(points: &[&UtilizationPoint], value: impl Fn(&UtilizationPoint) -> f64) -> f64 {
+    points.iter().map(|p| value(p)).fold(0.0, f64::max)
+}
+
+/// A panel's caption: the pool, what it holds, and its burst limit when it has one, noting
+/// when that limit lies above the axis.
+fn caption(pool: &str, points: &[&UtilizationPoint]) -> String {
+    let fixed = largest(points, fixed_capacity);
+    let limit = largest(points, total_capacity);
+    let held = format!(
+        "{}: GPUs in use; {} owned/reserved",
+        style::clip_label(pool, 60),
+        style::compact(fixed, 0)
+    );
+    if limit <= fixed {
+        return held;
+    }
+    let above = if limit > frame::y_range(shown_max(points), HEADROOM).end {
+        " (above the axis)"
+    } else {
+        ""
+    };
+    format!("{held}, burst limit {}{above}", style::compact(limit, 0))
+}
+
+/// Room above the highest value on the y axis.
+const HEADROOM: f64 = 1.1;
 
 /// Pixel size of the chart.
 pub(super) fn size(chart: &UtilizationChart) -> (u32, u32) {
@@ -129,7 +181,14 @@ pub(super) fn size(chart: &UtilizationChart) -> (u32, u32) {
 /// Draws the chart on `root`.
 pub(super) fn draw<DB: DrawingBackend>(chart: &UtilizationChart, root: &Area<DB>) -> Result<(), ChartError> {
     let mut legend: Vec<LegendItem> = LAYERS.iter().map(|l| l.legend()).collect();
-    legend.push(LegendItem::new("capacity", Swatch::Line(REFERENCE)));
+    legend.push(LegendItem::new(
+        "owned/reserved capacity",
+        Swatch::Line(REFERENCE),
+    ));
+    legend.push(LegendItem::new(
+        "burst limit (+ on-demand, spot)",
+        Swatch::Dashed(REFERENCE),
+    ));
     if !chart.incidents.is_empty() {
         legend.push(LegendItem::new("incident", Swatch::Incident));
     }
@@ -147,9 +206,8 @@ pub(super) fn draw<DB: DrawingBackend>(chart: &UtilizationChart, root: &Area<DB>
     let range = frame::time_range(times);
     let panels = body.split_evenly((chart.pools.len(), 1));
     for (pool, area) in chart.pools.iter().zip(&panels) {
-        let caption = format!("{}: GPUs in use vs capacity", style::clip_label(&pool.pool, 60));
-        let plot_area = frame::panel(area, &caption, &[])?;
         let points = sorted(&pool.points);
+        let plot_area = frame::panel(area, &caption(&pool.pool, &points), &[])?;
         match &range {
             Some((time, x)) if !points.is_empty() => {
                 draw_pool(&plot_area, &points, &chart.incidents, *time, x.clone())?;
@@ -175,12 +233,8 @@ fn draw_pool<DB: DrawingBackend>(
     time: TimeAxis,
     x: std::ops::Range<f64>,
 ) -> Result<(), ChartError> {
-    let stacked_max = points
-        .iter()
-        .map(|p| LAYERS.iter().map(|l| l.value(p)).sum::<f64>());
-    let capacity_max = points.iter().map(|p| total_capacity(p));
-    let max = stacked_max.chain(capacity_max).fold(0.0, f64::max);
-    let y = frame::y_range(max, 1.1);
+    let y = frame::y_range(shown_max(points), HEADROOM);
+    let y_end = y.end;
     let x_fmt = frame::tick_format(&x);
     let y_fmt = frame::tick_format(&y);
     let axes = Axes {
@@ -196,9 +250,16 @@ fn draw_pool<DB: DrawingBackend>(
     let plot = frame::plot(area, &axes)?;
     draw_layers(&plot, points, time)?;
     frame::incident_bands(&plot, incidents, time)?;
-    let capacity = steps(points, time, plot.x_range().end, total_capacity);
+    let end = plot.x_range().end;
+    let fixed = steps(points, time, end, fixed_capacity);
     plot.plotting_area()
-        .draw(&PathElement::new(capacity, REFERENCE.stroke_width(2)))?;
+        .draw(&PathElement::new(fixed, REFERENCE.stroke_width(2)))?;
+    let limit = largest(points, total_capacity);
+    if limit > largest(points, fixed_capacity) && limit <= y_end {
+        let burst = steps(points, time, end, total_capacity);
+        plot.plotting_area()
+            .draw(&DashedPathElement::new(burst, 8, 5, REFERENCE.stroke_width(2)))?;
+    }
     frame::incident_labels(&plot, incidents, time)
 }
 
@@ -269,6 +330,32 @@ mod tests {
             0.0
         );
         assert_eq!(total_capacity(&point(0.0, 0.0, 8.0, 0.0)), 16.0);
+    }
+
+    #[test]
+    fn the_axis_covers_what_is_held_and_used_and_the_caption_gives_the_burst_limit() {
+        // 8 reserved GPUs, 2 in use, a spot limit of 8 unused: the axis ends at what is held,
+        // and the limit of 16 is above it.
+        let quiet = point(0.0, 2.0, 8.0, 0.0);
+        assert_eq!(shown_max(&[&quiet]), 8.0);
+        assert_eq!(
+            caption("p", &[&quiet]),
+            "p: GPUs in use; 8 owned/reserved, burst limit 16 (above the axis)"
+        );
+        // All 8 spot GPUs in use: the stack reaches the limit, which is drawn.
+        let busy = point(60.0, 2.0, 8.0, 8.0);
+        assert_eq!(shown_max(&[&quiet, &busy]), 16.0);
+        assert_eq!(
+            caption("p", &[&quiet, &busy]),
+            "p: GPUs in use; 8 owned/reserved, burst limit 16"
+        );
+        // No burst tiers: no limit to give.
+        let fixed_only = UtilizationPoint {
+            t_s: 0.0,
+            in_use: [1.0, 0.0, 0.0, 0.0],
+            capacity: [4.0, 0.0, 0.0, 0.0],
+        };
+        assert_eq!(caption("p", &[&fixed_only]), "p: GPUs in use; 4 owned/reserved");
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 
 use super::markup::{count, escape};
 use crate::report::charts::{
-    Chart, ChartError, CostChart, CostRunsChart, LatencyChart, LatencyPoint, LatencyRunsChart, RunsChart,
-    UtilizationChart, UtilizationPoint, UtilizationRunsChart,
+    Chart, ChartError, CostChart, CostRunsChart, LatencyChart, LatencyPoint, LatencyRunsChart, RequestPoint,
+    RequestRateChart, RunsChart, UtilizationChart, UtilizationPoint, UtilizationRunsChart,
 };
 
 /// The most points per series drawn in the page.
@@ -105,6 +105,34 @@ pub(super) fn thin_latency(chart: &LatencyChart) -> LatencyChart {
                         p99_ms: max_option(acc.p99_ms, p.p99_ms),
                     },
                 ))
+            })
+            .collect();
+    }
+    thin
+}
+
+/// The request-rate chart with each service's windows merged in groups: each rate is the
+/// group's mean (its requests over its windows), at the group's end.
+pub(super) fn thin_requests(chart: &RequestRateChart) -> RequestRateChart {
+    let mut thin = chart.clone();
+    let budget = budget(chart.services.len());
+    for service in &mut thin.services {
+        let k = group_size(service.points.len(), budget);
+        if k == 1 {
+            continue;
+        }
+        service.points = service
+            .points
+            .chunks(k)
+            .filter_map(|group| {
+                let n = group.len() as f64;
+                let mean = |rate: fn(&RequestPoint) -> f64| group.iter().map(rate).sum::<f64>() / n;
+                Some(RequestPoint {
+                    t_s: group.last()?.t_s,
+                    arrived_per_s: mean(|p| p.arrived_per_s),
+                    degraded_per_s: mean(|p| p.degraded_per_s),
+                    failed_per_s: mean(|p| p.failed_per_s),
+                })
             })
             .collect();
     }

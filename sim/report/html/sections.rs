@@ -7,6 +7,7 @@ use super::markup::{
     Cell, Column, DASH, clip, clock, count, duration, escape, ms, number, share, table, usd,
 };
 use crate::infra::estate::Estate;
+use crate::infra::ledger::CostCategory;
 use crate::metrics::Summary;
 use crate::metrics::recovery::IncidentSummary;
 use crate::scenario::Scenario;
@@ -333,7 +334,12 @@ pub(super) fn cost(out: &mut String, s: &Summary, folder: &str) {
     let named = |m: &std::collections::BTreeMap<&'static str, f64>| -> Vec<(String, f64)> {
         m.iter().map(|(k, v)| (k.replace('_', " "), *v)).collect()
     };
-    small(out, "by category", named(&c.by_category));
+    // Categories by their shown names (idle capacity is named the same as in the charts).
+    let categories = CostCategory::ALL
+        .iter()
+        .filter_map(|k| Some((k.label().to_string(), *c.by_category.get(k.as_str())?)))
+        .collect();
+    small(out, "by category", categories);
     small(out, "by tier", named(&c.by_tier));
     let sites: Vec<(String, f64)> = c
         .by_site
