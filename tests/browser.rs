@@ -1,5 +1,7 @@
 //! `report.html` in a real browser: headless Debian Chromium opens a run's page and a
-//! comparison's page, logs no console message, and draws the text and the charts.
+//! comparison's page, logs no console message, and draws the text and the charts; at 1300
+//! pixels wide no page or table scrolls sideways and every chart's text, its legend included,
+//! lies inside the chart's canvas.
 //!
 //! A custom harness (libtest-mimic), so that a machine without Chromium shows the test as
 //! *ignored*, with the reason printed, rather than passing it silently. Under `CI=true` a missing
@@ -119,6 +121,64 @@ fn console_messages(log: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Measures a page's layout in the browser: a copy of `page` beside it (so its links still
+/// resolve) with a script appended that logs, as one console line, how many chart texts it
+/// checked and every problem — the page or a table wider than its box, or a chart's text
+/// outside its canvas. Returns (texts checked, problems). The report itself runs no script.
+fn layout_problems(page: &Path, root: &Path, name: &str) -> (usize, Vec<String>) {
+    const PROBE: &str = r#"<script>(function () {
+  var d = document.documentElement, bad = [], texts = 0;
+  if (d.scrollWidth > d.clientWidth) bad.push('the page scrolls: ' + d.scrollWidth + ' > ' + d.clientWidth);
+  document.querySelectorAll('.scroll').forEach(function (e) {
+    if (e.scrollWidth > e.clientWidth + 1) {
+      var t = e.querySelector('table');
+      bad.push('table.' + (t ? t.className.replace(/ /g, '.') : '?') + ' scrolls: ' + e.scrollWidth + ' > ' + e.clientWidth);
+    }
+  });
+  document.querySelectorAll('svg').forEach(function (svg, i) {
+    // On-screen boxes, so that rotated axis titles and the page's scaling are accounted for.
+    var c = svg.getBoundingClientRect();
+    svg.querySelectorAll('text').forEach(function (t) {
+      texts++;
+      var b = t.getBoundingClientRect();
+      if (b.left < c.left - 1 || b.top < c.top - 1 || b.right > c.right + 1 || b.bottom > c.bottom + 1) {
+        bad.push('chart ' + i + ': [' + t.textContent.replace(/\s+/g, ' ').trim() + '] at ' +
+          [b.left - c.left, b.top - c.top, b.width, b.height].map(Math.round) + ' outside ' +
+          Math.round(c.width) + 'x' + Math.round(c.height));
+      }
+    });
+  });
+  console.log('LAYOUT texts=' + texts + ' problems: ' + bad.join(' | '));
+})();</script>"#;
+    let html = std::fs::read_to_string(page).unwrap();
+    let probe = page.with_file_name(format!("probe-{name}.html"));
+    std::fs::write(&probe, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
+    let log = chromium(
+        &file_url(&probe),
+        &root.join(format!("probe-{name}.png")),
+        &root.join(format!("profile-probe-{name}")),
+        (1300, 2_000),
+    );
+    let line = log
+        .lines()
+        .find_map(|l| l.split_once("LAYOUT texts=").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("{name}: the layout probe logged nothing:\n{log}"));
+    let (texts, problems) = line.split_once(" problems: ").expect("the probe's format");
+    let texts: usize = texts.parse().expect("a count");
+    // Chromium quotes the message and appends its source.
+    let problems = problems
+        .split("\", source:")
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('"');
+    let problems = problems
+        .split(" | ")
+        .filter(|p| !p.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    (texts, problems)
+}
+
 fn file_url(path: &Path) -> String {
     format!("file://{}", path.canonicalize().unwrap().display())
 }
@@ -172,8 +232,36 @@ fn a_headless_browser_shows_the_report_without_console_errors() {
         "the console check no longer sees console errors in chromium's log:\n{log}"
     );
 
+    // The layout check must be able to fail too: a table wider than its box and a text
+    // outside its canvas are both caught.
+    let cramped = root.path().join("cramped.html");
+    std::fs::write(
+        &cramped,
+        "<!DOCTYPE html><title>t</title><body><div class=\"scroll\" style=\"overflow-x:auto;width:100px\">\
+         <table class=\"wide\"><tr><td style=\"white-space:nowrap\">a cell far wider than its box</td></tr></table></div>\
+         <svg width=\"100\" height=\"50\" viewBox=\"0 0 100 50\"><text x=\"90\" y=\"20\">a legend past the edge</text></svg></body>",
+    )
+    .unwrap();
+    let (texts, problems) = layout_problems(&cramped, root.path(), "cramped");
+    assert_eq!(texts, 1);
+    assert_eq!(
+        problems.len(),
+        2,
+        "the layout probe misses what it should catch: {problems:#?}"
+    );
+
     let out: PathBuf = root.path().join("run");
     run_into(&out, &[DRILL, "--policy", "failover"]);
+    let (texts, problems) = layout_problems(&out.join("report.html"), root.path(), "run");
+    assert!(texts > 100, "only {texts} chart texts checked");
+    assert!(problems.is_empty(), "the run's page at 1300 px: {problems:#?}");
+    let quickstart = root.path().join("quickstart");
+    run_into(&quickstart, &[]);
+    let (_, problems) = layout_problems(&quickstart.join("report.html"), root.path(), "quickstart");
+    assert!(
+        problems.is_empty(),
+        "the quickstart's page at 1300 px: {problems:#?}"
+    );
     // Tall enough to hold the whole page, charts included (about 9,500 pixels).
     let screenshot = root.path().join("report.png");
     let log = chromium(
@@ -208,6 +296,12 @@ fn a_headless_browser_shows_the_report_without_console_errors() {
         "lowest_latency,failover",
     ]);
     assert_eq!(result.status.code(), Some(0));
+    let (texts, problems) = layout_problems(&compared.join("report.html"), root.path(), "comparison");
+    assert!(texts > 100, "only {texts} chart texts checked");
+    assert!(
+        problems.is_empty(),
+        "the comparison's page at 1300 px: {problems:#?}"
+    );
     let screenshot = root.path().join("comparison.png");
     let log = chromium(
         &file_url(&compared.join("report.html")),

@@ -553,8 +553,9 @@ fn datasets(out: &mut String, scenario: &Scenario, estate: &Estate) {
     capped(out, &columns, rows);
 }
 
-/// A table of the incidents with their recovery figures; a missing figure shows its reason
-/// as a tooltip and in the notes.
+/// A table of the incidents with their recovery figures, narrow enough for the page; what
+/// each affects and the notes on figures that cannot be given follow it as a list (a missing
+/// figure also shows its reason as a tooltip).
 pub(super) fn incidents(out: &mut String, incidents: &[IncidentSummary]) {
     if incidents.is_empty() {
         out.push_str("<p>The scenario scripts no incidents.</p>\n");
@@ -563,20 +564,27 @@ pub(super) fn incidents(out: &mut String, incidents: &[IncidentSummary]) {
     let columns = [
         Column::text("incident"),
         Column::text("kind"),
-        Column::num("start"),
-        Column::num("end"),
+        Column::num("from – to"),
         Column::num("time to detect"),
         Column::num("time to recover"),
         Column::num("backlog drain"),
         Column::num("requests failed"),
         Column::num("degraded"),
-        Column::num("jobs interrupted"),
+        Column::num("jobs inter\u{ad}rupted"),
         Column::num("cost during (USD)"),
-        Column::text("affects"),
-        Column::text("notes"),
     ];
     let rows: Vec<Vec<Cell>> = incidents.iter().map(incident_row).collect();
     table(out, "figures incidents", &columns, &rows);
+    out.push_str("<ul class=\"incident-notes\">\n");
+    for i in incidents {
+        let _ = writeln!(
+            out,
+            "<li><strong>{}</strong>: {}</li>",
+            escape(&i.name),
+            escape(&incident_note(i))
+        );
+    }
+    out.push_str("</ul>\n");
 }
 
 fn incident_row(i: &IncidentSummary) -> Vec<Cell> {
@@ -587,16 +595,11 @@ fn incident_row(i: &IncidentSummary) -> Vec<Cell> {
             _ => cell,
         }
     };
-    let notes: Vec<String> = i
-        .notes
-        .iter()
-        .map(|(key, why)| format!("{}: {why}", key.trim_end_matches("_s").replace('_', " ")))
-        .collect();
+    let end = i.end_s.map_or_else(|| DASH.to_string(), clock);
     vec![
         Cell::text(&i.name),
         Cell::text(i.kind.replace('_', " ")),
-        Cell::text(clock(i.start_s)),
-        Cell::text(i.end_s.map_or_else(|| DASH.to_string(), clock)),
+        Cell::text(format!("{} – {end}", clock(i.start_s))),
         figure("time_to_detect_s", i.time_to_detect_s),
         figure("time_to_recover_s", i.time_to_recover_s),
         figure("backlog_drain_s", i.backlog_drain_s),
@@ -604,13 +607,21 @@ fn incident_row(i: &IncidentSummary) -> Vec<Cell> {
         Cell::text(count(i.requests_degraded)),
         Cell::text(count(i.jobs_interrupted)),
         Cell::text(usd(i.cost_during_usd)),
-        Cell::text(clip(&i.affected_services.join(", "), 400)),
-        if notes.is_empty() {
-            Cell::html(format!("<span class=\"muted\">{DASH}</span>"))
-        } else {
-            Cell::text(notes.join("; "))
-        },
     ]
+}
+
+/// What an incident affects, and why any of its figures is missing.
+fn incident_note(i: &IncidentSummary) -> String {
+    let affects = if i.affected_services.is_empty() {
+        "affects no service".to_string()
+    } else {
+        format!("affects {}", clip(&i.affected_services.join(", "), 400))
+    };
+    let notes = i
+        .notes
+        .iter()
+        .map(|(key, why)| format!("; {}: {why}", key.trim_end_matches("_s").replace('_', " ")));
+    std::iter::once(affects).chain(notes).collect()
 }
 
 #[cfg(test)]
