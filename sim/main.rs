@@ -132,7 +132,7 @@ enum Command {
         #[arg(default_value = hybridsim::scenario::starter::DEFAULT_NAME)]
         name: String,
     },
-    /// Check a scenario file and print a summary of its estate, or its errors.
+    /// Check a scenario file and print a summary of its estate and its warnings, or its errors.
     Validate {
         /// Scenario file (RON).
         scenario: PathBuf,

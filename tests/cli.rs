@@ -631,3 +631,38 @@ fn cost_ceiling_without_a_budget_is_refused_in_the_file_and_warned_about_on_the_
     );
     assert!(out.join("summary.json").exists());
 }
+
+#[test]
+fn sweep_warns_about_the_policies_its_study_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    std::fs::write(dir.join("base.ron"), starter_template()).unwrap();
+    let study = dir.join("budget.study.ron");
+    std::fs::write(
+        &study,
+        "(name: \"budget\", scenario: \"base.ron\", policies: [\"failover\", \"cost_ceiling\"])",
+    )
+    .unwrap();
+    let swept = |quiet: bool, out: &str| {
+        let out = dir.join(out);
+        let mut args = vec!["sweep", study.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        if quiet {
+            args.push("--quiet");
+        }
+        hybridsim(&args)
+    };
+    let loud = swept(false, "loud");
+    assert_eq!(loud.status.code(), Some(0), "{}", text(&loud.stderr));
+    let stderr = text(&loud.stderr);
+    assert!(
+        stderr.contains("warning: policy cost_ceiling has no budget")
+            && stderr.contains("base.ron\n  = help: ")
+            && !stderr.contains("failover"),
+        "only the policy that lacks its settings: {stderr}"
+    );
+    let quiet = swept(true, "quiet");
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stderr));
+    assert!(quiet.stderr.is_empty(), "{}", text(&quiet.stderr));
+    let read = |out: &str| std::fs::read(dir.join(out).join("runs.csv")).unwrap();
+    assert_eq!(read("loud"), read("quiet"));
+}

@@ -1,5 +1,6 @@
 //! Errors in scenario files, reported the way a compiler does: file, line, column, the line
-//! itself with the bad value underlined, what is wrong and how to fix it.
+//! itself with the bad value underlined, what is wrong and how to fix it. Warnings
+//! (`warning.rs`) are shown by the same code, `Shown`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
