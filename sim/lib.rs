@@ -65,15 +65,21 @@ pub enum Error {
     /// A study could not be loaded, run or merged.
     #[error(transparent)]
     Study(#[from] experiment::study::StudyError),
+    /// `hybridsim init` did not write its starter scenario (the file exists, the name is not
+    /// one, or the file cannot be written).
+    #[error(transparent)]
+    Init(#[from] scenario::starter::InitError),
 }
 
 impl Error {
     /// The exit code this error maps to.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scenario(_) | Error::Resolve(_) | Error::Output(_) | Error::Compare(_) => {
-                exit::INVALID_INPUT
-            }
+            Error::Scenario(_)
+            | Error::Resolve(_)
+            | Error::Output(_)
+            | Error::Compare(_)
+            | Error::Init(_) => exit::INVALID_INPUT,
             Error::Run(error) if error.is_input_error() => exit::INVALID_INPUT,
             Error::Run(_) => exit::INTERNAL,
             Error::Check(error) => error.exit_code(),

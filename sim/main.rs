@@ -29,7 +29,7 @@ const QUICKSTART_PATH: &str = "scenarios/quickstart.ron";
     version,
     about = "Deterministic simulator for hybrid AI infrastructure: latency, cost and recovery time under what-if scenarios",
     long_about = None,
-    after_help = "Examples:\n  hybridsim run                              # the bundled quickstart → outputs/quickstart/\n  hybridsim run scenarios/quickstart.ron --seed 7 --out /tmp/qs\n  hybridsim run scenarios/drills/eu-outage-dual.ron --policy lowest_latency,cheapest,failover\n  hybridsim compare scenarios/drills/eu-outage-single.ron scenarios/drills/eu-outage-dual.ron\n  hybridsim compare scenarios/quickstart.ron --replications 10   # means with 95% confidence intervals\n  hybridsim validate my-estate.ron\n  hybridsim check scenarios/ --junit check.xml   # CI: judge every scenario's `expect` assertions\n  hybridsim sweep scenarios/studies/own-vs-rent.study.ron   # a study: parameter grid, intervals, break-even\n  hybridsim merge shards/* --out results          # the shards of a study run on a batch engine\n\nExit codes: 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."
+    after_help = "Examples:\n  hybridsim init my-estate                   # a commented starter scenario → my-estate.ron\n  hybridsim run                              # the bundled quickstart → outputs/quickstart/\n  hybridsim run scenarios/quickstart.ron --seed 7 --out /tmp/qs\n  hybridsim run scenarios/drills/eu-outage-dual.ron --policy lowest_latency,cheapest,failover\n  hybridsim compare scenarios/drills/eu-outage-single.ron scenarios/drills/eu-outage-dual.ron\n  hybridsim compare scenarios/quickstart.ron --replications 10   # means with 95% confidence intervals\n  hybridsim validate my-estate.ron\n  hybridsim check scenarios/ --junit check.xml   # CI: judge every scenario's `expect` assertions\n  hybridsim sweep scenarios/studies/own-vs-rent.study.ron   # a study: parameter grid, intervals, break-even\n  hybridsim merge shards/* --out results          # the shards of a study run on a batch engine\n\nExit codes: 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -122,7 +122,17 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Check a scenario file and print a summary of its estate, or its errors.
+    /// Write a commented starter scenario to edit: NAME.ron, never over an existing file.
+    #[command(
+        long_about = "Write a commented starter scenario to edit: one cloud region, one owned data centre, an inference service with its demand, SLO and fallback, a training job with checkpoints, an incident and a policy, each with a comment saying what it means.\n\nThe file is NAME.ron (or NAME as given when it ends in .ron, e.g. studies/plant-b.ron), and the scenario is named after it. An existing file is never overwritten.",
+        after_help = "Examples:\n  hybridsim init                     # my-estate.ron\n  hybridsim init plant-b             # plant-b.ron, scenario \"plant-b\"\n  hybridsim init studies/plant-b.ron\n\nExit codes: 0 written, 2 the file exists, the name cannot name a scenario, or the file cannot be written."
+    )]
+    Init {
+        /// The scenario's name, or a path ending in .ron; default my-estate.
+        #[arg(default_value = hybridsim::scenario::starter::DEFAULT_NAME)]
+        name: String,
+    },
+    /// Check a scenario file and print a summary of its estate and its warnings, or its errors.
     Validate {
         /// Scenario file (RON).
         scenario: PathBuf,
@@ -222,6 +232,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Init { name } => init(&name),
         Command::Validate { scenario } => validate(&scenario),
         Command::Check {
             paths,
@@ -247,6 +258,7 @@ fn run(
     policy: Vec<String>,
 ) -> anyhow::Result<()> {
     let scenario = load(path)?;
+    warn(&scenario.warnings_under(&policy), quiet);
     let seeds = seed.map_or(Seeds::Own, |seed| Seeds::These(vec![seed]));
     let runs = plan(&[&scenario], &policy, &seeds).map_err(hybridsim::Error::from)?;
     let target = out.unwrap_or_else(|| Path::new("outputs").join(&scenario.spec.name));
@@ -267,6 +279,9 @@ fn compare(
         .map(|path| load(Some(path)))
         .collect::<Result<Vec<_>, _>>()?;
     let scenarios: Vec<&Scenario> = scenarios.iter().collect();
+    for scenario in &scenarios {
+        warn(&scenario.warnings_under(policy), quiet);
+    }
     let runs = plan(&scenarios, policy, seeds).map_err(hybridsim::Error::from)?;
     if runs.len() < 2 {
         return Err(hybridsim::Error::from(CompareError::NothingToCompare).into());
@@ -435,6 +450,14 @@ fn execute_one(resolved: &[&Resolved], run: &RunPlan, target: &Path, quiet: bool
     Ok(())
 }
 
+/// Prints a scenario's warnings on stderr (not with `--quiet`). They change no exit code and no
+/// output file.
+fn warn(warnings: &scenario::Warnings, quiet: bool) {
+    if !quiet && !warnings.is_empty() {
+        eprint!("{warnings}");
+    }
+}
+
 /// Prints what the writing of an output folder tells on stderr: a wait for another run writing
 /// the same folder (not with `--quiet`), and, always, what was done about a killed run's
 /// leftovers, since it changes the user's files.
@@ -527,6 +550,7 @@ fn sweep(
 ) -> anyhow::Result<()> {
     use hybridsim::experiment::study::{self, sweep};
     let study = study::load(path).map_err(hybridsim::Error::from)?;
+    warn(&study.base.warnings_under(&study.spec.policies), quiet);
     let env = |name: &str| std::env::var(name).ok();
     let shard = match shard {
         Some(text) => sweep::Shard::parse(text, &env).map_err(hybridsim::Error::from)?,
@@ -564,8 +588,28 @@ fn sweep(
     Ok(())
 }
 
+/// Writes the starter scenario and says what to do next.
+fn init(name: &str) -> anyhow::Result<()> {
+    let starter = hybridsim::scenario::starter::Starter::new(name).map_err(hybridsim::Error::from)?;
+    starter.write().map_err(hybridsim::Error::from)?;
+    let file = starter.path.display();
+    println!(
+        "wrote {file}: a starter scenario \"{}\" (a cloud region, an owned data centre, an LLM service, a training job, an incident and a policy), each part commented",
+        starter.name
+    );
+    println!("next:");
+    println!("  hybridsim validate {file}    # check it and see what it describes");
+    println!(
+        "  hybridsim run {file}         # simulate it; results in outputs/{}/",
+        starter.name
+    );
+    println!("  then edit {file} to describe your own estate, and run it again");
+    Ok(())
+}
+
 fn validate(path: &Path) -> anyhow::Result<()> {
     let scenario = load(Some(path))?;
+    warn(&scenario.warnings, false);
     // Resolving reads every trace file, so a bad row is reported here too.
     let resolved = scenario.resolve().map_err(hybridsim::Error::from)?;
     print!("{}", hybridsim::scenario::describe(&scenario));
@@ -594,6 +638,7 @@ fn check(paths: &[PathBuf], seed: Option<u64>, junit: Option<&Path>, quiet: bool
         if let Outcome::Invalid(text) | Outcome::Crashed(text) = &report.outcome {
             eprintln!("{text}\n");
         }
+        warn(&report.warnings, quiet);
     }
     if !quiet {
         print!("{}", gate::table(&reports));

@@ -1,6 +1,7 @@
-//! Every bundled scenario validates and runs; in every one, every service conserves its
-//! requests (arrived = served + degraded + failed + in flight). The Azure replay reproduces the
-//! trace's own counts and arrival times, and its token counts reach the service-time model.
+//! Every bundled scenario (the `init` template in `scenarios/templates/` among them) validates,
+//! with no warning, and runs; in every one, every service conserves its requests (arrived =
+//! served + degraded + failed + in flight). The Azure replay reproduces the trace's own counts
+//! and arrival times, and its token counts reach the service-time model.
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,35 @@ fn every_bundled_scenario_validates() {
             panic!("{} does not validate:\n{error}", path.display());
         }
     }
+}
+
+#[test]
+fn no_bundled_scenario_or_study_is_warned_about() {
+    for path in bundled_scenarios() {
+        let scenario = load(&path).unwrap();
+        assert!(
+            scenario.warnings.is_empty(),
+            "{} is warned about:\n{}",
+            path.display(),
+            scenario.warnings
+        );
+    }
+    let studies = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/studies");
+    let mut found = 0;
+    for entry in std::fs::read_dir(studies).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".study.ron") {
+            let study = hybridsim::experiment::study::load(&path).unwrap();
+            let warnings = study.base.warnings_under(&study.spec.policies);
+            assert!(
+                warnings.is_empty(),
+                "{} is warned about:\n{warnings}",
+                path.display()
+            );
+            found += 1;
+        }
+    }
+    assert!(found >= 4, "found {found} studies");
 }
 
 #[test]

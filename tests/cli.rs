@@ -420,3 +420,251 @@ fn a_comparison_of_more_runs_than_it_charts_streams_every_run_into_its_folder_an
     );
     assert!(page.contains(&note), "the page says which runs it charts");
 }
+
+/// Runs the binary in `dir`.
+fn hybridsim_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hybridsim"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// The starter scenario as the repository holds it.
+fn starter_template() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/templates/starter.ron"))
+        .unwrap()
+}
+
+/// The 1-based line and column where `needle` starts in `text`.
+fn line_col(text: &str, needle: &str) -> (usize, usize) {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in the text"));
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
+    (line, col)
+}
+
+#[test]
+fn init_writes_a_starter_that_validates_without_warnings_and_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let written = hybridsim_in(dir, &["init"]);
+    assert_eq!(written.status.code(), Some(0), "{}", text(&written.stderr));
+    let stdout = text(&written.stdout);
+    for expected in [
+        "wrote my-estate.ron",
+        "hybridsim validate my-estate.ron",
+        "hybridsim run my-estate.ron",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    let file = std::fs::read_to_string(dir.join("my-estate.ron")).unwrap();
+    assert_eq!(file, starter_template(), "the default name is the template's own");
+
+    let validated = hybridsim_in(dir, &["validate", "my-estate.ron"]);
+    assert_eq!(validated.status.code(), Some(0), "{}", text(&validated.stderr));
+    assert!(validated.stderr.is_empty(), "{}", text(&validated.stderr));
+    assert!(text(&validated.stdout).contains("my-estate — valid"));
+
+    let ran = hybridsim_in(dir, &["run", "my-estate.ron"]);
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran.stderr));
+    assert!(!text(&ran.stderr).contains("warning"), "{}", text(&ran.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("outputs/my-estate/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["scenario"], "my-estate");
+    assert_eq!(
+        summary["jobs"]["training"]["completed"], 1,
+        "the training job finishes"
+    );
+
+    std::fs::create_dir(dir.join("plants")).unwrap();
+    let named = hybridsim_in(dir, &["init", "plants/plant-b"]);
+    assert_eq!(named.status.code(), Some(0), "{}", text(&named.stderr));
+    assert!(text(&named.stdout).contains("wrote plants/plant-b.ron"));
+    let validated = hybridsim_in(dir, &["validate", "plants/plant-b.ron"]);
+    assert_eq!(validated.status.code(), Some(0), "{}", text(&validated.stderr));
+    assert!(text(&validated.stdout).contains("plant-b — valid"));
+}
+
+#[test]
+fn init_refuses_an_existing_file_and_a_bad_name_and_changes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    std::fs::write(dir.join("my-estate.ron"), "mine").unwrap();
+    let refused = hybridsim_in(dir, &["init", "my-estate.ron"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("my-estate.ron already exists") && stderr.contains("another name"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("my-estate.ron")).unwrap(),
+        "mine"
+    );
+    assert_eq!(hybridsim_in(dir, &["init"]).status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("my-estate.ron")).unwrap(),
+        "mine"
+    );
+
+    let bad = hybridsim_in(dir, &["init", "my estate"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("cannot name a scenario"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let no_folder = hybridsim_in(dir, &["init", "no/such/folder/x"]);
+    assert_eq!(no_folder.status.code(), Some(2));
+    assert!(
+        text(&no_folder.stderr).contains("no/such/folder/x.ron"),
+        "{}",
+        text(&no_folder.stderr)
+    );
+    let mut left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["my-estate.ron"]);
+}
+
+#[test]
+fn failover_without_a_site_order_warns_at_its_line_and_still_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let scenario = starter_template().replace(
+        "        failover: (services: {\"assistant\": [\"cloud-eu\", \"onprem-fra\"]}, jobs: [\"cloud-eu\", \"onprem-fra\"]),\n",
+        "",
+    );
+    let path = dir.join("no-order.ron");
+    std::fs::write(&path, &scenario).unwrap();
+    let (line, col) = line_col(&scenario, "\"failover\",");
+    let validated = hybridsim(&["validate", path.to_str().unwrap()]);
+    assert_eq!(validated.status.code(), Some(0), "{}", text(&validated.stderr));
+    let stderr = text(&validated.stderr);
+    for expected in [
+        "warning: policy failover has no site order".to_string(),
+        format!("no-order.ron:{line}:{col} (at policy)"),
+        "= help: list the sites in order".to_string(),
+        "`policies: (failover: (services: {\"assistant\": [\"cloud-eu\", \"onprem-fra\"]}, jobs: [\"cloud-eu\", \"onprem-fra\"]))`".to_string(),
+    ] {
+        assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
+    }
+
+    let [loud, quiet] = ["loud", "quiet"].map(|n| dir.join(n));
+    let ran = hybridsim(&["run", path.to_str().unwrap(), "--out", loud.to_str().unwrap()]);
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran.stderr));
+    assert!(text(&ran.stderr).contains("warning: policy failover has no site order"));
+    let ran_quietly = run_into(&quiet, &[path.to_str().unwrap()]);
+    assert_eq!(ran_quietly.status.code(), Some(0));
+    assert!(ran_quietly.stderr.is_empty(), "{}", text(&ran_quietly.stderr));
+    let read = |dir: &PathBuf| std::fs::read(dir.join("summary.json")).unwrap();
+    assert_eq!(read(&loud), read(&quiet), "a warning changes no output");
+
+    let checked = hybridsim(&["check", path.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stderr));
+    assert!(text(&checked.stderr).contains("warning: policy failover has no site order"));
+    let compared = hybridsim(&[
+        "compare",
+        path.to_str().unwrap(),
+        "--policy",
+        "lowest_latency,failover",
+        "--quiet",
+        "--out",
+        dir.join("cmp").to_str().unwrap(),
+    ]);
+    assert_eq!(compared.status.code(), Some(0), "{}", text(&compared.stderr));
+    assert!(compared.stderr.is_empty(), "--quiet: {}", text(&compared.stderr));
+    let compared = hybridsim(&[
+        "compare",
+        path.to_str().unwrap(),
+        "--policy",
+        "lowest_latency,failover",
+        "--out",
+        dir.join("cmp").to_str().unwrap(),
+    ]);
+    assert_eq!(compared.status.code(), Some(0), "{}", text(&compared.stderr));
+    assert!(text(&compared.stderr).contains(&format!("no-order.ron:{line}:{col}")));
+}
+
+#[test]
+fn cost_ceiling_without_a_budget_is_refused_in_the_file_and_warned_about_on_the_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let template = starter_template();
+    let in_file = template.replace("policy: \"failover\",", "policy: \"cost_ceiling\",");
+    let path = dir.join("no-budget.ron");
+    std::fs::write(&path, &in_file).unwrap();
+    let (line, col) = line_col(&in_file, "\"cost_ceiling\",");
+    let refused = hybridsim(&["validate", path.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = text(&refused.stderr);
+    for expected in [
+        "error: policy cost_ceiling needs a budget".to_string(),
+        format!("no-budget.ron:{line}:{col} (at policy)"),
+        "`policies: (cost_ceiling: (budget: \"400 USD/h\"))`".to_string(),
+    ] {
+        assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
+    }
+
+    let path = dir.join("starter.ron");
+    std::fs::write(&path, &template).unwrap();
+    let out = dir.join("out");
+    let ran = hybridsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--policy",
+        "cost_ceiling",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran.stderr));
+    let stderr = text(&ran.stderr);
+    assert!(
+        stderr.contains("warning: policy cost_ceiling has no budget")
+            && stderr.contains("starter.ron\n  = help: add the most to spend per hour")
+            && stderr.contains("(cost_ceiling: (budget: \"400 USD/h\"))"),
+        "{stderr}"
+    );
+    assert!(out.join("summary.json").exists());
+}
+
+#[test]
+fn sweep_warns_about_the_policies_its_study_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    std::fs::write(dir.join("base.ron"), starter_template()).unwrap();
+    let study = dir.join("budget.study.ron");
+    std::fs::write(
+        &study,
+        "(name: \"budget\", scenario: \"base.ron\", policies: [\"failover\", \"cost_ceiling\"])",
+    )
+    .unwrap();
+    let swept = |quiet: bool, out: &str| {
+        let out = dir.join(out);
+        let mut args = vec!["sweep", study.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        if quiet {
+            args.push("--quiet");
+        }
+        hybridsim(&args)
+    };
+    let loud = swept(false, "loud");
+    assert_eq!(loud.status.code(), Some(0), "{}", text(&loud.stderr));
+    let stderr = text(&loud.stderr);
+    assert!(
+        stderr.contains("warning: policy cost_ceiling has no budget")
+            && stderr.contains("base.ron\n  = help: ")
+            && !stderr.contains("failover"),
+        "only the policy that lacks its settings: {stderr}"
+    );
+    let quiet = swept(true, "quiet");
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stderr));
+    assert!(quiet.stderr.is_empty(), "{}", text(&quiet.stderr));
+    let read = |out: &str| std::fs::read(dir.join(out).join("runs.csv")).unwrap();
+    assert_eq!(read("loud"), read("quiet"));
+}

@@ -20,7 +20,7 @@ use super::compare::run_policies;
 use super::expect::{Verdict, evaluate_by_policy};
 use crate::exit;
 use crate::metrics::Summary;
-use crate::scenario::{self, ScenarioSpec};
+use crate::scenario::{self, ScenarioSpec, Warnings};
 use crate::world;
 
 /// A scenario file to check and the label it is reported under.
@@ -62,6 +62,8 @@ pub struct ScenarioReport {
     pub outcome: Outcome,
     /// Wall-clock seconds spent loading and running it.
     pub wall_s: f64,
+    /// The scenario's warnings (none when it could not be loaded); they change no outcome.
+    pub warnings: Warnings,
 }
 
 impl ScenarioReport {
@@ -219,7 +221,11 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), GateError> {
 /// as [`Outcome::Crashed`].
 pub fn check_scenario(target: &Target, seed: Option<u64>) -> ScenarioReport {
     let started = Instant::now();
-    let outcome = std::panic::catch_unwind(|| judge(&target.path, seed)).unwrap_or_else(|panic| {
+    let mut warnings = Warnings::default();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        judge(&target.path, seed, &mut warnings)
+    }))
+    .unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -232,14 +238,18 @@ pub fn check_scenario(target: &Target, seed: Option<u64>) -> ScenarioReport {
         label: target.label.clone(),
         outcome,
         wall_s: started.elapsed().as_secs_f64(),
+        warnings,
     }
 }
 
-fn judge(path: &Path, seed: Option<u64>) -> Outcome {
+/// Loads, runs and judges the scenario at `path`, leaving its warnings in `warnings` as soon
+/// as it is loaded (so that a later panic does not lose them).
+fn judge(path: &Path, seed: Option<u64>, warnings: &mut Warnings) -> Outcome {
     let scenario = match scenario::load(path) {
         Ok(scenario) => scenario,
         Err(error) => return Outcome::Invalid(error.to_string()),
     };
+    *warnings = scenario.warnings.clone();
     let seed = seed.unwrap_or(scenario.spec.seed);
     let failed = |error: world::RunError| {
         let text = format!("{}: {error}", path.display());
@@ -460,6 +470,7 @@ mod tests {
             label: "x".into(),
             outcome,
             wall_s: 0.0,
+            warnings: Default::default(),
         }
     }
 

@@ -200,18 +200,21 @@ mod tests {
                     verdicts: vec![verdict("latency(chat p99)", false), verdict("cost(total)", true)],
                 },
                 wall_s: 0.5,
+                warnings: Default::default(),
             },
             ScenarioReport {
                 path: PathBuf::from("s/b.ron"),
                 label: "b".into(),
                 outcome: Outcome::Invalid("error: unknown service \"chta\"\n  --> b.ron:3:4".into()),
                 wall_s: 0.0,
+                warnings: Default::default(),
             },
             ScenarioReport {
                 path: PathBuf::from("s/c.ron"),
                 label: "c".into(),
                 outcome: Outcome::NoAssertions,
                 wall_s: 0.0,
+                warnings: Default::default(),
             },
         ];
         let xml = junit_xml(&reports);

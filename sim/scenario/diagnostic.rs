@@ -1,5 +1,6 @@
 //! Errors in scenario files, reported the way a compiler does: file, line, column, the line
-//! itself with the bad value underlined, what is wrong and how to fix it.
+//! itself with the bad value underlined, what is wrong and how to fix it. Warnings
+//! (`warning.rs`) are shown by the same code, `Shown`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -103,14 +104,53 @@ impl Diagnostics {
     }
 
     fn render(&self, f: &mut fmt::Formatter<'_>, item: &Diagnostic) -> fmt::Result {
-        let Location { line, col, len } = item.location;
-        writeln!(f, "error: {}", item.message)?;
-        write!(f, "  --> {}:{line}:{col}", self.file.display())?;
-        match &item.path {
+        let shown = Shown {
+            severity: "error",
+            file: &self.file,
+            message: &item.message,
+            location: Some(item.location),
+            path: item.path.as_deref(),
+            line_text: self.source.lines().nth(item.location.line.saturating_sub(1)),
+            help: item.help.as_deref(),
+        };
+        write!(f, "{shown}")
+    }
+}
+
+/// One problem as a compiler shows it: `error: …` or `warning: …`, the file with the line and
+/// column when known, that line with the value underlined, and the help. Errors and warnings
+/// share it so that they read the same.
+pub(super) struct Shown<'a> {
+    /// `error` or `warning`.
+    pub(super) severity: &'a str,
+    /// The file the problem is in.
+    pub(super) file: &'a Path,
+    /// What is wrong.
+    pub(super) message: &'a str,
+    /// Where in the file; `None` for a problem that is about the file but at no place in it.
+    pub(super) location: Option<Location>,
+    /// The path of the value in the scenario, when known.
+    pub(super) path: Option<&'a str>,
+    /// The text of the line at `location`.
+    pub(super) line_text: Option<&'a str>,
+    /// How to fix it.
+    pub(super) help: Option<&'a str>,
+}
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}: {}", self.severity, self.message)?;
+        write!(f, "  --> {}", self.file.display())?;
+        let Some(Location { line, col, len }) = self.location else {
+            writeln!(f)?;
+            return self.write_help(f);
+        };
+        write!(f, ":{line}:{col}")?;
+        match self.path {
             Some(path) => writeln!(f, " (at {path})")?,
             None => writeln!(f)?,
         }
-        if let Some(text) = self.source.lines().nth(line.saturating_sub(1)) {
+        if let Some(text) = self.line_text {
             let gutter = " ".repeat(line.to_string().len());
             writeln!(f, "{gutter} |")?;
             writeln!(f, "{line} | {text}")?;
@@ -121,10 +161,16 @@ impl Diagnostics {
                 "^".repeat(len.max(1))
             )?;
         }
-        if let Some(help) = &item.help {
-            writeln!(f, "  = help: {help}")?;
+        self.write_help(f)
+    }
+}
+
+impl Shown<'_> {
+    fn write_help(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.help {
+            Some(help) => writeln!(f, "  = help: {help}"),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

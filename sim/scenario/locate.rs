@@ -40,6 +40,18 @@ fn segments(path: &str) -> Vec<Segment<'_>> {
 
 /// The location of the value at `path` in `src`, or of its deepest existing ancestor.
 pub(super) fn locate(src: &str, path: &str) -> Location {
+    location_of(src, walk(src, path).0)
+}
+
+/// The location of the value at `path` in `src`, only if every part of the path is written
+/// there: tells a field the file gives from one left to its default.
+pub(super) fn locate_written(src: &str, path: &str) -> Option<Location> {
+    let (pos, whole) = walk(src, path);
+    whole.then(|| location_of(src, pos))
+}
+
+/// The offset of the deepest part of `path` found in `src`, and whether that is all of it.
+fn walk(src: &str, path: &str) -> (usize, bool) {
     let bytes = src.as_bytes();
     let mut pos = skip_trivia(bytes, skip_attributes(bytes));
     for segment in segments(path) {
@@ -49,10 +61,10 @@ pub(super) fn locate(src: &str, path: &str) -> Location {
         };
         match found {
             Some(p) => pos = p,
-            None => break,
+            None => return (pos, false),
         }
     }
-    location_of(src, pos)
+    (pos, true)
 }
 
 /// The location of byte offset `pos`.
@@ -391,6 +403,16 @@ mod tests {
         assert_eq!(locate(SRC, "sites[1].missing").line, 7);
         assert_eq!(locate(SRC, "sites[9]").line, 5);
         assert_eq!(locate(SRC, "nothing").line, 3);
+    }
+
+    #[test]
+    fn finds_only_what_is_written() {
+        assert_eq!(
+            locate_written(SRC, "sites[1].pools[0].x").map(|l| l.line),
+            Some(7)
+        );
+        assert_eq!(locate_written(SRC, "sites[1].missing"), None);
+        assert_eq!(locate_written(SRC, "nothing"), None);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Loading is parse + check. Parsing reports RON syntax and type errors at their line and
 //! column; checking resolves every name, rejects impossible values and bounds every size. A
 //! file with problems yields [`ScenarioError::Invalid`] listing all of them, rendered like a
-//! compiler's errors with a hint for each.
+//! compiler's errors with a hint for each. A valid file may still say something it probably
+//! does not mean (a policy chosen without the settings it needs): [`Scenario::warnings`] says
+//! what, located like an error, and loading succeeds.
 //!
 //! ```
 //! let text = r#"(name: "tiny", horizon: "1h",
@@ -22,6 +24,8 @@ pub mod memory;
 mod recover;
 pub mod resolve;
 pub mod schema;
+pub mod starter;
+mod warning;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +36,7 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 pub use locate::Location;
 pub use resolve::{Names, ResolveError, Resolved, TraceCache};
 pub use schema::ScenarioSpec;
+pub use warning::{Place, Warning, WarningKind, Warnings};
 
 /// Largest scenario file accepted; anything bigger is certainly not hand-written.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -76,9 +81,33 @@ pub struct Scenario {
     pub spec: ScenarioSpec,
     /// Where it was read from (paths inside it are relative to its folder).
     pub path: PathBuf,
+    /// What the file says that it probably does not mean, when it runs under its own policy
+    /// list; see [`Scenario::warnings_under`] for another list.
+    pub warnings: Warnings,
+    /// The missing-settings warning of every built-in policy that would behave like the default
+    /// with this file's settings, whether the file names it or not.
+    unset: Vec<Warning>,
 }
 
 impl Scenario {
+    /// The warnings when the scenario runs under `policies` instead of its own list (`--policy`,
+    /// a study's `policies`): the missing settings of those policies, in the order given. Settings
+    /// for a policy that does not run are not warned about: the list was chosen on purpose. An
+    /// empty list means the scenario's own, and gives [`Scenario::warnings`].
+    pub fn warnings_under(&self, policies: &[String]) -> Warnings {
+        if policies.is_empty() {
+            return self.warnings.clone();
+        }
+        let mut items: Vec<Warning> = Vec::new();
+        for policy in policies {
+            let unset = self.unset.iter().find(|w| &w.policy == policy);
+            if let Some(warning) = unset.filter(|_| !items.iter().any(|w| &w.policy == policy)) {
+                items.push(warning.clone());
+            }
+        }
+        Warnings::new(&self.path, items)
+    }
+
     /// Resolves a path written in the scenario relative to the scenario file's folder.
     pub fn resolve_path(&self, written: &str) -> PathBuf {
         let written = Path::new(written);
@@ -181,9 +210,12 @@ pub fn load_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     }
     check::check(&spec, &mut diags);
     if diags.is_empty() {
+        let (own, unset) = check::settings_warnings(&spec, text);
         Ok(Scenario {
             spec,
             path: path.to_path_buf(),
+            warnings: Warnings::new(path, own),
+            unset,
         })
     } else {
         Err(ScenarioError::Invalid(diags))

@@ -25,6 +25,7 @@ use expectations::check_expectations;
 use incidents::check_incidents;
 use jobs::check_jobs;
 use policies::check_policy;
+pub(super) use policies::settings_warnings;
 use services::check_services;
 
 /// Most sites a scenario may have (routes are kept for every pair of sites).
