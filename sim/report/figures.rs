@@ -5,18 +5,23 @@
 //! latency per service, cumulative cost in total and per category, GPUs in use per pool, with
 //! `recovery` beside them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::infra::ledger::CostCategory;
 use crate::metrics::Summary;
 use crate::metrics::record::{RunOutcome, ServiceRecord};
+use crate::metrics::recovery::IncidentSummary;
+use crate::metrics::stats::mean_confidence_interval;
 use crate::metrics::timeseries::{cost_curves, window_end_s};
+use crate::scenario::Scenario;
 use crate::vocab::Tier;
 
+use super::ComparedRun;
 use super::charts::{
-    Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow, LatencyChart,
-    LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RunSeries, RunsPanel,
-    ServiceLatency, UtilizationChart, UtilizationPoint, UtilizationRunsChart, select_panels,
+    BAND_LEVEL, Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow,
+    LatencyChart, LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RunGroup,
+    RunSeries, RunsPanel, ServiceLatency, UtilizationChart, UtilizationPoint, UtilizationRunsChart,
+    select_panels,
 };
 use crate::output::OutputDir;
 use crate::output::OutputError;
@@ -164,9 +169,111 @@ pub fn recovery_chart(runs: &[(&str, &Summary)]) -> RecoveryChart {
                         backlog_drain_s: i.backlog_drain_s,
                     })
                     .collect(),
+                intervals: Vec::new(),
             })
             .collect(),
     }
+}
+
+/// The recovery chart of a comparison drawn as `groups` (see [`run_groups`]): a bar per group
+/// and incident, a run's own figure for a group of one, and for a group of several seeds the
+/// mean over the runs that measured it with the half-width of its 95% Student-t interval.
+pub fn grouped_recovery_chart(runs: &[(&str, &Summary)], groups: &[RunGroup]) -> RecoveryChart {
+    let policies = groups
+        .iter()
+        .map(|group| {
+            let members: Vec<&Summary> = group
+                .runs
+                .iter()
+                .filter_map(|&r| runs.get(r))
+                .map(|r| r.1)
+                .collect();
+            let names = first_seen(
+                members
+                    .iter()
+                    .flat_map(|s| s.incidents.iter().map(|i| i.name.as_str())),
+            );
+            let over = |name: &str, figure: fn(&IncidentSummary) -> Option<f64>| {
+                let values: Vec<f64> = members
+                    .iter()
+                    .filter_map(|s| s.incidents.iter().find(|i| i.name == name))
+                    .filter_map(figure)
+                    .filter(|v| v.is_finite())
+                    .collect();
+                let mean = (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+                let half = mean_confidence_interval(&values, BAND_LEVEL).map(|(_, half)| half);
+                (mean, half)
+            };
+            let row = |name: &str, pick: fn((Option<f64>, Option<f64>)) -> Option<f64>| IncidentRecovery {
+                incident: name.to_string(),
+                time_to_detect_s: pick(over(name, |i| i.time_to_detect_s)),
+                time_to_recover_s: pick(over(name, |i| i.time_to_recover_s)),
+                backlog_drain_s: pick(over(name, |i| i.backlog_drain_s)),
+            };
+            let several = members.len() > 1;
+            PolicyRecovery {
+                policy: runs_legend(group),
+                incidents: names.iter().map(|name| row(name, |(mean, _)| mean)).collect(),
+                intervals: if several {
+                    names.iter().map(|name| row(name, |(_, half)| half)).collect()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    RecoveryChart { policies }
+}
+
+/// A group's name in a legend: its label, with how many seeds its means are over.
+fn runs_legend(group: &RunGroup) -> String {
+    match group.runs.len() {
+        0 | 1 => group.label.clone(),
+        n => format!("{} (mean of {n} seeds)", group.label),
+    }
+}
+
+/// How a comparison's charts draw its runs: the runs of one scenario (the same file) and
+/// policy form a group, in order of first appearance, its runs in the order given (natural
+/// order of their seeds). When every group is a single run, each keeps its run's label, so a
+/// comparison under one seed looks as before; otherwise groups are named by what varies
+/// between them, as runs are: the scenario, the policy, or both (`-2` when a name repeats).
+pub fn run_groups(runs: &[ComparedRun]) -> Vec<RunGroup> {
+    let mut keys: Vec<(*const Scenario, &str, &str)> = Vec::new();
+    let mut groups: Vec<RunGroup> = Vec::new();
+    for (index, run) in runs.iter().enumerate() {
+        let key = (std::ptr::from_ref(run.scenario), run.summary.policy.as_str());
+        match keys.iter().position(|k| (k.0, k.1) == key) {
+            Some(g) => groups[g].runs.push(index),
+            None => {
+                keys.push((key.0, key.1, run.summary.scenario.as_str()));
+                groups.push(RunGroup {
+                    label: run.label.to_string(),
+                    runs: vec![index],
+                });
+            }
+        }
+    }
+    if groups.iter().all(|g| g.runs.len() == 1) {
+        return groups;
+    }
+    let by_scenario = keys.iter().any(|k| k.2 != keys[0].2);
+    let by_policy = keys.iter().any(|k| k.1 != keys[0].1);
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (group, (_, policy, scenario)) in groups.iter_mut().zip(&keys) {
+        let mut parts = Vec::new();
+        if by_scenario {
+            parts.push(*scenario);
+        }
+        if by_policy || !by_scenario {
+            parts.push(*policy);
+        }
+        let label = parts.join(".");
+        let n = seen.entry(label.clone()).or_insert(0);
+        *n += 1;
+        group.label = if *n == 1 { label } else { format!("{label}-{n}") };
+    }
+    groups
 }
 
 /// Writes `chart` as `<folder><name>.svg` and `.png`.
@@ -314,17 +421,22 @@ pub fn utilization_runs_chart(runs: &[(&str, &RunCurves)]) -> UtilizationRunsCha
     UtilizationRunsChart::new(labels(runs), panels, shared_incidents(runs))
 }
 
-/// Writes the comparison charts of `runs` (`latency`, `cost`, `utilization`) and their
-/// recovery chart into the root of `out`, as SVG and PNG.
+/// Writes the comparison charts of `runs` drawn as `groups` (`latency`, `cost`, `utilization`)
+/// and their recovery chart into the root of `out`, as SVG and PNG.
 pub fn write_runs_charts(
     out: &OutputDir,
     runs: &[(&str, &RunCurves)],
     summaries: &[(&str, &Summary)],
+    groups: &[RunGroup],
 ) -> Result<(), OutputError> {
-    write_chart(out, "", &latency_runs_chart(runs))?;
-    write_chart(out, "", &cost_runs_chart(runs))?;
-    write_chart(out, "", &utilization_runs_chart(runs))?;
-    write_chart(out, "", &recovery_chart(summaries))
+    write_chart(out, "", &latency_runs_chart(runs).with_groups(groups.to_vec()))?;
+    write_chart(out, "", &cost_runs_chart(runs).with_groups(groups.to_vec()))?;
+    write_chart(
+        out,
+        "",
+        &utilization_runs_chart(runs).with_groups(groups.to_vec()),
+    )?;
+    write_chart(out, "", &grouped_recovery_chart(summaries, groups))
 }
 
 /// The runs' labels, in order.
