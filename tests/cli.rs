@@ -354,6 +354,51 @@ fn compare_sets_two_scenarios_side_by_side_with_a_folder_each() {
     assert!(failed[1] * 10 < failed[0], "{failed:?}");
 }
 
+#[test]
+fn compare_over_seeds_lists_them_in_natural_order_and_charts_each_policy_as_one_mean() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("seeds");
+    let scenario = "scenarios/drills/eu-outage-dual.ron";
+    let args = [
+        scenario,
+        "--policy",
+        "lowest_latency,cheapest",
+        "--seed",
+        "10,9,8",
+    ];
+    let result = compare_into(&out, &args);
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let rows = comparison_rows(&out);
+    let runs: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        runs,
+        [
+            "lowest_latency.seed-8",
+            "lowest_latency.seed-9",
+            "lowest_latency.seed-10",
+            "cheapest.seed-8",
+            "cheapest.seed-9",
+            "cheapest.seed-10"
+        ]
+    );
+    assert!(rows[0].iter().any(|h| h == "cost_per_1k_requests_usd.assistant"));
+    let replications = std::fs::read_to_string(out.join("replications.csv")).unwrap();
+    assert!(replications.contains(",cost_per_1k_requests_usd.assistant,3,"));
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("cost_per_1k_requests_usd.assistant"));
+    for chart in ["latency", "cost", "utilization", "recovery"] {
+        let svg = std::fs::read_to_string(out.join(format!("{chart}.svg"))).unwrap();
+        for policy in ["lowest_latency", "cheapest"] {
+            let entry = format!("{policy} (mean of 3 seeds)");
+            assert_eq!(svg.matches(&entry).count(), 1, "{chart}: {entry}");
+        }
+        assert!(
+            !svg.contains("seed-9"),
+            "{chart}: one entry per policy, none per seed"
+        );
+    }
+}
+
 /// Mean and 95% Student-t half-width of three values, computed here from the definitions.
 fn mean_and_half_width(values: &[f64]) -> (f64, f64) {
     assert_eq!(values.len(), 3);

@@ -188,48 +188,51 @@ pub fn grouped_recovery_chart(runs: &[(&str, &Summary)], groups: &[RunGroup]) ->
                 .filter_map(|&r| runs.get(r))
                 .map(|r| r.1)
                 .collect();
-            let names = first_seen(
-                members
-                    .iter()
-                    .flat_map(|s| s.incidents.iter().map(|i| i.name.as_str())),
-            );
-            let over = |name: &str, figure: fn(&IncidentSummary) -> Option<f64>| {
-                let values: Vec<f64> = members
-                    .iter()
-                    .filter_map(|s| s.incidents.iter().find(|i| i.name == name))
-                    .filter_map(figure)
-                    .filter(|v| v.is_finite())
-                    .collect();
-                let mean = (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
-                let half = mean_confidence_interval(&values, BAND_LEVEL).map(|(_, half)| half);
-                (mean, half)
-            };
-            let row = |name: &str, pick: fn((Option<f64>, Option<f64>)) -> Option<f64>| IncidentRecovery {
-                incident: name.to_string(),
-                time_to_detect_s: pick(over(name, |i| i.time_to_detect_s)),
-                time_to_recover_s: pick(over(name, |i| i.time_to_recover_s)),
-                backlog_drain_s: pick(over(name, |i| i.backlog_drain_s)),
-            };
-            let several = members.len() > 1;
-            PolicyRecovery {
-                policy: runs_legend(group),
-                incidents: names.iter().map(|name| row(name, |(mean, _)| mean)).collect(),
-                intervals: if several {
-                    names.iter().map(|name| row(name, |(_, half)| half)).collect()
-                } else {
-                    Vec::new()
-                },
-            }
+            group_recovery(group.legend(), &members)
         })
         .collect();
     RecoveryChart { policies }
 }
 
-/// A group's name in a legend: its label, with how many seeds its means are over.
-fn runs_legend(group: &RunGroup) -> String {
-    match group.runs.len() {
-        0 | 1 => group.label.clone(),
-        n => format!("{} (mean of {n} seeds)", group.label),
+/// The mean of a figure over a group's runs (`None`: no run measured it) and the half-width of
+/// its interval (`None` with fewer than two values).
+type MeanAndHalf = (Option<f64>, Option<f64>);
+
+/// One group's bars: per incident (in order of first appearance), each figure's mean over the
+/// runs that measured it, with intervals when the group has several runs.
+fn group_recovery(label: String, members: &[&Summary]) -> PolicyRecovery {
+    let names = first_seen(
+        members
+            .iter()
+            .flat_map(|s| s.incidents.iter().map(|i| i.name.as_str())),
+    );
+    let over = |name: &str, figure: fn(&IncidentSummary) -> Option<f64>| -> MeanAndHalf {
+        let values: Vec<f64> = members
+            .iter()
+            .filter_map(|s| s.incidents.iter().find(|i| i.name == name))
+            .filter_map(figure)
+            .filter(|v| v.is_finite())
+            .collect();
+        let mean = (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+        (
+            mean,
+            mean_confidence_interval(&values, BAND_LEVEL).map(|(_, half)| half),
+        )
+    };
+    let row = |name: &str, pick: fn(MeanAndHalf) -> Option<f64>| IncidentRecovery {
+        incident: name.to_string(),
+        time_to_detect_s: pick(over(name, |i| i.time_to_detect_s)),
+        time_to_recover_s: pick(over(name, |i| i.time_to_recover_s)),
+        backlog_drain_s: pick(over(name, |i| i.backlog_drain_s)),
+    };
+    PolicyRecovery {
+        policy: label,
+        incidents: names.iter().map(|name| row(name, |(mean, _)| mean)).collect(),
+        intervals: if members.len() > 1 {
+            names.iter().map(|name| row(name, |(_, half)| half)).collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 

@@ -75,6 +75,16 @@ pub struct RunGroup {
     pub runs: Vec<usize>,
 }
 
+impl RunGroup {
+    /// Its name in a legend or caption: its label, with how many seeds its mean is over.
+    pub fn legend(&self) -> String {
+        match self.runs.len() {
+            0 | 1 => self.label.clone(),
+            n => format!("{} (mean of {n} seeds)", self.label),
+        }
+    }
+}
+
 /// Input of a comparison chart: runs panel by panel. `K` says which chart it is
 /// ([`LatencyRunsChart`], [`CostRunsChart`] or [`UtilizationRunsChart`]); the data is the same
 /// for all three.
@@ -261,7 +271,7 @@ fn legend<K>(chart: &RunsChart<K>) -> Vec<LegendItem> {
             .groups
             .iter()
             .enumerate()
-            .map(|(i, group)| LegendItem::new(group_legend(group), Swatch::Line(style::series_color(i))))
+            .map(|(i, group)| LegendItem::new(group.legend(), Swatch::Line(style::series_color(i))))
             .collect()
     };
     if means {
@@ -283,14 +293,6 @@ fn legend<K>(chart: &RunsChart<K>) -> Vec<LegendItem> {
         items.push(LegendItem::new("incident", Swatch::Incident));
     }
     items
-}
-
-/// A group's legend entry: its label, with how many runs its mean is over.
-fn group_legend(group: &RunGroup) -> String {
-    match group.runs.len() {
-        0 | 1 => group.label.clone(),
-        n => format!("{} (mean of {n} seeds)", group.label),
-    }
 }
 
 /// One instant of a group's line: the time, how many runs had a value then, their mean, and
@@ -396,7 +398,7 @@ fn draw_small_multiples<K: Kind, DB: DrawingBackend>(
     let rows = chart.groups.len().div_ceil(SMALL_COLUMNS);
     let cells = grid.split_evenly((rows, SMALL_COLUMNS));
     for ((group, band), cell) in chart.groups.iter().zip(bands).zip(&cells) {
-        let plot_area = frame::small_panel(cell, &group_legend(group))?;
+        let plot_area = frame::small_panel(cell, &group.legend())?;
         let plot = build_plot(&plot_area, panel, &chart.incidents, scale, 5, false)?;
         draw_band::<K, DB>(&plot, band, scale.time, SMALL_COLOR)?;
         draw_mean::<K, DB>(&plot, band, scale.time, SMALL_COLOR, 2)?;

@@ -70,7 +70,7 @@ pub(super) fn distinct_color(i: usize, n: usize) -> RGBColor {
         return series_color(i);
     }
     let hue = 360.0 * i as f64 / n as f64;
-    let lightness = if i % 2 == 0 { 0.42 } else { 0.60 };
+    let lightness = if i.is_multiple_of(2) { 0.42 } else { 0.60 };
     hsl(hue, 0.62, lightness)
 }
 
