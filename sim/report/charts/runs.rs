@@ -194,9 +194,24 @@ impl Kind for UtilizationRuns {
 
 /// Pixel size of the chart.
 pub(super) fn size<K>(chart: &RunsChart<K>) -> (u32, u32) {
-    let panels = chart.panels.len().max(1) as u32;
+    let panels = shown_panels(chart).max(1) as u32;
     let header = frame::header_h(&legend(chart), WIDTH);
     (WIDTH, header + panel_h(chart) * panels + style::FOOTER_H)
+}
+
+/// The most small plots one chart draws: small multiples multiply a chart's height by the
+/// groups, so past this many plots the last panels are left out (the title says so).
+const MAX_SMALL_PLOTS: usize = 144;
+
+/// How many panels are drawn, from the top: all of them, unless small multiples would draw
+/// more than [`MAX_SMALL_PLOTS`] plots; at least one.
+fn shown_panels<K>(chart: &RunsChart<K>) -> usize {
+    if chart.small_multiples() {
+        let fit = (MAX_SMALL_PLOTS / chart.groups.len()).max(1);
+        chart.panels.len().min(fit)
+    } else {
+        chart.panels.len()
+    }
 }
 
 /// Height of one panel: a plot, or a caption over the rows of small multiples.
@@ -217,13 +232,21 @@ pub(super) fn draw<K: Kind, DB: DrawingBackend>(
 where
     RunsChart<K>: Chart,
 {
-    let body = frame::figure(root, <RunsChart<K> as Chart>::TITLE, &legend(chart))?;
+    let shown = shown_panels(chart);
+    let title = <RunsChart<K> as Chart>::TITLE;
+    let title = if shown < chart.panels.len() {
+        let total = chart.panels.len();
+        format!("{title}: the first {shown} of {total} panels (each run's are in its timeseries.csv)")
+    } else {
+        title.to_string()
+    };
+    let body = frame::figure(root, &title, &legend(chart))?;
     if chart.panels.is_empty() {
         return frame::no_data(&body, "no runs to show");
     }
     let range = frame::time_range(chart.panels.iter().flat_map(|p| values(p).map(|(t, _)| t)));
-    let areas = body.split_evenly((chart.panels.len(), 1));
-    for (panel, area) in chart.panels.iter().zip(&areas) {
+    let areas = body.split_evenly((shown, 1));
+    for (panel, area) in chart.panels.iter().take(shown).zip(&areas) {
         let bands = panel_bands(chart, panel);
         let max = y_max(panel, &bands);
         let caption = style::clip_label(&panel.caption, 80);
@@ -847,6 +870,21 @@ mod tests {
         }
         assert_eq!(size(&many).1, size(&grouped(PALETTE + 2, 2, |_, _| Some(1.0))).1);
         assert!(size(&grouped(PALETTE + 4, 2, |_, _| Some(1.0))).1 > size(&many).1);
+    }
+
+    #[test]
+    fn small_multiples_leave_out_the_last_panels_past_their_budget() {
+        let chart = |groups: usize, panels: usize| {
+            let mut chart = grouped(groups, 1, |r, w| Some((r + w) as f64));
+            chart.panels = vec![chart.panels[0].clone(); panels];
+            chart
+        };
+        assert_eq!(shown_panels(&chart(PALETTE, 40)), 40, "overlaid: every panel");
+        assert_eq!(shown_panels(&chart(64, 40)), MAX_SMALL_PLOTS / 64);
+        assert_eq!(shown_panels(&chart(64, 1)), 1);
+        assert_eq!(shown_panels(&chart(200, 3)), 1, "at least one");
+        let svg = chart(64, 40).svg().unwrap();
+        assert!(svg.contains(&format!("the first {} of 40 panels", MAX_SMALL_PLOTS / 64)));
     }
 
     #[test]
