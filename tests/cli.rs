@@ -229,7 +229,7 @@ fn several_policies_write_a_folder_each_and_a_comparison_that_repeats_byte_for_b
     let rows: Vec<&str> = table.lines().collect();
     assert!(
         rows[0].starts_with(
-            "run,scenario,policy,seed,cost_usd,cost_usd.assistant,\
+            "run,scenario,policy,seed,cost_usd,service_cost_usd.assistant,\
              cost_per_1k_requests_usd.assistant,p99_ms.assistant,slo_attainment.assistant"
         ),
         "{}",

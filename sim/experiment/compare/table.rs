@@ -92,7 +92,8 @@ impl RunFigures {
 /// the run has no such figure, or it could not be measured).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
-    /// `cost_usd`, `cost_usd.<service>`, `cost_per_1k_requests_usd.<service>`, `p99_ms.<service>`, `slo_attainment.<service>`, `requests_failed.<service>`,
+    /// `cost_usd`, `service_cost_usd.<service>`, `cost_per_1k_requests_usd.<service>`,
+    /// `p99_ms.<service>`, `slo_attainment.<service>`, `requests_failed.<service>`,
     /// `time_to_recover_s.<incident>`, `goodput.<class>` or `jobs_completed.<class>`.
     pub name: String,
     /// Decimals shown in the table.
@@ -290,7 +291,7 @@ impl Comparison {
 fn figures(runs: &[RunFigures]) -> Vec<Figure> {
     let mut figures = vec![figure("cost_usd".into(), 2, runs, |f| Some(f.cost_usd))];
     for name in keys(runs, |f| f.service_cost_usd.keys()) {
-        figures.push(figure(format!("cost_usd.{name}"), 2, runs, |f| {
+        figures.push(figure(format!("service_cost_usd.{name}"), 2, runs, |f| {
             f.service_cost_usd.get(&name).copied()
         }));
     }

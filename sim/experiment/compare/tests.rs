@@ -184,7 +184,11 @@ fn each_service_has_its_cost_and_cost_per_thousand_requests_in_every_output() {
     let (header, rows) = c.table();
     assert_eq!(
         header[4..7],
-        ["cost_usd", "cost_usd.chat", "cost_per_1k_requests_usd.chat"]
+        [
+            "cost_usd",
+            "service_cost_usd.chat",
+            "cost_per_1k_requests_usd.chat"
+        ]
     );
     assert_eq!(rows[0][5..7], ["12.50", "0.2500"]);
     assert_eq!(
@@ -205,6 +209,20 @@ fn each_service_has_its_cost_and_cost_per_thousand_requests_in_every_output() {
     let json = serde_json::to_value(&c).unwrap();
     assert_eq!(json["runs"][0]["service_cost_usd"]["chat"], 12.5);
     assert_eq!(json["runs"][0]["cost_per_1k_requests_usd"]["chat"], 0.25);
+    // Every column is named by its path in comparison.json's runs, which readers of both
+    // (the notebooks) match on.
+    for figure in c.figures() {
+        let run = &json["runs"][0];
+        let value = match figure.name.split_once('.') {
+            Some((field, key)) => &run[field][key],
+            None => &run[figure.name.as_str()],
+        };
+        assert!(
+            !value.is_null(),
+            "{} is not a path in comparison.json",
+            figure.name
+        );
+    }
 }
 
 #[test]

@@ -891,6 +891,8 @@ mod tests {
     fn a_group_of_seeds_is_drawn_as_a_band_and_a_mean_line() {
         let chart = grouped(2, 3, |r, w| Some((r * 10 + w) as f64));
         let svg = chart.svg().unwrap();
+        assert_eq!(svg, chart.clone().svg().unwrap(), "same input, same bytes");
+        assert_eq!(chart.png().unwrap(), chart.clone().png().unwrap());
         assert!(svg.contains("policy-0 (mean of 3 seeds)"));
         assert!(svg.contains("95% interval of the mean"));
         // A band is a filled polygon; single runs have none.
