@@ -242,14 +242,48 @@ fn group_recovery(label: String, members: &[&Summary]) -> PolicyRecovery {
 /// comparison under one seed looks as before; otherwise groups are named by what varies
 /// between them, as runs are: the scenario, the policy, or both (`-2` when a name repeats).
 pub fn run_groups(runs: &[ComparedRun]) -> Vec<RunGroup> {
-    let mut keys: Vec<(*const Scenario, &str, &str)> = Vec::new();
+    let mut scenarios: Vec<*const Scenario> = Vec::new();
+    let members: Vec<GroupKey> = runs
+        .iter()
+        .map(|run| {
+            // The same file given twice is two scenarios: their runs are not averaged together.
+            let id = std::ptr::from_ref(run.scenario);
+            let scenario = scenarios.iter().position(|&s| s == id).unwrap_or_else(|| {
+                scenarios.push(id);
+                scenarios.len() - 1
+            });
+            GroupKey {
+                scenario,
+                scenario_name: &run.summary.scenario,
+                policy: &run.summary.policy,
+                label: run.label,
+            }
+        })
+        .collect();
+    group_runs(&members)
+}
+
+/// What groups a compared run: its scenario (by position) and policy, with the names that
+/// label a group and the run's own label.
+struct GroupKey<'a> {
+    scenario: usize,
+    scenario_name: &'a str,
+    policy: &'a str,
+    label: &'a str,
+}
+
+/// The groups of runs with equal scenario and policy, labelled as [`run_groups`] says.
+fn group_runs(runs: &[GroupKey]) -> Vec<RunGroup> {
+    let mut firsts: Vec<&GroupKey> = Vec::new();
     let mut groups: Vec<RunGroup> = Vec::new();
     for (index, run) in runs.iter().enumerate() {
-        let key = (std::ptr::from_ref(run.scenario), run.summary.policy.as_str());
-        match keys.iter().position(|k| (k.0, k.1) == key) {
+        match firsts
+            .iter()
+            .position(|k| (k.scenario, k.policy) == (run.scenario, run.policy))
+        {
             Some(g) => groups[g].runs.push(index),
             None => {
-                keys.push((key.0, key.1, run.summary.scenario.as_str()));
+                firsts.push(run);
                 groups.push(RunGroup {
                     label: run.label.to_string(),
                     runs: vec![index],
@@ -260,16 +294,16 @@ pub fn run_groups(runs: &[ComparedRun]) -> Vec<RunGroup> {
     if groups.iter().all(|g| g.runs.len() == 1) {
         return groups;
     }
-    let by_scenario = keys.iter().any(|k| k.2 != keys[0].2);
-    let by_policy = keys.iter().any(|k| k.1 != keys[0].1);
+    let by_scenario = firsts.iter().any(|k| k.scenario_name != firsts[0].scenario_name);
+    let by_policy = firsts.iter().any(|k| k.policy != firsts[0].policy);
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for (group, (_, policy, scenario)) in groups.iter_mut().zip(&keys) {
+    for (group, first) in groups.iter_mut().zip(&firsts) {
         let mut parts = Vec::new();
         if by_scenario {
-            parts.push(*scenario);
+            parts.push(first.scenario_name);
         }
         if by_policy || !by_scenario {
-            parts.push(*policy);
+            parts.push(first.policy);
         }
         let label = parts.join(".");
         let n = seen.entry(label.clone()).or_insert(0);
@@ -578,6 +612,64 @@ mod tests {
         let fewer = [outage.clone(), vec![]];
         assert_eq!(same_in_all(fewer.into_iter()), vec![]);
         assert_eq!(same_in_all(std::iter::empty()), vec![]);
+    }
+
+    fn key<'a>(scenario: usize, name: &'a str, policy: &'a str, label: &'a str) -> GroupKey<'a> {
+        GroupKey {
+            scenario,
+            scenario_name: name,
+            policy,
+            label,
+        }
+    }
+
+    fn groups(keys: &[GroupKey]) -> Vec<(String, Vec<usize>)> {
+        group_runs(keys).into_iter().map(|g| (g.label, g.runs)).collect()
+    }
+
+    #[test]
+    fn runs_of_a_scenario_and_policy_over_seeds_are_one_group_named_by_what_varies() {
+        let policies = [
+            key(0, "dual", "cheapest", "cheapest.seed-7"),
+            key(0, "dual", "failover", "failover.seed-7"),
+            key(0, "dual", "cheapest", "cheapest.seed-8"),
+            key(0, "dual", "failover", "failover.seed-8"),
+        ];
+        assert_eq!(
+            groups(&policies),
+            [("cheapest".into(), vec![0, 2]), ("failover".into(), vec![1, 3])]
+        );
+        let seeds = [
+            key(0, "dual", "cheapest", "seed-7"),
+            key(0, "dual", "cheapest", "seed-8"),
+        ];
+        assert_eq!(groups(&seeds), [("cheapest".into(), vec![0, 1])]);
+        // The same scenario given twice: two groups, never averaged together.
+        let twice = [
+            key(0, "dual", "cheapest", "dual.seed-7"),
+            key(0, "dual", "cheapest", "dual.seed-8"),
+            key(1, "dual", "cheapest", "dual-2.seed-7"),
+            key(1, "dual", "cheapest", "dual-2.seed-8"),
+            key(2, "single", "cheapest", "single.seed-7"),
+            key(2, "single", "cheapest", "single.seed-8"),
+        ];
+        assert_eq!(
+            groups(&twice),
+            [
+                ("dual".into(), vec![0, 1]),
+                ("dual-2".into(), vec![2, 3]),
+                ("single".into(), vec![4, 5])
+            ]
+        );
+        // One seed: each run is its own group under its own label, as before.
+        let single = [
+            key(0, "dual", "cheapest", "cheapest"),
+            key(0, "dual", "failover", "failover"),
+        ];
+        assert_eq!(
+            groups(&single),
+            [("cheapest".into(), vec![0]), ("failover".into(), vec![1])]
+        );
     }
 
     #[test]
