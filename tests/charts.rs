@@ -9,8 +9,8 @@
 use hybridsim::report::charts::{
     Chart, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow, LatencyChart, LatencyPoint,
     LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RequestPoint, RequestRateChart,
-    RunSeries, RunsChart, RunsPanel, ServiceLatency, ServiceRequests, UtilizationChart, UtilizationPoint,
-    UtilizationRunsChart,
+    RunGroup, RunSeries, RunsChart, RunsPanel, ServiceLatency, ServiceRequests, UtilizationChart,
+    UtilizationPoint, UtilizationRunsChart,
 };
 use hybridsim::report::figures::RunCurves;
 use hybridsim::world::RunOutcome;
@@ -138,6 +138,7 @@ fn recovery() -> RecoveryChart {
                     rec("spot price spike", Some(120.0), Some(600.0), None),
                     rec("backhaul loss", Some(30.0), None, Some(300.0)),
                 ],
+                intervals: Vec::new(),
             },
             PolicyRecovery {
                 policy: "latency-first".into(),
@@ -146,6 +147,7 @@ fn recovery() -> RecoveryChart {
                     rec("spot price spike", Some(120.0), Some(240.0), Some(60.0)),
                     rec("backhaul loss", Some(30.0), Some(510.0), Some(180.0)),
                 ],
+                intervals: Vec::new(),
             },
         ],
     }
@@ -675,6 +677,7 @@ fn degenerate_recovery_input_does_not_panic() {
         policies: vec![PolicyRecovery {
             policy: "p".into(),
             incidents: vec![none.clone()],
+            intervals: Vec::new(),
         }],
     };
     assert!(renders(&all_missing).iter().filter(|t| *t == "n/a").count() >= 3);
@@ -682,6 +685,7 @@ fn degenerate_recovery_input_does_not_panic() {
         policies: vec![PolicyRecovery {
             policy: "p".into(),
             incidents: vec![],
+            intervals: Vec::new(),
         }],
     };
     assert!(says_no_data(&renders(&no_incidents)));
@@ -694,6 +698,7 @@ fn degenerate_recovery_input_does_not_panic() {
         .map(|i| PolicyRecovery {
             policy: format!("policy {i}"),
             incidents: vec![odd.clone()],
+            intervals: Vec::new(),
         })
         .collect();
     renders(&RecoveryChart {
@@ -888,24 +893,86 @@ fn empty_runs_charts_say_there_is_no_data() {
     assert!(says_no_data(&renders(&no_panels)));
 }
 
+/// Every `<text>` of an SVG document with its y coordinate, and the document's height.
+fn texts_with_y(svg: &str) -> (Vec<(String, f64)>, f64) {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let height: f64 = doc.root_element().attribute("height").unwrap().parse().unwrap();
+    let texts = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| {
+            let y: f64 = n.attribute("y").unwrap().parse().unwrap();
+            (n.text().unwrap_or("").trim().to_string(), y)
+        })
+        .collect();
+    (texts, height)
+}
+
+/// Asserts that each of `labels` is the whole text of a `<text>` of `chart`, drawn on the canvas.
+fn every_label_whole_on_the_canvas<C: Chart>(chart: &C, labels: &[String]) {
+    let (texts, height) = texts_with_y(&chart.svg().unwrap());
+    assert_eq!(height, f64::from(chart.size().1));
+    for label in labels {
+        let (_, y) = texts
+            .iter()
+            .find(|(text, _)| text == label)
+            .unwrap_or_else(|| panic!("{label:?} is not among {texts:?}"));
+        assert!(
+            *y > 0.0 && *y < height,
+            "{label}: y = {y} on a canvas {height} tall"
+        );
+    }
+}
+
 #[test]
 fn many_runs_get_a_taller_legend_that_stays_on_the_canvas() {
     let labels: Vec<String> = (0..9)
         .map(|i| format!("quickstart / lowest_latency / seed {i} with a very long label"))
         .collect();
-    let chart: RunsChart<_> = CostRunsChart::new(labels, Vec::new(), Vec::new());
+    let chart: RunsChart<_> = CostRunsChart::new(labels.clone(), Vec::new(), Vec::new());
     assert!(chart.size().1 > CostRunsChart::default().size().1);
-    let svg = chart.svg().unwrap();
-    let doc = roxmltree::Document::parse(&svg).unwrap();
-    let legend: Vec<&str> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("text"))
-        .filter_map(|n| n.text())
-        .map(str::trim)
-        .filter(|t| t.contains("quickstart"))
+    every_label_whole_on_the_canvas(&chart, &labels);
+}
+
+#[test]
+fn fifteen_runs_keep_every_label_whole_on_the_canvas() {
+    let labels: Vec<String> = (1..=15)
+        .map(|seed| format!("eu-outage-dual.cheapest.seed-{seed}"))
         .collect();
-    assert_eq!(legend.len(), 9);
-    assert!(legend.iter().all(|t| t.ends_with('…')), "{legend:?}");
+    let runs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    // More runs than colours: small multiples, each captioned with its run.
+    let latency = LatencyRunsChart::new(
+        labels.clone(),
+        vec![runs_panel("chat: p99", "ms", &runs, |r, w| (r + w) as f64)],
+        incidents(),
+    );
+    every_label_whole_on_the_canvas(&latency, &labels);
+    // The recovery chart's legend: a bar colour per run, every one named.
+    let many = RecoveryChart {
+        policies: labels
+            .iter()
+            .map(|label| PolicyRecovery {
+                policy: label.clone(),
+                incidents: recovery().policies[0].incidents.clone(),
+                intervals: Vec::new(),
+            })
+            .collect(),
+    };
+    every_label_whole_on_the_canvas(&many, &labels);
+    assert!(many.size().1 > recovery().size().1, "the legend takes more rows");
+    let svg = many.svg().unwrap();
+    let mut fills: Vec<&str> = svg
+        .split("fill=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|colour| colour.starts_with('#') && *colour != "#FFFFFF")
+        .collect();
+    fills.sort_unstable();
+    fills.dedup();
+    assert!(
+        fills.len() >= 15,
+        "a colour of its own for each of 15 runs: {fills:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1057,7 +1124,11 @@ fn runs_charts_of_two_real_runs() {
     let target = root.path().join("compare");
     let out = hybridsim::output::OutputDir::create(&target, &|_| {}).expect("the output folder");
     let summaries = [("lowest_latency", &a.summary), ("cheapest", &b.summary)];
-    hybridsim::report::figures::write_runs_charts(&out, &curves, &summaries).expect("the charts");
+    let groups = ["lowest_latency", "cheapest"].map(|label| RunGroup {
+        label: label.into(),
+        runs: vec![if label == "cheapest" { 1 } else { 0 }],
+    });
+    hybridsim::report::figures::write_runs_charts(&out, &curves, &summaries, &groups).expect("the charts");
     out.commit().expect("commit");
     for name in ["latency", "cost", "utilization", "recovery"] {
         for ext in ["svg", "png"] {

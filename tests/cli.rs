@@ -230,7 +230,10 @@ fn several_policies_write_a_folder_each_and_a_comparison_that_repeats_byte_for_b
     let table = text(&comparison);
     let rows: Vec<&str> = table.lines().collect();
     assert!(
-        rows[0].starts_with("run,scenario,policy,seed,cost_usd,p99_ms.assistant,slo_attainment.assistant"),
+        rows[0].starts_with(
+            "run,scenario,policy,seed,cost_usd,service_cost_usd.assistant,\
+             cost_per_1k_requests_usd.assistant,p99_ms.assistant,slo_attainment.assistant"
+        ),
         "{}",
         rows[0]
     );
@@ -249,6 +252,64 @@ fn compare_into(dir: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["compare", "--quiet", "--out", dir.to_str().unwrap()];
     args.extend_from_slice(extra);
     hybridsim(&args)
+}
+
+/// The `run.json` of each of `runs` in `dir`, with its summary's event count.
+fn wall_times(dir: &Path, runs: &[&str]) -> Vec<(f64, f64, f64)> {
+    let read = |run: &str, file: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join(run).join(file)).unwrap()).unwrap()
+    };
+    runs.iter()
+        .map(|run| {
+            let info = read(run, "run.json");
+            let events = read(run, "summary.json")["kernel"]["events_processed"]
+                .as_f64()
+                .unwrap();
+            let wall = info["wall_clock_s"].as_f64().unwrap();
+            (wall, info["events_per_wall_second"].as_f64().unwrap(), events)
+        })
+        .collect()
+}
+
+#[test]
+fn each_compared_run_json_gives_that_runs_own_wall_time() {
+    let root = tempfile::tempdir().unwrap();
+    let compared = root.path().join("compared");
+    let by_policy = root.path().join("by-policy");
+    let (small, large) = (
+        "scenarios/drills/pattern-a.ron",
+        "scenarios/drills/eu-outage-dual.ron",
+    );
+    let started = std::time::Instant::now();
+    let result = compare_into(&compared, &[small, large, "--policy", "lowest_latency"]);
+    let compare_wall = started.elapsed().as_secs_f64();
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let started = std::time::Instant::now();
+    let result = run_into(&by_policy, &[large, "--policy", "lowest_latency,cheapest"]);
+    let run_wall = started.elapsed().as_secs_f64();
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let labels: Vec<String> = comparison_rows(&compared)[1..]
+        .iter()
+        .map(|r| r[0].clone())
+        .collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let runs = [
+        (wall_times(&compared, &labels), compare_wall),
+        (wall_times(&by_policy, &["lowest_latency", "cheapest"]), run_wall),
+    ];
+    for (runs, whole) in runs {
+        for &(wall, rate, events) in &runs {
+            // Each run.json speaks of its own run: its rate is its own events over its own
+            // wall time, and no run took longer than the process that ran them all.
+            assert!(wall > 0.0 && wall < whole, "{wall} s of a {whole} s process");
+            assert!(
+                (rate * wall - events).abs() <= 1e-6 * events,
+                "{rate} × {wall} ≠ {events}"
+            );
+        }
+        // The batch's wall time written into every run.json would make them all equal.
+        assert_ne!(runs[0].0, runs[1].0, "{runs:?}");
+    }
 }
 
 /// `comparison.csv` as rows of cells, the header first.
@@ -293,6 +354,51 @@ fn compare_sets_two_scenarios_side_by_side_with_a_folder_each() {
         .unwrap();
     let failed: Vec<u64> = rows[1..].iter().map(|r| r[failed].parse().unwrap()).collect();
     assert!(failed[1] * 10 < failed[0], "{failed:?}");
+}
+
+#[test]
+fn compare_over_seeds_lists_them_in_natural_order_and_charts_each_policy_as_one_mean() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("seeds");
+    let scenario = "scenarios/drills/eu-outage-dual.ron";
+    let args = [
+        scenario,
+        "--policy",
+        "lowest_latency,cheapest",
+        "--seed",
+        "10,9,8",
+    ];
+    let result = compare_into(&out, &args);
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result.stderr));
+    let rows = comparison_rows(&out);
+    let runs: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        runs,
+        [
+            "lowest_latency.seed-8",
+            "lowest_latency.seed-9",
+            "lowest_latency.seed-10",
+            "cheapest.seed-8",
+            "cheapest.seed-9",
+            "cheapest.seed-10"
+        ]
+    );
+    assert!(rows[0].iter().any(|h| h == "cost_per_1k_requests_usd.assistant"));
+    let replications = std::fs::read_to_string(out.join("replications.csv")).unwrap();
+    assert!(replications.contains(",cost_per_1k_requests_usd.assistant,3,"));
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("cost_per_1k_requests_usd.assistant"));
+    for chart in ["latency", "cost", "utilization", "recovery"] {
+        let svg = std::fs::read_to_string(out.join(format!("{chart}.svg"))).unwrap();
+        for policy in ["lowest_latency", "cheapest"] {
+            let entry = format!("{policy} (mean of 3 seeds)");
+            assert_eq!(svg.matches(&entry).count(), 1, "{chart}: {entry}");
+        }
+        assert!(
+            !svg.contains("seed-9"),
+            "{chart}: one entry per policy, none per seed"
+        );
+    }
 }
 
 /// Mean and 95% Student-t half-width of three values, computed here from the definitions.

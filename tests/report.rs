@@ -136,3 +136,40 @@ fn the_request_rate_chart_adds_up_to_the_summary_and_shows_the_outage() {
     assert!(fallback.points.iter().any(|p| p.arrived_per_s > 0.0));
     assert_eq!(chart.incidents.len(), 1);
 }
+
+#[test]
+fn the_comparison_gives_each_service_its_ledger_cost_per_thousand_requests() {
+    use hybridsim::experiment::compare::RunFigures;
+    use hybridsim::infra::ledger::Payer;
+    use hybridsim::vocab::WorkloadClass;
+    let outcome = run("scenarios/drills/eu-outage-dual.ron");
+    let figures = RunFigures::of("run", &outcome.summary);
+    assert!(!outcome.record.services.is_empty());
+    for (index, service) in outcome.record.services.iter().enumerate() {
+        // Every ledger entry charged to the service, added up here rather than read from the
+        // summary.
+        let payer = Payer {
+            class: WorkloadClass::Inference,
+            workload: index as u32,
+        };
+        let charged: f64 = outcome
+            .record
+            .ledger
+            .entries()
+            .iter()
+            .filter(|e| e.payer == Some(payer))
+            .map(|e| e.usd)
+            .sum();
+        let requests = &outcome.summary.services[&service.name].requests;
+        let answered = (requests.served + requests.degraded) as f64;
+        assert!(answered > 0.0 && charged > 0.0, "{}", service.name);
+        assert!(close(figures.service_cost_usd[&service.name], charged));
+        let per_1k = figures.cost_per_1k_requests_usd[&service.name].expect("requests answered");
+        assert!(
+            close(per_1k, charged / answered * 1_000.0),
+            "{}: {per_1k} against {}",
+            service.name,
+            charged / answered * 1_000.0
+        );
+    }
+}

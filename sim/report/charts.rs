@@ -1,6 +1,8 @@
-//! The report's five charts — latency, request rate, cost, recovery and utilization — and the comparison
-//! charts that overlay several runs on the same axes, one colour per run (p99 latency,
-//! cumulative cost and GPUs in use by run, [`RunsChart`]), drawn from plain input data into
+//! The report's five charts — latency, request rate, cost, recovery and utilization — and the
+//! comparison charts that set several runs on the same axes, one colour per run or per group
+//! of seeds, drawn as its mean with a 95% band (p99 latency, cumulative cost and GPUs in use by
+//! run, [`RunsChart`]; small multiples when there are more groups than colours), drawn from
+//! plain input data into
 //! SVG text or PNG bytes. This module owns the chart input types, the layout and look of each
 //! chart, and the bundled font (DejaVu Sans, `assets/fonts/`), so rendering needs no system
 //! fonts and gives the same bytes for the same input on every machine.
@@ -31,8 +33,8 @@ pub use latency::{LatencyChart, LatencyPoint, ServiceLatency};
 pub use recovery::{IncidentRecovery, PolicyRecovery, RecoveryChart};
 pub use requests::{RequestPoint, RequestRateChart, ServiceRequests};
 pub use runs::{
-    CostRuns, CostRunsChart, LatencyRuns, LatencyRunsChart, RunSeries, RunsChart, RunsPanel, UtilizationRuns,
-    UtilizationRunsChart,
+    BAND_LEVEL, CostRuns, CostRunsChart, LatencyRuns, LatencyRunsChart, MeanPoint, RunGroup, RunSeries,
+    RunsChart, RunsPanel, UtilizationRuns, UtilizationRunsChart, mean_band,
 };
 pub use study::{StudyChart, StudyLine};
 pub use utilization::{PoolUtilization, UtilizationChart, UtilizationPoint};

@@ -5,19 +5,23 @@
 //! latency per service, cumulative cost in total and per category, GPUs in use per pool, with
 //! `recovery` beside them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::infra::ledger::CostCategory;
 use crate::metrics::Summary;
 use crate::metrics::record::{RunOutcome, ServiceRecord};
+use crate::metrics::recovery::IncidentSummary;
+use crate::metrics::stats::mean_confidence_interval;
 use crate::metrics::timeseries::{cost_curves, window_end_s};
+use crate::scenario::Scenario;
 use crate::vocab::Tier;
 
+use super::ComparedRun;
 use super::charts::{
-    Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow, LatencyChart,
-    LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart, RequestPoint,
-    RequestRateChart, RunSeries, RunsPanel, ServiceLatency, ServiceRequests, UtilizationChart,
-    UtilizationPoint, UtilizationRunsChart, select_panels,
+    BAND_LEVEL, Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow,
+    LatencyChart, LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart,
+    RequestPoint, RequestRateChart, RunGroup, RunSeries, RunsPanel, ServiceLatency, ServiceRequests,
+    UtilizationChart, UtilizationPoint, UtilizationRunsChart, select_panels,
 };
 use crate::output::OutputDir;
 use crate::output::OutputError;
@@ -205,9 +209,148 @@ pub fn recovery_chart(runs: &[(&str, &Summary)]) -> RecoveryChart {
                         backlog_drain_s: i.backlog_drain_s,
                     })
                     .collect(),
+                intervals: Vec::new(),
             })
             .collect(),
     }
+}
+
+/// The recovery chart of a comparison drawn as `groups` (see [`run_groups`]): a bar per group
+/// and incident, a run's own figure for a group of one, and for a group of several seeds the
+/// mean over the runs that measured it with the half-width of its 95% Student-t interval.
+pub fn grouped_recovery_chart(runs: &[(&str, &Summary)], groups: &[RunGroup]) -> RecoveryChart {
+    let policies = groups
+        .iter()
+        .map(|group| {
+            let members: Vec<&Summary> = group
+                .runs
+                .iter()
+                .filter_map(|&r| runs.get(r))
+                .map(|r| r.1)
+                .collect();
+            group_recovery(group.legend(), &members)
+        })
+        .collect();
+    RecoveryChart { policies }
+}
+
+/// The mean of a figure over a group's runs (`None`: no run measured it) and the half-width of
+/// its interval (`None` with fewer than two values).
+type MeanAndHalf = (Option<f64>, Option<f64>);
+
+/// One group's bars: per incident (in order of first appearance), each figure's mean over the
+/// runs that measured it, with intervals when the group has several runs.
+fn group_recovery(label: String, members: &[&Summary]) -> PolicyRecovery {
+    let names = first_seen(
+        members
+            .iter()
+            .flat_map(|s| s.incidents.iter().map(|i| i.name.as_str())),
+    );
+    let over = |name: &str, figure: fn(&IncidentSummary) -> Option<f64>| -> MeanAndHalf {
+        let values: Vec<f64> = members
+            .iter()
+            .filter_map(|s| s.incidents.iter().find(|i| i.name == name))
+            .filter_map(figure)
+            .filter(|v| v.is_finite())
+            .collect();
+        let mean = (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+        (
+            mean,
+            mean_confidence_interval(&values, BAND_LEVEL).map(|(_, half)| half),
+        )
+    };
+    let row = |name: &str, pick: fn(MeanAndHalf) -> Option<f64>| IncidentRecovery {
+        incident: name.to_string(),
+        time_to_detect_s: pick(over(name, |i| i.time_to_detect_s)),
+        time_to_recover_s: pick(over(name, |i| i.time_to_recover_s)),
+        backlog_drain_s: pick(over(name, |i| i.backlog_drain_s)),
+    };
+    PolicyRecovery {
+        policy: label,
+        incidents: names.iter().map(|name| row(name, |(mean, _)| mean)).collect(),
+        intervals: if members.len() > 1 {
+            names.iter().map(|name| row(name, |(_, half)| half)).collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// How a comparison's charts draw its runs: the runs of one scenario (the same file) and
+/// policy form a group, in order of first appearance, its runs in the order given (natural
+/// order of their seeds). When every group is a single run, each keeps its run's label, so a
+/// comparison under one seed looks as before; otherwise groups are named by what varies
+/// between them, as runs are: the scenario, the policy, or both (`-2` when a name repeats).
+pub fn run_groups(runs: &[ComparedRun]) -> Vec<RunGroup> {
+    let mut scenarios: Vec<*const Scenario> = Vec::new();
+    let members: Vec<GroupKey> = runs
+        .iter()
+        .map(|run| {
+            // The same file given twice is two scenarios: their runs are not averaged together.
+            let id = std::ptr::from_ref(run.scenario);
+            let scenario = scenarios.iter().position(|&s| s == id).unwrap_or_else(|| {
+                scenarios.push(id);
+                scenarios.len() - 1
+            });
+            GroupKey {
+                scenario,
+                scenario_name: &run.summary.scenario,
+                policy: &run.summary.policy,
+                label: run.label,
+            }
+        })
+        .collect();
+    group_runs(&members)
+}
+
+/// What groups a compared run: its scenario (by position) and policy, with the names that
+/// label a group and the run's own label.
+struct GroupKey<'a> {
+    scenario: usize,
+    scenario_name: &'a str,
+    policy: &'a str,
+    label: &'a str,
+}
+
+/// The groups of runs with equal scenario and policy, labelled as [`run_groups`] says.
+fn group_runs(runs: &[GroupKey]) -> Vec<RunGroup> {
+    let mut firsts: Vec<&GroupKey> = Vec::new();
+    let mut groups: Vec<RunGroup> = Vec::new();
+    for (index, run) in runs.iter().enumerate() {
+        match firsts
+            .iter()
+            .position(|k| (k.scenario, k.policy) == (run.scenario, run.policy))
+        {
+            Some(g) => groups[g].runs.push(index),
+            None => {
+                firsts.push(run);
+                groups.push(RunGroup {
+                    label: run.label.to_string(),
+                    runs: vec![index],
+                });
+            }
+        }
+    }
+    if groups.iter().all(|g| g.runs.len() == 1) {
+        return groups;
+    }
+    let by_scenario = firsts.iter().any(|k| k.scenario_name != firsts[0].scenario_name);
+    let by_policy = firsts.iter().any(|k| k.policy != firsts[0].policy);
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (group, first) in groups.iter_mut().zip(&firsts) {
+        let mut parts = Vec::new();
+        if by_scenario {
+            parts.push(first.scenario_name);
+        }
+        if by_policy || !by_scenario {
+            parts.push(first.policy);
+        }
+        let label = parts.join(".");
+        let n = seen.entry(label.clone()).or_insert(0);
+        *n += 1;
+        group.label = if *n == 1 { label } else { format!("{label}-{n}") };
+    }
+    groups
 }
 
 /// Writes `chart` as `<folder><name>.svg` and `.png`.
@@ -356,17 +499,22 @@ pub fn utilization_runs_chart(runs: &[(&str, &RunCurves)]) -> UtilizationRunsCha
     UtilizationRunsChart::new(labels(runs), panels, shared_incidents(runs))
 }
 
-/// Writes the comparison charts of `runs` (`latency`, `cost`, `utilization`) and their
-/// recovery chart into the root of `out`, as SVG and PNG.
+/// Writes the comparison charts of `runs` drawn as `groups` (`latency`, `cost`, `utilization`)
+/// and their recovery chart into the root of `out`, as SVG and PNG.
 pub fn write_runs_charts(
     out: &OutputDir,
     runs: &[(&str, &RunCurves)],
     summaries: &[(&str, &Summary)],
+    groups: &[RunGroup],
 ) -> Result<(), OutputError> {
-    write_chart(out, "", &latency_runs_chart(runs))?;
-    write_chart(out, "", &cost_runs_chart(runs))?;
-    write_chart(out, "", &utilization_runs_chart(runs))?;
-    write_chart(out, "", &recovery_chart(summaries))
+    write_chart(out, "", &latency_runs_chart(runs).with_groups(groups.to_vec()))?;
+    write_chart(out, "", &cost_runs_chart(runs).with_groups(groups.to_vec()))?;
+    write_chart(
+        out,
+        "",
+        &utilization_runs_chart(runs).with_groups(groups.to_vec()),
+    )?;
+    write_chart(out, "", &grouped_recovery_chart(summaries, groups))
 }
 
 /// The runs' labels, in order.
@@ -505,6 +653,64 @@ mod tests {
         let fewer = [outage.clone(), vec![]];
         assert_eq!(same_in_all(fewer.into_iter()), vec![]);
         assert_eq!(same_in_all(std::iter::empty()), vec![]);
+    }
+
+    fn key<'a>(scenario: usize, name: &'a str, policy: &'a str, label: &'a str) -> GroupKey<'a> {
+        GroupKey {
+            scenario,
+            scenario_name: name,
+            policy,
+            label,
+        }
+    }
+
+    fn groups(keys: &[GroupKey]) -> Vec<(String, Vec<usize>)> {
+        group_runs(keys).into_iter().map(|g| (g.label, g.runs)).collect()
+    }
+
+    #[test]
+    fn runs_of_a_scenario_and_policy_over_seeds_are_one_group_named_by_what_varies() {
+        let policies = [
+            key(0, "dual", "cheapest", "cheapest.seed-7"),
+            key(0, "dual", "failover", "failover.seed-7"),
+            key(0, "dual", "cheapest", "cheapest.seed-8"),
+            key(0, "dual", "failover", "failover.seed-8"),
+        ];
+        assert_eq!(
+            groups(&policies),
+            [("cheapest".into(), vec![0, 2]), ("failover".into(), vec![1, 3])]
+        );
+        let seeds = [
+            key(0, "dual", "cheapest", "seed-7"),
+            key(0, "dual", "cheapest", "seed-8"),
+        ];
+        assert_eq!(groups(&seeds), [("cheapest".into(), vec![0, 1])]);
+        // The same scenario given twice: two groups, never averaged together.
+        let twice = [
+            key(0, "dual", "cheapest", "dual.seed-7"),
+            key(0, "dual", "cheapest", "dual.seed-8"),
+            key(1, "dual", "cheapest", "dual-2.seed-7"),
+            key(1, "dual", "cheapest", "dual-2.seed-8"),
+            key(2, "single", "cheapest", "single.seed-7"),
+            key(2, "single", "cheapest", "single.seed-8"),
+        ];
+        assert_eq!(
+            groups(&twice),
+            [
+                ("dual".into(), vec![0, 1]),
+                ("dual-2".into(), vec![2, 3]),
+                ("single".into(), vec![4, 5])
+            ]
+        );
+        // One seed: each run is its own group under its own label, as before.
+        let single = [
+            key(0, "dual", "cheapest", "cheapest"),
+            key(0, "dual", "failover", "failover"),
+        ];
+        assert_eq!(
+            groups(&single),
+            [("cheapest".into(), vec![0]), ("failover".into(), vec![1])]
+        );
     }
 
     #[test]

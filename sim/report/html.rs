@@ -396,30 +396,36 @@ fn replications(out: &mut String, c: &Comparison) {
 /// scale for all of them.
 fn comparison_charts(out: &mut String, runs: &[ComparedRun]) -> Result<(), ChartError> {
     let labelled: Vec<(&str, &figures::RunCurves)> = runs.iter().map(|r| (r.label, r.curves)).collect();
+    let groups = figures::run_groups(runs);
     out.push_str(
-        "<p class=\"note\">One colour per run, the same in every chart; every panel has one scale for \
-         all runs. Incidents are shaded when every run has the same ones.</p>\n",
+        "<p class=\"note\">One colour per run, or per scenario and policy run under several seeds \
+         (drawn as the mean over the seeds with its 95% interval), the same in every chart; with \
+         more than the colours tell apart, one small plot each. Every panel has one scale for all \
+         runs. Incidents are shaded when every run has the same ones.</p>\n",
     );
     inline::figure(
         out,
-        &inline::thin_latency_runs(&figures::latency_runs_chart(&labelled)),
+        &inline::thin_latency_runs(&figures::latency_runs_chart(&labelled).with_groups(groups.clone())),
         "p99 end-to-end latency per service in each metrics window, with the SLO bound.",
     )?;
     inline::figure(
         out,
-        &inline::thin_cost_runs(&figures::cost_runs_chart(&labelled)),
+        &inline::thin_cost_runs(&figures::cost_runs_chart(&labelled).with_groups(groups.clone())),
         "Cumulative spend in total and per cost category.",
     )?;
     inline::figure(
         out,
-        &inline::thin_utilization_runs(&figures::utilization_runs_chart(&labelled)),
+        &inline::thin_utilization_runs(
+            &figures::utilization_runs_chart(&labelled).with_groups(groups.clone()),
+        ),
         "GPUs in use per pool, all tiers together.",
     )?;
     let summaries: Vec<(&str, &Summary)> = runs.iter().map(|r| (r.label, r.summary)).collect();
     inline::figure(
         out,
-        &figures::recovery_chart(&summaries),
-        "Time to detect, recover and drain the backlog per incident, one group of bars per run.",
+        &figures::grouped_recovery_chart(&summaries, &groups),
+        "Time to detect, recover and drain the backlog per incident, one bar per run (or mean over \
+         seeds, with its 95% interval).",
     )
 }
 

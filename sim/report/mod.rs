@@ -132,7 +132,7 @@ pub fn finish_comparison(
     }
     let curves: Vec<(&str, &figures::RunCurves)> = charted.iter().map(|r| (r.label, r.curves)).collect();
     let summaries: Vec<(&str, &Summary)> = charted.iter().map(|r| (r.label, r.summary)).collect();
-    figures::write_runs_charts(&out, &curves, &summaries)?;
+    figures::write_runs_charts(&out, &curves, &summaries, &figures::run_groups(charted))?;
     let report = html::comparison_report(charted, comparison).map_err(|e| report_error(&out, "", e))?;
     out.write_bytes(html::REPORT_HTML, report.as_bytes())?;
     out.commit()

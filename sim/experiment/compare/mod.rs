@@ -9,6 +9,7 @@
 //! [`Comparison::replications`] gives the mean of each figure with a Student-t confidence
 //! interval.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
@@ -99,7 +100,10 @@ pub enum CompareError {
 /// The runs comparing `scenarios`: each under every policy of `policies` (or, when empty, of its
 /// own `policy` list) and every seed of `seeds`, in that order. Labels join what varies across
 /// the whole set — scenario name, policy, `seed-N` — with `.`, and are made unique with a `-2`,
-/// `-3` suffix when the same scenario is named twice. More than [`MAX_RUNS`] runs is an error,
+/// `-3` suffix when the same scenario is named twice. The seeds of one scenario and policy are
+/// listed in natural order of their labels (`seed-7` before `seed-10`, see [`natural_cmp`]),
+/// whatever order they were given in; scenarios and policies keep the order given, since the
+/// first policy is what the others are measured against. More than [`MAX_RUNS`] runs is an error,
 /// found before anything is allocated for them.
 pub fn plan(
     scenarios: &[&Scenario],
@@ -149,7 +153,59 @@ pub fn plan(
         }
     }
     label(&mut runs, scenarios);
+    // Only within a scenario and policy: their order is the user's, and the first policy is
+    // the baseline of the differences over seeds.
+    for group in runs.chunk_by_mut(|a, b| a.scenario == b.scenario && a.policy == b.policy) {
+        group.sort_by(|a, b| natural_cmp(&a.label, &b.label));
+    }
     Ok(runs)
+}
+
+/// Orders text as a reader does: runs of digits compare as numbers, so `seed-7` comes before
+/// `seed-10` and `a2b` before `a10b`; everything else compares character by character. Equal
+/// numbers written with more leading zeros come later, and strings that differ only there are
+/// still ordered, so this is a total order consistent with equality.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a, b);
+    loop {
+        match (x.chars().next(), y.chars().next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let (m, rest_x) = split_digits(x);
+                let (n, rest_y) = split_digits(y);
+                let order = compare_numbers(m, n);
+                if order != Ordering::Equal {
+                    return order;
+                }
+                (x, y) = (rest_x, rest_y);
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(&d);
+                }
+                (x, y) = (&x[c.len_utf8()..], &y[d.len_utf8()..]);
+            }
+        }
+    }
+}
+
+/// The leading ASCII digits of `s` and the rest.
+fn split_digits(s: &str) -> (&str, &str) {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    s.split_at(end)
+}
+
+/// Two runs of digits by their value (any length: no parsing, so no overflow), then the one
+/// with fewer leading zeros first.
+fn compare_numbers(m: &str, n: &str) -> Ordering {
+    let (m_value, n_value) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
+    m_value
+        .len()
+        .cmp(&n_value.len())
+        .then_with(|| m_value.cmp(n_value))
+        .then_with(|| m.len().cmp(&n.len()))
 }
 
 fn label(runs: &mut [RunPlan], scenarios: &[&Scenario]) {

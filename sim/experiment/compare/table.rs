@@ -23,6 +23,11 @@ pub struct RunFigures {
     pub seed: u64,
     /// Total cost.
     pub cost_usd: f64,
+    /// Per service: what it cost (its GPUs and the bytes its requests and responses moved, as
+    /// the ledger charged them to it).
+    pub service_cost_usd: BTreeMap<String, f64>,
+    /// Per service: its cost per thousand requests served or degraded (`None`: none were).
+    pub cost_per_1k_requests_usd: BTreeMap<String, Option<f64>>,
     /// Per service: p99 end-to-end latency in ms.
     pub p99_ms: BTreeMap<String, Option<f64>>,
     /// Per service with an SLO: the share of requests within it.
@@ -47,6 +52,11 @@ impl RunFigures {
             policy: summary.policy.clone(),
             seed: summary.seed,
             cost_usd: summary.cost.total_usd,
+            service_cost_usd: services.iter().map(|(n, s)| (n.clone(), s.cost_usd)).collect(),
+            cost_per_1k_requests_usd: services
+                .iter()
+                .map(|(n, s)| (n.clone(), s.cost_per_1k_requests_usd))
+                .collect(),
             p99_ms: services
                 .iter()
                 .map(|(n, s)| (n.clone(), s.latency_ms.get("e2e").and_then(|l| l.p99)))
@@ -82,7 +92,8 @@ impl RunFigures {
 /// the run has no such figure, or it could not be measured).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
-    /// `cost_usd`, `p99_ms.<service>`, `slo_attainment.<service>`, `requests_failed.<service>`,
+    /// `cost_usd`, `service_cost_usd.<service>`, `cost_per_1k_requests_usd.<service>`,
+    /// `p99_ms.<service>`, `slo_attainment.<service>`, `requests_failed.<service>`,
     /// `time_to_recover_s.<incident>`, `goodput.<class>` or `jobs_completed.<class>`.
     pub name: String,
     /// Decimals shown in the table.
@@ -279,6 +290,16 @@ impl Comparison {
 /// The numeric columns of `runs`, see [`Comparison::figures`].
 fn figures(runs: &[RunFigures]) -> Vec<Figure> {
     let mut figures = vec![figure("cost_usd".into(), 2, runs, |f| Some(f.cost_usd))];
+    for name in keys(runs, |f| f.service_cost_usd.keys()) {
+        figures.push(figure(format!("service_cost_usd.{name}"), 2, runs, |f| {
+            f.service_cost_usd.get(&name).copied()
+        }));
+    }
+    for name in keys(runs, |f| f.cost_per_1k_requests_usd.keys()) {
+        figures.push(figure(format!("cost_per_1k_requests_usd.{name}"), 4, runs, |f| {
+            f.cost_per_1k_requests_usd.get(&name).copied().flatten()
+        }));
+    }
     for name in keys(runs, |f| f.p99_ms.keys()) {
         figures.push(figure(format!("p99_ms.{name}"), 1, runs, |f| {
             f.p99_ms.get(&name).copied().flatten()

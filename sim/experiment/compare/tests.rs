@@ -39,6 +39,60 @@ fn labels_name_only_what_varies() {
 }
 
 #[test]
+fn numbers_in_labels_sort_by_value() {
+    let mut labels = vec![
+        "seed-10",
+        "seed-7",
+        "seed-9",
+        "b.seed-1",
+        "a2b",
+        "a10b",
+        "seed-007",
+        "seed-07",
+        "seed-",
+        "seed-99999999999999999999999",
+        "seed-100000000000000000000000",
+    ];
+    labels.sort_by(|a, b| natural_cmp(a, b));
+    assert_eq!(
+        labels,
+        [
+            "a2b",
+            "a10b",
+            "b.seed-1",
+            "seed-",
+            "seed-7",
+            "seed-07",
+            "seed-007",
+            "seed-9",
+            "seed-10",
+            "seed-99999999999999999999999",
+            "seed-100000000000000000000000",
+        ]
+    );
+    assert_eq!(natural_cmp("seed-7", "seed-7"), Ordering::Equal);
+    assert_eq!(natural_cmp("é2", "é10"), Ordering::Less);
+}
+
+#[test]
+fn seeds_are_listed_in_natural_order_and_policies_as_given() {
+    let dual = load("scenarios/drills/eu-outage-dual.ron");
+    let policies = ["failover".to_string(), "cheapest".to_string()];
+    let runs = plan(&[&dual], &policies, &Seeds::These(vec![10, 7, 9])).unwrap();
+    assert_eq!(
+        labels(&runs),
+        [
+            "failover.seed-7",
+            "failover.seed-9",
+            "failover.seed-10",
+            "cheapest.seed-7",
+            "cheapest.seed-9",
+            "cheapest.seed-10"
+        ]
+    );
+}
+
+#[test]
 fn without_policies_each_scenario_runs_its_own_list() {
     let dual = load("scenarios/drills/eu-outage-dual.ron");
     let runs = plan(&[&dual], &[], &Seeds::Own).unwrap();
@@ -71,6 +125,8 @@ fn figures(label: &str, scenario: &str, seed: u64, cost: f64, p99: &[(&str, f64)
         policy: "cheapest".into(),
         seed,
         cost_usd: cost,
+        service_cost_usd: BTreeMap::new(),
+        cost_per_1k_requests_usd: BTreeMap::new(),
         p99_ms: p99.iter().map(|(n, v)| (n.to_string(), Some(*v))).collect(),
         slo_attainment: BTreeMap::new(),
         requests_failed: p99.iter().map(|(n, _)| (n.to_string(), 0)).collect(),
@@ -114,6 +170,59 @@ fn the_table_has_every_runs_figures_and_blanks_where_a_run_has_none() {
         c.replications.is_empty(),
         "one seed per scenario: nothing to average"
     );
+}
+
+#[test]
+fn each_service_has_its_cost_and_cost_per_thousand_requests_in_every_output() {
+    let mut chat = figures("a", "s", 1, 30.0, &[("chat", 100.0)]);
+    chat.service_cost_usd.insert("chat".into(), 12.5);
+    chat.cost_per_1k_requests_usd.insert("chat".into(), Some(0.25));
+    let mut idle = figures("b", "s", 2, 40.0, &[("chat", 90.0)]);
+    idle.service_cost_usd.insert("chat".into(), 3.0);
+    idle.cost_per_1k_requests_usd.insert("chat".into(), None);
+    let c = comparison(vec![chat, idle]);
+    let (header, rows) = c.table();
+    assert_eq!(
+        header[4..7],
+        [
+            "cost_usd",
+            "service_cost_usd.chat",
+            "cost_per_1k_requests_usd.chat"
+        ]
+    );
+    assert_eq!(rows[0][5..7], ["12.50", "0.2500"]);
+    assert_eq!(
+        rows[1][5..7],
+        ["3.00", ""],
+        "no request answered: no cost per request"
+    );
+    assert!(c.text().contains("cost_per_1k_requests_usd.chat"));
+    let [r] = c.replications.as_slice() else {
+        panic!("one group over two seeds: {:?}", c.replications)
+    };
+    let per_1k = r
+        .figures
+        .iter()
+        .find(|f| f.figure == "cost_per_1k_requests_usd.chat")
+        .expect("a mean of the cost per 1k requests");
+    assert_eq!((per_1k.n, per_1k.mean), (1, 0.25));
+    let json = serde_json::to_value(&c).unwrap();
+    assert_eq!(json["runs"][0]["service_cost_usd"]["chat"], 12.5);
+    assert_eq!(json["runs"][0]["cost_per_1k_requests_usd"]["chat"], 0.25);
+    // Every column is named by its path in comparison.json's runs, which readers of both
+    // (the notebooks) match on.
+    for figure in c.figures() {
+        let run = &json["runs"][0];
+        let value = match figure.name.split_once('.') {
+            Some((field, key)) => &run[field][key],
+            None => &run[figure.name.as_str()],
+        };
+        assert!(
+            !value.is_null(),
+            "{} is not a path in comparison.json",
+            figure.name
+        );
+    }
 }
 
 #[test]

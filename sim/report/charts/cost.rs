@@ -46,18 +46,25 @@ struct Layer {
 }
 
 /// Pixel size of the chart.
-pub(super) fn size(_chart: &CostChart) -> (u32, u32) {
-    (WIDTH, style::HEADER_H + 2 * PANEL_H + style::FOOTER_H)
+pub(super) fn size(chart: &CostChart) -> (u32, u32) {
+    (
+        WIDTH,
+        frame::header_h(&legend(chart), WIDTH) + 2 * PANEL_H + style::FOOTER_H,
+    )
+}
+
+/// The figure legend: the incident band, when there is one.
+fn legend(chart: &CostChart) -> Vec<LegendItem> {
+    if chart.incidents.is_empty() {
+        Vec::new()
+    } else {
+        vec![LegendItem::new("incident", Swatch::Incident)]
+    }
 }
 
 /// Draws the chart on `root`.
 pub(super) fn draw<DB: DrawingBackend>(chart: &CostChart, root: &Area<DB>) -> Result<(), ChartError> {
-    let legend: Vec<LegendItem> = if chart.incidents.is_empty() {
-        Vec::new()
-    } else {
-        vec![LegendItem::new("incident", Swatch::Incident)]
-    };
-    let body = frame::figure(root, CostChart::TITLE, &legend)?;
+    let body = frame::figure(root, CostChart::TITLE, &legend(chart))?;
     let mut points: Vec<&CostPoint> = chart.points.iter().filter(|p| p.t_s.is_finite()).collect();
     points.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     let by_category = CostCategory::ALL

@@ -15,20 +15,23 @@ use plotters::style::{Color, RGBColor, WHITE};
 
 use super::render::{Area, text_size};
 use super::style::{self, AXIS, GRID, INCIDENT_FILL, INCIDENT_INK, INK, MUTED, TimeAxis};
+use super::typeset::text_width;
 use super::{ChartError, IncidentWindow};
 
 /// Left and right page margin, in pixels.
 const PAD: i32 = 16;
 /// Height of a panel's caption row.
 const CAPTION_H: u32 = 30;
+/// Height of a small multiple's caption row.
+const SMALL_CAPTION_H: u32 = 24;
 /// Width of a legend swatch.
 const SWATCH_W: i32 = 24;
 /// Rows of incident labels above a plot; a label overlaps another only when all are taken.
 const LABEL_ROWS: usize = 2;
 /// Height of one row of incident labels.
 const LABEL_ROW_H: i32 = 18;
-/// Figure legend entries per row in [`figure_grid`].
-const LEGEND_COLUMNS: usize = 4;
+/// The vertical centre of the first row of a figure legend.
+const LEGEND_TOP: i32 = 52;
 /// Height of one row of a figure legend.
 const LEGEND_ROW_H: i32 = 22;
 
@@ -69,15 +72,23 @@ impl LegendItem {
     }
 }
 
-/// Paints the background, the title and the figure legend; returns the area for panels.
+/// Paints the background, the title and the figure legend; returns the area for panels. The
+/// legend wraps to as many rows as it needs ([`legend_layout`]); the header is
+/// [`header_h`] tall, so a chart that sizes its canvas with it never cuts an entry.
 pub(super) fn figure<DB: DrawingBackend>(
     root: &Area<DB>,
     title: &str,
     legend: &[LegendItem],
 ) -> Result<Area<DB>, ChartError> {
     paint_title(root, title)?;
-    draw_legend(root, legend, (PAD, 52))?;
-    Ok(body_below(root, style::HEADER_H))
+    let (width, _) = root.dim_in_pixel();
+    let label_style = legend_style();
+    for (item, placed) in legend.iter().zip(legend_layout(legend, width)) {
+        let y = LEGEND_TOP + placed.row as i32 * LEGEND_ROW_H;
+        draw_swatch(root, item.swatch, (placed.x, y))?;
+        root.draw_text(&placed.label, &label_style, (placed.x + SWATCH_W + 6, y))?;
+    }
+    Ok(body_below(root, header_h(legend, width)))
 }
 
 /// Paints the background and the title.
@@ -93,51 +104,72 @@ fn body_below<DB: DrawingBackend>(root: &Area<DB>, header_h: u32) -> Area<DB> {
     body.margin(0, style::FOOTER_H, 0, 0)
 }
 
-/// Height of the figure header when its legend of `entries` is laid out in rows of
-/// [`LEGEND_COLUMNS`]: the usual header, one row taller for each row after the first.
-pub(super) fn grid_header_h(entries: usize) -> u32 {
-    let rows = entries.div_ceil(LEGEND_COLUMNS).max(1) as u32;
-    style::HEADER_H + (rows - 1) * LEGEND_ROW_H as u32
+/// Height of the figure header of a chart `width` pixels wide with `legend`: the usual header,
+/// one row taller for each legend row after the first.
+pub(super) fn header_h(legend: &[LegendItem], width: u32) -> u32 {
+    let rows = legend_layout(legend, width)
+        .last()
+        .map_or(1, |placed| placed.row + 1);
+    style::HEADER_H + (rows as u32 - 1) * LEGEND_ROW_H as u32
 }
 
-/// Like [`figure`], for a legend that may not fit one row (one entry per compared run): the
-/// entries are laid out in columns of equal width, [`LEGEND_COLUMNS`] to a row, each label
-/// cut to fit its column. The header is [`grid_header_h`] tall.
-pub(super) fn figure_grid<DB: DrawingBackend>(
-    root: &Area<DB>,
-    title: &str,
-    legend: &[LegendItem],
-) -> Result<Area<DB>, ChartError> {
-    paint_title(root, title)?;
-    let (width, _) = root.dim_in_pixel();
-    let column_w = (width as i32 - 2 * PAD) / LEGEND_COLUMNS as i32;
-    let label_style = style::text(14.0, INK).pos(Pos::new(HPos::Left, VPos::Center));
-    for (i, item) in legend.iter().enumerate() {
-        let (column, row) = ((i % LEGEND_COLUMNS) as i32, (i / LEGEND_COLUMNS) as i32);
-        let (x, y) = (PAD + column * column_w, 52 + row * LEGEND_ROW_H);
-        let max_w = column_w - SWATCH_W - 6 - 16;
-        let label = fit_label(root, &item.label, &label_style, max_w)?;
-        draw_swatch(root, item.swatch, (x, y))?;
-        root.draw_text(&label, &label_style, (x + SWATCH_W + 6, y))?;
-    }
-    Ok(body_below(root, grid_header_h(legend.len())))
+/// Where a legend entry goes.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Placed {
+    /// The left end of its swatch.
+    pub x: i32,
+    /// Its row, from 0.
+    pub row: usize,
+    /// Its text: the whole label, unless that alone is wider than the chart.
+    pub label: String,
+}
+
+/// Lays legend entries out left to right in their order, starting a new row when the next
+/// would pass the right margin. Every label is kept whole; only one wider than a whole row is
+/// cut, with an ellipsis, to fit it.
+pub(super) fn legend_layout(items: &[LegendItem], width: u32) -> Vec<Placed> {
+    let label_style = legend_style();
+    let right = width as i32 - PAD;
+    let max_label = (right - PAD - SWATCH_W - 6).max(1);
+    let (mut x, mut row) = (PAD, 0);
+    items
+        .iter()
+        .map(|item| {
+            let label = fit_label(&item.label, &label_style, max_label);
+            let entry = SWATCH_W + 6 + measure(&label, &label_style);
+            if x > PAD && x + entry > right {
+                (x, row) = (PAD, row + 1);
+            }
+            let placed = Placed { x, row, label };
+            x += entry + 22;
+            placed
+        })
+        .collect()
+}
+
+/// The text style of figure legend labels.
+fn legend_style() -> plotters::style::TextStyle<'static> {
+    style::text(14.0, INK).pos(Pos::new(HPos::Left, VPos::Center))
+}
+
+/// The width of `text`: measured from the bundled font, or, should it be unavailable (drawing
+/// then fails anyway), a generous 9 pixels a character.
+fn measure(text: &str, text_style: &plotters::style::TextStyle) -> i32 {
+    text_width(text, text_style).map_or(9 * text.chars().count() as i32, |w| w as i32)
 }
 
 /// `label`, cut with an ellipsis until it is at most `max_w` pixels wide in `text_style`.
-fn fit_label<DB: DrawingBackend>(
-    area: &Area<DB>,
-    label: &str,
-    text_style: &plotters::style::TextStyle,
-    max_w: i32,
-) -> Result<String, ChartError> {
-    // No legend column holds more than about 40 characters: start from there.
-    let mut chars = label.chars().count().min(48);
+fn fit_label(label: &str, text_style: &plotters::style::TextStyle, max_w: i32) -> String {
+    if measure(label, text_style) <= max_w {
+        return label.to_string();
+    }
+    let mut chars = label.chars().count();
     let mut fitted = style::clip_label(label, chars);
-    while chars > 1 && text_size(area, &fitted, text_style)?.0 as i32 > max_w {
+    while chars > 1 && measure(&fitted, text_style) > max_w {
         chars -= 1;
         fitted = style::clip_label(label, chars);
     }
-    Ok(fitted)
+    fitted
 }
 
 /// Draws `caption` (and a legend after it, if any) at the top of a panel; returns the rest.
@@ -151,6 +183,19 @@ pub(super) fn panel<DB: DrawingBackend>(
     let (w, _) = text_size(area, caption, &caption_style)?;
     draw_legend(area, legend, (PAD + w as i32 + 28, 16))?;
     Ok(area.split_vertically(CAPTION_H).1)
+}
+
+/// Draws a small multiple's `caption` at the top of its cell, cut to the cell's width only if
+/// it is wider; returns the rest of the cell.
+pub(super) fn small_panel<DB: DrawingBackend>(
+    area: &Area<DB>,
+    caption: &str,
+) -> Result<Area<DB>, ChartError> {
+    let caption_style = style::bold(14.0, INK);
+    let (width, _) = area.dim_in_pixel();
+    let caption = fit_label(caption, &caption_style, width as i32 - 2 * PAD);
+    area.draw_text(&caption, &caption_style, (PAD, 6))?;
+    Ok(area.split_vertically(SMALL_CAPTION_H).1)
 }
 
 /// Draws legend entries left to right from `(x, y_center)`.

@@ -64,7 +64,10 @@ const PERCENTILES: [(&str, Percentile, RGBColor); 3] = [
 /// Pixel size of the chart.
 pub(super) fn size(chart: &LatencyChart) -> (u32, u32) {
     let panels = chart.services.len().max(1) as u32;
-    (WIDTH, style::HEADER_H + PANEL_H * panels + style::FOOTER_H)
+    (
+        WIDTH,
+        frame::header_h(&legend(chart), WIDTH) + PANEL_H * panels + style::FOOTER_H,
+    )
 }
 
 /// Draws the chart on `root`.

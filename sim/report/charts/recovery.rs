@@ -1,10 +1,13 @@
 //! The recovery chart (`recovery`): per incident, bars of time to detect, time to recover and
 //! time to drain the backlog, one panel each, with one bar per policy side by side so
-//! policies can be compared. A figure that could not be measured is drawn as "n/a".
+//! policies can be compared. A figure that could not be measured is drawn as "n/a". A bar that
+//! is a mean over seeds carries a whisker for its 95% interval. Each bar has its own colour,
+//! from the palette while it holds them all and from evenly spaced hues beyond, so no two
+//! policies share one; the legend wraps to as many rows as it needs.
 
 use std::collections::BTreeMap;
 
-use plotters::element::Rectangle;
+use plotters::element::{PathElement, Rectangle};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{Color, RGBColor};
@@ -35,7 +38,7 @@ pub struct IncidentRecovery {
     pub backlog_drain_s: Option<f64>,
 }
 
-/// One policy's recovery figures.
+/// One policy's recovery figures: of one run, or the means over a group of runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyRecovery {
     /// The policy's name, shown in the legend.
@@ -43,6 +46,9 @@ pub struct PolicyRecovery {
     /// Its incidents, in any order; incidents are shown in order of first appearance over
     /// all policies.
     pub incidents: Vec<IncidentRecovery>,
+    /// For means over several runs: the half-widths of their 95% intervals, by incident name
+    /// as in `incidents`, drawn as whiskers; empty for a single run.
+    pub intervals: Vec<IncidentRecovery>,
 }
 
 /// Input of the recovery chart: one policy for a single run, several to compare them.
@@ -66,27 +72,29 @@ const FIGURES: [(&str, Figure); 3] = [
 type Table = Vec<Vec<Option<f64>>>;
 
 /// Pixel size of the chart.
-pub(super) fn size(_chart: &RecoveryChart) -> (u32, u32) {
+pub(super) fn size(chart: &RecoveryChart) -> (u32, u32) {
     (
         WIDTH,
-        style::HEADER_H + FIGURES.len() as u32 * PANEL_H + style::FOOTER_H,
+        frame::header_h(&legend(chart), WIDTH) + FIGURES.len() as u32 * PANEL_H + style::FOOTER_H,
     )
 }
 
-/// Draws the chart on `root`.
-pub(super) fn draw<DB: DrawingBackend>(chart: &RecoveryChart, root: &Area<DB>) -> Result<(), ChartError> {
-    let legend: Vec<LegendItem> = chart
+/// The figure legend: one entry per policy (or run) in its colour, every one of them, whole.
+fn legend(chart: &RecoveryChart) -> Vec<LegendItem> {
+    chart
         .policies
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            LegendItem::new(
-                style::clip_label(&p.policy, 40),
-                Swatch::Fill(style::series_color(i)),
-            )
+            let color = style::distinct_color(i, chart.policies.len());
+            LegendItem::new(p.policy.as_str(), Swatch::Fill(color))
         })
-        .collect();
-    let body = frame::figure(root, RecoveryChart::TITLE, &legend)?;
+        .collect()
+}
+
+/// Draws the chart on `root`.
+pub(super) fn draw<DB: DrawingBackend>(chart: &RecoveryChart, root: &Area<DB>) -> Result<(), ChartError> {
+    let body = frame::figure(root, RecoveryChart::TITLE, &legend(chart))?;
     let incidents = incident_names(chart);
     let panels = body.split_evenly((FIGURES.len(), 1));
     for ((caption, figure), area) in FIGURES.into_iter().zip(&panels) {
@@ -95,8 +103,9 @@ pub(super) fn draw<DB: DrawingBackend>(chart: &RecoveryChart, root: &Area<DB>) -
             frame::no_data(&plot_area, "no incidents to show")?;
             continue;
         }
-        let table = table(chart, &incidents, figure);
-        draw_panel(&plot_area, caption, &incidents, &table)?;
+        let values = table(chart, &incidents, figure, |p| &p.incidents);
+        let intervals = table(chart, &incidents, figure, |p| &p.intervals);
+        draw_panel(&plot_area, caption, &incidents, &values, &intervals)?;
     }
     Ok(())
 }
@@ -113,15 +122,20 @@ fn incident_names(chart: &RecoveryChart) -> Vec<&str> {
     names
 }
 
-/// One figure per policy and incident: the first entry of that name, `None` if the policy
-/// has none or its value is not a finite non-negative number.
-fn table(chart: &RecoveryChart, incidents: &[&str], figure: Figure) -> Table {
+/// One figure per policy and incident, read from the list `of` gives (its values or its
+/// intervals): the first entry of that name, `None` if the policy has none or its value is not
+/// a finite non-negative number.
+fn table(
+    chart: &RecoveryChart,
+    incidents: &[&str],
+    figure: Figure,
+    of: fn(&PolicyRecovery) -> &Vec<IncidentRecovery>,
+) -> Table {
     chart
         .policies
         .iter()
         .map(|policy| {
-            let first: BTreeMap<&str, Option<f64>> = policy
-                .incidents
+            let first: BTreeMap<&str, Option<f64>> = of(policy)
                 .iter()
                 .rev()
                 .map(|r| (r.incident.as_str(), figure(r)))
@@ -157,8 +171,15 @@ fn draw_panel<DB: DrawingBackend>(
     caption: &str,
     incidents: &[&str],
     table: &Table,
+    intervals: &Table,
 ) -> Result<(), ChartError> {
-    let max_s = table.iter().flatten().flatten().copied().fold(0.0, f64::max);
+    let interval = |p: usize, i: usize| intervals.get(p).and_then(|row| row.get(i)).copied().flatten();
+    let tops = table.iter().enumerate().flat_map(|(p, row)| {
+        row.iter()
+            .enumerate()
+            .filter_map(move |(i, v)| Some(v.as_ref()? + interval(p, i).unwrap_or(0.0)))
+    });
+    let max_s = tops.fold(0.0, f64::max);
     let (per_unit, unit_name) = unit(max_s);
     let y = frame::y_range(max_s / per_unit, 1.18);
     let x = 0.0..incidents.len() as f64;
@@ -182,8 +203,12 @@ fn draw_panel<DB: DrawingBackend>(
     for (p, row) in table.iter().enumerate() {
         for (i, value) in row.iter().enumerate() {
             let (left, right) = bar_span(i, p, table.len(), max_width);
-            let color = style::series_color(p);
-            draw_bar(&plot, (left, right), value.map(|v| v / per_unit), color, labelled)?;
+            let color = style::distinct_color(p, table.len());
+            let value = value.map(|v| v / per_unit);
+            draw_bar(&plot, (left, right), value, color, labelled)?;
+            if let (Some(v), Some(half)) = (value, interval(p, i)) {
+                draw_whisker(&plot, (left, right), v, half / per_unit)?;
+            }
         }
     }
     draw_group_labels(area, &plot, incidents)
@@ -235,6 +260,28 @@ fn draw_bar<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The 95% interval of a mean bar spanning `left..right`: a vertical line from `v - half` (not
+/// below zero) to `v + half`, capped at both ends.
+fn draw_whisker<DB: DrawingBackend>(
+    plot: &Plot<'_, DB>,
+    (left, right): (f64, f64),
+    v: f64,
+    half: f64,
+) -> Result<(), ChartError> {
+    if !half.is_finite() || half <= 0.0 {
+        return Ok(());
+    }
+    let (low, high) = ((v - half).max(0.0), v + half);
+    let area = plot.plotting_area();
+    let (centre, cap) = ((left + right) / 2.0, (right - left) * 0.2);
+    let ink = INK.stroke_width(2);
+    area.draw(&PathElement::new([(centre, low), (centre, high)], ink))?;
+    for y in [low, high] {
+        area.draw(&PathElement::new([(centre - cap, y), (centre + cap, y)], ink))?;
+    }
+    Ok(())
+}
+
 /// Incident names centred under their groups, cut to the group's width.
 fn draw_group_labels<DB: DrawingBackend>(
     area: &Area<DB>,
@@ -276,6 +323,7 @@ mod tests {
                 PolicyRecovery {
                     policy: "a".into(),
                     incidents: vec![rec("x", Some(1.0)), rec("y", Some(2.0))],
+                    intervals: Vec::new(),
                 },
                 PolicyRecovery {
                     policy: "b".into(),
@@ -284,12 +332,13 @@ mod tests {
                         rec("y", Some(3.0)),
                         rec("y", Some(9.0)),
                     ],
+                    intervals: Vec::new(),
                 },
             ],
         };
         let names = incident_names(&chart);
         assert_eq!(names, vec!["x", "y", "z"]);
-        let t = table(&chart, &names, |r| r.time_to_detect_s);
+        let t = table(&chart, &names, |r| r.time_to_detect_s, |p| &p.incidents);
         assert_eq!(
             t,
             vec![vec![Some(1.0), Some(2.0), None], vec![None, Some(3.0), None]]

@@ -1,25 +1,42 @@
 //! The comparison charts (`latency`, `cost`, `utilization` of a comparison folder): several
-//! runs overlaid on the same axes, one colour per run. This module owns their input types
-//! ([`RunsChart`] and its panels and series) and the one drawing function the three share:
-//! every panel has the same time axis (all runs' times), its y axis starts at zero and covers
-//! every run's values, and run `i` has colour `i` in every chart and panel, so runs are read
-//! against the same scale. A missing or non-finite value breaks a run's line.
+//! runs on the same axes. This module owns their input types ([`RunsChart`], its groups,
+//! panels and series) and the one drawing function the three share: every panel has the same
+//! time axis (all runs' times), its y axis starts at zero and covers every run's values, and a
+//! missing or non-finite value breaks a line.
+//!
+//! Runs come in groups ([`RunGroup`]): a scenario and policy run under several seeds is one
+//! group, drawn as its mean over the seeds at each time with the 95% Student-t interval of that
+//! mean as a band ([`mean_band`]); a group of one run is its line. Group `i` has colour `i` in
+//! every chart and panel. The palette tells [`style::PALETTE`] groups apart; with more groups,
+//! each panel becomes small multiples, one small plot per group on the panel's scale, every
+//! group in one colour and named by its caption, so no colour ever stands for two groups.
 
 use std::marker::PhantomData;
 use std::ops::Range;
 
-use plotters::element::{Circle, DashedPathElement, PathElement};
+use plotters::element::{Circle, DashedPathElement, PathElement, Polygon};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{Color, RGBColor};
 
 use super::frame::{self, Axes, LegendItem, Plot, Swatch};
 use super::render::Area;
-use super::style::{self, REFERENCE, TimeAxis, WIDTH};
+use super::style::{self, PALETTE, REFERENCE, TimeAxis, WIDTH};
 use super::{Chart, ChartError, IncidentWindow};
+use crate::metrics::stats::mean_confidence_interval;
 
-/// Height of one panel.
+/// Height of one panel when groups are overlaid.
 const PANEL_H: u32 = 300;
+/// Small multiples per row.
+const SMALL_COLUMNS: usize = 3;
+/// Height of one small multiple.
+const SMALL_H: u32 = 210;
+/// Height of the caption above a panel's small multiples.
+const SMALL_CAPTION_H: u32 = 30;
+/// The confidence level of the band around a group's mean.
+pub const BAND_LEVEL: f64 = 0.95;
+/// The one colour of small multiples: the group is named by the caption, not by a colour.
+const SMALL_COLOR: RGBColor = RGBColor(78, 121, 167);
 
 /// One run's values over time in a panel.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,13 +64,36 @@ pub struct RunsPanel {
     pub series: Vec<RunSeries>,
 }
 
-/// Input of a comparison chart: runs overlaid panel by panel. `K` says which chart it is
+/// Runs drawn as one: the runs of one scenario and policy under several seeds (their mean
+/// and its interval), or a single run (its line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunGroup {
+    /// Its name in the legend or over its small multiple.
+    pub label: String,
+    /// Its runs, as indices into the chart's `runs` (and each panel's `series`); an index
+    /// past the end is ignored.
+    pub runs: Vec<usize>,
+}
+
+impl RunGroup {
+    /// Its name in a legend or caption: its label, with how many seeds its mean is over.
+    pub fn legend(&self) -> String {
+        match self.runs.len() {
+            0 | 1 => self.label.clone(),
+            n => format!("{} (mean of {n} seeds)", self.label),
+        }
+    }
+}
+
+/// Input of a comparison chart: runs panel by panel. `K` says which chart it is
 /// ([`LatencyRunsChart`], [`CostRunsChart`] or [`UtilizationRunsChart`]); the data is the same
 /// for all three.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunsChart<K> {
-    /// The runs' labels, in legend and colour order.
+    /// The runs' labels, in the order of each panel's `series`.
     pub runs: Vec<String>,
+    /// The groups drawn, in legend and colour order.
+    pub groups: Vec<RunGroup>,
     /// The panels, top to bottom.
     pub panels: Vec<RunsPanel>,
     /// Incident windows shaded on every panel (only when all runs share them).
@@ -62,14 +102,50 @@ pub struct RunsChart<K> {
 }
 
 impl<K> RunsChart<K> {
-    /// A chart of `runs` with `panels` and shaded `incidents`.
+    /// A chart of `runs`, each its own group, with `panels` and shaded `incidents`.
     pub fn new(runs: Vec<String>, panels: Vec<RunsPanel>, incidents: Vec<IncidentWindow>) -> Self {
+        let groups = runs
+            .iter()
+            .enumerate()
+            .map(|(i, label)| RunGroup {
+                label: label.clone(),
+                runs: vec![i],
+            })
+            .collect();
+        Self::grouped(runs, groups, panels, incidents)
+    }
+
+    /// A chart of `runs` drawn as `groups`.
+    pub fn grouped(
+        runs: Vec<String>,
+        groups: Vec<RunGroup>,
+        panels: Vec<RunsPanel>,
+        incidents: Vec<IncidentWindow>,
+    ) -> Self {
         RunsChart {
             runs,
+            groups,
             panels,
             incidents,
             kind: PhantomData,
         }
+    }
+
+    /// The same chart drawn as `groups` (see [`RunsChart::grouped`]).
+    pub fn with_groups(mut self, groups: Vec<RunGroup>) -> Self {
+        self.groups = groups;
+        self
+    }
+
+    /// Whether each group gets a small plot of its own rather than a colour: when there are
+    /// more groups than the palette tells apart.
+    pub fn small_multiples(&self) -> bool {
+        self.groups.len() > PALETTE
+    }
+
+    /// Whether some group averages several runs.
+    fn has_means(&self) -> bool {
+        self.groups.iter().any(|g| g.runs.len() > 1)
     }
 }
 
@@ -85,11 +161,11 @@ pub struct CostRuns;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UtilizationRuns;
 
-/// p99 end-to-end latency per service, one line per run.
+/// p99 end-to-end latency per service, one line per run or group.
 pub type LatencyRunsChart = RunsChart<LatencyRuns>;
-/// Cumulative cost, in total and per category, one line per run.
+/// Cumulative cost, in total and per category, one line per run or group.
 pub type CostRunsChart = RunsChart<CostRuns>;
-/// GPUs in use per pool, one step line per run.
+/// GPUs in use per pool, one step line per run or group.
 pub type UtilizationRunsChart = RunsChart<UtilizationRuns>;
 
 /// What differs between the three comparison charts besides their name and title.
@@ -118,9 +194,34 @@ impl Kind for UtilizationRuns {
 
 /// Pixel size of the chart.
 pub(super) fn size<K>(chart: &RunsChart<K>) -> (u32, u32) {
-    let panels = chart.panels.len().max(1) as u32;
-    let header = frame::grid_header_h(legend(chart).len());
-    (WIDTH, header + PANEL_H * panels + style::FOOTER_H)
+    let panels = shown_panels(chart).max(1) as u32;
+    let header = frame::header_h(&legend(chart), WIDTH);
+    (WIDTH, header + panel_h(chart) * panels + style::FOOTER_H)
+}
+
+/// The most small plots one chart draws: small multiples multiply a chart's height by the
+/// groups, so past this many plots the last panels are left out (the title says so).
+const MAX_SMALL_PLOTS: usize = 144;
+
+/// How many panels are drawn, from the top: all of them, unless small multiples would draw
+/// more than [`MAX_SMALL_PLOTS`] plots; at least one.
+fn shown_panels<K>(chart: &RunsChart<K>) -> usize {
+    if chart.small_multiples() {
+        let fit = (MAX_SMALL_PLOTS / chart.groups.len()).max(1);
+        chart.panels.len().min(fit)
+    } else {
+        chart.panels.len()
+    }
+}
+
+/// Height of one panel: a plot, or a caption over the rows of small multiples.
+fn panel_h<K>(chart: &RunsChart<K>) -> u32 {
+    if chart.small_multiples() {
+        let rows = chart.groups.len().div_ceil(SMALL_COLUMNS) as u32;
+        SMALL_CAPTION_H + rows * SMALL_H
+    } else {
+        PANEL_H
+    }
 }
 
 /// Draws the chart on `root`.
@@ -131,33 +232,75 @@ pub(super) fn draw<K: Kind, DB: DrawingBackend>(
 where
     RunsChart<K>: Chart,
 {
-    let body = frame::figure_grid(root, <RunsChart<K> as Chart>::TITLE, &legend(chart))?;
+    let shown = shown_panels(chart);
+    let title = <RunsChart<K> as Chart>::TITLE;
+    let title = if shown < chart.panels.len() {
+        let total = chart.panels.len();
+        format!("{title}: the first {shown} of {total} panels (each run's are in its timeseries.csv)")
+    } else {
+        title.to_string()
+    };
+    let body = frame::figure(root, &title, &legend(chart))?;
     if chart.panels.is_empty() {
         return frame::no_data(&body, "no runs to show");
     }
     let range = frame::time_range(chart.panels.iter().flat_map(|p| values(p).map(|(t, _)| t)));
-    let areas = body.split_evenly((chart.panels.len(), 1));
-    for (panel, area) in chart.panels.iter().zip(&areas) {
-        let plot_area = frame::panel(area, &style::clip_label(&panel.caption, 80), &[])?;
-        match (&range, y_max(panel)) {
-            (Some((time, x)), Some(max)) => {
-                draw_panel::<K, DB>(&plot_area, panel, &chart.incidents, *time, x.clone(), max)?;
-            }
-            _ => frame::no_data(&plot_area, K::EMPTY_NOTE)?,
+    let areas = body.split_evenly((shown, 1));
+    for (panel, area) in chart.panels.iter().take(shown).zip(&areas) {
+        let bands = panel_bands(chart, panel);
+        let max = y_max(panel, &bands);
+        let caption = style::clip_label(&panel.caption, 80);
+        let (Some((time, x)), Some(max)) = (&range, max) else {
+            let plot_area = frame::panel(area, &caption, &[])?;
+            frame::no_data(&plot_area, K::EMPTY_NOTE)?;
+            continue;
+        };
+        let scale = Scale {
+            time: *time,
+            x: x.clone(),
+            max,
+        };
+        if chart.small_multiples() {
+            draw_small_multiples::<K, DB>(area, chart, panel, &caption, &bands, &scale)?;
+        } else {
+            let plot_area = frame::panel(area, &caption, &[])?;
+            draw_panel::<K, DB>(&plot_area, chart, panel, &bands, &scale)?;
         }
     }
     Ok(())
 }
 
-/// The legend: a line per run in its colour, each distinct reference label, and incidents
-/// when there are any.
+/// The axes every plot of one panel shares.
+struct Scale {
+    time: TimeAxis,
+    x: Range<f64>,
+    max: f64,
+}
+
+/// The legend: a line per group in its colour (or, for small multiples, what a line and a band
+/// are), the band when some group averages several runs, each distinct reference label, and
+/// incidents when there are any.
 fn legend<K>(chart: &RunsChart<K>) -> Vec<LegendItem> {
-    let mut items: Vec<LegendItem> = chart
-        .runs
-        .iter()
-        .enumerate()
-        .map(|(i, run)| LegendItem::new(run.as_str(), Swatch::Line(style::series_color(i))))
-        .collect();
+    let means = chart.has_means();
+    let mut items: Vec<LegendItem> = if chart.small_multiples() {
+        let line = if means {
+            "mean over seeds (or the one run)"
+        } else {
+            "run"
+        };
+        vec![LegendItem::new(line, Swatch::Line(SMALL_COLOR))]
+    } else {
+        chart
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, group)| LegendItem::new(group.legend(), Swatch::Line(style::series_color(i))))
+            .collect()
+    };
+    if means {
+        let band = format!("{:.0}% interval of the mean", BAND_LEVEL * 100.0);
+        items.push(LegendItem::new(band, Swatch::Wash(style::MUTED)));
+    }
     let mut references: Vec<&str> = Vec::new();
     for (label, _) in chart.panels.iter().filter_map(valid_reference) {
         if !references.contains(&label) {
@@ -175,39 +318,184 @@ fn legend<K>(chart: &RunsChart<K>) -> Vec<LegendItem> {
     items
 }
 
-/// Draws one panel's plot: bands, reference line, a line per run, then band labels on top.
+/// One instant of a group's line: the time, how many runs had a value then, their mean, and
+/// the half-width of the Student-t interval of the mean at [`BAND_LEVEL`] (`None` with fewer
+/// than two values).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeanPoint {
+    /// Seconds from the start of the run.
+    pub t_s: f64,
+    /// Runs with a finite value at this time.
+    pub n: usize,
+    /// Their mean.
+    pub mean: f64,
+    /// Half-width of the interval of the mean.
+    pub half_width: Option<f64>,
+}
+
+/// The mean of `series` at each time any of them has a value, with its interval: runs of one
+/// scenario share their metrics windows, so their values are matched by time. A run without a
+/// finite value at a time is left out there; a time with no value at all is left out.
+pub fn mean_band(series: &[&[(f64, Option<f64>)]]) -> Vec<MeanPoint> {
+    let finite = |&(t, v): &(f64, Option<f64>)| Some((t, v?)).filter(|(t, v)| t.is_finite() && v.is_finite());
+    let runs: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|points| {
+            let mut run: Vec<(f64, f64)> = points.iter().filter_map(finite).collect();
+            run.sort_by(|a, b| a.0.total_cmp(&b.0));
+            run
+        })
+        .collect();
+    let mut times: Vec<f64> = runs.iter().flatten().map(|&(t, _)| t).collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    times
+        .into_iter()
+        .map(|t| {
+            let values: Vec<f64> = runs
+                .iter()
+                .filter_map(|run| {
+                    let at = run.partition_point(|p| p.0 < t);
+                    run.get(at).filter(|p| p.0 == t).map(|p| p.1)
+                })
+                .collect();
+            MeanPoint {
+                t_s: t,
+                n: values.len(),
+                mean: values.iter().sum::<f64>() / values.len() as f64,
+                half_width: mean_confidence_interval(&values, BAND_LEVEL).map(|(_, half)| half),
+            }
+        })
+        .collect()
+}
+
+/// Each group's mean and band in `panel`, in group order.
+fn panel_bands<K>(chart: &RunsChart<K>, panel: &RunsPanel) -> Vec<Vec<MeanPoint>> {
+    chart
+        .groups
+        .iter()
+        .map(|group| {
+            let members: Vec<&[(f64, Option<f64>)]> = group
+                .runs
+                .iter()
+                .filter_map(|&r| panel.series.get(r))
+                .map(|s| s.points.as_slice())
+                .collect();
+            mean_band(&members)
+        })
+        .collect()
+}
+
+/// Draws one panel's plot with every group overlaid: incident bands, the reference line, each
+/// group's interval band and line in its colour, then incident labels on top.
 fn draw_panel<K: Kind, DB: DrawingBackend>(
     area: &Area<DB>,
+    chart: &RunsChart<K>,
+    panel: &RunsPanel,
+    bands: &[Vec<MeanPoint>],
+    scale: &Scale,
+) -> Result<(), ChartError> {
+    let plot = build_plot(area, panel, &chart.incidents, scale, 14, true)?;
+    let groups = bands.len();
+    for (g, band) in bands.iter().enumerate() {
+        draw_band::<K, DB>(&plot, band, scale.time, style::series_color(g))?;
+    }
+    for (g, band) in bands.iter().enumerate() {
+        let width = line_width(g, groups);
+        draw_mean::<K, DB>(&plot, band, scale.time, style::series_color(g), width)?;
+    }
+    frame::incident_labels(&plot, &chart.incidents, scale.time)
+}
+
+/// Draws one panel as small multiples: its caption, then one small plot per group on the
+/// panel's scale, [`SMALL_COLUMNS`] to a row, each captioned with its group.
+fn draw_small_multiples<K: Kind, DB: DrawingBackend>(
+    area: &Area<DB>,
+    chart: &RunsChart<K>,
+    panel: &RunsPanel,
+    caption: &str,
+    bands: &[Vec<MeanPoint>],
+    scale: &Scale,
+) -> Result<(), ChartError> {
+    let grid = frame::panel(area, caption, &[])?;
+    let rows = chart.groups.len().div_ceil(SMALL_COLUMNS);
+    let cells = grid.split_evenly((rows, SMALL_COLUMNS));
+    for ((group, band), cell) in chart.groups.iter().zip(bands).zip(&cells) {
+        let plot_area = frame::small_panel(cell, &group.legend())?;
+        let plot = build_plot(&plot_area, panel, &chart.incidents, scale, 5, false)?;
+        draw_band::<K, DB>(&plot, band, scale.time, SMALL_COLOR)?;
+        draw_mean::<K, DB>(&plot, band, scale.time, SMALL_COLOR, 2)?;
+    }
+    Ok(())
+}
+
+/// Builds a plot on `area` with the panel's axes, its incident bands and reference line.
+fn build_plot<'a, DB: DrawingBackend>(
+    area: &'a Area<DB>,
     panel: &RunsPanel,
     incidents: &[IncidentWindow],
-    time: TimeAxis,
-    x: Range<f64>,
-    max: f64,
-) -> Result<(), ChartError> {
-    let y = frame::y_range(max, 1.12);
-    let x_fmt = frame::tick_format(&x);
+    scale: &Scale,
+    x_ticks: usize,
+    label_strip: bool,
+) -> Result<Plot<'a, DB>, ChartError> {
+    let y = frame::y_range(scale.max, 1.12);
+    let x_fmt = frame::tick_format(&scale.x);
     let y_fmt = value_format(&panel.unit, &y);
     let axes = Axes {
-        label_strip: frame::has_bands(incidents, time, &x),
-        x,
+        label_strip: label_strip && frame::has_bands(incidents, scale.time, &scale.x),
+        x: scale.x.clone(),
         y,
-        x_desc: time.label,
+        x_desc: scale.time.label,
         y_desc: &panel.unit,
-        x_ticks: 14,
+        x_ticks,
         x_fmt: &x_fmt,
         y_fmt: &y_fmt,
     };
     let plot = frame::plot(area, &axes)?;
-    frame::incident_bands(&plot, incidents, time)?;
+    frame::incident_bands(&plot, incidents, scale.time)?;
     if let Some((label, value)) = valid_reference(panel) {
-        draw_reference(&plot, label, value, &panel.unit)?;
+        draw_reference(&plot, label, value, &panel.unit, label_strip)?;
     }
-    let runs = panel.series.len();
-    for (i, series) in panel.series.iter().enumerate() {
-        let lines = segments(&series.points, time, K::STEPS);
-        draw_lines(&plot, &lines, style::series_color(i), line_width(i, runs))?;
+    Ok(plot)
+}
+
+/// A group's interval band, translucent, where it has one: each unbroken stretch as a polygon
+/// from the upper bound out and the lower bound back. The quantities drawn cannot be negative,
+/// so the lower bound stops at zero.
+fn draw_band<K: Kind, DB: DrawingBackend>(
+    plot: &Plot<'_, DB>,
+    band: &[MeanPoint],
+    time: TimeAxis,
+    color: RGBColor,
+) -> Result<(), ChartError> {
+    let bound = |sign: f64| -> Vec<(f64, Option<f64>)> {
+        band.iter()
+            .map(|p| (p.t_s, p.half_width.map(|h| (p.mean + sign * h).max(0.0))))
+            .collect()
+    };
+    let upper = segments(&bound(1.0), time, K::STEPS);
+    let lower = segments(&bound(-1.0), time, K::STEPS);
+    for (up, down) in upper.iter().zip(&lower) {
+        if up.len() < 2 {
+            continue;
+        }
+        let outline: Vec<(f64, f64)> = up.iter().chain(down.iter().rev()).copied().collect();
+        plot.plotting_area()
+            .draw(&Polygon::new(outline, color.mix(0.2).filled()))?;
     }
-    frame::incident_labels(&plot, incidents, time)
+    Ok(())
+}
+
+/// A group's mean line (the run's own line for a group of one).
+fn draw_mean<K: Kind, DB: DrawingBackend>(
+    plot: &Plot<'_, DB>,
+    band: &[MeanPoint],
+    time: TimeAxis,
+    color: RGBColor,
+    width: u32,
+) -> Result<(), ChartError> {
+    let mean: Vec<(f64, Option<f64>)> = band.iter().map(|p| (p.t_s, Some(p.mean))).collect();
+    draw_lines(plot, &segments(&mean, time, K::STEPS), color, width)
 }
 
 /// How values in `unit` are written on an axis spanning `range`: dollar amounts for `USD`,
@@ -220,17 +508,22 @@ fn value_format(unit: &str, range: &Range<f64>) -> Box<dyn Fn(&f64) -> String> {
     }
 }
 
-/// The dashed reference line across the plot, labelled with its value at its right end.
+/// The dashed reference line across the plot, labelled (when `labelled`) with its value at its
+/// right end.
 fn draw_reference<DB: DrawingBackend>(
     plot: &Plot<'_, DB>,
     label: &str,
     value: f64,
     unit: &str,
+    labelled: bool,
 ) -> Result<(), ChartError> {
     let x = plot.x_range();
     let line = [(x.start, value), (x.end, value)];
     plot.plotting_area()
         .draw(&DashedPathElement::new(line, 8, 5, REFERENCE.stroke_width(2)))?;
+    if !labelled {
+        return Ok(());
+    }
     let amount = if unit == "USD" {
         style::usd(value)
     } else {
@@ -241,11 +534,11 @@ fn draw_reference<DB: DrawingBackend>(
     frame::text_at(plot, &text, (x.end, value), (-6, -4), &right)
 }
 
-/// The stroke width of run `i` of `runs`: earlier runs are drawn wider, so that where runs
-/// coincide (policies that act alike until an incident) each still shows as an edge around
-/// the ones drawn over it.
-fn line_width(i: usize, runs: usize) -> u32 {
-    (2 + runs.saturating_sub(i + 1)).min(MAX_LINE_WIDTH) as u32
+/// The stroke width of group `i` of `groups`: earlier groups are drawn wider, so that where
+/// lines coincide (policies that act alike until an incident) each still shows as an edge
+/// around the ones drawn over it.
+fn line_width(i: usize, groups: usize) -> u32 {
+    (2 + groups.saturating_sub(i + 1)).min(MAX_LINE_WIDTH) as u32
 }
 
 /// The widest line drawn.
@@ -312,11 +605,17 @@ fn valid_reference(panel: &RunsPanel) -> Option<(&str, f64)> {
         .map(|(label, v)| (label.as_str(), *v))
 }
 
-/// The largest value the panel's y axis must show: every run's values and the reference
-/// line; `None` if no run has a value in it.
-fn y_max(panel: &RunsPanel) -> Option<f64> {
+/// The largest value the panel's y axis must show: every run's values, the upper ends of the
+/// groups' bands and the reference line; `None` if no run has a value in it.
+fn y_max(panel: &RunsPanel, bands: &[Vec<MeanPoint>]) -> Option<f64> {
     let (_, max) = frame::finite_span(values(panel).map(|(_, v)| v))?;
-    Some(valid_reference(panel).map_or(max, |(_, r)| max.max(r)))
+    let upper = bands
+        .iter()
+        .flatten()
+        .map(|p| p.mean + p.half_width.unwrap_or(0.0))
+        .filter(|v| v.is_finite())
+        .fold(max, f64::max);
+    Some(valid_reference(panel).map_or(upper, |(_, r)| upper.max(r)))
 }
 
 #[cfg(test)]
@@ -387,6 +686,10 @@ mod tests {
         );
     }
 
+    fn y_max_of(panel: &RunsPanel) -> Option<f64> {
+        y_max(panel, &[])
+    }
+
     #[test]
     fn the_y_axis_covers_the_largest_run_and_the_reference() {
         let small = series("a", &[(0.0, Some(3.0)), (60.0, Some(4.0))]);
@@ -395,17 +698,17 @@ mod tests {
             &[(0.0, Some(40.0)), (60.0, Some(f64::NAN)), (f64::NAN, Some(1e9))],
         );
         assert_eq!(
-            y_max(&panel(vec![small.clone(), large.clone()], None)),
+            y_max_of(&panel(vec![small.clone(), large.clone()], None)),
             Some(40.0)
         );
         assert_eq!(
-            y_max(&panel(vec![large, small.clone()], Some(f64::NAN))),
+            y_max_of(&panel(vec![large, small.clone()], Some(f64::NAN))),
             Some(40.0)
         );
-        assert_eq!(y_max(&panel(vec![small.clone()], Some(100.0))), Some(100.0));
-        assert_eq!(y_max(&panel(vec![small], Some(-1.0))), Some(4.0));
+        assert_eq!(y_max_of(&panel(vec![small.clone()], Some(100.0))), Some(100.0));
+        assert_eq!(y_max_of(&panel(vec![small], Some(-1.0))), Some(4.0));
         let nothing = panel(vec![series("a", &[(0.0, None)]), series("b", &[])], Some(100.0));
-        assert_eq!(y_max(&nothing), None);
+        assert_eq!(y_max_of(&nothing), None);
     }
 
     #[test]
@@ -429,11 +732,181 @@ mod tests {
 
     #[test]
     fn a_long_legend_takes_more_rows() {
-        let runs =
-            |n: usize| CostRunsChart::new((0..n).map(|i| format!("run {i}")).collect(), vec![], vec![]);
-        assert_eq!(size(&runs(4)).1, size(&runs(1)).1);
-        assert!(size(&runs(5)).1 > size(&runs(4)).1);
+        let runs = |n: usize| {
+            let labels = (0..n)
+                .map(|i| format!("eu-outage-dual.lowest_latency.seed-{i}"))
+                .collect();
+            CostRunsChart::new(labels, vec![], vec![])
+        };
+        assert_eq!(size(&runs(2)).1, size(&runs(1)).1);
+        assert!(size(&runs(8)).1 > size(&runs(2)).1);
         assert_eq!(size(&runs(0)), size(&CostRunsChart::default()));
+    }
+
+    /// `groups` groups of `seeds` runs each, with one panel of `values(run, window)`.
+    fn grouped(
+        groups: usize,
+        seeds: usize,
+        values: impl Fn(usize, usize) -> Option<f64>,
+    ) -> LatencyRunsChart {
+        let runs: Vec<String> = (0..groups * seeds).map(|r| format!("run-{r}")).collect();
+        let series = runs
+            .iter()
+            .enumerate()
+            .map(|(r, label)| RunSeries {
+                label: label.clone(),
+                points: (0..6).map(|w| (60.0 * w as f64, values(r, w))).collect(),
+            })
+            .collect();
+        let groups = (0..groups)
+            .map(|g| RunGroup {
+                label: format!("policy-{g}"),
+                runs: (g * seeds..(g + 1) * seeds).collect(),
+            })
+            .collect();
+        LatencyRunsChart::grouped(runs, groups, vec![panel(series, None)], vec![])
+    }
+
+    /// Mean and 95% Student-t half-width of `values`, from the definitions and statrs' t
+    /// quantile.
+    fn independent_interval(values: &[f64]) -> (f64, Option<f64>) {
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        if values.len() < 2 {
+            return (mean, None);
+        }
+        let s = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        let t = StudentsT::new(0.0, 1.0, n - 1.0).unwrap().inverse_cdf(0.975);
+        (mean, Some(t * s / n.sqrt()))
+    }
+
+    #[test]
+    fn a_groups_band_is_the_mean_and_student_t_interval_at_each_time() {
+        let value = |r: usize, w: usize| 10.0 + (r * r) as f64 + 3.0 * w as f64 * ((r % 3) as f64);
+        let series: Vec<Vec<(f64, Option<f64>)>> = (0..5)
+            .map(|r| {
+                // Run 4 has no value in window 2, and gives its points out of order.
+                let mut points: Vec<(f64, Option<f64>)> = (0..4)
+                    .map(|w| (60.0 * w as f64, (r != 4 || w != 2).then(|| value(r, w))))
+                    .collect();
+                points.reverse();
+                points
+            })
+            .collect();
+        let slices: Vec<&[(f64, Option<f64>)]> = series.iter().map(Vec::as_slice).collect();
+        let band = mean_band(&slices);
+        assert_eq!(band.len(), 4);
+        for (w, point) in band.iter().enumerate() {
+            let values: Vec<f64> = (0..5)
+                .filter(|&r| r != 4 || w != 2)
+                .map(|r| value(r, w))
+                .collect();
+            let (mean, half) = independent_interval(&values);
+            assert_eq!((point.t_s, point.n), (60.0 * w as f64, values.len()));
+            assert!((point.mean - mean).abs() < 1e-9 * mean.abs());
+            let (got, want) = (point.half_width.unwrap(), half.unwrap());
+            assert!(
+                (got - want).abs() < 1e-9 * want,
+                "window {w}: {got} against {want}"
+            );
+        }
+        // One run: its own line, no band; nothing at all: no point.
+        let one = mean_band(&[&[(0.0, Some(4.0)), (60.0, None), (120.0, Some(f64::NAN))]]);
+        assert_eq!(
+            one,
+            [MeanPoint {
+                t_s: 0.0,
+                n: 1,
+                mean: 4.0,
+                half_width: None
+            }]
+        );
+        assert!(mean_band(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_y_axis_covers_the_top_of_every_band() {
+        let chart = grouped(1, 3, |r, _| Some([1.0, 2.0, 9.0][r]));
+        let bands = panel_bands(&chart, &chart.panels[0]);
+        let (mean, half) = independent_interval(&[1.0, 2.0, 9.0]);
+        let top = y_max(&chart.panels[0], &bands).unwrap();
+        assert!((top - (mean + half.unwrap())).abs() < 1e-9 && top > 9.0);
+    }
+
+    #[test]
+    fn groups_get_distinct_colours_and_small_multiples_past_the_palette() {
+        let line_colours = |chart: &LatencyRunsChart| -> Vec<(u8, u8, u8)> {
+            legend(chart)
+                .iter()
+                .filter_map(|item| match item.swatch {
+                    Swatch::Line(c) => Some((c.0, c.1, c.2)),
+                    _ => None,
+                })
+                .collect()
+        };
+        for groups in 1..=PALETTE {
+            let chart = grouped(groups, 3, |r, w| Some((r + w) as f64));
+            assert!(!chart.small_multiples());
+            let mut colours = line_colours(&chart);
+            assert_eq!(colours.len(), groups, "a line per group, not per seed");
+            colours.sort_unstable();
+            colours.dedup();
+            assert_eq!(colours.len(), groups, "{groups} groups, {groups} colours");
+        }
+        let many = grouped(PALETTE + 1, 2, |r, w| Some((r + w) as f64));
+        assert!(many.small_multiples());
+        assert_eq!(
+            line_colours(&many).len(),
+            1,
+            "one colour: captions name the groups"
+        );
+        let svg = many.svg().unwrap();
+        for g in 0..=PALETTE {
+            assert!(
+                svg.contains(&format!("policy-{g} (mean of 2 seeds)")),
+                "policy-{g}"
+            );
+        }
+        assert_eq!(size(&many).1, size(&grouped(PALETTE + 2, 2, |_, _| Some(1.0))).1);
+        assert!(size(&grouped(PALETTE + 4, 2, |_, _| Some(1.0))).1 > size(&many).1);
+    }
+
+    #[test]
+    fn small_multiples_leave_out_the_last_panels_past_their_budget() {
+        let chart = |groups: usize, panels: usize| {
+            let mut chart = grouped(groups, 1, |r, w| Some((r + w) as f64));
+            chart.panels = vec![chart.panels[0].clone(); panels];
+            chart
+        };
+        assert_eq!(shown_panels(&chart(PALETTE, 40)), 40, "overlaid: every panel");
+        assert_eq!(shown_panels(&chart(64, 40)), MAX_SMALL_PLOTS / 64);
+        assert_eq!(shown_panels(&chart(64, 1)), 1);
+        assert_eq!(shown_panels(&chart(200, 3)), 1, "at least one");
+        let svg = chart(64, 40).svg().unwrap();
+        assert!(svg.contains(&format!("the first {} of 40 panels", MAX_SMALL_PLOTS / 64)));
+    }
+
+    #[test]
+    fn a_group_of_seeds_is_drawn_as_a_band_and_a_mean_line() {
+        let chart = grouped(2, 3, |r, w| Some((r * 10 + w) as f64));
+        let svg = chart.svg().unwrap();
+        assert_eq!(svg, chart.clone().svg().unwrap(), "same input, same bytes");
+        assert_eq!(chart.png().unwrap(), chart.clone().png().unwrap());
+        assert!(svg.contains("policy-0 (mean of 3 seeds)"));
+        assert!(svg.contains("95% interval of the mean"));
+        // A band is a filled polygon; single runs have none.
+        assert!(svg.matches("<polygon").count() >= 2, "a band per group");
+        let single = LatencyRunsChart::new(
+            vec!["a".into()],
+            vec![panel(
+                vec![series("a", &[(0.0, Some(1.0)), (60.0, Some(2.0))])],
+                None,
+            )],
+            vec![],
+        );
+        let svg = single.svg().unwrap();
+        assert!(!svg.contains("interval of the mean") && !svg.contains("<polygon"));
     }
 
     #[test]

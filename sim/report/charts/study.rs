@@ -50,7 +50,7 @@ impl StudyChart {
     pub fn size(&self) -> (u32, u32) {
         (
             WIDTH,
-            frame::grid_header_h(self.lines.len()) + PANEL_H + style::FOOTER_H,
+            frame::header_h(&legend(self), WIDTH) + PANEL_H + style::FOOTER_H,
         )
     }
 
@@ -80,14 +80,18 @@ impl StudyChart {
     }
 }
 
-fn draw<DB: DrawingBackend>(chart: &StudyChart, root: &Area<DB>) -> Result<(), ChartError> {
-    let legend: Vec<LegendItem> = chart
+/// The legend: a line per study line in its colour.
+fn legend(chart: &StudyChart) -> Vec<LegendItem> {
+    chart
         .lines
         .iter()
         .enumerate()
         .map(|(i, l)| LegendItem::new(l.label.clone(), Swatch::Line(style::series_color(i))))
-        .collect();
-    let body = frame::figure_grid(root, &chart.title, &legend)?;
+        .collect()
+}
+
+fn draw<DB: DrawingBackend>(chart: &StudyChart, root: &Area<DB>) -> Result<(), ChartError> {
+    let body = frame::figure(root, &chart.title, &legend(chart))?;
     let area = frame::panel(&body, "mean of the replications, with its 95% interval", &[])?;
     let (log_x, log_y) = (chart.log_x(), chart.log_y());
     let fx = move |x: f64| if log_x { x.log10() } else { x };

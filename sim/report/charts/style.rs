@@ -52,9 +52,44 @@ const SERIES: [RGBColor; 10] = [
     RGBColor(186, 176, 172),
 ];
 
-/// The colour of the `i`-th series (policies); repeats after ten.
+/// How many series the palette tells apart: a chart that would need more colours draws small
+/// multiples instead, or (bar charts) takes [`distinct_color`].
+pub(super) const PALETTE: usize = SERIES.len();
+
+/// The colour of the `i`-th series (policies); repeats after [`PALETTE`], so a chart with more
+/// series than that uses [`distinct_color`].
 pub(super) fn series_color(i: usize) -> RGBColor {
     SERIES[i % SERIES.len()]
+}
+
+/// The colour of series `i` of `n`: the palette's while it holds them all, otherwise `n` hues
+/// spaced evenly around the colour wheel, alternately darker and lighter so neighbours differ
+/// in more than hue. No two of the `n` are the same (for `n` up to 360 hues).
+pub(super) fn distinct_color(i: usize, n: usize) -> RGBColor {
+    if n <= PALETTE {
+        return series_color(i);
+    }
+    let hue = 360.0 * i as f64 / n as f64;
+    let lightness = if i.is_multiple_of(2) { 0.42 } else { 0.60 };
+    hsl(hue, 0.62, lightness)
+}
+
+/// An HSL colour (hue in degrees, saturation and lightness in 0..=1) as RGB.
+fn hsl(hue: f64, saturation: f64, lightness: f64) -> RGBColor {
+    let chroma = (1.0 - (2.0 * lightness - 1.0).abs()) * saturation;
+    let h = hue.rem_euclid(360.0) / 60.0;
+    let x = chroma * (1.0 - (h % 2.0 - 1.0).abs());
+    let (r, g, b) = match h as u32 {
+        0 => (chroma, x, 0.0),
+        1 => (x, chroma, 0.0),
+        2 => (0.0, chroma, x),
+        3 => (0.0, x, chroma),
+        4 => (x, 0.0, chroma),
+        _ => (chroma, 0.0, x),
+    };
+    let m = lightness - chroma / 2.0;
+    let byte = |v: f64| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
+    RGBColor(byte(r), byte(g), byte(b))
 }
 
 /// The colour of a cost category.
@@ -249,6 +284,23 @@ mod tests {
         assert_eq!(tick_decimals(2.0), 1);
         assert_eq!(tick_decimals(0.2), 2);
         assert_eq!(tick_decimals(f64::NAN), 0);
+    }
+
+    #[test]
+    fn distinct_colors_never_repeat() {
+        for n in [1, 10, 11, 24, 64, 200] {
+            let colors: Vec<(u8, u8, u8)> = (0..n)
+                .map(|i| {
+                    let c = distinct_color(i, n);
+                    (c.0, c.1, c.2)
+                })
+                .collect();
+            let mut unique = colors.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), n, "{n} series");
+        }
+        assert_eq!(distinct_color(3, 10), series_color(3));
     }
 
     #[test]

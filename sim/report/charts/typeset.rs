@@ -67,6 +67,12 @@ fn layout<S: BackendTextStyle>(text: &str, style: &S) -> Option<Line<'static>> {
     })
 }
 
+/// The width in pixels of `text` in `style`, as [`Typeset`] measures it on any backend; `None`
+/// if the bundled font is unavailable. Lets a chart size its canvas before it draws.
+pub(super) fn text_width<S: BackendTextStyle>(text: &str, style: &S) -> Option<u32> {
+    layout(text, style).map(|line| line.width.ceil() as u32)
+}
+
 /// Where the line's origin (start of the baseline) goes relative to the anchor point,
 /// matching the SVG backend's `text-anchor` and `dy` choices.
 fn origin<S: BackendTextStyle>(line: &Line<'_>, style: &S) -> (f32, f32) {

@@ -175,11 +175,14 @@ const HEADROOM: f64 = 1.1;
 /// Pixel size of the chart.
 pub(super) fn size(chart: &UtilizationChart) -> (u32, u32) {
     let panels = chart.pools.len().max(1) as u32;
-    (WIDTH, style::HEADER_H + PANEL_H * panels + style::FOOTER_H)
+    (
+        WIDTH,
+        frame::header_h(&legend(chart), WIDTH) + PANEL_H * panels + style::FOOTER_H,
+    )
 }
 
-/// Draws the chart on `root`.
-pub(super) fn draw<DB: DrawingBackend>(chart: &UtilizationChart, root: &Area<DB>) -> Result<(), ChartError> {
+/// The figure legend: the tier layers, capacity, and incidents when there are any.
+fn legend(chart: &UtilizationChart) -> Vec<LegendItem> {
     let mut legend: Vec<LegendItem> = LAYERS.iter().map(|l| l.legend()).collect();
     legend.push(LegendItem::new(
         "owned/reserved capacity",
@@ -192,6 +195,12 @@ pub(super) fn draw<DB: DrawingBackend>(chart: &UtilizationChart, root: &Area<DB>
     if !chart.incidents.is_empty() {
         legend.push(LegendItem::new("incident", Swatch::Incident));
     }
+    legend
+}
+
+/// Draws the chart on `root`.
+pub(super) fn draw<DB: DrawingBackend>(chart: &UtilizationChart, root: &Area<DB>) -> Result<(), ChartError> {
+    let legend = legend(chart);
     let title = panel_title(
         UtilizationChart::TITLE,
         chart.pools.len(),
