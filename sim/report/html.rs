@@ -24,7 +24,7 @@ pub use timeline::{MAX_SHOWN, NEAR_S};
 use super::charts::ChartError;
 use super::figures;
 use super::{ComparedRun, RUN_FILES};
-use crate::experiment::compare::Comparison;
+use crate::experiment::compare::{Comparison, decimals_for};
 use crate::metrics::Summary;
 use crate::metrics::record::RunOutcome;
 use crate::scenario::Scenario;
@@ -377,7 +377,7 @@ fn replications(out: &mut String, c: &Comparison) {
             .figures
             .iter()
             .map(|f| {
-                let n = |v: f64| Cell::text(markup::number(v, 4));
+                let n = |v: f64| Cell::text(markup::number(v, decimals_for(v, f.decimals)));
                 vec![
                     Cell::text(&f.figure),
                     Cell::text(f.n.to_string()),

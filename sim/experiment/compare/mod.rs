@@ -22,7 +22,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use table::{Comparison, Figure, ReplicatedFigure, Replication, RunFigures};
+pub use table::{Comparison, Figure, ReplicatedFigure, Replication, RunFigures, decimals_for, shown};
 
 /// The most runs one comparison holds. Runs stream (each run's folder is written as it ends and
 /// only its figures are kept), so this bounds the folder, not memory; a study

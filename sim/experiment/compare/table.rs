@@ -118,6 +118,39 @@ pub struct ReplicatedFigure {
     pub min: f64,
     /// The largest value.
     pub max: f64,
+    /// Decimals its values are shown with (the figure's in the table; see [`shown`]).
+    #[serde(skip)]
+    pub decimals: usize,
+}
+
+impl ReplicatedFigure {
+    /// `value` as this figure is shown, see [`shown`].
+    pub fn show(&self, value: f64) -> String {
+        shown(value, self.decimals)
+    }
+}
+
+/// Decimals to show `value` of a figure shown with `decimals`: as many, except that a count
+/// (no decimals) that is not whole, such as a mean over seeds, gets one.
+pub fn decimals_for(value: f64, decimals: usize) -> usize {
+    if decimals == 0 && (value - value.round()).abs() > 1e-9 {
+        1
+    } else {
+        decimals
+    }
+}
+
+/// `value` with [`decimals_for`] decimals, never as "-0" (a difference of -1e-17 is 0 as shown).
+pub fn shown(value: f64, decimals: usize) -> String {
+    if !value.is_finite() {
+        return "-".to_string();
+    }
+    let places = decimals_for(value, decimals);
+    let text = format!("{value:.places$}");
+    match text.strip_prefix('-') {
+        Some(magnitude) if magnitude.bytes().all(|b| b == b'0' || b == b'.') => magnitude.to_string(),
+        _ => text,
+    }
 }
 
 /// One scenario and policy run under several seeds: its figures over the seeds, or, with a
@@ -276,10 +309,13 @@ impl Comparison {
                 CONFIDENCE * 100.0
             ));
             for f in &r.figures {
-                let half = f.ci_half_width.map_or("-".to_string(), |h| format!("{h:.4}"));
+                let half = f.ci_half_width.map_or("-".to_string(), |h| f.show(h));
                 out.push_str(&format!(
-                    "  {:<width$}  {:.4} ± {half}  ({:.4} … {:.4})\n",
-                    f.figure, f.mean, f.min, f.max
+                    "  {:<width$}  {} ± {half}  ({} … {})\n",
+                    f.figure,
+                    f.show(f.mean),
+                    f.show(f.min),
+                    f.show(f.max)
                 ));
             }
         }
@@ -366,7 +402,7 @@ pub(super) fn replications(runs: &[RunFigures]) -> Vec<Replication> {
             seeds: members.iter().map(|&i| runs[i].seed).collect(),
             figures: figures
                 .iter()
-                .filter_map(|f| over_seeds(&f.name, members.iter().filter_map(|&i| f.values[i]).collect()))
+                .filter_map(|f| over_seeds(f, members.iter().filter_map(|&i| f.values[i]).collect()))
                 .collect(),
         })
         .collect();
@@ -403,7 +439,7 @@ pub(super) fn replications(runs: &[RunFigures]) -> Vec<Replication> {
             seeds: pairs.iter().map(|&(i, _)| runs[i].seed).collect(),
             figures: figures
                 .iter()
-                .filter_map(|f| over_seeds(&f.name, difference(f)))
+                .filter_map(|f| over_seeds(f, difference(f)))
                 .collect(),
         });
     }
@@ -418,13 +454,14 @@ fn several_seeds(seeds: impl Iterator<Item = u64>) -> bool {
     seeds.len() > 1
 }
 
-/// The mean, interval and range of `values` of the figure `name`, when there are any.
-fn over_seeds(name: &str, values: Vec<f64>) -> Option<ReplicatedFigure> {
+/// The mean, interval and range of `values` of `figure`, when there are any.
+fn over_seeds(figure: &Figure, values: Vec<f64>) -> Option<ReplicatedFigure> {
     if values.is_empty() {
         return None;
     }
     Some(ReplicatedFigure {
-        figure: name.to_string(),
+        figure: figure.name.clone(),
+        decimals: figure.decimals,
         n: values.len(),
         mean: values.iter().sum::<f64>() / values.len() as f64,
         ci_half_width: mean_confidence_interval(&values, CONFIDENCE).map(|(_, half)| half),
@@ -461,7 +498,7 @@ fn figure(
 }
 
 fn cell(value: Option<f64>, decimals: usize) -> String {
-    value.map_or(String::new(), |v| format!("{v:.decimals$}"))
+    value.map_or(String::new(), |v| shown(v, decimals))
 }
 
 fn write_csv(header: &[String], rows: Vec<Vec<String>>) -> Result<Vec<u8>, csv::Error> {

@@ -290,3 +290,39 @@ fn differences_pair_each_policy_with_the_first_by_seed() {
         "{csv}"
     );
 }
+
+#[test]
+fn counts_show_without_decimals_and_nothing_shows_as_minus_zero() {
+    use super::{decimals_for, shown};
+    assert_eq!(shown(1.0, 0), "1");
+    assert_eq!(
+        shown(29_971.666, 0),
+        "29971.7",
+        "a mean of counts keeps one decimal"
+    );
+    assert_eq!(decimals_for(2.0, 0), 0);
+    assert_eq!(decimals_for(2.5, 0), 1);
+    assert_eq!(decimals_for(2.5, 4), 4);
+    assert_eq!(shown(-1e-17, 4), "0.0000");
+    assert_eq!(shown(-0.0, 0), "0");
+    assert_eq!(shown(-0.00004, 4), "0.0000");
+    assert_eq!(shown(-0.0004, 4), "-0.0004");
+    assert_eq!(shown(f64::NAN, 2), "-");
+    // In the replications' text: jobs completed 1 in every seed is "1 ± 0 (1 … 1)".
+    let runs = (0..3)
+        .map(|seed| {
+            let mut f = figures(&format!("seed-{seed}"), "s", seed, 10.0, &[("chat", 100.0)]);
+            f.jobs_completed.insert("training".into(), 1);
+            f.goodput.insert("training".into(), Some(0.9));
+            f
+        })
+        .collect();
+    let text = comparison(runs).text();
+    let line = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("jobs_completed.training"))
+        .last()
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.ends_with("  1 ± 0  (1 … 1)"), "{line}");
+    assert!(!text.contains("-0.0"), "{text}");
+}
