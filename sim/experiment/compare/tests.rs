@@ -320,8 +320,7 @@ fn counts_show_without_decimals_and_nothing_shows_as_minus_zero() {
     let text = comparison(runs).text();
     let line = text
         .lines()
-        .filter(|l| l.trim_start().starts_with("jobs_completed.training"))
-        .last()
+        .rfind(|l| l.trim_start().starts_with("jobs_completed.training"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(line.ends_with("  1 ± 0  (1 … 1)"), "{line}");
     assert!(!text.contains("-0.0"), "{text}");
