@@ -603,6 +603,7 @@ fn init(name: &str) -> anyhow::Result<()> {
         "  hybridsim run {file}         # simulate it; results in outputs/{}/",
         starter.name
     );
+    println!("  hybridsim check {file}       # judge its expect assertions, as a CI gate would");
     println!("  then edit {file} to describe your own estate, and run it again");
     Ok(())
 }
