@@ -35,6 +35,13 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        name: "a name of dots",
+        replace: "name: \"errors\",",
+        with: "name: \"..\",",
+        at: "3:11",
+        says: &["starts with a dot", "start the name with a letter or a digit"],
+    },
+    Case {
         name: "a negative count",
         replace: "count: 8,",
         with: "count: -32,",

@@ -216,6 +216,16 @@ fn check_header(spec: &ScenarioSpec, diags: &mut Diagnostics) {
             format!("scenario name \"{}\" cannot name a folder", spec.name),
             Some("use letters, digits, '-', '_' and '.'".into()),
         );
+    } else if spec.name.starts_with('.') {
+        // "." and ".." are the output folder's parent or outputs/ itself; ".x" a hidden folder.
+        diags.at_path(
+            "name",
+            format!(
+                "scenario name \"{}\" starts with a dot: outputs/{} would not be a folder of its own",
+                spec.name, spec.name
+            ),
+            Some("start the name with a letter or a digit".into()),
+        );
     }
     if spec.horizon.is_zero() {
         diags.at_path(
