@@ -73,10 +73,9 @@ pub fn latency_chart(outcome: &RunOutcome) -> LatencyChart {
         .iter()
         .map(|s: &ServiceLatency| p99(&s.service))
         .collect();
-    let (shown, omitted) = select_panels(&ranks);
-    let mut services: Vec<Option<ServiceLatency>> = services.into_iter().map(Some).collect();
+    let (services, omitted) = keep_panels(services, &ranks);
     LatencyChart {
-        services: shown.iter().filter_map(|&i| services[i].take()).collect(),
+        services,
         incidents: incident_windows(&outcome.summary),
         omitted,
     }
@@ -113,13 +112,19 @@ pub fn request_rate_chart(outcome: &RunOutcome) -> RequestRateChart {
         .iter()
         .map(|s| s.windows.iter().map(|w| w.arrived as f64).sum())
         .collect();
-    let (shown, omitted) = select_panels(&ranks);
-    let mut services: Vec<Option<ServiceRequests>> = services.into_iter().map(Some).collect();
+    let (services, omitted) = keep_panels(services, &ranks);
     RequestRateChart {
-        services: shown.iter().filter_map(|&i| services[i].take()).collect(),
+        services,
         incidents: incident_windows(&outcome.summary),
         omitted,
     }
+}
+
+/// The items that [`select_panels`] keeps by `ranks`, in their order, and how many it left out.
+fn keep_panels<T>(items: Vec<T>, ranks: &[f64]) -> (Vec<T>, usize) {
+    let (shown, omitted) = select_panels(ranks);
+    let mut items: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    (shown.iter().filter_map(|&i| items[i].take()).collect(), omitted)
 }
 
 /// Cumulative cost per metrics window, by category and by tier.
@@ -183,10 +188,9 @@ pub fn utilization_chart(outcome: &RunOutcome) -> UtilizationChart {
                 .fold(0.0, f64::max)
         })
         .collect();
-    let (shown, omitted) = select_panels(&ranks);
-    let mut pools: Vec<Option<PoolUtilization>> = pools.into_iter().map(Some).collect();
+    let (pools, omitted) = keep_panels(pools, &ranks);
     UtilizationChart {
-        pools: shown.iter().filter_map(|&i| pools[i].take()).collect(),
+        pools,
         incidents: incident_windows(&outcome.summary),
         omitted,
     }

@@ -314,7 +314,7 @@ fn run_charts(out: &mut String, outcome: &RunOutcome) -> Result<(), ChartError> 
     inline::figure(
         out,
         &inline::thin_utilization(&figures::utilization_chart(outcome)),
-        "GPUs in use per pool and tier against capacity; idle owned/reserved GPUs are grey.",
+        "GPUs in use per pool and tier; the line is owned and reserved capacity, the dashed line the burst limit with on-demand and spot; idle owned/reserved GPUs are grey.",
     )?;
     inline::figure(
         out,

@@ -76,6 +76,13 @@ fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
+/// `points` merged `k` at a time by `merge` (left as they are when `k` is 1).
+fn merged_in_groups<T>(points: &mut Vec<T>, k: usize, merge: impl Fn(&[T]) -> Option<T>) {
+    if k > 1 {
+        *points = points.chunks(k).filter_map(merge).collect();
+    }
+}
+
 /// The latency chart with each service's windows merged in groups, keeping each group's
 /// highest quantiles at the group's end.
 pub(super) fn thin_latency(chart: &LatencyChart) -> LatencyChart {
@@ -83,30 +90,23 @@ pub(super) fn thin_latency(chart: &LatencyChart) -> LatencyChart {
     let budget = budget(chart.services.len());
     for service in &mut thin.services {
         let k = group_size(service.points.len(), budget);
-        if k == 1 {
-            continue;
-        }
-        service.points = service
-            .points
-            .chunks(k)
-            .filter_map(|group| {
-                let last = group.last()?;
-                Some(group.iter().fold(
-                    LatencyPoint {
-                        t_s: last.t_s,
-                        p50_ms: None,
-                        p95_ms: None,
-                        p99_ms: None,
-                    },
-                    |acc, p| LatencyPoint {
-                        t_s: acc.t_s,
-                        p50_ms: max_option(acc.p50_ms, p.p50_ms),
-                        p95_ms: max_option(acc.p95_ms, p.p95_ms),
-                        p99_ms: max_option(acc.p99_ms, p.p99_ms),
-                    },
-                ))
-            })
-            .collect();
+        merged_in_groups(&mut service.points, k, |group| {
+            let last = group.last()?;
+            Some(group.iter().fold(
+                LatencyPoint {
+                    t_s: last.t_s,
+                    p50_ms: None,
+                    p95_ms: None,
+                    p99_ms: None,
+                },
+                |acc, p| LatencyPoint {
+                    t_s: acc.t_s,
+                    p50_ms: max_option(acc.p50_ms, p.p50_ms),
+                    p95_ms: max_option(acc.p95_ms, p.p95_ms),
+                    p99_ms: max_option(acc.p99_ms, p.p99_ms),
+                },
+            ))
+        });
     }
     thin
 }
@@ -118,23 +118,16 @@ pub(super) fn thin_requests(chart: &RequestRateChart) -> RequestRateChart {
     let budget = budget(chart.services.len());
     for service in &mut thin.services {
         let k = group_size(service.points.len(), budget);
-        if k == 1 {
-            continue;
-        }
-        service.points = service
-            .points
-            .chunks(k)
-            .filter_map(|group| {
-                let n = group.len() as f64;
-                let mean = |rate: fn(&RequestPoint) -> f64| group.iter().map(rate).sum::<f64>() / n;
-                Some(RequestPoint {
-                    t_s: group.last()?.t_s,
-                    arrived_per_s: mean(|p| p.arrived_per_s),
-                    degraded_per_s: mean(|p| p.degraded_per_s),
-                    failed_per_s: mean(|p| p.failed_per_s),
-                })
+        merged_in_groups(&mut service.points, k, |group| {
+            let n = group.len() as f64;
+            let mean = |rate: fn(&RequestPoint) -> f64| group.iter().map(rate).sum::<f64>() / n;
+            Some(RequestPoint {
+                t_s: group.last()?.t_s,
+                arrived_per_s: mean(|p| p.arrived_per_s),
+                degraded_per_s: mean(|p| p.degraded_per_s),
+                failed_per_s: mean(|p| p.failed_per_s),
             })
-            .collect();
+        });
     }
     thin
 }
@@ -143,13 +136,7 @@ pub(super) fn thin_requests(chart: &RequestRateChart) -> RequestRateChart {
 pub(super) fn thin_cost(chart: &CostChart) -> CostChart {
     let mut thin = chart.clone();
     let k = group_size(chart.points.len(), MAX_POINTS);
-    if k > 1 {
-        thin.points = chart
-            .points
-            .chunks(k)
-            .filter_map(|group| group.last().cloned())
-            .collect();
-    }
+    merged_in_groups(&mut thin.points, k, |group| group.last().cloned());
     thin
 }
 
