@@ -38,7 +38,10 @@ fn write_compared(scenario: &Scenario, outcomes: &[RunOutcome], target: &std::pa
         .map(|(p, o)| (*p, &o.summary))
         .collect();
     let comparison = Comparison::labelled(&labelled);
-    let curves: Vec<RunCurves> = outcomes.iter().map(RunCurves::of).collect();
+    let curves: Vec<RunCurves> = outcomes
+        .iter()
+        .map(|o| RunCurves::of(o).expect("the curves"))
+        .collect();
     let runs: Vec<ComparedRun> = POLICIES
         .iter()
         .zip(outcomes)

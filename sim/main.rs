@@ -14,7 +14,7 @@ use hybridsim::output::{self, Notice, RunInfo};
 use hybridsim::report::figures::RunCurves;
 use hybridsim::report::{ComparedRun, begin_comparison, finish_comparison, write_compared_run, write_run};
 use hybridsim::scenario::{self, Resolved, Scenario, TraceCache};
-use hybridsim::world::PROGRESS_STEPS;
+use hybridsim::world::{PROGRESS_STEPS, RunError};
 use hybridsim::{exit, world};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -350,7 +350,13 @@ fn execute(resolved: &[&Resolved], runs: &[RunPlan], target: &Path, quiet: bool)
                 let wall = started.elapsed().as_secs_f64();
                 let info = run_info(scenarios[run.scenario], &outcome, wall);
                 write_compared_run(&out, &run.label, scenarios[run.scenario], &outcome, &info)?;
-                let kept = (index < CHARTED_RUNS).then(|| (outcome.summary.clone(), RunCurves::of(&outcome)));
+                let kept = match index < CHARTED_RUNS {
+                    true => Some((
+                        outcome.summary.clone(),
+                        RunCurves::of(&outcome).map_err(RunError::Spill)?,
+                    )),
+                    false => None,
+                };
                 Ok(Finished {
                     figures: RunFigures::of(&run.label, &outcome.summary),
                     kept,
@@ -622,9 +628,10 @@ fn validate(path: &Path) -> anyhow::Result<()> {
     );
     let memory = hybridsim::scenario::memory::MemoryEstimate::of(&scenario.spec);
     println!(
-        "        about {} held for per-window figures and the ledger (limit {}, `limits.memory`), at most {} requests alive at once (`limits.in_flight`)",
+        "        about {} held in memory (limit {}, `limits.memory`) and {} of per-window figures and ledger on disk while it runs, at most {} requests alive at once (`limits.in_flight`)",
         hybridsim::scenario::memory::human_bytes(memory.total()),
         scenario.spec.limits.memory,
+        hybridsim::scenario::memory::human_bytes(memory.disk_bytes),
         scenario.spec.limits.in_flight
     );
     Ok(())

@@ -106,6 +106,7 @@ fn the_azure_replay_reproduces_the_trace() {
 
     let outcome = simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
     let chat = &outcome.record.services[0];
+    let chat_windows = outcome.record.windows.service_windows(0).unwrap();
     assert_eq!(
         outcome.summary.services[&chat.name].requests.arrived, 19_366,
         "every trace row arrives once within the hour"
@@ -113,11 +114,11 @@ fn the_azure_replay_reproduces_the_trace() {
 
     // Arrival times: the per-minute arrival counts equal the trace's own per-minute counts.
     let window_ns = scenario.spec.metrics.window.as_nanos();
-    let mut expected = vec![0u64; chat.windows.len()];
+    let mut expected = vec![0u64; chat_windows.len()];
     for offset in trace.offsets() {
         expected[(offset / window_ns) as usize] += 1;
     }
-    let simulated: Vec<u64> = chat.windows.iter().map(|w| w.arrived).collect();
+    let simulated: Vec<u64> = chat_windows.iter().map(|w| w.arrived).collect();
     assert_eq!(simulated, expected);
 
     // Tokens reach the service-time model: with deterministic per-token costs the mean service

@@ -1043,7 +1043,7 @@ fn close(a: f64, b: f64) -> bool {
 fn runs_charts_of_two_real_runs() {
     let (a, b) = (quickstart("lowest_latency"), quickstart("cheapest"));
     let runs = [("lowest_latency", &a), ("cheapest", &b)];
-    let (curves_a, curves_b) = (RunCurves::of(&a), RunCurves::of(&b));
+    let (curves_a, curves_b) = (RunCurves::of(&a).unwrap(), RunCurves::of(&b).unwrap());
     let curves = [("lowest_latency", &curves_a), ("cheapest", &curves_b)];
     let windows = 120;
 
@@ -1059,7 +1059,7 @@ fn runs_charts_of_two_real_runs() {
     assert_eq!(latency.panels[0].reference, Some(("SLO target".into(), 8000.0)));
     assert_eq!(latency.panels[1].reference, None, "the fallback has no SLO");
     // The same p99 values as the run's own latency chart.
-    let own = hybridsim::report::figures::latency_chart(&a);
+    let own = hybridsim::report::figures::latency_chart(&a).unwrap();
     let own_p99: Vec<(f64, Option<f64>)> = own.services[0].points.iter().map(|p| (p.t_s, p.p99_ms)).collect();
     assert_eq!(latency.panels[0].series[0].points, own_p99);
     for panel in &latency.panels {
@@ -1148,9 +1148,9 @@ fn runs_charts_of_two_real_runs() {
 fn runs_of_different_scenarios_share_panels_by_name_and_no_incidents() {
     let (quick, small_a, small_b) = (quickstart("lowest_latency"), small(3), small(4));
     let (quick_curves, a_curves, b_curves) = (
-        RunCurves::of(&quick),
-        RunCurves::of(&small_a),
-        RunCurves::of(&small_b),
+        RunCurves::of(&quick).unwrap(),
+        RunCurves::of(&small_a).unwrap(),
+        RunCurves::of(&small_b).unwrap(),
     );
     let mixed = [("quickstart", &quick_curves), ("small", &a_curves)];
     let latency = hybridsim::report::figures::latency_runs_chart(&mixed);

@@ -121,7 +121,8 @@ fn last_site<'a>(record: &'a RunRecord, job: &JobRow) -> &'a str {
 fn cost_between(record: &RunRecord, from: f64, to: f64, keep: impl Fn(&LedgerEntry) -> bool) -> f64 {
     record
         .ledger
-        .entries()
+        .read_all()
+        .unwrap()
         .iter()
         .filter(|e| keep(e))
         .map(|e| {
@@ -163,26 +164,26 @@ fn windows_within(
     name: &str,
     from: f64,
     to: f64,
-) -> Vec<hybridsim::metrics::service::WindowStats> {
+) -> Vec<hybridsim::metrics::archive::ServiceWindow> {
     let width = scenario.spec.metrics.window.as_secs_f64();
-    let service = record.services.iter().find(|s| s.name == name).unwrap();
-    service
+    let service = record.services.iter().position(|s| s.name == name).unwrap();
+    record
         .windows
-        .iter()
+        .service_windows(service)
+        .unwrap()
+        .into_iter()
         .enumerate()
         .filter(|&(k, _)| k as f64 * width >= from && (k + 1) as f64 * width <= to)
-        .map(|(_, w)| w.clone())
+        .map(|(_, w)| w)
         .collect()
 }
 
 /// Whether every window of service `name` met its SLO (a window without requests does).
 fn slo_always_met(record: &RunRecord, name: &str) -> bool {
-    let service = record.services.iter().find(|s| s.name == name).unwrap();
-    let (percentile, bound) = service.slo.expect("the service has an SLO");
-    service
-        .windows
-        .iter()
-        .all(|w| w.meets_slo(percentile, bound) != Some(false))
+    let service = record.services.iter().position(|s| s.name == name).unwrap();
+    assert!(record.services[service].slo.is_some(), "the service has an SLO");
+    let windows = record.windows.service_windows(service).unwrap();
+    windows.iter().all(|w| w.slo_met != Some(false))
 }
 
 fn interruptions(world: &World, cause: InterruptCause) -> Vec<Interruption> {
@@ -514,16 +515,15 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
     // The backlog builds during the shock and is back at its level before it only hours later.
     let width = scenario.spec.metrics.window.as_secs_f64();
     let sampled = |k: usize| (k + 1) as f64 * width;
-    let before = record
-        .backlog
+    let backlog = record.windows.backlog().unwrap();
+    let before = backlog
         .iter()
         .enumerate()
         .filter(|&(k, _)| sampled(k) < start)
         .map(|(_, &b)| b)
         .next_back()
         .unwrap();
-    let peak = record
-        .backlog
+    let peak = backlog
         .iter()
         .enumerate()
         .filter(|&(k, _)| sampled(k) >= start && sampled(k) <= end)
@@ -531,8 +531,7 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
         .max()
         .unwrap();
     assert!(peak >= before + 10, "backlog {before} → {peak}");
-    let emptied = record
-        .backlog
+    let emptied = backlog
         .iter()
         .enumerate()
         .find(|&(k, &b)| sampled(k) >= end && b <= before)
@@ -659,7 +658,8 @@ fn a_congested_interconnect_delays_staging_and_replication_but_not_the_recorded_
     let transfers = |record: &RunRecord, j: u32| -> Vec<(f64, f64)> {
         record
             .ledger
-            .entries()
+            .read_all()
+            .unwrap()
             .iter()
             .filter(|e| {
                 e.category == CostCategory::Interconnect

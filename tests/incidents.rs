@@ -67,7 +67,8 @@ fn a_site_outage_interrupts_its_jobs_which_wait_for_it_and_recovery_is_exact() {
     let billed_while_down: f64 = outcome
         .record
         .ledger
-        .entries()
+        .read_all()
+        .unwrap()
         .iter()
         .filter(|e| e.category == CostCategory::Compute)
         .map(|e| {
@@ -470,7 +471,7 @@ fn a_demand_surge_multiplies_arrivals_while_it_lasts_and_only_then() {
     )],
     incidents: [(name: "launch", start: "20m", duration: "20m", kind: demand_surge(service: "chat", factor: 3.0))],
 )"#);
-    let windows = &outcome.record.services[0].windows;
+    let windows = outcome.record.windows.service_windows(0).unwrap();
     let count = |range: std::ops::Range<usize>| windows[range].iter().map(|w| w.arrived).sum::<u64>() as f64;
     for (range, per_window) in [(0..20, 240.0), (20..40, 720.0), (40..60, 240.0)] {
         let expected = per_window * range.len() as f64;

@@ -114,7 +114,8 @@ fn staging_checkpoints_failure_and_restore_follow_the_hand_computed_timeline() {
     let compute: Vec<(f64, f64, f64)> = outcome
         .record
         .ledger
-        .entries()
+        .read_all()
+        .unwrap()
         .iter()
         .filter(|e| e.category == CostCategory::Compute)
         .map(|e| (e.start.as_secs_f64(), e.end.as_secs_f64(), e.usd))
@@ -134,7 +135,8 @@ fn staging_checkpoints_failure_and_restore_follow_the_hand_computed_timeline() {
     let transfer: Vec<(CostCategory, f64, f64)> = outcome
         .record
         .ledger
-        .entries()
+        .read_all()
+        .unwrap()
         .iter()
         .filter(|e| e.category != CostCategory::Compute)
         .map(|e| (e.category, e.end.as_secs_f64(), e.usd))
@@ -302,7 +304,8 @@ fn capacity_is_never_exceeded_and_every_gpu_hour_held_is_billed_once() {
     for (j, job) in record.jobs.iter().enumerate() {
         let billed_gpu_hours: f64 = record
             .ledger
-            .entries()
+            .read_all()
+            .unwrap()
             .iter()
             .filter(|e| {
                 e.category == CostCategory::Compute && e.payer.is_some_and(|p| p.workload == j as u32)
@@ -321,7 +324,8 @@ fn capacity_is_never_exceeded_and_every_gpu_hour_held_is_billed_once() {
     // Fixed tiers: what jobs used plus what stood idle is every GPU-hour paid for.
     let fixed_paid: f64 = record
         .ledger
-        .entries()
+        .read_all()
+        .unwrap()
         .iter()
         .filter(|e| matches!(e.tier, Some(Tier::Owned | Tier::Reserved)))
         .map(|e| e.quantity)

@@ -62,11 +62,10 @@ fn an_idle_reserved_pool_bills_count_times_price_times_hours() {
         8.0 * 2.5 * 10.0
     );
     assert_eq!(ledger.total(), 200.0);
-    let idle_entries = ledger
-        .entries()
-        .iter()
-        .filter(|e| e.category == CostCategory::IdleReserved)
-        .count();
+    let mut idle_entries = 0;
+    ledger
+        .for_each(|e| idle_entries += usize::from(e.category == CostCategory::IdleReserved))
+        .unwrap();
     assert_eq!(idle_entries, 10, "one entry per billed hour");
 }
 

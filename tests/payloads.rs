@@ -39,7 +39,8 @@ fn spent(outcome: &RunOutcome, category: CostCategory) -> f64 {
     outcome
         .record
         .ledger
-        .entries()
+        .read_all()
+        .unwrap()
         .iter()
         .filter(|e| e.category == category)
         .map(|e| e.usd)
@@ -85,7 +86,8 @@ fn payloads_pay_egress_and_every_link_crossed() {
     let transfer_entries = outcome
         .record
         .ledger
-        .entries()
+        .read_all()
+        .unwrap()
         .iter()
         .filter(|e| matches!(e.category, CostCategory::Egress | CostCategory::Interconnect))
         .count();

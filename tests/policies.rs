@@ -345,9 +345,11 @@ fn policies_see_the_same_arrivals_and_failures() {
             let counts = &sim.model().incidents.counts[0];
             failures.push(counts.on_jobs + counts.on_replicas + counts.idle + counts.void);
         }
-        let arrivals: Vec<u64> = sim.model().serving.services[0]
-            .metrics
-            .windows
+        let arrivals: Vec<u64> = sim
+            .model()
+            .archive
+            .service_windows(0)
+            .unwrap()
             .iter()
             .map(|w| w.arrived)
             .collect();

@@ -4,9 +4,11 @@
 //! that the ten comparisons here together keep a family-wise error of about 1% (Bonferroni).
 
 use hybridsim::experiment::closed_form::{erlang_c, erlang_c_wait_exceeds, pollaczek_khinchine_wait};
+use hybridsim::kernel::RunLimits;
+use hybridsim::metrics::service::WindowStats;
 use hybridsim::metrics::stats::mean_confidence_interval;
 use hybridsim::scenario::load_str;
-use hybridsim::world::{RunOutcome, simulate};
+use hybridsim::world::{RunOutcome, conclude_with_model, prepare, simulate};
 
 /// A single-site queue: Poisson arrivals at `rate`/s, `slots` servers, the given service time.
 fn queue_scenario(rate: f64, slots: u32, service_time: &str, horizon: &str, window: &str) -> String {
@@ -30,9 +32,23 @@ fn queue_scenario(rate: f64, slots: u32, service_time: &str, horizon: &str, wind
     )
 }
 
-fn run(text: &str) -> RunOutcome {
+/// A run of the scenario `text`, with the full figures of each of its windows (histograms
+/// included), which the batch means below need.
+fn run(text: &str) -> Run {
     let scenario = load_str(text, "queue.ron".as_ref()).expect("valid scenario");
-    simulate(&scenario.resolve().unwrap(), scenario.spec.seed).expect("run succeeds")
+    let resolved = scenario.resolve().unwrap();
+    let seed = scenario.spec.seed;
+    let (mut sim, horizon) = prepare(&resolved, seed).expect("prepares");
+    sim.model_mut().serving.keep_windows();
+    let stop = sim.run(RunLimits::until(horizon)).expect("runs");
+    let (outcome, world) = conclude_with_model(&resolved, seed, sim, stop).expect("run succeeds");
+    let windows = world.serving.kept_windows(0).expect("kept").to_vec();
+    Run { outcome, windows }
+}
+
+struct Run {
+    outcome: RunOutcome,
+    windows: Vec<WindowStats>,
 }
 
 /// Per-window batches `(sum, count)` of a per-request quantity, over the full windows after
@@ -40,11 +56,8 @@ fn run(text: &str) -> RunOutcome {
 /// estimate is the ratio Σsum / Σcount and its confidence interval comes from the ratio
 /// estimator's residuals (delta method), not from the unweighted mean of window means, which is
 /// biased when load and waits move together.
-fn batches(
-    outcome: &RunOutcome,
-    f: impl Fn(&hybridsim::metrics::service::WindowStats) -> (f64, f64),
-) -> Vec<(f64, f64)> {
-    let windows = &outcome.record.services[0].windows;
+fn batches(run: &Run, f: impl Fn(&WindowStats) -> (f64, f64)) -> Vec<(f64, f64)> {
+    let windows = &run.windows;
     windows[1..windows.len() - 1]
         .iter()
         .map(f)
@@ -52,7 +65,7 @@ fn batches(
         .collect()
 }
 
-fn wait_sum_s(w: &hybridsim::metrics::service::WindowStats) -> (f64, f64) {
+fn wait_sum_s(w: &WindowStats) -> (f64, f64) {
     (w.queue.sum() as f64 / 1e9, w.queue.count() as f64)
 }
 
@@ -120,11 +133,11 @@ fn mmc_mean_wait_and_wait_tail_match_erlang_c_at_three_loads() {
         assert_within(&format!("{name} P(W > 0)"), &waited, p_wait, p_wait);
         // The summary's figure covers the whole run after warm-up: it must agree with the
         // windows' estimate as well.
-        let reported = outcome.summary.services["q"]
+        let reported = outcome.outcome.summary.services["q"]
             .wait_probability
             .expect("requests served");
         assert_within(&format!("{name} summary P(W > 0)"), &waited, reported, reported);
-        let summary = &outcome.summary.services["q"];
+        let summary = &outcome.outcome.summary.services["q"];
         assert_eq!(
             summary.requests.arrived,
             summary.requests.served + summary.requests.in_flight

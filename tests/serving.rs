@@ -150,8 +150,7 @@ fn the_autoscaler_adds_a_replica_that_serves_after_its_cold_start() {
         ),
     );
     let scenario = load_str(&text, "serving.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    let (outcome, world) =
-        hybridsim::world::simulate_with_model(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
+    let outcome = hybridsim::world::simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
     // At 60 s the scaler sees 100% utilization and a queue: +1 replica from on-demand. Cold start
     // = 10 GB / 10 Gbps + 52 s = 60 s, so the replica serves from 120 s on.
     let scale: Vec<_> = outcome
@@ -171,7 +170,7 @@ fn the_autoscaler_adds_a_replica_that_serves_after_its_cold_start() {
     );
     let replicas = service(&outcome, "s").replicas;
     assert_eq!((replicas.min, replicas.max, replicas.last), (1, 2, 2));
-    let usage = &world.serving.services[0].usage;
+    let usage = outcome.record.windows.service_windows(0).unwrap();
     assert_eq!(
         usage[1].replicas_ready, 1,
         "the window [60 s, 120 s) closes just before the replica is ready at 120 s"
@@ -181,7 +180,7 @@ fn the_autoscaler_adds_a_replica_that_serves_after_its_cold_start() {
         Some(1.0),
         "both replicas busy throughout [120, 180)"
     );
-    let windows = &outcome.record.services[0].windows;
+    let windows = &usage;
     assert_eq!(windows[1].served, 60, "one replica in [60 s, 120 s)");
     assert_eq!(
         windows[2].served, 119,

@@ -495,7 +495,7 @@ fn a_demand_surge_multiplies_the_arrival_rate_while_it_lasts() {
             .unwrap()
     });
     let world = run_until(&mut sim, 500.0);
-    let windows = &world.serving.services[0].metrics.windows;
+    let windows = world.archive.service_windows(0).unwrap();
     let counts: Vec<u64> = windows.iter().map(|w| w.arrived).collect();
     assert_eq!(counts.len(), 5);
     // Only a's 100/s is multiplied; b's 50/s goes on throughout.

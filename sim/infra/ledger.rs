@@ -1,12 +1,17 @@
 //! The cost ledger: every dollar spent in a run is one entry, and every cost figure is a sum
-//! over entries. Running totals by category, tier, site and workload class are kept as entries
-//! are added, so reports never re-scan the ledger.
+//! over entries. Running totals by category, tier, site, workload class and workload are kept as
+//! entries are added, so the summary never re-scans the ledger; the entries themselves go to a
+//! spill file as they are recorded ([`crate::output::spill`]), so the memory a run holds does
+//! not grow with its horizon. `cost.csv`, the cost curves and an incident's cost are read back
+//! from it.
 
 use std::collections::BTreeMap;
+use std::io;
 
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::SimTime;
+use crate::output::spill::Spill;
 use crate::vocab::Tier;
 use crate::vocab::WorkloadClass;
 use crate::vocab::ids::{PoolId, SiteId};
@@ -94,9 +99,9 @@ pub struct LedgerEntry {
 }
 
 /// All charges of a run, with running totals.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct Ledger {
-    entries: Vec<LedgerEntry>,
+    entries: Spill,
     total: f64,
     by_category: BTreeMap<CostCategory, f64>,
     by_tier: BTreeMap<Tier, f64>,
@@ -161,12 +166,41 @@ impl Ledger {
                     .add(entry.category, entry.usd);
             }
         }
-        self.entries.push(entry);
+        self.entries.push(&encode(&entry));
     }
 
-    /// Every charge, in the order recorded.
-    pub fn entries(&self) -> &[LedgerEntry] {
-        &self.entries
+    /// Charges recorded.
+    pub fn len(&self) -> u64 {
+        self.entries.len()
+    }
+
+    /// Whether nothing was charged.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes the ledger holds in memory for its entries (a write buffer; the entries are on
+    /// disk).
+    pub fn memory_bytes(&self) -> u64 {
+        self.entries.memory_bytes()
+    }
+
+    /// The first error met writing the entries out; the entries after it were lost, so the
+    /// run's outputs cannot be written.
+    pub fn spill_error(&self) -> Option<&io::Error> {
+        self.entries.error()
+    }
+
+    /// Calls `visit` with every charge, in the order recorded.
+    pub fn for_each(&self, mut visit: impl FnMut(&LedgerEntry)) -> io::Result<()> {
+        if let Some(e) = self.entries.error() {
+            return Err(io::Error::new(e.kind(), e.to_string()));
+        }
+        let mut records = self.entries.records();
+        while let Some(record) = records.next_record() {
+            visit(&decode(record?));
+        }
+        Ok(())
     }
 
     /// Total USD.
@@ -220,8 +254,135 @@ impl Ledger {
         (self.total > 0.0).then(|| transfer / self.total)
     }
 
+    /// Every charge, in the order recorded, read back into memory: for looking at a run, not
+    /// for writing files (it holds every charge at once).
+    pub fn read_all(&self) -> io::Result<Vec<LedgerEntry>> {
+        let mut all = Vec::new();
+        self.for_each(|e| all.push(e.clone()))?;
+        Ok(all)
+    }
+
     /// Recomputes the total from the entries; equal to [`Ledger::total`] up to rounding.
-    pub fn recomputed_total(&self) -> f64 {
-        self.entries.iter().map(|e| e.usd).sum()
+    pub fn recomputed_total(&self) -> io::Result<f64> {
+        let mut sum = 0.0;
+        self.for_each(|e| sum += e.usd)?;
+        Ok(sum)
+    }
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            entries: Spill::new(ENTRY_BYTES),
+            total: 0.0,
+            by_category: BTreeMap::new(),
+            by_tier: BTreeMap::new(),
+            by_site: BTreeMap::new(),
+            by_class: BTreeMap::new(),
+            by_payer: BTreeMap::new(),
+            transfer_by_payer: BTreeMap::new(),
+            transfer_by_class: BTreeMap::new(),
+        }
+    }
+}
+
+/// Bytes of an entry on disk: start and end (8 each), site, pool and workload (4 each; all ones
+/// for none), tier, class and category (1 each) and a flag byte, quantity and USD (8 each).
+const ENTRY_BYTES: usize = 48;
+
+/// Marks a missing id, tier or payer.
+const NONE_U32: u32 = u32::MAX;
+const NONE_U8: u8 = u8::MAX;
+
+// The enums are written as their declaration index, which is their position in `ALL`.
+fn encode(e: &LedgerEntry) -> [u8; ENTRY_BYTES] {
+    let mut out = [0u8; ENTRY_BYTES];
+    out[0..8].copy_from_slice(&e.start.as_nanos().to_le_bytes());
+    out[8..16].copy_from_slice(&e.end.as_nanos().to_le_bytes());
+    out[16..20].copy_from_slice(&e.site.map_or(NONE_U32, |s| s.0).to_le_bytes());
+    out[20..24].copy_from_slice(&e.pool.map_or(NONE_U32, |p| p.0).to_le_bytes());
+    out[24..28].copy_from_slice(&e.payer.map_or(NONE_U32, |p| p.workload).to_le_bytes());
+    out[28] = e.tier.map_or(NONE_U8, |t| t as u8);
+    out[29] = e.payer.map_or(NONE_U8, |p| p.class as u8);
+    out[30] = e.category as u8;
+    out[32..40].copy_from_slice(&e.quantity.to_le_bytes());
+    out[40..48].copy_from_slice(&e.usd.to_le_bytes());
+    out
+}
+
+fn decode(bytes: &[u8]) -> LedgerEntry {
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap_or_default());
+    let id = |at: usize| Some(u32_at(at)).filter(|&v| v != NONE_U32);
+    LedgerEntry {
+        start: SimTime::from_nanos(u64_at(0)),
+        end: SimTime::from_nanos(u64_at(8)),
+        site: id(16).map(SiteId),
+        pool: id(20).map(PoolId),
+        tier: Tier::ALL.get(usize::from(bytes[28])).copied(),
+        payer: WorkloadClass::ALL
+            .get(usize::from(bytes[29]))
+            .map(|&class| Payer {
+                class,
+                workload: u32_at(24),
+            }),
+        category: CostCategory::ALL
+            .get(usize::from(bytes[30]))
+            .copied()
+            .unwrap_or(CostCategory::Compute),
+        quantity: f64::from_bits(u64_at(32)),
+        usd: f64::from_bits(u64_at(40)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_comes_back_from_disk_as_recorded() {
+        let entries = [
+            LedgerEntry {
+                start: SimTime::from_nanos(3_600_000_000_000),
+                end: SimTime::from_nanos(7_200_000_000_000),
+                site: Some(SiteId(7)),
+                pool: Some(PoolId(12)),
+                tier: Some(Tier::Spot),
+                payer: Some(Payer {
+                    class: WorkloadClass::Inference,
+                    workload: 3,
+                }),
+                category: CostCategory::Compute,
+                quantity: 8.0,
+                usd: 0.1 + 0.2,
+            },
+            LedgerEntry {
+                start: SimTime::from_nanos(5),
+                end: SimTime::from_nanos(5),
+                site: None,
+                pool: None,
+                tier: None,
+                payer: None,
+                category: CostCategory::Interconnect,
+                quantity: 1e-9,
+                usd: 12.5,
+            },
+        ];
+        let mut ledger = Ledger::default();
+        for e in &entries {
+            ledger.record(e.clone());
+        }
+        let mut back = Vec::new();
+        ledger.for_each(|e| back.push(e.clone())).unwrap();
+        assert_eq!(back, entries);
+        assert_eq!(ledger.len(), 2);
+        assert_eq!(ledger.recomputed_total().unwrap(), 0.1 + 0.2 + 12.5);
+        for category in CostCategory::ALL {
+            let e = LedgerEntry {
+                category,
+                ..entries[1].clone()
+            };
+            assert_eq!(decode(&encode(&e)).category, category);
+        }
     }
 }

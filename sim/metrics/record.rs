@@ -3,22 +3,22 @@
 //! study figures) are written from, so that none of them reads the live model.
 //!
 //! A [`RunRecord`] is built once, when the run ends, by moving what the model kept out of it
-//! (the ledger, the decision log, the per-window figures, the samples); it is never bigger than
-//! what the model already held, and nothing is collected per request.
+//! (the ledger and the window archive, both on disk, the decision log, the job records); it is
+//! never bigger than what the model already held, and nothing is collected per request.
 
 use crate::infra::ledger::{Ledger, Payer};
 use crate::kernel::{SimDuration, SimTime};
 use crate::metrics::Summary;
+use crate::metrics::archive::WindowArchive;
 use crate::metrics::job::{JobOutcome, JobRecord};
-use crate::metrics::service::WindowStats;
-use crate::metrics::timeseries::CapacitySamples;
+use crate::metrics::timeseries::CostCurves;
 use crate::policy::Decision;
 use crate::vocab::Tier;
 use crate::vocab::WorkloadClass;
 use crate::vocab::ids::{PoolId, SiteId};
 
 /// The outcome of a run: its headline figures and everything else it recorded.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunOutcome {
     /// The headline figures (`summary.json`).
     pub summary: Summary,
@@ -27,19 +27,20 @@ pub struct RunOutcome {
 }
 
 /// Everything a finished run recorded beyond its [`Summary`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunRecord {
     /// The end of the simulated period.
     pub horizon: SimTime,
     /// The width of a metrics window.
     pub window: SimDuration,
-    /// Requests queued plus jobs waiting at the end of each metrics window; its length is the
-    /// number of windows closed.
-    pub backlog: Vec<u64>,
-    /// GPUs in use and capacity per pool and tier at the end of each metrics window.
-    pub capacity: CapacitySamples,
+    /// The figures of every metrics window (requests and latency per service, backlog, GPUs per
+    /// pool and tier), on disk.
+    pub windows: WindowArchive,
     /// Every charge, in the order charged, with its running totals.
     pub ledger: Ledger,
+    /// Cumulative cost per window by category and tier, read from the ledger when the run
+    /// ended.
+    pub cost: CostCurves,
     /// Every decision taken, in time order.
     pub decisions: Vec<Decision>,
     /// The services, in scenario order.
@@ -52,8 +53,8 @@ pub struct RunRecord {
 
 impl RunRecord {
     /// Metrics windows closed during the run.
-    pub fn windows(&self) -> usize {
-        self.backlog.len()
+    pub fn windows_closed(&self) -> usize {
+        self.windows.closed() as usize
     }
 
     /// What job `index` cost, over every category charged to it.
@@ -74,15 +75,13 @@ pub struct ServiceRecord {
     pub name: String,
     /// Its latency SLO: end-to-end percentile and bound.
     pub slo: Option<(f64, SimDuration)>,
-    /// Its figures per metrics window.
-    pub windows: Vec<WindowStats>,
-    /// For a batched service, per deployment (its pool): batch size and KV-cache occupancy per
-    /// metrics window.
-    pub batching: Vec<(PoolId, Vec<BatchWindow>)>,
+    /// For a batched service, the pools of its deployments, in the order of its rows'
+    /// batching figures.
+    pub batched_pools: Vec<PoolId>,
 }
 
 /// A batched deployment over one metrics window, averaged over the time its replicas were ready.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct BatchWindow {
     /// Sequences per ready replica; `None` when no replica was ready.
     pub batch_mean: Option<f64>,

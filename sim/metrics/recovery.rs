@@ -25,9 +25,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::archive::WindowArchive;
 use super::job::Interruption;
-use super::service::ServiceMetrics;
-use crate::infra::ledger::Ledger;
+use crate::infra::ledger::{Ledger, LedgerEntry};
 use crate::kernel::{SimDuration, SimTime};
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
 
@@ -35,10 +35,6 @@ use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
 pub struct ServiceView<'a> {
     /// Its name.
     pub name: &'a str,
-    /// Its record.
-    pub metrics: &'a ServiceMetrics,
-    /// Its SLO: percentile (e.g. 99.0) and bound.
-    pub slo: Option<(f64, SimDuration)>,
 }
 
 /// What the run recorded, shared by all incidents.
@@ -51,8 +47,9 @@ pub struct RunRecord<'a> {
     pub attribution_window: SimDuration,
     /// The end of the run.
     pub horizon: SimTime,
-    /// Backlog at the end of each window.
-    pub backlog: &'a [u64],
+    /// The figures of every window: whether each service met its SLO, its requests, the
+    /// backlog.
+    pub windows: &'a WindowArchive,
     /// Every service.
     pub services: Vec<ServiceView<'a>>,
     /// Every job interruption.
@@ -127,23 +124,20 @@ impl RunRecord<'_> {
         SimTime::from_nanos(k.saturating_mul(self.window_ns))
     }
 
-    /// Whether service `s` met its SLO in window `k` (a window without requests, or a service
-    /// without an SLO, does).
-    fn good(&self, s: usize, k: u64) -> bool {
-        let service = &self.services[s];
-        let Some((percentile, bound)) = service.slo else {
-            return true;
-        };
-        service
-            .metrics
-            .windows
-            .get(k as usize)
-            .and_then(|w| w.meets_slo(percentile, bound))
-            .unwrap_or(true)
-    }
-
-    fn all_good(&self, affected: &[usize], k: u64) -> bool {
-        affected.iter().all(|&s| self.good(s, k))
+    /// Whether every service of `affected` met its SLO (or had no request end, or has no SLO),
+    /// window by window over `[from, to)`; a window past the last recorded one is good.
+    fn good_windows(&self, affected: &[usize], from: u64, to: u64) -> std::io::Result<Vec<bool>> {
+        (from..to)
+            .map(|k| {
+                if k >= self.windows.len() {
+                    return Ok(true);
+                }
+                let row = self.windows.row(k)?;
+                Ok(affected
+                    .iter()
+                    .all(|&s| row.services.get(s).and_then(|w| w.slo_met).unwrap_or(true)))
+            })
+            .collect()
     }
 }
 
@@ -172,13 +166,18 @@ fn seconds(d: SimDuration) -> f64 {
 }
 
 /// The recovery figures of `incident`.
-pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> IncidentSummary {
+pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> std::io::Result<IncidentSummary> {
     let mut notes = BTreeMap::new();
     let first = run.window_of(incident.start);
     let windows = run.windows();
     // Windows starting before this one can still be put down to the incident.
     let attributed = attribution_end(incident, run);
-    let first_bad = (first..attributed.min(windows)).find(|&k| !run.all_good(&incident.affected, k));
+    let run_length = u64::from(run.recovery_windows.max(1));
+    // Detection looks at windows before `attributed`; a good run may start one window later.
+    let searched = attributed.saturating_add(run_length).min(windows).max(first);
+    let good = run.good_windows(&incident.affected, first, searched)?;
+    let all_good = |k: u64| good.get((k - first) as usize).copied().unwrap_or(true);
+    let first_bad = (first..attributed.min(windows)).find(|&k| !all_good(k));
     let time_to_detect_s = match first_bad {
         Some(k) => Some(seconds(run.window_start(k + 1).saturating_since(incident.start))),
         None => {
@@ -192,13 +191,9 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> IncidentSummar
     let services_back = match first_bad {
         None => Some(incident.start),
         Some(bad) => {
-            let run_length = u64::from(run.recovery_windows.max(1));
             // The good run may start in the window right after the last attributable one.
             (bad + 1..attributed.saturating_add(1).min(windows))
-                .find(|&k| {
-                    k + run_length <= windows
-                        && (k..k + run_length).all(|w| run.all_good(&incident.affected, w))
-                })
+                .find(|&k| k + run_length <= windows && (k..k + run_length).all(all_good))
                 .map(|k| run.window_start(k))
         }
     };
@@ -248,7 +243,7 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> IncidentSummar
             );
             None
         }
-        Some(end) => drain(run, incident.start, end).or_else(|| {
+        Some(end) => drain(run, incident.start, end)?.or_else(|| {
             notes.insert(
                 "backlog_drain_s",
                 "the backlog is still above its level before the incident at the end of the run".into(),
@@ -261,8 +256,8 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> IncidentSummar
         (Some(end), None) => end.saturating_add(run.attribution_window).min(run.horizon),
         (None, _) => run.horizon,
     };
-    let (requests_failed, requests_degraded) = requests_between(run, incident.start, until);
-    IncidentSummary {
+    let (requests_failed, requests_degraded) = requests_between(run, incident.start, until)?;
+    Ok(IncidentSummary {
         name: incident.name.clone(),
         kind: incident.kind,
         start_s: incident.start.as_secs_f64(),
@@ -278,80 +273,100 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> IncidentSummar
             .filter(|i| i.resumed.is_some_and(|(_, site)| site != i.site))
             .count() as u64,
         gpu_hours_lost: caused.iter().map(|i| i.lost_gpu_ns).sum::<u128>() as f64 / NANOS_PER_HOUR,
-        cost_during_usd: cost_between(run.ledger, incident.start, until),
+        cost_during_usd: cost_between(run.ledger, incident.start, until)?,
         affected_services: incident
             .affected
             .iter()
             .map(|&s| run.services[s].name.to_string())
             .collect(),
         notes,
-    }
+    })
 }
 
 /// Seconds from `end` until the backlog is back at its level before `start`.
-fn drain(run: &RunRecord<'_>, start: SimTime, end: SimTime) -> Option<f64> {
+fn drain(run: &RunRecord<'_>, start: SimTime, end: SimTime) -> std::io::Result<Option<f64>> {
     let window = run.window_ns.max(1);
-    // backlog[k] is sampled at the end of window k, at (k + 1) · window; the baseline is the
-    // last sample strictly before the start (one at the start instant may already show it).
-    let before = start.as_nanos().div_ceil(window).checked_sub(2);
-    let baseline = before
-        .and_then(|k| run.backlog.get(k as usize))
-        .copied()
-        .unwrap_or(0);
-    run.backlog.iter().enumerate().find_map(|(k, &level)| {
-        let at = SimTime::from_nanos((k as u64 + 1).saturating_mul(window));
-        (at >= end && level <= baseline).then(|| seconds(at.saturating_since(end)))
-    })
+    let sampled = run.windows.closed();
+    // Window k's backlog is sampled at its end, at (k + 1) · window; the baseline is the last
+    // sample strictly before the start (one at the start instant may already show it).
+    let baseline = match start.as_nanos().div_ceil(window).checked_sub(2) {
+        Some(k) if k < sampled => run.windows.row(k)?.backlog,
+        _ => 0,
+    };
+    // The first sample at or after the end.
+    let from = end.as_nanos().div_ceil(window).saturating_sub(1);
+    for k in from..sampled {
+        let at = SimTime::from_nanos((k + 1).saturating_mul(window));
+        if at >= end && run.windows.row(k)?.backlog <= baseline {
+            return Ok(Some(seconds(at.saturating_since(end))));
+        }
+    }
+    Ok(None)
 }
 
 /// Failed and degraded user requests of every service in the windows overlapping
 /// `[start, until)` (a request that failed at its fallback too is counted once).
-fn requests_between(run: &RunRecord<'_>, start: SimTime, until: SimTime) -> (u64, u64) {
-    let first = run.window_of(start) as usize;
-    let last = run.window_of(until.max(start)) as usize;
-    run.services
-        .iter()
-        .flat_map(|s| s.metrics.windows.iter().enumerate())
-        .filter(|(k, _)| (first..=last).contains(k))
-        .fold((0, 0), |(failed, degraded), (_, w)| {
-            (failed + w.failed - w.failed_standing_in, degraded + w.degraded)
-        })
+fn requests_between(run: &RunRecord<'_>, start: SimTime, until: SimTime) -> std::io::Result<(u64, u64)> {
+    let first = run.window_of(start);
+    let last = run
+        .window_of(until.max(start))
+        .min(run.windows.len().saturating_sub(1));
+    let (mut failed, mut degraded) = (0, 0);
+    for k in first..=last {
+        if k >= run.windows.len() {
+            break;
+        }
+        for w in run.windows.row(k)?.services {
+            failed += w.failed - w.failed_standing_in;
+            degraded += w.degraded;
+        }
+    }
+    Ok((failed, degraded))
 }
 
 /// USD of ledger entries falling in `[start, until]`, prorated over each entry's span.
-fn cost_between(ledger: &Ledger, start: SimTime, until: SimTime) -> f64 {
-    ledger
-        .entries()
-        .iter()
-        .map(|e| {
-            if e.end == e.start {
-                return if e.start >= start && e.start <= until {
-                    e.usd
-                } else {
-                    0.0
-                };
-            }
-            let overlap = e
-                .end
-                .min(until)
-                .as_nanos()
-                .saturating_sub(e.start.max(start).as_nanos());
-            e.usd * overlap as f64 / e.end.saturating_since(e.start).as_nanos() as f64
-        })
-        .sum()
+fn cost_between(ledger: &Ledger, start: SimTime, until: SimTime) -> std::io::Result<f64> {
+    let mut sum = 0.0;
+    ledger.for_each(|e| sum += share_between(e, start, until))?;
+    Ok(sum)
+}
+
+/// The part of `entry`'s USD that falls in `[start, until]`: all of a one-off charge inside it,
+/// and a period's charge in proportion to its overlap.
+fn share_between(e: &LedgerEntry, start: SimTime, until: SimTime) -> f64 {
+    if e.end == e.start {
+        return if e.start >= start && e.start <= until {
+            e.usd
+        } else {
+            0.0
+        };
+    }
+    let overlap = e
+        .end
+        .min(until)
+        .as_nanos()
+        .saturating_sub(e.start.max(start).as_nanos());
+    e.usd * overlap as f64 / e.end.saturating_since(e.start).as_nanos() as f64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::service::FailReason;
+    use crate::metrics::archive::{ServiceWindow, WindowLayout};
+    use crate::metrics::service::{FailReason, ServiceMetrics};
 
     const MINUTE: u64 = 60_000_000_000;
 
-    /// A service with an SLO of 1 s at p99 whose only misses are failed requests in `bad`
-    /// windows, over `windows` one-minute windows.
-    fn service(windows: u64, bad: &[u64]) -> ServiceMetrics {
+    /// The archived windows of a service with an SLO of 1 s at p99 whose only misses are
+    /// failed requests in `bad` windows, over `windows` one-minute windows.
+    fn service(windows: u64, bad: &[u64]) -> WindowArchive {
+        let slo = Some((99.0, SimDuration::from_secs(1)));
         let mut metrics = ServiceMetrics::new(1, MINUTE, 0, 1_000_000_000, false);
+        let layout = WindowLayout {
+            batched: vec![0],
+            pools: 0,
+        };
+        let mut archive = WindowArchive::new(layout.clone());
         for k in 0..windows {
             let at = k * MINUTE + 1;
             metrics.arrival(at);
@@ -360,24 +375,27 @@ mod tests {
             } else {
                 metrics.served(at, at, Some(0), &Default::default());
             }
+            let mut row = layout.empty_row();
+            row.closed = true;
+            row.services[0] = ServiceWindow::of(&metrics.take_window(k as usize, slo), slo);
+            archive.push(&row);
         }
-        metrics
+        archive
     }
 
-    fn figures(metrics: &ServiceMetrics, windows: u64, attribution_window: SimDuration) -> IncidentSummary {
+    fn figures(
+        windows_archive: &WindowArchive,
+        windows: u64,
+        attribution_window: SimDuration,
+    ) -> IncidentSummary {
         let ledger = Ledger::default();
-        let backlog = vec![0; windows as usize];
         let run = RunRecord {
             window_ns: MINUTE,
             recovery_windows: 3,
             attribution_window,
             horizon: SimTime::from_nanos(windows * MINUTE),
-            backlog: &backlog,
-            services: vec![ServiceView {
-                name: "s",
-                metrics,
-                slo: Some((99.0, SimDuration::from_secs(1))),
-            }],
+            windows: windows_archive,
+            services: vec![ServiceView { name: "s" }],
             interruptions: &[],
             ledger: &ledger,
         };
@@ -391,7 +409,7 @@ mod tests {
             affected: vec![0],
             interrupts: None,
         };
-        summarize(&incident, &run)
+        summarize(&incident, &run).unwrap()
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! What happened to the requests of one inference service: how they ended, how long they took
 //! (streaming histograms, overall, per origin and per time window) and how well the SLO held.
-//! Memory is bounded by windows × histogram buckets, never by the number of requests.
+//! Only the open time windows are kept (one, or two when a request ends at the instant a window
+//! closes); the run takes each window when it closes ([`ServiceMetrics::take_window`]) and
+//! archives it. Memory is bounded by histogram buckets, never by the number of requests or the
+//! horizon.
 
 use serde::Serialize;
 
@@ -139,17 +142,19 @@ pub struct ServiceMetrics {
     /// End-to-end latency per origin (after warm-up), indexed like the service's demand list;
     /// kept only with two or more origins (see [`ServiceMetrics::origin`]).
     per_origin: Vec<LatencyHistogram>,
-    /// Per-window figures, indexed by window number.
-    pub windows: Vec<WindowStats>,
+    /// The open windows' figures, from window `first_window` on.
+    windows: Vec<WindowStats>,
+    first_window: usize,
+    /// Windows taken in which the SLO held, and windows taken in which it was judged (some
+    /// request ended).
+    windows_met: u64,
+    windows_judged: u64,
     /// Requests after warm-up that ended within the SLO bound (failures never do).
     pub within_slo: u64,
     /// Requests after warm-up that ended (served, degraded or failed).
     pub ended_after_warmup: u64,
     slo_bound_ns: u64,
     current_window_end: u64,
-    /// Bytes of the windows before `windows_counted`, which no longer change.
-    past_window_bytes: u64,
-    windows_counted: usize,
 }
 
 impl ServiceMetrics {
@@ -185,12 +190,13 @@ impl ServiceMetrics {
                 Vec::new()
             },
             windows: Vec::new(),
+            first_window: 0,
+            windows_met: 0,
+            windows_judged: 0,
             within_slo: 0,
             ended_after_warmup: 0,
             slo_bound_ns,
             current_window_end: 0,
-            past_window_bytes: 0,
-            windows_counted: 0,
         }
     }
 
@@ -215,28 +221,66 @@ impl ServiceMetrics {
 
     #[cold]
     fn open_window(&mut self, now_ns: u64) -> usize {
-        let index = (now_ns / self.window_ns) as usize;
+        let window = (now_ns / self.window_ns) as usize;
+        // A window already taken gets no more requests: time only moves forward past a close.
+        let index = window.saturating_sub(self.first_window);
         if index >= self.windows.len() {
-            // Time moves forward: the windows so far are done, and their size is final.
-            let first = self.windows_counted.min(self.windows.len());
-            for done in &mut self.windows[first..] {
-                done.end_to_end.shrink_to_fit();
-                done.queue.shrink_to_fit();
-                self.past_window_bytes += done.bytes() as u64;
-            }
-            self.windows_counted = self.windows.len();
             self.windows.resize_with(index + 1, WindowStats::default);
         }
         if index + 1 == self.windows.len() {
-            self.current_window_end = (index as u64 + 1).saturating_mul(self.window_ns);
+            self.current_window_end = (window as u64 + 1).saturating_mul(self.window_ns);
         }
         index
     }
 
-    /// Bytes its per-window figures hold: the memory that grows with the horizon.
+    /// Takes window `window`'s figures (empty if nothing happened in it) and drops it and any
+    /// window before it; counts whether it met the SLO `slo` (percentile, bound). Windows are
+    /// taken in order, each once.
+    pub fn take_window(
+        &mut self,
+        window: usize,
+        slo: Option<(f64, crate::kernel::SimDuration)>,
+    ) -> WindowStats {
+        let index = window.checked_sub(self.first_window);
+        let stats = match index {
+            Some(i) if i < self.windows.len() => {
+                let stats = std::mem::take(&mut self.windows[i]);
+                self.windows.drain(..=i);
+                stats
+            }
+            Some(_) => {
+                self.windows.clear();
+                WindowStats::default()
+            }
+            None => WindowStats::default(),
+        };
+        self.first_window = self.first_window.max(window + 1);
+        // The fast path of `window` checks the last open window's end; with none open it must
+        // fail so that the next request opens one.
+        if self.windows.is_empty() {
+            self.current_window_end = 0;
+        }
+        if let Some(met) = slo.and_then(|(percentile, bound)| stats.meets_slo(percentile, bound)) {
+            self.windows_judged += 1;
+            self.windows_met += u64::from(met);
+        }
+        stats
+    }
+
+    /// The windows after `window` that have figures (requests ended or arrived in them), as the
+    /// index of the last one plus one: what is left to take when the run ends.
+    pub fn windows_end(&self) -> usize {
+        self.first_window + self.windows.len()
+    }
+
+    /// The share of windows taken in which the SLO held, of those in which some request ended.
+    pub fn windows_met(&self) -> Option<f64> {
+        (self.windows_judged > 0).then(|| self.windows_met as f64 / self.windows_judged as f64)
+    }
+
+    /// Bytes its open windows hold.
     pub fn window_bytes(&self) -> u64 {
-        let open = &self.windows[self.windows_counted.min(self.windows.len())..];
-        self.past_window_bytes + open.iter().map(|w| w.bytes() as u64).sum::<u64>()
+        self.windows.iter().map(|w| w.bytes() as u64).sum()
     }
 
     /// A request arrived at `now_ns`.

@@ -278,21 +278,24 @@ impl ReplicaSummary {
     /// Summarizes per-window replica counts (zeros when there was no full window).
     pub fn of(counts: impl Iterator<Item = u32>) -> Self {
         counts
-            .fold(None, |acc: Option<ReplicaSummary>, n| {
-                Some(match acc {
-                    None => ReplicaSummary {
-                        min: n,
-                        max: n,
-                        last: n,
-                    },
-                    Some(r) => ReplicaSummary {
-                        min: r.min.min(n),
-                        max: r.max.max(n),
-                        last: n,
-                    },
-                })
-            })
+            .fold(None, |acc: Option<ReplicaSummary>, n| Some(Self::with(acc, n)))
             .unwrap_or_default()
+    }
+
+    /// The summary `so_far` (none before the first window) with one more window's count.
+    pub fn with(so_far: Option<ReplicaSummary>, n: u32) -> Self {
+        match so_far {
+            None => ReplicaSummary {
+                min: n,
+                max: n,
+                last: n,
+            },
+            Some(r) => ReplicaSummary {
+                min: r.min.min(n),
+                max: r.max.max(n),
+                last: n,
+            },
+        }
     }
 }
 
@@ -358,19 +361,13 @@ fn wait_probability(queue: &LatencyHistogram) -> Option<f64> {
 
 fn slo_summary(metrics: &ServiceMetrics, percentile: f64, bound: SimDuration) -> SloSummary {
     let share = percentile / 100.0;
-    let windows: Vec<bool> = metrics
-        .windows
-        .iter()
-        .filter_map(|w| w.meets_slo(percentile, bound))
-        .collect();
     SloSummary {
         target_ms: bound.as_nanos() as f64 / 1e6,
         percentile,
         attainment: (metrics.ended_after_warmup > 0)
             .then(|| metrics.within_slo as f64 / metrics.ended_after_warmup as f64),
         measured_ms: metrics.end_to_end.quantile(share).map(|ns| ns as f64 / 1e6),
-        windows_met: (!windows.is_empty())
-            .then(|| windows.iter().filter(|&&met| met).count() as f64 / windows.len() as f64),
+        windows_met: metrics.windows_met(),
     }
 }
 

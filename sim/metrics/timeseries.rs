@@ -1,47 +1,22 @@
 //! Figures over time: what is sampled during a run (GPUs in use and capacity per pool and tier
-//! at the end of each metrics window) and the tidy series built from a finished run for
-//! `timeseries.csv` and the charts: latency quantiles and request counts per service and window,
-//! GPUs per pool and tier, cumulative cost by category and by tier, and the backlog.
+//! at the end of each metrics window, archived with the window's other figures in
+//! [`super::archive`]), the cumulative cost curves read from the ledger when the run ends, and
+//! the tidy series shape of `timeseries.csv`.
 
 use crate::infra::estate::Estate;
 use crate::infra::ledger::{CostCategory, Ledger};
 use crate::kernel::SimTime;
 use crate::vocab::Tier;
 
-/// GPUs in use and capacity of every (pool, tier), sampled at the end of each metrics window.
-/// Memory: two numbers per pool and tier per window.
-#[derive(Debug, Clone, Default)]
-pub struct CapacitySamples {
-    pools: usize,
-    values: Vec<(u32, u32)>,
-}
-
-impl CapacitySamples {
-    /// Bytes its samples hold.
-    pub fn bytes(&self) -> u64 {
-        (self.values.len() * std::mem::size_of::<(u32, u32)>()) as u64
-    }
-
-    /// Samples the estate now.
-    pub fn record(&mut self, estate: &Estate) {
-        self.pools = estate.pools.len();
-        for pool in &estate.pools {
-            for tier in Tier::ALL {
-                let state = pool.tier(tier).map_or((0, 0), |t| (t.in_use, t.capacity));
-                self.values.push(state);
-            }
+/// GPUs in use and capacity of every (pool, tier) now, into `out`: pool by pool, tiers in
+/// [`Tier::ALL`] order, a tier the pool lacks as (0, 0). Sampled at the end of each metrics
+/// window.
+pub fn sample_capacity(estate: &Estate, out: &mut Vec<(u32, u32)>) {
+    out.clear();
+    for pool in &estate.pools {
+        for tier in Tier::ALL {
+            out.push(pool.tier(tier).map_or((0, 0), |t| (t.in_use, t.capacity)));
         }
-    }
-
-    /// Windows sampled.
-    pub fn windows(&self) -> usize {
-        self.values.len() / (self.pools * Tier::ALL.len()).max(1)
-    }
-
-    /// GPUs in use and capacity of `pool`'s `tier` at the end of window `window`.
-    pub fn at(&self, window: usize, pool: usize, tier: Tier) -> (u32, u32) {
-        let index = (window * self.pools + pool) * Tier::ALL.len() + tier as usize;
-        self.values.get(index).copied().unwrap_or((0, 0))
     }
 }
 
@@ -64,11 +39,11 @@ pub fn cumulative_cost(
     windows: usize,
     group: impl Fn(&crate::infra::ledger::LedgerEntry) -> Option<usize>,
     groups: usize,
-) -> Vec<Vec<f64>> {
+) -> std::io::Result<Vec<Vec<f64>>> {
     let mut per_window = vec![vec![0.0; windows]; groups];
     let window_ns = window_ns.max(1);
-    for entry in ledger.entries() {
-        let Some(g) = group(entry) else { continue };
+    ledger.for_each(|entry| {
+        let Some(g) = group(entry) else { return };
         let (start, end) = (
             entry.start.as_nanos(),
             entry.end.as_nanos().max(entry.start.as_nanos()),
@@ -78,7 +53,7 @@ pub fn cumulative_cost(
             if let Some(slot) = per_window[g].get_mut(first) {
                 *slot += entry.usd;
             }
-            continue;
+            return;
         }
         let rate = entry.usd / (end - start) as f64;
         let last = (((end - 1) / window_ns) as usize).min(windows.saturating_sub(1));
@@ -89,7 +64,7 @@ pub fn cumulative_cost(
                 *slot += rate * (to - from) as f64;
             }
         }
-    }
+    })?;
     for series in &mut per_window {
         let mut sum = 0.0;
         for value in series.iter_mut() {
@@ -97,12 +72,13 @@ pub fn cumulative_cost(
             *value = sum;
         }
     }
-    per_window
+    Ok(per_window)
 }
 
 /// Cumulative cost at the end of each metrics window, by category (in [`CostCategory::ALL`]
-/// order) and by tier (in [`Tier::ALL`] order; charges without a tier count in neither).
-#[derive(Debug, Clone, PartialEq)]
+/// order) and by tier (in [`Tier::ALL`] order; charges without a tier count in neither): nine
+/// numbers a window, read from the ledger once when the run ends.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CostCurves {
     /// Per category, per window.
     pub by_category: Vec<Vec<f64>>,
@@ -111,23 +87,23 @@ pub struct CostCurves {
 }
 
 /// The cost curves of `ledger` over `windows` windows of `window_ns`.
-pub fn cost_curves(ledger: &Ledger, window_ns: u64, windows: usize) -> CostCurves {
-    CostCurves {
+pub fn cost_curves(ledger: &Ledger, window_ns: u64, windows: usize) -> std::io::Result<CostCurves> {
+    Ok(CostCurves {
         by_category: cumulative_cost(
             ledger,
             window_ns,
             windows,
             |e| Some(category_index(e.category)),
             CostCategory::ALL.len(),
-        ),
+        )?,
         by_tier: cumulative_cost(
             ledger,
             window_ns,
             windows,
             |e| e.tier.map(|t| t as usize),
             Tier::ALL.len(),
-        ),
-    }
+        )?,
+    })
 }
 
 /// The end of window `index` in seconds.
@@ -171,7 +147,8 @@ mod tests {
             4,
             |e| Some(category_index(e.category)),
             5,
-        );
+        )
+        .unwrap();
         let compute = &cost[category_index(CostCategory::Compute)];
         for (got, want) in compute.iter().zip([6.0, 17.0, 18.5, 20.0]) {
             assert!((got - want).abs() < 1e-9, "{compute:?}");

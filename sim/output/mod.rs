@@ -62,6 +62,7 @@ use serde::Serialize;
 
 mod folder;
 pub mod parquet;
+pub mod spill;
 
 use folder::{FolderNames, TargetLock};
 pub use folder::{Recovery, recover};
@@ -229,6 +230,31 @@ impl OutputDir {
     pub fn create_file(&self, name: &str) -> Result<fs::File, OutputError> {
         let path = self.staging.join(name);
         fs::File::create(&path).map_err(at(&path))
+    }
+
+    /// Writes the file `name` in the staging folder as a stream: `write` gets a buffered
+    /// writer, and the file is flushed and synced after it returns. For tables too big to
+    /// build in memory first.
+    pub fn write_stream<E>(
+        &self,
+        name: &str,
+        write: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> Result<(), E>,
+    ) -> Result<(), OutputError>
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let path = self.staging.join(name);
+        let file = fs::File::create(&path).map_err(at(&path))?;
+        let mut buffered = std::io::BufWriter::with_capacity(spill::BUFFER, file);
+        write(&mut buffered).map_err(|e| OutputError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        let file = buffered.into_inner().map_err(|e| OutputError::Io {
+            path: path.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(at(&path))
     }
 
     /// Writes `bytes` to the file `name` in the staging folder.

@@ -93,6 +93,9 @@ pub enum ChartError {
     /// The PNG encoder failed.
     #[error("encoding the chart as PNG failed: {0}")]
     Png(#[from] png::EncodingError),
+    /// The run's figures could not be read back from its spill file.
+    #[error("reading the run's figures back failed: {0}")]
+    Read(#[from] std::io::Error),
 }
 
 impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for ChartError {

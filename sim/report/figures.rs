@@ -6,13 +6,15 @@
 //! `recovery` beside them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io;
 
 use crate::infra::ledger::CostCategory;
 use crate::metrics::Summary;
-use crate::metrics::record::{RunOutcome, ServiceRecord};
+use crate::metrics::archive::{CHART_POINTS, Span, stride};
+use crate::metrics::record::RunOutcome;
 use crate::metrics::recovery::IncidentSummary;
 use crate::metrics::stats::mean_confidence_interval;
-use crate::metrics::timeseries::{cost_curves, window_end_s};
+use crate::metrics::timeseries::window_end_s;
 use crate::scenario::Scenario;
 use crate::vocab::Tier;
 
@@ -39,101 +41,118 @@ pub fn incident_windows(summary: &Summary) -> Vec<IncidentWindow> {
         .collect()
 }
 
-/// p50, p95 and p99 end-to-end latency of every service per metrics window, with its SLO.
-pub fn latency_chart(outcome: &RunOutcome) -> LatencyChart {
-    let window_ns = outcome.record.window.as_nanos();
-    let ms = |ns: Option<u64>| ns.map(|v| v as f64 / 1e6);
-    let services = outcome
-        .record
-        .services
-        .iter()
-        .map(|service| ServiceLatency {
-            service: service.name.clone(),
-            slo_ms: service.slo.map(|(_, bound)| bound.as_secs_f64() * 1e3),
-            points: service
-                .windows
-                .iter()
-                .enumerate()
-                .map(|(w, stats)| LatencyPoint {
-                    t_s: window_end_s(window_ns, w),
-                    p50_ms: ms(stats.end_to_end.quantile(0.50)),
-                    p95_ms: ms(stats.end_to_end.quantile(0.95)),
-                    p99_ms: ms(stats.end_to_end.quantile(0.99)),
-                })
-                .collect(),
-        })
-        .collect::<Vec<_>>();
+/// Calls `visit` with the run's windows merged into spans so that a series has at most
+/// [`CHART_POINTS`] points (each window its own span when they fit), and the time in seconds
+/// at the end of the span's last window and of its last closed window.
+fn chart_spans(outcome: &RunOutcome, mut visit: impl FnMut(SpanTimes, &Span)) -> io::Result<()> {
+    let record = &outcome.record;
+    let window_ns = record.window.as_nanos();
+    let stride = stride(record.windows.len(), CHART_POINTS);
+    record.windows.spans(stride, |span| {
+        // The windows the run did not close come last, so the closed ones end the span early.
+        let last_closed = span.last.saturating_sub(span.windows - span.closed);
+        let times = SpanTimes {
+            end_s: window_end_s(window_ns, span.last as usize),
+            closed_end_s: window_end_s(window_ns, last_closed as usize),
+        };
+        visit(times, span)
+    })
+}
+
+/// When a span ends, and when its last closed window ends.
+#[derive(Debug, Clone, Copy)]
+struct SpanTimes {
+    end_s: f64,
+    closed_end_s: f64,
+}
+
+/// p50, p95 and p99 end-to-end latency of every service per metrics window (the worst window
+/// of each span on long runs), with its SLO.
+pub fn latency_chart(outcome: &RunOutcome) -> io::Result<LatencyChart> {
+    let record = &outcome.record;
     // The services with the highest p99 over the run, when there are too many to draw.
     let p99 = |name: &str| {
         let service = outcome.summary.services.get(name);
         let e2e = service.and_then(|s| s.latency_ms.get("e2e"));
         e2e.and_then(|l| l.p99).unwrap_or(f64::NEG_INFINITY)
     };
-    let ranks: Vec<f64> = services
+    let ranks: Vec<f64> = record.services.iter().map(|s| p99(&s.name)).collect();
+    let (shown, omitted) = select_panels(&ranks);
+    let mut services: Vec<ServiceLatency> = shown
         .iter()
-        .map(|s: &ServiceLatency| p99(&s.service))
+        .map(|&s| ServiceLatency {
+            service: record.services[s].name.clone(),
+            slo_ms: record.services[s].slo.map(|(_, bound)| bound.as_secs_f64() * 1e3),
+            points: Vec::new(),
+        })
         .collect();
-    let (services, omitted) = keep_panels(services, &ranks);
-    LatencyChart {
+    let ms = |ns: Option<u64>| ns.map(|v| v as f64 / 1e6);
+    chart_spans(outcome, |at, span| {
+        for (panel, &s) in services.iter_mut().zip(&shown) {
+            let [p50, p95, p99] = span.row.services[s].latency_ns;
+            panel.points.push(LatencyPoint {
+                t_s: at.end_s,
+                p50_ms: ms(p50),
+                p95_ms: ms(p95),
+                p99_ms: ms(p99),
+            });
+        }
+    })?;
+    Ok(LatencyChart {
         services,
         incidents: incident_windows(&outcome.summary),
         omitted,
-    }
+    })
 }
 
 /// Requests per second that arrived, were answered by the fallback and failed, per service
-/// and metrics window: the demand, and what the run did to it.
-pub fn request_rate_chart(outcome: &RunOutcome) -> RequestRateChart {
-    let window_ns = outcome.record.window.as_nanos();
-    let window_s = window_ns as f64 / 1e9;
-    let services: Vec<ServiceRequests> = outcome
-        .record
-        .services
+/// and metrics window (or span of windows): the demand, and what the run did to it.
+pub fn request_rate_chart(outcome: &RunOutcome) -> io::Result<RequestRateChart> {
+    let record = &outcome.record;
+    let window_s = record.window.as_nanos() as f64 / 1e9;
+    // The busiest services, when there are too many to draw.
+    let arrived = |name: &str| {
+        outcome
+            .summary
+            .services
+            .get(name)
+            .map_or(0, |s| s.requests.arrived)
+    };
+    let ranks: Vec<f64> = record.services.iter().map(|s| arrived(&s.name) as f64).collect();
+    let (shown, omitted) = select_panels(&ranks);
+    let mut services: Vec<ServiceRequests> = shown
         .iter()
-        .map(|service| ServiceRequests {
-            service: service.name.clone(),
-            points: service
-                .windows
-                .iter()
-                .enumerate()
-                .map(|(w, stats)| RequestPoint {
-                    t_s: window_end_s(window_ns, w),
-                    arrived_per_s: stats.arrived as f64 / window_s,
-                    degraded_per_s: stats.degraded as f64 / window_s,
-                    failed_per_s: stats.failed as f64 / window_s,
-                })
-                .collect(),
+        .map(|&s| ServiceRequests {
+            service: record.services[s].name.clone(),
+            points: Vec::new(),
         })
         .collect();
-    // The busiest services, when there are too many to draw.
-    let ranks: Vec<f64> = outcome
-        .record
-        .services
-        .iter()
-        .map(|s| s.windows.iter().map(|w| w.arrived as f64).sum())
-        .collect();
-    let (services, omitted) = keep_panels(services, &ranks);
-    RequestRateChart {
+    chart_spans(outcome, |at, span| {
+        let seconds = span.windows as f64 * window_s;
+        for (panel, &s) in services.iter_mut().zip(&shown) {
+            let stats = &span.row.services[s];
+            panel.points.push(RequestPoint {
+                t_s: at.end_s,
+                arrived_per_s: stats.arrived as f64 / seconds,
+                degraded_per_s: stats.degraded as f64 / seconds,
+                failed_per_s: stats.failed as f64 / seconds,
+            });
+        }
+    })?;
+    Ok(RequestRateChart {
         services,
         incidents: incident_windows(&outcome.summary),
         omitted,
-    }
+    })
 }
 
-/// The items that [`select_panels`] keeps by `ranks`, in their order, and how many it left out.
-fn keep_panels<T>(items: Vec<T>, ranks: &[f64]) -> (Vec<T>, usize) {
-    let (shown, omitted) = select_panels(ranks);
-    let mut items: Vec<Option<T>> = items.into_iter().map(Some).collect();
-    (shown.iter().filter_map(|&i| items[i].take()).collect(), omitted)
-}
-
-/// Cumulative cost per metrics window, by category and by tier.
+/// Cumulative cost by category and by tier at the end of each metrics window (of each span's
+/// last window on long runs: the curves are cumulative, so nothing is lost but detail).
 pub fn cost_chart(outcome: &RunOutcome) -> CostChart {
     let record = &outcome.record;
     let window_ns = record.window.as_nanos();
-    let windows = record.windows();
-    let curves = cost_curves(&record.ledger, window_ns, windows);
-    let points = (0..windows)
+    let curves = &record.cost;
+    let points = thinned_windows(record.windows_closed())
         .map(|w| CostPoint {
             t_s: window_end_s(window_ns, w),
             by_category: std::array::from_fn(|c| curves.by_category[c][w]),
@@ -146,54 +165,62 @@ pub fn cost_chart(outcome: &RunOutcome) -> CostChart {
     }
 }
 
-/// GPUs in use against capacity per pool and tier, from the window samples; the last sample
-/// is repeated at the horizon so that the final step shows.
-pub fn utilization_chart(outcome: &RunOutcome) -> UtilizationChart {
+/// The last window of each span when `windows` windows are drawn with at most
+/// [`CHART_POINTS`] points.
+fn thinned_windows(windows: usize) -> impl Iterator<Item = usize> {
+    let stride = stride(windows as u64, CHART_POINTS) as usize;
+    (0..windows).filter(move |w| (w + 1).is_multiple_of(stride) || w + 1 == windows)
+}
+
+/// GPUs in use against capacity per pool and tier, from the window samples (their mean over
+/// each span on long runs); the last sample is repeated at the horizon so that the final step
+/// shows.
+pub fn utilization_chart(outcome: &RunOutcome) -> io::Result<UtilizationChart> {
     let record = &outcome.record;
-    let window_ns = record.window.as_nanos();
-    let samples = &record.capacity;
-    let pools = record
-        .estate
-        .pools
-        .iter()
-        .enumerate()
-        .map(|(p, pool)| {
-            let point = |w: usize, t_s: f64| {
-                let at = |tier: Tier| samples.at(w, p, tier);
-                UtilizationPoint {
-                    t_s,
-                    in_use: Tier::ALL.map(|t| f64::from(at(t).0)),
-                    capacity: Tier::ALL.map(|t| f64::from(at(t).1)),
-                }
-            };
-            let mut points: Vec<UtilizationPoint> = (0..samples.windows())
-                .map(|w| point(w, window_end_s(window_ns, w)))
-                .collect();
-            if let Some(last) = samples.windows().checked_sub(1) {
-                points.push(point(last, outcome.summary.horizon_s));
-            }
-            PoolUtilization {
-                pool: pool.name.clone(),
-                points,
-            }
-        })
-        .collect::<Vec<_>>();
     // The pools with the most GPUs, when there are too many to draw.
-    let ranks: Vec<f64> = pools
+    let mut ranks = vec![0.0f64; record.estate.pools.len()];
+    record.windows.for_each(|_, row| {
+        for (p, rank) in ranks.iter_mut().enumerate() {
+            let capacity: u32 = Tier::ALL.iter().map(|&t| row.capacity_of(p, t).1).sum();
+            *rank = rank.max(f64::from(capacity));
+        }
+    })?;
+    let (shown, omitted) = select_panels(&ranks);
+    let mut pools: Vec<PoolUtilization> = shown
         .iter()
-        .map(|p: &PoolUtilization| {
-            p.points
-                .iter()
-                .map(|point| point.capacity.iter().sum::<f64>())
-                .fold(0.0, f64::max)
+        .map(|&p| PoolUtilization {
+            pool: record.estate.pools[p].name.clone(),
+            points: Vec::new(),
         })
         .collect();
-    let (pools, omitted) = keep_panels(pools, &ranks);
-    UtilizationChart {
+    chart_spans(outcome, |at, span| {
+        if span.closed == 0 {
+            return;
+        }
+        let n = span.closed as f64;
+        for (panel, &p) in pools.iter_mut().zip(&shown) {
+            let at_tier = |t: Tier| span.row.capacity_of(p, t);
+            panel.points.push(UtilizationPoint {
+                t_s: at.closed_end_s,
+                in_use: Tier::ALL.map(|t| f64::from(at_tier(t).0) / n),
+                capacity: Tier::ALL.map(|t| f64::from(at_tier(t).1) / n),
+            });
+        }
+    })?;
+    for panel in &mut pools {
+        if let Some(last) = panel.points.last() {
+            let at_horizon = UtilizationPoint {
+                t_s: outcome.summary.horizon_s,
+                ..last.clone()
+            };
+            panel.points.push(at_horizon);
+        }
+    }
+    Ok(UtilizationChart {
         pools,
         incidents: incident_windows(&outcome.summary),
         omitted,
-    }
+    })
 }
 
 /// Time to detect, recover and drain per incident, one group of bars per labelled run.
@@ -372,10 +399,14 @@ pub fn write_chart<C: Chart>(out: &OutputDir, folder: &str, chart: &C) -> Result
 
 /// Writes the five charts of one run into `folder`.
 pub fn write_run_charts(out: &OutputDir, folder: &str, outcome: &RunOutcome) -> Result<(), OutputError> {
-    write_chart(out, folder, &latency_chart(outcome))?;
-    write_chart(out, folder, &request_rate_chart(outcome))?;
+    let read = |e: io::Error| OutputError::Io {
+        path: out.target().join(folder),
+        source: e,
+    };
+    write_chart(out, folder, &latency_chart(outcome).map_err(read)?)?;
+    write_chart(out, folder, &request_rate_chart(outcome).map_err(read)?)?;
     write_chart(out, folder, &cost_chart(outcome))?;
-    write_chart(out, folder, &utilization_chart(outcome))?;
+    write_chart(out, folder, &utilization_chart(outcome).map_err(read)?)?;
     let summary = &outcome.summary;
     write_chart(
         out,
@@ -399,29 +430,49 @@ pub struct RunCurves {
 }
 
 impl RunCurves {
-    /// The curves of a finished run.
-    pub fn of(outcome: &RunOutcome) -> Self {
-        RunCurves {
-            services: outcome
-                .record
-                .services
-                .iter()
-                .map(|s| {
-                    let slo = s.slo.map(|(_, bound)| bound.as_secs_f64() * 1e3);
-                    (s.name.clone(), slo, p99_points(outcome, s))
-                })
-                .collect(),
-            categories: category_points(outcome),
-            pools: outcome
-                .record
-                .estate
-                .pools
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (p.name.clone(), in_use_points(outcome, i)))
-                .collect(),
-            incidents: incident_windows(&outcome.summary),
+    /// The curves of a finished run, at most [`CHART_POINTS`] points each.
+    pub fn of(outcome: &RunOutcome) -> io::Result<Self> {
+        let record = &outcome.record;
+        let ms = |ns: Option<u64>| ns.map(|v| v as f64 / 1e6);
+        let mut services: Vec<(String, Option<f64>, Points)> = record
+            .services
+            .iter()
+            .map(|s| {
+                let slo = s.slo.map(|(_, bound)| bound.as_secs_f64() * 1e3);
+                (s.name.clone(), slo, Vec::new())
+            })
+            .collect();
+        let mut pools: Vec<(String, Points)> = record
+            .estate
+            .pools
+            .iter()
+            .map(|p| (p.name.clone(), Vec::new()))
+            .collect();
+        chart_spans(outcome, |at, span| {
+            for (service, window) in services.iter_mut().zip(&span.row.services) {
+                service.2.push((at.end_s, ms(window.latency_ns[2])));
+            }
+            if span.closed == 0 {
+                return;
+            }
+            for (p, pool) in pools.iter_mut().enumerate() {
+                let in_use: u32 = Tier::ALL.iter().map(|&t| span.row.capacity_of(p, t).0).sum();
+                pool.1
+                    .push((at.closed_end_s, Some(f64::from(in_use) / span.closed as f64)));
+            }
+        })?;
+        // The last sample is repeated at the horizon so that the final step shows.
+        for pool in &mut pools {
+            if let Some(&(_, last)) = pool.1.last() {
+                pool.1.push((outcome.summary.horizon_s, last));
+            }
         }
+        Ok(RunCurves {
+            services,
+            categories: category_points(outcome),
+            pools,
+            incidents: incident_windows(&outcome.summary),
+        })
     }
 
     fn service(&self, name: &str) -> Option<&(String, Option<f64>, Points)> {
@@ -560,29 +611,14 @@ fn same_in_all(mut lists: impl Iterator<Item = Vec<IncidentWindow>>) -> Vec<Inci
     }
 }
 
-/// A service's p99 end-to-end latency in milliseconds per metrics window.
-fn p99_points(outcome: &RunOutcome, service: &ServiceRecord) -> Points {
-    let window_ns = outcome.record.window.as_nanos();
-    service
-        .windows
-        .iter()
-        .enumerate()
-        .map(|(w, stats)| {
-            let p99 = stats.end_to_end.quantile(0.99).map(|ns| ns as f64 / 1e6);
-            (window_end_s(window_ns, w), p99)
-        })
-        .collect()
-}
-
 /// Cumulative cost per category (in the order of [`CostCategory::ALL`]) per metrics window.
 fn category_points(outcome: &RunOutcome) -> Vec<Points> {
     let record = &outcome.record;
     let window_ns = record.window.as_nanos();
-    let windows = record.windows();
-    let curves = cost_curves(&record.ledger, window_ns, windows);
+    let curves = &record.cost;
     (0..CostCategory::ALL.len())
         .map(|c| {
-            (0..windows)
+            thinned_windows(record.windows_closed())
                 .map(|w| {
                     let v = curves.by_category.get(c).and_then(|curve| curve.get(w)).copied();
                     (window_end_s(window_ns, w), v)
@@ -612,27 +648,6 @@ fn sum_points(by_category: &[Points]) -> Points {
             (t_s, Some(total))
         })
         .collect()
-}
-
-/// GPUs in use in pool `pool` over all tiers per metrics window; the last sample is repeated
-/// at the horizon so that the final step shows.
-fn in_use_points(outcome: &RunOutcome, pool: usize) -> Points {
-    let record = &outcome.record;
-    let window_ns = record.window.as_nanos();
-    let samples = &record.capacity;
-    let in_use = |w: usize| {
-        Tier::ALL
-            .iter()
-            .map(|&t| f64::from(samples.at(w, pool, t).0))
-            .sum::<f64>()
-    };
-    let mut points: Points = (0..samples.windows())
-        .map(|w| (window_end_s(window_ns, w), Some(in_use(w))))
-        .collect();
-    if let Some(last) = samples.windows().checked_sub(1) {
-        points.push((outcome.summary.horizon_s, Some(in_use(last))));
-    }
-    points
 }
 
 #[cfg(test)]

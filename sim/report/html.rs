@@ -297,12 +297,12 @@ fn run_charts(out: &mut String, outcome: &RunOutcome) -> Result<(), ChartError> 
     );
     inline::figure(
         out,
-        &inline::thin_latency(&figures::latency_chart(outcome)),
+        &inline::thin_latency(&figures::latency_chart(outcome)?),
         "End-to-end latency per service (p50, p95, p99) in each metrics window, with the SLO bound.",
     )?;
     inline::figure(
         out,
-        &inline::thin_requests(&figures::request_rate_chart(outcome)),
+        &inline::thin_requests(&figures::request_rate_chart(outcome)?),
         "Requests per second per service in each metrics window: the demand (arrivals), and \
          beneath it the requests answered by the fallback and those that failed.",
     )?;
@@ -313,7 +313,7 @@ fn run_charts(out: &mut String, outcome: &RunOutcome) -> Result<(), ChartError> 
     )?;
     inline::figure(
         out,
-        &inline::thin_utilization(&figures::utilization_chart(outcome)),
+        &inline::thin_utilization(&figures::utilization_chart(outcome)?),
         "GPUs in use per pool and tier; the line is owned and reserved capacity, the dashed line the burst limit with on-demand and spot; idle owned/reserved GPUs are grey.",
     )?;
     inline::figure(

@@ -18,6 +18,7 @@ mod tables;
 
 use std::path::{Path, PathBuf};
 
+use crate::output::parquet::csv_to_parquet;
 use crate::output::{Notice, OutputDir, OutputError, RunInfo};
 
 pub use junit::{junit_xml, write_junit};
@@ -34,7 +35,7 @@ use crate::metrics::record::RunOutcome;
 use crate::scenario::Scenario;
 
 /// The files of one run's folder and what each holds, in the order `report.html` lists them.
-pub const RUN_FILES: [(&str, &str); 17] = [
+pub const RUN_FILES: [(&str, &str); 19] = [
     ("report.html", "this page"),
     ("summary.json", "the headline figures"),
     (
@@ -44,7 +45,9 @@ pub const RUN_FILES: [(&str, &str); 17] = [
     ("decisions.csv", "the whole decision log"),
     ("jobs.csv", "a row per job"),
     ("timeseries.csv", "the figures per metrics window"),
+    ("timeseries.parquet", "timeseries.csv as Parquet"),
     ("cost.csv", "every charge of the cost ledger"),
+    ("cost.parquet", "cost.csv as Parquet"),
     ("latency.svg", "latency chart"),
     ("latency.png", "latency chart, as PNG"),
     ("requests.svg", "request-rate chart: the demand per service"),
@@ -169,12 +172,20 @@ pub(crate) fn write_files(
     out.write_bytes(&file("incidents.csv"), &incidents)?;
     let decisions = table("decisions.csv", decisions_csv(&outcome.record.decisions))?;
     out.write_bytes(&file("decisions.csv"), &decisions)?;
-    let timeseries = table(
-        "timeseries.csv",
-        series::timeseries_csv(&series::collect(outcome)),
+    out.write_stream(&file("timeseries.csv"), |w| {
+        series::write_timeseries_csv(outcome, w)
+    })?;
+    csv_to_parquet(
+        &out.staged(&file("timeseries.csv")),
+        &out.staged(&file("timeseries.parquet")),
+        &series::TIMESERIES_PARQUET_TYPES,
     )?;
-    out.write_bytes(&file("timeseries.csv"), &timeseries)?;
-    out.write_bytes(&file("cost.csv"), &table("cost.csv", series::cost_csv(outcome))?)?;
+    out.write_stream(&file("cost.csv"), |w| series::write_cost_csv(outcome, w))?;
+    csv_to_parquet(
+        &out.staged(&file("cost.csv")),
+        &out.staged(&file("cost.parquet")),
+        &series::COST_PARQUET_TYPES,
+    )?;
     figures::write_run_charts(out, folder, outcome)?;
     let report =
         html::run_report(scenario, outcome, !folder.is_empty()).map_err(|e| report_error(out, folder, e))?;

@@ -1,143 +1,177 @@
 //! The figures of a finished run over time, as tidy series: `timeseries.csv` (time_s, metric,
-//! key, value) and the data behind the charts. `cost.csv` is the ledger, one row per charge.
+//! key, value; window by window, streamed from the run's window archive) and `cost.csv` (the
+//! ledger, one row per charge, streamed from its spill file).
+
+use std::collections::BTreeMap;
 
 use crate::infra::ledger::CostCategory;
-use crate::metrics::record::{BatchWindow, RunOutcome};
-use crate::metrics::timeseries::{Series, cost_curves, window_end_s};
+use crate::metrics::record::RunOutcome;
+use crate::metrics::timeseries::{Series, window_end_s};
+use crate::output::parquet::ColumnType;
 use crate::vocab::Tier;
 
 /// The header of `timeseries.csv`.
 pub const TIMESERIES_CSV_HEADER: [&str; 4] = ["time_s", "metric", "key", "value"];
+
+/// The column types of `timeseries.parquet`.
+pub const TIMESERIES_PARQUET_TYPES: [ColumnType; 4] = [
+    ColumnType::Float,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Float,
+];
+
+/// The column types of `cost.parquet`.
+pub const COST_PARQUET_TYPES: [ColumnType; 10] = [
+    ColumnType::Float,
+    ColumnType::Float,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Float,
+    ColumnType::Float,
+];
 
 /// The header of `cost.csv`.
 pub const COST_CSV_HEADER: [&str; 10] = [
     "start_s", "end_s", "category", "site", "pool", "tier", "class", "workload", "quantity", "usd",
 ];
 
-/// Every series of a run, services first (latency quantiles and request counts per window),
-/// then GPUs per pool and tier, cumulative cost by category and by tier, and the backlog.
-pub fn collect(outcome: &RunOutcome) -> Vec<Series> {
+/// Calls `visit` with every point of every series of a run, window by window in time order:
+/// per service its latency quantiles and request counts (and, batched, batch size and KV-cache
+/// occupancy per deployment), then GPUs per pool and tier, cumulative cost by category and by
+/// tier, and the backlog. The windows are read from the run's archive as they are visited, so
+/// memory does not grow with the horizon.
+pub fn for_each_point(
+    outcome: &RunOutcome,
+    mut visit: impl FnMut(f64, &'static str, &str, f64),
+) -> std::io::Result<()> {
     let record = &outcome.record;
     let window_ns = record.window.as_nanos();
-    let windows = record.windows();
-    let at = |w: usize| window_end_s(window_ns, w);
-    let mut out = Vec::new();
-    for service in &record.services {
-        let stats = &service.windows;
-        let quantile = |metric, q| Series {
-            metric,
-            key: service.name.clone(),
-            points: stats
-                .iter()
-                .enumerate()
-                .filter_map(|(w, s)| s.end_to_end.quantile(q).map(|ns| (at(w), ns as f64 / 1e6)))
-                .collect(),
-        };
-        out.push(quantile("latency_p50_ms", 0.50));
-        out.push(quantile("latency_p95_ms", 0.95));
-        out.push(quantile("latency_p99_ms", 0.99));
-        let count = |metric, read: fn(&crate::metrics::service::WindowStats) -> u64| Series {
-            metric,
-            key: service.name.clone(),
-            points: stats
-                .iter()
-                .enumerate()
-                .map(|(w, s)| (at(w), read(s) as f64))
-                .collect(),
-        };
-        out.push(count("requests_arrived", |s| s.arrived));
-        out.push(count("requests_served", |s| s.served));
-        out.push(count("requests_degraded", |s| s.degraded));
-        out.push(count("requests_failed", |s| s.failed));
-        for (pool, windows) in &service.batching {
-            let key = format!("{}/{}", service.name, record.estate.pool(*pool));
-            let per_window = |metric, read: fn(&BatchWindow) -> Option<f64>| Series {
-                metric,
-                key: key.clone(),
-                points: windows
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(w, b)| read(b).map(|v| (at(w), v)))
-                    .collect(),
-            };
-            out.push(per_window("batch_size_mean", |b| b.batch_mean));
-            out.push(per_window("kv_cache_occupancy", |b| b.kv_occupancy));
+    let batch_keys: Vec<Vec<String>> = record
+        .services
+        .iter()
+        .map(|s| {
+            let pools = s.batched_pools.iter();
+            pools
+                .map(|&p| format!("{}/{}", s.name, record.estate.pool(p)))
+                .collect()
+        })
+        .collect();
+    let tier_keys: Vec<Vec<(Tier, String)>> = record
+        .estate
+        .pools
+        .iter()
+        .map(|pool| {
+            let tiers = pool.tiers.iter();
+            tiers
+                .map(|&t| (t, format!("{}/{}", pool.name, t.as_str())))
+                .collect()
+        })
+        .collect();
+    let curves = &record.cost;
+    record.windows.for_each(|k, row| {
+        let at = window_end_s(window_ns, k as usize);
+        for ((service, window), keys) in record.services.iter().zip(&row.services).zip(&batch_keys) {
+            let name = service.name.as_str();
+            for (metric, q) in LATENCY_METRICS.iter().zip(window.latency_ns) {
+                if let Some(ns) = q {
+                    visit(at, metric, name, ns as f64 / 1e6);
+                }
+            }
+            visit(at, "requests_arrived", name, window.arrived as f64);
+            visit(at, "requests_served", name, window.served as f64);
+            visit(at, "requests_degraded", name, window.degraded as f64);
+            visit(at, "requests_failed", name, window.failed as f64);
+            for (key, batch) in keys.iter().zip(&window.batching) {
+                if let Some(mean) = batch.batch_mean {
+                    visit(at, "batch_size_mean", key, mean);
+                }
+                if let Some(occupancy) = batch.kv_occupancy {
+                    visit(at, "kv_cache_occupancy", key, occupancy);
+                }
+            }
         }
-    }
-    let samples = &record.capacity;
-    for (p, pool) in record.estate.pools.iter().enumerate() {
-        for &tier in &pool.tiers {
-            let key = format!("{}/{}", pool.name, tier.as_str());
-            let series = |metric, read: fn((u32, u32)) -> u32| Series {
-                metric,
-                key: key.clone(),
-                points: (0..samples.windows())
-                    .map(|w| (at(w), f64::from(read(samples.at(w, p, tier)))))
-                    .collect(),
-            };
-            out.push(series("gpus_in_use", |(in_use, _)| in_use));
-            out.push(series("gpus_capacity", |(_, capacity)| capacity));
+        if !row.closed {
+            return;
         }
-    }
-    let curves = cost_curves(&record.ledger, window_ns, windows);
-    for (category, values) in CostCategory::ALL.iter().zip(curves.by_category) {
-        out.push(cost_series(
-            "cost_cumulative_usd",
-            category.as_str().to_string(),
-            values,
-            at,
-        ));
-    }
-    for (tier, values) in Tier::ALL.iter().zip(curves.by_tier) {
-        out.push(cost_series(
-            "cost_cumulative_usd_by_tier",
-            tier.as_str().to_string(),
-            values,
-            at,
-        ));
-    }
-    out.push(Series {
-        metric: "backlog",
-        key: String::new(),
-        points: record
-            .backlog
-            .iter()
-            .enumerate()
-            .map(|(w, &b)| (at(w), b as f64))
-            .collect(),
-    });
-    out
+        for (p, keys) in tier_keys.iter().enumerate() {
+            for (tier, key) in keys {
+                let (in_use, capacity) = row.capacity_of(p, *tier);
+                visit(at, "gpus_in_use", key, f64::from(in_use));
+                visit(at, "gpus_capacity", key, f64::from(capacity));
+            }
+        }
+        let cost = |values: &Vec<f64>| values.get(k as usize).copied().unwrap_or(0.0);
+        for (category, values) in CostCategory::ALL.iter().zip(&curves.by_category) {
+            visit(at, "cost_cumulative_usd", category.as_str(), cost(values));
+        }
+        for (tier, values) in Tier::ALL.iter().zip(&curves.by_tier) {
+            visit(at, "cost_cumulative_usd_by_tier", tier.as_str(), cost(values));
+        }
+        visit(at, "backlog", "", row.backlog as f64);
+    })
 }
 
-fn cost_series(metric: &'static str, key: String, values: Vec<f64>, at: impl Fn(usize) -> f64) -> Series {
-    Series {
-        metric,
-        key,
-        points: values.into_iter().enumerate().map(|(w, v)| (at(w), v)).collect(),
-    }
+/// The metric names of the latency quantiles a window keeps, in the order of
+/// [`crate::metrics::archive::QUANTILES`].
+const LATENCY_METRICS: [&str; 3] = ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms"];
+
+/// Every series of a run, gathered from [`for_each_point`] in the order each first appears.
+/// It holds every point in memory: for looking at small runs, not for writing files.
+pub fn collect(outcome: &RunOutcome) -> std::io::Result<Vec<Series>> {
+    let mut series: Vec<Series> = Vec::new();
+    let mut index: BTreeMap<(&'static str, String), usize> = BTreeMap::new();
+    for_each_point(outcome, |t, metric, key, value| {
+        let at = *index.entry((metric, key.to_string())).or_insert_with(|| {
+            series.push(Series {
+                metric,
+                key: key.to_string(),
+                points: Vec::new(),
+            });
+            series.len() - 1
+        });
+        series[at].points.push((t, value));
+    })?;
+    Ok(series)
 }
 
-/// The bytes of `timeseries.csv`: one row per (series, point), series after series.
-pub fn timeseries_csv(series: &[Series]) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+/// Writes `timeseries.csv` to `out`: one row per point, window by window in time order (see
+/// [`for_each_point`]).
+pub fn write_timeseries_csv(outcome: &RunOutcome, out: impl std::io::Write) -> Result<(), csv::Error> {
+    let mut writer = csv::Writer::from_writer(out);
     writer.write_record(TIMESERIES_CSV_HEADER)?;
-    for s in series {
-        for (t, value) in &s.points {
-            writer.write_record([t.to_string().as_str(), s.metric, &s.key, &value.to_string()])?;
+    let mut failed = None;
+    for_each_point(outcome, |t, metric, key, value| {
+        if failed.is_none() {
+            let row = writer.write_record([t.to_string().as_str(), metric, key, &value.to_string()]);
+            failed = row.err();
         }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
     }
-    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    writer.flush()?;
+    Ok(())
 }
 
-/// The bytes of `cost.csv`: every charge of the ledger, in the order charged.
-pub fn cost_csv(outcome: &RunOutcome) -> Result<Vec<u8>, csv::Error> {
+/// Writes `cost.csv` to `out`: every charge of the ledger, in the order charged, read back from
+/// the ledger's spill file as it is written, so the table never sits in memory whole.
+pub fn write_cost_csv(outcome: &RunOutcome, out: impl std::io::Write) -> Result<(), csv::Error> {
     let record = &outcome.record;
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = csv::Writer::from_writer(out);
     writer.write_record(COST_CSV_HEADER)?;
-    for e in record.ledger.entries() {
+    let mut failed = None;
+    record.ledger.for_each(|e| {
+        if failed.is_some() {
+            return;
+        }
         let site = e.site.map_or("", |s| record.estate.site(s));
         let pool = e.pool.map_or("", |p| record.estate.pool(p));
-        writer.write_record([
+        let row = writer.write_record([
             e.start.as_secs_f64().to_string().as_str(),
             &e.end.as_secs_f64().to_string(),
             e.category.as_str(),
@@ -148,7 +182,12 @@ pub fn cost_csv(outcome: &RunOutcome) -> Result<Vec<u8>, csv::Error> {
             &e.payer.map_or(String::new(), |p| p.workload.to_string()),
             &e.quantity.to_string(),
             &e.usd.to_string(),
-        ])?;
+        ]);
+        failed = row.err();
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
     }
-    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    writer.flush()?;
+    Ok(())
 }

@@ -1,43 +1,53 @@
-//! The memory a run holds for figures that grow with its horizon — per-window latency
-//! histograms and counts, capacity samples, the cost ledger — estimated from the scenario
-//! before it runs, so that a run that would not fit is refused at load with the settings that
-//! shrink it rather than aborted by the allocator hours in.
+//! What a run keeps of figures that grow with its horizon, estimated from the scenario before it
+//! runs. The per-window figures and the cost ledger go to spill files as the run makes them
+//! ([`crate::output::spill`]), so memory holds only the open windows, the spill files' write
+//! buffers and, at the end, the cumulative cost curves (nine numbers a window); the estimate
+//! gives that and the bytes the spill files take on disk. A run whose memory would not fit
+//! `limits.memory` is refused at load with the settings that shrink it rather than aborted by
+//! the allocator hours in.
 //!
-//! The run itself measures what it holds at every window's end and stops against the same
-//! limit (`limits.memory`), so an estimate that proves low still ends in a clear message.
+//! The run itself measures what it holds at every window's end (the decision log included) and
+//! stops against the same limit, so an estimate that proves low still ends in a clear message.
 
 use crate::infra::estate::BILLING_PERIOD;
-use crate::infra::ledger::LedgerEntry;
 use crate::kernel::SimDuration;
+use crate::output::spill::BUFFER;
 use crate::scenario::ScenarioSpec;
 use crate::workload::arrivals::ArrivalSpec;
 use crate::workload::service::ServiceSpec;
 
-/// Bytes a service holds per metrics window: its counts and two latency histograms (end to
-/// end and queueing), whose counts span the latencies seen in the window. Measured on the
+/// Bytes a service holds per open metrics window: its counts and two latency histograms (end
+/// to end and queueing), whose counts span the latencies seen in the window. Measured on the
 /// bundled scenarios: 5 KB (the quickstart, minute windows) to 20 KB (the M/M/10 check, where
-/// waits run from zero to a few hundred ms).
+/// waits run from zero to a few hundred ms). A run holds one open window per service, two
+/// when a request ends at the instant a window closes.
 pub const WINDOW_BYTES_PER_SERVICE: u64 = 16 * 1024;
 
-/// Bytes a service holds per window even when no request ends in it: its counts and usage.
-const EMPTY_WINDOW_BYTES: u64 = 256;
+/// Bytes of the cumulative cost curves per window: five categories and four tiers.
+pub const COST_CURVE_BYTES: u64 = 9 * 8;
 
-/// Bytes per window besides the services': the backlog and a capacity sample per pool tier.
-const SAMPLE_BYTES: u64 = 8;
+/// Bytes of a window's row on disk per service (counts, quantiles, SLO, replicas, slot use).
+const ROW_BYTES_PER_SERVICE: u64 = 88;
 
-/// What a run is expected to hold at its end for figures that grow with the horizon.
+/// Bytes of a window's row on disk per pool (GPUs in use and capacity of four tiers).
+const ROW_BYTES_PER_POOL: u64 = 32;
+
+/// Bytes of a ledger entry on disk.
+const LEDGER_ENTRY_BYTES: u64 = 48;
+
+/// What a run is expected to keep of figures that grow with its horizon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryEstimate {
     /// Metrics windows in the horizon.
     pub windows: u64,
-    /// Services, each with a series of windows.
+    /// Services, each with a row part per window.
     pub services: u64,
-    /// Bytes of every per-window figure.
-    pub window_bytes: u64,
+    /// Bytes held in memory: open windows, spill write buffers and the cost curves.
+    pub memory_bytes: u64,
     /// Ledger entries: one per allocation or idle tier per billing period.
     pub ledger_entries: u64,
-    /// Bytes of the ledger.
-    pub ledger_bytes: u64,
+    /// Bytes the window rows and ledger entries take on disk, in the temporary folder.
+    pub disk_bytes: u64,
 }
 
 impl MemoryEstimate {
@@ -46,13 +56,6 @@ impl MemoryEstimate {
         let horizon = spec.horizon.as_nanos();
         let windows = horizon.div_ceil(spec.metrics.window.as_nanos().max(1));
         let services = spec.services.len() as u64;
-        // A window in which a service ends no request holds no histogram counts, so a service
-        // expected to see fewer requests than windows fills at most one window per request.
-        let filled: u64 = spec
-            .services
-            .iter()
-            .map(|s| expected_requests(s, spec.horizon).map_or(windows, |n| windows.min(n.ceil() as u64)))
-            .fold(0, u64::saturating_add);
         let tiers: u64 = spec
             .pools
             .iter()
@@ -68,9 +71,6 @@ impl MemoryEstimate {
                 .count() as u64
             })
             .sum();
-        let per_window = services
-            .saturating_mul(EMPTY_WINDOW_BYTES)
-            .saturating_add(tiers.saturating_add(1).saturating_mul(SAMPLE_BYTES));
         // Each allocation is charged once per billing period, and each idle tier too.
         let replicas: u64 = spec
             .services
@@ -86,20 +86,34 @@ impl MemoryEstimate {
         let ledger_entries = horizon
             .div_ceil(BILLING_PERIOD.as_nanos())
             .saturating_mul(per_period);
+        let row_bytes = services
+            .saturating_mul(ROW_BYTES_PER_SERVICE)
+            .saturating_add((spec.pools.len() as u64).saturating_mul(ROW_BYTES_PER_POOL))
+            .saturating_add(16);
+        let window_disk = windows.saturating_mul(row_bytes);
+        let ledger_disk = ledger_entries.saturating_mul(LEDGER_ENTRY_BYTES);
+        // A spill file's buffer holds what is not yet written out, up to twice its size.
+        let buffers = window_disk.min(2 * BUFFER as u64) + ledger_disk.min(2 * BUFFER as u64);
+        let active = spec
+            .services
+            .iter()
+            .filter(|s| expected_requests(s, spec.horizon) != Some(0.0));
+        let open_windows = (active.count() as u64).saturating_mul(2 * WINDOW_BYTES_PER_SERVICE);
         MemoryEstimate {
             windows,
             services,
-            window_bytes: windows
-                .saturating_mul(per_window)
-                .saturating_add(filled.saturating_mul(WINDOW_BYTES_PER_SERVICE)),
+            memory_bytes: windows
+                .saturating_mul(COST_CURVE_BYTES)
+                .saturating_add(open_windows)
+                .saturating_add(buffers),
             ledger_entries,
-            ledger_bytes: ledger_entries.saturating_mul(std::mem::size_of::<LedgerEntry>() as u64),
+            disk_bytes: window_disk.saturating_add(ledger_disk),
         }
     }
 
-    /// Bytes in all.
+    /// Bytes held in memory in all.
     pub fn total(&self) -> u64 {
-        self.window_bytes.saturating_add(self.ledger_bytes)
+        self.memory_bytes
     }
 }
 
@@ -148,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_windows_series_and_charges() {
+    fn counts_windows_services_and_charges_in_memory_and_on_disk() {
         let estimate = MemoryEstimate::of(&spec(
             r#"(name: "m", horizon: "10h", metrics: (window: "1m"),
                 pools: [(site: "a", accelerator: "x", reserved: (count: 2, price: "1 USD/h"),
@@ -158,38 +172,48 @@ mod tests {
                      service_time: deterministic(time: "1s"), replicas: [(pool: "a/x", tier: reserved, count: 3)]),
                 ])"#,
         ));
-        // No demand of its own: every window may hold latencies (as a fallback).
         assert_eq!((estimate.windows, estimate.services), (600, 1));
-        assert_eq!(
-            estimate.window_bytes,
-            600 * (WINDOW_BYTES_PER_SERVICE + EMPTY_WINDOW_BYTES + 3 * SAMPLE_BYTES)
-        );
         // Two tiers and three replicas, charged each of ten hours.
         assert_eq!(estimate.ledger_entries, 50);
+        let rows = 600 * (ROW_BYTES_PER_SERVICE + ROW_BYTES_PER_POOL + 16);
+        assert_eq!(estimate.disk_bytes, rows + 50 * LEDGER_ENTRY_BYTES);
+        // Both spill files fit their buffers; one service (a fallback: it may see requests)
+        // holds up to two open windows.
         assert_eq!(
             estimate.total(),
-            estimate.window_bytes + 50 * std::mem::size_of::<LedgerEntry>() as u64
+            600 * COST_CURVE_BYTES + 2 * WINDOW_BYTES_PER_SERVICE + rows + 50 * LEDGER_ENTRY_BYTES
         );
     }
 
     #[test]
-    fn a_service_with_fewer_requests_than_windows_fills_one_window_per_request() {
-        let with_rate = |rate: &str| {
+    fn memory_does_not_grow_with_the_horizon_but_for_the_cost_curves() {
+        let with_horizon = |horizon: &str| {
             MemoryEstimate::of(&spec(&format!(
-                r#"(name: "m", horizon: "10h", metrics: (window: "1m"),
+                r#"(name: "m", horizon: "{horizon}", metrics: (window: "1h"),
+                pools: [(site: "a", accelerator: "x", reserved: (count: 2, price: "1 USD/h"))],
                 services: [
                     (name: "s", model: (memory: "1GB", gpus_per_replica: 1, slots_per_replica: 1),
-                     service_time: deterministic(time: "1s"), replicas: [],
-                     demand: [(origin: "a", arrivals: poisson(rate: "{rate}"))]),
+                     service_time: deterministic(time: "1s"), replicas: [(pool: "a/x", tier: reserved, count: 1)],
+                     demand: [(origin: "a", arrivals: poisson(rate: "1/s"))]),
                 ])"#
             )))
-            .window_bytes
         };
-        let empty = 600 * (EMPTY_WINDOW_BYTES + SAMPLE_BYTES);
-        // 10 requests in 600 windows, then 1 per window, then 60 per window.
-        assert_eq!(with_rate("1/h"), empty + 10 * WINDOW_BYTES_PER_SERVICE);
-        assert_eq!(with_rate("1/min"), empty + 600 * WINDOW_BYTES_PER_SERVICE);
-        assert_eq!(with_rate("1/s"), empty + 600 * WINDOW_BYTES_PER_SERVICE);
+        let (month, years) = (with_horizon("30d"), with_horizon("1460d"));
+        assert_eq!(years.disk_bytes, month.disk_bytes * 1460 / 30);
+        // Beyond the cost curves only the spill buffers grow, from what a month writes to their
+        // bound of twice their size.
+        let curves = (1460 - 30) * 24 * COST_CURVE_BYTES;
+        let grown = years.total() - month.total();
+        assert!(
+            (curves..=curves + 4 * BUFFER as u64).contains(&grown),
+            "{grown} bytes grown, {curves} of them cost curves"
+        );
+        let more_years = with_horizon("2920d");
+        assert_eq!(
+            more_years.total() - years.total(),
+            (2920 - 1460) * 24 * COST_CURVE_BYTES,
+            "once the buffers are full, only the cost curves grow"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub use jobs::{
 };
 pub use serving::{
     DemandId, Deployment, DeploymentId, LostReplica, RequestSlot, ServiceState, Serving, ServingError,
-    ServingEvent, WindowUsage,
+    ServingEvent,
 };
 
 pub use crate::metrics::record::RunOutcome;
@@ -26,14 +26,15 @@ use crate::kernel::{
     Context, EventId, KernelError, Model, RNG_ALGORITHM, RngStreams, RunLimits, SimDuration, SimTime,
     Simulation, StopReason,
 };
+use crate::metrics::archive::{WindowArchive, WindowLayout, WindowRow};
 use crate::metrics::job::JobClassSummary;
-use crate::metrics::timeseries::CapacitySamples;
+use crate::metrics::timeseries::sample_capacity;
 use crate::metrics::{
-    CostSummary, EstateSummary, InvariantSummary, ReplicaSummary, SCHEMA_VERSION, ServiceSummary, Summary,
-    TokenSummary,
+    CostSummary, EstateSummary, InvariantSummary, SCHEMA_VERSION, ServiceSummary, Summary, TokenSummary,
 };
 use crate::policy::{Decider, Policy, Signal};
 use crate::scenario::Resolved;
+use crate::scenario::memory::COST_CURVE_BYTES;
 use crate::scenario::schema::LimitsSpec;
 use crate::vocab::units::DataSize;
 
@@ -130,7 +131,7 @@ pub enum RunError {
     },
     /// What grows with the horizon outgrew `limits.memory`.
     #[error(
-        "the run holds {held_text} of per-window figures, ledger and decisions at {at_s:.0} s, more than `limits.memory` ({limit}); widen `metrics.window`, shorten `horizon`, or raise `limits.memory` if the machine has the room",
+        "the run holds {held_text} of open windows, spill buffers, cost curves and decisions at {at_s:.0} s, more than `limits.memory` ({limit}); widen `metrics.window`, shorten `horizon`, or raise `limits.memory` if the machine has the room",
         held_text = crate::scenario::memory::human_bytes(*held)
     )]
     Memory {
@@ -144,6 +145,13 @@ pub enum RunError {
     /// An end-of-run invariant does not hold.
     #[error("invariant violated at the end of the run: {0}")]
     Invariant(String),
+    /// The spill file of what the run records per charge or per window could not be written or
+    /// read back.
+    #[error(
+        "the run's temporary spill file (cost ledger, per-window figures) failed: {0}; free space in the temporary folder ({dir}) or point TMPDIR at a folder with room",
+        dir = std::env::temp_dir().display()
+    )]
+    Spill(#[from] std::io::Error),
 }
 
 impl From<JobsError> for RunError {
@@ -181,10 +189,10 @@ pub struct World {
     pub jobs: Jobs,
     /// Scripted incidents and failure processes.
     pub incidents: Incidents,
-    /// Requests queued plus jobs waiting, at the end of each metrics window.
-    pub backlog: Vec<u64>,
-    /// GPUs in use and capacity per pool and tier, at the end of each metrics window.
-    pub capacity: CapacitySamples,
+    /// The figures of every metrics window closed so far, on disk.
+    pub archive: WindowArchive,
+    /// The row of the window being closed, kept to reuse its allocations.
+    row: WindowRow,
     /// The policy, and every decision taken.
     pub decisions: Decider,
     window: SimDuration,
@@ -207,13 +215,17 @@ impl World {
         let serving = Serving::build(resolved, &mut estate, &streams)?;
         let jobs = Jobs::build(resolved, &streams);
         let incidents = Incidents::build(resolved, &estate, &streams);
+        let layout = WindowLayout {
+            batched: serving.window_layout(),
+            pools: estate.pools.len(),
+        };
         Ok(World {
             estate,
             serving,
             jobs,
             incidents,
-            backlog: Vec::new(),
-            capacity: CapacitySamples::default(),
+            archive: WindowArchive::new(layout.clone()),
+            row: layout.empty_row(),
             decisions: Decider::new(policy).with_route_margin(resolved.spec().policies.route_margin),
             window: resolved.spec().metrics.window,
             memory_limit: resolved.spec().limits.memory,
@@ -221,14 +233,18 @@ impl World {
         })
     }
 
-    /// Bytes held by what grows with the horizon: per-window figures, the ledger and the
-    /// decision log. `limits.memory` bounds it.
+    /// Bytes held for figures that grow with the horizon: the open windows, the spill files'
+    /// write buffers, the cost curves the closed windows will need at the end and the decision
+    /// log. `limits.memory` bounds it.
     pub fn growing_bytes(&self) -> u64 {
         use std::mem::size_of_val;
-        let ledger = size_of_val(self.estate.ledger.entries());
         let decisions = size_of_val(self.decisions.log().entries());
-        let backlog = size_of_val(self.backlog.as_slice());
-        self.serving.window_bytes() + self.capacity.bytes() + (ledger + decisions + backlog) as u64
+        let cost_curves = self.archive.closed() * COST_CURVE_BYTES;
+        self.serving.window_bytes()
+            + cost_curves
+            + self.archive.memory_bytes()
+            + self.estate.ledger.memory_bytes()
+            + decisions as u64
     }
 
     /// The width of a metrics window.
@@ -272,6 +288,33 @@ impl World {
         self.reschedule_transfers(ctx)
     }
 
+    /// Closes the next metrics window, which ends at `now`, and archives its figures.
+    fn close_window(&mut self, now: SimTime) {
+        let window = self.archive.closed() as usize;
+        let row = &mut self.row;
+        self.serving.close_window(now, window, &mut row.services);
+        row.closed = true;
+        row.backlog = self.serving.queued_total() + self.jobs.waiting_count() as u64;
+        sample_capacity(&self.estate, &mut row.capacity);
+        self.archive.push(row);
+    }
+
+    /// Archives the windows that the horizon left open (requests only: no window end sampled
+    /// them), so every request is in some window's figures.
+    fn archive_open_windows(&mut self) {
+        let empty = self.archive.layout().empty_row();
+        let closed = self.archive.closed() as usize;
+        for row in self.serving.take_open_windows(closed, &empty) {
+            self.archive.push(&row);
+        }
+    }
+
+    /// The first error met writing the ledger or the window archive to disk.
+    fn spill_error(&self) -> Option<std::io::Error> {
+        let error = self.estate.ledger.spill_error().or(self.archive.spill_error());
+        error.map(|e| std::io::Error::new(e.kind(), e.to_string()))
+    }
+
     /// Handles one of the run's own clock events.
     fn handle_clock(&mut self, ctx: &mut Context<'_, Event>, event: ClockEvent) -> Result<(), RunError> {
         match event {
@@ -288,10 +331,7 @@ impl World {
                 }
             }
             ClockEvent::WindowEnd => {
-                self.serving.close_window(ctx.now());
-                let queued = self.serving.queued_total();
-                self.backlog.push(queued + self.jobs.waiting_count() as u64);
-                self.capacity.record(&self.estate);
+                self.close_window(ctx.now());
                 let held = self.growing_bytes();
                 if held > self.memory_limit.bytes() {
                     return Err(RunError::Memory {
@@ -487,6 +527,10 @@ pub fn conclude_with_model(
     world.serving.release_all(horizon, &mut world.estate);
     world.jobs.release_all(horizon, &mut world.estate);
     world.estate.bill_until(horizon);
+    world.archive_open_windows();
+    if let Some(e) = world.spill_error() {
+        return Err(RunError::Spill(e));
+    }
     let stats = sim.stats();
     let end = sim.now();
     let mut world = sim.into_model();
@@ -511,10 +555,10 @@ pub fn conclude_with_model(
                 ledger.transfer_of_class(class),
             )
         }),
-        incidents: recovery::incident_summaries(&world, scenario.scenario(), horizon),
+        incidents: recovery::incident_summaries(&world, scenario.scenario(), horizon)?,
         invariants: InvariantSummary::held(),
     };
-    let record = record::take_record(&mut world, horizon);
+    let record = record::take_record(&mut world, horizon)?;
     Ok((RunOutcome { summary, record }, world))
 }
 
@@ -527,7 +571,7 @@ pub fn simulate_with_model(scenario: &Resolved, seed: u64) -> Result<(RunOutcome
 
 fn check_invariants(world: &World) -> Result<(), RunError> {
     let ledger = &world.estate.ledger;
-    let recomputed = ledger.recomputed_total();
+    let recomputed = ledger.recomputed_total()?;
     if (recomputed - ledger.total()).abs() > 1e-6 * recomputed.abs().max(1.0) {
         return Err(RunError::Invariant(format!(
             "the ledger does not add up: running total {} vs sum of entries {recomputed}",
@@ -573,7 +617,7 @@ fn service_summaries(world: &World, end_s: f64) -> std::collections::BTreeMap<St
             });
             let utilization = (ready > 0).then(|| busy as f64 / ready as f64);
             let mut summary = ServiceSummary::of(&service.metrics, &origins, service.slo, cost, utilization);
-            summary.replicas = ReplicaSummary::of(service.usage.iter().map(|u| u.replicas_held));
+            summary.replicas = service.replicas_held.unwrap_or_default();
             summary.transfer = world.estate.ledger.transfer_of_payer(service.payer);
             summary.tokens = service.metrics.generated_tokens.map(|generated| TokenSummary {
                 generated,

@@ -2,42 +2,47 @@
 //! out of the [`World`] into a [`RunRecord`], so no output reads the live model.
 
 use crate::kernel::SimTime;
+use crate::metrics::archive::{WindowArchive, WindowLayout};
 use crate::metrics::record::{EstateNames, JobRow, PoolNames, RunRecord, ServiceRecord};
+use crate::metrics::timeseries::cost_curves;
 
 use super::World;
 
 /// Moves what the run recorded out of `world`, which ended at `horizon`. The model is left
-/// without its ledger, decision log, per-window service figures, window samples, job names and
+/// without its ledger, decision log, window archive, job names and
 /// job records: it is only fit to be inspected for what the record does not hold.
-pub(super) fn take_record(world: &mut World, horizon: SimTime) -> RunRecord {
-    RunRecord {
+pub(super) fn take_record(world: &mut World, horizon: SimTime) -> std::io::Result<RunRecord> {
+    let windows = world.archive.closed() as usize;
+    let cost = cost_curves(&world.estate.ledger, world.window().as_nanos(), windows)?;
+    let empty = WindowArchive::new(WindowLayout::default());
+    Ok(RunRecord {
         horizon,
         window: world.window(),
-        backlog: std::mem::take(&mut world.backlog),
-        capacity: std::mem::take(&mut world.capacity),
-        ledger: std::mem::take(&mut world.estate.ledger),
-        decisions: world.decisions.take_entries(),
         services: take_services(world),
+        windows: std::mem::replace(&mut world.archive, empty),
+        ledger: std::mem::take(&mut world.estate.ledger),
+        cost,
+        decisions: world.decisions.take_entries(),
         jobs: take_jobs(world, horizon),
         estate: estate_names(world),
-    }
+    })
 }
 
-fn take_services(world: &mut World) -> Vec<ServiceRecord> {
+fn take_services(world: &World) -> Vec<ServiceRecord> {
+    let batched = &world.archive.layout().batched;
     world
         .serving
         .services
-        .iter_mut()
-        .map(|service| ServiceRecord {
+        .iter()
+        .zip(batched)
+        .map(|(service, &batched)| ServiceRecord {
             name: service.name.clone(),
             slo: service.slo,
-            windows: std::mem::take(&mut service.metrics.windows),
-            batching: service
-                .deployments
-                .iter_mut()
-                .filter(|d| !d.batching.is_empty())
-                .map(|d| (d.pool, std::mem::take(&mut d.batching)))
-                .collect(),
+            batched_pools: if batched > 0 {
+                service.deployments.iter().map(|d| d.pool).collect()
+            } else {
+                Vec::new()
+            },
         })
         .collect()
 }

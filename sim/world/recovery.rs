@@ -17,22 +17,18 @@ pub(super) fn incident_summaries(
     world: &World,
     scenario: &Scenario,
     horizon: SimTime,
-) -> Vec<IncidentSummary> {
+) -> std::io::Result<Vec<IncidentSummary>> {
     let run = RunRecord {
         window_ns: scenario.spec.metrics.window.as_nanos(),
         recovery_windows: scenario.spec.metrics.recovery_windows,
         attribution_window: scenario.spec.metrics.attribution_window,
         horizon,
-        backlog: &world.backlog,
+        windows: &world.archive,
         services: world
             .serving
             .services
             .iter()
-            .map(|s| ServiceView {
-                name: &s.name,
-                metrics: &s.metrics,
-                slo: s.slo,
-            })
+            .map(|s| ServiceView { name: &s.name })
             .collect(),
         interruptions: &world.jobs.interruptions,
         ledger: &world.estate.ledger,

@@ -149,7 +149,7 @@ impl Columns {
                 p99("tpot"),
             ]);
         }
-        row.extend((0..self.pools.len()).map(|pool| pool_utilization(outcome, pool)));
+        row.extend(pool_utilizations(outcome, self.pools.len()));
         for c in &self.classes {
             let jobs = s.jobs.get(c);
             row.push(jobs.and_then(|j| j.goodput));
@@ -183,17 +183,24 @@ const TOKEN_FIGURES: [&str; 4] = [
     "p99_tpot_ms",
 ];
 
-/// The pool's GPUs in use over its capacity, both summed over tiers and over the metrics
-/// windows (`None`: the pool never had capacity).
-fn pool_utilization(outcome: &RunOutcome, pool: usize) -> Option<f64> {
-    let samples = &outcome.record.capacity;
-    let (mut used, mut capacity) = (0u64, 0u64);
-    for window in 0..samples.windows() {
-        for tier in Tier::ALL {
-            let (in_use, cap) = samples.at(window, pool, tier);
-            used += u64::from(in_use);
-            capacity += u64::from(cap);
+/// Each of the first `pools` pools' GPUs in use over its capacity, both summed over tiers and
+/// over the metrics windows (`None`: the pool never had capacity, or its samples could not be
+/// read back).
+fn pool_utilizations(outcome: &RunOutcome, pools: usize) -> Vec<Option<f64>> {
+    let mut sums = vec![(0u64, 0u64); pools];
+    let read = outcome.record.windows.for_each(|_, row| {
+        if !row.closed {
+            return;
         }
-    }
-    (capacity > 0).then(|| used as f64 / capacity as f64)
+        for (pool, (used, capacity)) in sums.iter_mut().enumerate() {
+            for tier in Tier::ALL {
+                let (in_use, cap) = row.capacity_of(pool, tier);
+                *used += u64::from(in_use);
+                *capacity += u64::from(cap);
+            }
+        }
+    });
+    sums.into_iter()
+        .map(|(used, capacity)| (read.is_ok() && capacity > 0).then(|| used as f64 / capacity as f64))
+        .collect()
 }

@@ -102,19 +102,19 @@ impl Batch {
 
 impl Deployment {
     /// Closes a metrics window of a batched deployment (integrals already advanced to its end),
-    /// with `slots` sequences per replica.
-    pub(super) fn close_batching_window(&mut self, slots: u128) {
+    /// with `slots` sequences per replica: its batch size and KV-cache occupancy over it.
+    pub(super) fn close_batching_window(&mut self, slots: u128) -> BatchWindow {
         let (busy, ready, kv) = self.batching_marks;
         let replica_ns = (self.ready_slot_ns - ready) / slots;
         let batch_mean = (replica_ns > 0).then(|| (self.busy_slot_ns - busy) as f64 / replica_ns as f64);
         let bounded = self.kv_capacity != u64::MAX && replica_ns > 0;
         let kv_occupancy = bounded
             .then(|| (self.kv_reserved_ns - kv) as f64 / (replica_ns as f64 * self.kv_capacity as f64));
-        self.batching.push(BatchWindow {
+        self.batching_marks = (self.busy_slot_ns, self.ready_slot_ns, self.kv_reserved_ns);
+        BatchWindow {
             batch_mean,
             kv_occupancy,
-        });
-        self.batching_marks = (self.busy_slot_ns, self.ready_slot_ns, self.kv_reserved_ns);
+        }
     }
 }
 

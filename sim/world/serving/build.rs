@@ -64,6 +64,7 @@ impl Serving {
             demand_ids,
             orphans: Vec::new(),
             finished: Vec::new(),
+            kept_windows: None,
         })
     }
 }
@@ -220,7 +221,7 @@ fn build_service(
         autoscale: spec.autoscaling.clone(),
         last_degrade_logged: None,
         degraded_by_policy: false,
-        usage: Vec::new(),
+        replicas_held: None,
         usage_marks: Vec::new(),
     })
 }
@@ -251,7 +252,6 @@ fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
         kv_reserved: 0,
         kv_reserved_ns: 0,
         kv_peak: 0,
-        batching: Vec::new(),
         batching_marks: (0, 0, 0),
     }
 }

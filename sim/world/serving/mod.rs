@@ -40,7 +40,7 @@ use crate::infra::estate::{AllocationId, Estate};
 use crate::infra::ledger::Payer;
 use crate::infra::metering::MeterId;
 use crate::kernel::{Context, KernelError, SimDuration, SimTime, StreamRng};
-use crate::metrics::service::ServiceMetrics;
+use crate::metrics::service::{ServiceMetrics, WindowStats};
 use crate::policy::{Decider, RouteCandidate};
 use crate::vocab::ServiceId;
 use crate::vocab::Tier;
@@ -114,8 +114,6 @@ pub struct Deployment {
     kv_reserved_ns: u128,
     /// The most KV-cache tokens one replica had reserved at once.
     kv_peak: u64,
-    /// Batch size and KV-cache occupancy per metrics window, for a batched service.
-    pub batching: Vec<crate::metrics::record::BatchWindow>,
     /// Busy-slot, ready-slot and reserved-KV integrals at the last window's end.
     batching_marks: (u128, u128, u128),
 }
@@ -216,8 +214,8 @@ pub struct ServiceState {
     meter: Option<MeterId>,
     /// The SLO percentile (e.g. 99.0) and bound, if any.
     pub slo: Option<(f64, SimDuration)>,
-    /// Replicas and utilization per metrics window.
-    pub usage: Vec<WindowUsage>,
+    /// Replicas held at the end of each metrics window so far: fewest, most and last.
+    pub replicas_held: Option<crate::metrics::ReplicaSummary>,
     usage_marks: Vec<(u128, u128)>,
     time: ServiceTime,
     time_rng: StreamRng,
@@ -233,17 +231,6 @@ pub struct ServiceState {
     last_degrade_logged: Option<SimTime>,
     /// A policy sends the service's requests to its fallback.
     degraded_by_policy: bool,
-}
-
-/// Replicas and slot use of a service over one metrics window.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WindowUsage {
-    /// Replicas ready to serve at the end of the window, over all sites.
-    pub replicas_ready: u32,
-    /// Replicas held (ready or starting) at the end of the window.
-    pub replicas_held: u32,
-    /// Share of ready slots that were busy during the window, if any were ready.
-    pub utilization: Option<f64>,
 }
 
 /// Where a request's outcome is counted besides its own service: the primary it stands in for.
@@ -309,9 +296,25 @@ pub struct Serving {
     /// Scratch space for the sequences that finish at the end of a run, kept to spare an
     /// allocation per run.
     finished: Vec<(RequestSlot, u64)>,
+    /// Every closed window's full figures per service, histograms included, when asked for
+    /// ([`Serving::keep_windows`]).
+    kept_windows: Option<Vec<Vec<WindowStats>>>,
 }
 
 impl Serving {
+    /// Keeps every closed window's full figures, histograms included, besides archiving its
+    /// summary: for checks against closed forms that need a window's whole distribution (batch
+    /// means of a tail probability). Memory then grows with the horizon; runs never ask for it.
+    pub fn keep_windows(&mut self) {
+        self.kept_windows = Some(vec![Vec::new(); self.services.len()]);
+    }
+
+    /// Service `service`'s closed windows' full figures, if [`Serving::keep_windows`] was
+    /// called before the run.
+    pub fn kept_windows(&self, service: usize) -> Option<&[WindowStats]> {
+        Some(self.kept_windows.as_ref()?.get(service)?.as_slice())
+    }
+
     /// Handles one serving event.
     pub fn handle<E: From<ServingEvent>>(
         &mut self,

@@ -1,8 +1,11 @@
-//! Metrics windows and the end of the run: slot use and replicas per window, and the release
-//! of every replica at the horizon.
+//! Metrics windows and the end of the run: each service's figures, slot use and replicas per
+//! window, handed to the run's archive as the window closes, and the release of every replica
+//! at the horizon.
 
 use crate::infra::estate::Estate;
 use crate::kernel::SimTime;
+use crate::metrics::ReplicaSummary;
+use crate::metrics::archive::{ServiceWindow, WindowRow};
 
 use super::*;
 
@@ -19,49 +22,80 @@ impl Serving {
         }
     }
 
-    /// Closes a metrics window at `now`: records each service's replicas and slot use over it.
-    pub fn close_window(&mut self, now: SimTime) {
-        for service in &mut self.services {
+    /// Closes metrics window `window`, which ends at `now`: fills `row`'s services with each
+    /// service's figures over it (taken out of its metrics), replicas and slot use.
+    pub fn close_window(&mut self, now: SimTime, window: usize, row: &mut [ServiceWindow]) {
+        for (s, (service, out)) in self.services.iter_mut().zip(row).enumerate() {
+            let stats = service.metrics.take_window(window, service.slo);
+            *out = ServiceWindow::of(&stats, service.slo);
+            if let Some(kept) = self.kept_windows.as_mut().and_then(|k| k.get_mut(s)) {
+                kept.push(stats);
+            }
             service.usage_marks.resize(service.deployments.len(), (0, 0));
-            let (mut busy, mut ready, mut replicas_ready, mut replicas_held) = (0u128, 0u128, 0, 0);
+            let (mut busy, mut ready) = (0u128, 0u128);
             for (d, mark) in service.deployments.iter_mut().zip(&mut service.usage_marks) {
                 d.integrate(now);
                 busy += d.busy_slot_ns - mark.0;
                 ready += d.ready_slot_ns - mark.1;
                 *mark = (d.busy_slot_ns, d.ready_slot_ns);
-                replicas_ready += d.ready_replicas() as u32;
-                replicas_held += d.replicas.len() as u32;
+                out.replicas_ready += d.ready_replicas() as u32;
+                out.replicas_held += d.replicas.len() as u32;
             }
             if service.time.batched().is_some() {
                 let slots = u128::from(service.slots_per_replica.max(1));
-                service
+                out.batching = service
                     .deployments
                     .iter_mut()
-                    .for_each(|d| d.close_batching_window(slots));
+                    .map(|d| d.close_batching_window(slots))
+                    .collect();
             }
-            let utilization = (ready > 0).then(|| busy as f64 / ready as f64);
-            service.usage.push(WindowUsage {
-                replicas_ready,
-                replicas_held,
-                utilization,
-            });
+            out.utilization = (ready > 0).then(|| busy as f64 / ready as f64);
+            service.replicas_held = Some(ReplicaSummary::with(service.replicas_held, out.replicas_held));
         }
     }
 
-    /// Bytes held by every service's per-window figures.
-    pub fn window_bytes(&self) -> u64 {
-        use std::mem::size_of_val;
+    /// Takes the figures of the windows after the last closed one, `closed`, that a horizon
+    /// between two window ends left open: one row each, with the services' requests only.
+    pub fn take_open_windows(&mut self, closed: usize, empty: &WindowRow) -> Vec<WindowRow> {
+        let end = self
+            .services
+            .iter()
+            .map(|s| s.metrics.windows_end())
+            .max()
+            .unwrap_or(0);
+        (closed..end)
+            .map(|window| {
+                let mut row = empty.clone();
+                for (service, out) in self.services.iter_mut().zip(&mut row.services) {
+                    let batching = std::mem::take(&mut out.batching);
+                    let stats = service.metrics.take_window(window, service.slo);
+                    *out = ServiceWindow {
+                        batching,
+                        ..ServiceWindow::of(&stats, service.slo)
+                    };
+                }
+                row
+            })
+            .collect()
+    }
+
+    /// The layout of the rows the run archives: services with their batched deployments.
+    pub fn window_layout(&self) -> Vec<usize> {
         self.services
             .iter()
             .map(|s| {
-                s.metrics.window_bytes()
-                    + size_of_val(s.usage.as_slice()) as u64
-                    + s.deployments
-                        .iter()
-                        .map(|d| size_of_val(d.batching.as_slice()) as u64)
-                        .sum::<u64>()
+                if s.time.batched().is_some() {
+                    s.deployments.len()
+                } else {
+                    0
+                }
             })
-            .sum()
+            .collect()
+    }
+
+    /// Bytes held by every service's open windows.
+    pub fn window_bytes(&self) -> u64 {
+        self.services.iter().map(|s| s.metrics.window_bytes()).sum()
     }
 
     /// The origin sites of a service's demand streams, in order.
