@@ -25,6 +25,7 @@ mod recover;
 pub mod resolve;
 pub mod schema;
 pub mod starter;
+pub mod synthetic;
 mod warning;
 
 use std::path::{Path, PathBuf};
