@@ -90,8 +90,10 @@ pub struct LimitsSpec {
     /// run reaches it only when requests pile up faster than the estate ends them.
     #[serde(default = "LimitsSpec::default_in_flight")]
     pub in_flight: u64,
-    /// Most memory a run may hold for figures that grow with the horizon (per-window series
-    /// and the cost ledger): estimated at load, measured at every window's end.
+    /// Most memory a run may hold for figures that grow with the horizon (the open metrics
+    /// windows, the write buffers of the spill files that take the per-window figures and the
+    /// cost ledger to disk, the cumulative cost curves and the decision log): estimated at load,
+    /// measured at every window's end.
     #[serde(default = "LimitsSpec::default_memory")]
     pub memory: DataSize,
 }
