@@ -49,3 +49,41 @@ fn a_synthetic_estate_brings_the_demand_it_states_and_conserves_it() {
     assert!(outcome.summary.jobs.values().map(|j| j.submitted).sum::<u64>() > 0);
     assert!(!outcome.summary.incidents.is_empty());
 }
+
+/// A chart's points stay within its budget however long the run and however many panels: three
+/// weeks of ten-minute windows (3,024) on 100 sites draw each of the utilization chart's 24
+/// panels with at most 960 points and each of the latency chart's ten with at most 2,304, and
+/// the spans cover the whole run.
+#[test]
+fn charts_of_a_long_run_of_a_large_estate_keep_to_their_budget() {
+    use hybridsim::metrics::archive::points_per_series;
+    use hybridsim::report::figures::{latency_chart, utilization_chart};
+
+    let shape = EstateShape {
+        window_minutes: 10,
+        ..EstateShape::new(100, 21)
+    };
+    // A hundredth of the demand: the windows, not the requests, are what this is about.
+    let text = estate(&shape).replace(
+        "peak: \"1/s\", trough: \"0.3/s\"",
+        "peak: \"0.01/s\", trough: \"0.003/s\"",
+    );
+    let scenario = load_str(&text, Path::new("estate.ron")).unwrap();
+    let outcome = simulate(&scenario.resolve().unwrap(), shape.seed).unwrap();
+    assert_eq!(outcome.record.windows.len(), 3_024);
+
+    let utilization = utilization_chart(&outcome).unwrap();
+    assert_eq!(utilization.pools.len(), 24);
+    assert_eq!(points_per_series(24), 960);
+    for pool in &utilization.pools {
+        // 756 spans of four windows, and the last sample repeated at the horizon.
+        assert_eq!(pool.points.len(), 3_024 / 4 + 1, "{}", pool.pool);
+    }
+    let latency = latency_chart(&outcome).unwrap();
+    assert_eq!(latency.services.len(), 10);
+    for service in &latency.services {
+        assert_eq!(service.points.len(), 3_024 / 2, "{}", service.service);
+        let last = service.points.last().unwrap();
+        assert_eq!(last.t_s, 21.0 * 86_400.0);
+    }
+}

@@ -21,6 +21,17 @@ use crate::vocab::Tier;
 /// minute windows fit unmerged.
 pub const CHART_POINTS: u64 = 2_880;
 
+/// Points a chart has at most over all its panels: a chart of up to eight panels draws each
+/// series with [`CHART_POINTS`], one of more panels with fewer, so that its file stays a few MB
+/// however many panels and windows it has.
+pub const CHART_BUDGET: u64 = 8 * CHART_POINTS;
+
+/// The most points each series of a chart of `panels` panels has: [`CHART_POINTS`] up to eight
+/// panels, then [`CHART_BUDGET`] shared among them, never below a quarter of [`CHART_POINTS`].
+pub fn points_per_series(panels: usize) -> u64 {
+    (CHART_BUDGET / panels.max(1) as u64).clamp(CHART_POINTS / 4, CHART_POINTS)
+}
+
 /// What a row holds, fixed for a run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WindowLayout {
@@ -562,5 +573,14 @@ mod tests {
         assert_eq!(stride(CHART_POINTS + 1, CHART_POINTS), 2);
         assert_eq!(stride(35_064, CHART_POINTS), 13);
         assert_eq!(stride(0, CHART_POINTS), 1);
+    }
+
+    #[test]
+    fn a_chart_of_many_panels_shares_its_budget() {
+        assert_eq!(points_per_series(0), CHART_POINTS);
+        assert_eq!(points_per_series(8), CHART_POINTS);
+        assert_eq!(points_per_series(9), CHART_BUDGET / 9);
+        assert_eq!(points_per_series(24), 960);
+        assert_eq!(points_per_series(1_000), CHART_POINTS / 4);
     }
 }

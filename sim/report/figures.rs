@@ -10,7 +10,7 @@ use std::io;
 
 use crate::infra::ledger::CostCategory;
 use crate::metrics::Summary;
-use crate::metrics::archive::{CHART_POINTS, Span, stride};
+use crate::metrics::archive::{CHART_POINTS, Span, points_per_series, stride};
 use crate::metrics::record::RunOutcome;
 use crate::metrics::recovery::IncidentSummary;
 use crate::metrics::stats::mean_confidence_interval;
@@ -41,13 +41,18 @@ pub fn incident_windows(summary: &Summary) -> Vec<IncidentWindow> {
         .collect()
 }
 
-/// Calls `visit` with the run's windows merged into spans so that a series has at most
-/// [`CHART_POINTS`] points (each window its own span when they fit), and the time in seconds
-/// at the end of the span's last window and of its last closed window.
-fn chart_spans(outcome: &RunOutcome, mut visit: impl FnMut(SpanTimes, &Span)) -> io::Result<()> {
+/// Calls `visit` with the run's windows merged into spans so that each series of a chart of
+/// `panels` panels has at most [`points_per_series`] points (each window its own span when
+/// they fit), and the time in seconds at the end of the span's last window and of its last
+/// closed window.
+fn chart_spans(
+    outcome: &RunOutcome,
+    panels: usize,
+    mut visit: impl FnMut(SpanTimes, &Span),
+) -> io::Result<()> {
     let record = &outcome.record;
     let window_ns = record.window.as_nanos();
-    let stride = stride(record.windows.len(), CHART_POINTS);
+    let stride = stride(record.windows.len(), points_per_series(panels));
     record.windows.spans(stride, |span| {
         // The windows the run did not close come last, so the closed ones end the span early.
         let last_closed = span.last.saturating_sub(span.windows - span.closed);
@@ -87,7 +92,7 @@ pub fn latency_chart(outcome: &RunOutcome) -> io::Result<LatencyChart> {
         })
         .collect();
     let ms = |ns: Option<u64>| ns.map(|v| v as f64 / 1e6);
-    chart_spans(outcome, |at, span| {
+    chart_spans(outcome, services.len(), |at, span| {
         for (panel, &s) in services.iter_mut().zip(&shown) {
             let [p50, p95, p99] = span.row.services[s].latency_ns;
             panel.points.push(LatencyPoint {
@@ -127,7 +132,7 @@ pub fn request_rate_chart(outcome: &RunOutcome) -> io::Result<RequestRateChart> 
             points: Vec::new(),
         })
         .collect();
-    chart_spans(outcome, |at, span| {
+    chart_spans(outcome, services.len(), |at, span| {
         let seconds = span.windows as f64 * window_s;
         for (panel, &s) in services.iter_mut().zip(&shown) {
             let stats = &span.row.services[s];
@@ -193,7 +198,7 @@ pub fn utilization_chart(outcome: &RunOutcome) -> io::Result<UtilizationChart> {
             points: Vec::new(),
         })
         .collect();
-    chart_spans(outcome, |at, span| {
+    chart_spans(outcome, pools.len(), |at, span| {
         if span.closed == 0 {
             return;
         }
@@ -430,7 +435,7 @@ pub struct RunCurves {
 }
 
 impl RunCurves {
-    /// The curves of a finished run, at most [`CHART_POINTS`] points each.
+    /// The curves of a finished run, each with at most [`points_per_series`] points for its panels.
     pub fn of(outcome: &RunOutcome) -> io::Result<Self> {
         let record = &outcome.record;
         let ms = |ns: Option<u64>| ns.map(|v| v as f64 / 1e6);
@@ -448,7 +453,7 @@ impl RunCurves {
             .iter()
             .map(|p| (p.name.clone(), Vec::new()))
             .collect();
-        chart_spans(outcome, |at, span| {
+        chart_spans(outcome, services.len().max(pools.len()), |at, span| {
             for (service, window) in services.iter_mut().zip(&span.row.services) {
                 service.2.push((at.end_s, ms(window.latency_ns[2])));
             }
