@@ -376,8 +376,8 @@ mod tests {
         for kind in ["cloud", "on_prem", "colo", "edge"] {
             assert!(text.contains(&format!("kind: {kind},")), "{kind}");
         }
-        // Three regions: two of ten sites and one of five, with three, three and two edge sites.
+        // Three regions: two of ten sites and one of five, with three, three and one edge sites.
         assert_eq!(shape.regions(), 3);
-        assert_eq!(shape.requests_per_year(), 8.0 * 0.65 * 365.0 * 86_400.0);
+        assert_eq!(shape.requests_per_year(), 7.0 * 0.65 * 365.0 * 86_400.0);
     }
 }
