@@ -1217,3 +1217,36 @@ fn charts_of_many_services_keep_the_highest_ranked_panels() {
     let few = select_panels(&[1.0, 3.0, 2.0]);
     assert_eq!(few, (vec![0, 1, 2], 0));
 }
+
+/// A long run's incidents do not grow its charts past a bound: 1,000 one-minute incidents
+/// 86.4 s apart over the sample day (gaps far below a pixel, which is about 90 s here) merge
+/// into one band per panel and none is labelled, while three are each drawn and labelled.
+#[test]
+fn many_incidents_merge_into_unlabelled_bands() {
+    let shaded = |svg: &str| svg.matches("opacity=\"0.12\"").count();
+    let few = utilization().svg().unwrap();
+    // The legend's swatch, and a band per incident on each of two panels.
+    assert_eq!(shaded(&few), 1 + 3 * 2);
+    assert!(svg_texts(&few).iter().any(|t| t == "eu-west outage"));
+
+    let many = UtilizationChart {
+        incidents: (0..1_000)
+            .map(|i| IncidentWindow {
+                label: format!("incident {i}"),
+                start_s: f64::from(i) * 86.4,
+                end_s: f64::from(i) * 86.4 + 60.0,
+            })
+            .collect(),
+        ..utilization()
+    };
+    let svg = many.svg().unwrap();
+    assert!(!svg_texts(&svg).iter().any(|t| t.starts_with("incident ")));
+    // Gaps of 26.4 s are far below a pixel: the day is one band per panel.
+    assert_eq!(shaded(&svg), 1 + 2);
+    assert!(
+        svg.len() < few.len() * 2,
+        "{} bytes against {}",
+        svg.len(),
+        few.len()
+    );
+}

@@ -350,9 +350,34 @@ fn band(incident: &IncidentWindow, time: TimeAxis, x: &Range<f64>) -> Option<(f6
     Some((a.max(x.start), b.min(x.end)))
 }
 
-/// Whether any incident window falls on the x range `x`, so labels need room.
+/// Incident windows a panel draws one by one, each with its label. Beyond it, bands less than
+/// a pixel apart merge and the labels are left to `incidents.csv` and the page's table, so a
+/// long run's charts do not grow with its incidents.
+const MAX_LABELLED_BANDS: usize = 64;
+
+/// Whether incident windows fall on the x range `x` and are few enough to label, so labels
+/// need room.
 pub(super) fn has_bands(incidents: &[IncidentWindow], time: TimeAxis, x: &Range<f64>) -> bool {
-    incidents.iter().any(|i| band(i, time, x).is_some())
+    let on_axis = incidents.iter().filter(|i| band(i, time, x).is_some());
+    (1..=MAX_LABELLED_BANDS).contains(&on_axis.count())
+}
+
+/// The bands to shade on `x`: one per incident window, or, beyond [`MAX_LABELLED_BANDS`],
+/// windows less than `pixel` apart merged, left to right.
+fn bands(incidents: &[IncidentWindow], time: TimeAxis, x: &Range<f64>, pixel: f64) -> Vec<(f64, f64)> {
+    let mut bands: Vec<(f64, f64)> = incidents.iter().filter_map(|i| band(i, time, x)).collect();
+    if bands.len() <= MAX_LABELLED_BANDS {
+        return bands;
+    }
+    bands.sort_by(|l, r| l.0.total_cmp(&r.0).then(l.1.total_cmp(&r.1)));
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(bands.len());
+    for (a, b) in bands {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 + pixel => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
 }
 
 /// Shades each incident window over the full height of the plot. Line charts draw it first
@@ -363,7 +388,9 @@ pub(super) fn incident_bands<DB: DrawingBackend>(
     time: TimeAxis,
 ) -> Result<(), ChartError> {
     let (x, y) = (plot.x_range(), plot.y_range());
-    for (a, b) in incidents.iter().filter_map(|i| band(i, time, &x)) {
+    let (width, _) = plot.plotting_area().dim_in_pixel();
+    let pixel = (x.end - x.start) / f64::from(width.max(1));
+    for (a, b) in bands(incidents, time, &x, pixel) {
         let area = plot.plotting_area();
         area.draw(&Rectangle::new(
             [(a, y.end), (b, y.start)],
@@ -384,6 +411,9 @@ pub(super) fn incident_labels<DB: DrawingBackend>(
     time: TimeAxis,
 ) -> Result<(), ChartError> {
     let (x, y) = (plot.x_range(), plot.y_range());
+    if !has_bands(incidents, time, &x) {
+        return Ok(());
+    }
     let area = plot.plotting_area().strip_coord_spec();
     let (base_x, _) = area.get_base_pixel();
     let (width, _) = area.dim_in_pixel();
