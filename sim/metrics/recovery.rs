@@ -167,6 +167,36 @@ fn seconds(d: SimDuration) -> f64 {
 
 /// The recovery figures of `incident`.
 pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> std::io::Result<IncidentSummary> {
+    let mut summaries = summarize_all(std::slice::from_ref(incident), run)?;
+    Ok(summaries.remove(0))
+}
+
+/// The recovery figures of each of `incidents`, in order. The cost during each is read in one
+/// pass over the ledger for all of them: a pass per incident would read a long run's ledger
+/// from disk once for every incident.
+pub fn summarize_all(
+    incidents: &[IncidentView],
+    run: &RunRecord<'_>,
+) -> std::io::Result<Vec<IncidentSummary>> {
+    let mut summaries = Vec::with_capacity(incidents.len());
+    let mut spans = Vec::with_capacity(incidents.len());
+    for incident in incidents {
+        let (summary, until) = summarize_but_cost(incident, run)?;
+        summaries.push(summary);
+        spans.push((incident.start, until));
+    }
+    for (summary, usd) in summaries.iter_mut().zip(costs_between(run.ledger, &spans)?) {
+        summary.cost_during_usd = usd;
+    }
+    Ok(summaries)
+}
+
+/// The recovery figures of `incident` with its cost left at zero, and the end of the span its
+/// cost is counted over.
+fn summarize_but_cost(
+    incident: &IncidentView,
+    run: &RunRecord<'_>,
+) -> std::io::Result<(IncidentSummary, SimTime)> {
     let mut notes = BTreeMap::new();
     let first = run.window_of(incident.start);
     let windows = run.windows();
@@ -257,7 +287,7 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> std::io::Resul
         (None, _) => run.horizon,
     };
     let (requests_failed, requests_degraded) = requests_between(run, incident.start, until)?;
-    Ok(IncidentSummary {
+    let summary = IncidentSummary {
         name: incident.name.clone(),
         kind: incident.kind,
         start_s: incident.start.as_secs_f64(),
@@ -273,14 +303,15 @@ pub fn summarize(incident: &IncidentView, run: &RunRecord<'_>) -> std::io::Resul
             .filter(|i| i.resumed.is_some_and(|(_, site)| site != i.site))
             .count() as u64,
         gpu_hours_lost: caused.iter().map(|i| i.lost_gpu_ns).sum::<u128>() as f64 / NANOS_PER_HOUR,
-        cost_during_usd: cost_between(run.ledger, incident.start, until)?,
+        cost_during_usd: 0.0,
         affected_services: incident
             .affected
             .iter()
             .map(|&s| run.services[s].name.to_string())
             .collect(),
         notes,
-    })
+    };
+    Ok((summary, until))
 }
 
 /// Seconds from `end` until the backlog is back at its level before `start`.
@@ -324,11 +355,28 @@ fn requests_between(run: &RunRecord<'_>, start: SimTime, until: SimTime) -> std:
     Ok((failed, degraded))
 }
 
-/// USD of ledger entries falling in `[start, until]`, prorated over each entry's span.
-fn cost_between(ledger: &Ledger, start: SimTime, until: SimTime) -> std::io::Result<f64> {
-    let mut sum = 0.0;
-    ledger.for_each(|e| sum += share_between(e, start, until))?;
-    Ok(sum)
+/// USD of ledger entries falling in each `[start, until]` of `spans`, prorated over each entry's
+/// span, in one pass over the ledger. Each sum adds its entries in ledger order, as a pass of
+/// its own would: an entry only meets the spans that start no earlier than the longest span
+/// before it and no later than its end.
+fn costs_between(ledger: &Ledger, spans: &[(SimTime, SimTime)]) -> std::io::Result<Vec<f64>> {
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| spans[i].0);
+    let starts: Vec<u64> = order.iter().map(|&i| spans[i].0.as_nanos()).collect();
+    let longest = spans
+        .iter()
+        .map(|(start, until)| until.saturating_since(*start).as_nanos())
+        .max()
+        .unwrap_or(0);
+    let mut sums = vec![0.0; spans.len()];
+    ledger.for_each(|e| {
+        let from = starts.partition_point(|&s| s.saturating_add(longest) < e.start.as_nanos());
+        let to = starts.partition_point(|&s| s <= e.end.as_nanos());
+        for &i in &order[from..to.max(from)] {
+            sums[i] += share_between(e, spans[i].0, spans[i].1);
+        }
+    })?;
+    Ok(sums)
 }
 
 /// The part of `entry`'s USD that falls in `[start, until]`: all of a one-off charge inside it,
@@ -352,6 +400,7 @@ fn share_between(e: &LedgerEntry, start: SimTime, until: SimTime) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::infra::ledger::CostCategory;
     use crate::metrics::archive::{ServiceWindow, WindowLayout};
     use crate::metrics::service::{FailReason, ServiceMetrics};
 
@@ -438,5 +487,45 @@ mod tests {
         // With a longer window the same run recovers at window 100.
         let summary = figures(&service(200, &long), 200, SimDuration::from_secs(3 * 3_600));
         assert_eq!(summary.time_to_recover_s, Some((100 * 60 - 10) as f64));
+    }
+
+    proptest::proptest! {
+        /// One pass for all spans gives, bit for bit, what a pass per span gives.
+        #[test]
+        fn one_pass_costs_every_span_as_a_pass_of_its_own(
+            entries in proptest::collection::vec((0u64..100, 0u64..20, -5.0f64..50.0), 0..200),
+            spans in proptest::collection::vec((0u64..100, 0u64..30), 0..20),
+        ) {
+            let at = |minutes: u64| SimTime::from_nanos(minutes * MINUTE);
+            let mut ledger = Ledger::default();
+            for &(start, length, usd) in &entries {
+                ledger.record(LedgerEntry {
+                    start: at(start),
+                    end: at(start + length),
+                    site: None,
+                    pool: None,
+                    tier: None,
+                    payer: None,
+                    category: CostCategory::Compute,
+                    quantity: 1.0,
+                    usd,
+                });
+            }
+            let spans: Vec<(SimTime, SimTime)> =
+                spans.iter().map(|&(start, length)| (at(start), at(start + length))).collect();
+            let each: Vec<f64> = spans
+                .iter()
+                .map(|&(start, until)| {
+                    let mut sum = 0.0;
+                    ledger.for_each(|e| sum += share_between(e, start, until)).unwrap();
+                    sum
+                })
+                .collect();
+            let all = costs_between(&ledger, &spans).unwrap();
+            proptest::prop_assert_eq!(
+                all.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                each.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@
 use crate::incident::IncidentSpec;
 use crate::incident::effect::{Effect, Reach};
 use crate::kernel::SimTime;
-use crate::metrics::recovery::{IncidentSummary, IncidentView, RunRecord, ServiceView, summarize};
+use crate::metrics::recovery::{IncidentSummary, IncidentView, RunRecord, ServiceView, summarize_all};
 use crate::scenario::Scenario;
 use crate::vocab::ServiceId;
 
@@ -33,11 +33,12 @@ pub(super) fn incident_summaries(
         interruptions: &world.jobs.interruptions,
         ledger: &world.estate.ledger,
     };
-    world
+    let views: Vec<IncidentView> = world
         .incidents
         .specs()
-        .map(|spec| summarize(&view(world, spec, horizon), &run))
-        .collect()
+        .map(|spec| view(world, spec, horizon))
+        .collect();
+    summarize_all(&views, &run)
 }
 
 fn view(world: &World, spec: &IncidentSpec, horizon: SimTime) -> IncidentView {
