@@ -295,6 +295,24 @@ const NONE_U32: u32 = u32::MAX;
 const NONE_U8: u8 = u8::MAX;
 
 // The enums are written as their declaration index, which is their position in `ALL`.
+#[cfg(test)]
+impl LedgerEntry {
+    /// A compute charge of `usd` over `[start, end]`, with no site, pool, tier or payer.
+    pub(crate) fn compute(start: SimTime, end: SimTime, usd: f64) -> Self {
+        LedgerEntry {
+            start,
+            end,
+            site: None,
+            pool: None,
+            tier: None,
+            payer: None,
+            category: CostCategory::Compute,
+            quantity: 1.0,
+            usd,
+        }
+    }
+}
+
 fn encode(e: &LedgerEntry) -> [u8; ENTRY_BYTES] {
     let mut out = [0u8; ENTRY_BYTES];
     out[0..8].copy_from_slice(&e.start.as_nanos().to_le_bytes());

@@ -400,7 +400,6 @@ fn share_between(e: &LedgerEntry, start: SimTime, until: SimTime) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infra::ledger::CostCategory;
     use crate::metrics::archive::{ServiceWindow, WindowLayout};
     use crate::metrics::service::{FailReason, ServiceMetrics};
 
@@ -499,17 +498,7 @@ mod tests {
             let at = |minutes: u64| SimTime::from_nanos(minutes * MINUTE);
             let mut ledger = Ledger::default();
             for &(start, length, usd) in &entries {
-                ledger.record(LedgerEntry {
-                    start: at(start),
-                    end: at(start + length),
-                    site: None,
-                    pool: None,
-                    tier: None,
-                    payer: None,
-                    category: CostCategory::Compute,
-                    quantity: 1.0,
-                    usd,
-                });
+                ledger.record(LedgerEntry::compute(at(start), at(start + length), usd));
             }
             let spans: Vec<(SimTime, SimTime)> =
                 spans.iter().map(|&(start, length)| (at(start), at(start + length))).collect();

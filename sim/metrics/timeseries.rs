@@ -122,17 +122,8 @@ mod tests {
     use crate::infra::ledger::LedgerEntry;
 
     fn entry(start_s: u64, end_s: u64, usd: f64) -> LedgerEntry {
-        LedgerEntry {
-            start: SimTime::from_nanos(start_s * 1_000_000_000),
-            end: SimTime::from_nanos(end_s * 1_000_000_000),
-            site: None,
-            pool: None,
-            tier: None,
-            payer: None,
-            category: CostCategory::Compute,
-            quantity: 1.0,
-            usd,
-        }
+        let at = |s: u64| SimTime::from_nanos(s * 1_000_000_000);
+        LedgerEntry::compute(at(start_s), at(end_s), usd)
     }
 
     #[test]

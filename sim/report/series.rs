@@ -142,48 +142,52 @@ pub fn collect(outcome: &RunOutcome) -> std::io::Result<Vec<Series>> {
 /// Writes `timeseries.csv` to `out`: one row per point, window by window in time order (see
 /// [`for_each_point`]).
 pub fn write_timeseries_csv(outcome: &RunOutcome, out: impl std::io::Write) -> Result<(), csv::Error> {
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(TIMESERIES_CSV_HEADER)?;
-    let mut failed = None;
-    for_each_point(outcome, |t, metric, key, value| {
-        if failed.is_none() {
-            let row = writer.write_record([t.to_string().as_str(), metric, key, &value.to_string()]);
-            failed = row.err();
-        }
-    })?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    writer.flush()?;
-    Ok(())
+    write_csv(out, &TIMESERIES_CSV_HEADER, |emit| {
+        for_each_point(outcome, |t, metric, key, value| {
+            emit(&[t.to_string().as_str(), metric, key, &value.to_string()]);
+        })
+    })
 }
 
 /// Writes `cost.csv` to `out`: every charge of the ledger, in the order charged, read back from
 /// the ledger's spill file as it is written, so the table never sits in memory whole.
 pub fn write_cost_csv(outcome: &RunOutcome, out: impl std::io::Write) -> Result<(), csv::Error> {
     let record = &outcome.record;
+    write_csv(out, &COST_CSV_HEADER, |emit| {
+        record.ledger.for_each(|e| {
+            let site = e.site.map_or("", |s| record.estate.site(s));
+            let pool = e.pool.map_or("", |p| record.estate.pool(p));
+            emit(&[
+                e.start.as_secs_f64().to_string().as_str(),
+                &e.end.as_secs_f64().to_string(),
+                e.category.as_str(),
+                site,
+                pool,
+                e.tier.map_or("", Tier::as_str),
+                e.payer.map_or("", |p| p.class.as_str()),
+                &e.payer.map_or(String::new(), |p| p.workload.to_string()),
+                &e.quantity.to_string(),
+                &e.usd.to_string(),
+            ]);
+        })
+    })
+}
+
+/// Writes a CSV of `header` and the rows `rows` hands to its `emit` to `out`. The rows come
+/// from a visitor that cannot stop early, so after the first write error the rest are dropped
+/// and that error is returned.
+fn write_csv(
+    out: impl std::io::Write,
+    header: &[&str],
+    rows: impl FnOnce(&mut dyn FnMut(&[&str])) -> std::io::Result<()>,
+) -> Result<(), csv::Error> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(COST_CSV_HEADER)?;
+    writer.write_record(header)?;
     let mut failed = None;
-    record.ledger.for_each(|e| {
-        if failed.is_some() {
-            return;
+    rows(&mut |row| {
+        if failed.is_none() {
+            failed = writer.write_record(row).err();
         }
-        let site = e.site.map_or("", |s| record.estate.site(s));
-        let pool = e.pool.map_or("", |p| record.estate.pool(p));
-        let row = writer.write_record([
-            e.start.as_secs_f64().to_string().as_str(),
-            &e.end.as_secs_f64().to_string(),
-            e.category.as_str(),
-            site,
-            pool,
-            e.tier.map_or("", Tier::as_str),
-            e.payer.map_or("", |p| p.class.as_str()),
-            &e.payer.map_or(String::new(), |p| p.workload.to_string()),
-            &e.quantity.to_string(),
-            &e.usd.to_string(),
-        ]);
-        failed = row.err();
     })?;
     if let Some(e) = failed {
         return Err(e);
