@@ -609,3 +609,31 @@ fn trace_pauses_catches_up_and_repeat_needs_a_span() {
     let error = ArrivalProcess::new(&ArrivalSpec::Trace(repeat.clone()), Some(single)).unwrap_err();
     assert_eq!(error, ArrivalError::CannotRepeat { path: repeat.path });
 }
+
+proptest::proptest! {
+    /// The rounding of gaps to nanoseconds is `f64::round`'s, bit for bit, over the whole range
+    /// a gap can take: fractions of every size, and whole numbers past 2^53.
+    #[test]
+    fn gaps_round_as_f64_round_does(bits in 0u64..0x43F0_0000_0000_0000) {
+        let x = f64::from_bits(bits);
+        proptest::prop_assert_eq!(round_half_up(x), x.round() as u64, "{}", x);
+    }
+}
+
+#[test]
+fn gaps_round_half_up_at_the_edges() {
+    let below_half = 0.5f64.next_down();
+    let edges = [
+        0.0,
+        below_half,
+        0.5,
+        1.5,
+        2.5,
+        4_503_599_627_370_495.5,
+        9_007_199_254_740_994.0,
+    ];
+    for x in edges {
+        assert_eq!(round_half_up(x), x.round() as u64, "{x}");
+    }
+    assert_eq!(round_half_up(below_half), 0, "the trick of adding ½ would give 1");
+}
