@@ -44,6 +44,17 @@ struct Entry<E> {
 }
 
 impl<E> Entry<E> {
+    /// A place in the heap whose entry moved elsewhere.
+    const VACANT: Self = Entry { key: 0, event: None };
+
+    /// Moves the entry out, leaving its place vacant.
+    fn take(&mut self) -> Self {
+        Entry {
+            key: self.key,
+            event: self.event.take(),
+        }
+    }
+
     fn new(time: SimTime, seq: u64, event: E) -> Self {
         Entry {
             key: (u128::from(time.as_nanos()) << 64) | u128::from(seq),
@@ -105,11 +116,10 @@ impl<E> EventQueue<E> {
         let entry = Entry::new(time, seq, event);
         if self.root_taken {
             self.root_taken = false;
-            self.heap[0] = entry;
-            self.sift_down(0);
+            self.place_down(0, entry);
         } else {
-            self.heap.push(entry);
-            self.sift_up(self.heap.len() - 1);
+            self.heap.push(Entry::VACANT);
+            self.place_up(self.heap.len() - 1, entry);
         }
         self.pending += 1;
         self.peak_pending = self.peak_pending.max(self.pending);
@@ -147,13 +157,27 @@ impl<E> EventQueue<E> {
     }
 
     /// Removes a delivered root, and then cancelled entries that surface at the root, so that
-    /// the root (if any) is a pending event.
-    #[inline]
+    /// the root (if any) is a pending event. Inlined for the usual case, where there is nothing
+    /// to do or only the delivered root to remove.
+    #[inline(always)]
     fn settle_root(&mut self) {
         if self.root_taken {
             self.root_taken = false;
             self.remove_root();
         }
+        if self
+            .heap
+            .first()
+            .is_some_and(|root| root.seq() & CANCELLABLE != 0)
+        {
+            self.drop_cancelled_roots();
+        }
+    }
+
+    /// Removes cancelled entries from the root until it holds a pending event.
+    #[cold]
+    #[inline(never)]
+    fn drop_cancelled_roots(&mut self) {
         while let Some(root) = self.heap.first() {
             let seq = root.seq();
             if seq & CANCELLABLE == 0 || self.live_cancellable.contains(&(seq >> 1)) {
@@ -167,6 +191,14 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.settle_root();
+        self.take_root()
+    }
+
+    /// Delivers the root, which [`settle_root`](Self::settle_root) made a pending event: its
+    /// entry stays in place, taken, until the next push replaces it or the next settle
+    /// removes it.
+    #[inline(always)]
+    pub(super) fn take_root(&mut self) -> Option<(SimTime, E)> {
         let root = self.heap.first_mut()?;
         let event = root.event.take()?;
         let (time, seq) = (root.time(), root.seq());
@@ -210,51 +242,64 @@ impl<E> EventQueue<E> {
         let Some(last) = self.heap.pop() else {
             return;
         };
-        if let Some(root) = self.heap.first_mut() {
-            *root = last;
-            self.sift_down(0);
+        if !self.heap.is_empty() {
+            self.place_down(0, last);
         }
     }
 
-    /// Moves the entry at `pos` up while it is earlier than its parent.
+    /// Puts `entry` into the vacant place `hole`, or above it: parents later than `entry`
+    /// move down into the hole, which rises, so each level costs one move, not a swap.
     #[inline]
-    fn sift_up(&mut self, mut pos: usize) {
-        let key = self.heap[pos].key;
-        while pos > 0 {
-            let parent = (pos - 1) / ARITY;
-            if self.heap[parent].key < key {
+    fn place_up(&mut self, mut hole: usize, entry: Entry<E>) {
+        while hole > 0 {
+            let parent = (hole - 1) / ARITY;
+            if self.heap[parent].key < entry.key {
                 break;
             }
-            self.heap.swap(pos, parent);
-            pos = parent;
+            self.heap[hole] = self.heap[parent].take();
+            hole = parent;
         }
+        self.heap[hole] = entry;
     }
 
-    /// Moves the entry at `pos` down while one of its children is earlier.
+    /// Puts `entry` into the vacant place `hole`, or below it: the earliest child moves up
+    /// into the hole while it is earlier than `entry`.
     #[inline]
-    fn sift_down(&mut self, mut pos: usize) {
+    fn place_down(&mut self, mut hole: usize, entry: Entry<E>) {
         let len = self.heap.len();
-        let key = self.heap[pos].key;
         loop {
-            let first = ARITY * pos + 1;
+            let first = ARITY * hole + 1;
             if first >= len {
-                return;
+                break;
             }
-            let children = &self.heap[first..len.min(first + ARITY)];
-            let (mut least, mut least_key) = (0, children[0].key);
-            for (i, child) in children.iter().enumerate().skip(1) {
-                let child_key = child.key;
-                if child_key < least_key {
-                    (least, least_key) = (i, child_key);
-                }
+            let (least, least_key) = earliest(&self.heap[first..len.min(first + ARITY)]);
+            if entry.key < least_key {
+                break;
             }
-            if key < least_key {
-                return;
-            }
-            self.heap.swap(pos, first + least);
-            pos = first + least;
+            self.heap[hole] = self.heap[first + least].take();
+            hole = first + least;
+        }
+        self.heap[hole] = entry;
+    }
+}
+
+/// The position and key of the earliest of a node's children (at least one). Four children,
+/// the usual case, are compared as two independent pairs and then their winners, without a
+/// loop, which leaves the processor fewer branches to mispredict.
+#[inline(always)]
+fn earliest<E>(children: &[Entry<E>]) -> (usize, u128) {
+    if let [a, b, c, d] = children {
+        let left = if b.key < a.key { (1, b.key) } else { (0, a.key) };
+        let right = if d.key < c.key { (3, d.key) } else { (2, c.key) };
+        return if right.1 < left.1 { right } else { left };
+    }
+    let mut least = (0, children[0].key);
+    for (i, child) in children.iter().enumerate().skip(1) {
+        if child.key < least.1 {
+            least = (i, child.key);
         }
     }
+    least
 }
 
 #[cfg(test)]

@@ -182,7 +182,8 @@ impl<M: Model> Simulation<M> {
             if budget_left == 0 {
                 return Ok(StopReason::EventBudget);
             }
-            let Some((time, event)) = self.queue.pop() else {
+            // `peek_time` settled the root on a pending event.
+            let Some((time, event)) = self.queue.take_root() else {
                 continue;
             };
             budget_left -= 1;

@@ -193,10 +193,14 @@ impl Serving {
         origin: SiteId,
         site: SiteId,
     ) -> (u64, u64) {
-        let payload = self.demand_of(request).payload;
+        let meter = self.services[request.service.index()].meter;
+        let payload = &self.demand_of(request).payload;
+        if meter.is_none() && !payload.serialization {
+            return (0, 0); // nothing reads the sizes: no meter to count them, no time to send them
+        }
         let (request_bytes, response_bytes) = payload.bytes(request.context, request.generated);
         request.response_bytes = response_bytes;
-        if let Some(meter) = self.services[request.service.index()].meter {
+        if let Some(meter) = meter {
             estate.meter(meter, origin, site, request_bytes);
         }
         if !payload.serialization {
