@@ -324,13 +324,49 @@ pub fn preferred_then_cheapest(candidates: &[PlacementCandidate]) -> usize {
 }
 
 /// The index of the element with the smallest key; ties (and keys that do not compare) go to
-/// the earlier element.
+/// the earlier element. `key` is called once per element (0 for an empty slice).
 pub fn argmin<T, K: PartialOrd>(items: &[T], key: impl Fn(&T) -> K) -> usize {
-    let mut best = 0;
-    for (i, item) in items.iter().enumerate().skip(1) {
-        if key(item).partial_cmp(&key(&items[best])) == Some(std::cmp::Ordering::Less) {
-            best = i;
+    let mut elements = items.iter().map(key).enumerate();
+    let Some(mut best) = elements.next() else {
+        return 0;
+    };
+    for (i, k) in elements {
+        if k.partial_cmp(&best.1) == Some(std::cmp::Ordering::Less) {
+            best = (i, k);
         }
     }
-    best
+    best.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::argmin;
+    use std::cell::Cell;
+
+    #[test]
+    fn argmin_takes_the_first_smallest_and_skips_keys_that_do_not_compare() {
+        assert_eq!(
+            argmin(&[3.0, 1.0, 2.0, 1.0], |x| *x),
+            1,
+            "a tie goes to the earlier"
+        );
+        assert_eq!(argmin(&[f64::NAN, 2.0, 1.0], |x| *x), 0, "NaN never compares");
+        assert_eq!(argmin(&[2.0, f64::NAN, 1.0], |x| *x), 2);
+        assert_eq!(
+            argmin(&[(1.0, 5.0), (1.0, 4.0)], |x| *x),
+            1,
+            "keys compare as tuples"
+        );
+        assert_eq!(argmin::<f64, f64>(&[], |x| *x), 0);
+    }
+
+    #[test]
+    fn argmin_scores_each_element_once() {
+        let calls = Cell::new(0);
+        let best = argmin(&[5, 4, 3, 2, 1], |x| {
+            calls.set(calls.get() + 1);
+            *x
+        });
+        assert_eq!((best, calls.get()), (4, 5));
+    }
 }
