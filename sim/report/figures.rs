@@ -11,10 +11,10 @@ use std::io;
 use crate::infra::ledger::CostCategory;
 use crate::metrics::Summary;
 use crate::metrics::archive::{CHART_POINTS, Span, points_per_series, stride};
-use crate::metrics::record::RunOutcome;
+use crate::metrics::record::{RunOutcome, RunRecord};
 use crate::metrics::recovery::IncidentSummary;
 use crate::metrics::stats::mean_confidence_interval;
-use crate::metrics::timeseries::window_end_s;
+use crate::metrics::timeseries::{CostRow, window_end_s};
 use crate::scenario::Scenario;
 use crate::vocab::Tier;
 
@@ -153,28 +153,34 @@ pub fn request_rate_chart(outcome: &RunOutcome) -> io::Result<RequestRateChart> 
 
 /// Cumulative cost by category and by tier at the end of each metrics window (of each span's
 /// last window on long runs: the curves are cumulative, so nothing is lost but detail).
-pub fn cost_chart(outcome: &RunOutcome) -> CostChart {
+pub fn cost_chart(outcome: &RunOutcome) -> io::Result<CostChart> {
     let record = &outcome.record;
     let window_ns = record.window.as_nanos();
-    let curves = &record.cost;
-    let points = thinned_windows(record.windows_closed())
-        .map(|w| CostPoint {
+    let mut points = Vec::new();
+    thinned_costs(record, |w, cost| {
+        points.push(CostPoint {
             t_s: window_end_s(window_ns, w),
-            by_category: std::array::from_fn(|c| curves.by_category[c][w]),
-            by_tier: std::array::from_fn(|t| curves.by_tier[t][w]),
+            by_category: cost.by_category,
+            by_tier: cost.by_tier,
         })
-        .collect();
-    CostChart {
+    })?;
+    Ok(CostChart {
         points,
         incidents: incident_windows(&outcome.summary),
-    }
+    })
 }
 
-/// The last window of each span when `windows` windows are drawn with at most
-/// [`CHART_POINTS`] points.
-fn thinned_windows(windows: usize) -> impl Iterator<Item = usize> {
+/// Calls `visit` with the cumulative cost at the last window of each span when the closed
+/// windows are drawn with at most [`CHART_POINTS`] points, read from the curves' spill file.
+fn thinned_costs(record: &RunRecord, mut visit: impl FnMut(usize, &CostRow)) -> io::Result<()> {
+    let windows = record.windows_closed();
     let stride = stride(windows as u64, CHART_POINTS) as usize;
-    (0..windows).filter(move |w| (w + 1).is_multiple_of(stride) || w + 1 == windows)
+    record.cost.for_each(|w, cost| {
+        let w = w as usize;
+        if w < windows && ((w + 1).is_multiple_of(stride) || w + 1 == windows) {
+            visit(w, cost);
+        }
+    })
 }
 
 /// GPUs in use against capacity per pool and tier, from the window samples (their mean over
@@ -410,7 +416,7 @@ pub fn write_run_charts(out: &OutputDir, folder: &str, outcome: &RunOutcome) -> 
     };
     write_chart(out, folder, &latency_chart(outcome).map_err(read)?)?;
     write_chart(out, folder, &request_rate_chart(outcome).map_err(read)?)?;
-    write_chart(out, folder, &cost_chart(outcome))?;
+    write_chart(out, folder, &cost_chart(outcome).map_err(read)?)?;
     write_chart(out, folder, &utilization_chart(outcome).map_err(read)?)?;
     let summary = &outcome.summary;
     write_chart(
@@ -474,7 +480,7 @@ impl RunCurves {
         }
         Ok(RunCurves {
             services,
-            categories: category_points(outcome),
+            categories: category_points(outcome)?,
             pools,
             incidents: incident_windows(&outcome.summary),
         })
@@ -617,20 +623,16 @@ fn same_in_all(mut lists: impl Iterator<Item = Vec<IncidentWindow>>) -> Vec<Inci
 }
 
 /// Cumulative cost per category (in the order of [`CostCategory::ALL`]) per metrics window.
-fn category_points(outcome: &RunOutcome) -> Vec<Points> {
+fn category_points(outcome: &RunOutcome) -> io::Result<Vec<Points>> {
     let record = &outcome.record;
     let window_ns = record.window.as_nanos();
-    let curves = &record.cost;
-    (0..CostCategory::ALL.len())
-        .map(|c| {
-            thinned_windows(record.windows_closed())
-                .map(|w| {
-                    let v = curves.by_category.get(c).and_then(|curve| curve.get(w)).copied();
-                    (window_end_s(window_ns, w), v)
-                })
-                .collect()
-        })
-        .collect()
+    let mut points: Vec<Points> = vec![Vec::new(); CostCategory::ALL.len()];
+    thinned_costs(record, |w, cost| {
+        for (category, &value) in points.iter_mut().zip(&cost.by_category) {
+            category.push((window_end_s(window_ns, w), Some(value)));
+        }
+    })?;
+    Ok(points)
 }
 
 /// Whether a cost curve is non-zero anywhere.
