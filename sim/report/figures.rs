@@ -23,7 +23,7 @@ use super::charts::{
     BAND_LEVEL, Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow,
     LatencyChart, LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart,
     RequestPoint, RequestRateChart, RunGroup, RunSeries, RunsPanel, ServiceLatency, ServiceRequests,
-    UtilizationChart, UtilizationPoint, UtilizationRunsChart, select_panels,
+    SpilledUtilization, UtilizationChart, UtilizationPoint, UtilizationRunsChart, select_panels,
 };
 use crate::output::OutputDir;
 use crate::output::OutputError;
@@ -187,16 +187,8 @@ fn thinned_costs(record: &RunRecord, mut visit: impl FnMut(usize, &CostRow)) -> 
 /// each span on long runs); the last sample is repeated at the horizon so that the final step
 /// shows.
 pub fn utilization_chart(outcome: &RunOutcome) -> io::Result<UtilizationChart> {
+    let (shown, omitted) = shown_pools(outcome)?;
     let record = &outcome.record;
-    // The pools with the most GPUs, when there are too many to draw.
-    let mut ranks = vec![0.0f64; record.estate.pools.len()];
-    record.windows.for_each(|_, row| {
-        for (p, rank) in ranks.iter_mut().enumerate() {
-            let capacity: u32 = Tier::ALL.iter().map(|&t| row.capacity_of(p, t).1).sum();
-            *rank = rank.max(f64::from(capacity));
-        }
-    })?;
-    let (shown, omitted) = select_panels(&ranks);
     let mut pools: Vec<PoolUtilization> = shown
         .iter()
         .map(|&p| PoolUtilization {
@@ -232,6 +224,57 @@ pub fn utilization_chart(outcome: &RunOutcome) -> io::Result<UtilizationChart> {
         incidents: incident_windows(&outcome.summary),
         omitted,
     })
+}
+
+/// The pools the utilization chart shows (those with the most GPUs, when there are too many to
+/// draw) and how many it leaves out.
+fn shown_pools(outcome: &RunOutcome) -> io::Result<(Vec<usize>, usize)> {
+    let record = &outcome.record;
+    let mut ranks = vec![0.0f64; record.estate.pools.len()];
+    record.windows.for_each(|_, row| {
+        for (p, rank) in ranks.iter_mut().enumerate() {
+            let capacity: u32 = Tier::ALL.iter().map(|&t| row.capacity_of(p, t).1).sum();
+            *rank = rank.max(f64::from(capacity));
+        }
+    })?;
+    Ok(select_panels(&ranks))
+}
+
+/// [`utilization_chart`] with its points on disk until each panel is drawn: what a run's
+/// folder draws, so that a long run of many pools holds one panel's points at a time.
+pub fn utilization_chart_on_disk(outcome: &RunOutcome) -> io::Result<SpilledUtilization> {
+    let (shown, omitted) = shown_pools(outcome)?;
+    let record = &outcome.record;
+    let names = shown
+        .iter()
+        .map(|&p| record.estate.pools[p].name.clone())
+        .collect();
+    let mut chart = SpilledUtilization::new(names, incident_windows(&outcome.summary), omitted);
+    let mut states: Vec<UtilizationPoint> = Vec::with_capacity(shown.len());
+    chart_spans(outcome, shown.len(), |at, span| {
+        if span.closed == 0 {
+            return;
+        }
+        let n = span.closed as f64;
+        states.clear();
+        for &p in &shown {
+            let at_tier = |t: Tier| span.row.capacity_of(p, t);
+            states.push(UtilizationPoint {
+                t_s: at.closed_end_s,
+                in_use: Tier::ALL.map(|t| f64::from(at_tier(t).0) / n),
+                capacity: Tier::ALL.map(|t| f64::from(at_tier(t).1) / n),
+            });
+        }
+        chart.push(&states);
+    })?;
+    // The last states are repeated at the horizon so that the final step shows.
+    if !states.is_empty() {
+        for state in &mut states {
+            state.t_s = outcome.summary.horizon_s;
+        }
+        chart.push(&states);
+    }
+    Ok(chart)
 }
 
 /// Time to detect, recover and drain per incident, one group of bars per labelled run.
@@ -417,7 +460,7 @@ pub fn write_run_charts(out: &OutputDir, folder: &str, outcome: &RunOutcome) -> 
     write_chart(out, folder, &latency_chart(outcome).map_err(read)?)?;
     write_chart(out, folder, &request_rate_chart(outcome).map_err(read)?)?;
     write_chart(out, folder, &cost_chart(outcome).map_err(read)?)?;
-    write_chart(out, folder, &utilization_chart(outcome).map_err(read)?)?;
+    write_chart(out, folder, &utilization_chart_on_disk(outcome).map_err(read)?)?;
     let summary = &outcome.summary;
     write_chart(
         out,
