@@ -100,20 +100,23 @@ fn main() -> ExitCode {
         let p99 = service.latency_ms.get("e2e").and_then(|l| l.p99);
         println!("  {name}: p99 {p99:?} ms, {} failed", service.requests.failed);
     }
-    for decision in outcome
-        .record
-        .decisions
-        .iter()
-        .filter(|d| d.kind.as_str() == "scale")
-        .take(5)
-    {
-        println!(
-            "  {:>8.0} s  {} → {}: {}",
-            decision.time.as_secs_f64(),
-            decision.subject,
-            decision.choice,
-            decision.reason
-        );
+    // The decision log is on disk; it is read back as a stream.
+    let mut shown = 0;
+    let read = outcome.record.decisions.for_each(|decision| {
+        if decision.kind.as_str() == "scale" && shown < 5 {
+            shown += 1;
+            println!(
+                "  {:>8.0} s  {} → {}: {}",
+                decision.time.as_secs_f64(),
+                decision.subject,
+                decision.choice,
+                decision.reason
+            );
+        }
+    });
+    if let Err(error) = read {
+        eprintln!("reading the decision log back failed: {error}");
+        return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }

@@ -122,29 +122,37 @@ fn requests_piling_up_past_the_in_flight_bound_stop_the_run_with_the_setting_to_
 }
 
 #[test]
-fn per_window_figures_beyond_the_memory_limit_are_refused_at_the_window() {
+fn a_memory_limit_below_what_any_horizon_holds_is_refused_at_the_window() {
     let dir = tempfile::tempdir().unwrap();
-    // A year of minute windows: 525,600 windows, on disk but for their cost curves (nine numbers
-    // each, 38 MB), more than a limit of 20 MB.
+    // A year of minute windows: 525,600 windows, all on disk. Memory holds the open windows and
+    // the spill files' buffers, about 0.7 MB whatever the horizon: more than 500 kB.
     let year = |t: String| {
         t.replace(r#"horizon: "2h""#, r#"horizon: "365d""#)
             .replace(r#"rate: "80/s""#, r#"rate: "8/s""#)
     };
-    let path = mmc_with(dir.path(), |t| {
-        year(t).replace("    seed: 1,", "    seed: 1,\n    limits: (memory: \"20MB\"),")
-    });
+    let limited = |t: String| t.replace("    seed: 1,", "    seed: 1,\n    limits: (memory: \"500kB\"),");
+    let path = mmc_with(dir.path(), |t| limited(year(t)));
     let out = dir.path().join("out");
     for args in [
         vec!["validate", path.as_str()],
         vec!["run", path.as_str(), "--out", out.to_str().unwrap(), "--quiet"],
     ] {
         let output = hybridsim(&args);
-        refused(&output, "`limits.memory` (20MB)", &out);
+        refused(&output, "`limits.memory` (500kB)", &out);
         let stderr = text(&output.stderr);
         assert!(stderr.contains("(at metrics.window)"), "{stderr}");
         assert!(stderr.contains("525600 windows of 1 service(s)"), "{stderr}");
         assert!(stderr.contains("widen `metrics.window`"), "{stderr}");
     }
+    // The same limit refuses a month as it refuses the year: once the spill files' buffers
+    // are full, memory does not grow with the horizon.
+    let path = mmc_with(dir.path(), |t| {
+        limited(
+            t.replace(r#"horizon: "2h""#, r#"horizon: "30d""#)
+                .replace(r#"rate: "80/s""#, r#"rate: "8/s""#),
+        )
+    });
+    refused(&hybridsim(&["validate", &path]), "`limits.memory` (500kB)", &out);
     // Under the default limit the same year validates: its figures go to disk as it runs.
     let path = mmc_with(dir.path(), year);
     let output = hybridsim(&["validate", &path]);
@@ -158,35 +166,20 @@ fn per_window_figures_beyond_the_memory_limit_are_refused_at_the_window() {
 
 #[test]
 fn a_run_that_outgrows_the_memory_limit_stops_with_the_setting_to_raise() {
-    let dir = tempfile::tempdir().unwrap();
-    // The GPU-shortage drill: 96 fine-tunes and their decisions, which the estimate does not
-    // foresee, under a limit the estimate passes.
-    let base = std::fs::read_to_string("scenarios/drills/gpu-shortage.ron").unwrap();
-    let spec = hybridsim::scenario::load_str(&base, Path::new("gpu-shortage.ron"))
-        .unwrap()
-        .spec;
-    let limit = hybridsim::scenario::memory::MemoryEstimate::of(&spec).total();
-    let path = dir.path().join("drill.ron");
-    let limited = base.replacen(
-        "\n    seed:",
-        &format!("\n    limits: (memory: \"{limit}B\"),\n    seed:"),
-        1,
-    );
-    assert_ne!(limited, base, "the limit is set");
-    std::fs::write(&path, limited).unwrap();
-    let out = dir.path().join("out");
-    let output = hybridsim(&[
-        "run",
-        path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    refused(&output, "`limits.memory`", &out);
+    // Loading refuses a limit below the estimate; set after loading, the limit still stops the
+    // run at the first window's end, where what the run holds is measured.
+    let mut scenario =
+        hybridsim::scenario::load("scenarios/quickstart.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    scenario.spec.limits.memory = "1kB".parse().unwrap();
+    let error = hybridsim::world::simulate(&scenario.resolve().unwrap(), 1).unwrap_err();
     assert!(
-        text(&output.stderr).contains("of open windows, spill buffers, cost curves and decisions at"),
-        "{}",
-        text(&output.stderr)
+        matches!(error, hybridsim::world::RunError::Memory { .. }),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("of open windows, unsettled window costs and spill buffers at 60 s"),
+        "{message}"
     );
 }
 

@@ -1250,3 +1250,25 @@ fn many_incidents_merge_into_unlabelled_bands() {
         few.len()
     );
 }
+
+/// The utilization chart a run's folder draws reads each panel's points back from disk; it must
+/// draw exactly what the chart held in memory draws.
+#[test]
+fn the_utilization_chart_drawn_from_disk_is_the_one_held_in_memory() {
+    use hybridsim::report::charts::{Chart, UtilizationPanels};
+    let outcome = quickstart("lowest_latency");
+    let held = hybridsim::report::figures::utilization_chart(&outcome).unwrap();
+    let spilled = hybridsim::report::figures::utilization_chart_on_disk(&outcome).unwrap();
+    assert!(held.pools.len() >= 2, "{} pools", held.pools.len());
+    assert_eq!(spilled.pool_count(), held.pools.len());
+    let mut read_back = Vec::new();
+    spilled
+        .for_each_pool(&mut |pool| {
+            read_back.push(pool.clone());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(read_back, held.pools);
+    assert_eq!(spilled.svg().unwrap(), held.svg().unwrap());
+    assert_eq!(spilled.png().unwrap(), held.png().unwrap());
+}

@@ -31,7 +31,7 @@ fn wall_times(base: &Scenario, interval_h: f64) -> Vec<f64> {
     (1..=REPLICATIONS)
         .map(|seed| {
             let outcome = simulate(&scenario.resolve().unwrap(), seed).unwrap();
-            let job = &outcome.record.jobs[0];
+            let job = &outcome.record.jobs.rows().unwrap()[0];
             assert_eq!(
                 job.outcome,
                 JobOutcome::Completed,
@@ -91,7 +91,7 @@ fn the_llama3_like_run_loses_what_daly_predicts() {
             let training = &outcome.summary.jobs["training"];
             assert_eq!(training.completed, 1, "seed {seed}");
             let goodput = training.goodput.unwrap();
-            let job = &outcome.record.jobs[0];
+            let job = &outcome.record.jobs.rows().unwrap()[0];
             let wall = job.record.ended.unwrap().as_secs_f64() / 3600.0;
             // The gang is held without a gap, so goodput is the effective training time T_s/T_w.
             approx::assert_relative_eq!(goodput, 1_166.25 / wall, max_relative = 1e-9);

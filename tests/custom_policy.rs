@@ -21,14 +21,16 @@ fn the_example_policy_runs_and_reacts_to_the_outage() {
     assert_eq!(outcome.summary.policy, "least_loaded");
     assert!(outcome.summary.services["assistant"].requests.served > 100_000);
     // The region goes down at 10:00; every other site of the assistant doubles then.
-    let doubled: Vec<&str> = outcome
+    let doubled: Vec<String> = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .filter(|d| d.kind.as_str() == "scale" && d.reason.contains("doubles"))
         .map(|d| {
             assert_eq!(d.time.as_secs_f64(), 36_000.0, "{d:?}");
-            d.subject.as_str()
+            d.subject
         })
         .collect();
     assert_eq!(doubled.len(), 2, "{doubled:?}");
@@ -99,12 +101,14 @@ fn ineligible_answers_are_rejected_and_logged_and_the_run_goes_on() {
     let chat = &outcome.summary.services["chat"];
     assert!(chat.requests.served > 6000, "{:?}", chat.requests);
     assert_eq!(outcome.summary.jobs["training"].completed, 1);
-    let rejected: Vec<(f64, &str, &str)> = outcome
+    let rejected: Vec<(f64, String, String)> = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .filter(|d| d.kind.as_str() == "rejected")
-        .map(|d| (d.time.as_secs_f64(), d.subject.as_str(), d.reason.as_str()))
+        .map(|d| (d.time.as_secs_f64(), d.subject, d.reason))
         .collect();
     // The placement, replaced by the default; routes, at most once a minute with a count of
     // the others; the four actions at the outage.
@@ -128,7 +132,7 @@ fn ineligible_answers_are_rejected_and_logged_and_the_run_goes_on() {
     let at_outage: Vec<&str> = rejected
         .iter()
         .filter(|(t, ..)| *t == 3600.0)
-        .map(|r| r.2)
+        .map(|r| r.2.as_str())
         .collect();
     for why in [
         "holds no GPUs",

@@ -19,7 +19,7 @@ use hybridsim::scenario::{Scenario, load};
 use hybridsim::vocab::Tier;
 use hybridsim::vocab::WorkloadClass;
 use hybridsim::workload::job::InterruptCause;
-use hybridsim::workload::job::JobDef;
+use hybridsim::workload::job::JobSpec;
 use hybridsim::workload::service::FallbackSpec;
 use hybridsim::world::{RunOutcome, World, simulate, simulate_with_model};
 
@@ -90,16 +90,38 @@ fn incident<'a>(outcome: &'a RunOutcome, name: &str) -> &'a IncidentSummary {
         .unwrap_or_else(|| panic!("no incident {name} in the summary"))
 }
 
-fn job<'a>(record: &'a RunRecord, name: &str) -> &'a JobRow {
-    record
-        .jobs
-        .iter()
+fn job(record: &RunRecord, name: &str) -> JobRow {
+    let rows = record.jobs.rows().unwrap();
+    rows.into_iter()
         .find(|j| j.name == name)
         .unwrap_or_else(|| panic!("no job {name}"))
 }
 
+/// The scenario's job or job source that made the job of `row`: a source's jobs are named
+/// after it (`name-7`). The model keeps no ended job, so a job's settings come from here.
+fn spec_of<'a>(scenario: &'a Scenario, row: &JobRow) -> &'a JobSpec {
+    scenario
+        .spec
+        .jobs
+        .iter()
+        .find(|s| {
+            row.name == s.name
+                || row
+                    .name
+                    .strip_prefix(s.name.as_str())
+                    .is_some_and(|r| r.starts_with('-'))
+        })
+        .unwrap_or_else(|| panic!("no job or source made {}", row.name))
+}
+
 fn job_index(record: &RunRecord, name: &str) -> u32 {
-    record.jobs.iter().position(|j| j.name == name).unwrap() as u32
+    record
+        .jobs
+        .rows()
+        .unwrap()
+        .iter()
+        .position(|j| j.name == name)
+        .unwrap() as u32
 }
 
 fn secs(t: Option<hybridsim::kernel::SimTime>) -> f64 {
@@ -151,7 +173,9 @@ fn routes(record: &RunRecord, service: &str, origin: &str) -> Vec<(f64, String)>
     let subject = format!("{service} from {origin}");
     record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .filter(|d| d.kind == DecisionKind::RouteChange && d.subject == subject)
         .map(|d| (d.time.as_secs_f64(), d.choice.clone()))
         .collect()
@@ -220,7 +244,14 @@ fn check_price_shock(scenario: &Scenario, outcome: &RunOutcome, name: &str, tier
     let shocked = incident(outcome, name);
     assert_eq!(shocked.time_to_recover_s, Some(0.0), "nothing to recover from");
     assert_eq!(shocked.jobs_interrupted, 0);
-    for (a, b) in outcome.record.jobs.iter().zip(&base.record.jobs) {
+    for (a, b) in outcome
+        .record
+        .jobs
+        .rows()
+        .unwrap()
+        .iter()
+        .zip(&base.record.jobs.rows().unwrap())
+    {
         assert_eq!(
             (a.record.ended, a.placed),
             (b.record.ended, b.placed),
@@ -428,7 +459,7 @@ fn eu_requests_never_leave_the_eu_and_a_second_eu_region_recovers_in_minutes() {
     assert!(paired.requests_failed * 10 < lonely.requests_failed);
     // It stays in the second region to the end: the default policy does not move it back.
     assert_eq!(
-        last_site(&dual.record, job(&dual.record, "pretrain")),
+        last_site(&dual.record, &job(&dual.record, "pretrain")),
         "cloud-eu-2"
     );
     assert!(dual.summary.cost.total_usd > single.summary.cost.total_usd);
@@ -466,10 +497,11 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
     assert!(cut.len() >= 2 && cut.len() as u64 == figures.jobs_interrupted);
     assert!(cut.iter().all(|i| i.at.as_secs_f64() == start));
     // Each job's definition (from the model) with what happened to it (from the record).
-    let jobs: Vec<(&JobDef, &JobRow)> = model.jobs.jobs.iter().map(|j| &j.def).zip(&record.jobs).collect();
-    let cut_jobs: Vec<(&JobDef, &JobRow)> = cut.iter().map(|i| jobs[i.job.index()]).collect();
+    let rows = record.jobs.rows().unwrap();
+    let jobs: Vec<(&JobSpec, &JobRow)> = rows.iter().map(|j| (spec_of(&scenario, j), j)).collect();
+    let cut_jobs: Vec<(&JobSpec, &JobRow)> = cut.iter().map(|i| jobs[i.job.index()]).collect();
     // The on-demand holders that kept their GPUs through the shock.
-    let kept: Vec<(&JobDef, &JobRow)> = jobs
+    let kept: Vec<(&JobSpec, &JobRow)> = jobs
         .iter()
         .copied()
         .filter(|(_, j)| {
@@ -486,11 +518,11 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
         highest_cut < lowest_kept,
         "cut up to priority {highest_cut}, kept from {lowest_kept}"
     );
-    let kept_gpus: u32 = kept.iter().map(|j| j.0.gpus).sum();
+    let kept_gpus: u32 = kept.iter().map(|j| j.1.gpus).sum();
     assert!(kept_gpus <= left);
     // No more than needed: the last job cut (the highest priority) did not fit beside the rest.
     let last = cut_jobs.iter().max_by_key(|j| j.0.priority).unwrap();
-    assert!(kept_gpus + last.0.gpus > left);
+    assert!(kept_gpus + last.1.gpus > left);
     assert_eq!(
         job(record, "pretrain-7b").record.interrupted(),
         0,
@@ -550,7 +582,7 @@ fn a_gpu_shortage_interrupts_only_the_lowest_priorities_and_the_backlog_drains_a
 fn a_spot_price_spike_costs_more_and_changes_nothing_else() {
     let name = "spot price x4";
     let scenario = drill("spot-price-spike");
-    let (outcome, model) = run_with_model(&scenario);
+    let outcome = run(&scenario);
     check_price_shock(&scenario, &outcome, name, Tier::Spot, None);
     let (start, end) = window(&scenario, name);
     let pool = &scenario.spec.pools[0];
@@ -564,13 +596,10 @@ fn a_spot_price_spike_costs_more_and_changes_nothing_else() {
         assert!(outcome.summary.cost.by_tier[tier] > 0.0, "{tier}");
     }
     // Spot jobs keep being placed on spot during the spike, though on-demand is now cheaper.
-    let placed_in_spike: Vec<&JobRow> = model
-        .jobs
-        .jobs
+    let rows = outcome.record.jobs.rows().unwrap();
+    let placed_in_spike: Vec<&JobRow> = rows
         .iter()
-        .zip(&outcome.record.jobs)
-        .filter(|(state, _)| state.def.preemptible)
-        .map(|(_, j)| j)
+        .filter(|j| spec_of(&scenario, j).preemptible)
         .filter(|j| (start..end).contains(&secs(j.record.first_start)))
         .collect();
     assert!(placed_in_spike.len() > 10);
@@ -670,12 +699,7 @@ fn a_congested_interconnect_delays_staging_and_replication_but_not_the_recorded_
             .collect()
     };
     let (mut delayed, mut untouched) = (0, 0);
-    for j in outcome
-        .record
-        .jobs
-        .iter()
-        .filter(|j| j.class == WorkloadClass::FineTuning)
-    {
+    for j in (outcome.record.jobs.rows().unwrap().iter()).filter(|j| j.class == WorkloadClass::FineTuning) {
         let index = job_index(&outcome.record, &j.name);
         let [(from, staged)] = transfers(&base.record, index)[..] else {
             panic!("{} stages one dataset", j.name);
@@ -848,7 +872,7 @@ fn pattern_c_the_second_cloud_absorbs_an_outage_and_governance_stays_on_prem() {
             (JobOutcome::Completed, 0),
             "{name}"
         );
-        assert_eq!(last_site(record, j), "onprem-fra");
+        assert_eq!(last_site(record, &j), "onprem-fra");
     }
 
     check_price_shock(
@@ -924,7 +948,9 @@ fn policies_differ_the_way_the_drills_explain() {
     let migrated = dual["cheapest"]
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .any(|d| d.kind == DecisionKind::Migrate && d.subject == "pretrain");
     assert!(migrated);
 }

@@ -52,7 +52,7 @@ fn a_site_outage_interrupts_its_jobs_which_wait_for_it_and_recovery_is_exact() {
             checkpoint: (interval: "1h", write: "1m", restore: "5m"))],
     incidents: [(name: "fra down", start: "90m", duration: "2h", kind: site_outage(site: "fra"))],"#,
     ));
-    let job = &outcome.record.jobs[0];
+    let job = &outcome.record.jobs.rows().unwrap()[0];
     assert_eq!(job.outcome, JobOutcome::Completed);
     assert_eq!(job.record.interruptions.iter().sum::<u32>(), 1);
     assert_eq!(job.record.lost_gpu_ns, 8 * 29 * 60 * 1_000_000_000);
@@ -95,7 +95,7 @@ fn with_a_replicated_checkpoint_the_job_fails_over_to_the_other_site() {
             checkpoint: (interval: "1h", write: "1m", restore: "5m", size: "100GB", replicate_to: "ams"))],
     incidents: [(name: "fra lost", start: "90m", kind: site_outage(site: "fra"))],"#,
     ));
-    let job = &outcome.record.jobs[0];
+    let job = &outcome.record.jobs.rows().unwrap()[0];
     assert_eq!(job.outcome, JobOutcome::Completed);
     let (pool, _) = job.placed.unwrap();
     assert_eq!(outcome.record.estate.pool(pool), "ams/H100");
@@ -120,7 +120,7 @@ fn a_capacity_shock_preempts_the_lowest_priority_holder_and_gives_the_capacity_b
     incidents: [(name: "shortage", start: "30m", duration: "1h",
                  kind: capacity_shock(pool: "fra/H100", tier: on_demand, to: fraction(0.5)))],"#,
     ));
-    let jobs = &outcome.record.jobs;
+    let jobs = &outcome.record.jobs.rows().unwrap();
     assert_eq!(
         secs(jobs[1].record.ended),
         2.0 * 3600.0,
@@ -177,7 +177,14 @@ fn staging(incident: &str) -> RunOutcome {
 
 #[test]
 fn link_degradation_and_link_down_slow_and_stall_a_transfer_exactly() {
-    let start = |outcome: &RunOutcome| outcome.record.jobs[0].record.ended.unwrap().as_secs_f64() - 3600.0;
+    let start = |outcome: &RunOutcome| {
+        outcome.record.jobs.rows().unwrap()[0]
+            .record
+            .ended
+            .unwrap()
+            .as_secs_f64()
+            - 3600.0
+    };
     // Bandwidth ×0.5 from 40 s to 100 s: 50 GB by 40 s, 37.5 GB by 100 s, the last 12.5 GB at
     // full speed in 10 s: running from 110 s.
     let slowed = staging(
@@ -302,7 +309,13 @@ fn spot_reclaims_come_at_the_configured_rate() {
              spot: (limit: 8, price: "1 USD/h", notice: "0s", preemption: rate("0.01/h"), reclaimed_for: "0s"))],
     jobs: [(name: "forever", class: training, gpus: 8, work: 1000000, preemptible: true, tiers: [spot])],"#,
     ));
-    let reclaims = f64::from(outcome.record.jobs[0].record.interruptions.iter().sum::<u32>());
+    let reclaims = f64::from(
+        outcome.record.jobs.rows().unwrap()[0]
+            .record
+            .interruptions
+            .iter()
+            .sum::<u32>(),
+    );
     assert!((reclaims - 400.0).abs() < 4.0 * 20.0, "{reclaims} reclaims");
 }
 
@@ -320,7 +333,7 @@ fn a_reclaimed_spot_gpu_is_out_of_the_tier_until_it_returns() {
              spot: (limit: 8, price: "1 USD/h", notice: "0s", preemption: rate("0.01/h"), reclaimed_for: "1h"))],
     jobs: [(name: "forever", class: training, gpus: 8, work: 1000000, preemptible: true, tiers: [spot])],"#,
     ));
-    let record = &outcome.record.jobs[0].record;
+    let record = &outcome.record.jobs.rows().unwrap()[0].record;
     let reclaims = record.interruptions.iter().sum::<u32>();
     let expected = 5000.0 / 13.5;
     let sd = (5000.0 * 12.5f64.powi(2) / 13.5f64.powi(3)).sqrt();
@@ -377,7 +390,7 @@ fn checkpoint_replication_goes_on_after_a_failover_so_a_second_loss_finds_a_copy
     incidents: [(name: "fra lost", start: "90m", kind: site_outage(site: "fra")),
                 (name: "ams lost", start: "4h", kind: site_outage(site: "ams"))],
 )"#);
-    let job = &outcome.record.jobs[0];
+    let job = &outcome.record.jobs.rows().unwrap()[0];
     assert_eq!(job.outcome, JobOutcome::Completed);
     let (pool, _) = job.placed.unwrap();
     assert_eq!(outcome.record.estate.pool(pool), "par/H100");
@@ -535,7 +548,9 @@ fn replicas_restarting_after_an_outage_are_not_scaled_away_while_they_start() {
     let removed: Vec<_> = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .filter(|d| d.kind == hybridsim::policy::DecisionKind::Scale && d.choice.starts_with('-'))
         .map(|d| (d.time.as_secs_f64(), d.choice.clone()))
         .collect();
@@ -545,7 +560,7 @@ fn replicas_restarting_after_an_outage_are_not_scaled_away_while_they_start() {
         removed.iter().all(|(t, _)| !(back..=back + 440.0).contains(t)),
         "scaled down while they started: {removed:?}"
     );
-    let restarted = outcome.record.decisions.iter().any(|d| {
+    let restarted = outcome.record.decisions.entries().unwrap().iter().any(|d| {
         d.kind == hybridsim::policy::DecisionKind::Scale
             && d.time.as_secs_f64() == back
             && d.choice.starts_with("+3")

@@ -64,7 +64,7 @@ const TIMELINE: &str = r#"#![enable(implicit_some)]
 #[test]
 fn staging_checkpoints_failure_and_restore_follow_the_hand_computed_timeline() {
     let outcome = run(TIMELINE);
-    let job = &outcome.record.jobs[0];
+    let job = &outcome.record.jobs.rows().unwrap()[0];
     // 0: placed, staging 100 GB at 10 Gbps = 80 s. 80: running. 3680: first write; 4040:
     // durable. 7640: second write; 8000: durable. 9800: failure, 30 min lost; placed again at
     // once, the data is already there; restore 5 min to 10100. 13700: last hour done; final
@@ -94,7 +94,9 @@ fn staging_checkpoints_failure_and_restore_follow_the_hand_computed_timeline() {
     let log: Vec<(f64, DecisionKind)> = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .map(|d| (d.time.as_secs_f64(), d.kind))
         .collect();
     assert_eq!(
@@ -201,9 +203,9 @@ fn restricted_data_never_leaves_its_jurisdiction_and_a_job_that_cannot_run_waits
     let scenario = load(RESIDENCY);
     let (outcome, world) = simulate_with_model(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
     let site = |name: &str| world.estate.sites.iter().position(|s| s.name == name).unwrap();
-    let big = &outcome.record.jobs[0];
-    let small = &outcome.record.jobs[1];
-    let free = &outcome.record.jobs[2];
+    let big = &outcome.record.jobs.rows().unwrap()[0];
+    let small = &outcome.record.jobs.rows().unwrap()[1];
+    let free = &outcome.record.jobs.rows().unwrap()[2];
     assert_eq!(
         big.outcome,
         JobOutcome::Waiting,
@@ -236,7 +238,9 @@ fn restricted_data_never_leaves_its_jurisdiction_and_a_job_that_cannot_run_waits
     let deferred: Vec<_> = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .filter(|d| d.kind == DecisionKind::Defer)
         .collect();
     assert_eq!(deferred.len(), 1, "a waiting job is reported once: {deferred:?}");
@@ -301,7 +305,7 @@ fn capacity_is_never_exceeded_and_every_gpu_hour_held_is_billed_once() {
         "{training:?}"
     );
     assert!(training.interruptions["spot_preemption"] > 0 && training.interruptions["failure"] > 0);
-    for (j, job) in record.jobs.iter().enumerate() {
+    for (j, job) in record.jobs.rows().unwrap().iter().enumerate() {
         let billed_gpu_hours: f64 = record
             .ledger
             .read_all()
@@ -354,14 +358,14 @@ fn a_job_with_enough_notice_checkpoints_before_it_leaves() {
     // spot at once, it restores for 4 min (to 96 min), runs the remaining 32 min and writes:
     // done at 130 min.
     let warned = run(&scenario("2m"));
-    let job = &warned.record.jobs[0];
+    let job = &warned.record.jobs.rows().unwrap()[0];
     assert_eq!(job.record.lost_gpu_ns, 0);
     assert_eq!(job.record.ended, Some(at(130 * 60)));
     assert_eq!(job.record.interruptions.iter().sum::<u32>(), 1);
     // Notice 1 min < the write: the job runs on until 91 min and loses the 29 min since 62; it
     // restores from the 1 h checkpoint to 95 min and needs another hour and a write.
     let cut = run(&scenario("1m"));
-    let job = &cut.record.jobs[0];
+    let job = &cut.record.jobs.rows().unwrap()[0];
     assert_eq!(job.record.lost_gpu_ns, 8 * 29 * 60 * 1_000_000_000);
     assert_eq!(job.record.ended, Some(at((95 + 60 + 2) * 60)));
 }
@@ -388,7 +392,7 @@ fn an_alibaba_pod_trace_replays_its_own_submissions_sizes_and_durations() {
     let outcome = run(text);
     let spec = hybridsim::workload::trace::JobTraceSpec::alibaba("tests/fixtures/alibaba_pods_sample.csv");
     let trace = hybridsim::workload::trace::JobTrace::load(spec.path.as_ref(), &spec).unwrap();
-    let jobs = &outcome.record.jobs;
+    let jobs = &outcome.record.jobs.rows().unwrap();
     assert_eq!(jobs.len(), trace.jobs().len());
     assert_eq!(
         outcome.summary.jobs["batch_inference"].submitted,
@@ -430,13 +434,67 @@ fn an_alibaba_pod_trace_replays_its_own_submissions_sizes_and_durations() {
         );
     assert!(!without_g3.contains("G3\""));
     let outcome = run(&without_g3);
-    let failed: Vec<_> = outcome
-        .record
-        .jobs
-        .iter()
-        .filter(|j| j.outcome == JobOutcome::Failed)
-        .collect();
+    let rows = outcome.record.jobs.rows().unwrap();
+    let failed: Vec<_> = rows.iter().filter(|j| j.outcome == JobOutcome::Failed).collect();
     assert_eq!(failed.len(), 1);
     assert!(failed[0].name.ends_with("openb-pod-8046"), "{}", failed[0].name);
     assert!(failed[0].record.note.contains("G3"), "{}", failed[0].record.note);
+}
+
+/// A stream of short jobs on an ample pool over a month, with checkpoints copied to a second
+/// site (a job that ends while its last copy travels stays until the copy lands).
+const LONG_STREAM: &str = r#"#![enable(implicit_some)]
+(
+    name: "long-stream", horizon: "30d", seed: 3, metrics: (window: "1h"),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "a", kind: cloud, jurisdiction: "eu"), (name: "b", kind: cloud, jurisdiction: "eu")],
+    pools: [(site: "a", accelerator: "H100", reserved: (count: 64, price: "2 USD/h")),
+            (site: "b", accelerator: "H100", reserved: (count: 8, price: "2 USD/h"))],
+    links: [(a: "a", b: "b", bandwidth: "1Gbps", latency: "10ms")],
+    jobs: [(name: "stream", class: fine_tuning, tiers: [reserved],
+            arrivals: poisson(rate: "6/h", gpus: [(1, 0.5), (2, 0.5)],
+                              duration: lognormal(median: "20m", sigma: 0.5)),
+            checkpoint: (interval: "10m", write: "30s", restore: "1m", size: "20GB", replicate_to: "b"))],
+)"#;
+
+#[test]
+fn a_long_job_stream_holds_its_live_jobs_not_every_job_it_made() {
+    let scenario = load(LONG_STREAM);
+    let resolved = scenario.resolve().unwrap();
+    let (mut sim, horizon) = prepare(&resolved, scenario.spec.seed).unwrap();
+    let (mut most_alive, mut most_log_bytes) = (0, 0);
+    let day = hybridsim::kernel::SimDuration::from_hours(24);
+    let mut until = SimTime::ZERO;
+    let stop = loop {
+        until = until.saturating_add(day).min(horizon);
+        let stop = sim.run(RunLimits::until(until)).unwrap();
+        let model = sim.model();
+        most_alive = most_alive.max(model.jobs.jobs.len());
+        most_log_bytes = most_log_bytes.max(model.decisions.log().memory_bytes());
+        if until >= horizon {
+            break stop;
+        }
+    };
+    let (made, logged) = (sim.model().jobs.jobs.made(), sim.model().decisions.log().len());
+    // About 4,300 jobs, a few alive at once: the model holds those, not every one made.
+    assert!(made > 4_000, "{made} jobs made");
+    assert!(most_alive < 60, "{most_alive} jobs held at once");
+    // Every placement is logged, yet the log holds a write buffer and one decision.
+    assert!(logged as usize >= made, "{logged} decisions");
+    assert!(
+        most_log_bytes < 3 * 64 * 1024,
+        "{most_log_bytes} bytes of decisions held"
+    );
+    let outcome = conclude(&resolved, scenario.spec.seed, sim, stop).unwrap();
+    // Every job has its row, in the order the jobs were made, and the summary counts them all.
+    let rows = outcome.record.jobs.rows().unwrap();
+    assert_eq!(rows.len(), made);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.name, format!("stream-{}", i + 1));
+    }
+    let summary = &outcome.summary.jobs["fine_tuning"];
+    assert_eq!(summary.submitted as usize, made);
+    let completed = rows.iter().filter(|r| r.outcome == JobOutcome::Completed).count();
+    assert_eq!(summary.completed as usize, completed);
+    assert!(completed + 60 > made, "{completed} of {made} completed");
 }

@@ -34,7 +34,9 @@ fn a_failed_owned_gpu_goes_to_repair_even_when_its_job_restarts_at_once() {
     let places: Vec<f64> = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .filter(|d| d.kind == DecisionKind::Place)
         .map(|d| d.time.as_secs_f64())
         .collect();
@@ -56,7 +58,7 @@ fn a_notice_during_a_restore_loses_nothing_more() {
     incidents: [(name: "fail", start: "30m", kind: gpu_failure(pool: "cloud/H100", job: "j")),
                 (name: "reclaim", start: "31m", kind: spot_preemption(pool: "cloud/H100", job: "j"))],
 )"#);
-    let job = &outcome.record.jobs[0];
+    let job = &outcome.record.jobs.rows().unwrap()[0];
     assert_eq!(job.record.lost_gpu_ns, 8 * 30 * 60 * 1_000_000_000);
     assert_eq!(job.outcome, JobOutcome::Completed);
 }
@@ -89,7 +91,7 @@ fn a_trace_job_that_accepts_only_absent_accelerators_fails_and_says_why() {
         r#"(site: "dc", accelerator: "H100", on_demand: (limit: 8, price: "1 USD/h"))"#,
     );
     let outcome = run(&text);
-    let jobs = &outcome.record.jobs;
+    let jobs = &outcome.record.jobs.rows().unwrap();
     assert_eq!(jobs[0].outcome, JobOutcome::Failed);
     assert!(jobs[0].record.note.contains("T4"), "{}", jobs[0].record.note);
     assert!(jobs[0].record.first_start.is_none());
@@ -111,7 +113,10 @@ fn a_preemptible_trace_source_may_use_spot_without_a_preemptible_column() {
         r#"(site: "dc", accelerator: "H100", spot: (limit: 8, price: "1 USD/h", notice: "30s"))"#,
     );
     let outcome = run(&text);
-    assert_eq!(outcome.record.jobs[0].outcome, JobOutcome::Completed);
+    assert_eq!(
+        outcome.record.jobs.rows().unwrap()[0].outcome,
+        JobOutcome::Completed
+    );
 }
 
 /// A source "ft" names its first job "ft-1", like a single job: an incident aimed at the single
@@ -129,7 +134,7 @@ fn incidents_name_single_jobs_not_generated_ones() {
             arrivals: poisson(rate: "600/h", gpus: [(1, 1.0)], duration: fixed("3h"), count: 1))],
     incidents: [(name: "reclaim", start: "1h", kind: spot_preemption(pool: "cloud/H100", job: "ft-1"))],
 )"#);
-    let jobs = &outcome.record.jobs;
+    let jobs = &outcome.record.jobs.rows().unwrap();
     assert_eq!(jobs[1].name, "ft-1");
     assert_eq!(jobs[1].record.interrupted(), 0);
 }

@@ -33,7 +33,7 @@ fn estate(policy: &str) -> String {
 }
 
 fn placed(outcome: &RunOutcome, job: usize) -> String {
-    let (pool, tier) = outcome.record.jobs[job].placed.expect("placed");
+    let (pool, tier) = outcome.record.jobs.rows().unwrap()[job].placed.expect("placed");
     format!("{}/{}", outcome.record.estate.pool(pool), tier.as_str())
 }
 
@@ -42,7 +42,9 @@ fn story(outcome: &RunOutcome, subject: &str) -> Vec<(f64, &'static str, String)
     outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .filter(|d| d.subject == subject)
         .map(|d| (d.time.as_secs_f64(), d.kind.as_str(), d.choice.clone()))
         .collect()
@@ -176,7 +178,9 @@ fn tiered_uses_spot_under_the_ceiling_and_moves_off_it_above() {
     let migrate = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .find(|d| d.kind.as_str() == "migrate")
         .unwrap();
     assert!(migrate.reason.contains("above the ceiling"), "{}", migrate.reason);
@@ -197,7 +201,9 @@ fn cost_ceiling_defers_work_that_would_pass_the_budget() {
     let deferral = tight
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .find(|d| d.subject == "late" && d.kind.as_str() == "defer")
         .unwrap();
     assert!(
@@ -226,7 +232,9 @@ fn weighted_trades_price_against_moving_data() {
     let place = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .find(|d| d.subject == "reads-data")
         .unwrap();
     assert!(
@@ -268,7 +276,7 @@ fn two_sites(policy: &str) -> String {
 #[test]
 fn failover_serves_from_the_primary_and_brings_up_the_standby_when_it_fails() {
     let outcome = run(&two_sites("failover"));
-    let decisions = outcome.record.decisions;
+    let decisions = outcome.record.decisions.entries().unwrap();
     let routes: Vec<(f64, &str)> = decisions
         .iter()
         .filter(|d| d.kind.as_str() == "route_change")
@@ -309,9 +317,11 @@ fn failover_serves_from_the_primary_and_brings_up_the_standby_when_it_fails() {
     let first = baseline
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .find(|d| d.kind.as_str() == "route_change");
-    assert_eq!(first.map(|d| d.choice.as_str()), Some("a"));
+    assert_eq!(first.map(|d| d.choice), Some("a".to_string()));
 }
 
 #[test]
@@ -356,8 +366,10 @@ fn policies_see_the_same_arrivals_and_failures() {
         let decisions: Vec<(u64, String)> = sim
             .model()
             .decisions
+            .log()
             .entries()
-            .iter()
+            .unwrap()
+            .into_iter()
             .map(|d| {
                 (
                     d.time.as_nanos(),
@@ -388,16 +400,18 @@ fn failover_takes_over_from_a_site_cut_off_by_link_loss_and_stands_down_after() 
     let cut =
         two_sites("failover").replace(r#"kind: site_outage(site: "b")"#, r#"kind: link_down(site: "b")"#);
     let outcome = run(&cut);
-    let scale: Vec<(f64, &str, &str)> = outcome
+    let scale: Vec<(f64, String, String)> = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .filter(|d| d.kind.as_str() == "scale" && d.subject.contains(" at a"))
-        .map(|d| (d.time.as_secs_f64(), d.choice.as_str(), d.reason.as_str()))
+        .map(|d| (d.time.as_secs_f64(), d.choice, d.reason))
         .collect();
     assert_eq!(scale.len(), 2, "{scale:?}");
     assert_eq!(
-        (scale[0].0, scale[0].1),
+        (scale[0].0, scale[0].1.as_str()),
         (3600.0, "+2 replica(s) from on_demand (ready at once)"),
         "{scale:?}"
     );
@@ -410,7 +424,9 @@ fn failover_takes_over_from_a_site_cut_off_by_link_loss_and_stands_down_after() 
         !baseline
             .record
             .decisions
-            .iter()
+            .entries()
+            .unwrap()
+            .into_iter()
             .any(|d| d.kind.as_str() == "scale")
     );
 }

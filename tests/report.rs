@@ -94,7 +94,10 @@ fn a_run_in_steps_for_progress_is_the_same_run() {
         serde_json::to_string(&whole.summary).unwrap(),
         serde_json::to_string(&stepped.summary).unwrap()
     );
-    assert_eq!(whole.record.decisions, stepped.record.decisions);
+    assert_eq!(
+        whole.record.decisions.entries().unwrap(),
+        stepped.record.decisions.entries().unwrap()
+    );
     assert_eq!(seen.len() as u64, hybridsim::world::PROGRESS_STEPS);
     assert!(seen.windows(2).all(|w| w[0] < w[1]) && seen.last() == Some(&1.0));
 }

@@ -82,7 +82,9 @@ fn a_full_queue_sends_the_request_to_the_fallback_service() {
     let degrade: Vec<_> = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .filter(|d| d.kind == DecisionKind::Degrade)
         .collect();
     assert_eq!(degrade.len(), 1);
@@ -156,7 +158,9 @@ fn the_autoscaler_adds_a_replica_that_serves_after_its_cold_start() {
     let scale: Vec<_> = outcome
         .record
         .decisions
-        .iter()
+        .entries()
+        .unwrap()
+        .into_iter()
         .filter(|d| d.kind == DecisionKind::Scale)
         .collect();
     assert_eq!(scale.len(), 1, "{scale:?}");

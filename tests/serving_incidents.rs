@@ -197,7 +197,13 @@ fn mean_ms(histogram: &hybridsim::metrics::histogram::LatencyHistogram) -> f64 {
 
 /// (time in s, choice) of every decision of `kind`.
 fn decisions(world: &World, kind: DecisionKind) -> Vec<(f64, String)> {
-    let entries = world.decisions.entries().iter().filter(|d| d.kind == kind);
+    let entries = world
+        .decisions
+        .log()
+        .entries()
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.kind == kind);
     entries
         .map(|d| (d.time.as_secs_f64(), d.choice.clone()))
         .collect()
@@ -300,7 +306,7 @@ fn a_site_back_up_restarts_what_its_tier_still_holds() {
     at(&mut sim, 3.0, |w, ctx| site_up(w, ctx, "users"));
     let world = run_until(&mut sim, 3.0);
     assert_eq!(world.serving.services[0].deployments[0].slots(), (0, 1));
-    let restart = world.decisions.entries().last().unwrap();
+    let restart = world.decisions.log().last().unwrap();
     assert_eq!(restart.choice, "+1 replica(s) from reserved (ready at once)");
     assert!(
         restart.reason.contains("wanted +2, capacity refused"),
@@ -365,8 +371,10 @@ fn a_lost_replica_is_replaced_after_the_cold_start_or_the_refusal_is_logged() {
     let world = run_until(&mut sim, 600.0);
     let refused = world
         .decisions
+        .log()
         .entries()
-        .iter()
+        .unwrap()
+        .into_iter()
         .find(|d| d.time == secs(400.0))
         .unwrap();
     assert_eq!(refused.choice, "+0 replica(s) from reserved (ready in 5m)");
@@ -560,7 +568,7 @@ fn stale_events_of_ended_requests_do_not_touch_reused_slots() {
         assert!(w.serving.replica_failed(ctx, estate, log, victim).unwrap());
     });
     let world = run_until(&mut sim, 1.0);
-    let choice = &world.decisions.entries().last().unwrap().choice;
+    let choice = &world.decisions.log().last().unwrap().choice;
     assert_eq!(choice, "+1 replica(s) from reserved (ready at once)");
     let world = run_until(&mut sim, 11.0);
     let s = &world.serving.services[0];

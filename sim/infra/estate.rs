@@ -388,6 +388,22 @@ impl Estate {
         );
     }
 
+    /// The earliest start any charge recorded from now on can have: the oldest unbilled span
+    /// of a holder, an idle fixed tier or the payload meters, or the start of a transfer still
+    /// held (billed over its whole span when it ends). Charges before it are final, so the
+    /// cost of every metrics window that ends by then is known.
+    pub fn unbilled_since(&self) -> SimTime {
+        let holders = self.allocations.iter().filter_map(|(_, slot)| slot.as_ref());
+        let idle = (self.pools.iter())
+            .flat_map(|pool| pool.tiers())
+            .filter(|(tier, _)| tier.is_fixed())
+            .map(|(_, state)| state.idle_billed_until);
+        (holders.map(|a| a.billed_until))
+            .chain(idle)
+            .chain(self.network.earliest_start())
+            .fold(self.meters.since(), SimTime::min)
+    }
+
     /// A meter for the payloads `payer`'s requests and responses carry between sites.
     pub fn add_meter(&mut self, payer: Payer) -> MeterId {
         self.meters.add(payer, self.sites.len(), self.link_prices.len())

@@ -192,11 +192,17 @@ impl Ledger {
     }
 
     /// Calls `visit` with every charge, in the order recorded.
-    pub fn for_each(&self, mut visit: impl FnMut(&LedgerEntry)) -> io::Result<()> {
+    pub fn for_each(&self, visit: impl FnMut(&LedgerEntry)) -> io::Result<()> {
+        self.for_each_from(0, visit)
+    }
+
+    /// Calls `visit` with every charge from the `first`-th on (counting from 0), in the order
+    /// recorded.
+    pub fn for_each_from(&self, first: u64, mut visit: impl FnMut(&LedgerEntry)) -> io::Result<()> {
         if let Some(e) = self.entries.error() {
             return Err(io::Error::new(e.kind(), e.to_string()));
         }
-        let mut records = self.entries.records();
+        let mut records = self.entries.records_from(first);
         while let Some(record) = records.next_record() {
             visit(&decode(record?));
         }

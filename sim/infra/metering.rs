@@ -62,6 +62,11 @@ impl Meters {
         self.rows.get_mut(meter.0 as usize)
     }
 
+    /// When the bytes counted now began to be counted: the start of the next bill.
+    pub(crate) fn since(&self) -> SimTime {
+        self.since
+    }
+
     /// Bills the bytes counted since the last bill, up to `now`, into `ledger`: per payer, a
     /// charge per sending site at its egress price and per link and direction at the link's
     /// price, charged to the sending end.

@@ -55,6 +55,15 @@ pub enum JobOutcome {
 }
 
 impl JobOutcome {
+    /// Every outcome, in a fixed order.
+    pub const ALL: [JobOutcome; 5] = [
+        JobOutcome::NotSubmitted,
+        JobOutcome::Waiting,
+        JobOutcome::Running,
+        JobOutcome::Completed,
+        JobOutcome::Failed,
+    ];
+
     /// The name used in outputs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -181,6 +190,69 @@ fn hours(gpu_ns: u128) -> f64 {
     gpu_ns as f64 / NANOS_PER_HOUR
 }
 
+/// What the figures of one job class add up as jobs are seen one at a time: counts and
+/// GPU-nanoseconds are integers, so the order the jobs come in does not change a figure.
+#[derive(Debug, Clone, Default)]
+struct ClassTotals {
+    submitted: u64,
+    /// By outcome, in [`JobOutcome::ALL`] order.
+    outcomes: [u64; JobOutcome::ALL.len()],
+    deadline_missed: u64,
+    interruptions: [u64; InterruptCause::ALL.len()],
+    held: u128,
+    useful: u128,
+    lost: u128,
+    checkpoint: u128,
+    /// Each started job's wait, for the mean and the nearest-rank percentile.
+    waits: Vec<u64>,
+}
+
+/// Job figures by class, added up one job at a time, so that jobs read back from disk need not
+/// be held together.
+#[derive(Debug, Clone, Default)]
+pub struct JobTotals {
+    by_class: BTreeMap<WorkloadClass, ClassTotals>,
+}
+
+impl JobTotals {
+    /// Counts one job (a job not submitted counts in no class).
+    pub fn add(&mut self, job: JobView<'_>) {
+        if job.outcome == JobOutcome::NotSubmitted {
+            return;
+        }
+        let totals = self.by_class.entry(job.class).or_default();
+        let r = job.record;
+        totals.submitted += 1;
+        if let Some(i) = JobOutcome::ALL.iter().position(|&o| o == job.outcome) {
+            totals.outcomes[i] += 1;
+        }
+        totals.deadline_missed += u64::from(job.deadline_missed);
+        for (sum, &n) in totals.interruptions.iter_mut().zip(&r.interruptions) {
+            *sum += u64::from(n);
+        }
+        totals.held += r.held_gpu_ns;
+        totals.useful += r.useful_gpu_ns;
+        totals.lost += r.lost_gpu_ns;
+        totals.checkpoint += r.checkpoint_gpu_ns;
+        totals.waits.extend(r.initial_wait_ns());
+    }
+
+    /// The figures of each class that had a submitted job. `cost_of_class` gives the ledger's
+    /// total for a class and the part of it spent on transfers.
+    pub fn summaries(
+        self,
+        cost_of_class: impl Fn(WorkloadClass) -> (f64, TransferCost),
+    ) -> BTreeMap<&'static str, JobClassSummary> {
+        self.by_class
+            .into_iter()
+            .map(|(class, totals)| {
+                let (cost_usd, transfer) = cost_of_class(class);
+                (class.as_str(), JobClassSummary::of(totals, cost_usd, transfer))
+            })
+            .collect()
+    }
+}
+
 impl JobClassSummary {
     /// Summarises jobs by class; classes without submitted jobs are left out. `cost_of_class`
     /// gives the ledger's total for a class and the part of it spent on transfers.
@@ -188,27 +260,23 @@ impl JobClassSummary {
         jobs: impl Iterator<Item = JobView<'a>>,
         cost_of_class: impl Fn(WorkloadClass) -> (f64, TransferCost),
     ) -> BTreeMap<&'static str, JobClassSummary> {
-        let mut grouped: BTreeMap<WorkloadClass, Vec<JobView<'a>>> = BTreeMap::new();
-        for job in jobs.filter(|j| j.outcome != JobOutcome::NotSubmitted) {
-            grouped.entry(job.class).or_default().push(job);
+        let mut totals = JobTotals::default();
+        for job in jobs {
+            totals.add(job);
         }
-        grouped
-            .into_iter()
-            .map(|(class, jobs)| {
-                let (cost_usd, transfer) = cost_of_class(class);
-                (class.as_str(), Self::of(&jobs, cost_usd, transfer))
-            })
-            .collect()
+        totals.summaries(cost_of_class)
     }
 
-    fn of(jobs: &[JobView<'_>], cost_usd: f64, transfer: TransferCost) -> Self {
-        let count = |outcome: JobOutcome| jobs.iter().filter(|j| j.outcome == outcome).count() as u64;
-        let sum = |f: fn(&JobRecord) -> u128| hours(jobs.iter().map(|j| f(j.record)).sum());
-        let held = sum(|r| r.held_gpu_ns);
-        let useful = sum(|r| r.useful_gpu_ns);
-        let lost = sum(|r| r.lost_gpu_ns);
-        let checkpoint = sum(|r| r.checkpoint_gpu_ns);
-        let mut waits: Vec<u64> = jobs.iter().filter_map(|j| j.record.initial_wait_ns()).collect();
+    fn of(totals: ClassTotals, cost_usd: f64, transfer: TransferCost) -> Self {
+        let count = |outcome: JobOutcome| {
+            let i = JobOutcome::ALL.iter().position(|&o| o == outcome);
+            i.map_or(0, |i| totals.outcomes[i])
+        };
+        let held = hours(totals.held);
+        let useful = hours(totals.useful);
+        let lost = hours(totals.lost);
+        let checkpoint = hours(totals.checkpoint);
+        let mut waits = totals.waits;
         waits.sort_unstable();
         let wait_h = (!waits.is_empty()).then(|| {
             let mean = waits.iter().map(|&w| w as f64).sum::<f64>() / waits.len() as f64;
@@ -219,20 +287,13 @@ impl JobClassSummary {
             }
         });
         JobClassSummary {
-            submitted: jobs.len() as u64,
+            submitted: totals.submitted,
             completed: count(JobOutcome::Completed),
             failed: count(JobOutcome::Failed),
-            deadline_missed: jobs.iter().filter(|j| j.deadline_missed).count() as u64,
-            interrupted: jobs.iter().map(|j| u64::from(j.record.interrupted())).sum(),
-            interruptions: InterruptCause::ALL
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    (
-                        c.as_str(),
-                        jobs.iter().map(|j| u64::from(j.record.interruptions[i])).sum(),
-                    )
-                })
+            deadline_missed: totals.deadline_missed,
+            interrupted: totals.interruptions.iter().sum(),
+            interruptions: (InterruptCause::ALL.iter().zip(totals.interruptions))
+                .map(|(c, n)| (c.as_str(), n))
                 .collect(),
             waiting_at_end: count(JobOutcome::Waiting),
             running_at_end: count(JobOutcome::Running),

@@ -8,6 +8,10 @@
 //! memory stays bounded whatever the number of records. Writing never stops a run half-way: the
 //! first I/O error is kept and every later append is dropped; whoever finishes the run asks
 //! [`Spill::error`] and reports it.
+//!
+//! A [`FrameSpill`] holds records of any length the same way, each framed by its length (a
+//! little-endian `u32` before its bytes), for what has no fixed width (the decision log's
+//! strings, a job's row with its name); it is read back in order only.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -84,6 +88,18 @@ impl Spill {
         }
     }
 
+    /// Appends `bytes`, any whole number of records.
+    fn extend(&mut self, bytes: &[u8]) {
+        debug_assert!(bytes.len().is_multiple_of(self.record_len), "a part of a record");
+        if self.error.is_some() {
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= BUFFER {
+            self.write_out();
+        }
+    }
+
     #[cold]
     fn write_out(&mut self) {
         let result = (|| {
@@ -104,6 +120,11 @@ impl Spill {
             Ok(()) => {
                 self.written += (self.pending.len() / self.record_len) as u64;
                 self.pending.clear();
+                // A record longer than the buffer (a frame may be) leaves it grown: give the
+                // room back, so the buffer stays bounded whatever came through it.
+                if self.pending.capacity() > 2 * BUFFER {
+                    self.pending.shrink_to(BUFFER);
+                }
             }
             Err(e) => {
                 self.error = Some(e);
@@ -140,12 +161,115 @@ impl Spill {
 
     /// The records in the order appended.
     pub fn records(&self) -> Records<'_> {
+        self.records_from(0)
+    }
+
+    /// The records from index `first` on, in the order appended.
+    pub fn records_from(&self, first: u64) -> Records<'_> {
         Records {
             spill: self,
             chunk: Vec::new(),
             at: 0,
-            next: 0,
+            next: first,
         }
+    }
+}
+
+/// Bytes of the length that frames each record of a [`FrameSpill`].
+pub const FRAME_HEADER: usize = 4;
+
+/// Records of any length (up to `u32::MAX` bytes), appended in order and read back in order.
+///
+/// The bytes go through a [`Spill`] of one-byte records, so they share its buffer, its file
+/// made on the first write and its first-error rule.
+#[derive(Debug)]
+pub struct FrameSpill {
+    bytes: Spill,
+    records: u64,
+}
+
+impl Default for FrameSpill {
+    fn default() -> Self {
+        FrameSpill {
+            bytes: Spill::new(1),
+            records: 0,
+        }
+    }
+}
+
+impl FrameSpill {
+    /// Records appended.
+    pub fn len(&self) -> u64 {
+        self.records
+    }
+
+    /// Whether nothing was appended.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// Bytes held in memory (the write buffer).
+    pub fn memory_bytes(&self) -> u64 {
+        self.bytes.memory_bytes()
+    }
+
+    /// Bytes on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        self.bytes.disk_bytes()
+    }
+
+    /// The first I/O error met while writing, after which appends were dropped.
+    pub fn error(&self) -> Option<&io::Error> {
+        self.bytes.error()
+    }
+
+    /// Appends one record. A record longer than `u32::MAX` bytes cannot be framed; none of the
+    /// crate's comes near (they are a few lines of text), so it is cut rather than refused.
+    pub fn push(&mut self, record: &[u8]) {
+        let len = u32::try_from(record.len()).unwrap_or(u32::MAX);
+        self.bytes.extend(&len.to_le_bytes());
+        self.bytes.extend(&record[..len as usize]);
+        self.records += 1;
+    }
+
+    /// The records in the order appended.
+    pub fn frames(&self) -> Frames<'_> {
+        Frames {
+            bytes: self.bytes.records(),
+            frame: Vec::new(),
+            left: self.records,
+        }
+    }
+}
+
+/// The records of a [`FrameSpill`] in order. Each item is a record's bytes, or the I/O error
+/// that ended the reading.
+#[derive(Debug)]
+pub struct Frames<'a> {
+    bytes: Records<'a>,
+    frame: Vec<u8>,
+    /// Records not yet read.
+    left: u64,
+}
+
+impl Frames<'_> {
+    /// The next record, or `None` after the last one.
+    pub fn next_frame(&mut self) -> Option<io::Result<&[u8]>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let mut header = [0u8; FRAME_HEADER];
+        if let Err(e) = self.bytes.read_into(&mut header) {
+            self.left = 0;
+            return Some(Err(e));
+        }
+        self.frame.resize(u32::from_le_bytes(header) as usize, 0);
+        if let Err(e) = self.bytes.read_into(&mut self.frame) {
+            self.left = 0;
+            return Some(Err(e));
+        }
+        Some(Ok(&self.frame))
     }
 }
 
@@ -173,6 +297,30 @@ impl Records<'_> {
         let record = &self.chunk[self.at..self.at + len];
         self.at += len;
         Some(Ok(record))
+    }
+
+    /// Fills `out` with the next records' bytes, across chunks (a whole number of records).
+    fn read_into(&mut self, out: &mut [u8]) -> io::Result<()> {
+        let mut filled = 0;
+        while filled < out.len() {
+            if self.at == self.chunk.len() {
+                match self.refill() {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => return Err(e),
+                    None => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "a spill file ended inside a record",
+                        ));
+                    }
+                }
+            }
+            let take = (out.len() - filled).min(self.chunk.len() - self.at);
+            out[filled..filled + take].copy_from_slice(&self.chunk[self.at..self.at + take]);
+            self.at += take;
+            filled += take;
+        }
+        Ok(())
     }
 
     /// Loads the next records into `chunk`; `None` when none is left.
@@ -266,5 +414,53 @@ mod tests {
             assert_eq!(b.next_record().unwrap().unwrap(), record(i));
         }
         assert!(a.next_record().is_none() && b.next_record().is_none());
+    }
+
+    fn frames(spill: &FrameSpill) -> Vec<Vec<u8>> {
+        let mut frames = spill.frames();
+        let mut out = Vec::new();
+        while let Some(f) = frames.next_frame() {
+            out.push(f.unwrap().to_vec());
+        }
+        out
+    }
+
+    #[test]
+    fn frames_of_any_length_come_back_in_order_across_the_buffer_boundary() {
+        let mut spill = FrameSpill::default();
+        // Empty frames, frames longer than the buffer and many short ones, so that headers and
+        // bodies straddle the points where the buffer is written out and read back.
+        let mut written: Vec<Vec<u8>> = vec![Vec::new(), vec![7; 3 * BUFFER + 5], Vec::new()];
+        written.extend((0..20_000u32).map(|i| (0..i % 97).map(|b| (b as u8) ^ (i as u8)).collect()));
+        for f in &written {
+            spill.push(f);
+        }
+        assert_eq!(spill.len(), written.len() as u64);
+        assert!(spill.disk_bytes() > 0, "nothing was written out");
+        assert!(spill.memory_bytes() <= 2 * BUFFER as u64);
+        assert_eq!(frames(&spill), written);
+        assert!(spill.error().is_none());
+    }
+
+    #[test]
+    fn an_empty_frame_spill_reads_nothing_and_a_small_one_stays_in_memory() {
+        let mut spill = FrameSpill::default();
+        assert!(spill.is_empty() && frames(&spill).is_empty());
+        spill.push(b"one");
+        spill.push(b"");
+        assert!(spill.bytes.file.is_none());
+        assert_eq!(frames(&spill), [b"one".to_vec(), Vec::new()]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn frames_round_trip(written in proptest::collection::vec(
+            proptest::collection::vec(proptest::num::u8::ANY, 0..3_000), 0..200)) {
+            let mut spill = FrameSpill::default();
+            for f in &written {
+                spill.push(f);
+            }
+            proptest::prop_assert_eq!(frames(&spill), written);
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! made sticky here, for every policy alike: a stream keeps its site unless another is better
 //! by the route margin or its preferred site is no worse, and overflows while its site is full.
 
-use super::decision::{Decision, DecisionKind, DecisionLog};
+use super::decision::{DecisionKind, DecisionLog};
 use super::spec::DEFAULT_ROUTE_MARGIN;
 use super::{
     PlaceRequest, Placement, PlacementCandidate, Policy, RouteCandidate, RouteRequest, Score, Signal, View,
@@ -144,11 +144,6 @@ impl Decider {
         self.log.record(time, kind, subject, choice, alternatives, reason);
     }
 
-    /// The decisions so far, in time order.
-    pub fn entries(&self) -> &[Decision] {
-        self.log.entries()
-    }
-
     /// The decision log.
     pub fn log(&self) -> &DecisionLog {
         &self.log
@@ -156,8 +151,8 @@ impl Decider {
 
     /// Moves the decisions taken so far out of the log, which is left empty: the end of a run
     /// hands them to its record.
-    pub fn take_entries(&mut self) -> Vec<Decision> {
-        std::mem::take(&mut self.log).into_entries()
+    pub fn take_log(&mut self) -> DecisionLog {
+        std::mem::take(&mut self.log)
     }
 
     /// Queues a signal for delivery after the current event.

@@ -37,7 +37,9 @@ pub use runs::{
     RunsChart, RunsPanel, UtilizationRuns, UtilizationRunsChart, mean_band,
 };
 pub use study::{StudyChart, StudyLine};
-pub use utilization::{PoolUtilization, UtilizationChart, UtilizationPoint};
+pub use utilization::{
+    PoolUtilization, SpilledUtilization, UtilizationChart, UtilizationPanels, UtilizationPoint,
+};
 
 /// Most panels in a chart of one panel per service or pool: a chart's size (and the memory to
 /// draw it) grows with its panels, so an estate of thousands of services gets the ones that
@@ -148,6 +150,12 @@ impl_chart!(RequestRateChart, requests, "requests", "Request rate by service");
 impl_chart!(RecoveryChart, recovery, "recovery", "Recovery times by incident");
 impl_chart!(
     UtilizationChart,
+    utilization,
+    "utilization",
+    "GPU utilization by pool"
+);
+impl_chart!(
+    SpilledUtilization,
     utilization,
     "utilization",
     "GPU utilization by pool"

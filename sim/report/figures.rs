@@ -11,10 +11,10 @@ use std::io;
 use crate::infra::ledger::CostCategory;
 use crate::metrics::Summary;
 use crate::metrics::archive::{CHART_POINTS, Span, points_per_series, stride};
-use crate::metrics::record::RunOutcome;
+use crate::metrics::record::{RunOutcome, RunRecord};
 use crate::metrics::recovery::IncidentSummary;
 use crate::metrics::stats::mean_confidence_interval;
-use crate::metrics::timeseries::window_end_s;
+use crate::metrics::timeseries::{CostRow, window_end_s};
 use crate::scenario::Scenario;
 use crate::vocab::Tier;
 
@@ -23,7 +23,7 @@ use super::charts::{
     BAND_LEVEL, Chart, ChartError, CostChart, CostPoint, CostRunsChart, IncidentRecovery, IncidentWindow,
     LatencyChart, LatencyPoint, LatencyRunsChart, PolicyRecovery, PoolUtilization, RecoveryChart,
     RequestPoint, RequestRateChart, RunGroup, RunSeries, RunsPanel, ServiceLatency, ServiceRequests,
-    UtilizationChart, UtilizationPoint, UtilizationRunsChart, select_panels,
+    SpilledUtilization, UtilizationChart, UtilizationPoint, UtilizationRunsChart, select_panels,
 };
 use crate::output::OutputDir;
 use crate::output::OutputError;
@@ -153,44 +153,42 @@ pub fn request_rate_chart(outcome: &RunOutcome) -> io::Result<RequestRateChart> 
 
 /// Cumulative cost by category and by tier at the end of each metrics window (of each span's
 /// last window on long runs: the curves are cumulative, so nothing is lost but detail).
-pub fn cost_chart(outcome: &RunOutcome) -> CostChart {
+pub fn cost_chart(outcome: &RunOutcome) -> io::Result<CostChart> {
     let record = &outcome.record;
     let window_ns = record.window.as_nanos();
-    let curves = &record.cost;
-    let points = thinned_windows(record.windows_closed())
-        .map(|w| CostPoint {
+    let mut points = Vec::new();
+    thinned_costs(record, |w, cost| {
+        points.push(CostPoint {
             t_s: window_end_s(window_ns, w),
-            by_category: std::array::from_fn(|c| curves.by_category[c][w]),
-            by_tier: std::array::from_fn(|t| curves.by_tier[t][w]),
+            by_category: cost.by_category,
+            by_tier: cost.by_tier,
         })
-        .collect();
-    CostChart {
+    })?;
+    Ok(CostChart {
         points,
         incidents: incident_windows(&outcome.summary),
-    }
+    })
 }
 
-/// The last window of each span when `windows` windows are drawn with at most
-/// [`CHART_POINTS`] points.
-fn thinned_windows(windows: usize) -> impl Iterator<Item = usize> {
+/// Calls `visit` with the cumulative cost at the last window of each span when the closed
+/// windows are drawn with at most [`CHART_POINTS`] points, read from the curves' spill file.
+fn thinned_costs(record: &RunRecord, mut visit: impl FnMut(usize, &CostRow)) -> io::Result<()> {
+    let windows = record.windows_closed();
     let stride = stride(windows as u64, CHART_POINTS) as usize;
-    (0..windows).filter(move |w| (w + 1).is_multiple_of(stride) || w + 1 == windows)
+    record.cost.for_each(|w, cost| {
+        let w = w as usize;
+        if w < windows && ((w + 1).is_multiple_of(stride) || w + 1 == windows) {
+            visit(w, cost);
+        }
+    })
 }
 
 /// GPUs in use against capacity per pool and tier, from the window samples (their mean over
 /// each span on long runs); the last sample is repeated at the horizon so that the final step
 /// shows.
 pub fn utilization_chart(outcome: &RunOutcome) -> io::Result<UtilizationChart> {
+    let (shown, omitted) = shown_pools(outcome)?;
     let record = &outcome.record;
-    // The pools with the most GPUs, when there are too many to draw.
-    let mut ranks = vec![0.0f64; record.estate.pools.len()];
-    record.windows.for_each(|_, row| {
-        for (p, rank) in ranks.iter_mut().enumerate() {
-            let capacity: u32 = Tier::ALL.iter().map(|&t| row.capacity_of(p, t).1).sum();
-            *rank = rank.max(f64::from(capacity));
-        }
-    })?;
-    let (shown, omitted) = select_panels(&ranks);
     let mut pools: Vec<PoolUtilization> = shown
         .iter()
         .map(|&p| PoolUtilization {
@@ -226,6 +224,57 @@ pub fn utilization_chart(outcome: &RunOutcome) -> io::Result<UtilizationChart> {
         incidents: incident_windows(&outcome.summary),
         omitted,
     })
+}
+
+/// The pools the utilization chart shows (those with the most GPUs, when there are too many to
+/// draw) and how many it leaves out.
+fn shown_pools(outcome: &RunOutcome) -> io::Result<(Vec<usize>, usize)> {
+    let record = &outcome.record;
+    let mut ranks = vec![0.0f64; record.estate.pools.len()];
+    record.windows.for_each(|_, row| {
+        for (p, rank) in ranks.iter_mut().enumerate() {
+            let capacity: u32 = Tier::ALL.iter().map(|&t| row.capacity_of(p, t).1).sum();
+            *rank = rank.max(f64::from(capacity));
+        }
+    })?;
+    Ok(select_panels(&ranks))
+}
+
+/// [`utilization_chart`] with its points on disk until each panel is drawn: what a run's
+/// folder draws, so that a long run of many pools holds one panel's points at a time.
+pub fn utilization_chart_on_disk(outcome: &RunOutcome) -> io::Result<SpilledUtilization> {
+    let (shown, omitted) = shown_pools(outcome)?;
+    let record = &outcome.record;
+    let names = shown
+        .iter()
+        .map(|&p| record.estate.pools[p].name.clone())
+        .collect();
+    let mut chart = SpilledUtilization::new(names, incident_windows(&outcome.summary), omitted);
+    let mut states: Vec<UtilizationPoint> = Vec::with_capacity(shown.len());
+    chart_spans(outcome, shown.len(), |at, span| {
+        if span.closed == 0 {
+            return;
+        }
+        let n = span.closed as f64;
+        states.clear();
+        for &p in &shown {
+            let at_tier = |t: Tier| span.row.capacity_of(p, t);
+            states.push(UtilizationPoint {
+                t_s: at.closed_end_s,
+                in_use: Tier::ALL.map(|t| f64::from(at_tier(t).0) / n),
+                capacity: Tier::ALL.map(|t| f64::from(at_tier(t).1) / n),
+            });
+        }
+        chart.push(&states);
+    })?;
+    // The last states are repeated at the horizon so that the final step shows.
+    if !states.is_empty() {
+        for state in &mut states {
+            state.t_s = outcome.summary.horizon_s;
+        }
+        chart.push(&states);
+    }
+    Ok(chart)
 }
 
 /// Time to detect, recover and drain per incident, one group of bars per labelled run.
@@ -410,8 +459,8 @@ pub fn write_run_charts(out: &OutputDir, folder: &str, outcome: &RunOutcome) -> 
     };
     write_chart(out, folder, &latency_chart(outcome).map_err(read)?)?;
     write_chart(out, folder, &request_rate_chart(outcome).map_err(read)?)?;
-    write_chart(out, folder, &cost_chart(outcome))?;
-    write_chart(out, folder, &utilization_chart(outcome).map_err(read)?)?;
+    write_chart(out, folder, &cost_chart(outcome).map_err(read)?)?;
+    write_chart(out, folder, &utilization_chart_on_disk(outcome).map_err(read)?)?;
     let summary = &outcome.summary;
     write_chart(
         out,
@@ -474,7 +523,7 @@ impl RunCurves {
         }
         Ok(RunCurves {
             services,
-            categories: category_points(outcome),
+            categories: category_points(outcome)?,
             pools,
             incidents: incident_windows(&outcome.summary),
         })
@@ -617,20 +666,16 @@ fn same_in_all(mut lists: impl Iterator<Item = Vec<IncidentWindow>>) -> Vec<Inci
 }
 
 /// Cumulative cost per category (in the order of [`CostCategory::ALL`]) per metrics window.
-fn category_points(outcome: &RunOutcome) -> Vec<Points> {
+fn category_points(outcome: &RunOutcome) -> io::Result<Vec<Points>> {
     let record = &outcome.record;
     let window_ns = record.window.as_nanos();
-    let curves = &record.cost;
-    (0..CostCategory::ALL.len())
-        .map(|c| {
-            thinned_windows(record.windows_closed())
-                .map(|w| {
-                    let v = curves.by_category.get(c).and_then(|curve| curve.get(w)).copied();
-                    (window_end_s(window_ns, w), v)
-                })
-                .collect()
-        })
-        .collect()
+    let mut points: Vec<Points> = vec![Vec::new(); CostCategory::ALL.len()];
+    thinned_costs(record, |w, cost| {
+        for (category, &value) in points.iter_mut().zip(&cost.by_category) {
+            category.push((window_end_s(window_ns, w), Some(value)));
+        }
+    })?;
+    Ok(points)
 }
 
 /// Whether a cost curve is non-zero anywhere.

@@ -67,11 +67,13 @@ pub fn run_report(
         incidents_intro(out);
         sections::incidents(out, &s.incidents);
     });
+    let mut story = String::new();
+    timeline::write(&mut story, &outcome.record.decisions, &spans(scenario, s))?;
     section(
         &mut body,
         "timeline",
         "The story: incidents and decisions",
-        |out| timeline::write(out, &outcome.record.decisions, &spans(scenario, s)),
+        |out| out.push_str(&story),
     );
     let mut charts = String::new();
     run_charts(&mut charts, outcome)?;
@@ -308,7 +310,7 @@ fn run_charts(out: &mut String, outcome: &RunOutcome) -> Result<(), ChartError> 
     )?;
     inline::figure(
         out,
-        &inline::thin_cost(&figures::cost_chart(outcome)),
+        &inline::thin_cost(&figures::cost_chart(outcome)?),
         "Cumulative spend by cost category and by capacity tier.",
     )?;
     inline::figure(

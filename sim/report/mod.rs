@@ -23,7 +23,8 @@ use crate::output::{Notice, OutputDir, OutputError, RunInfo};
 
 pub use junit::{junit_xml, write_junit};
 pub use tables::{
-    DECISIONS_CSV_HEADER, INCIDENTS_CSV_HEADER, JOBS_CSV_HEADER, decisions_csv, incidents_csv, jobs_csv,
+    DECISIONS_CSV_HEADER, INCIDENTS_CSV_HEADER, JOBS_CSV_HEADER, incidents_csv, jobs_csv,
+    write_decisions_csv, write_jobs_csv,
 };
 
 use crate::experiment::compare::Comparison;
@@ -166,12 +167,12 @@ pub(crate) fn write_files(
     };
     let file = |name: &str| format!("{folder}{name}");
     out.write_json(&file("summary.json"), &outcome.summary)?;
-    let jobs = table("jobs.csv", jobs_csv(&outcome.record))?;
-    out.write_bytes(&file("jobs.csv"), &jobs)?;
+    out.write_stream(&file("jobs.csv"), |w| write_jobs_csv(&outcome.record, w))?;
     let incidents = table("incidents.csv", incidents_csv(&outcome.summary.incidents))?;
     out.write_bytes(&file("incidents.csv"), &incidents)?;
-    let decisions = table("decisions.csv", decisions_csv(&outcome.record.decisions))?;
-    out.write_bytes(&file("decisions.csv"), &decisions)?;
+    out.write_stream(&file("decisions.csv"), |w| {
+        write_decisions_csv(&outcome.record.decisions, w)
+    })?;
     out.write_stream(&file("timeseries.csv"), |w| {
         series::write_timeseries_csv(outcome, w)
     })?;

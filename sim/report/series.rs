@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::infra::ledger::CostCategory;
 use crate::metrics::record::RunOutcome;
-use crate::metrics::timeseries::{Series, window_end_s};
+use crate::metrics::timeseries::{CostRow, Series, window_end_s};
 use crate::output::parquet::ColumnType;
 use crate::vocab::Tier;
 
@@ -72,7 +72,10 @@ pub fn for_each_point(
                 .collect()
         })
         .collect();
-    let curves = &record.cost;
+    // The cost curves have a row per closed window, and closed windows come first: read them
+    // in step with the archive.
+    let mut costs = record.cost.rows()?;
+    let mut cost_error = None;
     record.windows.for_each(|k, row| {
         let at = window_end_s(window_ns, k as usize);
         for ((service, window), keys) in record.services.iter().zip(&row.services).zip(&batch_keys) {
@@ -105,15 +108,23 @@ pub fn for_each_point(
                 visit(at, "gpus_capacity", key, f64::from(capacity));
             }
         }
-        let cost = |values: &Vec<f64>| values.get(k as usize).copied().unwrap_or(0.0);
-        for (category, values) in CostCategory::ALL.iter().zip(&curves.by_category) {
-            visit(at, "cost_cumulative_usd", category.as_str(), cost(values));
+        let cost = match costs.next_row() {
+            Some(Ok(cost)) => cost,
+            Some(Err(e)) => {
+                cost_error.get_or_insert(e);
+                CostRow::default()
+            }
+            None => CostRow::default(),
+        };
+        for (category, value) in CostCategory::ALL.iter().zip(cost.by_category) {
+            visit(at, "cost_cumulative_usd", category.as_str(), value);
         }
-        for (tier, values) in Tier::ALL.iter().zip(&curves.by_tier) {
-            visit(at, "cost_cumulative_usd_by_tier", tier.as_str(), cost(values));
+        for (tier, value) in Tier::ALL.iter().zip(cost.by_tier) {
+            visit(at, "cost_cumulative_usd_by_tier", tier.as_str(), value);
         }
         visit(at, "backlog", "", row.backlog as f64);
-    })
+    })?;
+    cost_error.map_or(Ok(()), Err)
 }
 
 /// The metric names of the latency quantiles a window keeps, in the order of
@@ -176,7 +187,7 @@ pub fn write_cost_csv(outcome: &RunOutcome, out: impl std::io::Write) -> Result<
 /// Writes a CSV of `header` and the rows `rows` hands to its `emit` to `out`. The rows come
 /// from a visitor that cannot stop early, so after the first write error the rest are dropped
 /// and that error is returned.
-fn write_csv(
+pub(super) fn write_csv(
     out: impl std::io::Write,
     header: &[&str],
     rows: impl FnOnce(&mut dyn FnMut(&[&str])) -> std::io::Result<()>,

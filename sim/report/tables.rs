@@ -5,9 +5,11 @@
 //!   `metrics::recovery`);
 //! - `decisions.csv`: the decision log in time order — the story of the run.
 
-use crate::metrics::record::RunRecord;
+use crate::metrics::record::{JobRow, RunRecord};
 use crate::metrics::recovery::IncidentSummary;
-use crate::policy::Decision;
+use crate::policy::DecisionLog;
+
+use super::series::write_csv;
 use crate::workload::job::{InterruptCause, NANOS_PER_HOUR};
 
 /// The header of `jobs.csv`.
@@ -57,48 +59,62 @@ fn hours(gpu_ns: u128) -> String {
 
 /// The bytes of `jobs.csv` for the jobs of a finished run.
 pub fn jobs_csv(record: &RunRecord) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(JOBS_CSV_HEADER)?;
-    for (j, job) in record.jobs.iter().enumerate() {
-        let r = &job.record;
-        let placed = job.placed;
-        let mut row = vec![
-            job.name.clone(),
-            job.class.as_str().to_string(),
-            job.gpus.to_string(),
-            job.work_gpu_hours.to_string(),
-            cell(r.submitted.map(|t| t.as_secs_f64())),
-            cell(r.first_start.map(|t| t.as_secs_f64())),
-            cell(r.ended.map(|t| t.as_secs_f64())),
-            job.outcome.as_str().to_string(),
-            cell(placed.map(|(pool, _)| record.estate.pool(pool).to_string())),
-            cell(placed.map(|(_, tier)| tier.as_str())),
-            cell(r.initial_wait_ns().map(|ns| ns as f64 / 1e9)),
-            r.placements.to_string(),
-            r.interrupted().to_string(),
-        ];
-        row.extend(
-            InterruptCause::ALL
-                .iter()
-                .map(|&c| r.interruptions[c as usize].to_string()),
-        );
-        row.extend([
-            r.checkpoints.to_string(),
-            hours(r.held_gpu_ns),
-            hours(r.useful_gpu_ns),
-            hours(r.lost_gpu_ns),
-            hours(r.checkpoint_gpu_ns),
-            seconds(u128::from(r.staging_ns)),
-            seconds(u128::from(r.restore_ns)),
-            // Every GPU of the gang writes for the same wall time.
-            seconds(r.checkpoint_gpu_ns / u128::from(job.gpus.max(1))),
-            record.job_cost(j).to_string(),
-            cell(job.deadline_missed),
-            r.note.clone(),
-        ]);
-        writer.write_record(&row)?;
-    }
-    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    let mut bytes = Vec::new();
+    write_jobs_csv(record, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Writes `jobs.csv` to `out`: a row per job in the order the jobs were created, read back
+/// from the rows' spill file as it is written.
+pub fn write_jobs_csv(record: &RunRecord, out: impl std::io::Write) -> Result<(), csv::Error> {
+    write_csv(out, &JOBS_CSV_HEADER, |emit| {
+        record.jobs.for_each(|j, job| {
+            let row = job_row(record, j, job);
+            let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+            emit(&cells);
+        })
+    })
+}
+
+/// The cells of `job`'s row of `jobs.csv`; `j` is its index.
+fn job_row(record: &RunRecord, j: u32, job: &JobRow) -> Vec<String> {
+    let r = &job.record;
+    let placed = job.placed;
+    let mut row = vec![
+        job.name.clone(),
+        job.class.as_str().to_string(),
+        job.gpus.to_string(),
+        job.work_gpu_hours.to_string(),
+        cell(r.submitted.map(|t| t.as_secs_f64())),
+        cell(r.first_start.map(|t| t.as_secs_f64())),
+        cell(r.ended.map(|t| t.as_secs_f64())),
+        job.outcome.as_str().to_string(),
+        cell(placed.map(|(pool, _)| record.estate.pool(pool).to_string())),
+        cell(placed.map(|(_, tier)| tier.as_str())),
+        cell(r.initial_wait_ns().map(|ns| ns as f64 / 1e9)),
+        r.placements.to_string(),
+        r.interrupted().to_string(),
+    ];
+    row.extend(
+        InterruptCause::ALL
+            .iter()
+            .map(|&c| r.interruptions[c as usize].to_string()),
+    );
+    row.extend([
+        r.checkpoints.to_string(),
+        hours(r.held_gpu_ns),
+        hours(r.useful_gpu_ns),
+        hours(r.lost_gpu_ns),
+        hours(r.checkpoint_gpu_ns),
+        seconds(u128::from(r.staging_ns)),
+        seconds(u128::from(r.restore_ns)),
+        // Every GPU of the gang writes for the same wall time.
+        seconds(r.checkpoint_gpu_ns / u128::from(job.gpus.max(1))),
+        record.job_cost(j, job).to_string(),
+        cell(job.deadline_missed),
+        r.note.clone(),
+    ]);
+    row
 }
 
 /// The header of `incidents.csv`.
@@ -154,19 +170,19 @@ pub fn incidents_csv(incidents: &[IncidentSummary]) -> Result<Vec<u8>, csv::Erro
 /// The header of `decisions.csv`.
 pub const DECISIONS_CSV_HEADER: [&str; 6] = ["time_s", "kind", "subject", "choice", "alternatives", "reason"];
 
-/// The bytes of `decisions.csv`: `decisions` in the order given (the log's time order).
-pub fn decisions_csv(decisions: &[Decision]) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(DECISIONS_CSV_HEADER)?;
-    for d in decisions {
-        writer.write_record([
-            d.time.as_secs_f64().to_string().as_str(),
-            d.kind.as_str(),
-            &d.subject,
-            &d.choice,
-            &d.alternatives,
-            &d.reason,
-        ])?;
-    }
-    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+/// Writes `decisions.csv` to `out`: the log in the order recorded (time order), read back from
+/// its spill file as it is written, so the table never sits in memory whole.
+pub fn write_decisions_csv(log: &DecisionLog, out: impl std::io::Write) -> Result<(), csv::Error> {
+    write_csv(out, &DECISIONS_CSV_HEADER, |emit| {
+        log.for_each(|d| {
+            emit(&[
+                d.time.as_secs_f64().to_string().as_str(),
+                d.kind.as_str(),
+                &d.subject,
+                &d.choice,
+                &d.alternatives,
+                &d.reason,
+            ]);
+        })
+    })
 }

@@ -1,13 +1,17 @@
 //! What a run keeps of figures that grow with its horizon, estimated from the scenario before it
-//! runs. The per-window figures and the cost ledger go to spill files as the run makes them
-//! ([`crate::output::spill`]), so memory holds only the open windows, the spill files' write
-//! buffers and, at the end, the cumulative cost curves (nine numbers a window); the estimate
-//! gives that and the bytes the spill files take on disk. A run whose memory would not fit
-//! `limits.memory` is refused at load with the settings that shrink it rather than aborted by
-//! the allocator hours in.
+//! runs. Everything recorded at a rate that does not fall with the horizon goes to spill files
+//! as the run makes it ([`crate::output::spill`]): the per-window figures, the cost ledger, the
+//! cumulative cost curves (nine numbers a window, settled once no charge can reach back into
+//! the window), the decision log and the rows of jobs that ended. Memory holds the open
+//! windows, the cost of the windows a pending bill still spans and the spill files' write
+//! buffers, none of which grows with the horizon; the estimate gives that and the bytes the
+//! fixed-width spill files take on disk (the decision log and the job rows, of text, depend on
+//! what the run does and are not counted). A run whose memory would not fit `limits.memory` is
+//! refused at load with the settings that shrink it rather than aborted by the allocator hours
+//! in.
 //!
-//! The run itself measures what it holds at every window's end (the decision log included) and
-//! stops against the same limit, so an estimate that proves low still ends in a clear message.
+//! The run itself measures what it holds at every window's end and stops against the same
+//! limit, so an estimate that proves low still ends in a clear message.
 
 use crate::infra::estate::BILLING_PERIOD;
 use crate::kernel::SimDuration;
@@ -23,8 +27,12 @@ use crate::workload::service::ServiceSpec;
 /// when a request ends at the instant a window closes.
 pub const WINDOW_BYTES_PER_SERVICE: u64 = 16 * 1024;
 
-/// Bytes of the cumulative cost curves per window: five categories and four tiers.
+/// Bytes of the cumulative cost curves per window on disk: five categories and four tiers.
 pub const COST_CURVE_BYTES: u64 = 9 * 8;
+
+/// Write buffers of the spill files whose records are text (the decision log, the rows of jobs
+/// that ended), each up to twice [`BUFFER`].
+const TEXT_BUFFERS: u64 = 2 * 2 * BUFFER as u64;
 
 /// Bytes of a window's row on disk per service (counts, quantiles, SLO, replicas, slot use).
 const ROW_BYTES_PER_SERVICE: u64 = 88;
@@ -42,11 +50,13 @@ pub struct MemoryEstimate {
     pub windows: u64,
     /// Services, each with a row part per window.
     pub services: u64,
-    /// Bytes held in memory: open windows, spill write buffers and the cost curves.
+    /// Bytes held in memory: open windows, the cost of the windows a bill still spans and the
+    /// spill files' write buffers.
     pub memory_bytes: u64,
     /// Ledger entries: one per allocation or idle tier per billing period.
     pub ledger_entries: u64,
-    /// Bytes the window rows and ledger entries take on disk, in the temporary folder.
+    /// Bytes the window rows, cost curves and ledger entries take on disk, in the temporary
+    /// folder.
     pub disk_bytes: u64,
 }
 
@@ -92,8 +102,20 @@ impl MemoryEstimate {
             .saturating_add(16);
         let window_disk = windows.saturating_mul(row_bytes);
         let ledger_disk = ledger_entries.saturating_mul(LEDGER_ENTRY_BYTES);
+        let curves_disk = windows.saturating_mul(COST_CURVE_BYTES);
         // A spill file's buffer holds what is not yet written out, up to twice its size.
-        let buffers = window_disk.min(2 * BUFFER as u64) + ledger_disk.min(2 * BUFFER as u64);
+        let buffers = [window_disk, ledger_disk, curves_disk]
+            .into_iter()
+            .map(|disk| disk.min(2 * BUFFER as u64))
+            .sum::<u64>()
+            + TEXT_BUFFERS;
+        // A window's cost is settled once every bill that spans it is made: the windows of a
+        // billing period and the one being closed stay open (a long transfer holds more).
+        let open_cost = (BILLING_PERIOD.as_nanos())
+            .div_ceil(spec.metrics.window.as_nanos().max(1))
+            .saturating_add(2)
+            .min(windows)
+            .saturating_mul(COST_CURVE_BYTES);
         let active = spec
             .services
             .iter()
@@ -102,12 +124,11 @@ impl MemoryEstimate {
         MemoryEstimate {
             windows,
             services,
-            memory_bytes: windows
-                .saturating_mul(COST_CURVE_BYTES)
-                .saturating_add(open_windows)
-                .saturating_add(buffers),
+            memory_bytes: open_cost.saturating_add(open_windows).saturating_add(buffers),
             ledger_entries,
-            disk_bytes: window_disk.saturating_add(ledger_disk),
+            disk_bytes: window_disk
+                .saturating_add(ledger_disk)
+                .saturating_add(curves_disk),
         }
     }
 
@@ -176,17 +197,24 @@ mod tests {
         // Two tiers and three replicas, charged each of ten hours.
         assert_eq!(estimate.ledger_entries, 50);
         let rows = 600 * (ROW_BYTES_PER_SERVICE + ROW_BYTES_PER_POOL + 16);
-        assert_eq!(estimate.disk_bytes, rows + 50 * LEDGER_ENTRY_BYTES);
-        // Both spill files fit their buffers; one service (a fallback: it may see requests)
-        // holds up to two open windows.
+        let curves = 600 * COST_CURVE_BYTES;
+        assert_eq!(estimate.disk_bytes, rows + 50 * LEDGER_ENTRY_BYTES + curves);
+        // The fixed-width spill files fit their buffers; one service (a fallback: it may see
+        // requests) holds up to two open windows; an hour of minute windows and two more may
+        // wait for their bills.
         assert_eq!(
             estimate.total(),
-            600 * COST_CURVE_BYTES + 2 * WINDOW_BYTES_PER_SERVICE + rows + 50 * LEDGER_ENTRY_BYTES
+            62 * COST_CURVE_BYTES
+                + 2 * WINDOW_BYTES_PER_SERVICE
+                + rows
+                + 50 * LEDGER_ENTRY_BYTES
+                + curves
+                + TEXT_BUFFERS
         );
     }
 
     #[test]
-    fn memory_does_not_grow_with_the_horizon_but_for_the_cost_curves() {
+    fn memory_does_not_grow_with_the_horizon() {
         let with_horizon = |horizon: &str| {
             MemoryEstimate::of(&spec(&format!(
                 r#"(name: "m", horizon: "{horizon}", metrics: (window: "1h"),
@@ -200,19 +228,16 @@ mod tests {
         };
         let (month, years) = (with_horizon("30d"), with_horizon("1460d"));
         assert_eq!(years.disk_bytes, month.disk_bytes * 1460 / 30);
-        // Beyond the cost curves only the spill buffers grow, from what a month writes to their
-        // bound of twice their size.
-        let curves = (1460 - 30) * 24 * COST_CURVE_BYTES;
+        // Only the spill buffers grow, from what a month writes to their bound of twice their
+        // size: three fixed-width files.
         let grown = years.total() - month.total();
-        assert!(
-            (curves..=curves + 4 * BUFFER as u64).contains(&grown),
-            "{grown} bytes grown, {curves} of them cost curves"
-        );
+        assert!(grown <= 6 * BUFFER as u64, "{grown} bytes grown");
+        assert!(years.total() < 2 * month.total(), "{years:?} against {month:?}");
         let more_years = with_horizon("2920d");
         assert_eq!(
-            more_years.total() - years.total(),
-            (2920 - 1460) * 24 * COST_CURVE_BYTES,
-            "once the buffers are full, only the cost curves grow"
+            more_years.total(),
+            years.total(),
+            "once the buffers are full, nothing grows"
         );
     }
 

@@ -12,7 +12,7 @@ mod serving;
 
 pub use incidents::{EffectEvents, FailureCounts, IncidentEvent, IncidentId, Incidents, Parts};
 pub use jobs::{
-    Holding, JobEvent, JobState, Jobs, JobsError, Phase, RETRY_INTERVAL, SourceId, TRANSFER_STREAMS,
+    Holding, JobEvent, JobState, JobStore, Jobs, JobsError, Phase, RETRY_INTERVAL, SourceId, TRANSFER_STREAMS,
 };
 pub use serving::{
     DemandId, Deployment, DeploymentId, LostReplica, RequestSlot, ServiceState, Serving, ServingError,
@@ -27,14 +27,12 @@ use crate::kernel::{
     Simulation, StopReason,
 };
 use crate::metrics::archive::{WindowArchive, WindowLayout, WindowRow};
-use crate::metrics::job::JobClassSummary;
-use crate::metrics::timeseries::sample_capacity;
+use crate::metrics::timeseries::{CostCurves, sample_capacity};
 use crate::metrics::{
     CostSummary, EstateSummary, InvariantSummary, SCHEMA_VERSION, ServiceSummary, Summary, TokenSummary,
 };
 use crate::policy::{Decider, Policy, Signal};
 use crate::scenario::Resolved;
-use crate::scenario::memory::COST_CURVE_BYTES;
 use crate::scenario::schema::LimitsSpec;
 use crate::vocab::units::DataSize;
 
@@ -131,7 +129,7 @@ pub enum RunError {
     },
     /// What grows with the horizon outgrew `limits.memory`.
     #[error(
-        "the run holds {held_text} of open windows, spill buffers, cost curves and decisions at {at_s:.0} s, more than `limits.memory` ({limit}); widen `metrics.window`, shorten `horizon`, or raise `limits.memory` if the machine has the room",
+        "the run holds {held_text} of open windows, unsettled window costs and spill buffers at {at_s:.0} s, more than `limits.memory` ({limit}); widen `metrics.window`, shorten `horizon`, or raise `limits.memory` if the machine has the room",
         held_text = crate::scenario::memory::human_bytes(*held)
     )]
     Memory {
@@ -148,7 +146,7 @@ pub enum RunError {
     /// The spill file of what the run records per charge or per window could not be written or
     /// read back.
     #[error(
-        "the run's temporary spill file (cost ledger, per-window figures) failed: {0}; free space in the temporary folder ({dir}) or point TMPDIR at a folder with room",
+        "the run's temporary spill file (cost ledger, per-window figures and cost, decisions, job rows) failed: {0}; free space in the temporary folder ({dir}) or point TMPDIR at a folder with room",
         dir = std::env::temp_dir().display()
     )]
     Spill(#[from] std::io::Error),
@@ -191,6 +189,8 @@ pub struct World {
     pub incidents: Incidents,
     /// The figures of every metrics window closed so far, on disk.
     pub archive: WindowArchive,
+    /// The cumulative cost of every metrics window settled so far, on disk.
+    pub cost: CostCurves,
     /// The row of the window being closed, kept to reuse its allocations.
     row: WindowRow,
     /// The policy, and every decision taken.
@@ -225,6 +225,7 @@ impl World {
             jobs,
             incidents,
             archive: WindowArchive::new(layout.clone()),
+            cost: CostCurves::new(resolved.spec().metrics.window),
             row: layout.empty_row(),
             decisions: Decider::new(policy).with_route_margin(resolved.spec().policies.route_margin),
             window: resolved.spec().metrics.window,
@@ -233,18 +234,19 @@ impl World {
         })
     }
 
-    /// Bytes held for figures that grow with the horizon: the open windows, the spill files'
-    /// write buffers, the cost curves the closed windows will need at the end and the decision
-    /// log. `limits.memory` bounds it.
+    /// Bytes held for figures a run records as it goes: the open windows, the cost of the
+    /// windows a bill still spans and the spill files' write buffers (window rows, ledger, cost
+    /// curves, decisions, rows of ended jobs). None of it grows with the horizon; `limits.memory`
+    /// bounds it.
     pub fn growing_bytes(&self) -> u64 {
-        use std::mem::size_of_val;
-        let decisions = size_of_val(self.decisions.log().entries());
-        let cost_curves = self.archive.closed() * COST_CURVE_BYTES;
+        let decisions = self.decisions.log().memory_bytes();
+        let cost_curves = self.cost.memory_bytes();
         self.serving.window_bytes()
             + cost_curves
             + self.archive.memory_bytes()
             + self.estate.ledger.memory_bytes()
-            + decisions as u64
+            + decisions
+            + self.jobs.rows_memory_bytes()
     }
 
     /// The width of a metrics window.
@@ -285,11 +287,13 @@ impl World {
                 }
             }
         }
+        self.jobs.retire_ended();
         self.reschedule_transfers(ctx)
     }
 
-    /// Closes the next metrics window, which ends at `now`, and archives its figures.
-    fn close_window(&mut self, now: SimTime) {
+    /// Closes the next metrics window, which ends at `now`, and archives its figures; the cost
+    /// curves settle the windows no charge to come can reach.
+    fn close_window(&mut self, now: SimTime) -> std::io::Result<()> {
         let window = self.archive.closed() as usize;
         let row = &mut self.row;
         self.serving.close_window(now, window, &mut row.services);
@@ -297,6 +301,8 @@ impl World {
         row.backlog = self.serving.queued_total() + self.jobs.waiting_count() as u64;
         sample_capacity(&self.estate, &mut row.capacity);
         self.archive.push(row);
+        let settled_until = self.estate.unbilled_since();
+        (self.cost).update(&self.estate.ledger, settled_until, self.archive.closed())
     }
 
     /// Archives the windows that the horizon left open (requests only: no window end sampled
@@ -311,7 +317,11 @@ impl World {
 
     /// The first error met writing the ledger or the window archive to disk.
     fn spill_error(&self) -> Option<std::io::Error> {
-        let error = self.estate.ledger.spill_error().or(self.archive.spill_error());
+        let error = (self.estate.ledger.spill_error())
+            .or(self.archive.spill_error())
+            .or(self.decisions.log().spill_error())
+            .or(self.cost.spill_error())
+            .or(self.jobs.spill_error());
         error.map(|e| std::io::Error::new(e.kind(), e.to_string()))
     }
 
@@ -331,7 +341,7 @@ impl World {
                 }
             }
             ClockEvent::WindowEnd => {
-                self.close_window(ctx.now());
+                self.close_window(ctx.now())?;
                 let held = self.growing_bytes();
                 if held > self.memory_limit.bytes() {
                     return Err(RunError::Memory {
@@ -358,6 +368,7 @@ impl World {
     /// raised, and the pending transfer completion follows any transfer it started or stopped.
     fn after_reactive_event(&mut self, ctx: &mut Context<'_, Event>) -> Result<(), RunError> {
         self.deliver_signals(ctx)?;
+        self.jobs.retire_ended();
         Ok(self.reschedule_transfers(ctx)?)
     }
 }
@@ -507,7 +518,7 @@ pub fn conclude(
 }
 
 /// [`conclude`], also returning the model as it ended, less what moved into the outcome's
-/// record (ledger, decision log, per-window figures and samples, job names and records): for
+/// record (ledger, decision log, per-window figures and samples, cost curves, jobs): for
 /// looking at final model state that no output shows.
 pub fn conclude_with_model(
     scenario: &Resolved,
@@ -548,13 +559,13 @@ pub fn conclude_with_model(
         estate: EstateSummary::of(&world.estate),
         cost: CostSummary::of(&world.estate),
         services: service_summaries(&world, end.as_secs_f64()),
-        jobs: JobClassSummary::by_class(world.jobs.views(horizon), |class| {
+        jobs: world.jobs.class_summaries(|class| {
             let ledger = &world.estate.ledger;
             (
                 ledger.by_class().get(&class).copied().unwrap_or(0.0),
                 ledger.transfer_of_class(class),
             )
-        }),
+        })?,
         incidents: recovery::incident_summaries(&world, scenario.scenario(), horizon)?,
         invariants: InvariantSummary::held(),
     };

@@ -3,17 +3,19 @@
 
 use crate::kernel::SimTime;
 use crate::metrics::archive::{WindowArchive, WindowLayout};
-use crate::metrics::record::{EstateNames, JobRow, PoolNames, RunRecord, ServiceRecord};
-use crate::metrics::timeseries::cost_curves;
+use crate::metrics::record::{EstateNames, PoolNames, RunRecord, ServiceRecord};
+use crate::metrics::timeseries::CostCurves;
 
 use super::World;
 
 /// Moves what the run recorded out of `world`, which ended at `horizon`. The model is left
-/// without its ledger, decision log, window archive, job names and
-/// job records: it is only fit to be inspected for what the record does not hold.
+/// without its ledger, decision log, window archive, cost curves and jobs: it is only fit to be
+/// inspected for what the record does not hold.
 pub(super) fn take_record(world: &mut World, horizon: SimTime) -> std::io::Result<RunRecord> {
-    let windows = world.archive.closed() as usize;
-    let cost = cost_curves(&world.estate.ledger, world.window().as_nanos(), windows)?;
+    let windows = world.archive.closed();
+    world.cost.finish(&world.estate.ledger, windows)?;
+    let window = world.window();
+    let cost = std::mem::replace(&mut world.cost, CostCurves::new(window));
     let empty = WindowArchive::new(WindowLayout::default());
     Ok(RunRecord {
         horizon,
@@ -22,8 +24,8 @@ pub(super) fn take_record(world: &mut World, horizon: SimTime) -> std::io::Resul
         windows: std::mem::replace(&mut world.archive, empty),
         ledger: std::mem::take(&mut world.estate.ledger),
         cost,
-        decisions: world.decisions.take_entries(),
-        jobs: take_jobs(world, horizon),
+        decisions: world.decisions.take_log(),
+        jobs: world.jobs.take_rows(),
         estate: estate_names(world),
     })
 }
@@ -43,28 +45,6 @@ fn take_services(world: &World) -> Vec<ServiceRecord> {
             } else {
                 Vec::new()
             },
-        })
-        .collect()
-}
-
-fn take_jobs(world: &mut World, horizon: SimTime) -> Vec<JobRow> {
-    world
-        .jobs
-        .jobs
-        .iter_mut()
-        .map(|job| {
-            // Read before the record is moved out: the deadline is judged on when the job ended.
-            let deadline_missed = job.def.deadline.map(|_| job.deadline_missed(horizon));
-            JobRow {
-                name: std::mem::take(&mut job.def.name),
-                class: job.def.class,
-                gpus: job.def.gpus,
-                work_gpu_hours: job.def.work_gpu_hours(),
-                outcome: job.outcome(),
-                placed: job.last_placement,
-                deadline_missed,
-                record: std::mem::take(&mut job.record),
-            }
         })
         .collect()
 }

@@ -114,6 +114,16 @@ impl<T: Copy> Network<T> {
         self.flow(id).map(|flow| flow.remaining)
     }
 
+    /// When the earliest flow still held started (finished ones not yet taken included): a
+    /// transfer is billed over its whole span when it is taken or cancelled.
+    pub fn earliest_start(&self) -> Option<SimTime> {
+        self.slots
+            .iter()
+            .filter_map(|slot| slot.flow.as_ref())
+            .map(|flow| flow.started)
+            .min()
+    }
+
     /// Flows started and neither finished nor cancelled, stalled ones included.
     pub fn active_flows(&self) -> usize {
         self.slots

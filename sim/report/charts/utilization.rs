@@ -15,6 +15,7 @@ use super::render::Area;
 use super::style::{self, IDLE, REFERENCE, TimeAxis, WIDTH};
 use super::{Chart, ChartError, IncidentWindow, panel_title};
 use crate::infra::ledger::IDLE_FIXED_LABEL;
+use crate::output::spill::Spill;
 use crate::vocab::Tier;
 
 /// Height of one pool's panel.
@@ -52,6 +53,141 @@ pub struct UtilizationChart {
     pub incidents: Vec<IncidentWindow>,
     /// Pools left out to keep the chart within [`MAX_PANELS`] panels.
     pub omitted: usize,
+}
+
+/// The pools of a utilization chart, handed to the drawing one panel at a time: a chart held in
+/// memory ([`UtilizationChart`]), or one whose points are read back from disk panel by panel, so
+/// that drawing a long run holds one panel's points rather than every panel's.
+pub trait UtilizationPanels {
+    /// Pools drawn, one panel each.
+    fn pool_count(&self) -> usize;
+    /// Pools left out to keep the chart within its panels.
+    fn omitted(&self) -> usize;
+    /// Incident windows shaded on every panel.
+    fn incidents(&self) -> &[IncidentWindow];
+    /// Calls `visit` with each pool, in panel order.
+    fn for_each_pool(
+        &self,
+        visit: &mut dyn FnMut(&PoolUtilization) -> Result<(), ChartError>,
+    ) -> Result<(), ChartError>;
+}
+
+impl UtilizationPanels for UtilizationChart {
+    fn pool_count(&self) -> usize {
+        self.pools.len()
+    }
+
+    fn omitted(&self) -> usize {
+        self.omitted
+    }
+
+    fn incidents(&self) -> &[IncidentWindow] {
+        &self.incidents
+    }
+
+    fn for_each_pool(
+        &self,
+        visit: &mut dyn FnMut(&PoolUtilization) -> Result<(), ChartError>,
+    ) -> Result<(), ChartError> {
+        self.pools.iter().try_for_each(visit)
+    }
+}
+
+/// A utilization chart whose points wait on disk: the states of every pool at each instant
+/// are appended together ([`SpilledUtilization::push`]) and each panel's are read back alone
+/// when it is drawn, so drawing holds one panel's points however many panels and windows the
+/// chart has.
+#[derive(Debug)]
+pub struct SpilledUtilization {
+    names: Vec<String>,
+    /// For each instant, a state per pool in panel order.
+    points: Spill,
+    incidents: Vec<IncidentWindow>,
+    omitted: usize,
+    scratch: Vec<u8>,
+}
+
+/// Bytes of a state on disk: the instant, then GPUs in use and capacity per tier.
+const STATE_BYTES: usize = 8 * (1 + 2 * Tier::ALL.len());
+
+impl SpilledUtilization {
+    /// A chart of the pools `names` (in panel order) with no state yet.
+    pub fn new(names: Vec<String>, incidents: Vec<IncidentWindow>, omitted: usize) -> Self {
+        SpilledUtilization {
+            names,
+            points: Spill::new(STATE_BYTES),
+            incidents,
+            omitted,
+            scratch: Vec::with_capacity(STATE_BYTES),
+        }
+    }
+
+    /// Appends the state of every pool at one instant, in panel order.
+    pub fn push(&mut self, states: &[UtilizationPoint]) {
+        debug_assert_eq!(states.len(), self.names.len(), "a state per pool");
+        for state in states {
+            self.scratch.clear();
+            let values = [state.t_s].into_iter().chain(state.in_use).chain(state.capacity);
+            for value in values {
+                self.scratch.extend_from_slice(&value.to_bits().to_le_bytes());
+            }
+            self.points.push(&self.scratch);
+        }
+    }
+
+    /// The states of pool `p`, read back in the order appended.
+    fn pool_points(&self, p: usize) -> std::io::Result<Vec<UtilizationPoint>> {
+        if let Some(e) = self.points.error() {
+            return Err(std::io::Error::new(e.kind(), e.to_string()));
+        }
+        let pools = self.names.len().max(1) as u64;
+        let mut out = Vec::new();
+        let mut records = self.points.records();
+        let mut k = 0u64;
+        while let Some(record) = records.next_record() {
+            let record = record?;
+            if k % pools == p as u64 {
+                let mut values = record
+                    .chunks_exact(8)
+                    .map(|c| f64::from_bits(u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))));
+                let mut next = || values.next().unwrap_or(0.0);
+                out.push(UtilizationPoint {
+                    t_s: next(),
+                    in_use: std::array::from_fn(|_| next()),
+                    capacity: std::array::from_fn(|_| next()),
+                });
+            }
+            k += 1;
+        }
+        Ok(out)
+    }
+}
+
+impl UtilizationPanels for SpilledUtilization {
+    fn pool_count(&self) -> usize {
+        self.names.len()
+    }
+
+    fn omitted(&self) -> usize {
+        self.omitted
+    }
+
+    fn incidents(&self) -> &[IncidentWindow] {
+        &self.incidents
+    }
+
+    fn for_each_pool(
+        &self,
+        visit: &mut dyn FnMut(&PoolUtilization) -> Result<(), ChartError>,
+    ) -> Result<(), ChartError> {
+        for (p, name) in self.names.iter().enumerate() {
+            visit(&PoolUtilization {
+                pool: name.clone(),
+                points: self.pool_points(p)?,
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// What a stacked layer shows.
@@ -173,8 +309,8 @@ fn caption(pool: &str, points: &[&UtilizationPoint]) -> String {
 const HEADROOM: f64 = 1.1;
 
 /// Pixel size of the chart.
-pub(super) fn size(chart: &UtilizationChart) -> (u32, u32) {
-    let panels = chart.pools.len().max(1) as u32;
+pub(super) fn size(chart: &(impl UtilizationPanels + ?Sized)) -> (u32, u32) {
+    let panels = chart.pool_count().max(1) as u32;
     (
         WIDTH,
         frame::header_h(&legend(chart), WIDTH) + PANEL_H * panels + style::FOOTER_H,
@@ -182,7 +318,7 @@ pub(super) fn size(chart: &UtilizationChart) -> (u32, u32) {
 }
 
 /// The figure legend: the tier layers, capacity, and incidents when there are any.
-fn legend(chart: &UtilizationChart) -> Vec<LegendItem> {
+fn legend(chart: &(impl UtilizationPanels + ?Sized)) -> Vec<LegendItem> {
     let mut legend: Vec<LegendItem> = LAYERS.iter().map(|l| l.legend()).collect();
     legend.push(LegendItem::new(
         "owned/reserved capacity",
@@ -192,39 +328,51 @@ fn legend(chart: &UtilizationChart) -> Vec<LegendItem> {
         "burst limit (+ on-demand, spot)",
         Swatch::Dashed(REFERENCE),
     ));
-    if !chart.incidents.is_empty() {
+    if !chart.incidents().is_empty() {
         legend.push(LegendItem::new("incident", Swatch::Incident));
     }
     legend
 }
 
 /// Draws the chart on `root`.
-pub(super) fn draw<DB: DrawingBackend>(chart: &UtilizationChart, root: &Area<DB>) -> Result<(), ChartError> {
+pub(super) fn draw<DB: DrawingBackend>(
+    chart: &(impl UtilizationPanels + ?Sized),
+    root: &Area<DB>,
+) -> Result<(), ChartError> {
     let legend = legend(chart);
     let title = panel_title(
         UtilizationChart::TITLE,
-        chart.pools.len(),
-        chart.omitted,
+        chart.pool_count(),
+        chart.omitted(),
         "largest pools",
     );
     let body = frame::figure(root, &title, &legend)?;
-    if chart.pools.is_empty() {
+    if chart.pool_count() == 0 {
         return frame::no_data(&body, "no GPU pools to show");
     }
-    let times = chart.pools.iter().flat_map(|p| p.points.iter().map(|q| q.t_s));
-    let range = frame::time_range(times);
-    let panels = body.split_evenly((chart.pools.len(), 1));
-    for (pool, area) in chart.pools.iter().zip(&panels) {
+    // The time axis spans every pool's points: a first pass keeps their extremes.
+    let mut span: Option<(f64, f64)> = None;
+    chart.for_each_pool(&mut |pool| {
+        let times = pool.points.iter().map(|q| q.t_s);
+        span = frame::finite_span(times.chain(span.into_iter().flat_map(|(lo, hi)| [lo, hi])));
+        Ok(())
+    })?;
+    let range = frame::time_range(span.into_iter().flat_map(|(lo, hi)| [lo, hi]));
+    let panels = body.split_evenly((chart.pool_count(), 1));
+    let mut areas = panels.iter();
+    chart.for_each_pool(&mut |pool| {
+        let Some(area) = areas.next() else {
+            return Ok(());
+        };
         let points = sorted(&pool.points);
         let plot_area = frame::panel(area, &caption(&pool.pool, &points), &[])?;
         match &range {
             Some((time, x)) if !points.is_empty() => {
-                draw_pool(&plot_area, &points, &chart.incidents, *time, x.clone())?;
+                draw_pool(&plot_area, &points, chart.incidents(), *time, x.clone())
             }
-            _ => frame::no_data(&plot_area, "no utilization recorded for this pool")?,
+            _ => frame::no_data(&plot_area, "no utilization recorded for this pool"),
         }
-    }
-    Ok(())
+    })
 }
 
 /// The points with a finite time, in time order.

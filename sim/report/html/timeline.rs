@@ -13,12 +13,18 @@
 //!
 //! Shown decisions keep their time order; each run of left-out decisions between two shown
 //! ones becomes one row counting them by kind. `decisions.csv` always has them all.
+//!
+//! The log is on disk and read twice as a stream: once to choose the shown decisions (the best
+//! [`MAX_SHOWN`] candidates and [`MAX_ROUTES_SHOWN`] route changes are kept as they come), once to
+//! lay out the rows, so the memory the timeline takes does not grow with the log.
 
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt::Write as _;
+use std::io;
 
 use super::markup::{DASH, clip, clock, count, escape};
-use crate::policy::{Decision, DecisionKind};
+use crate::policy::{Decision, DecisionKind, DecisionLog};
 
 /// The most decisions the timeline shows.
 pub const MAX_SHOWN: usize = 300;
@@ -49,9 +55,9 @@ pub(super) struct Span {
 
 /// A row of the timeline.
 #[derive(Debug, PartialEq)]
-pub(super) enum Row<'a> {
+pub(super) enum Row {
     /// A decision, shown.
-    Shown(&'a Decision),
+    Shown(Decision),
     /// Consecutive decisions left out.
     Omitted(Omitted),
 }
@@ -104,47 +110,98 @@ fn rank(kind: DecisionKind, near: f64) -> Option<u8> {
     })
 }
 
-/// Which decisions of `log` the timeline shows (see the module documentation).
-fn shown(log: &[Decision], spans: &[Span]) -> Vec<bool> {
-    let mut candidates: Vec<(u8, f64, usize)> = log
-        .iter()
-        .enumerate()
-        .filter_map(|(i, d)| {
-            let near = distance(d.time.as_secs_f64(), spans);
-            Some((rank(d.kind, near)?, near, i))
-        })
-        .collect();
-    candidates.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let mut shown = vec![false; log.len()];
-    let mut routes = 0;
-    let mut taken = 0;
-    for &(_, _, i) in &candidates {
-        if taken == MAX_SHOWN {
-            break;
-        }
-        if log[i].kind == DecisionKind::RouteChange {
-            if routes == MAX_ROUTES_SHOWN {
-                continue;
-            }
-            routes += 1;
-        }
-        shown[i] = true;
-        taken += 1;
+/// Reads a log in order, handing each decision to the visitor; a log on disk may fail.
+type ReadLog<'a> = dyn Fn(&mut dyn FnMut(&Decision)) -> io::Result<()> + 'a;
+
+/// A decision's place in the order the timeline picks from: rank, distance, then log order.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    rank: u8,
+    near: f64,
+    index: u64,
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.rank.cmp(&other.rank))
+            .then(self.near.total_cmp(&other.near))
+            .then(self.index.cmp(&other.index))
     }
-    shown
+}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Candidate {}
+
+/// The `cap` first candidates in the timeline's order among those offered, kept as they come.
+struct Best {
+    cap: usize,
+    /// The worst kept on top, to be dropped when a better one comes.
+    kept: BinaryHeap<Candidate>,
+}
+
+impl Best {
+    fn new(cap: usize) -> Self {
+        Best {
+            cap,
+            kept: BinaryHeap::with_capacity(cap + 1),
+        }
+    }
+
+    fn offer(&mut self, candidate: Candidate) {
+        self.kept.push(candidate);
+        if self.kept.len() > self.cap {
+            self.kept.pop();
+        }
+    }
+}
+
+/// Which decisions of the log the timeline shows, by their index in it (see the module
+/// documentation). Taking candidates in order and skipping route changes past
+/// [`MAX_ROUTES_SHOWN`] shows the first [`MAX_SHOWN`] of the other candidates and the first
+/// route changes merged, so only those need keeping.
+fn shown(read: &ReadLog<'_>, spans: &[Span]) -> io::Result<BTreeSet<u64>> {
+    let mut routes = Best::new(MAX_ROUTES_SHOWN);
+    let mut others = Best::new(MAX_SHOWN);
+    let mut index = 0;
+    read(&mut |d| {
+        let near = distance(d.time.as_secs_f64(), spans);
+        if let Some(rank) = rank(d.kind, near) {
+            let candidate = Candidate { rank, near, index };
+            match d.kind {
+                DecisionKind::RouteChange => routes.offer(candidate),
+                _ => others.offer(candidate),
+            }
+        }
+        index += 1;
+    })?;
+    let mut candidates: Vec<Candidate> = routes.kept.into_iter().chain(others.kept).collect();
+    candidates.sort();
+    Ok(candidates.iter().take(MAX_SHOWN).map(|c| c.index).collect())
 }
 
 /// The timeline's rows: shown decisions in time order, with the left-out ones between them
 /// folded into [`Row::Omitted`] rows.
-pub(super) fn rows<'a>(log: &'a [Decision], spans: &[Span]) -> Vec<Row<'a>> {
-    let shown = shown(log, spans);
+fn rows_of(read: &ReadLog<'_>, spans: &[Span]) -> io::Result<Vec<Row>> {
+    let shown = shown(read, spans)?;
     let mut rows = Vec::new();
     let mut gap: Option<Omitted> = None;
-    for (d, show) in log.iter().zip(shown) {
+    let mut index = 0;
+    read(&mut |d| {
         let t = d.time.as_secs_f64();
-        if show {
+        if shown.contains(&index) {
             rows.extend(gap.take().map(Row::Omitted));
-            rows.push(Row::Shown(d));
+            rows.push(Row::Shown(d.clone()));
         } else {
             let g = gap.get_or_insert_with(|| Omitted {
                 first_s: t,
@@ -153,9 +210,15 @@ pub(super) fn rows<'a>(log: &'a [Decision], spans: &[Span]) -> Vec<Row<'a>> {
             *g.by_kind.entry(d.kind).or_default() += 1;
             g.last_s = t;
         }
-    }
+        index += 1;
+    })?;
     rows.extend(gap.map(Row::Omitted));
-    rows
+    Ok(rows)
+}
+
+/// The timeline's rows of `log`, read from its spill file.
+pub(super) fn rows(log: &DecisionLog, spans: &[Span]) -> io::Result<Vec<Row>> {
+    rows_of(&|visit| log.for_each(visit), spans)
 }
 
 /// A kind of decision as readers say it, singular or plural by `n`.
@@ -177,14 +240,14 @@ fn kind_words(kind: DecisionKind, n: u64) -> String {
 }
 
 /// Writes the timeline of `log` as a note and a table.
-pub(super) fn write(out: &mut String, log: &[Decision], spans: &[Span]) {
+pub(super) fn write(out: &mut String, log: &DecisionLog, spans: &[Span]) -> io::Result<()> {
     if log.is_empty() {
         out.push_str("<p>The policy took no logged decisions in this run.</p>\n");
-        return;
+        return Ok(());
     }
-    let rows = rows(log, spans);
+    let rows = rows(log, spans)?;
     let shown = rows.iter().filter(|r| matches!(r, Row::Shown(_))).count();
-    let _ = writeln!(out, "<p class=\"note\">{}</p>", note(shown, log.len()));
+    let _ = writeln!(out, "<p class=\"note\">{}</p>", note(shown, log.len() as usize));
     out.push_str(
         "<div class=\"scroll\"><table class=\"timeline\">\n<thead><tr><th>time</th><th>kind</th>\
          <th>subject</th><th>choice</th><th>alternatives (score)</th><th>reason</th></tr></thead>\n<tbody>\n",
@@ -196,6 +259,7 @@ pub(super) fn write(out: &mut String, log: &[Decision], spans: &[Span]) {
         }
     }
     out.push_str("</tbody></table></div>\n");
+    Ok(())
 }
 
 /// What the timeline shows of the log.
@@ -279,6 +343,18 @@ mod tests {
     use super::*;
     use crate::kernel::SimTime;
 
+    /// The rows of a log held in memory.
+    fn rows(log: &[Decision], spans: &[Span]) -> Vec<Row> {
+        rows_of(
+            &|visit| {
+                log.iter().for_each(visit);
+                Ok(())
+            },
+            spans,
+        )
+        .unwrap()
+    }
+
     fn decision(t_s: u64, kind: DecisionKind) -> Decision {
         Decision {
             time: SimTime::from_nanos(t_s * 1_000_000_000),
@@ -330,7 +406,7 @@ mod tests {
         let shown: Vec<&Decision> = rows
             .iter()
             .filter_map(|r| match r {
-                Row::Shown(d) => Some(*d),
+                Row::Shown(d) => Some(d),
                 Row::Omitted(_) => None,
             })
             .collect();
@@ -374,8 +450,8 @@ mod tests {
             .filter(|d| d.kind != DecisionKind::Scale)
             .cloned()
             .collect();
-        let rows = super::rows(&few, &spans);
-        let routes = rows
+        let few_rows = self::rows(&few, &spans);
+        let routes = few_rows
             .iter()
             .filter(|r| matches!(r, Row::Shown(d) if d.kind == DecisionKind::RouteChange))
             .count();
@@ -389,5 +465,60 @@ mod tests {
         assert!(html.starts_with(&format!("<td title=\"{long}\">")));
         assert!(html.contains('…'));
         assert_eq!(cell("a<b", 10), "<td>a&lt;b</td>");
+    }
+
+    /// The order the timeline used to pick in, over the whole log in memory: every candidate
+    /// sorted, taken in order, route changes past their cap skipped.
+    fn picked_greedily(log: &[Decision], spans: &[Span]) -> BTreeSet<u64> {
+        let mut candidates: Vec<Candidate> = log
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                let near = distance(d.time.as_secs_f64(), spans);
+                Some(Candidate {
+                    rank: rank(d.kind, near)?,
+                    near,
+                    index: i as u64,
+                })
+            })
+            .collect();
+        candidates.sort();
+        let (mut picked, mut routes) = (BTreeSet::new(), 0);
+        for c in candidates {
+            if picked.len() == MAX_SHOWN {
+                break;
+            }
+            if log[c.index as usize].kind == DecisionKind::RouteChange {
+                if routes == MAX_ROUTES_SHOWN {
+                    continue;
+                }
+                routes += 1;
+            }
+            picked.insert(c.index);
+        }
+        picked
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn keeping_the_best_as_they_come_picks_what_sorting_the_whole_log_picks(
+            log in proptest::collection::vec((0..11usize, 0..20_000u64), 0..1_500),
+        ) {
+            let spans = [Span { start_s: 5_000.0, end_s: 6_000.0 }, Span { start_s: 15_000.0, end_s: 15_000.0 }];
+            let log: Vec<Decision> = log
+                .into_iter()
+                .map(|(kind, t)| decision(t, DecisionKind::ALL[kind]))
+                .collect();
+            let streamed = shown(
+                &|visit| {
+                    log.iter().for_each(visit);
+                    Ok(())
+                },
+                &spans,
+            )
+            .unwrap();
+            proptest::prop_assert_eq!(streamed, picked_greedily(&log, &spans));
+        }
     }
 }

@@ -16,10 +16,10 @@ impl Jobs {
     /// The job written one by one in the scenario as `name`. (Source jobs are not searched:
     /// their generated names may repeat a single job's.)
     pub fn single_named(&self, name: &str) -> Option<JobId> {
-        self.jobs[..self.singles]
-            .iter()
-            .position(|j| j.def.name == name)
-            .map(job_id)
+        (self.jobs.indexed())
+            .take_while(|(job, _)| job.index() < self.singles)
+            .find(|(_, j)| j.def.name == name)
+            .map(|(job, _)| job)
     }
 
     /// The tier of `pool` whose GPUs `job` holds, if it holds GPUs there.
@@ -33,13 +33,9 @@ impl Jobs {
 
     /// Jobs holding GPUs of `tier` in `pool`, lowest priority first.
     pub fn holders(&self, pool: PoolId, tier: Tier) -> Vec<JobId> {
-        let mut holders: Vec<JobId> = self
-            .ids()
-            .filter(|&j| {
-                self.jobs[j.index()]
-                    .holding
-                    .is_some_and(|h| h.pool == pool && h.tier == tier)
-            })
+        let mut holders: Vec<JobId> = (self.jobs.indexed())
+            .filter(|(_, state)| state.holding.is_some_and(|h| h.pool == pool && h.tier == tier))
+            .map(|(j, _)| j)
             .collect();
         holders.sort_by_key(|&j| (self.jobs[j.index()].def.priority, j));
         holders
@@ -79,8 +75,9 @@ impl Jobs {
 
     /// Jobs holding GPUs at `site`, in job order.
     pub fn holders_at(&self, site: SiteId) -> Vec<JobId> {
-        self.ids()
-            .filter(|&j| self.jobs[j.index()].holding.is_some_and(|h| h.site == site))
+        (self.jobs.indexed())
+            .filter(|(_, state)| state.holding.is_some_and(|h| h.site == site))
+            .map(|(j, _)| j)
             .collect()
     }
 }
@@ -90,7 +87,8 @@ impl Jobs {
     /// Jobs waiting or holding GPUs, as policies see them.
     pub fn infos(&self, estate: &Estate) -> Vec<JobInfo> {
         let mut out = Vec::new();
-        for (j, state) in self.jobs.iter().enumerate() {
+        for (job, state) in self.jobs.indexed() {
+            let j = job.index();
             let status = match state.phase {
                 Phase::Waiting => JobStatus::Waiting,
                 Phase::Staging | Phase::Restoring | Phase::Running | Phase::Checkpointing => {
@@ -113,7 +111,7 @@ impl Jobs {
             });
             let request = self.place_request(SimTime::ZERO, j);
             out.push(JobInfo {
-                id: job_id(j),
+                id: job,
                 name: state.def.name.clone(),
                 class: state.def.class,
                 gpus: state.def.gpus,
@@ -188,7 +186,7 @@ impl Jobs {
 
     /// Lifts every restore pin: a site came back, so every choice is open again.
     pub fn clear_restore_pins(&mut self) {
-        for state in &mut self.jobs {
+        for state in self.jobs.iter_mut() {
             state.pinned_site = None;
         }
     }

@@ -12,7 +12,7 @@ use super::*;
 impl Jobs {
     /// Builds the jobs and job sources of a resolved scenario.
     pub fn build(resolved: &Resolved, streams: &RngStreams) -> Self {
-        let mut jobs = Vec::new();
+        let mut jobs = JobStore::default();
         let mut sources = Vec::new();
         for (index, spec) in resolved.spec().jobs.iter().enumerate() {
             let template = template(spec, resolved.names());
@@ -52,8 +52,11 @@ impl Jobs {
             });
         }
         Jobs {
-            singles: jobs.len(),
+            singles: jobs.made(),
             jobs,
+            rows: JobRows::default(),
+            ended: Vec::new(),
+            horizon: SimTime::ZERO.saturating_add(resolved.spec().horizon),
             interruptions: Vec::new(),
             sources,
             waiting: Vec::new(),

@@ -61,7 +61,7 @@ impl Jobs {
         source: SourceId,
     ) -> Result<(), JobsError> {
         let s = source.0 as usize;
-        if self.jobs.len() >= MAX_JOBS {
+        if self.jobs.made() >= MAX_JOBS {
             return Err(JobsError::TooMany {
                 source_name: self.sources[s].name.clone(),
             });
@@ -106,9 +106,8 @@ impl Jobs {
                 *next += 1;
             }
         }
-        self.jobs.push(JobState::new(def));
+        let job = self.jobs.push(JobState::new(def));
         self.schedule_source(ctx, s, now)?;
-        let job = job_id(self.jobs.len() - 1);
         match unknown_accelerators {
             // Running it elsewhere would replay a different workload than the trace's.
             Some(wanted) => {
@@ -208,6 +207,7 @@ impl Jobs {
         state.enter_phase(Phase::Completed, now);
         state.record.ended = Some(now);
         state.timer = state.timer.wrapping_add(1);
+        self.note_ended(job);
         self.place_waiting(ctx, estate, decider)
     }
 
@@ -232,6 +232,15 @@ impl Jobs {
             why.clone(),
         );
         state.record.note = why;
+        self.note_ended(job);
+    }
+
+    /// Marks a source job that ended to leave memory once nothing of it is in flight
+    /// ([`Jobs::retire_ended`]).
+    fn note_ended(&mut self, job: JobId) {
+        if job.index() >= self.singles {
+            self.ended.push(job);
+        }
     }
 
     /// Gives the job's GPUs back, accounting the time held.
@@ -379,7 +388,9 @@ impl Jobs {
         job: JobId,
         placement: u32,
     ) -> Result<(), KernelError> {
-        let state = &self.jobs[job.index()];
+        let Some(state) = self.jobs.get(job.index()) else {
+            return Ok(());
+        };
         match state.evicting {
             Some(cause) if state.placement == placement && state.holding.is_some() => {
                 self.interrupt(ctx, estate, decider, job, cause)

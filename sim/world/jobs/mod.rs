@@ -34,20 +34,24 @@ mod event;
 mod lifecycle;
 mod placement;
 mod progress;
+mod store;
 
 pub use event::{JobEvent, SourceId};
+pub use store::JobStore;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::infra::estate::{AllocationId, Estate};
-use crate::infra::ledger::Payer;
+use crate::infra::ledger::{Payer, TransferCost};
 use crate::infra::network::{FlowId, Route};
 use crate::kernel::{Context, KernelError, SimDuration, SimTime, StreamRng};
-use crate::metrics::job::{Interruption, JobOutcome, JobRecord};
+use crate::metrics::job::{Interruption, JobClassSummary, JobOutcome, JobRecord, JobTotals, JobView};
+use crate::metrics::record::{JobRow, JobRows};
 use crate::policy::Decider;
 use crate::scenario::resolve::ResolvedJobTrace;
 use crate::vocab::JobId;
 use crate::vocab::Tier;
+use crate::vocab::WorkloadClass;
 use crate::vocab::ids::{DatasetId, PoolId, SiteId};
 use crate::workload::job::MAX_JOBS;
 use crate::workload::job::{DurationDist, InterruptCause, JobDef};
@@ -195,6 +199,22 @@ impl JobState {
         }
     }
 
+    /// The job's row of `jobs.csv`, its deadline judged at `horizon` unless it completed.
+    fn into_row(self, horizon: SimTime) -> JobRow {
+        // Read before the record is moved out: the deadline is judged on when the job ended.
+        let deadline_missed = self.def.deadline.map(|_| self.deadline_missed(horizon));
+        JobRow {
+            class: self.def.class,
+            gpus: self.def.gpus,
+            work_gpu_hours: self.def.work_gpu_hours(),
+            outcome: self.outcome(),
+            placed: self.last_placement,
+            deadline_missed,
+            name: self.def.name,
+            record: self.record,
+        }
+    }
+
     /// Where the job stands, for reports.
     pub fn outcome(&self) -> JobOutcome {
         match self.phase {
@@ -252,10 +272,17 @@ struct Source {
     made: u64,
 }
 
-/// Every job of a run and the sources that create them.
+/// The jobs of a run and the sources that create them.
 pub struct Jobs {
-    /// Jobs in order of creation; a job's index is its workload id in the ledger.
-    pub jobs: Vec<JobState>,
+    /// The jobs alive (and every job written one by one in the scenario), by index: a job's
+    /// index is its workload id in the ledger.
+    pub jobs: JobStore,
+    /// The rows of the jobs that left the store, on disk.
+    rows: JobRows,
+    /// Source jobs that ended and have not left the store yet.
+    ended: Vec<JobId>,
+    /// The end of the run, against which a failed job's deadline is judged.
+    horizon: SimTime,
     /// Every interruption, in time order.
     pub interruptions: Vec<Interruption>,
     /// Jobs written one by one in the scenario come first; source jobs follow.
@@ -267,15 +294,74 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Every job's id, in order of creation.
-    fn ids(&self) -> impl Iterator<Item = JobId> + use<> {
-        (0..self.jobs.len()).map(job_id)
+    /// Every live job's id, in order of creation.
+    fn ids(&self) -> Vec<JobId> {
+        self.jobs.ids()
     }
-}
 
-/// The id of the job at `index` of the arena; there are at most [`MAX_JOBS`], so it fits.
-fn job_id(index: usize) -> JobId {
-    JobId(index as u32)
+    /// Moves out of memory each ended source job that nothing is in flight for (a checkpoint
+    /// copy still travelling keeps it until it lands): its row goes to the spill file, its
+    /// state is dropped, and an event that still names it is ignored. The jobs written one by
+    /// one in the scenario stay, since incidents may name them.
+    pub fn retire_ended(&mut self) {
+        let mut k = 0;
+        while k < self.ended.len() {
+            let job = self.ended[k];
+            let busy =
+                (self.jobs.get(job.index())).is_some_and(|s| s.replica_flow.is_some() || !s.flows.is_empty());
+            if busy {
+                k += 1;
+                continue;
+            }
+            self.ended.swap_remove(k);
+            if let Some(state) = self.jobs.remove(job) {
+                self.rows.push(job.0, &state.into_row(self.horizon));
+            }
+        }
+    }
+
+    /// Every job's row: the rows of the jobs that left, then those of the jobs still in the
+    /// store as the run ended, which is left empty.
+    pub fn take_rows(&mut self) -> JobRows {
+        for job in self.ids() {
+            if let Some(state) = self.jobs.remove(job) {
+                self.rows.push(job.0, &state.into_row(self.horizon));
+            }
+        }
+        self.ended.clear();
+        std::mem::take(&mut self.rows)
+    }
+
+    /// The figures of each job class, over the jobs that left and those alive, as of the end
+    /// of the run.
+    pub fn class_summaries(
+        &self,
+        cost_of_class: impl Fn(WorkloadClass) -> (f64, TransferCost),
+    ) -> std::io::Result<BTreeMap<&'static str, JobClassSummary>> {
+        let mut totals = JobTotals::default();
+        self.rows.for_each_appended(|_, row| {
+            totals.add(JobView {
+                class: row.class,
+                outcome: row.outcome,
+                deadline_missed: row.deadline_missed == Some(true),
+                record: &row.record,
+            })
+        })?;
+        for view in self.views(self.horizon) {
+            totals.add(view);
+        }
+        Ok(totals.summaries(cost_of_class))
+    }
+
+    /// Bytes held for the rows of the jobs that left (a write buffer).
+    pub fn rows_memory_bytes(&self) -> u64 {
+        self.rows.memory_bytes()
+    }
+
+    /// The first error met writing the rows of the jobs that left.
+    pub fn spill_error(&self) -> Option<&std::io::Error> {
+        self.rows.spill_error()
+    }
 }
 
 /// The most GPUs free in one tier of one pool at a site that is up.
@@ -355,8 +441,8 @@ impl Jobs {
 
     /// Schedules every job's submission and every source's first arrival.
     pub fn start<E: From<JobEvent>>(&mut self, ctx: &mut Context<'_, E>) -> Result<(), KernelError> {
-        for (j, job) in self.jobs.iter().enumerate() {
-            let submit = JobEvent::Submit { job: job_id(j) };
+        for (job_id, job) in self.jobs.indexed() {
+            let submit = JobEvent::Submit { job: job_id };
             ctx.schedule_at(job.def.submit.max(ctx.now()), submit.into())?;
         }
         for s in 0..self.sources.len() {

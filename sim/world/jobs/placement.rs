@@ -218,7 +218,7 @@ impl Jobs {
     pub(super) fn place_request(&self, now: SimTime, j: usize) -> PlaceRequest<'_> {
         let def = &self.jobs[j].def;
         PlaceRequest {
-            id: job_id(j),
+            id: JobId(j as u32),
             job: &def.name,
             class: def.class,
             gpus: def.gpus,
@@ -399,7 +399,9 @@ impl Jobs {
         placement: u32,
         flow: FlowId,
     ) -> Result<(), KernelError> {
-        let state = &mut self.jobs[job.index()];
+        let Some(state) = self.jobs.get_mut(job.index()) else {
+            return Ok(());
+        };
         if state.placement != placement || state.phase != Phase::Staging {
             return Ok(());
         }

@@ -67,7 +67,10 @@ impl Jobs {
         job: JobId,
         timer: u32,
     ) -> Result<(), KernelError> {
-        let state = &self.jobs[job.index()];
+        // A job that ended and left memory has no timer.
+        let Some(state) = self.jobs.get(job.index()) else {
+            return Ok(());
+        };
         if state.timer != timer {
             return Ok(());
         }
@@ -173,7 +176,9 @@ impl Jobs {
 
     /// A checkpoint copy reached `site`.
     pub fn replica_done(&mut self, job: JobId, site: SiteId, progress_ns: u64) {
-        let state = &mut self.jobs[job.index()];
+        let Some(state) = self.jobs.get_mut(job.index()) else {
+            return;
+        };
         state.replica_flow = None;
         match state.copies.iter_mut().find(|(at, _)| *at == site) {
             Some(copy) => copy.1 = copy.1.max(progress_ns),
