@@ -23,6 +23,11 @@ use rayon::prelude::*;
 const QUICKSTART: &str = include_str!("../scenarios/quickstart.ron");
 const QUICKSTART_PATH: &str = "scenarios/quickstart.ron";
 
+/// Freed memory goes back to the system, so peak RSS follows live memory rather than the run's
+/// length (see `Cargo.toml`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "hybridsim",

@@ -618,6 +618,88 @@ proptest::proptest! {
         let x = f64::from_bits(bits);
         proptest::prop_assert_eq!(round_half_up(x), x.round() as u64, "{}", x);
     }
+
+    /// Thinning's squeeze is exact: at any time, under any profile, the rate lies within the
+    /// bounds checked before it, so a candidate is kept or dropped as the rate alone decides.
+    #[test]
+    fn diurnal_rate_lies_within_its_squeeze_bounds(
+        trough in 0.0f64..1e6,
+        swing in 0.0f64..1e6,
+        period_ns in 1u64..=u64::MAX,
+        peak_at_ns in 0u64..=u64::MAX,
+        at_ns in 0u64..=u64::MAX,
+    ) {
+        let spec = ArrivalSpec::Diurnal {
+            peak: rate(&format!("{}/s", trough + swing)),
+            trough: rate(&format!("{trough}/s")),
+            period: SimDuration::from_nanos(period_ns),
+            peak_at: SimDuration::from_nanos(peak_at_ns),
+        };
+        let Source::Diurnal(d) = process(&spec).source else { unreachable!() };
+        for t in [at_ns, at_ns / period_ns * period_ns, at_ns.saturating_add(1)] {
+            let t = SimTime::from_nanos(t);
+            let (low, high) = d.rate_bounds_at(t);
+            let rate = d.rate_at(t);
+            proptest::prop_assert!(low <= rate && rate <= high, "{} <= {} <= {}", low, rate, high);
+        }
+    }
+}
+
+/// The squeeze changes no decision: arrivals are those of plain thinning against the rate, from
+/// the same stream, one for one.
+#[test]
+fn diurnal_thinning_keeps_what_the_rate_alone_keeps() {
+    use rand::Rng;
+    let Source::Diurnal(d) = process(&diurnal()).source else {
+        unreachable!()
+    };
+    let exp = d.gap.unwrap();
+    let (mut squeezed, mut plain) = (rng("squeeze"), rng("squeeze"));
+    let (mut t_squeezed, mut t_plain) = (SimTime::ZERO, SimTime::ZERO);
+    for _ in 0..200_000 {
+        t_squeezed = d.next(t_squeezed, &mut squeezed).unwrap();
+        t_plain = loop {
+            t_plain = after(t_plain, draw(&exp, &mut plain).unwrap()).unwrap();
+            if plain.random::<f64>() * d.peak < d.rate_at(t_plain) {
+                break t_plain;
+            }
+        };
+        assert_eq!(t_squeezed, t_plain);
+    }
+}
+
+/// Around the profile's turning points and where the polynomial's folding switches (peak,
+/// trough, quarter periods), and just before a period ends, the rate lies within its bounds,
+/// and the bounds are tight.
+#[test]
+fn diurnal_rate_lies_within_its_bounds_where_the_approximation_folds() {
+    let spec = ArrivalSpec::Diurnal {
+        peak: rate("20/s"),
+        trough: rate("0/s"),
+        period: SimDuration::from_nanos(86_400_000_000_007),
+        peak_at: SimDuration::from_hours(15),
+    };
+    let Source::Diurnal(d) = process(&spec).source else {
+        unreachable!()
+    };
+    let period = 86_400_000_000_007u128;
+    let peak_at = 15 * 3_600_000_000_000u128;
+    for quarter in 0..=4u128 {
+        let edge = peak_at + quarter * period / 4;
+        for t in edge.saturating_sub(3)..=edge + 3 {
+            let t = SimTime::from_nanos(t as u64);
+            let (low, high) = d.rate_bounds_at(t);
+            let rate = d.rate_at(t);
+            assert!(
+                low <= rate && rate <= high,
+                "quarter {quarter}: {low} <= {rate} <= {high}"
+            );
+            assert!(
+                high - low < 20.0 * 1e-6,
+                "quarter {quarter}: bounds {low}..{high} are tight"
+            );
+        }
+    }
 }
 
 #[test]
