@@ -26,16 +26,19 @@ fn incidents() -> Vec<IncidentWindow> {
             label: "eu-west outage".into(),
             start_s: 6.0 * HOUR,
             end_s: 7.5 * HOUR,
+            services: None,
         },
         IncidentWindow {
             label: "spot price spike".into(),
             start_s: 15.0 * HOUR,
             end_s: 16.0 * HOUR,
+            services: None,
         },
         IncidentWindow {
             label: "backhaul loss".into(),
             start_s: 16.25 * HOUR,
             end_s: 16.75 * HOUR,
+            services: None,
         },
     ]
 }
@@ -545,6 +548,34 @@ fn request_rate_chart_renders() {
     );
 }
 
+/// A panel per service shades only the incidents that affect its service; one whose services
+/// are not known is shaded on every panel.
+#[test]
+fn per_service_panels_shade_the_incidents_of_their_service() {
+    let labels = |chart_incidents: Vec<IncidentWindow>, label: &str| {
+        let latency = LatencyChart {
+            incidents: chart_incidents.clone(),
+            ..latency()
+        };
+        let rates = RequestRateChart {
+            incidents: chart_incidents,
+            ..requests()
+        };
+        let count = |texts: Vec<String>| texts.iter().filter(|t| *t == label).count();
+        (count(renders(&latency)), count(renders(&rates)))
+    };
+    let outage = |services: Option<Vec<String>>| {
+        vec![IncidentWindow {
+            services,
+            ..incidents()[0].clone()
+        }]
+    };
+    let everywhere = labels(outage(None), "eu-west outage");
+    assert_eq!(everywhere, (latency().services.len(), requests().services.len()));
+    assert_eq!(labels(outage(Some(vec!["chat".into()])), "eu-west outage"), (1, 1));
+    assert_eq!(labels(outage(Some(vec![])), "eu-west outage"), (0, 0));
+}
+
 #[test]
 fn degenerate_request_rate_input_does_not_panic() {
     let p = |t_s: f64, v: f64| RequestPoint {
@@ -593,21 +624,25 @@ fn degenerate_latency_input_does_not_panic() {
             label: "backwards".into(),
             start_s: 500.0,
             end_s: 100.0,
+            services: None,
         },
         IncidentWindow {
             label: "far away".into(),
             start_s: 1e9,
             end_s: 2e9,
+            services: None,
         },
         IncidentWindow {
             label: "nan".into(),
             start_s: f64::NAN,
             end_s: 1.0,
+            services: None,
         },
         IncidentWindow {
             label: "instant".into(),
             start_s: 60.0,
             end_s: 60.0,
+            services: None,
         },
     ];
     let chart = LatencyChart {
@@ -1235,6 +1270,7 @@ fn many_incidents_merge_into_unlabelled_bands() {
                 label: format!("incident {i}"),
                 start_s: f64::from(i) * 86.4,
                 end_s: f64::from(i) * 86.4 + 60.0,
+                services: None,
             })
             .collect(),
         ..utilization()

@@ -80,6 +80,25 @@ pub struct IncidentWindow {
     /// which is drawn as a line; an incident lasting until the end of the run should end at
     /// the horizon.
     pub end_s: f64,
+    /// The services it affects, when known: a chart with a panel per service shades it only on
+    /// theirs, so a large estate's panels do not each carry every region's incidents. `None`:
+    /// on every panel.
+    pub services: Option<Vec<String>>,
+}
+
+impl IncidentWindow {
+    /// The incidents a panel of `service` shades.
+    pub(crate) fn on_service_panel(incidents: &[IncidentWindow], service: &str) -> Vec<IncidentWindow> {
+        incidents
+            .iter()
+            .filter(|i| {
+                i.services
+                    .as_ref()
+                    .is_none_or(|names| names.iter().any(|n| n == service))
+            })
+            .cloned()
+            .collect()
+    }
 }
 
 /// Why a chart could not be rendered. Input data never causes one: these are failures of

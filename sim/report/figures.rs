@@ -37,6 +37,7 @@ pub fn incident_windows(summary: &Summary) -> Vec<IncidentWindow> {
             label: i.name.clone(),
             start_s: i.start_s,
             end_s: i.end_s.unwrap_or(summary.horizon_s),
+            services: Some(i.affected_services.clone()),
         })
         .collect()
 }
@@ -709,6 +710,7 @@ mod tests {
             label: label.into(),
             start_s,
             end_s: start_s + 60.0,
+            services: None,
         }
     }
 

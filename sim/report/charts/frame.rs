@@ -511,6 +511,7 @@ mod tests {
             label: "x".into(),
             start_s: s,
             end_s: e,
+            services: None,
         };
         assert_eq!(band(&inc(-5.0, 5.0), time, &(0.0..10.0)), Some((0.0, 5.0)));
         assert_eq!(band(&inc(8.0, 3.0), time, &(0.0..10.0)), Some((3.0, 8.0)));

@@ -45,7 +45,7 @@ pub struct ServiceLatency {
 pub struct LatencyChart {
     /// The services.
     pub services: Vec<ServiceLatency>,
-    /// Incident windows shaded on every panel.
+    /// Incident windows, each shaded on the panels of the services it affects.
     pub incidents: Vec<IncidentWindow>,
     /// Services left out to keep the chart within [`MAX_PANELS`] panels.
     pub omitted: usize,
@@ -94,7 +94,8 @@ pub(super) fn draw<DB: DrawingBackend>(chart: &LatencyChart, root: &Area<DB>) ->
         let plot_area = frame::panel(area, &caption, &[])?;
         match (&range, max_ms(service)) {
             (Some((time, x)), Some(max)) => {
-                draw_service(&plot_area, service, &chart.incidents, *time, x.clone(), max)?;
+                let incidents = IncidentWindow::on_service_panel(&chart.incidents, &service.service);
+                draw_service(&plot_area, service, &incidents, *time, x.clone(), max)?;
             }
             _ => frame::no_data(&plot_area, "no latency measured for this service")?,
         }

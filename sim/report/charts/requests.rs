@@ -47,7 +47,7 @@ pub struct ServiceRequests {
 pub struct RequestRateChart {
     /// The services.
     pub services: Vec<ServiceRequests>,
-    /// Incident windows shaded on every panel.
+    /// Incident windows, each shaded on the panels of the services it affects.
     pub incidents: Vec<IncidentWindow>,
     /// Services left out to keep the chart within [`MAX_PANELS`](super::MAX_PANELS) panels.
     pub omitted: usize,
@@ -80,7 +80,8 @@ pub(super) fn draw<DB: DrawingBackend>(chart: &RequestRateChart, root: &Area<DB>
         let points = sorted(&service.points);
         match &range {
             Some((time, x)) if !points.is_empty() => {
-                draw_service(&plot_area, &points, &chart.incidents, *time, x.clone())?;
+                let incidents = IncidentWindow::on_service_panel(&chart.incidents, &service.service);
+                draw_service(&plot_area, &points, &incidents, *time, x.clone())?;
             }
             _ => frame::no_data(&plot_area, "no requests for this service")?,
         }

@@ -104,6 +104,7 @@ fn the_legend_names_each_run_then_each_reference_once() {
             label: "outage".into(),
             start_s: 0.0,
             end_s: 1.0,
+            services: None,
         }],
     );
     let labels: Vec<String> = legend(&chart).into_iter().map(|i| i.label).collect();
