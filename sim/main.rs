@@ -28,6 +28,20 @@ const QUICKSTART_PATH: &str = "scenarios/quickstart.ron";
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc 2's `mi_option_purge_delay` (its `mimalloc.h`), which the `-sys` crate does not
+/// name: how many milliseconds freed memory is kept before it goes back to the system (10 by
+/// default).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Returns freed memory to the system at once. Writing a run's outputs frees large buffers in
+/// quick succession (tables, then each chart); with the default delay they were still held when
+/// the next was allocated, and peak RSS grew with the outputs (25 → 33 MB for 10 sites, one
+/// month → four years, against 25 → 27.5 MB at once), for no measurable CPU time.
+fn return_freed_memory_at_once() {
+    // SAFETY: sets one integer option, which mimalloc allows at any time and from any thread.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+}
+
 #[derive(Parser)]
 #[command(
     name = "hybridsim",
@@ -165,6 +179,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    return_freed_memory_at_once();
     let cli = Cli::parse();
     match std::panic::catch_unwind(|| dispatch(cli)) {
         Ok(Ok(())) => ExitCode::from(exit::OK),
@@ -668,4 +683,24 @@ fn check(paths: &[PathBuf], seed: Option<u64>, junit: Option<&Path>, quiet: bool
     }
     tally.result().map_err(hybridsim::Error::from)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The option set is mimalloc's purge delay: it starts at the delay its header documents,
+    /// and takes the new value. A renumbered option would fail here rather than set another.
+    #[test]
+    fn the_purge_delay_is_the_option_set() {
+        // SAFETY: reads and sets one integer option, allowed at any time.
+        let before = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(before, 10, "mimalloc's default purge delay");
+        return_freed_memory_at_once();
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) },
+            0
+        );
+    }
 }

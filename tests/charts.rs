@@ -572,7 +572,10 @@ fn per_service_panels_shade_the_incidents_of_their_service() {
     };
     let everywhere = labels(outage(None), "eu-west outage");
     assert_eq!(everywhere, (latency().services.len(), requests().services.len()));
-    assert_eq!(labels(outage(Some(vec!["chat".into()])), "eu-west outage"), (1, 1));
+    assert_eq!(
+        labels(outage(Some(vec!["chat".into()])), "eu-west outage"),
+        (1, 1)
+    );
     assert_eq!(labels(outage(Some(vec![])), "eu-west outage"), (0, 0));
 }
 
