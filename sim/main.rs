@@ -35,8 +35,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Returns freed memory to the system at once. Writing a run's outputs frees large buffers in
 /// quick succession (tables, then each chart); with the default delay they were still held when
-/// the next was allocated, and peak RSS grew with the outputs (25 → 33 MB for 10 sites, one
-/// month → four years, against 25 → 27.5 MB at once), for no measurable CPU time.
+/// the next was allocated, and peak RSS grew with the outputs (28.8 → 32.6 MB for 10 sites at a
+/// hundredth of the synthetic estate's demand, one month → four years, against 25.1 → 27.8 MB
+/// at once), for no measurable CPU time.
 fn return_freed_memory_at_once() {
     // SAFETY: sets one integer option, which mimalloc allows at any time and from any thread.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
