@@ -87,3 +87,46 @@ fn charts_of_a_long_run_of_a_large_estate_keep_to_their_budget() {
         assert_eq!(last.t_s, 21.0 * 86_400.0);
     }
 }
+
+/// Every charge to a job reaches its row of `jobs.csv`, though a job's total leaves the ledger
+/// when the job does (so a long run's ended jobs cost no memory): over a week of ten sites,
+/// where jobs end and retire all along, each class's job rows add up to what the ledger charged
+/// the class, and the ledger keeps no total for any job.
+#[test]
+fn every_charge_to_a_job_reaches_its_row_though_its_total_leaves_the_ledger() {
+    use std::collections::BTreeMap;
+
+    use hybridsim::infra::ledger::Payer;
+
+    let shape = EstateShape::new(10, 7);
+    let scenario = load_str(&estate(&shape), Path::new("estate.ron")).unwrap();
+    let record = simulate(&scenario.resolve().unwrap(), shape.seed).unwrap().record;
+    let mut by_class = BTreeMap::new();
+    let rows = record.jobs.rows().unwrap();
+    record
+        .jobs
+        .for_each(|index, row| {
+            *by_class.entry(row.class).or_insert(0.0) += row.cost_usd;
+            let payer = Payer {
+                class: row.class,
+                workload: index,
+            };
+            assert_eq!(record.ledger.of_payer(payer), 0.0, "{} settled", row.name);
+        })
+        .unwrap();
+    let ended = rows.iter().filter(|r| r.record.ended.is_some()).count();
+    assert!(
+        ended >= 10,
+        "{ended} of {} jobs ended during the week",
+        rows.len()
+    );
+    assert!(by_class.len() >= 2, "{by_class:?}");
+    for (class, rows_usd) in by_class {
+        let charged = record.ledger.by_class()[&class];
+        assert!(charged > 0.0, "{class:?}");
+        assert!(
+            (rows_usd - charged).abs() <= 1e-9 * charged,
+            "{class:?}: rows {rows_usd} USD, ledger {charged} USD"
+        );
+    }
+}

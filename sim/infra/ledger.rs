@@ -242,6 +242,15 @@ impl Ledger {
         self.by_payer.get(&payer).copied().unwrap_or(0.0)
     }
 
+    /// Takes one workload's totals out of the ledger once no charge can reach it any more (a
+    /// job that ended and released everything it held): returns what it was charged, and the
+    /// ledger no longer holds a total for it, so that a long run's ended jobs cost no memory.
+    /// The class, category, tier and site totals keep its charges.
+    pub fn settle_payer(&mut self, payer: Payer) -> f64 {
+        self.transfer_by_payer.remove(&payer);
+        self.by_payer.remove(&payer).unwrap_or(0.0)
+    }
+
     /// What one workload paid for transfers.
     pub fn transfer_of_payer(&self, payer: Payer) -> TransferCost {
         self.transfer_by_payer.get(&payer).copied().unwrap_or_default()

@@ -9,7 +9,7 @@
 
 use std::io;
 
-use crate::infra::ledger::{Ledger, Payer};
+use crate::infra::ledger::Ledger;
 use crate::kernel::{SimDuration, SimTime};
 use crate::metrics::Summary;
 use crate::metrics::archive::WindowArchive;
@@ -62,14 +62,6 @@ impl RunRecord {
     pub fn windows_closed(&self) -> usize {
         self.windows.closed() as usize
     }
-
-    /// What `job`, the job at `index`, cost over every category charged to it.
-    pub fn job_cost(&self, index: u32, job: &JobRow) -> f64 {
-        self.ledger.of_payer(Payer {
-            class: job.class,
-            workload: index,
-        })
-    }
 }
 
 /// What a service recorded.
@@ -110,6 +102,8 @@ pub struct JobRow {
     pub placed: Option<(PoolId, Tier)>,
     /// Whether it missed its deadline (`None`: it has none).
     pub deadline_missed: Option<bool>,
+    /// What it cost over every category charged to it, in USD.
+    pub cost_usd: f64,
     /// Its timeline, interruptions and GPU time.
     pub record: JobRecord,
 }
@@ -225,6 +219,7 @@ impl JobRow {
             Some(false) => 1,
             Some(true) => 2,
         });
+        out.extend_from_slice(&self.cost_usd.to_bits().to_le_bytes());
         let r = &self.record;
         for time in [r.submitted, r.first_start, r.ended] {
             out.extend_from_slice(&time.map_or(u64::MAX, SimTime::as_nanos).to_le_bytes());
@@ -276,6 +271,7 @@ fn decode_row(bytes: &[u8]) -> io::Result<(u32, JobRow)> {
         1 => Some(false),
         _ => Some(true),
     };
+    let cost_usd = f64::from_bits(u64::from_le_bytes(r.take()?));
     let mut time = || -> io::Result<Option<SimTime>> {
         let ns = u64::from_le_bytes(r.take()?);
         Ok((ns != u64::MAX).then_some(SimTime::from_nanos(ns)))
@@ -318,6 +314,7 @@ fn decode_row(bytes: &[u8]) -> io::Result<(u32, JobRow)> {
         outcome,
         placed,
         deadline_missed,
+        cost_usd,
         record,
     };
     Ok((index, row))

@@ -65,7 +65,7 @@ pub struct LatencyParts {
     /// Holding a slot.
     pub service: u64,
     /// Time per output token after the first: (end − first token) ÷ (tokens − 1), for
-    /// requests with two tokens or more.
+    /// requests with two tokens or more of a service that keeps token metrics.
     pub per_output_token: Option<u64>,
     /// Tokens generated.
     pub generated_tokens: u32,
@@ -87,7 +87,9 @@ pub struct WindowStats {
     pub failed_standing_in: u64,
     /// End-to-end latency of requests that ended served or degraded in the window.
     pub end_to_end: LatencyHistogram,
-    /// Queueing delay of requests served in the window (the batches of batch-means estimates).
+    /// Queueing delay of requests served in the window (the batches of batch-means estimates),
+    /// recorded only when the run keeps its windows whole ([`ServiceMetrics::keep_window_queues`]):
+    /// no output reads it, and it would cost every request a record.
     pub queue: LatencyHistogram,
 }
 
@@ -155,6 +157,8 @@ pub struct ServiceMetrics {
     pub ended_after_warmup: u64,
     slo_bound_ns: u64,
     current_window_end: u64,
+    /// Whether each window records its queueing delays too.
+    window_queues: bool,
 }
 
 impl ServiceMetrics {
@@ -197,7 +201,14 @@ impl ServiceMetrics {
             ended_after_warmup: 0,
             slo_bound_ns,
             current_window_end: 0,
+            window_queues: false,
         }
+    }
+
+    /// Records each window's queueing delays too ([`WindowStats::queue`]), for checks that
+    /// need a window's whole distribution.
+    pub fn keep_window_queues(&mut self) {
+        self.window_queues = true;
     }
 
     /// Keeps the time per output token and the count of generated tokens too (batched
@@ -293,10 +304,13 @@ impl ServiceMetrics {
     /// ended served at `now_ns`.
     pub fn served(&mut self, now_ns: u64, arrived_ns: u64, origin: Option<u32>, parts: &LatencyParts) {
         self.served += 1;
+        let window_queues = self.window_queues;
         let window = self.window(now_ns);
         window.served += 1;
         window.end_to_end.record(parts.end_to_end);
-        window.queue.record(parts.queue);
+        if window_queues {
+            window.queue.record(parts.queue);
+        }
         if let Some(tokens) = &mut self.generated_tokens {
             *tokens += u64::from(parts.generated_tokens);
             if let (Some(tpot), true) = (parts.per_output_token, arrived_ns >= self.warmup_ns) {

@@ -68,16 +68,16 @@ pub fn jobs_csv(record: &RunRecord) -> Result<Vec<u8>, csv::Error> {
 /// from the rows' spill file as it is written.
 pub fn write_jobs_csv(record: &RunRecord, out: impl std::io::Write) -> Result<(), csv::Error> {
     write_csv(out, &JOBS_CSV_HEADER, |emit| {
-        record.jobs.for_each(|j, job| {
-            let row = job_row(record, j, job);
+        record.jobs.for_each(|_, job| {
+            let row = job_row(record, job);
             let cells: Vec<&str> = row.iter().map(String::as_str).collect();
             emit(&cells);
         })
     })
 }
 
-/// The cells of `job`'s row of `jobs.csv`; `j` is its index.
-fn job_row(record: &RunRecord, j: u32, job: &JobRow) -> Vec<String> {
+/// The cells of `job`'s row of `jobs.csv`.
+fn job_row(record: &RunRecord, job: &JobRow) -> Vec<String> {
     let r = &job.record;
     let placed = job.placed;
     let mut row = vec![
@@ -110,7 +110,7 @@ fn job_row(record: &RunRecord, j: u32, job: &JobRow) -> Vec<String> {
         seconds(u128::from(r.restore_ns)),
         // Every GPU of the gang writes for the same wall time.
         seconds(r.checkpoint_gpu_ns / u128::from(job.gpus.max(1))),
-        record.job_cost(j, job).to_string(),
+        job.cost_usd.to_string(),
         cell(job.deadline_missed),
         r.note.clone(),
     ]);

@@ -287,7 +287,7 @@ impl World {
                 }
             }
         }
-        self.jobs.retire_ended();
+        self.jobs.retire_ended(&mut self.estate.ledger);
         self.reschedule_transfers(ctx)
     }
 
@@ -368,7 +368,7 @@ impl World {
     /// raised, and the pending transfer completion follows any transfer it started or stopped.
     fn after_reactive_event(&mut self, ctx: &mut Context<'_, Event>) -> Result<(), RunError> {
         self.deliver_signals(ctx)?;
-        self.jobs.retire_ended();
+        self.jobs.retire_ended(&mut self.estate.ledger);
         Ok(self.reschedule_transfers(ctx)?)
     }
 }

@@ -17,6 +17,8 @@ pub(super) fn take_record(world: &mut World, horizon: SimTime) -> std::io::Resul
     let window = world.window();
     let cost = std::mem::replace(&mut world.cost, CostCurves::new(window));
     let empty = WindowArchive::new(WindowLayout::default());
+    // Before the ledger moves out: the jobs still alive settle their costs out of it.
+    let jobs = world.jobs.take_rows(&mut world.estate.ledger);
     Ok(RunRecord {
         horizon,
         window: world.window(),
@@ -25,7 +27,7 @@ pub(super) fn take_record(world: &mut World, horizon: SimTime) -> std::io::Resul
         ledger: std::mem::take(&mut world.estate.ledger),
         cost,
         decisions: world.decisions.take_log(),
-        jobs: world.jobs.take_rows(),
+        jobs,
         estate: estate_names(world),
     })
 }

@@ -42,7 +42,7 @@ pub use store::JobStore;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::infra::estate::{AllocationId, Estate};
-use crate::infra::ledger::{Payer, TransferCost};
+use crate::infra::ledger::{Ledger, Payer, TransferCost};
 use crate::infra::network::{FlowId, Route};
 use crate::kernel::{Context, KernelError, SimDuration, SimTime, StreamRng};
 use crate::metrics::job::{Interruption, JobClassSummary, JobOutcome, JobRecord, JobTotals, JobView};
@@ -199,8 +199,9 @@ impl JobState {
         }
     }
 
-    /// The job's row of `jobs.csv`, its deadline judged at `horizon` unless it completed.
-    fn into_row(self, horizon: SimTime) -> JobRow {
+    /// The job's row of `jobs.csv`, its deadline judged at `horizon` unless it completed, and
+    /// its cost settled out of `ledger`: no charge may reach job `job` any more.
+    fn into_row(self, job: JobId, horizon: SimTime, ledger: &mut Ledger) -> JobRow {
         // Read before the record is moved out: the deadline is judged on when the job ended.
         let deadline_missed = self.def.deadline.map(|_| self.deadline_missed(horizon));
         JobRow {
@@ -210,6 +211,7 @@ impl JobState {
             outcome: self.outcome(),
             placed: self.last_placement,
             deadline_missed,
+            cost_usd: ledger.settle_payer(self.payer(job)),
             name: self.def.name,
             record: self.record,
         }
@@ -300,10 +302,11 @@ impl Jobs {
     }
 
     /// Moves out of memory each ended source job that nothing is in flight for (a checkpoint
-    /// copy still travelling keeps it until it lands): its row goes to the spill file, its
-    /// state is dropped, and an event that still names it is ignored. The jobs written one by
-    /// one in the scenario stay, since incidents may name them.
-    pub fn retire_ended(&mut self) {
+    /// copy still travelling keeps it until it lands): its row goes to the spill file with its
+    /// cost, taken out of `ledger` (an ended job's GPUs were billed as it released them, and
+    /// its transfers are done), its state is dropped, and an event that still names it is
+    /// ignored. The jobs written one by one in the scenario stay, since incidents may name them.
+    pub fn retire_ended(&mut self, ledger: &mut Ledger) {
         let mut k = 0;
         while k < self.ended.len() {
             let job = self.ended[k];
@@ -315,17 +318,18 @@ impl Jobs {
             }
             self.ended.swap_remove(k);
             if let Some(state) = self.jobs.remove(job) {
-                self.rows.push(job.0, &state.into_row(self.horizon));
+                self.rows.push(job.0, &state.into_row(job, self.horizon, ledger));
             }
         }
     }
 
     /// Every job's row: the rows of the jobs that left, then those of the jobs still in the
-    /// store as the run ended, which is left empty.
-    pub fn take_rows(&mut self) -> JobRows {
+    /// store as the run ended, which is left empty; their costs are taken out of `ledger`, which
+    /// has billed everything up to the end of the run.
+    pub fn take_rows(&mut self, ledger: &mut Ledger) -> JobRows {
         for job in self.ids() {
             if let Some(state) = self.jobs.remove(job) {
-                self.rows.push(job.0, &state.into_row(self.horizon));
+                self.rows.push(job.0, &state.into_row(job, self.horizon, ledger));
             }
         }
         self.ended.clear();

@@ -307,6 +307,9 @@ impl Serving {
     /// means of a tail probability). Memory then grows with the horizon; runs never ask for it.
     pub fn keep_windows(&mut self) {
         self.kept_windows = Some(vec![Vec::new(); self.services.len()]);
+        for service in &mut self.services {
+            service.metrics.keep_window_queues();
+        }
     }
 
     /// Service `service`'s closed windows' full figures, if [`Serving::keep_windows`] was

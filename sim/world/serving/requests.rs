@@ -194,7 +194,8 @@ impl Serving {
             queue: waited,
             network: request.network_ns,
             service: served,
-            per_output_token: (request.generated > 1)
+            // Only services that keep token metrics read it: spare the others the division.
+            per_output_token: (request.generated > 1 && service.metrics.generated_tokens.is_some())
                 .then(|| (served - request.first_token_ns) / u64::from(request.generated - 1)),
             generated_tokens: request.generated,
         };
