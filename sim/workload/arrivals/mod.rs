@@ -326,7 +326,7 @@ fn draw(exp: &Exp<f64>, rng: &mut StreamRng) -> Option<SimDuration> {
 /// back without loss, so the fraction is exact too; above, every `f64` is a whole number.
 ///
 /// The half is added without a branch: whether a gap's fraction reaches ½ is a coin toss, and
-/// as a branch it was mispredicted on every other arrival.
+/// as a branch it is mispredicted about every other arrival.
 #[inline]
 fn round_half_up(x: f64) -> u64 {
     let whole = x as u64;
