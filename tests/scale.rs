@@ -102,7 +102,7 @@ fn every_charge_to_a_job_reaches_its_row_though_its_total_leaves_the_ledger() {
     let scenario = load_str(&estate(&shape), Path::new("estate.ron")).unwrap();
     let record = simulate(&scenario.resolve().unwrap(), shape.seed).unwrap().record;
     let mut by_class = BTreeMap::new();
-    let rows = record.jobs.rows().unwrap();
+    let (mut jobs, mut ended) = (0, 0);
     record
         .jobs
         .for_each(|index, row| {
@@ -112,15 +112,14 @@ fn every_charge_to_a_job_reaches_its_row_though_its_total_leaves_the_ledger() {
                 workload: index,
             };
             assert_eq!(record.ledger.of_payer(payer), 0.0, "{} settled", row.name);
+            jobs += 1;
+            ended += usize::from(row.record.ended.is_some());
         })
         .unwrap();
-    let ended = rows.iter().filter(|r| r.record.ended.is_some()).count();
-    assert!(
-        ended >= 10,
-        "{ended} of {} jobs ended during the week",
-        rows.len()
-    );
+    assert!(ended >= 10, "{ended} of {jobs} jobs ended during the week");
     assert!(by_class.len() >= 2, "{by_class:?}");
+    // The rows and the class total add the same charges in different orders: only rounding
+    // may part them, a few ulps over a few hundred charges.
     for (class, rows_usd) in by_class {
         let charged = record.ledger.by_class()[&class];
         assert!(charged > 0.0, "{class:?}");
