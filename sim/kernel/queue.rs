@@ -284,15 +284,21 @@ impl<E> EventQueue<E> {
 }
 
 /// The position and key of the earliest of a node's children (at least one). Four children,
-/// the usual case, are compared as two independent pairs and then their winners, without a
-/// loop and without a branch: which child is earliest is a coin toss at every level of every
+/// the usual case, are compared as two independent pairs and then their winners, picking
+/// positions rather than keys, so each comparison compiles to a conditional move and the key is
+/// read again from its place: which child is earliest is a coin toss at every level of every
 /// sift, and a branch on it is mispredicted half the time.
 #[inline(always)]
 fn earliest<E>(children: &[Entry<E>]) -> (usize, u128) {
     if let [a, b, c, d] = children {
-        let left = select(b.key < a.key, (1, b.key), (0, a.key));
-        let right = select(d.key < c.key, (3, d.key), (2, c.key));
-        return select(right.1 < left.1, right, left);
+        let left = usize::from(b.key < a.key);
+        let right = 2 + usize::from(d.key < c.key);
+        let least = if children[right].key < children[left].key {
+            right
+        } else {
+            left
+        };
+        return (least, children[least].key);
     }
     let mut least = (0, children[0].key);
     for (i, child) in children.iter().enumerate().skip(1) {
@@ -301,18 +307,6 @@ fn earliest<E>(children: &[Entry<E>]) -> (usize, u128) {
         }
     }
     least
-}
-
-/// `if pick_first { first } else { second }` by masks, which the compiler keeps free of branches
-/// (as an `if` on `u128` keys it branched on the last comparison of [`earliest`]).
-#[inline(always)]
-fn select(pick_first: bool, first: (usize, u128), second: (usize, u128)) -> (usize, u128) {
-    let mask = u128::from(pick_first).wrapping_neg();
-    let position_mask = mask as usize;
-    (
-        (first.0 & position_mask) | (second.0 & !position_mask),
-        (first.1 & mask) | (second.1 & !mask),
-    )
 }
 
 #[cfg(test)]
