@@ -28,6 +28,10 @@ pub(super) struct Diurnal {
     inverse_period: f64,
     /// How far the squeeze's bounds stand off the polynomial's value (see [`Diurnal::next`]).
     margin: f64,
+    /// The last candidate's time and its [`since_peak`](Diurnal::since_peak): the next
+    /// candidate's phase follows from it by adding the gap, sparing a 64-bit division per
+    /// candidate. A start elsewhere (the first call, or after a withdrawal) divides.
+    cursor: Option<(SimTime, u64)>,
 }
 
 /// How far [`cos_turns_approx`] may be from `cos(2π phase)`: its Taylor remainder is below
@@ -78,11 +82,12 @@ impl Diurnal {
             // The polynomial's error, scaled by the amplitude, plus a billionth of the peak: far
             // more than the rounding of the exact rate and of the bounds themselves.
             margin: (peak - trough) / 2.0 * COS_APPROX_ERROR + peak * 1e-9,
+            cursor: None,
         })
     }
 
     /// Nanoseconds from the last peak at or before `t` to `t`, in `[0, period)`.
-    fn since_peak(&self, t: SimTime) -> u64 {
+    pub(super) fn since_peak(&self, t: SimTime) -> u64 {
         let into_period = t.as_nanos() % self.period;
         if into_period >= self.peak_at {
             into_period - self.peak_at
@@ -118,17 +123,35 @@ impl Diurnal {
     }
 
     /// Thinning: candidates at the peak rate, each kept with probability `rate(t) / peak`.
-    pub(super) fn next(&self, start: SimTime, rng: &mut StreamRng) -> Option<SimTime> {
+    pub(super) fn next(&mut self, start: SimTime, rng: &mut StreamRng) -> Option<SimTime> {
         let exp = self.gap.as_ref()?;
         let mut t = start;
+        let mut since_peak = match self.cursor {
+            Some((at, since_peak)) if at == start => since_peak,
+            _ => self.since_peak(start),
+        };
         loop {
-            t = after(t, draw(exp, rng)?)?;
-            let since_peak = self.since_peak(t);
+            let gap = draw(exp, rng)?;
+            t = after(t, gap)?;
+            since_peak = self.advance(since_peak, gap.as_nanos());
             let level = rng.random::<f64>() * self.peak;
             let (low, high) = self.rate_bounds(since_peak);
             if level < low || (level < high && level < self.rate_since_peak(since_peak)) {
+                self.cursor = Some((t, since_peak));
                 return Some(t);
             }
+        }
+    }
+
+    /// The phase `gap` nanoseconds after phase `since_peak` (both in `[0, period)`): gaps are
+    /// nearly always shorter than a period, so one subtraction replaces the division.
+    #[inline]
+    pub(super) fn advance(&self, since_peak: u64, gap: u64) -> u64 {
+        let remaining = self.period - since_peak;
+        if gap < remaining {
+            since_peak + gap
+        } else {
+            (gap - remaining) % self.period
         }
     }
 }

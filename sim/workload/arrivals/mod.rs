@@ -314,6 +314,7 @@ fn exponential(rate: f64) -> Option<Exp<f64>> {
 }
 
 /// A gap drawn from `exp`, rounded to the nanosecond, or `None` if it exceeds the clock.
+#[inline]
 fn draw(exp: &Exp<f64>, rng: &mut StreamRng) -> Option<SimDuration> {
     let nanos = exp.sample(rng) * 1e9;
     // `u64::MAX as f64` is 2^64; NaN and infinity fail the test. A gap a hair under 2^64 that

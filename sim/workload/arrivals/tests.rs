@@ -619,6 +619,28 @@ proptest::proptest! {
         proptest::prop_assert_eq!(round_half_up(x), x.round() as u64, "{}", x);
     }
 
+    /// The phase carried from one candidate to the next is the phase of the candidate's time,
+    /// whatever the gap (shorter or longer than a period) and wherever the peak falls.
+    #[test]
+    fn diurnal_phase_advances_as_time_does(
+        period_ns in 1u64..=u64::MAX / 2,
+        peak_at_ns in 0u64..=u64::MAX,
+        at_ns in 0u64..=u64::MAX / 2,
+        gap_ns in 0u64..=u64::MAX / 2,
+    ) {
+        let spec = ArrivalSpec::Diurnal {
+            peak: rate("20/s"),
+            trough: rate("2/s"),
+            period: SimDuration::from_nanos(period_ns),
+            peak_at: SimDuration::from_nanos(peak_at_ns),
+        };
+        let Source::Diurnal(d) = process(&spec).source else { unreachable!() };
+        for gap in [gap_ns, gap_ns % period_ns, period_ns - 1, period_ns] {
+            let (from, to) = (SimTime::from_nanos(at_ns), SimTime::from_nanos(at_ns + gap));
+            proptest::prop_assert_eq!(d.advance(d.since_peak(from), gap), d.since_peak(to));
+        }
+    }
+
     /// Thinning's squeeze is exact: at any time, under any profile, the rate lies within the
     /// bounds checked before it, so a candidate is kept or dropped as the rate alone decides.
     #[test]
@@ -650,7 +672,7 @@ proptest::proptest! {
 #[test]
 fn diurnal_thinning_keeps_what_the_rate_alone_keeps() {
     use rand::Rng;
-    let Source::Diurnal(d) = process(&diurnal()).source else {
+    let Source::Diurnal(mut d) = process(&diurnal()).source else {
         unreachable!()
     };
     let exp = d.gap.unwrap();
