@@ -1,11 +1,15 @@
 //! Diurnal arrivals: a non-homogeneous Poisson process with a cosine rate profile, sampled
 //! exactly by thinning (Lewis & Shedler).
 //!
-//! Thinning keeps a candidate when a uniform level falls below the rate at its time. Most
-//! candidates are decided against bounds on the rate from a short polynomial instead (a
-//! "squeeze"): a level below the lower bound is below the rate, one at or above the upper bound
-//! is not, and only a level in between, a few candidates in ten million, needs the rate's
-//! cosine. The decisions, and so the arrivals, are exactly those of the rate alone.
+//! Thinning keeps a candidate when a uniform level falls below the rate at its time. Candidates
+//! are decided against bounds on the rate instead (a "squeeze"): a level below the lower bound
+//! is below the rate, one at or above the upper bound is not. The bounds come in two steps:
+//! first the cosine's range over one of [`PHASE_BUCKETS`] slices of the period, read from a
+//! table shared by every stream, which decides all but about one candidate in a hundred; then,
+//! for those, a short polynomial, which leaves a few candidates in ten million to the rate's
+//! cosine itself. The decisions, and so the arrivals, are exactly those of the rate alone.
+
+use std::sync::LazyLock;
 
 use rand::Rng;
 use rand_distr::Exp;
@@ -37,6 +41,39 @@ pub(super) struct Diurnal {
 /// How far [`cos_turns_approx`] may be from `cos(2π phase)`: its Taylor remainder is below
 /// `(π/2)^13 / 13! ≈ 5.7e-8`; the rest covers rounding, a few ulps.
 const COS_APPROX_ERROR: f64 = 1e-7;
+
+/// Slices of the period in the coarse squeeze's table: 256 pairs of bounds, 4 KB. Over a slice
+/// the cosine moves by at most `2π / 256 ≈ 0.025`, so a level falls between its bounds for about
+/// one candidate in a hundred, and the table stays small enough to be read from cache.
+pub(super) const PHASE_BUCKETS: usize = 256;
+
+/// How far the table's bounds stand off the cosine at a slice's ends: a phase computed near
+/// an edge may land in the next slice (its rounding is a few ulps of 1, under 1e-15, moving the
+/// cosine by less than 1e-14), and the library cosine is within an ulp.
+const PHASE_TABLE_SLACK: f64 = 1e-12;
+
+/// `(min, max)` of `cos(2π phase)` over each slice `[b / N, (b + 1) / N]` of the period, padded
+/// by [`PHASE_TABLE_SLACK`]. With `N` even, the cosine's turning points (phases 0 and ½) are
+/// slice ends, so on each slice it is monotonic and its extremes are at the ends.
+static PHASE_TABLE: LazyLock<[(f64, f64); PHASE_BUCKETS]> = LazyLock::new(|| {
+    let cos_at = |edge: usize| (std::f64::consts::TAU * edge as f64 / PHASE_BUCKETS as f64).cos();
+    std::array::from_fn(|b| {
+        let (start, end) = (cos_at(b), cos_at(b + 1));
+        (
+            start.min(end) - PHASE_TABLE_SLACK,
+            start.max(end) + PHASE_TABLE_SLACK,
+        )
+    })
+});
+
+/// Bounds on `cos(2π phase)` for a `phase` in `[0, 1]` computed as `since_peak / period`
+/// (to within a few ulps), from [`PHASE_TABLE`].
+#[inline]
+pub(super) fn cos_turns_bounds(phase: f64) -> (f64, f64) {
+    // A phase rounded up to 1 is the period's end, which the last slice includes.
+    let bucket = ((phase * PHASE_BUCKETS as f64) as usize).min(PHASE_BUCKETS - 1);
+    PHASE_TABLE[bucket]
+}
 
 /// `cos(2π phase)` for `phase` in `[0, 1]`, within [`COS_APPROX_ERROR`]: `−sin(w)` at
 /// `w = 2π (min(phase, 1 − phase) − ¼)` in `[−π/2, π/2]`, by its Taylor polynomial to `w^11`.
@@ -109,17 +146,41 @@ impl Diurnal {
         self.rate_since_peak(self.since_peak(t))
     }
 
-    /// Bounds on the rate `since_peak` nanoseconds after a peak, from the polynomial.
+    /// Bounds on the rate at `phase` (of the period, since the peak), from the table.
     #[inline]
-    fn rate_bounds(&self, since_peak: u64) -> (f64, f64) {
-        let level = self.mean + self.amplitude * cos_turns_approx(since_peak as f64 * self.inverse_period);
+    fn coarse_rate_bounds(&self, phase: f64) -> (f64, f64) {
+        let (low, high) = cos_turns_bounds(phase);
+        (
+            self.mean + self.amplitude * low - self.margin,
+            self.mean + self.amplitude * high + self.margin,
+        )
+    }
+
+    /// Bounds on the rate at `phase`, from the polynomial: tighter than the table's.
+    #[inline]
+    fn rate_bounds(&self, phase: f64) -> (f64, f64) {
+        let level = self.mean + self.amplitude * cos_turns_approx(phase);
         (level - self.margin, level + self.margin)
     }
 
-    /// The bounds thinning checks first at `t`.
+    /// The table's and the polynomial's bounds on the rate at `t`.
     #[cfg(test)]
-    pub(super) fn rate_bounds_at(&self, t: SimTime) -> (f64, f64) {
-        self.rate_bounds(self.since_peak(t))
+    pub(super) fn rate_bounds_at(&self, t: SimTime) -> [(f64, f64); 2] {
+        let phase = self.since_peak(t) as f64 * self.inverse_period;
+        [self.coarse_rate_bounds(phase), self.rate_bounds(phase)]
+    }
+
+    /// Whether a candidate `since_peak` nanoseconds after a peak is kept at uniform `level`:
+    /// whether `level` is below the rate there, asked of the cheapest bounds that can tell.
+    #[inline]
+    fn keeps(&self, since_peak: u64, level: f64) -> bool {
+        let phase = since_peak as f64 * self.inverse_period;
+        let (low, high) = self.coarse_rate_bounds(phase);
+        if level < low || level >= high {
+            return level < low;
+        }
+        let (low, high) = self.rate_bounds(phase);
+        level < low || (level < high && level < self.rate_since_peak(since_peak))
     }
 
     /// Thinning: candidates at the peak rate, each kept with probability `rate(t) / peak`.
@@ -135,8 +196,7 @@ impl Diurnal {
             t = after(t, gap)?;
             since_peak = self.advance(since_peak, gap.as_nanos());
             let level = rng.random::<f64>() * self.peak;
-            let (low, high) = self.rate_bounds(since_peak);
-            if level < low || (level < high && level < self.rate_since_peak(since_peak)) {
+            if self.keeps(since_peak, level) {
                 self.cursor = Some((t, since_peak));
                 return Some(t);
             }

@@ -660,9 +660,10 @@ proptest::proptest! {
         let Source::Diurnal(d) = process(&spec).source else { unreachable!() };
         for t in [at_ns, at_ns / period_ns * period_ns, at_ns.saturating_add(1)] {
             let t = SimTime::from_nanos(t);
-            let (low, high) = d.rate_bounds_at(t);
             let rate = d.rate_at(t);
-            proptest::prop_assert!(low <= rate && rate <= high, "{} <= {} <= {}", low, rate, high);
+            for (low, high) in d.rate_bounds_at(t) {
+                proptest::prop_assert!(low <= rate && rate <= high, "{} <= {} <= {}", low, rate, high);
+            }
         }
     }
 }
@@ -710,7 +711,7 @@ fn diurnal_rate_lies_within_its_bounds_where_the_approximation_folds() {
         let edge = peak_at + quarter * period / 4;
         for t in edge.saturating_sub(3)..=edge + 3 {
             let t = SimTime::from_nanos(t as u64);
-            let (low, high) = d.rate_bounds_at(t);
+            let [_, (low, high)] = d.rate_bounds_at(t);
             let rate = d.rate_at(t);
             assert!(
                 low <= rate && rate <= high,
@@ -719,6 +720,39 @@ fn diurnal_rate_lies_within_its_bounds_where_the_approximation_folds() {
             assert!(
                 high - low < 20.0 * 1e-6,
                 "quarter {quarter}: bounds {low}..{high} are tight"
+            );
+        }
+    }
+}
+
+/// At every slice edge of the table, and a few nanoseconds either side of it, the rate lies
+/// within the table's bounds: a phase that rounds into the neighbouring slice is still covered.
+#[test]
+fn diurnal_rate_lies_within_the_table_bounds_at_slice_edges() {
+    let period = 86_400_000_000_007u64;
+    let spec = ArrivalSpec::Diurnal {
+        peak: rate("20/s"),
+        trough: rate("0/s"),
+        period: SimDuration::from_nanos(period),
+        peak_at: SimDuration::ZERO,
+    };
+    let Source::Diurnal(d) = process(&spec).source else {
+        unreachable!()
+    };
+    let buckets = diurnal::PHASE_BUCKETS as u128;
+    for edge in 0..=buckets {
+        let at = (u128::from(period) * edge / buckets) as u64;
+        for t in at.saturating_sub(3)..=at.saturating_add(3).min(period - 1) {
+            let t = SimTime::from_nanos(t);
+            let [(low, high), _] = d.rate_bounds_at(t);
+            let rate = d.rate_at(t);
+            assert!(
+                low <= rate && rate <= high,
+                "edge {edge}: {low} <= {rate} <= {high}"
+            );
+            assert!(
+                high - low < 20.0 * 0.03,
+                "edge {edge}: bounds {low}..{high} are a slice's"
             );
         }
     }
