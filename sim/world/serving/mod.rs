@@ -79,60 +79,44 @@ struct Replica {
 }
 
 /// A service's replicas in one pool, and the queue in front of them.
-///
-/// Laid out by hand, a cache line at a time: routing reads the first line of every eligible
-/// deployment for every request, and starting or ending a service touches the second as well,
-/// so those fields sit together instead of where the compiler's ordering by size puts them
-/// (across four lines of the five).
 #[derive(Debug)]
-#[repr(C, align(64))]
 pub struct Deployment {
-    // The line routing reads.
-    queue: VecDeque<RequestSlot>,
-    speed: f64,
+    /// Its id among all services' deployments, which its events carry.
+    id: DeploymentId,
     /// The site.
     pub site: SiteId,
     /// The pool the replicas' GPUs come from.
     pub pool: PoolId,
-    slots_ready: u32,
-    busy: u32,
-    /// Its id among all services' deployments, which its events carry.
-    id: DeploymentId,
     /// The tier of the initial replicas.
     pub tier: Tier,
-    // The line a request's start and end update.
-    busy_slot_ns: u128,
-    ready_slot_ns: u128,
-    kv_reserved_ns: u128,
-    last_change: SimTime,
-    /// KV-cache tokens reserved now, over all replicas.
-    kv_reserved: u64,
-    // The rest.
-    scaled_busy_slot_ns: u128,
-    scaled_ready_slot_ns: u128,
-    /// Busy-slot, ready-slot and reserved-KV integrals at the last window's end.
-    batching_marks: (u128, u128, u128),
     /// Replicas per tier at the start of the run, restarted when the site comes back.
     initial: Vec<(Tier, u32)>,
+    speed: f64,
     replicas: Vec<Replica>,
     next_replica_id: u32,
+    slots_ready: u32,
+    busy: u32,
+    queue: VecDeque<RequestSlot>,
     /// When the pending queue-timeout event fires, if one is pending.
     timeout_watch: Option<SimTime>,
+    busy_slot_ns: u128,
+    ready_slot_ns: u128,
+    last_change: SimTime,
     last_scale: SimTime,
+    scaled_busy_slot_ns: u128,
+    scaled_ready_slot_ns: u128,
     /// The fewest replicas the autoscaler leaves here (`keep_warm`), if not the service's min.
     floor: Option<u32>,
     /// KV-cache tokens per replica of a batched service (`u64::MAX`: unbounded or not batched).
     kv_capacity: u64,
+    /// KV-cache tokens reserved now, over all replicas.
+    kv_reserved: u64,
+    kv_reserved_ns: u128,
     /// The most KV-cache tokens one replica had reserved at once.
     kv_peak: u64,
+    /// Busy-slot, ready-slot and reserved-KV integrals at the last window's end.
+    batching_marks: (u128, u128, u128),
 }
-
-// The routing line ends where the update line starts, and that ends a line later.
-const _: () = assert!(
-    std::mem::offset_of!(Deployment, tier) < 64
-        && std::mem::offset_of!(Deployment, busy_slot_ns) == 64
-        && std::mem::offset_of!(Deployment, scaled_busy_slot_ns) == 128
-);
 
 impl Deployment {
     /// Advances the time integrals of busy and ready slots to `now`.
