@@ -30,7 +30,8 @@ pub(super) struct Diurnal {
     pub(super) gap: Option<Exp<f64>>,
     /// `1 / period`, for the approximate phase the squeeze uses.
     inverse_period: f64,
-    /// How far the squeeze's bounds stand off the polynomial's value (see [`Diurnal::next`]).
+    /// How far the squeeze's bounds stand off the table's and the polynomial's values (see
+    /// [`Diurnal::keeps`]).
     margin: f64,
     /// The last candidate's time and its [`since_peak`](Diurnal::since_peak): the next
     /// candidate's phase follows from it by adding the gap, sparing a 64-bit division per
@@ -69,7 +70,7 @@ static PHASE_TABLE: LazyLock<[(f64, f64); PHASE_BUCKETS]> = LazyLock::new(|| {
 /// Bounds on `cos(2π phase)` for a `phase` in `[0, 1]` computed as `since_peak / period`
 /// (to within a few ulps), from [`PHASE_TABLE`].
 #[inline]
-pub(super) fn cos_turns_bounds(phase: f64) -> (f64, f64) {
+fn cos_turns_bounds(phase: f64) -> (f64, f64) {
     // A phase rounded up to 1 is the period's end, which the last slice includes.
     let bucket = ((phase * PHASE_BUCKETS as f64) as usize).min(PHASE_BUCKETS - 1);
     PHASE_TABLE[bucket]
