@@ -78,7 +78,7 @@ fn cos_turns_bounds(phase: f64) -> (f64, f64) {
 
 /// `cos(2π phase)` for `phase` in `[0, 1]`, within [`COS_APPROX_ERROR`]: `−sin(w)` at
 /// `w = 2π (min(phase, 1 − phase) − ¼)` in `[−π/2, π/2]`, by its Taylor polynomial to `w^11`.
-/// No table to miss in cache and no library call.
+/// No library call.
 #[inline]
 fn cos_turns_approx(phase: f64) -> f64 {
     let folded = if phase > 0.5 { 1.0 - phase } else { phase };

@@ -725,8 +725,10 @@ fn diurnal_rate_lies_within_its_bounds_where_the_approximation_folds() {
     }
 }
 
-/// At every slice edge of the table, and a few nanoseconds either side of it, the rate lies
-/// within the table's bounds: a phase that rounds into the neighbouring slice is still covered.
+/// At every slice edge of the table, a few nanoseconds either side of it, and in the middle of
+/// every slice, the rate lies within the table's bounds: a phase that rounds into the
+/// neighbouring slice is still covered, and a phase read against the wrong slice is not (in a
+/// slice's middle the neighbours' ranges miss the rate but where the cosine turns).
 #[test]
 fn diurnal_rate_lies_within_the_table_bounds_at_slice_edges() {
     let period = 86_400_000_000_007u64;
@@ -742,7 +744,9 @@ fn diurnal_rate_lies_within_the_table_bounds_at_slice_edges() {
     let buckets = diurnal::PHASE_BUCKETS as u128;
     for edge in 0..=buckets {
         let at = (u128::from(period) * edge / buckets) as u64;
-        for t in at.saturating_sub(3)..=at.saturating_add(3).min(period - 1) {
+        let middle = (u128::from(period) * (2 * edge + 1) / (2 * buckets)).min(u128::from(period) - 1) as u64;
+        let near_edge = at.saturating_sub(3)..=at.saturating_add(3).min(period - 1);
+        for t in near_edge.chain([middle]) {
             let t = SimTime::from_nanos(t);
             let [(low, high), _] = d.rate_bounds_at(t);
             let rate = d.rate_at(t);
