@@ -129,3 +129,99 @@ fn every_charge_to_a_job_reaches_its_row_though_its_total_leaves_the_ledger() {
         );
     }
 }
+
+/// One stream whose clear leader moves: the link to the nearest site slows (its round trip
+/// grows and another site leads), the site goes down and comes back, and its one GPU fails and
+/// is repaired while the site stays up. Two other sites tie for second place.
+const MOVING_LEADER: &str = r#"#![enable(implicit_some)]
+(
+    name: "moving-leader", horizon: "10h", seed: 3, metrics: (window: "10m"),
+    accelerators: [(name: "H100", memory: "80GB")],
+    sites: [(name: "edge", kind: edge, jurisdiction: "eu"), (name: "near", kind: cloud, jurisdiction: "eu"),
+            (name: "far", kind: cloud, jurisdiction: "eu"), (name: "alt", kind: cloud, jurisdiction: "eu")],
+    links: [(a: "edge", b: "near", bandwidth: "10Gbps", latency: "2ms"),
+            (a: "edge", b: "far", bandwidth: "10Gbps", latency: "6ms"),
+            (a: "edge", b: "alt", bandwidth: "10Gbps", latency: "6ms")],
+    pools: [(site: "near", accelerator: "H100", size: 1, failures: (gpu_mtbf: "2h", repair: "20m"),
+             owned: (count: 1, capex_per_gpu: "30000 USD", lifetime: "4y", power_per_gpu: "1kW", energy_price: "0.2 USD/kWh")),
+            (site: "far", accelerator: "H100", reserved: (count: 4, price: "2 USD/h")),
+            (site: "alt", accelerator: "H100", reserved: (count: 4, price: "2 USD/h"))],
+    services: [(
+        name: "chat",
+        model: (memory: "40GB", gpus_per_replica: 1, slots_per_replica: 4),
+        service_time: lognormal(median: "1s", sigma: 0.5),
+        replicas: [(pool: "near/H100", tier: owned, count: 1), (pool: "far/H100", tier: reserved, count: 2),
+                   (pool: "alt/H100", tier: reserved, count: 2)],
+        demand: [(origin: "edge", arrivals: poisson(rate: "5/s"))],
+        timeout: "30s",
+    )],
+    incidents: [
+        (name: "slow link", start: "2h", duration: "2h", kind: link_degradation(link: "edge--near", bandwidth_factor: 0.5, added_latency: "10ms")),
+        (name: "near down", start: "6h", duration: "1h", kind: site_outage(site: "near")),
+    ],
+)"#;
+
+/// Routing by lowest latency without asking the policy, when a stream's site is the clear
+/// leader, changes nothing: the same estate under the same policy, once announced as routing by
+/// lowest latency (so the engine may skip asking) and once not (so every request is routed
+/// through the policy), gives the same summary and the same decisions. Three days of 20 sites,
+/// with outages, link degradation, backhaul cuts and GPU failures moving the leaders, at the
+/// estate's own load and at one that fills the sites so that requests queue, spill over and
+/// move their streams.
+#[test]
+fn skipping_the_policy_for_clear_leaders_routes_every_request_as_asking_it_does() {
+    use hybridsim::policy::{
+        DecisionKind, LowestLatency, PlaceRequest, PlacementCandidate, Policy, RouteCandidate, RouteRequest,
+        Score, View,
+    };
+    use hybridsim::world::simulate_with;
+
+    /// Lowest latency, without saying so.
+    struct Unannounced;
+    impl Policy for Unannounced {
+        fn name(&self) -> &str {
+            LowestLatency.name()
+        }
+        fn route(&mut self, request: &RouteRequest, candidates: &[RouteCandidate], view: &View<'_>) -> usize {
+            LowestLatency.route(request, candidates, view)
+        }
+        fn route_score(&self, request: &RouteRequest, candidate: &RouteCandidate, view: &View<'_>) -> f64 {
+            LowestLatency.route_score(request, candidate, view)
+        }
+        fn place_score(
+            &self,
+            request: &PlaceRequest<'_>,
+            candidate: &PlacementCandidate,
+            view: &View<'_>,
+        ) -> Option<Score> {
+            LowestLatency.place_score(request, candidate, view)
+        }
+    }
+    assert!(LowestLatency.routes_by_lowest_latency() && !Unannounced.routes_by_lowest_latency());
+
+    let shape = EstateShape::new(20, 3);
+    let light = estate(&shape);
+    // Two slots per replica instead of 16: the nearest site fills at the daily peak.
+    let heavy = light.replace("slots_per_replica: 16", "slots_per_replica: 2");
+    assert_ne!(light, heavy);
+    for text in [light, heavy, MOVING_LEADER.to_string()] {
+        let resolved = load_str(&text, Path::new("estate.ron"))
+            .unwrap()
+            .resolve()
+            .unwrap();
+        let announced = simulate_with(&resolved, shape.seed, Box::new(LowestLatency)).unwrap();
+        let asked = simulate_with(&resolved, shape.seed, Box::new(Unannounced)).unwrap();
+        assert_eq!(format!("{:?}", announced.summary), format!("{:?}", asked.summary));
+        let decisions = announced.record.decisions.entries().unwrap();
+        assert_eq!(decisions, asked.record.decisions.entries().unwrap());
+        let moves = decisions
+            .iter()
+            .filter(|d| d.kind == DecisionKind::RouteChange)
+            .count();
+        // Besides each stream's first route, incidents (and, under the heavy load, queues)
+        // moved streams.
+        let streams: usize = resolved.spec().services.iter().map(|s| s.demand.len()).sum();
+        assert!(moves > streams, "{moves} route changes for {streams} streams");
+        assert!(!announced.summary.incidents.is_empty());
+    }
+}

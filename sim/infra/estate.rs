@@ -160,7 +160,7 @@ pub enum ResidencyError {
 /// The estate: everything a workload can run on, and what it cost.
 #[derive(Debug)]
 pub struct Estate {
-    /// Sites, indexed by [`SiteId`].
+    /// Sites, indexed by [`SiteId`]. A site goes down or up through [`Estate::set_site_up`].
     pub sites: Vec<Site>,
     /// Accelerators, indexed by [`AcceleratorId`].
     pub accelerators: Vec<Accelerator>,
@@ -178,6 +178,8 @@ pub struct Estate {
     meters: Meters,
     allocations: Vec<(u32, Option<Allocation>)>,
     free_allocations: Vec<u32>,
+    /// Bumped whenever a site goes down or up.
+    sites_version: u64,
 }
 
 fn index_of(names: &[String], wanted: &str) -> u32 {
@@ -187,6 +189,18 @@ fn index_of(names: &[String], wanted: &str) -> u32 {
 }
 
 impl Estate {
+    /// Takes `site` down or brings it back (its links, jobs and replicas are the caller's).
+    pub fn set_site_up(&mut self, site: SiteId, up: bool) {
+        self.sites[site.index()].up = up;
+        self.sites_version += 1;
+    }
+
+    /// A number that changes whenever what routing reads of the estate, besides loads, may
+    /// have: a site going down or up, or the routes between sites.
+    pub fn routing_version(&self) -> u64 {
+        self.sites_version.wrapping_add(self.network.routes_version())
+    }
+
     /// Builds the estate of a checked scenario from its estate parts.
     pub fn build(spec: EstateSpec<'_>) -> Self {
         let site_names: Vec<String> = spec.sites.iter().map(|s| s.name.clone()).collect();
@@ -264,6 +278,7 @@ impl Estate {
             meters: Meters::default(),
             allocations: Vec::new(),
             free_allocations: Vec::new(),
+            sites_version: 0,
         }
     }
 }

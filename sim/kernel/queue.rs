@@ -33,32 +33,20 @@ const ARITY: usize = 4;
 /// sits above it, so the key still orders entries by when they were scheduled.
 const CANCELLABLE: u64 = 1;
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Entry<E> {
     /// The entry's place in the order: the time in nanoseconds in the high 64 bits, then the
     /// scheduling counter shifted left by one, with [`CANCELLABLE`] in the lowest bit. Kept
     /// whole so that a sift compares one `u128` per child.
     key: u128,
-    /// `None` once delivered: the entry then waits at the root to be replaced or removed.
-    event: Option<E>,
+    event: E,
 }
 
 impl<E> Entry<E> {
-    /// A place in the heap whose entry moved elsewhere.
-    const VACANT: Self = Entry { key: 0, event: None };
-
-    /// Moves the entry out, leaving its place vacant.
-    fn take(&mut self) -> Self {
-        Entry {
-            key: self.key,
-            event: self.event.take(),
-        }
-    }
-
     fn new(time: SimTime, seq: u64, event: E) -> Self {
         Entry {
             key: (u128::from(time.as_nanos()) << 64) | u128::from(seq),
-            event: Some(event),
+            event,
         }
     }
 
@@ -72,11 +60,14 @@ impl<E> Entry<E> {
 }
 
 /// A priority queue of events of type `E`, earliest `(time, sequence)` first.
+///
+/// Events are plain values (`Copy`): a sift moves an entry with a copy and leaves nothing to
+/// drop, and a model keeps anything larger in its own state, named by the event.
 #[derive(Debug)]
 pub struct EventQueue<E> {
     /// A 4-ary min-heap on [`Entry::key`].
     heap: Vec<Entry<E>>,
-    /// The root was delivered and awaits replacement or removal.
+    /// The root was delivered and awaits replacement or removal: its place is vacant.
     root_taken: bool,
     /// Sequence numbers of cancellable events still pending. Only ever queried for membership,
     /// never iterated, so its order cannot reach the run; a hash set reuses its storage where a
@@ -87,13 +78,13 @@ pub struct EventQueue<E> {
     peak_pending: usize,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     /// An empty queue.
     pub fn new() -> Self {
         Self::with_capacity(0)
@@ -118,7 +109,7 @@ impl<E> EventQueue<E> {
             self.root_taken = false;
             self.place_down(0, entry);
         } else {
-            self.heap.push(Entry::VACANT);
+            self.heap.push(entry);
             self.place_up(self.heap.len() - 1, entry);
         }
         self.pending += 1;
@@ -199,15 +190,17 @@ impl<E> EventQueue<E> {
     /// removes it.
     #[inline(always)]
     pub(super) fn take_root(&mut self) -> Option<(SimTime, E)> {
-        let root = self.heap.first_mut()?;
-        let event = root.event.take()?;
+        if self.root_taken {
+            return None;
+        }
+        let root = *self.heap.first()?;
         let (time, seq) = (root.time(), root.seq());
         if seq & CANCELLABLE != 0 {
             self.live_cancellable.remove(&(seq >> 1));
         }
         self.root_taken = true;
         self.pending -= 1;
-        Some((time, event))
+        Some((time, root.event))
     }
 
     /// The time of the earliest pending event, discarding cancelled entries on top.
@@ -256,7 +249,7 @@ impl<E> EventQueue<E> {
             if self.heap[parent].key < entry.key {
                 break;
             }
-            self.heap[hole] = self.heap[parent].take();
+            self.heap[hole] = self.heap[parent];
             hole = parent;
         }
         self.heap[hole] = entry;
@@ -264,49 +257,55 @@ impl<E> EventQueue<E> {
 
     /// Puts `entry` into the vacant place `hole`, or below it: the earliest child moves up
     /// into the hole while it is earlier than `entry`.
+    ///
+    /// Every family but the last has all four children, so the loop compares four without
+    /// asking how many there are; a short family holds the heap's last entries, which have no
+    /// children, so it is looked at once, after the loop.
     #[inline]
     fn place_down(&mut self, mut hole: usize, entry: Entry<E>) {
-        let len = self.heap.len();
+        let heap = self.heap.as_mut_slice();
         loop {
             let first = ARITY * hole + 1;
-            if first >= len {
+            let Some(family) = heap.get(first..).and_then(<[Entry<E>]>::first_chunk::<ARITY>) else {
                 break;
+            };
+            let least = earliest_of_four(family);
+            if entry.key < family[least].key {
+                heap[hole] = entry;
+                return;
             }
-            let (least, least_key) = earliest(&self.heap[first..len.min(first + ARITY)]);
-            if entry.key < least_key {
-                break;
-            }
-            self.heap[hole] = self.heap[first + least].take();
+            heap[hole] = family[least];
             hole = first + least;
         }
-        self.heap[hole] = entry;
+        let first = ARITY * hole + 1;
+        if let Some(family) = heap.get(first..) {
+            let least = family
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, child)| child.key)
+                .filter(|(_, child)| child.key < entry.key);
+            if let Some((i, &child)) = least {
+                heap[hole] = child;
+                hole = first + i;
+            }
+        }
+        heap[hole] = entry;
     }
 }
 
-/// The position and key of the earliest of a node's children (at least one). Four children,
-/// the usual case, are compared as two independent pairs and then their winners, picking
-/// positions rather than keys, so each comparison compiles to a conditional move and the key is
-/// read again from its place: which child is earliest is a coin toss at every level of every
-/// sift, and a branch on it is mispredicted half the time.
+/// The position of the earliest of a family of four children. They are compared as two
+/// independent pairs and then their winners, picking positions rather than keys, so each
+/// comparison compiles to a conditional move: which child is earliest is a coin toss at every
+/// level of every sift, and a branch on it is mispredicted half the time.
 #[inline(always)]
-fn earliest<E>(children: &[Entry<E>]) -> (usize, u128) {
-    if let [a, b, c, d] = children {
-        let left = usize::from(b.key < a.key);
-        let right = 2 + usize::from(d.key < c.key);
-        let least = if children[right].key < children[left].key {
-            right
-        } else {
-            left
-        };
-        return (least, children[least].key);
+fn earliest_of_four<E>(family: &[Entry<E>; ARITY]) -> usize {
+    let left = usize::from(family[1].key < family[0].key);
+    let right = 2 + usize::from(family[3].key < family[2].key);
+    if family[right].key < family[left].key {
+        right
+    } else {
+        left
     }
-    let mut least = (0, children[0].key);
-    for (i, child) in children.iter().enumerate().skip(1) {
-        if child.key < least.1 {
-            least = (i, child.key);
-        }
-    }
-    least
 }
 
 #[cfg(test)]

@@ -28,8 +28,10 @@ pub enum KernelError {
 /// [`Model::handle`] together with a [`Context`] through which the model reads the clock and
 /// schedules or cancels further events.
 pub trait Model {
-    /// The model's event type, usually an enum of typed variants.
-    type Event;
+    /// The model's event type, usually an enum of typed variants: a small plain value, which
+    /// the future event list copies as it sorts. What an event is about (a request, a job)
+    /// lives in the model's state and the event names it by an id.
+    type Event: Copy;
     /// The model's error type; kernel errors convert into it.
     type Error: From<KernelError>;
 
@@ -43,7 +45,7 @@ pub struct Context<'a, E> {
     queue: &'a mut EventQueue<E>,
 }
 
-impl<E> Context<'_, E> {
+impl<E: Copy> Context<'_, E> {
     /// The current simulated time.
     pub fn now(&self) -> SimTime {
         self.now

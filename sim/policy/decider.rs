@@ -78,6 +78,8 @@ pub struct Decider {
     route_rejections: (Option<SimTime>, u64),
     /// The scenario's route margin, before the policy's say ([`Policy::route_margin`]).
     route_margin: f64,
+    /// The policy's [`Policy::routes_by_lowest_latency`], asked once.
+    routes_by_lowest_latency: bool,
 }
 
 /// Ineligible routes are logged at most once per this interval: a policy that gets every
@@ -88,6 +90,7 @@ impl Decider {
     /// Decides with `policy`.
     pub fn new(policy: Box<dyn Policy>) -> Self {
         Decider {
+            routes_by_lowest_latency: policy.routes_by_lowest_latency(),
             policy,
             log: DecisionLog::default(),
             signals: Vec::new(),
@@ -101,6 +104,11 @@ impl Decider {
     pub fn with_route_margin(mut self, margin: f64) -> Self {
         self.route_margin = margin;
         self
+    }
+
+    /// Whether the policy routes by lowest latency alone ([`Policy::routes_by_lowest_latency`]).
+    pub fn routes_by_lowest_latency(&self) -> bool {
+        self.routes_by_lowest_latency
     }
 
     /// The policy's name.
@@ -272,14 +280,7 @@ impl Decider {
     /// [`Policy::route_score`] of each candidate as if all its slots were free (ties to the
     /// earlier candidate).
     pub fn preferred(&self, view: &View<'_>, request: &RouteRequest, candidates: &[RouteCandidate]) -> usize {
-        super::argmin(candidates, |c| {
-            let idle = RouteCandidate {
-                queued: 0,
-                free_slots: c.slots,
-                ..*c
-            };
-            self.policy.route_score(request, &idle, view)
-        })
+        super::argmin(candidates, |c| self.policy.route_score(request, &c.idle(), view))
     }
 
     /// The runners-up of a route with their scores: `"us-east 212.400, eu-par 230.100"`.

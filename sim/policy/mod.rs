@@ -103,6 +103,15 @@ impl RouteCandidate {
     pub fn expected_latency_ns(&self) -> f64 {
         self.round_trip_ns as f64 + self.expected_wait_ns() + self.mean_service_ns
     }
+
+    /// The same site with no queue and every slot free.
+    pub fn idle(&self) -> Self {
+        RouteCandidate {
+            queued: 0,
+            free_slots: self.slots,
+            ..*self
+        }
+    }
 }
 
 /// What is being routed.
@@ -139,6 +148,16 @@ pub trait Policy: Send {
     fn route_score(&self, request: &RouteRequest, candidate: &RouteCandidate, view: &View<'_>) -> f64 {
         let _ = (request, view);
         lowest_latency::route_score(candidate)
+    }
+
+    /// Whether [`Policy::route`] and [`Policy::route_score`] are [`LowestLatency`]'s: the lowest
+    /// [`lowest_latency::route_score`], ties to the earlier candidate, reading and changing
+    /// nothing else. A policy that says so lets the engine route a stream's request without
+    /// building candidates when the stream's site has a free slot and would still score best
+    /// were every other candidate idle: the policy would choose it whatever the queues
+    /// elsewhere. The default is `false`; say `true` only for exactly that behaviour.
+    fn routes_by_lowest_latency(&self) -> bool {
+        false
     }
 
     /// The route margin this policy wants: a stream stays on its current site unless another

@@ -296,6 +296,8 @@ pub struct Network<T> {
     site_up: Vec<bool>,
     adjacency: Vec<Vec<LinkId>>,
     routes: RouteTable,
+    /// Bumped whenever `routes` is rebuilt, so a cache of what routes read knows it is stale.
+    routes_version: u64,
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     clock: SimTime,
@@ -323,6 +325,7 @@ impl<T: Copy> Network<T> {
             site_up: vec![true; site_count],
             adjacency,
             routes: RouteTable::default(),
+            routes_version: 0,
             slots: Vec::new(),
             free: Vec::new(),
             clock: SimTime::ZERO,

@@ -33,6 +33,11 @@ impl<T: Copy> Network<T> {
         Some(self.route_along(from, hops))
     }
 
+    /// A number that changes whenever the routes (and so any [`Network::rtt`]) may have.
+    pub fn routes_version(&self) -> u64 {
+        self.routes_version
+    }
+
     /// The round trip of the current route, without building it.
     pub fn rtt(&self, from: SiteId, to: SiteId) -> Option<SimDuration> {
         let latency = self.routes.latency[self.routes.cell(from, to)?]?;
@@ -146,6 +151,7 @@ impl<T: Copy> Network<T> {
 
     pub(super) fn topology_changed(&mut self) {
         self.routes = self.all_pairs();
+        self.routes_version += 1;
         for index in 0..self.slots.len() {
             let Some(flow) = &self.slots[index].flow else {
                 continue;

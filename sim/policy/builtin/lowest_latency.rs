@@ -46,6 +46,10 @@ impl Policy for LowestLatency {
         route_score(candidate)
     }
 
+    fn routes_by_lowest_latency(&self) -> bool {
+        true
+    }
+
     fn place_score(
         &self,
         _: &PlaceRequest<'_>,

@@ -210,7 +210,7 @@ fn set_site<E: EffectEvents>(
     up: bool,
 ) -> Result<(), KernelError> {
     let now = ctx.now();
-    parts.estate.sites[site.index()].up = up;
+    parts.estate.set_site_up(site, up);
     parts.decider.signal(if up {
         Signal::SiteUp { site }
     } else {

@@ -97,9 +97,9 @@ pub enum IncidentEvent {
 }
 
 /// The events incidents schedule: their own, and those of the services and jobs they act on.
-pub trait EffectEvents: From<IncidentEvent> + From<ServingEvent> + From<JobEvent> {}
+pub trait EffectEvents: From<IncidentEvent> + From<ServingEvent> + From<JobEvent> + Copy {}
 
-impl<E: From<IncidentEvent> + From<ServingEvent> + From<JobEvent>> EffectEvents for E {}
+impl<E: From<IncidentEvent> + From<ServingEvent> + From<JobEvent> + Copy> EffectEvents for E {}
 
 /// The parts of the model an incident acts on.
 pub struct Parts<'a> {

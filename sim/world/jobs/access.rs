@@ -157,7 +157,7 @@ impl Jobs {
 
     /// Moves running `job`: it checkpoints (if it has checkpoints and is computing), gives its
     /// GPUs back and waits to be placed again. Whether the job was running.
-    pub fn migrate<E: From<JobEvent>>(
+    pub fn migrate<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         job: JobId,

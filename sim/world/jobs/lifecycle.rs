@@ -14,7 +14,7 @@ use crate::workload::job::{InterruptCause, draw_poisson_job};
 use super::*;
 
 impl Jobs {
-    pub(super) fn schedule_source<E: From<JobEvent>>(
+    pub(super) fn schedule_source<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         s: usize,
@@ -53,7 +53,7 @@ impl Jobs {
     }
 
     /// A source's next job arrives now.
-    pub(super) fn source_arrival<E: From<JobEvent>>(
+    pub(super) fn source_arrival<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -121,7 +121,7 @@ impl Jobs {
     }
 
     /// Job `job` is submitted now.
-    pub(super) fn submit<E: From<JobEvent>>(
+    pub(super) fn submit<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -144,7 +144,7 @@ impl Jobs {
     }
 
     /// Offers GPUs to every waiting job, in order of priority and then of waiting time.
-    pub fn place_waiting<E: From<JobEvent>>(
+    pub fn place_waiting<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -184,7 +184,7 @@ impl Jobs {
     }
 
     /// The periodic offer to waiting jobs.
-    pub(super) fn retry<E: From<JobEvent>>(
+    pub(super) fn retry<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -194,7 +194,7 @@ impl Jobs {
         self.place_waiting(ctx, estate, decider)
     }
 
-    pub(super) fn complete<E: From<JobEvent>>(
+    pub(super) fn complete<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -262,7 +262,7 @@ impl Jobs {
 
     /// Stops `job` now for `cause`: work since its last durable checkpoint is lost, its GPUs
     /// are released, and it waits to be placed again (or fails after too many interruptions).
-    pub fn interrupt<E: From<JobEvent>>(
+    pub fn interrupt<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -331,7 +331,7 @@ impl Jobs {
     /// Warns `job` that it loses its GPUs in `notice`. With time to write a checkpoint it cuts
     /// its segment short and checkpoints, then leaves without losing work; otherwise it keeps
     /// going until the notice runs out and is interrupted then.
-    pub fn preempt<E: From<JobEvent>>(
+    pub fn preempt<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         job: JobId,
@@ -380,7 +380,7 @@ impl Jobs {
     }
 
     /// A preemption notice ran out.
-    pub(super) fn eviction<E: From<JobEvent>>(
+    pub(super) fn eviction<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,

@@ -426,7 +426,7 @@ fn checkpoint_route(estate: &Estate, dataset: Option<DatasetId>, from: SiteId, t
 
 impl Jobs {
     /// Handles one job event.
-    pub fn handle<E: From<JobEvent>>(
+    pub fn handle<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -444,7 +444,7 @@ impl Jobs {
     }
 
     /// Schedules every job's submission and every source's first arrival.
-    pub fn start<E: From<JobEvent>>(&mut self, ctx: &mut Context<'_, E>) -> Result<(), KernelError> {
+    pub fn start<E: From<JobEvent> + Copy>(&mut self, ctx: &mut Context<'_, E>) -> Result<(), KernelError> {
         for (job_id, job) in self.jobs.indexed() {
             let submit = JobEvent::Submit { job: job_id };
             ctx.schedule_at(job.def.submit.max(ctx.now()), submit.into())?;

@@ -173,7 +173,7 @@ impl Jobs {
     }
 
     /// Offers GPUs to one waiting job. Returns whether it left the queue (placed or failed).
-    pub(super) fn try_place<E: From<JobEvent>>(
+    pub(super) fn try_place<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -247,7 +247,7 @@ impl Jobs {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn place<E: From<JobEvent>>(
+    fn place<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -319,7 +319,7 @@ impl Jobs {
         Ok(true)
     }
 
-    fn start_staging<E: From<JobEvent>>(
+    fn start_staging<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -391,7 +391,7 @@ impl Jobs {
     }
 
     /// A staging transfer of `job`'s `placement` finished.
-    pub fn staging_flow_done<E: From<JobEvent>>(
+    pub fn staging_flow_done<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -412,7 +412,7 @@ impl Jobs {
         Ok(())
     }
 
-    fn staged_done<E: From<JobEvent>>(
+    fn staged_done<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &Estate,

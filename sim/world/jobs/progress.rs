@@ -12,7 +12,7 @@ use super::placement::could_use;
 use super::*;
 
 impl Jobs {
-    pub(super) fn set_timer<E: From<JobEvent>>(
+    pub(super) fn set_timer<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         job: JobId,
@@ -32,7 +32,7 @@ impl Jobs {
         )
     }
 
-    pub(super) fn start_segment<E: From<JobEvent>>(
+    pub(super) fn start_segment<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         job: JobId,
@@ -59,7 +59,7 @@ impl Jobs {
     }
 
     /// A job's timer fires: the end of a restore, a compute segment or a checkpoint write.
-    pub(super) fn timer<E: From<JobEvent>>(
+    pub(super) fn timer<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -82,7 +82,7 @@ impl Jobs {
         }
     }
 
-    fn segment_done<E: From<JobEvent>>(
+    fn segment_done<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -106,7 +106,7 @@ impl Jobs {
         }
     }
 
-    fn checkpoint_done<E: From<JobEvent>>(
+    fn checkpoint_done<E: From<JobEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,

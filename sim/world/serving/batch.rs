@@ -120,7 +120,7 @@ impl Deployment {
 
 /// Schedules the end of replica `r`'s run at `end_ns`, under a new run number so that an
 /// earlier event for the run (before it was cut short) is recognised as stale.
-fn schedule_run_end<E: From<ServingEvent>>(
+fn schedule_run_end<E: From<ServingEvent> + Copy>(
     ctx: &mut Context<'_, E>,
     deployment: DeploymentId,
     r: &mut Replica,
@@ -144,7 +144,7 @@ impl Serving {
     /// A request reached a deployment of a batched service: it joins an idle replica at once if
     /// nobody waits before it, fails if it can never fit a replica's cache, and otherwise waits
     /// for the end of an iteration. Returns `false` when it is to be queued.
-    pub(super) fn enter_batched<E: From<ServingEvent>>(
+    pub(super) fn enter_batched<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -177,7 +177,7 @@ impl Serving {
 
     /// Fills every ready replica that is between iterations from the queue, and starts its next
     /// iteration; requests past their deadline at the head of the queue fail on the way.
-    pub(super) fn pump<E: From<ServingEvent>>(
+    pub(super) fn pump<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -200,7 +200,7 @@ impl Serving {
     /// Moves requests from the head of the queue into replica `replica`'s batch while it has
     /// room and its cache can hold them; stops at the first that does not fit (first come,
     /// first served: nobody overtakes it).
-    fn admit<E: From<ServingEvent>>(
+    fn admit<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -259,7 +259,7 @@ impl Serving {
     /// Starts the next iterations of replica `replica` if it has sequences: hands out the
     /// prefill budget in admission order, and schedules the end of the run. A run is one
     /// iteration, or, while every sequence decodes, all of them until the first sequence is done.
-    fn start_step<E: From<ServingEvent>>(
+    fn start_step<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         at: Position,
@@ -322,7 +322,7 @@ impl Serving {
     /// Makes sure the request at the head of a batched deployment's queue joins at the first
     /// iteration boundary where it fits: if that boundary lies inside some replica's run, the
     /// run is cut there. Boundaries that end a run need nothing: the run's end admits.
-    pub(super) fn watch_queue_head<E: From<ServingEvent>>(
+    pub(super) fn watch_queue_head<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         at: Position,
@@ -364,7 +364,7 @@ impl Serving {
     /// decoded gains a token per iteration, prompts that finished give their first token,
     /// sequences with all their tokens end, the batch takes new requests, and the next run
     /// starts.
-    pub(super) fn step_done<E: From<ServingEvent>>(
+    pub(super) fn step_done<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,

@@ -187,6 +187,7 @@ fn build_service(
             payload: demand.payload.unwrap_or_default(),
             site: None,
             epoch: 0,
+            idle_leader: None,
         });
     }
     let metrics_spec = &resolved.spec().metrics;
@@ -221,6 +222,7 @@ fn build_service(
         autoscale: spec.autoscaling.clone(),
         last_degrade_logged: None,
         degraded_by_policy: false,
+        ready_version: 0,
         replicas_held: None,
         usage_marks: Vec::new(),
     })

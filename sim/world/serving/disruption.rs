@@ -22,7 +22,7 @@ impl Serving {
     /// back), requests in service there fail, requests queued there or on their way there are
     /// routed again from their origin. Call it after marking the site down in the estate and the
     /// network, so the new routes avoid it.
-    pub fn site_down<E: From<ServingEvent>>(
+    pub fn site_down<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -50,7 +50,7 @@ impl Serving {
     /// the run (those it lacks), in their tiers, each ready after the autoscaler's cold start
     /// (at once without an autoscaler); what the tiers refuse is logged. Call it after marking
     /// the site up in the estate (GPUs of a site that is down are refused) and the network.
-    pub fn site_up<E: From<ServingEvent>>(
+    pub fn site_up<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -90,7 +90,7 @@ impl Serving {
 
     /// A GPU of the replica holding `allocation` failed: [`stop_replica`](Self::stop_replica)
     /// then [`replace_replica`](Self::replace_replica). Returns false if no replica holds it.
-    pub fn replica_failed<E: From<ServingEvent>>(
+    pub fn replica_failed<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -109,7 +109,7 @@ impl Serving {
     /// where it was, or `None` if no replica holds `allocation`. Between this and
     /// [`replace_replica`](Self::replace_replica) the caller may take the failed GPU out of the
     /// pool (repair), so that the replacement cannot take it.
-    pub fn stop_replica<E: From<ServingEvent>>(
+    pub fn stop_replica<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -133,7 +133,7 @@ impl Serving {
 
     /// Starts a replacement for a lost replica in its pool and tier, ready after the cold start
     /// (at once without an autoscaler), if the tier has room; logs a Scale decision either way.
-    pub fn replace_replica<E: From<ServingEvent>>(
+    pub fn replace_replica<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -152,7 +152,7 @@ impl Serving {
     /// A capacity shock: gives back replicas holding GPUs of `tier` in `pool`, newest first,
     /// until `gpus` GPUs are freed or none are left (requests in service on them fail). Starts
     /// no replacement. Returns the GPUs freed, which may exceed `gpus` by part of a replica.
-    pub fn shed_replicas<E: From<ServingEvent>>(
+    pub fn shed_replicas<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -240,6 +240,7 @@ impl Serving {
         let replica = deployment.replicas.remove(index);
         if replica.ready {
             deployment.slots_ready -= state.slots_per_replica;
+            state.ready_version += 1;
         }
         estate.release(now, replica.allocation).map_or(0, |a| a.gpus)
     }
@@ -247,7 +248,7 @@ impl Serving {
     /// Fails, as [`FailReason::ReplicaLost`], the sequences of the batched replicas just dropped,
     /// then the most recently started requests of deployment `at` while it has fewer ready slots
     /// than requests in service.
-    fn cut_excess<E: From<ServingEvent>>(
+    fn cut_excess<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -280,7 +281,7 @@ impl Serving {
 
     /// After deployment `at` lost or gained replicas: with none left, ready or starting, its
     /// waiting and travelling requests go elsewhere; otherwise free slots take waiting ones.
-    fn settle<E: From<ServingEvent>>(
+    fn settle<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -299,7 +300,7 @@ impl Serving {
 
     /// Sends the requests waiting at or travelling to the deployments `targets` back to their
     /// origin to be routed again, in order of arrival, keeping their arrival times.
-    fn evacuate<E: From<ServingEvent>>(
+    fn evacuate<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,

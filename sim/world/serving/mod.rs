@@ -193,6 +193,23 @@ struct Demand {
     site: Option<SiteId>,
     /// Bumped whenever an arrival is scheduled; only the arrival of the current epoch is live.
     epoch: u32,
+    /// Which deployment would serve the stream best were all idle, kept between requests.
+    idle_leader: Option<IdleLeader>,
+}
+
+/// A stream's deployment that scores best for a policy routing by lowest latency with every
+/// deployment idle, and what that was worked out from. Only rare changes move it (sites, routes,
+/// ready slots, or a request whose mean service time differs), so it is kept per stream and
+/// worked out again when one of them changed.
+#[derive(Debug, Clone, Copy)]
+struct IdleLeader {
+    /// [`Estate::routing_version`] and the service's ready-slot version it holds for.
+    versions: (u64, u64),
+    /// The mean service time (bits of the `f64`) it was scored with.
+    mean_ns_bits: u64,
+    /// The deployment, its site and the round trip there; `None` when no deployment scores
+    /// strictly best (a tie, or scores that do not compare).
+    leader: Option<(u32, SiteId, u64)>,
 }
 
 enum Fallback {
@@ -231,6 +248,9 @@ pub struct ServiceState {
     last_degrade_logged: Option<SimTime>,
     /// A policy sends the service's requests to its fallback.
     degraded_by_policy: bool,
+    /// Bumped whenever a deployment's ready slots change, so a stream's [`IdleLeader`] knows it
+    /// is stale.
+    ready_version: u64,
 }
 
 /// Where a request's outcome is counted besides its own service: the primary it stands in for.
@@ -319,7 +339,7 @@ impl Serving {
     }
 
     /// Handles one serving event.
-    pub fn handle<E: From<ServingEvent>>(
+    pub fn handle<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -358,7 +378,10 @@ impl Serving {
     }
 
     /// Schedules every stream's first arrival and every autoscaler's first evaluation.
-    pub fn start<E: From<ServingEvent>>(&mut self, ctx: &mut Context<'_, E>) -> Result<(), KernelError> {
+    pub fn start<E: From<ServingEvent> + Copy>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+    ) -> Result<(), KernelError> {
         for (s, service) in self.services.iter_mut().enumerate() {
             for demand in &mut service.demands {
                 schedule_next(ctx, demand)?;
@@ -398,7 +421,7 @@ type Position = (ServiceId, u32);
 /// Schedules `event` after `delay`, which comes from the user's figures (service times, cold
 /// starts) and may be absurdly long: past the end of the clock it is parked at the end of time,
 /// beyond any horizon, so the run goes on and the request simply never finishes.
-fn schedule_after<E: From<ServingEvent>>(
+fn schedule_after<E: From<ServingEvent> + Copy>(
     ctx: &mut Context<'_, E>,
     delay: SimDuration,
     event: ServingEvent,
@@ -408,7 +431,7 @@ fn schedule_after<E: From<ServingEvent>>(
 
 /// Draws a demand stream's next arrival from now and schedules it under a new epoch, so an
 /// arrival scheduled before is void.
-fn schedule_next<E: From<ServingEvent>>(
+fn schedule_next<E: From<ServingEvent> + Copy>(
     ctx: &mut Context<'_, E>,
     demand: &mut Demand,
 ) -> Result<(), KernelError> {

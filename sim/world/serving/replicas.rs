@@ -12,7 +12,7 @@ use super::*;
 
 impl Serving {
     /// Evaluates the autoscaler of `service` at every deployment.
-    pub(super) fn autoscale<E: From<ServingEvent>>(
+    pub(super) fn autoscale<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -30,7 +30,7 @@ impl Serving {
         Ok(())
     }
 
-    fn scale_deployment<E: From<ServingEvent>>(
+    fn scale_deployment<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -104,7 +104,7 @@ impl Serving {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn add_replicas<E: From<ServingEvent>>(
+    fn add_replicas<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -139,7 +139,7 @@ impl Serving {
 
     /// Starts up to `count` replicas of deployment `at` in `tier`, each ready after `cold_start`
     /// (at once if `None`), until the tier refuses.
-    pub(super) fn start_replicas<E: From<ServingEvent>>(
+    pub(super) fn start_replicas<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -171,6 +171,7 @@ impl Serving {
                 None => {
                     d.integrate(now);
                     d.slots_ready += state.slots_per_replica;
+                    state.ready_version += 1;
                 }
                 Some(delay) => {
                     let ready = ServingEvent::ReplicaReady {
@@ -233,7 +234,7 @@ impl Serving {
     }
 
     /// A replica finished its cold start and takes requests.
-    pub(super) fn replica_ready<E: From<ServingEvent>>(
+    pub(super) fn replica_ready<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -252,6 +253,7 @@ impl Serving {
         r.ready = true;
         d.integrate(ctx.now());
         d.slots_ready += slots;
+        state.ready_version += 1;
         self.next_from_queue(ctx, estate, decider, service, deployment)
     }
 
@@ -259,7 +261,7 @@ impl Serving {
     /// in its autoscaling tier where the pool has it, else in the deployment's own tier; only
     /// idle ones are removed. Logs the scaling; returns why it cannot be done, if it cannot.
     #[allow(clippy::too_many_arguments)]
-    pub fn scale_to<E: From<ServingEvent>>(
+    pub fn scale_to<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,

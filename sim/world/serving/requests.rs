@@ -45,7 +45,7 @@ impl Serving {
     }
 
     /// A request reaches its deployment (unless it ended or was sent elsewhere meanwhile).
-    pub(super) fn reach_site<E: From<ServingEvent>>(
+    pub(super) fn reach_site<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -60,7 +60,7 @@ impl Serving {
     }
 
     /// A request at its deployment starts, waits, or is refused.
-    pub(super) fn enter<E: From<ServingEvent>>(
+    pub(super) fn enter<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -119,7 +119,7 @@ impl Serving {
         request
     }
 
-    fn start_service<E: From<ServingEvent>>(
+    fn start_service<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         id: RequestSlot,
@@ -153,7 +153,7 @@ impl Serving {
 
     /// A request finishes service (unless its replica was lost meanwhile): record it, then give
     /// the slot to the next waiting request.
-    pub(super) fn service_done<E: From<ServingEvent>>(
+    pub(super) fn service_done<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -217,7 +217,7 @@ impl Serving {
     }
 
     /// Starts waiting requests while slots are free, expiring those past their deadline.
-    pub(super) fn next_from_queue<E: From<ServingEvent>>(
+    pub(super) fn next_from_queue<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -252,7 +252,7 @@ impl Serving {
     }
 
     /// The oldest waiting requests of a deployment may have passed their deadline.
-    pub(super) fn queue_timeout<E: From<ServingEvent>>(
+    pub(super) fn queue_timeout<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -293,7 +293,7 @@ impl Serving {
     }
 
     /// A request cannot be served: try the fallback, or count the failure.
-    pub(super) fn fail<E: From<ServingEvent>>(
+    pub(super) fn fail<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,

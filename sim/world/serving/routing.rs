@@ -10,7 +10,7 @@ use rand::Rng;
 use crate::infra::estate::Estate;
 use crate::kernel::{Context, KernelError, SimDuration, SimTime};
 use crate::metrics::service::FailReason;
-use crate::policy::{Decider, DecisionKind, RouteCandidate, RouteRequest, RouteWhy, View};
+use crate::policy::{Decider, DecisionKind, RouteCandidate, RouteRequest, RouteWhy, View, lowest_latency};
 use crate::vocab::ServiceId;
 use crate::vocab::ids::SiteId;
 
@@ -28,7 +28,7 @@ struct Route {
 impl Serving {
     /// A request of `service` arrives from demand `demand` (unless a rate change of a later
     /// `epoch` withdrew it).
-    pub(super) fn arrival<E: From<ServingEvent>>(
+    pub(super) fn arrival<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -79,7 +79,7 @@ impl Serving {
     }
 
     /// Routes a request and sends it on its way to the chosen deployment.
-    pub(super) fn submit<E: From<ServingEvent>>(
+    pub(super) fn submit<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -91,7 +91,7 @@ impl Serving {
             return self.fail(ctx, estate, decider, request, FailReason::PolicyDegraded);
         }
         let origin = self.origin_of(&request);
-        let route = match self.settled_route(estate, &request, origin) {
+        let route = match self.settled_route(estate, decider, &request, origin) {
             Some(route) => route,
             None => {
                 let Some(route) = self.choose_route(ctx.now(), estate, decider, &request, origin) else {
@@ -120,23 +120,40 @@ impl Serving {
         }
     }
 
-    /// The route of a request from a stream with one deployment that may serve it, when the
-    /// stream already goes there and it can serve now: the policy would be offered that one
-    /// candidate and the decider would take it unasked, with no change to log, so neither is
-    /// consulted. It is the usual case of a service deployed in one place, and it skips building
-    /// the candidate's figures, which the policy alone reads.
+    /// The route of a stream's request when the stream's site is where the policy would send it
+    /// and the decider would keep it, so neither is consulted and no change is logged:
+    ///
+    /// - the stream has one deployment that may serve it, and it can serve now: the policy
+    ///   would be offered that one candidate and the decider would take it unasked;
+    /// - or the policy routes by lowest latency alone and the stream's site is the clear
+    ///   leader ([`Serving::clear_leader`]).
+    ///
+    /// These are the usual cases (a service deployed in one place; a lightly loaded estate
+    /// whose streams stay on their nearest site), and they skip building the candidates'
+    /// figures, which only the policy reads.
     #[inline]
-    fn settled_route(&self, estate: &Estate, request: &Request, origin: SiteId) -> Option<Route> {
+    fn settled_route(
+        &mut self,
+        estate: &Estate,
+        decider: &Decider,
+        request: &Request,
+        origin: SiteId,
+    ) -> Option<Route> {
         let (Some(index), None) = (request.origin_index, request.primary) else {
             return None;
         };
-        let service = &self.services[request.service.index()];
+        let service = &mut self.services[request.service.index()];
         let demand = &service.demands[index as usize];
+        let current = demand.site?;
         let &[only] = demand.eligible.as_slice() else {
-            return None;
+            return if decider.routes_by_lowest_latency() {
+                clear_leader(estate, service, index as usize, request, origin, current)
+            } else {
+                None
+            };
         };
         let deployment = &service.deployments[only as usize];
-        let serves = demand.site == Some(deployment.site)
+        let serves = current == deployment.site
             && estate.sites[deployment.site.index()].up
             && deployment.slots_ready > 0;
         if !serves {
@@ -259,35 +276,10 @@ impl Serving {
         let batched = service.time.batched().is_some();
         for &d in eligible {
             let deployment = &service.deployments[d as usize];
-            if !estate.sites[deployment.site.index()].up || deployment.slots_ready == 0 {
-                continue;
+            if let Some(candidate) = route_candidate(estate, deployment, origin, mean_ns, batched) {
+                self.candidates.push(candidate);
+                self.candidate_deployments.push(d);
             }
-            let Some(rtt) = estate.network.rtt(origin, deployment.site) else {
-                continue;
-            };
-            self.candidates.push(RouteCandidate {
-                site: deployment.site,
-                round_trip_ns: rtt.as_nanos(),
-                queued: deployment.queue.len() as u32,
-                // A batched deployment can have places its KV cache cannot fill: while requests
-                // wait there, nothing new starts, whatever the free places say.
-                free_slots: if batched && !deployment.queue.is_empty() {
-                    0
-                } else {
-                    deployment.slots_ready.saturating_sub(deployment.busy)
-                },
-                slots: deployment.slots_ready,
-                // Dividing by 1 changes nothing; skipping it spares a division per candidate.
-                mean_service_ns: if deployment.speed == 1.0 {
-                    mean_ns
-                } else {
-                    mean_ns / deployment.speed
-                },
-                usd_per_gpu_hour: estate.pools[deployment.pool.index()]
-                    .tier(deployment.tier)
-                    .map_or(0.0, |t| t.price_per_gpu_hour),
-            });
-            self.candidate_deployments.push(d);
         }
     }
 
@@ -369,7 +361,7 @@ impl Serving {
     /// drawn under the old rate is withdrawn and the next one drawn from now. A factor the
     /// arrival process refuses (negative, not finite, or a rate beyond `f64`; the scenario
     /// checks refuse the first two) leaves the stream as it is.
-    pub fn set_demand_factor<E: From<ServingEvent>>(
+    pub fn set_demand_factor<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         service: ServiceId,
@@ -391,4 +383,125 @@ impl Serving {
         }
         Ok(())
     }
+}
+
+/// What the policy sees of `deployment` for a request from `origin` whose mean service time
+/// is `mean_ns` on the reference accelerator; `None` when it cannot serve now (its site is
+/// down, no slot is ready, or no route leads there).
+#[inline]
+fn route_candidate(
+    estate: &Estate,
+    deployment: &Deployment,
+    origin: SiteId,
+    mean_ns: f64,
+    batched: bool,
+) -> Option<RouteCandidate> {
+    if !estate.sites[deployment.site.index()].up || deployment.slots_ready == 0 {
+        return None;
+    }
+    let rtt = estate.network.rtt(origin, deployment.site)?;
+    Some(RouteCandidate {
+        site: deployment.site,
+        round_trip_ns: rtt.as_nanos(),
+        queued: deployment.queue.len() as u32,
+        // A batched deployment can have places its KV cache cannot fill: while requests wait
+        // there, nothing new starts, whatever the free places say.
+        free_slots: if batched && !deployment.queue.is_empty() {
+            0
+        } else {
+            deployment.slots_ready.saturating_sub(deployment.busy)
+        },
+        slots: deployment.slots_ready,
+        // Dividing by 1 changes nothing; skipping it spares a division per candidate.
+        mean_service_ns: if deployment.speed == 1.0 {
+            mean_ns
+        } else {
+            mean_ns / deployment.speed
+        },
+        usd_per_gpu_hour: estate.pools[deployment.pool.index()]
+            .tier(deployment.tier)
+            .map_or(0.0, |t| t.price_per_gpu_hour),
+    })
+}
+
+/// The route to a stream's `current` site when it is the clear leader for a policy that routes
+/// by lowest latency: its [`IdleLeader`] is there and has a free slot. A free slot means it
+/// scores as if idle, and every other deployment that can serve scores worse even as if idle;
+/// waiting only adds to a score (the sum and the division are monotone in each term, also in
+/// rounding). So the policy picks that deployment whatever the queues elsewhere, and the
+/// decider keeps a stream on the site the policy picks. `None` otherwise: the policy decides.
+fn clear_leader(
+    estate: &Estate,
+    service: &mut ServiceState,
+    stream: usize,
+    request: &Request,
+    origin: SiteId,
+    current: SiteId,
+) -> Option<Route> {
+    let mean_ns = service.time.mean_ns(request.context, request.generated);
+    let batched = service.time.batched().is_some();
+    let versions = (estate.routing_version(), service.ready_version);
+    let demand = &mut service.demands[stream];
+    let cached = demand
+        .idle_leader
+        .filter(|c| c.versions == versions && c.mean_ns_bits == mean_ns.to_bits());
+    let idle_leader = match cached {
+        Some(cached) => cached,
+        None => {
+            let fresh = IdleLeader {
+                versions,
+                mean_ns_bits: mean_ns.to_bits(),
+                leader: idle_leader(estate, &service.deployments, &demand.eligible, origin, mean_ns),
+            };
+            demand.idle_leader = Some(fresh);
+            fresh
+        }
+    };
+    let (deployment, site, round_trip_ns) = idle_leader.leader?;
+    let d = &service.deployments[deployment as usize];
+    let free_slots = if batched && !d.queue.is_empty() {
+        0
+    } else {
+        d.slots_ready.saturating_sub(d.busy)
+    };
+    (site == current && free_slots > 0).then_some(Route {
+        deployment,
+        site,
+        round_trip_ns,
+    })
+}
+
+/// Among the `eligible` deployments that can serve a request from `origin` now, the one whose
+/// [`lowest_latency::route_score`] as if idle is strictly the lowest, with its site and round
+/// trip; `None` on a tie for the lowest or a score that does not compare.
+fn idle_leader(
+    estate: &Estate,
+    deployments: &[Deployment],
+    eligible: &[u32],
+    origin: SiteId,
+    mean_ns: f64,
+) -> Option<(u32, SiteId, u64)> {
+    let mut leader: Option<(u32, RouteCandidate, f64)> = None;
+    let mut runner_up = f64::INFINITY;
+    for &d in eligible {
+        let Some(candidate) = route_candidate(estate, &deployments[d as usize], origin, mean_ns, false)
+        else {
+            continue;
+        };
+        let idle_score = lowest_latency::route_score(&candidate.idle());
+        if idle_score.is_nan() {
+            return None;
+        }
+        match leader {
+            Some((_, _, best)) if idle_score >= best => runner_up = runner_up.min(idle_score),
+            _ => {
+                if let Some((_, _, best)) = leader {
+                    runner_up = runner_up.min(best);
+                }
+                leader = Some((d, candidate, idle_score));
+            }
+        }
+    }
+    let (deployment, candidate, score) = leader?;
+    (score < runner_up).then_some((deployment, candidate.site, candidate.round_trip_ns))
 }
