@@ -130,9 +130,10 @@ fn every_charge_to_a_job_reaches_its_row_though_its_total_leaves_the_ledger() {
     }
 }
 
-/// One stream whose clear leader moves: the link to the nearest site slows (its round trip
+/// One stream whose idle leader moves: the link to the nearest site slows (its round trip
 /// grows and another site leads), the site goes down and comes back, and its one GPU fails and
-/// is repaired while the site stays up. Two other sites tie for second place.
+/// is repaired while the site stays up. Two other sites tie for second place, so while the
+/// link is slow the leader is the earlier of two.
 const MOVING_LEADER: &str = r#"#![enable(implicit_some)]
 (
     name: "moving-leader", horizon: "10h", seed: 3, metrics: (window: "10m"),
@@ -161,7 +162,7 @@ const MOVING_LEADER: &str = r#"#![enable(implicit_some)]
     ],
 )"#;
 
-/// Routing by lowest latency without asking the policy, when a stream's site is the clear
+/// Routing by lowest latency without asking the policy, when a stream's site holds its idle
 /// leader, changes nothing: the same estate under the same policy, once announced as routing by
 /// lowest latency (so the engine may skip asking) and once not (so every request is routed
 /// through the policy), gives the same summary and the same decisions. Three days of 20 sites,
@@ -169,7 +170,7 @@ const MOVING_LEADER: &str = r#"#![enable(implicit_some)]
 /// estate's own load and at one that fills the sites so that requests queue, spill over and
 /// move their streams.
 #[test]
-fn skipping_the_policy_for_clear_leaders_routes_every_request_as_asking_it_does() {
+fn skipping_the_policy_for_idle_leaders_routes_every_request_as_asking_it_does() {
     use hybridsim::policy::{
         DecisionKind, LowestLatency, PlaceRequest, PlacementCandidate, Policy, RouteCandidate, RouteRequest,
         Score, View,

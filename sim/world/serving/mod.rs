@@ -197,8 +197,8 @@ struct Demand {
     idle_leader: Option<IdleLeader>,
 }
 
-/// A stream's deployment that scores best for a policy routing by lowest latency with every
-/// deployment idle, and what that was worked out from. Only rare changes move it (sites, routes,
+/// A stream's deployment that scores best (the earlier on a tie) for a policy routing by lowest
+/// latency with every deployment idle, and what that was worked out from. Only rare changes move it (sites, routes,
 /// ready slots, or a request whose mean service time differs), so it is kept per stream and
 /// worked out again when one of them changed.
 #[derive(Debug, Clone, Copy)]
@@ -207,8 +207,8 @@ struct IdleLeader {
     versions: (u64, u64),
     /// The mean service time (bits of the `f64`) it was scored with.
     mean_ns_bits: u64,
-    /// The deployment, its site and the round trip there; `None` when no deployment scores
-    /// strictly best (a tie, or scores that do not compare).
+    /// The deployment, its site and the round trip there; `None` when no deployment can serve
+    /// or a score does not compare.
     leader: Option<(u32, SiteId, u64)>,
 }
 

@@ -125,8 +125,8 @@ impl Serving {
     ///
     /// - the stream has one deployment that may serve it, and it can serve now: the policy
     ///   would be offered that one candidate and the decider would take it unasked;
-    /// - or the policy routes by lowest latency alone and the stream's site is the clear
-    ///   leader ([`Serving::clear_leader`]).
+    /// - or the policy routes by lowest latency alone and the stream's site holds its idle
+    ///   leader with a free slot ([`leader_route`]).
     ///
     /// These are the usual cases (a service deployed in one place; a lightly loaded estate
     /// whose streams stay on their nearest site), and they skip building the candidates'
@@ -147,7 +147,7 @@ impl Serving {
         let current = demand.site?;
         let &[only] = demand.eligible.as_slice() else {
             return if decider.routes_by_lowest_latency() {
-                clear_leader(estate, service, index as usize, request, origin, current)
+                leader_route(estate, service, index as usize, request, origin, current)
             } else {
                 None
             };
@@ -424,13 +424,14 @@ fn route_candidate(
     })
 }
 
-/// The route to a stream's `current` site when it is the clear leader for a policy that routes
-/// by lowest latency: its [`IdleLeader`] is there and has a free slot. A free slot means it
-/// scores as if idle, and every other deployment that can serve scores worse even as if idle;
-/// waiting only adds to a score (the sum and the division are monotone in each term, also in
-/// rounding). So the policy picks that deployment whatever the queues elsewhere, and the
+/// The route to a stream's `current` site when it leads for a policy that routes by lowest
+/// latency: its [`IdleLeader`] is there and has a free slot. A free slot means it scores as if
+/// idle; every deployment before it among the candidates scores worse even as if idle, and
+/// every one after it no better, since waiting only adds to a score (the sum and the division
+/// are monotone in each term, also in rounding). So the policy's `argmin`, which keeps the
+/// earlier of equal scores, picks that deployment whatever the queues elsewhere, and the
 /// decider keeps a stream on the site the policy picks. `None` otherwise: the policy decides.
-fn clear_leader(
+fn leader_route(
     estate: &Estate,
     service: &mut ServiceState,
     stream: usize,
@@ -472,8 +473,9 @@ fn clear_leader(
 }
 
 /// Among the `eligible` deployments that can serve a request from `origin` now, the one whose
-/// [`lowest_latency::route_score`] as if idle is strictly the lowest, with its site and round
-/// trip; `None` on a tie for the lowest or a score that does not compare.
+/// [`lowest_latency::route_score`] as if idle is the lowest, the earlier on a tie as the
+/// policy's `argmin` breaks it, with its site and round trip; `None` when a score does not
+/// compare.
 fn idle_leader(
     estate: &Estate,
     deployments: &[Deployment],
@@ -482,7 +484,6 @@ fn idle_leader(
     mean_ns: f64,
 ) -> Option<(u32, SiteId, u64)> {
     let mut leader: Option<(u32, RouteCandidate, f64)> = None;
-    let mut runner_up = f64::INFINITY;
     for &d in eligible {
         let Some(candidate) = route_candidate(estate, &deployments[d as usize], origin, mean_ns, false)
         else {
@@ -492,16 +493,10 @@ fn idle_leader(
         if idle_score.is_nan() {
             return None;
         }
-        match leader {
-            Some((_, _, best)) if idle_score >= best => runner_up = runner_up.min(idle_score),
-            _ => {
-                if let Some((_, _, best)) = leader {
-                    runner_up = runner_up.min(best);
-                }
-                leader = Some((d, candidate, idle_score));
-            }
+        if leader.is_none_or(|(_, _, best)| idle_score < best) {
+            leader = Some((d, candidate, idle_score));
         }
     }
-    let (deployment, candidate, score) = leader?;
-    (score < runner_up).then_some((deployment, candidate.site, candidate.round_trip_ns))
+    let (deployment, candidate, _) = leader?;
+    Some((deployment, candidate.site, candidate.round_trip_ns))
 }
