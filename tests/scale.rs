@@ -133,7 +133,11 @@ fn every_charge_to_a_job_reaches_its_row_though_its_total_leaves_the_ledger() {
 /// One stream whose idle leader moves: the link to the nearest site slows (its round trip
 /// grows and another site leads), the site goes down and comes back, and its one GPU fails and
 /// is repaired while the site stays up. Two other sites tie for second place, so while the
-/// link is slow the leader is the earlier of two.
+/// link is slow the leader is the earlier of two. The nearest site wins by more than the route
+/// margin (a 4 ms round trip against 40 ms, on about 57 ms of service), so a stream that moved
+/// away comes back as soon as the policy is asked: a leader kept past a change would hold it
+/// where it is. Its GPU fails once on cue (8h): while it is in repair, another site's outage
+/// has the leader worked out again without it, and the repair alone must bring it back.
 const MOVING_LEADER: &str = r#"#![enable(implicit_some)]
 (
     name: "moving-leader", horizon: "10h", seed: 3, metrics: (window: "10m"),
@@ -141,8 +145,8 @@ const MOVING_LEADER: &str = r#"#![enable(implicit_some)]
     sites: [(name: "edge", kind: edge, jurisdiction: "eu"), (name: "near", kind: cloud, jurisdiction: "eu"),
             (name: "far", kind: cloud, jurisdiction: "eu"), (name: "alt", kind: cloud, jurisdiction: "eu")],
     links: [(a: "edge", b: "near", bandwidth: "10Gbps", latency: "2ms"),
-            (a: "edge", b: "far", bandwidth: "10Gbps", latency: "6ms"),
-            (a: "edge", b: "alt", bandwidth: "10Gbps", latency: "6ms")],
+            (a: "edge", b: "far", bandwidth: "10Gbps", latency: "20ms"),
+            (a: "edge", b: "alt", bandwidth: "10Gbps", latency: "20ms")],
     pools: [(site: "near", accelerator: "H100", size: 1, failures: (gpu_mtbf: "2h", repair: "20m"),
              owned: (count: 1, capex_per_gpu: "30000 USD", lifetime: "4y", power_per_gpu: "1kW", energy_price: "0.2 USD/kWh")),
             (site: "far", accelerator: "H100", reserved: (count: 4, price: "2 USD/h")),
@@ -150,15 +154,17 @@ const MOVING_LEADER: &str = r#"#![enable(implicit_some)]
     services: [(
         name: "chat",
         model: (memory: "40GB", gpus_per_replica: 1, slots_per_replica: 4),
-        service_time: lognormal(median: "1s", sigma: 0.5),
+        service_time: lognormal(median: "50ms", sigma: 0.5),
         replicas: [(pool: "near/H100", tier: owned, count: 1), (pool: "far/H100", tier: reserved, count: 2),
                    (pool: "alt/H100", tier: reserved, count: 2)],
         demand: [(origin: "edge", arrivals: poisson(rate: "5/s"))],
         timeout: "30s",
     )],
     incidents: [
-        (name: "slow link", start: "2h", duration: "2h", kind: link_degradation(link: "edge--near", bandwidth_factor: 0.5, added_latency: "10ms")),
+        (name: "slow link", start: "2h", duration: "2h", kind: link_degradation(link: "edge--near", bandwidth_factor: 0.5, added_latency: "50ms")),
         (name: "near down", start: "6h", duration: "1h", kind: site_outage(site: "near")),
+        (name: "near GPU dies", start: "8h", kind: gpu_failure(pool: "near/H100")),
+        (name: "alt down", start: "8h10m", duration: "5m", kind: site_outage(site: "alt")),
     ],
 )"#;
 

@@ -582,3 +582,47 @@ fn stale_events_of_ended_requests_do_not_touch_reused_slots() {
     assert_eq!(m.served, 1);
     assert_eq!(mean_ms(&m.end_to_end), 10_000.0);
 }
+
+/// A replica that a GPU failure took, in a pool with no spare GPU to replace it, restarts when
+/// the GPU comes back from repair, and the service serves again from then on.
+#[test]
+fn a_replica_lost_to_a_gpu_failure_restarts_when_the_gpu_is_repaired() {
+    let text = r#"#![enable(implicit_some)]
+(
+    name: "repair", horizon: "2h", seed: 3, metrics: (window: "1m"),
+    accelerators: [(name: "ref", memory: "80GB")],
+    sites: [(name: "dc", kind: on_prem, jurisdiction: "eu")],
+    pools: [(site: "dc", accelerator: "ref", size: 1, failures: (gpu_mtbf: "1000000h", repair: "20m"),
+             owned: (count: 1, capex_per_gpu: "30000 USD", lifetime: "4y", power_per_gpu: "1kW", energy_price: "0.2 USD/kWh"))],
+    services: [(
+        name: "s",
+        model: (memory: "10GB", gpus_per_replica: 1, slots_per_replica: 4),
+        service_time: exponential(mean: "100ms"),
+        replicas: [(pool: "dc/ref", tier: owned, count: 1)],
+        demand: [(origin: "dc", arrivals: poisson(rate: "1/s"))],
+        timeout: "30s",
+    )],
+    incidents: [(name: "gpu dies", start: "1h", kind: gpu_failure(pool: "dc/ref"))],
+)"#;
+    let scenario = load_str(text, "repair.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = hybridsim::world::simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
+    let scale: Vec<(f64, String)> = outcome
+        .record
+        .decisions
+        .entries()
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.kind == DecisionKind::Scale)
+        .map(|d| (d.time.as_secs_f64(), d.choice))
+        .collect();
+    let expected = [
+        (3_600.0, "+0 replica(s) from owned (ready at once)"),
+        (4_800.0, "+1 replica(s) from owned (ready at once)"),
+    ]
+    .map(|(t, choice)| (t, choice.to_string()));
+    assert_eq!(scale, expected);
+    // Only the requests of the 1,200 s in repair fail: Poisson at 1/s, 1,200 ± 5σ (σ ≈ 35).
+    let requests = &outcome.summary.services["s"].requests;
+    assert!((1_027..=1_373).contains(&requests.failed), "{requests:?}");
+    assert_eq!(requests.arrived, requests.served + requests.failed);
+}

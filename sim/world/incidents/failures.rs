@@ -189,6 +189,10 @@ impl Incidents {
         tier: Tier,
     ) -> Result<(), KernelError> {
         parts.estate.change_capacity(pool, tier, 1);
+        // The replicas it took come back first: they held the GPU before any waiting job.
+        parts
+            .serving
+            .gpu_repaired(ctx, parts.estate, parts.decider, pool, tier)?;
         parts.jobs.place_waiting(ctx, parts.estate, parts.decider)
     }
 

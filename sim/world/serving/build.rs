@@ -236,6 +236,7 @@ fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
         pool,
         tier,
         initial: Vec::new(),
+        owed: [0; 4],
         speed: estate.accelerators[p.accelerator.index()].speed(WorkloadClass::Inference),
         replicas: Vec::new(),
         next_replica_id: 0,

@@ -72,6 +72,7 @@ impl Serving {
                 .filter(|&(_, count)| count > 0)
                 .collect();
             let cold_start = state.replica_start();
+            self.services[s.index()].deployments[d as usize].owed = [0; 4];
             for (tier, count) in missing {
                 let started = self.start_replicas(ctx, estate, (s, d), tier, count, cold_start)?;
                 let reason = started.reason("site back up: the initial replicas restart");
@@ -144,9 +145,43 @@ impl Serving {
         let state = &self.services[lost.service.index()];
         let (subject, cold_start) = (subject(estate, state, lost.deployment), state.replica_start());
         let started = self.start_replicas(ctx, estate, at, lost.tier, 1, cold_start)?;
+        self.services[lost.service.index()].deployments[lost.deployment as usize].owed[lost.tier.index()] +=
+            1 - started.added();
         let reason = started.reason("a replica was lost; replacing it");
         decider.record(ctx.now(), DecisionKind::Scale, subject, started.choice(), reason);
         self.settle(ctx, estate, decider, at)
+    }
+
+    /// A GPU of `tier` in `pool` came back from repair: replicas that GPU failures took from
+    /// the pool's deployments and that could not be replaced then restart, as many as fit.
+    pub fn gpu_repaired<E: From<ServingEvent> + Copy>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        pool: PoolId,
+        tier: Tier,
+    ) -> Result<(), KernelError> {
+        for s in 0..self.services.len() {
+            for d in 0..self.services[s].deployments.len() as u32 {
+                let deployment = &self.services[s].deployments[d as usize];
+                let owed = deployment.owed[tier.index()];
+                if deployment.pool != pool || owed == 0 {
+                    continue;
+                }
+                let at = (service_id(s), d);
+                let state = &self.services[s];
+                let (subject, cold_start) = (subject(estate, state, d), state.replica_start());
+                let started = self.start_replicas(ctx, estate, at, tier, owed, cold_start)?;
+                self.services[s].deployments[d as usize].owed[tier.index()] -= started.added();
+                if started.added() > 0 {
+                    let reason = started.reason("a GPU is back from repair: a lost replica restarts");
+                    decider.record(ctx.now(), DecisionKind::Scale, subject, started.choice(), reason);
+                    self.settle(ctx, estate, decider, at)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A capacity shock: gives back replicas holding GPUs of `tier` in `pool`, newest first,

@@ -91,6 +91,9 @@ pub struct Deployment {
     pub tier: Tier,
     /// Replicas per tier at the start of the run, restarted when the site comes back.
     initial: Vec<(Tier, u32)>,
+    /// Replicas lost to GPU failures that the pool could not replace at once, by
+    /// [`Tier::index`]: they restart as the pool's GPUs come back from repair.
+    owed: [u32; 4],
     speed: f64,
     replicas: Vec<Replica>,
     next_replica_id: u32,

@@ -329,6 +329,11 @@ pub(super) struct Started {
 }
 
 impl Started {
+    /// How many replicas started.
+    pub(super) fn added(&self) -> u32 {
+        self.added
+    }
+
     pub(super) fn choice(&self) -> String {
         let ready = self
             .cold_start
