@@ -134,6 +134,7 @@ impl Serving {
 
     /// Starts a replacement for a lost replica in its pool and tier, ready after the cold start
     /// (at once without an autoscaler), if the tier has room; logs a Scale decision either way.
+    /// A replacement the tier refuses is owed: [`gpu_repaired`](Self::gpu_repaired) starts it.
     pub fn replace_replica<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -142,17 +143,13 @@ impl Serving {
         lost: LostReplica,
     ) -> Result<(), KernelError> {
         let at = (lost.service, lost.deployment);
-        let state = &self.services[lost.service.index()];
-        let (subject, cold_start) = (subject(estate, state, lost.deployment), state.replica_start());
-        let started = self.start_replicas(ctx, estate, at, lost.tier, 1, cold_start)?;
-        self.services[lost.service.index()].deployments[lost.deployment as usize].owed[lost.tier.index()] +=
-            1 - started.added();
-        let reason = started.reason("a replica was lost; replacing it");
-        decider.record(ctx.now(), DecisionKind::Scale, subject, started.choice(), reason);
-        self.settle(ctx, estate, decider, at)
+        let why = "a replica was lost; replacing it";
+        let added = self.restart_replicas(ctx, estate, decider, at, lost.tier, 1, why)?;
+        self.deployment_mut(at).owed[lost.tier.index()] += 1 - added;
+        Ok(())
     }
 
-    /// A GPU of `tier` in `pool` came back from repair: replicas that GPU failures took from
+    /// A GPU of `tier` in `pool` came back from repair: the replicas that failures took from
     /// the pool's deployments and that could not be replaced then restart, as many as fit.
     pub fn gpu_repaired<E: From<ServingEvent> + Copy>(
         &mut self,
@@ -170,18 +167,43 @@ impl Serving {
                     continue;
                 }
                 let at = (service_id(s), d);
-                let state = &self.services[s];
-                let (subject, cold_start) = (subject(estate, state, d), state.replica_start());
-                let started = self.start_replicas(ctx, estate, at, tier, owed, cold_start)?;
-                self.services[s].deployments[d as usize].owed[tier.index()] -= started.added();
-                if started.added() > 0 {
-                    let reason = started.reason("a GPU is back from repair: a lost replica restarts");
-                    decider.record(ctx.now(), DecisionKind::Scale, subject, started.choice(), reason);
-                    self.settle(ctx, estate, decider, at)?;
-                }
+                let why = "a GPU is back from repair: a lost replica restarts";
+                let added = self.restart_replicas(ctx, estate, decider, at, tier, owed, why)?;
+                self.deployment_mut(at).owed[tier.index()] -= added;
             }
         }
         Ok(())
+    }
+
+    /// Starts up to `count` replicas of `tier` at `at`, logs a Scale decision saying `why` and
+    /// what the tier refused, and settles the deployment. Returns how many started.
+    #[allow(clippy::too_many_arguments)] // the handler's three parts, then what to start and why
+    fn restart_replicas<E: From<ServingEvent> + Copy>(
+        &mut self,
+        ctx: &mut Context<'_, E>,
+        estate: &mut Estate,
+        decider: &mut Decider,
+        at: Position,
+        tier: Tier,
+        count: u32,
+        why: &str,
+    ) -> Result<u32, KernelError> {
+        let state = &self.services[at.0.index()];
+        let (subject, cold_start) = (subject(estate, state, at.1), state.replica_start());
+        let started = self.start_replicas(ctx, estate, at, tier, count, cold_start)?;
+        decider.record(
+            ctx.now(),
+            DecisionKind::Scale,
+            subject,
+            started.choice(),
+            started.reason(why),
+        );
+        self.settle(ctx, estate, decider, at)?;
+        Ok(started.added())
+    }
+
+    fn deployment_mut(&mut self, (service, deployment): Position) -> &mut Deployment {
+        &mut self.services[service.index()].deployments[deployment as usize]
     }
 
     /// A capacity shock: gives back replicas holding GPUs of `tier` in `pool`, newest first,
