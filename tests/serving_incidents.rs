@@ -11,6 +11,7 @@
 use approx::assert_relative_eq;
 use hybridsim::infra::estate::BILLING_PERIOD;
 use hybridsim::kernel::{Context, Model, RunLimits, SimTime, Simulation};
+use hybridsim::metrics::RequestCounts;
 use hybridsim::metrics::service::ServiceMetrics;
 use hybridsim::policy::DecisionKind;
 use hybridsim::scenario::load_str;
@@ -583,30 +584,31 @@ fn stale_events_of_ended_requests_do_not_touch_reused_slots() {
     assert_eq!(mean_ms(&m.end_to_end), 10_000.0);
 }
 
-/// A replica that a GPU failure took, in a pool with no spare GPU to replace it, restarts when
-/// the GPU comes back from repair, and the service serves again from then on.
-#[test]
-fn a_replica_lost_to_a_gpu_failure_restarts_when_the_gpu_is_repaired() {
-    let text = r#"#![enable(implicit_some)]
+/// One site `dc` with the pool `pool`, serving `s` from `replicas` to Poisson requests at 1/s
+/// for two hours, under `incidents`: the Scale decisions (time in s, choice) and the request
+/// counts.
+fn serve_through(pool: &str, replicas: &str, incidents: &str) -> (Vec<(f64, String)>, RequestCounts) {
+    let text = format!(
+        r#"#![enable(implicit_some)]
 (
-    name: "repair", horizon: "2h", seed: 3, metrics: (window: "1m"),
+    name: "owed", horizon: "2h", seed: 3, metrics: (window: "1m"),
     accelerators: [(name: "ref", memory: "80GB")],
     sites: [(name: "dc", kind: on_prem, jurisdiction: "eu")],
-    pools: [(site: "dc", accelerator: "ref", size: 1, failures: (gpu_mtbf: "1000000h", repair: "20m"),
-             owned: (count: 1, capex_per_gpu: "30000 USD", lifetime: "4y", power_per_gpu: "1kW", energy_price: "0.2 USD/kWh"))],
+    pools: [(site: "dc", accelerator: "ref", {pool})],
     services: [(
         name: "s",
         model: (memory: "10GB", gpus_per_replica: 1, slots_per_replica: 4),
         service_time: exponential(mean: "100ms"),
-        replicas: [(pool: "dc/ref", tier: owned, count: 1)],
+        replicas: [{replicas}],
         demand: [(origin: "dc", arrivals: poisson(rate: "1/s"))],
         timeout: "30s",
     )],
-    incidents: [(name: "gpu dies", start: "1h", kind: gpu_failure(pool: "dc/ref"))],
-)"#;
-    let scenario = load_str(text, "repair.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    incidents: [{incidents}],
+)"#
+    );
+    let scenario = load_str(&text, "owed.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
     let outcome = hybridsim::world::simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
-    let scale: Vec<(f64, String)> = outcome
+    let scale = outcome
         .record
         .decisions
         .entries()
@@ -615,6 +617,19 @@ fn a_replica_lost_to_a_gpu_failure_restarts_when_the_gpu_is_repaired() {
         .filter(|d| d.kind == DecisionKind::Scale)
         .map(|d| (d.time.as_secs_f64(), d.choice))
         .collect();
+    (scale, outcome.summary.services["s"].requests.clone())
+}
+
+/// A replica that a GPU failure took, in a pool with no spare GPU to replace it, restarts when
+/// the GPU comes back from repair, and the service serves again from then on.
+#[test]
+fn a_replica_lost_to_a_gpu_failure_restarts_when_the_gpu_is_repaired() {
+    let (scale, requests) = serve_through(
+        r#"size: 1, failures: (gpu_mtbf: "1000000h", repair: "20m"),
+           owned: (count: 1, capex_per_gpu: "30000 USD", lifetime: "4y", power_per_gpu: "1kW", energy_price: "0.2 USD/kWh")"#,
+        r#"(pool: "dc/ref", tier: owned, count: 1)"#,
+        r#"(name: "gpu dies", start: "1h", kind: gpu_failure(pool: "dc/ref"))"#,
+    );
     let expected = [
         (3_600.0, "+0 replica(s) from owned (ready at once)"),
         (4_800.0, "+1 replica(s) from owned (ready at once)"),
@@ -622,7 +637,24 @@ fn a_replica_lost_to_a_gpu_failure_restarts_when_the_gpu_is_repaired() {
     .map(|(t, choice)| (t, choice.to_string()));
     assert_eq!(scale, expected);
     // Only the requests of the 1,200 s in repair fail: Poisson at 1/s, 1,200 ± 5σ (σ ≈ 35).
-    let requests = &outcome.summary.services["s"].requests;
     assert!((1_027..=1_373).contains(&requests.failed), "{requests:?}");
+    assert_eq!(requests.arrived, requests.served + requests.failed);
+}
+
+/// Replicas that a capacity shock sheds restart when the shock ends and the capacity is back.
+#[test]
+fn replicas_shed_by_a_capacity_shock_restart_when_it_ends() {
+    let (scale, requests) = serve_through(
+        r#"reserved: (count: 2, price: "2 USD/h")"#,
+        r#"(pool: "dc/ref", tier: reserved, count: 2)"#,
+        r#"(name: "shortage", start: "1h", duration: "30m",
+            kind: capacity_shock(pool: "dc/ref", tier: reserved, to: count(0)))"#,
+    );
+    assert_eq!(
+        scale,
+        [(5_400.0, "+2 replica(s) from reserved (ready at once)".to_string())]
+    );
+    // Only the requests of the 1,800 s without capacity fail: 1,800 ± 5σ (σ ≈ 42).
+    assert!((1_588..=2_012).contains(&requests.failed), "{requests:?}");
     assert_eq!(requests.arrived, requests.served + requests.failed);
 }

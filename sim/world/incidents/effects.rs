@@ -99,6 +99,9 @@ impl Incidents {
             Undo::Capacity { pool, tier, removed } => {
                 parts.estate.change_capacity(pool, tier, removed);
                 capacity_changed(parts, pool, tier);
+                parts
+                    .serving
+                    .capacity_returned(ctx, parts.estate, parts.decider, pool, tier)?;
             }
             Undo::Prices { targets, factor } => self.scale_prices(now, parts, &targets, 1.0 / factor),
             Undo::Links(links) => set_links(now, parts, &links, LinkCondition::NORMAL),

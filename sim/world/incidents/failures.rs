@@ -192,7 +192,7 @@ impl Incidents {
         // The replicas it took come back first: they held the GPU before any waiting job.
         parts
             .serving
-            .gpu_repaired(ctx, parts.estate, parts.decider, pool, tier)?;
+            .capacity_returned(ctx, parts.estate, parts.decider, pool, tier)?;
         parts.jobs.place_waiting(ctx, parts.estate, parts.decider)
     }
 

@@ -161,6 +161,9 @@ impl Incidents {
     ) -> Result<(), KernelError> {
         parts.estate.change_capacity(pool, Tier::Spot, 1);
         capacity_changed(parts, pool, Tier::Spot);
+        parts
+            .serving
+            .capacity_returned(ctx, parts.estate, parts.decider, pool, Tier::Spot)?;
         parts.jobs.place_waiting(ctx, parts.estate, parts.decider)
     }
 
@@ -210,6 +213,9 @@ impl Incidents {
             let availability = IncidentEvent::SpotAvailability { pool };
             ctx.schedule_at(SimTime::ZERO.saturating_add(at), availability.into())?;
         }
+        parts
+            .serving
+            .capacity_returned(ctx, parts.estate, parts.decider, pool, Tier::Spot)?;
         parts.jobs.place_waiting(ctx, parts.estate, parts.decider)
     }
 

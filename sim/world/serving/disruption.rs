@@ -134,7 +134,8 @@ impl Serving {
 
     /// Starts a replacement for a lost replica in its pool and tier, ready after the cold start
     /// (at once without an autoscaler), if the tier has room; logs a Scale decision either way.
-    /// A replacement the tier refuses is owed: [`gpu_repaired`](Self::gpu_repaired) starts it.
+    /// A replacement the tier refuses is owed: [`capacity_returned`](Self::capacity_returned)
+    /// starts it.
     pub fn replace_replica<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -149,9 +150,11 @@ impl Serving {
         Ok(())
     }
 
-    /// A GPU of `tier` in `pool` came back from repair: the replicas that failures took from
-    /// the pool's deployments and that could not be replaced then restart, as many as fit.
-    pub fn gpu_repaired<E: From<ServingEvent> + Copy>(
+    /// GPUs of `tier` in `pool` came back (from repair, at the end of a capacity shock, or
+    /// offered again on the spot market): the replicas that failures and shortages took from
+    /// the pool's deployments, and that could not be replaced then, restart as far as the tier
+    /// has room. Nothing is tried, or logged, while it has no room for one replica.
+    pub fn capacity_returned<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
         estate: &mut Estate,
@@ -159,15 +162,20 @@ impl Serving {
         pool: PoolId,
         tier: Tier,
     ) -> Result<(), KernelError> {
+        let free = |estate: &Estate| {
+            estate.pools[pool.index()]
+                .tier(tier)
+                .map_or(0, |t| t.capacity.saturating_sub(t.in_use))
+        };
         for s in 0..self.services.len() {
             for d in 0..self.services[s].deployments.len() as u32 {
                 let deployment = &self.services[s].deployments[d as usize];
                 let owed = deployment.owed[tier.index()];
-                if deployment.pool != pool || owed == 0 {
+                if deployment.pool != pool || owed == 0 || free(estate) < self.services[s].gpus_per_replica {
                     continue;
                 }
                 let at = (service_id(s), d);
-                let why = "a GPU is back from repair: a lost replica restarts";
+                let why = "capacity is back: lost replicas restart";
                 let added = self.restart_replicas(ctx, estate, decider, at, tier, owed, why)?;
                 self.deployment_mut(at).owed[tier.index()] -= added;
             }
@@ -208,7 +216,9 @@ impl Serving {
 
     /// A capacity shock: gives back replicas holding GPUs of `tier` in `pool`, newest first,
     /// until `gpus` GPUs are freed or none are left (requests in service on them fail). Starts
-    /// no replacement. Returns the GPUs freed, which may exceed `gpus` by part of a replica.
+    /// no replacement now; the replicas are owed until the tier's capacity comes back
+    /// ([`capacity_returned`](Self::capacity_returned)). Returns the GPUs freed, which may
+    /// exceed `gpus` by part of a replica.
     pub fn shed_replicas<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -242,6 +252,7 @@ impl Serving {
             let replicas = &self.services[s.index()].deployments[d as usize].replicas;
             if let Some(index) = replicas.iter().position(|r| r.allocation == allocation) {
                 freed += self.drop_replica(ctx.now(), estate, (s, d), index);
+                self.deployment_mut((s, d)).owed[tier.index()] += 1;
             }
             if !hit.contains(&(s, d)) {
                 hit.push((s, d));

@@ -91,8 +91,8 @@ pub struct Deployment {
     pub tier: Tier,
     /// Replicas per tier at the start of the run, restarted when the site comes back.
     initial: Vec<(Tier, u32)>,
-    /// Replicas lost to GPU failures that the pool could not replace at once, by
-    /// [`Tier::index`]: they restart as the pool's GPUs come back from repair.
+    /// Replicas lost to GPU failures or shed by shortages that the pool could not replace at
+    /// once, by [`Tier::index`]: they restart as the tier's capacity comes back.
     owed: [u32; 4],
     speed: f64,
     replicas: Vec<Replica>,
