@@ -8,10 +8,14 @@
 //! Events live inline in a 4-ary heap, so scheduling and delivering one is a heap push and a
 //! heap pop and nothing else: in steady state nothing is allocated per event. A 4-ary heap is
 //! half as deep as a binary one and a node's children sit side by side in memory, which makes a
-//! pop (the costly half) cheaper. Delivery is lazy: a popped event leaves its entry at the root,
-//! taken, and the next event scheduled simply replaces it and sifts down. A discrete-event model
-//! nearly always schedules from the event it is handling, so most deliveries cost one sift-down
-//! instead of a removal plus an insertion; when nothing is scheduled, the root is removed the
+//! pop (the costly half) cheaper. Delivery is lazy: a popped event leaves its place at the root
+//! vacant, and the next event scheduled is put there unsifted. A discrete-event model nearly
+//! always schedules from the event it is handling, so most deliveries cost one sift-down instead
+//! of a removal plus an insertion. When a second event is scheduled, the earlier of the two takes
+//! the root and sifts down (usually not far: it is the soonest) and the later goes in at the
+//! bottom (usually rising no further): a request's arrival schedules the next arrival, seconds
+//! away, and then its trip to a site, milliseconds away, and sifting the far one down from the
+//! root would cost the heap's whole depth. When nothing is scheduled, the root is removed the
 //! usual way before the next look at the queue.
 //!
 //! Most events are never cancelled; those that may be are scheduled with
@@ -59,6 +63,18 @@ impl<E> Entry<E> {
     }
 }
 
+/// What the place at the root of the heap holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Root {
+    /// The earliest pending entry, in heap order (or the heap is empty).
+    Settled,
+    /// Nothing: its entry was delivered, and it awaits the next schedule or its removal.
+    Delivered,
+    /// An entry scheduled since the delivery, not yet sifted: the next schedule or the next
+    /// look at the queue puts it in its place.
+    Staged,
+}
+
 /// A priority queue of events of type `E`, earliest `(time, sequence)` first.
 ///
 /// Events are plain values (`Copy`): a sift moves an entry with a copy and leaves nothing to
@@ -67,8 +83,8 @@ impl<E> Entry<E> {
 pub struct EventQueue<E> {
     /// A 4-ary min-heap on [`Entry::key`].
     heap: Vec<Entry<E>>,
-    /// The root was delivered and awaits replacement or removal: its place is vacant.
-    root_taken: bool,
+    /// What the root's place holds.
+    root: Root,
     /// Sequence numbers of cancellable events still pending. Only ever queried for membership,
     /// never iterated, so its order cannot reach the run; a hash set reuses its storage where a
     /// B-tree would allocate nodes in steady state.
@@ -94,7 +110,7 @@ impl<E: Copy> EventQueue<E> {
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
             heap: Vec::with_capacity(capacity),
-            root_taken: false,
+            root: Root::Settled,
             live_cancellable: HashSet::new(),
             next_seq: 0,
             pending: 0,
@@ -105,12 +121,27 @@ impl<E: Copy> EventQueue<E> {
     #[inline]
     fn push(&mut self, time: SimTime, seq: u64, event: E) {
         let entry = Entry::new(time, seq, event);
-        if self.root_taken {
-            self.root_taken = false;
-            self.place_down(0, entry);
-        } else {
-            self.heap.push(entry);
-            self.place_up(self.heap.len() - 1, entry);
+        match self.root {
+            Root::Delivered => {
+                self.heap[0] = entry;
+                self.root = Root::Staged;
+            }
+            Root::Staged => {
+                self.root = Root::Settled;
+                let staged = self.heap[0];
+                let (earlier, later) = if entry.key < staged.key {
+                    (entry, staged)
+                } else {
+                    (staged, entry)
+                };
+                self.place_down(0, earlier);
+                self.heap.push(later);
+                self.place_up(self.heap.len() - 1, later);
+            }
+            Root::Settled => {
+                self.heap.push(entry);
+                self.place_up(self.heap.len() - 1, entry);
+            }
         }
         self.pending += 1;
         self.peak_pending = self.peak_pending.max(self.pending);
@@ -147,14 +178,22 @@ impl<E: Copy> EventQueue<E> {
         was_pending
     }
 
-    /// Removes a delivered root, and then cancelled entries that surface at the root, so that
-    /// the root (if any) is a pending event. Inlined for the usual case, where there is nothing
-    /// to do or only the delivered root to remove.
+    /// Removes a delivered root or sifts a staged one down, and then removes cancelled entries
+    /// that surface at the root, so that the root (if any) is a pending event. Inlined for the
+    /// usual case, where there is nothing to do or only the root to settle.
     #[inline(always)]
     fn settle_root(&mut self) {
-        if self.root_taken {
-            self.root_taken = false;
-            self.remove_root();
+        match self.root {
+            Root::Settled => {}
+            Root::Delivered => {
+                self.root = Root::Settled;
+                self.remove_root();
+            }
+            Root::Staged => {
+                self.root = Root::Settled;
+                let staged = self.heap[0];
+                self.place_down(0, staged);
+            }
         }
         if self
             .heap
@@ -186,11 +225,10 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Delivers the root, which [`settle_root`](Self::settle_root) made a pending event: its
-    /// entry stays in place, taken, until the next push replaces it or the next settle
-    /// removes it.
+    /// place stays vacant until the next push fills it or the next settle removes it.
     #[inline(always)]
     pub(super) fn take_root(&mut self) -> Option<(SimTime, E)> {
-        if self.root_taken {
+        if self.root != Root::Settled {
             return None;
         }
         let root = *self.heap.first()?;
@@ -198,7 +236,7 @@ impl<E: Copy> EventQueue<E> {
         if seq & CANCELLABLE != 0 {
             self.live_cancellable.remove(&(seq >> 1));
         }
-        self.root_taken = true;
+        self.root = Root::Delivered;
         self.pending -= 1;
         Some((time, root.event))
     }
