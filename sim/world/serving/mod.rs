@@ -201,9 +201,9 @@ struct Demand {
 }
 
 /// A stream's deployment that scores best (the earlier on a tie) for a policy routing by lowest
-/// latency with every deployment idle, and what that was worked out from. Only rare changes move it (sites, routes,
-/// ready slots, or a request whose mean service time differs), so it is kept per stream and
-/// worked out again when one of them changed.
+/// latency with every deployment idle, and what that was worked out from. Only rare changes
+/// move it (sites, routes, ready slots, or a request whose mean service time differs), so it is
+/// kept per stream and worked out again when one of them changed.
 #[derive(Debug, Clone, Copy)]
 struct IdleLeader {
     /// [`Estate::routing_version`] and the service's ready-slot version it holds for.
