@@ -13,7 +13,7 @@ use hybridsim::infra::estate::BILLING_PERIOD;
 use hybridsim::kernel::{Context, Model, RunLimits, SimTime, Simulation};
 use hybridsim::metrics::RequestCounts;
 use hybridsim::metrics::service::ServiceMetrics;
-use hybridsim::policy::DecisionKind;
+use hybridsim::policy::{DecisionKind, DecisionLog};
 use hybridsim::scenario::load_str;
 use hybridsim::vocab::Tier;
 use hybridsim::vocab::ids::{PoolId, ServiceId, SiteId};
@@ -196,18 +196,15 @@ fn mean_ms(histogram: &hybridsim::metrics::histogram::LatencyHistogram) -> f64 {
     histogram.mean().unwrap() / 1e6
 }
 
-/// (time in s, choice) of every decision of `kind`.
+/// (time in s, choice) of every decision of `kind` the world has logged.
 fn decisions(world: &World, kind: DecisionKind) -> Vec<(f64, String)> {
-    let entries = world
-        .decisions
-        .log()
-        .entries()
-        .unwrap()
-        .into_iter()
-        .filter(|d| d.kind == kind);
-    entries
-        .map(|d| (d.time.as_secs_f64(), d.choice.clone()))
-        .collect()
+    logged(world.decisions.log(), kind)
+}
+
+/// (time in s, choice) of every decision of `kind` in `log`.
+fn logged(log: &DecisionLog, kind: DecisionKind) -> Vec<(f64, String)> {
+    let entries = log.entries().unwrap().into_iter().filter(|d| d.kind == kind);
+    entries.map(|d| (d.time.as_secs_f64(), d.choice)).collect()
 }
 
 #[test]
@@ -608,15 +605,7 @@ fn serve_through(pool: &str, replicas: &str, incidents: &str) -> (Vec<(f64, Stri
     );
     let scenario = load_str(&text, "owed.ron".as_ref()).unwrap_or_else(|e| panic!("{e}"));
     let outcome = hybridsim::world::simulate(&scenario.resolve().unwrap(), scenario.spec.seed).unwrap();
-    let scale = outcome
-        .record
-        .decisions
-        .entries()
-        .unwrap()
-        .into_iter()
-        .filter(|d| d.kind == DecisionKind::Scale)
-        .map(|d| (d.time.as_secs_f64(), d.choice))
-        .collect();
+    let scale = logged(&outcome.record.decisions, DecisionKind::Scale);
     (scale, outcome.summary.services["s"].requests.clone())
 }
 

@@ -483,7 +483,7 @@ fn idle_leader(
     origin: SiteId,
     mean_ns: f64,
 ) -> Option<(u32, SiteId, u64)> {
-    let mut leader: Option<(u32, RouteCandidate, f64)> = None;
+    let mut leader: Option<((u32, SiteId, u64), f64)> = None;
     for &d in eligible {
         let Some(candidate) = route_candidate(estate, &deployments[d as usize], origin, mean_ns, false)
         else {
@@ -493,10 +493,9 @@ fn idle_leader(
         if idle_score.is_nan() {
             return None;
         }
-        if leader.is_none_or(|(_, _, best)| idle_score < best) {
-            leader = Some((d, candidate, idle_score));
+        if leader.is_none_or(|(_, best)| idle_score < best) {
+            leader = Some(((d, candidate.site, candidate.round_trip_ns), idle_score));
         }
     }
-    let (deployment, candidate, _) = leader?;
-    Some((deployment, candidate.site, candidate.round_trip_ns))
+    leader.map(|(route, _)| route)
 }
