@@ -18,6 +18,11 @@
 //! root would cost the heap's whole depth. When nothing is scheduled, the root is removed the
 //! usual way before the next look at the queue.
 //!
+//! The heap's array runs three places past its last entry, filled with copies of an entry
+//! keyed later than any event can be. A sift down therefore always compares a family of four:
+//! a last family with fewer children needs no path of its own, and the loop asks only whether
+//! the family's first child is an entry.
+//!
 //! Most events are never cancelled; those that may be are scheduled with
 //! [`EventQueue::schedule_cancellable`], which records their sequence number in a small set of
 //! live handles. Cancelling removes the handle and the event is dropped when it surfaces.
@@ -33,6 +38,10 @@ pub struct EventId(u64);
 /// Children per node of the heap.
 const ARITY: usize = 4;
 
+/// Places past the heap's last entry that hold [`Entry::padding`]: enough that every family
+/// whose first child is an entry has all four places.
+const PADDING: usize = ARITY - 1;
+
 /// The lowest bit of an entry's sequence key marks a cancellable event; the scheduling counter
 /// sits above it, so the key still orders entries by when they were scheduled.
 const CANCELLABLE: u64 = 1;
@@ -46,7 +55,7 @@ struct Entry<E> {
     event: E,
 }
 
-impl<E> Entry<E> {
+impl<E: Copy> Entry<E> {
     fn new(time: SimTime, seq: u64, event: E) -> Self {
         Entry {
             key: (u128::from(time.as_nanos()) << 64) | u128::from(seq),
@@ -60,6 +69,16 @@ impl<E> Entry<E> {
 
     fn seq(&self) -> u64 {
         self.key as u64
+    }
+
+    /// A place past the heap's last entry: keyed after every event (a real key this large
+    /// would need 2^63 events scheduled), so a sift never moves it up, and holding a copy of
+    /// `self`'s event, which is never delivered.
+    fn padding(&self) -> Self {
+        Entry {
+            key: u128::MAX,
+            event: self.event,
+        }
     }
 }
 
@@ -81,8 +100,11 @@ enum Root {
 /// drop, and a model keeps anything larger in its own state, named by the event.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    /// A 4-ary min-heap on [`Entry::key`].
+    /// A 4-ary min-heap on [`Entry::key`] in its first `entries` places, then [`PADDING`] places
+    /// of padding (once an event was ever scheduled).
     heap: Vec<Entry<E>>,
+    /// Entries in the heap (including a delivered or staged root).
+    entries: usize,
     /// What the root's place holds.
     root: Root,
     /// Sequence numbers of cancellable events still pending. Only ever queried for membership,
@@ -109,7 +131,8 @@ impl<E: Copy> EventQueue<E> {
     /// An empty queue with room for `capacity` pending events before it reallocates.
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
-            heap: Vec::with_capacity(capacity),
+            heap: Vec::with_capacity(capacity + PADDING),
+            entries: 0,
             root: Root::Settled,
             live_cancellable: HashSet::new(),
             next_seq: 0,
@@ -118,33 +141,64 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
-    #[inline]
+    /// Inlined for the usual case, the first event scheduled since a delivery, which takes the
+    /// delivered root's place and counts towards no new peak (the pending count is back where
+    /// it was before the delivery, or below after a cancellation).
+    #[inline(always)]
     fn push(&mut self, time: SimTime, seq: u64, event: E) {
         let entry = Entry::new(time, seq, event);
-        match self.root {
-            Root::Delivered => {
-                self.heap[0] = entry;
-                self.root = Root::Staged;
-            }
-            Root::Staged => {
-                self.root = Root::Settled;
-                let staged = self.heap[0];
-                let (earlier, later) = if entry.key < staged.key {
-                    (entry, staged)
-                } else {
-                    (staged, entry)
-                };
-                self.place_down(0, earlier);
-                self.heap.push(later);
-                self.place_up(self.heap.len() - 1, later);
-            }
-            Root::Settled => {
-                self.heap.push(entry);
-                self.place_up(self.heap.len() - 1, entry);
-            }
-        }
         self.pending += 1;
+        if self.root == Root::Delivered {
+            self.heap[0] = entry;
+            self.root = Root::Staged;
+        } else {
+            self.push_and_sift(entry);
+        }
+    }
+
+    /// Pushes `entry` when the root is settled or staged.
+    fn push_and_sift(&mut self, entry: Entry<E>) {
+        if self.root == Root::Staged {
+            self.root = Root::Settled;
+            let staged = self.heap[0];
+            let (earlier, later) = if entry.key < staged.key {
+                (entry, staged)
+            } else {
+                (staged, entry)
+            };
+            self.place_down(0, earlier);
+            let last = self.grow(later);
+            self.place_up(last, later);
+        } else {
+            let last = self.grow(entry);
+            self.place_up(last, entry);
+        }
         self.peak_pending = self.peak_pending.max(self.pending);
+    }
+
+    /// Makes room for one more entry at the end of the heap and returns its place, which the
+    /// caller fills. `entry` lends its event to the padding the first time.
+    #[inline]
+    fn grow(&mut self, entry: Entry<E>) -> usize {
+        let last = self.entries;
+        self.entries += 1;
+        if self.heap.len() < self.entries + PADDING {
+            self.grow_padding(entry);
+        }
+        last
+    }
+
+    /// Extends the padding by one place (or lays it down, the first time).
+    #[cold]
+    #[inline(never)]
+    fn grow_padding(&mut self, entry: Entry<E>) {
+        self.heap.resize(self.entries + PADDING, entry.padding());
+    }
+
+    /// The root entry, if the heap has any.
+    #[inline(always)]
+    fn root_entry(&self) -> Option<&Entry<E>> {
+        (self.entries > 0).then(|| &self.heap[0])
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -196,8 +250,7 @@ impl<E: Copy> EventQueue<E> {
             }
         }
         if self
-            .heap
-            .first()
+            .root_entry()
             .is_some_and(|root| root.seq() & CANCELLABLE != 0)
         {
             self.drop_cancelled_roots();
@@ -208,7 +261,7 @@ impl<E: Copy> EventQueue<E> {
     #[cold]
     #[inline(never)]
     fn drop_cancelled_roots(&mut self) {
-        while let Some(root) = self.heap.first() {
+        while let Some(root) = self.root_entry() {
             let seq = root.seq();
             if seq & CANCELLABLE == 0 || self.live_cancellable.contains(&(seq >> 1)) {
                 return;
@@ -231,7 +284,7 @@ impl<E: Copy> EventQueue<E> {
         if self.root != Root::Settled {
             return None;
         }
-        let root = *self.heap.first()?;
+        let root = *self.root_entry()?;
         let (time, seq) = (root.time(), root.seq());
         if seq & CANCELLABLE != 0 {
             self.live_cancellable.remove(&(seq >> 1));
@@ -245,7 +298,7 @@ impl<E: Copy> EventQueue<E> {
     #[inline]
     pub fn peek_time(&mut self) -> Option<SimTime> {
         self.settle_root();
-        self.heap.first().map(Entry::time)
+        self.root_entry().map(Entry::time)
     }
 
     /// Number of events scheduled and neither delivered nor cancelled.
@@ -270,10 +323,13 @@ impl<E: Copy> EventQueue<E> {
 
     /// Replaces the root with the last entry and restores the heap below it.
     fn remove_root(&mut self) {
-        let Some(last) = self.heap.pop() else {
+        let Some(last_place) = self.entries.checked_sub(1) else {
             return;
         };
-        if !self.heap.is_empty() {
+        let last = self.heap[last_place];
+        self.heap[last_place] = last.padding();
+        self.entries = last_place;
+        if last_place > 0 {
             self.place_down(0, last);
         }
     }
@@ -296,36 +352,26 @@ impl<E: Copy> EventQueue<E> {
     /// Puts `entry` into the vacant place `hole`, or below it: the earliest child moves up
     /// into the hole while it is earlier than `entry`.
     ///
-    /// Every family but the last has all four children, so the loop compares four without
-    /// asking how many there are; a short family holds the heap's last entries, which have no
-    /// children, so it is looked at once, after the loop.
-    #[inline]
+    /// A family whose first child is an entry has four places, the missing children padded,
+    /// so the loop compares four without asking how many there are.
+    #[inline(always)]
     fn place_down(&mut self, mut hole: usize, entry: Entry<E>) {
+        let entries = self.entries;
         let heap = self.heap.as_mut_slice();
         loop {
             let first = ARITY * hole + 1;
+            if first >= entries {
+                break;
+            }
             let Some(family) = heap.get(first..).and_then(<[Entry<E>]>::first_chunk::<ARITY>) else {
                 break;
             };
             let least = earliest_of_four(family);
             if entry.key < family[least].key {
-                heap[hole] = entry;
-                return;
+                break;
             }
             heap[hole] = family[least];
             hole = first + least;
-        }
-        let first = ARITY * hole + 1;
-        if let Some(family) = heap.get(first..) {
-            let least = family
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, child)| child.key)
-                .filter(|(_, child)| child.key < entry.key);
-            if let Some((i, &child)) = least {
-                heap[hole] = child;
-                hole = first + i;
-            }
         }
         heap[hole] = entry;
     }

@@ -325,7 +325,36 @@ impl World {
         error.map(|e| std::io::Error::new(e.kind(), e.to_string()))
     }
 
+    // The handlers of events other than serving's are kept out of line, as `Serving`'s off the
+    // request path are (see there).
+
+    /// Handles a job event, then lets the policy hear what it raised.
+    #[inline(never)]
+    fn handle_jobs(&mut self, ctx: &mut Context<'_, Event>, event: JobEvent) -> Result<(), RunError> {
+        self.jobs
+            .handle(ctx, &mut self.estate, &mut self.decisions, event)?;
+        self.after_reactive_event(ctx)
+    }
+
+    /// Handles an incident event, then lets the policy hear what it raised.
+    #[inline(never)]
+    fn handle_incident(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        event: IncidentEvent,
+    ) -> Result<(), RunError> {
+        let mut parts = Parts {
+            estate: &mut self.estate,
+            jobs: &mut self.jobs,
+            serving: &mut self.serving,
+            decider: &mut self.decisions,
+        };
+        self.incidents.handle(ctx, &mut parts, event)?;
+        self.after_reactive_event(ctx)
+    }
+
     /// Handles one of the run's own clock events.
+    #[inline(never)]
     fn handle_clock(&mut self, ctx: &mut Context<'_, Event>, event: ClockEvent) -> Result<(), RunError> {
         match event {
             ClockEvent::BillingTick => {
@@ -383,21 +412,8 @@ impl Model for World {
                 self.serving
                     .handle(ctx, &mut self.estate, &mut self.decisions, event)?
             }
-            Event::Jobs(event) => {
-                self.jobs
-                    .handle(ctx, &mut self.estate, &mut self.decisions, event)?;
-                self.after_reactive_event(ctx)?;
-            }
-            Event::Incident(event) => {
-                let mut parts = Parts {
-                    estate: &mut self.estate,
-                    jobs: &mut self.jobs,
-                    serving: &mut self.serving,
-                    decider: &mut self.decisions,
-                };
-                self.incidents.handle(ctx, &mut parts, event)?;
-                self.after_reactive_event(ctx)?;
-            }
+            Event::Jobs(event) => self.handle_jobs(ctx, event)?,
+            Event::Incident(event) => self.handle_incident(ctx, event)?,
             Event::Clock(event) => self.handle_clock(ctx, event)?,
         }
         // Requests enter from serving and incident events; one comparison per event bounds

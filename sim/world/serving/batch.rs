@@ -144,6 +144,7 @@ impl Serving {
     /// A request reached a deployment of a batched service: it joins an idle replica at once if
     /// nobody waits before it, fails if it can never fit a replica's cache, and otherwise waits
     /// for the end of an iteration. Returns `false` when it is to be queued.
+    #[inline(never)] // kept out of line: see `Serving`
     pub(super) fn enter_batched<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -177,6 +178,7 @@ impl Serving {
 
     /// Fills every ready replica that is between iterations from the queue, and starts its next
     /// iteration; requests past their deadline at the head of the queue fail on the way.
+    #[inline(never)] // kept out of line: see `Serving`
     pub(super) fn pump<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -322,6 +324,7 @@ impl Serving {
     /// Makes sure the request at the head of a batched deployment's queue joins at the first
     /// iteration boundary where it fits: if that boundary lies inside some replica's run, the
     /// run is cut there. Boundaries that end a run need nothing: the run's end admits.
+    #[inline(never)] // kept out of line: see `Serving`
     pub(super) fn watch_queue_head<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -364,6 +367,7 @@ impl Serving {
     /// decoded gains a token per iteration, prompts that finished give their first token,
     /// sequences with all their tokens end, the batch takes new requests, and the next run
     /// starts.
+    #[inline(never)] // kept out of line: see `Serving`
     pub(super) fn step_done<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,

@@ -245,6 +245,7 @@ fn new_deployment(estate: &Estate, pool: PoolId, tier: Tier) -> Deployment {
         queue: VecDeque::new(),
         timeout_watch: None,
         busy_slot_ns: 0,
+        busy_since: SimTime::ZERO,
         ready_slot_ns: 0,
         last_change: SimTime::ZERO,
         last_scale: SimTime::ZERO,

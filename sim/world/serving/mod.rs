@@ -103,7 +103,10 @@ pub struct Deployment {
     /// When the pending queue-timeout event fires, if one is pending.
     timeout_watch: Option<SimTime>,
     busy_slot_ns: u128,
+    /// When `busy_slot_ns` was last advanced.
+    busy_since: SimTime,
     ready_slot_ns: u128,
+    /// When `ready_slot_ns` and `kv_reserved_ns` were last advanced.
     last_change: SimTime,
     last_scale: SimTime,
     scaled_busy_slot_ns: u128,
@@ -122,13 +125,24 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// Advances the time integrals of busy and ready slots to `now`.
+    /// Advances the time integrals of busy and ready slots and of reserved KV tokens to `now`.
     fn integrate(&mut self, now: SimTime) {
+        self.integrate_busy(now);
         let span = u128::from(now.saturating_since(self.last_change).as_nanos());
-        self.busy_slot_ns += span * u128::from(self.busy);
         self.ready_slot_ns += span * u128::from(self.slots_ready);
         self.kv_reserved_ns += span * u128::from(self.kv_reserved);
         self.last_change = now;
+    }
+
+    /// Advances the busy-slot integral alone to `now`: all a change of `busy` alone needs,
+    /// which is what a request starting or ending service is. The other integrals catch up at
+    /// the next [`integrate`](Self::integrate), to the same totals: they are sums of whole
+    /// spans times counts that did not change in between.
+    #[inline]
+    fn integrate_busy(&mut self, now: SimTime) {
+        let span = u128::from(now.saturating_since(self.busy_since).as_nanos());
+        self.busy_slot_ns += span * u128::from(self.busy);
+        self.busy_since = now;
     }
 
     /// Adds a replica holding `allocation`; returns its id.
@@ -171,9 +185,16 @@ impl Deployment {
         (self.kv_peak, self.kv_capacity)
     }
 
-    /// Busy and ready slot-nanoseconds so far (as of the last change).
+    /// Busy and ready slot-nanoseconds so far, both as of the later of their last advances
+    /// (the busy-slot integral may be ahead: see [`Deployment::integrate_busy`]).
     pub fn slot_time(&self) -> (u128, u128) {
-        (self.busy_slot_ns, self.ready_slot_ns)
+        let at = self.busy_since.max(self.last_change);
+        let since =
+            |mark: SimTime, count: u32| u128::from(at.saturating_since(mark).as_nanos()) * u128::from(count);
+        (
+            self.busy_slot_ns + since(self.busy_since, self.busy),
+            self.ready_slot_ns + since(self.last_change, self.slots_ready),
+        )
     }
 }
 
@@ -298,6 +319,11 @@ struct Request {
 }
 
 /// All services of a run.
+///
+/// The handlers off the path of a slot-served request (failures and fallbacks, asking the
+/// policy, batching, timeouts, replicas and the autoscaler) are kept out of line
+/// (`#[inline(never)]`): inlined into the request path's functions, they made those functions'
+/// frames larger and their common case spill registers to the stack.
 pub struct Serving {
     /// The services, in scenario order.
     pub services: Vec<ServiceState>,

@@ -12,6 +12,7 @@ use super::*;
 
 impl Serving {
     /// Evaluates the autoscaler of `service` at every deployment.
+    #[inline(never)] // kept out of line: see `Serving`
     pub(super) fn autoscale<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -234,6 +235,7 @@ impl Serving {
     }
 
     /// A replica finished its cold start and takes requests.
+    #[inline(never)] // kept out of line: see `Serving`
     pub(super) fn replica_ready<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,

@@ -128,7 +128,7 @@ impl Serving {
         let request = &mut self.requests[id.index()];
         let service = &mut self.services[request.service.index()];
         let deployment = &mut service.deployments[request.deployment as usize];
-        deployment.integrate(now);
+        deployment.integrate_busy(now);
         deployment.busy += 1;
         let (first_token, total) = service.time.draw(
             &mut service.time_rng,
@@ -167,7 +167,7 @@ impl Serving {
         let now = ctx.now();
         let request = self.release(id);
         let deployment = &mut self.services[request.service.index()].deployments[request.deployment as usize];
-        deployment.integrate(now);
+        deployment.integrate_busy(now);
         deployment.busy -= 1;
         self.complete(now, estate, &request);
         self.next_from_queue(ctx, estate, decider, request.service, request.deployment)
@@ -252,6 +252,7 @@ impl Serving {
     }
 
     /// The oldest waiting requests of a deployment may have passed their deadline.
+    #[inline(never)] // kept out of line: see `Serving`
     pub(super) fn queue_timeout<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -293,6 +294,7 @@ impl Serving {
     }
 
     /// A request cannot be served: try the fallback, or count the failure.
+    #[inline(never)] // kept out of line: see `Serving`
     pub(super) fn fail<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,

@@ -169,6 +169,7 @@ impl Serving {
     /// Asks the policy, through the decider, where a request goes among the deployments that
     /// may serve it now, and moves its stream there unless it spills over; `None` when no
     /// deployment can serve it.
+    #[inline(never)] // kept out of line: see `Serving`
     fn choose_route(
         &mut self,
         now: SimTime,
@@ -210,16 +211,15 @@ impl Serving {
         origin: SiteId,
         site: SiteId,
     ) -> (u64, u64) {
-        let meter = self.services[request.service.index()].meter;
+        // Every service has a meter once any demand has a payload, so without one there are no
+        // sizes to count and no time to send them.
+        let Some(meter) = self.services[request.service.index()].meter else {
+            return (0, 0);
+        };
         let payload = &self.demand_of(request).payload;
-        if meter.is_none() && !payload.serialization {
-            return (0, 0); // nothing reads the sizes: no meter to count them, no time to send them
-        }
         let (request_bytes, response_bytes) = payload.bytes(request.context, request.generated);
         request.response_bytes = response_bytes;
-        if let Some(meter) = meter {
-            estate.meter(meter, origin, site, request_bytes);
-        }
+        estate.meter(meter, origin, site, request_bytes);
         if !payload.serialization {
             return (0, 0);
         }
