@@ -146,13 +146,15 @@ impl<E: Copy> EventQueue<E> {
     /// it was before the delivery, or below after a cancellation).
     #[inline(always)]
     fn push(&mut self, time: SimTime, seq: u64, event: E) {
-        let entry = Entry::new(time, seq, event);
         self.pending += 1;
         if self.root == Root::Delivered {
-            self.heap[0] = entry;
+            // Built in place, not on the stack and copied: a copy reads the entry back in
+            // wider pieces than it was written in, which the processor cannot forward from its
+            // pending stores, and waits for them to land.
+            self.heap[0] = Entry::new(time, seq, event);
             self.root = Root::Staged;
         } else {
-            self.push_and_sift(entry);
+            self.push_and_sift(Entry::new(time, seq, event));
         }
     }
 

@@ -12,22 +12,29 @@ use super::*;
 
 impl Serving {
     /// Puts a travelling request in a slot; returns the slot and its generation.
+    ///
+    /// The request is copied whole and its stage and generation set in the slot afterwards:
+    /// fields written into the request just before the copy would be read back by the copy in
+    /// wider pieces than they were written in, which the processor cannot forward from its
+    /// pending stores, and the copy would wait for them to land.
     #[inline]
-    pub(super) fn store(&mut self, mut request: Request) -> (RequestSlot, u32) {
-        request.stage = Stage::Travelling;
-        match self.free_requests.pop() {
+    pub(super) fn store(&mut self, request: Request) -> (RequestSlot, u32) {
+        let (id, generation) = match self.free_requests.pop() {
             Some(id) => {
                 let slot = &mut self.requests[id.index()];
-                request.generation = slot.generation;
+                let generation = slot.generation;
                 *slot = request;
-                (id, request.generation)
+                (id, generation)
             }
             None => {
-                request.generation = 0;
                 self.requests.push(request);
                 (RequestSlot((self.requests.len() - 1) as u32), 0)
             }
-        }
+        };
+        let slot = &mut self.requests[id.index()];
+        slot.stage = Stage::Travelling;
+        slot.generation = generation;
+        (id, generation)
     }
 
     /// The limit, when more requests have been alive at once than `limits.in_flight` allows.

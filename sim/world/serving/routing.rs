@@ -79,6 +79,9 @@ impl Serving {
     }
 
     /// Routes a request and sends it on its way to the chosen deployment.
+    // Inlined where requests are made, so that a new request's fields go from registers into
+    // its slot rather than through the stack and a copy that waits for them (see `store`).
+    #[inline(always)]
     pub(super) fn submit<E: From<ServingEvent> + Copy>(
         &mut self,
         ctx: &mut Context<'_, E>,
@@ -100,17 +103,22 @@ impl Serving {
                 route
             }
         };
-        request.deployment = route.deployment;
         let (sent, received) = self.send_payload(estate, &mut request, origin, route.site);
-        request.one_way_ns = route.round_trip_ns / 2 + sent;
-        request.network_ns = route.round_trip_ns + self.loss_penalty(estate, origin, route) + sent + received;
+        let one_way_ns = route.round_trip_ns / 2 + sent;
+        let network_ns = route.round_trip_ns + self.loss_penalty(estate, origin, route) + sent + received;
+        // The route's figures go into the slot after the request is copied there, not into
+        // the copy just before: see `store`.
         let (id, generation) = self.store(request);
-        if request.one_way_ns == 0 {
+        let stored = &mut self.requests[id.index()];
+        stored.deployment = route.deployment;
+        stored.one_way_ns = one_way_ns;
+        stored.network_ns = network_ns;
+        if one_way_ns == 0 {
             self.enter(ctx, estate, decider, id)
         } else {
             schedule_after(
                 ctx,
-                SimDuration::from_nanos(request.one_way_ns),
+                SimDuration::from_nanos(one_way_ns),
                 ServingEvent::ReachSite {
                     request: id,
                     generation,
