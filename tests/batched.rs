@@ -246,12 +246,12 @@ fn the_iteration_loop_matches_an_independent_reference_to_the_nanosecond() {
     assert_eq!(summary.requests.served as usize, expected.e2e.len());
     assert_eq!(summary.failed_by_reason["too_large"] as usize, expected.too_large);
     assert!(expected.e2e.len() > 250, "most requests are served");
-    assert_eq!(metrics.end_to_end.sum(), sum(&expected.e2e));
+    assert_eq!(metrics.end_to_end().sum(), sum(&expected.e2e));
     assert_eq!(metrics.first_token().sum(), sum(&expected.ttft));
-    assert_eq!(metrics.queue.sum(), sum(&expected.queue));
+    assert_eq!(metrics.queue().sum(), sum(&expected.queue));
     assert_eq!(metrics.per_output_token.sum(), sum(&expected.tpot));
-    assert_eq!(metrics.end_to_end.max(), expected.e2e.iter().copied().max());
-    assert_eq!(metrics.end_to_end.min(), expected.e2e.iter().copied().min());
+    assert_eq!(metrics.end_to_end().max(), expected.e2e.iter().copied().max());
+    assert_eq!(metrics.end_to_end().min(), expected.e2e.iter().copied().min());
     assert_eq!(metrics.first_token().max(), expected.ttft.iter().copied().max());
     assert!(
         expected.queue.iter().any(|&q| q > 0),
@@ -333,7 +333,7 @@ fn throughput_against_batch_size_follows_the_step_formula() {
         );
         let (outcome, world) = run(&text);
         let round = base + 1000 * batch * per_prefill + 99 * (base + batch * per_sequence);
-        let last = world.serving.services[0].metrics.end_to_end.max().unwrap();
+        let last = world.serving.services[0].metrics.end_to_end().max().unwrap();
         assert_eq!(last, base + 256 / batch * round - 1_000_000, "batch {batch}");
         let tokens = outcome.summary.services["llm"].tokens.unwrap();
         assert_eq!(tokens.generated, 25_601);
@@ -372,20 +372,20 @@ fn with_no_per_sequence_cost_and_no_cache_bound_it_is_the_slot_model_up_to_one_s
         &batched.serving.services[0].metrics,
         &slots.serving.services[0].metrics,
     );
-    let n = s.end_to_end.count();
+    let n = s.end_to_end().count();
     assert!(n > 50_000, "{n}");
-    assert_eq!(b.end_to_end.count(), n, "the same arrivals, all served");
-    assert_eq!(s.end_to_end.min(), Some(400_000_000));
+    assert_eq!(b.end_to_end().count(), n, "the same arrivals, all served");
+    assert_eq!(s.end_to_end().min(), Some(400_000_000));
     assert_eq!(
-        s.end_to_end.max(),
+        s.end_to_end().max(),
         Some(400_000_000),
         "no slot model request waits"
     );
     let step = 10_000_000u128;
-    let extra = b.end_to_end.sum() - s.end_to_end.sum();
+    let extra = b.end_to_end().sum() - s.end_to_end().sum();
     assert!(extra < u128::from(n) * step, "{extra}");
-    assert!(b.end_to_end.min() >= s.end_to_end.min());
-    assert!(u128::from(b.end_to_end.max().unwrap()) < u128::from(s.end_to_end.max().unwrap()) + step);
+    assert!(b.end_to_end().min() >= s.end_to_end().min());
+    assert!(u128::from(b.end_to_end().max().unwrap()) < u128::from(s.end_to_end().max().unwrap()) + step);
     // Arrivals fall anywhere within the running step: the mean wait is about half a step.
     let mean_wait = extra as f64 / n as f64 / step as f64;
     assert!((0.3..0.7).contains(&mean_wait), "{mean_wait}");
@@ -414,8 +414,8 @@ fn the_published_figure_scenario_matches_the_reference_loop() {
     let expected = reference(&arrivals, &model);
     let metrics = &world.serving.services[0].metrics;
     let makespan = *expected.e2e.iter().max().unwrap();
-    assert_eq!(metrics.end_to_end.max(), Some(makespan));
-    assert_eq!(metrics.end_to_end.sum(), sum(&expected.e2e));
+    assert_eq!(metrics.end_to_end().max(), Some(makespan));
+    assert_eq!(metrics.end_to_end().sum(), sum(&expected.e2e));
     assert_eq!(metrics.per_output_token.sum(), sum(&expected.tpot));
     let tokens = outcome.summary.services["llama-70b"].tokens.as_ref().unwrap();
     assert_eq!(tokens.generated, 5000 * 196);

@@ -136,6 +136,28 @@ impl LatencyHistogram {
         self.max = self.max.max(value);
     }
 
+    /// Records every value of `values`, as recording them one at a time would, with the count,
+    /// sum, minimum and maximum kept in registers across the batch.
+    pub fn record_all(&mut self, values: impl IntoIterator<Item = u64>) {
+        let (mut count, mut sum) = (0u64, 0u128);
+        let (mut min_not, mut max) = (self.min_not, self.max);
+        for value in values {
+            let index = bucket_index(value);
+            match self.counts.get_mut(index.wrapping_sub(self.offset)) {
+                Some(c) => *c += 1,
+                None => self.grow_and_add(index, 1),
+            }
+            count += 1;
+            sum += u128::from(value);
+            min_not = min_not.max(!value);
+            max = max.max(value);
+        }
+        self.count += count;
+        self.sum += sum;
+        self.min_not = min_not;
+        self.max = max;
+    }
+
     /// Cold path of [`record_n`](Self::record_n): widens the kept range to `index`, then adds.
     #[cold]
     #[inline(never)]
@@ -483,6 +505,22 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn recording_a_batch_equals_recording_one_at_a_time(
+            before in values_strategy(),
+            batch in values_strategy(),
+        ) {
+            let mut one_at_a_time = histogram_of(&before);
+            let mut batched = one_at_a_time.clone();
+            for &v in &batch {
+                one_at_a_time.record(v);
+            }
+            batched.record_all(batch.iter().copied());
+            prop_assert_eq!(&batched, &one_at_a_time);
+            prop_assert_eq!(batched.count(), one_at_a_time.count());
+            prop_assert_eq!(batched.min(), one_at_a_time.min());
+        }
+
         #[test]
         fn quantiles_within_one_percent(values in values_strategy()) {
             let h = histogram_of(&values);

@@ -322,11 +322,11 @@ impl ServiceSummary {
                 .map(|r| (r.as_str(), metrics.failed[*r as usize]))
                 .collect(),
             latency_ms: [
-                ("e2e", &metrics.end_to_end),
+                ("e2e", metrics.end_to_end()),
                 ("ttft", metrics.first_token()),
-                ("queue", &metrics.queue),
-                ("network", &metrics.network),
-                ("service", &metrics.service),
+                ("queue", metrics.queue()),
+                ("network", metrics.network()),
+                ("service", metrics.service()),
             ]
             .into_iter()
             .chain(
@@ -346,7 +346,7 @@ impl ServiceSummary {
             transfer: TransferCost::default(),
             cost_per_1k_requests_usd: (answered > 0).then(|| cost_usd / answered as f64 * 1_000.0),
             utilization,
-            wait_probability: wait_probability(&metrics.queue),
+            wait_probability: wait_probability(metrics.queue()),
             replicas: ReplicaSummary::default(),
             tokens: None,
         }
@@ -366,7 +366,7 @@ fn slo_summary(metrics: &ServiceMetrics, percentile: f64, bound: SimDuration) ->
         percentile,
         attainment: (metrics.ended_after_warmup > 0)
             .then(|| metrics.within_slo as f64 / metrics.ended_after_warmup as f64),
-        measured_ms: metrics.end_to_end.quantile(share).map(|ns| ns as f64 / 1e6),
+        measured_ms: metrics.end_to_end().quantile(share).map(|ns| ns as f64 / 1e6),
         windows_met: metrics.windows_met(),
     }
 }
@@ -395,6 +395,7 @@ mod tests {
         };
         metrics.arrival(0);
         metrics.served(50, 0, None, &early);
+        metrics.settle();
         let summary = ServiceSummary::of(&metrics, &[], None, 0.0, None);
         assert_eq!(summary.wait_probability, Some(4.0 / 8.0));
         let empty = ServiceMetrics::new(1, 1_000, 0, u64::MAX, false);

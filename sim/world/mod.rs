@@ -552,6 +552,7 @@ pub fn conclude_with_model(
     }
     let world = sim.model_mut();
     world.serving.release_all(horizon, &mut world.estate);
+    world.serving.settle_metrics();
     world.jobs.release_all(horizon, &mut world.estate);
     world.estate.bill_until(horizon);
     world.archive_open_windows();

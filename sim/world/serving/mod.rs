@@ -231,9 +231,9 @@ struct IdleLeader {
     versions: (u64, u64),
     /// The mean service time (bits of the `f64`) it was scored with.
     mean_ns_bits: u64,
-    /// The deployment, its site and the round trip there; `None` when no deployment can serve
-    /// or a score does not compare.
-    leader: Option<(u32, SiteId, u64)>,
+    /// The route to the deployment (its site, round trip and loss); `None` when no deployment
+    /// can serve or a score does not compare.
+    leader: Option<routing::Route>,
 }
 
 enum Fallback {

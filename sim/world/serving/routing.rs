@@ -17,12 +17,26 @@ use crate::vocab::ids::SiteId;
 use super::build::eligible_deployments;
 use super::*;
 
-/// Where a request goes: a deployment, its site and the round trip there.
+/// Where a request goes: a deployment, its site, the round trip there and the chance that a
+/// packet is lost on the way.
 #[derive(Debug, Clone, Copy)]
-struct Route {
+pub(super) struct Route {
     deployment: u32,
     site: SiteId,
     round_trip_ns: u64,
+    loss: f64,
+}
+
+impl Route {
+    /// The route from `origin` to `deployment` at `site`, its round trip `round_trip_ns`.
+    fn through(estate: &Estate, origin: SiteId, deployment: u32, site: SiteId, round_trip_ns: u64) -> Self {
+        Route {
+            deployment,
+            site,
+            round_trip_ns,
+            loss: estate.network.route_loss(origin, site).unwrap_or(0.0),
+        }
+    }
 }
 
 impl Serving {
@@ -105,7 +119,7 @@ impl Serving {
         };
         let (sent, received) = self.send_payload(estate, &mut request, origin, route.site);
         let one_way_ns = route.round_trip_ns / 2 + sent;
-        let network_ns = route.round_trip_ns + self.loss_penalty(estate, origin, route) + sent + received;
+        let network_ns = route.round_trip_ns + self.loss_penalty(route) + sent + received;
         // The route's figures go into the slot after the request is copied there, not into
         // the copy just before: see `store`.
         let (id, generation) = self.store(request);
@@ -167,11 +181,14 @@ impl Serving {
         if !serves {
             return None;
         }
-        Some(Route {
-            deployment: only,
-            site: deployment.site,
-            round_trip_ns: estate.network.rtt(origin, deployment.site)?.as_nanos(),
-        })
+        let round_trip_ns = estate.network.rtt(origin, deployment.site)?.as_nanos();
+        Some(Route::through(
+            estate,
+            origin,
+            only,
+            deployment.site,
+            round_trip_ns,
+        ))
     }
 
     /// Asks the policy, through the decider, where a request goes among the deployments that
@@ -203,11 +220,14 @@ impl Serving {
         if !routed.spill {
             self.note_route_change(&view, decider, &route_request, request, &chosen, routed.why);
         }
-        Some(Route {
-            deployment: self.candidate_deployments[routed.index],
-            site: chosen.site,
-            round_trip_ns: chosen.round_trip_ns,
-        })
+        let deployment = self.candidate_deployments[routed.index];
+        Some(Route::through(
+            estate,
+            origin,
+            deployment,
+            chosen.site,
+            chosen.round_trip_ns,
+        ))
     }
 
     /// Meters the request's bytes from `origin` to `site` and notes its response's size;
@@ -292,9 +312,8 @@ impl Serving {
     }
 
     /// A lost packet costs a retransmission timeout; drawn per request on the route's loss.
-    fn loss_penalty(&mut self, estate: &Estate, origin: SiteId, route: Route) -> u64 {
-        let loss = estate.network.route_loss(origin, route.site).unwrap_or(0.0);
-        if loss > 0.0 && self.network_rng.random::<f64>() < loss {
+    fn loss_penalty(&mut self, route: Route) -> u64 {
+        if route.loss > 0.0 && self.network_rng.random::<f64>() < route.loss {
             MIN_RETRANSMIT_TIMEOUT_NS.max(route.round_trip_ns)
         } else {
             0
@@ -466,18 +485,14 @@ fn leader_route(
             fresh
         }
     };
-    let (deployment, site, round_trip_ns) = idle_leader.leader?;
-    let d = &service.deployments[deployment as usize];
+    let leader = idle_leader.leader?;
+    let d = &service.deployments[leader.deployment as usize];
     let free_slots = if batched && !d.queue.is_empty() {
         0
     } else {
         d.slots_ready.saturating_sub(d.busy)
     };
-    (site == current && free_slots > 0).then_some(Route {
-        deployment,
-        site,
-        round_trip_ns,
-    })
+    (leader.site == current && free_slots > 0).then_some(leader)
 }
 
 /// Among the `eligible` deployments that can serve a request from `origin` now, the one whose
@@ -490,7 +505,7 @@ fn idle_leader(
     eligible: &[u32],
     origin: SiteId,
     mean_ns: f64,
-) -> Option<(u32, SiteId, u64)> {
+) -> Option<Route> {
     let mut leader: Option<((u32, SiteId, u64), f64)> = None;
     for &d in eligible {
         let Some(candidate) = route_candidate(estate, &deployments[d as usize], origin, mean_ns, false)
@@ -505,5 +520,7 @@ fn idle_leader(
             leader = Some(((d, candidate.site, candidate.round_trip_ns), idle_score));
         }
     }
-    leader.map(|(route, _)| route)
+    leader.map(|((deployment, site, round_trip_ns), _)| {
+        Route::through(estate, origin, deployment, site, round_trip_ns)
+    })
 }

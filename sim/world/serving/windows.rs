@@ -22,6 +22,13 @@ impl Serving {
         }
     }
 
+    /// Adds every service's pending latencies to its histograms, at the end of the run.
+    pub fn settle_metrics(&mut self) {
+        for service in &mut self.services {
+            service.metrics.settle();
+        }
+    }
+
     /// Closes metrics window `window`, which ends at `now`: fills `row`'s services with each
     /// service's figures over it (taken out of its metrics), replicas and slot use.
     pub fn close_window(&mut self, now: SimTime, window: usize, row: &mut [ServiceWindow]) {
