@@ -125,11 +125,7 @@ impl LatencyHistogram {
         if n == 0 {
             return;
         }
-        let index = bucket_index(value);
-        match self.counts.get_mut(index.wrapping_sub(self.offset)) {
-            Some(c) => *c += n,
-            None => self.grow_and_add(index, n),
-        }
+        self.add_to_bucket(bucket_index(value), n);
         self.count += n;
         self.sum += u128::from(value) * u128::from(n);
         self.min_not = self.min_not.max(!value);
@@ -142,11 +138,7 @@ impl LatencyHistogram {
         let (mut count, mut sum) = (0u64, 0u128);
         let (mut min_not, mut max) = (self.min_not, self.max);
         for value in values {
-            let index = bucket_index(value);
-            match self.counts.get_mut(index.wrapping_sub(self.offset)) {
-                Some(c) => *c += 1,
-                None => self.grow_and_add(index, 1),
-            }
+            self.add_to_bucket(bucket_index(value), 1);
             count += 1;
             sum += u128::from(value);
             min_not = min_not.max(!value);
@@ -158,7 +150,18 @@ impl LatencyHistogram {
         self.max = max;
     }
 
-    /// Cold path of [`record_n`](Self::record_n): widens the kept range to `index`, then adds.
+    /// Adds `n` to bucket `index`'s count, widening the kept range first if it is outside it;
+    /// the count, sum and extremes are the caller's.
+    #[inline(always)]
+    fn add_to_bucket(&mut self, index: usize, n: u64) {
+        match self.counts.get_mut(index.wrapping_sub(self.offset)) {
+            Some(c) => *c += n,
+            None => self.grow_and_add(index, n),
+        }
+    }
+
+    /// Cold path of [`add_to_bucket`](Self::add_to_bucket): widens the kept range to `index`,
+    /// then adds.
     #[cold]
     #[inline(never)]
     fn grow_and_add(&mut self, index: usize, n: u64) {

@@ -28,7 +28,9 @@ pub(super) struct Route {
 }
 
 impl Route {
-    /// The route from `origin` to `deployment` at `site`, its round trip `round_trip_ns`.
+    /// The route from `origin` to `deployment` at `site`, its round trip `round_trip_ns`, with
+    /// its loss read from the network's route table (a stream's cached leader keeps it, so a
+    /// request routed there reads no table cell).
     fn through(estate: &Estate, origin: SiteId, deployment: u32, site: SiteId, round_trip_ns: u64) -> Self {
         Route {
             deployment,
