@@ -328,6 +328,14 @@ fn at_speed(first: f64, total: f64, speed: f64) -> (f64, f64) {
     (first / speed, total / speed)
 }
 
+/// A non-negative time in ns rounded to the nearest ns: adding ½ and truncating is cheaper
+/// than `round()`. Out of line: inlined, the compiler converts the first token's time ahead of
+/// the test that it equals the total and then picks, which costs every request a conversion.
+#[inline(never)]
+fn nearest_ns(t: f64) -> u64 {
+    (t + 0.5) as u64
+}
+
 impl ServiceTime {
     /// Builds the model of `spec`.
     pub fn new(spec: &ServiceTimeSpec) -> Result<Self, ServiceTimeError> {
@@ -415,8 +423,14 @@ impl ServiceTime {
         } else {
             at_speed(first, total, speed)
         };
-        // Times are non-negative, so adding ½ and truncating rounds to nearest (cheaper than round()).
-        ((first + 0.5) as u64, (total + 0.5) as u64)
+        // Only LLM services have a first token before the end: the others convert once.
+        let total_ns = nearest_ns(total);
+        let first_ns = if first == total {
+            total_ns
+        } else {
+            nearest_ns(first)
+        };
+        (first_ns, total_ns)
     }
 
     /// Mean service time in ns for requests of the given size on the reference accelerator.

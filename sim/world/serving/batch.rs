@@ -419,7 +419,7 @@ impl Serving {
         d.kv_reserved -= freed;
         for &(id, _) in &finished {
             let request = self.release(id);
-            self.complete(now, estate, &request);
+            requests::complete(&mut self.services, estate, now, &request);
         }
         finished.clear();
         self.finished = finished;

@@ -187,7 +187,7 @@ fn build_service(
             payload: demand.payload.unwrap_or_default(),
             site: None,
             epoch: 0,
-            idle_leader: None,
+            kept_route: None,
         });
     }
     let metrics_spec = &resolved.spec().metrics;

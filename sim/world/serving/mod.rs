@@ -217,23 +217,26 @@ struct Demand {
     site: Option<SiteId>,
     /// Bumped whenever an arrival is scheduled; only the arrival of the current epoch is live.
     epoch: u32,
-    /// Which deployment would serve the stream best were all idle, kept between requests.
-    idle_leader: Option<IdleLeader>,
+    /// The route its requests take when the policy need not be asked, kept between requests.
+    kept_route: Option<KeptRoute>,
 }
 
-/// A stream's deployment that scores best (the earlier on a tie) for a policy routing by lowest
-/// latency with every deployment idle, and what that was worked out from. Only rare changes
-/// move it (sites, routes, ready slots, or a request whose mean service time differs), so it is
-/// kept per stream and worked out again when one of them changed.
+/// The route a stream's requests take without asking the policy, and what it was worked out
+/// from: for a stream with one deployment that may serve it, the route there; otherwise its
+/// idle leader, the deployment that scores best (the earlier on a tie) for a policy routing by
+/// lowest latency with every deployment idle. Only rare changes move it (sites, routes, ready
+/// slots, or a request whose mean service time differs), so it is kept per stream and worked
+/// out again when one of them changed.
 #[derive(Debug, Clone, Copy)]
-struct IdleLeader {
+struct KeptRoute {
     /// [`Estate::routing_version`] and the service's ready-slot version it holds for.
     versions: (u64, u64),
-    /// The mean service time (bits of the `f64`) it was scored with.
+    /// The mean service time (bits of the `f64`) an idle leader was scored with (0 for a
+    /// stream's only deployment, which is not scored).
     mean_ns_bits: u64,
-    /// The route to the deployment (its site, round trip and loss); `None` when no deployment
-    /// can serve or a score does not compare.
-    leader: Option<routing::Route>,
+    /// The route to the deployment (its site, round trip and loss); `None` when it cannot
+    /// serve (its site is down or unreachable) or a score does not compare.
+    route: Option<routing::Route>,
 }
 
 enum Fallback {
@@ -272,7 +275,7 @@ pub struct ServiceState {
     last_degrade_logged: Option<SimTime>,
     /// A policy sends the service's requests to its fallback.
     degraded_by_policy: bool,
-    /// Bumped whenever a deployment's ready slots change, so a stream's [`IdleLeader`] knows it
+    /// Bumped whenever a deployment's ready slots change, so a stream's [`KeptRoute`] knows it
     /// is stale.
     ready_version: u64,
 }
@@ -316,6 +319,18 @@ struct Request {
     /// Bytes of its response, metered when it is sent back.
     response_bytes: u64,
     primary: Option<Primary>,
+}
+
+impl Request {
+    /// The demand stream it came from among `services` (its primary's, for a fallback
+    /// request).
+    fn demand<'a>(&self, services: &'a [ServiceState]) -> &'a Demand {
+        let (service, index) = match self.primary {
+            Some(p) => (p.service, p.origin_index),
+            None => (self.service, self.origin_index.unwrap_or(0)),
+        };
+        &services[service.index()].demands[index as usize]
+    }
 }
 
 /// All services of a run.

@@ -172,57 +172,64 @@ impl Serving {
             return Ok(());
         }
         let now = ctx.now();
-        let request = self.release(id);
-        let deployment = &mut self.services[request.service.index()].deployments[request.deployment as usize];
-        deployment.integrate_busy(now);
-        deployment.busy -= 1;
-        self.complete(now, estate, &request);
-        self.next_from_queue(ctx, estate, decider, request.service, request.deployment)
+        // Recorded from its slot, before the slot is freed: a copy of the request would cost
+        // more than what is read of it.
+        let request = &self.requests[id.index()];
+        let (service, deployment) = (request.service, request.deployment);
+        let state = &mut self.services[service.index()].deployments[deployment as usize];
+        state.integrate_busy(now);
+        state.busy -= 1;
+        complete(&mut self.services, estate, now, request);
+        self.release(id);
+        self.next_from_queue(ctx, estate, decider, service, deployment)
     }
+}
 
-    /// Records a request that ended served at `now`: its response's bytes, its latencies, and
-    /// the primary it stood in for.
-    pub(super) fn complete(&mut self, now: SimTime, estate: &mut Estate, request: &Request) {
-        let service = &mut self.services[request.service.index()];
-        let site = service.deployments[request.deployment as usize].site;
-        if let Some(meter) = service.meter {
-            let origin = self.origin_of(request);
-            estate.meter(meter, site, origin, request.response_bytes);
-        }
-        let service = &mut self.services[request.service.index()];
-        let waited = request.started.saturating_since(request.reached).as_nanos();
-        let served = now.saturating_since(request.started).as_nanos();
-        let back = request.network_ns - request.one_way_ns;
-        let parts = LatencyParts {
-            end_to_end: now.saturating_since(request.arrived).as_nanos() + back,
-            first_token: request.started.saturating_since(request.arrived).as_nanos()
-                + request.first_token_ns
-                + back,
-            queue: waited,
-            network: request.network_ns,
-            service: served,
-            // Only services that keep token metrics read it: spare the others the division.
-            per_output_token: (request.generated > 1 && service.metrics.generated_tokens.is_some())
-                .then(|| (served - request.first_token_ns) / u64::from(request.generated - 1)),
-            generated_tokens: request.generated,
-        };
-        service.metrics.served(
+/// Records a request that ended served at `now`: its response's bytes, its latencies, and the
+/// primary it stood in for. A function of the services alone, so that it can read the request
+/// in its slot.
+pub(super) fn complete(services: &mut [ServiceState], estate: &mut Estate, now: SimTime, request: &Request) {
+    let service = &mut services[request.service.index()];
+    let site = service.deployments[request.deployment as usize].site;
+    if let Some(meter) = service.meter {
+        let origin = request.demand(services).origin;
+        estate.meter(meter, site, origin, request.response_bytes);
+    }
+    let service = &mut services[request.service.index()];
+    let waited = request.started.saturating_since(request.reached).as_nanos();
+    let served = now.saturating_since(request.started).as_nanos();
+    let back = request.network_ns - request.one_way_ns;
+    let parts = LatencyParts {
+        end_to_end: now.saturating_since(request.arrived).as_nanos() + back,
+        first_token: request.started.saturating_since(request.arrived).as_nanos()
+            + request.first_token_ns
+            + back,
+        queue: waited,
+        network: request.network_ns,
+        service: served,
+        // Only services that keep token metrics read it: spare the others the division.
+        per_output_token: (request.generated > 1 && service.metrics.generated_tokens.is_some())
+            .then(|| (served - request.first_token_ns) / u64::from(request.generated - 1)),
+        generated_tokens: request.generated,
+    };
+    service.metrics.served(
+        now.as_nanos(),
+        request.arrived.as_nanos(),
+        request.origin_index,
+        &parts,
+    );
+    if let Some(primary) = request.primary {
+        let latency = now.saturating_since(primary.arrived).as_nanos() + back;
+        services[primary.service.index()].metrics.degraded(
             now.as_nanos(),
-            request.arrived.as_nanos(),
-            request.origin_index,
-            &parts,
+            primary.arrived.as_nanos(),
+            Some(primary.origin_index),
+            latency,
         );
-        if let Some(primary) = request.primary {
-            let latency = now.saturating_since(primary.arrived).as_nanos() + back;
-            self.services[primary.service.index()].metrics.degraded(
-                now.as_nanos(),
-                primary.arrived.as_nanos(),
-                Some(primary.origin_index),
-                latency,
-            );
-        }
     }
+}
 
+impl Serving {
     /// Starts waiting requests while slots are free, expiring those past their deadline.
     pub(super) fn next_from_queue<E: From<ServingEvent> + Copy>(
         &mut self,

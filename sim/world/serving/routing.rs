@@ -29,7 +29,7 @@ pub(super) struct Route {
 
 impl Route {
     /// The route from `origin` to `deployment` at `site`, its round trip `round_trip_ns`, with
-    /// its loss read from the network's route table (a stream's cached leader keeps it, so a
+    /// its loss read from the network's route table (a stream's [`KeptRoute`] keeps it, so a
     /// request routed there reads no table cell).
     fn through(estate: &Estate, origin: SiteId, deployment: u32, site: SiteId, round_trip_ns: u64) -> Self {
         Route {
@@ -176,21 +176,9 @@ impl Serving {
                 None
             };
         };
+        let route = only_route(estate, service, index as usize, origin, only)?;
         let deployment = &service.deployments[only as usize];
-        let serves = current == deployment.site
-            && estate.sites[deployment.site.index()].up
-            && deployment.slots_ready > 0;
-        if !serves {
-            return None;
-        }
-        let round_trip_ns = estate.network.rtt(origin, deployment.site)?.as_nanos();
-        Some(Route::through(
-            estate,
-            origin,
-            only,
-            deployment.site,
-            round_trip_ns,
-        ))
+        (route.site == current && deployment.slots_ready > 0).then_some(route)
     }
 
     /// Asks the policy, through the decider, where a request goes among the deployments that
@@ -234,6 +222,9 @@ impl Serving {
 
     /// Meters the request's bytes from `origin` to `site` and notes its response's size;
     /// returns the time to send each way (zero unless the payload takes time to send).
+    /// Inlined for the test alone: every service has a meter once any demand has a payload, so
+    /// without one there are no sizes to count and no time to send them.
+    #[inline(always)]
     fn send_payload(
         &self,
         estate: &mut Estate,
@@ -241,11 +232,22 @@ impl Serving {
         origin: SiteId,
         site: SiteId,
     ) -> (u64, u64) {
-        // Every service has a meter once any demand has a payload, so without one there are no
-        // sizes to count and no time to send them.
-        let Some(meter) = self.services[request.service.index()].meter else {
-            return (0, 0);
-        };
+        match self.services[request.service.index()].meter {
+            None => (0, 0),
+            Some(meter) => self.meter_payload(estate, request, meter, (origin, site)),
+        }
+    }
+
+    /// [`send_payload`](Self::send_payload) for a service with a meter, from `route.0` to
+    /// `route.1`.
+    #[inline(never)] // kept out of line: see `Serving`
+    fn meter_payload(
+        &self,
+        estate: &mut Estate,
+        request: &mut Request,
+        meter: MeterId,
+        (origin, site): (SiteId, SiteId),
+    ) -> (u64, u64) {
         let payload = &self.demand_of(request).payload;
         let (request_bytes, response_bytes) = payload.bytes(request.context, request.generated);
         request.response_bytes = response_bytes;
@@ -267,11 +269,7 @@ impl Serving {
 
     /// The demand stream a request came from (its primary's, for a fallback request).
     fn demand_of(&self, request: &Request) -> &Demand {
-        let (service, index) = match request.primary {
-            Some(p) => (p.service, p.origin_index),
-            None => (request.service, request.origin_index.unwrap_or(0)),
-        };
-        &self.services[service.index()].demands[index as usize]
+        request.demand(&self.services)
     }
 
     pub(super) fn origin_of(&self, request: &Request) -> SiteId {
@@ -453,8 +451,38 @@ fn route_candidate(
     })
 }
 
+/// The route of stream `stream` to `only`, its one deployment that may serve it, whatever its
+/// load: the [`KeptRoute`], worked out again when the sites, routes or ready slots changed.
+/// `None` when the deployment's site is down or unreachable from `origin`.
+fn only_route(
+    estate: &Estate,
+    service: &mut ServiceState,
+    stream: usize,
+    origin: SiteId,
+    only: u32,
+) -> Option<Route> {
+    let versions = (estate.routing_version(), service.ready_version);
+    let demand = &mut service.demands[stream];
+    if let Some(kept) = demand.kept_route.filter(|k| k.versions == versions) {
+        return kept.route;
+    }
+    let site = service.deployments[only as usize].site;
+    let round_trip_ns = estate.sites[site.index()]
+        .up
+        .then(|| estate.network.rtt(origin, site))
+        .flatten()
+        .map(|rtt| rtt.as_nanos());
+    let route = round_trip_ns.map(|rtt| Route::through(estate, origin, only, site, rtt));
+    demand.kept_route = Some(KeptRoute {
+        versions,
+        mean_ns_bits: 0,
+        route,
+    });
+    route
+}
+
 /// The route to a stream's `current` site when it leads for a policy that routes by lowest
-/// latency: its [`IdleLeader`] is there and has a free slot. A free slot means it scores as if
+/// latency: its idle leader ([`KeptRoute`]) is there and has a free slot. A free slot means it scores as if
 /// idle; every deployment before it among the candidates scores worse even as if idle, and
 /// every one after it no better, since waiting only adds to a score (the sum and the division
 /// are monotone in each term, also in rounding). So the policy's `argmin`, which keeps the
@@ -473,21 +501,21 @@ fn leader_route(
     let versions = (estate.routing_version(), service.ready_version);
     let demand = &mut service.demands[stream];
     let cached = demand
-        .idle_leader
+        .kept_route
         .filter(|c| c.versions == versions && c.mean_ns_bits == mean_ns.to_bits());
-    let idle_leader = match cached {
+    let kept = match cached {
         Some(cached) => cached,
         None => {
-            let fresh = IdleLeader {
+            let fresh = KeptRoute {
                 versions,
                 mean_ns_bits: mean_ns.to_bits(),
-                leader: idle_leader(estate, &service.deployments, &demand.eligible, origin, mean_ns),
+                route: idle_leader(estate, &service.deployments, &demand.eligible, origin, mean_ns),
             };
-            demand.idle_leader = Some(fresh);
+            demand.kept_route = Some(fresh);
             fresh
         }
     };
-    let leader = idle_leader.leader?;
+    let leader = kept.route?;
     let d = &service.deployments[leader.deployment as usize];
     let free_slots = if batched && !d.queue.is_empty() {
         0
