@@ -773,8 +773,10 @@ fn gaps_round_half_up_at_the_edges() {
         2.5,
         4_503_599_627_370_495.5,
         9_007_199_254_740_994.0,
-        // Either side of 2^63, where the conversion changes from signed to unsigned, and the
-        // largest gap below 2^64.
+        // Either side of 2^62, where the rounding changes from doubling to the fraction, of
+        // 2^63, and the largest gap below 2^64.
+        4_611_686_018_427_387_904f64.next_down(),
+        4_611_686_018_427_387_904.0,
         9_223_372_036_854_775_808f64.next_down(),
         9_223_372_036_854_775_808.0,
         18_446_744_073_709_551_616f64.next_down(),
