@@ -234,21 +234,21 @@ impl Serving {
     ) -> (u64, u64) {
         match self.services[request.service.index()].meter {
             None => (0, 0),
-            Some(meter) => self.meter_payload(estate, request, meter, (origin, site)),
+            Some(meter) => self.meter_payload(estate, request, meter, origin, site),
         }
     }
 
-    /// [`send_payload`](Self::send_payload) for a service with a meter, from `route.0` to
-    /// `route.1`.
+    /// [`send_payload`](Self::send_payload) for a service whose payloads `meter` counts.
     #[inline(never)] // kept out of line: see `Serving`
     fn meter_payload(
         &self,
         estate: &mut Estate,
         request: &mut Request,
         meter: MeterId,
-        (origin, site): (SiteId, SiteId),
+        origin: SiteId,
+        site: SiteId,
     ) -> (u64, u64) {
-        let payload = &self.demand_of(request).payload;
+        let payload = &request.demand(&self.services).payload;
         let (request_bytes, response_bytes) = payload.bytes(request.context, request.generated);
         request.response_bytes = response_bytes;
         estate.meter(meter, origin, site, request_bytes);
@@ -267,13 +267,8 @@ impl Serving {
         )
     }
 
-    /// The demand stream a request came from (its primary's, for a fallback request).
-    fn demand_of(&self, request: &Request) -> &Demand {
-        request.demand(&self.services)
-    }
-
     pub(super) fn origin_of(&self, request: &Request) -> SiteId {
-        self.demand_of(request).origin
+        request.demand(&self.services).origin
     }
 
     /// Refills the candidate buffers with the deployments that may serve `request` now.
@@ -467,12 +462,11 @@ fn only_route(
         return kept.route;
     }
     let site = service.deployments[only as usize].site;
-    let round_trip_ns = estate.sites[site.index()]
+    let route = estate.sites[site.index()]
         .up
         .then(|| estate.network.rtt(origin, site))
         .flatten()
-        .map(|rtt| rtt.as_nanos());
-    let route = round_trip_ns.map(|rtt| Route::through(estate, origin, only, site, rtt));
+        .map(|rtt| Route::through(estate, origin, only, site, rtt.as_nanos()));
     demand.kept_route = Some(KeptRoute {
         versions,
         mean_ns_bits: 0,
@@ -482,11 +476,11 @@ fn only_route(
 }
 
 /// The route to a stream's `current` site when it leads for a policy that routes by lowest
-/// latency: its idle leader ([`KeptRoute`]) is there and has a free slot. A free slot means it scores as if
-/// idle; every deployment before it among the candidates scores worse even as if idle, and
-/// every one after it no better, since waiting only adds to a score (the sum and the division
-/// are monotone in each term, also in rounding). So the policy's `argmin`, which keeps the
-/// earlier of equal scores, picks that deployment whatever the queues elsewhere, and the
+/// latency: its idle leader ([`KeptRoute`]) is there and has a free slot. A free slot means it
+/// scores as if idle; every deployment before it among the candidates scores worse even as if
+/// idle, and every one after it no better, since waiting only adds to a score (the sum and the
+/// division are monotone in each term, also in rounding). So the policy's `argmin`, which keeps
+/// the earlier of equal scores, picks that deployment whatever the queues elsewhere, and the
 /// decider keeps a stream on the site the policy picks. `None` otherwise: the policy decides.
 fn leader_route(
     estate: &Estate,
