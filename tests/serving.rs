@@ -1,6 +1,6 @@
 //! Request handling on hand-computed cases: queue limits and fallbacks, timeouts, edge caches,
-//! autoscaling with an exact cold start, and the decision log. Arrivals come from small CSV
-//! traces so every timestamp is known.
+//! autoscaling with an exact cold start, the decision log, and a stream's kept route following
+//! the link under it. Arrivals come from small CSV traces so every timestamp is known.
 
 use approx::assert_relative_eq;
 use hybridsim::metrics::ServiceSummary;
@@ -193,4 +193,43 @@ fn the_autoscaler_adds_a_replica_that_serves_after_its_cold_start() {
     // The on-demand GPU is billed from the scale-up at 60 s to the end at 300 s.
     let on_demand = outcome.summary.cost.by_tier["on_demand"];
     assert_relative_eq!(on_demand, 240.0 / 3_600.0 * 3.6, max_relative = 1e-12);
+}
+
+/// A stream with one deployment keeps its route between requests, and a change of the route
+/// must reach it: users 50 ms (one way) from the only site, the link 40 ms slower each way from
+/// 10 s to 30 s. Requests at 1 and 2 s (before), 11 and 12 s (during) and 31 and 32 s (after)
+/// each wait for nothing, so their network times are the round trips of their instant: 100,
+/// 100, 180, 180, 100 and 100 ms. A route kept past a change would give 100 ms throughout, or
+/// 180 ms after the link is back.
+#[test]
+fn a_kept_route_follows_the_link_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let arrivals = trace(dir.path(), "a.csv", &[1.0, 2.0, 11.0, 12.0, 31.0, 32.0]);
+    let text = format!(
+        r#"#![enable(implicit_some)]
+(
+    name: "serving", horizon: "40s", seed: 5,
+    metrics: (window: "1m"),
+    accelerators: [(name: "ref", memory: "80GB")],
+    sites: [(name: "users", kind: edge, jurisdiction: "eu"), (name: "dc", kind: on_prem, jurisdiction: "eu")],
+    pools: [(site: "dc", accelerator: "ref", reserved: (count: 1, price: "2 USD/h"))],
+    links: [(a: "users", b: "dc", bandwidth: "10Gbps", latency: "50ms")],
+    services: [(name: "s", model: (memory: "1GB"), service_time: deterministic(time: "100ms"),
+                replicas: [(pool: "dc/ref", tier: reserved)],
+                demand: [(origin: "users", arrivals: trace(path: "{arrivals}", format: csv(time_column: "t")))])],
+    incidents: [(name: "slow link", start: "10s", duration: "20s",
+                 kind: link_degradation(link: "users--dc", bandwidth_factor: 0.5, added_latency: "40ms"))],
+)"#
+    );
+    let outcome = run(&text);
+    let s = service(&outcome, "s");
+    assert_eq!(s.requests.served, 6);
+    let network = &s.latency_ms["network"];
+    assert_relative_eq!(
+        network.mean.unwrap(),
+        (4.0 * 100.0 + 2.0 * 180.0) / 6.0,
+        max_relative = 1e-9
+    );
+    assert_relative_eq!(network.p50.unwrap(), 100.0, max_relative = 1e-2);
+    assert_relative_eq!(network.p99.unwrap(), 180.0, max_relative = 1e-2);
 }
